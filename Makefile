@@ -1,0 +1,55 @@
+# The loyalty platform. Quick start: `make run` (start everything), `make test` (run the suite).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run stop status test lint schemas bench infra venv clean help
+
+help:
+	@echo "make run     set up everything and start the platform in the background"
+	@echo "make stop    stop it"
+	@echo "make status  show what is running"
+	@echo "make test    set up everything and run the whole test suite (lint included)"
+	@echo "make lint    ruff and mypy"
+	@echo "make schemas regenerate contracts/schemas from the code"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { command -v python3 >/dev/null && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ; } \
+	  || { echo "Python 3.11 is needed: run 'sudo apt-get install python3.11 python3.11-venv' (or set PYTHON=...)"; exit 1; }
+	@PYBIN=$$(command -v $(PYTHON) || command -v python3); \
+	  $$PYBIN -m venv --help >/dev/null 2>&1 && $$PYBIN -c 'import ensurepip' 2>/dev/null \
+	  || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	       else echo "python venv support is missing: run 'sudo apt-get install python3-venv'"; exit 1; fi; }; \
+	  [ -x $(PY) ] || $$PYBIN -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+infra:
+	@bash deploy/local/ensure-infra.sh
+
+run: venv infra
+	@DEMO_DATA=$${DEMO_DATA:-1} $(PY) deploy/local/platform.py start
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) deploy/local/platform.py stop; else echo "platform is not running"; fi
+
+status: venv
+	@$(PY) deploy/local/platform.py status
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) -m contracts.generate --check
+
+schemas: venv
+	$(PY) -m contracts.generate
+
+test: venv infra lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean: stop
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""Typed errors a service raises across RPC; the gateway maps them to HTTP by ``code``.
+
+Nameko serialises a remote exception as ``{"exc_type", "exc_path", "exc_args", "value"}``.
+These classes keep their arguments JSON-friendly (message, field) so any client, not only
+Python, can read them.
+"""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error a service means to send to its caller."""
+
+    code = "service_error"
+    http_status = 500
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message if self.field is None else f"{self.field}: {self.message}"
+
+
+class InvalidInput(ServiceError):
+    """A field of the request is missing or malformed."""
+
+    code = "invalid_input"
+    http_status = 422
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+    http_status = 409
+
+
+class InvalidEvent(ServiceError):
+    """An event that can never be processed (bad envelope or payload): dead-letter it."""
+
+    code = "invalid_event"
+    http_status = 500
+
+
+ERRORS: dict[str, type[ServiceError]] = {
+    cls.__name__: cls for cls in (ServiceError, InvalidInput, NotFound, Conflict, InvalidEvent)
+}

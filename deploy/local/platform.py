@@ -1,0 +1,200 @@
+"""Run the whole platform on this machine in the background: start, stop, status.
+
+    python deploy/local/platform.py start   # bootstrap, start every Procfile process, wait until ready
+    python deploy/local/platform.py stop    # stop what start started
+    python deploy/local/platform.py status
+
+Processes come from deploy/Procfile; each runs in its own session with its log in
+$VAR_DIR/log/<name>.log and its pid in $VAR_DIR/run/<name>.pid (VAR_DIR defaults to ./var).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from service_runtime.config import GatewaySettings, env, env_bool, env_int  # noqa: E402
+
+VAR = Path(env("VAR_DIR", str(ROOT / "var"))).resolve()
+RUN, LOG = VAR / "run", VAR / "log"
+
+DEMO_MEMBERS = [
+    {"name": "Li Lei", "phone": "13800000001", "registration_store": "SH-001", "channel": "pos"},
+    {"name": "Han Meimei", "phone": "13800000002", "registration_store": "BJ-001", "channel": "app"},
+]
+
+
+def procfile() -> list[tuple[str, list[str]]]:
+    entries = []
+    for line in (ROOT / "deploy" / "Procfile").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, command = line.partition(":")
+        argv = shlex.split(command)
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        entries.append((name.strip(), argv))
+    return entries
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def running() -> dict[str, int]:
+    found = {}
+    for pidfile in sorted(RUN.glob("*.pid")):
+        try:
+            pid = int(pidfile.read_text().strip())
+        except ValueError:
+            continue
+        if alive(pid):
+            found[pidfile.stem] = pid
+        else:
+            pidfile.unlink(missing_ok=True)
+    return found
+
+
+def child_env() -> dict[str, str]:
+    child = dict(os.environ)
+    child.setdefault("OTEL_TRACES_EXPORTER", "jsonfile")
+    child.setdefault("TRACE_FILE_DIR", str(VAR / "traces"))
+    child["PYTHONPATH"] = str(ROOT) + (os.pathsep + child["PYTHONPATH"] if child.get("PYTHONPATH") else "")
+    child["PYTHONUNBUFFERED"] = "1"
+    return child
+
+
+def http_json(method: str, url: str, body: dict[str, object] | None = None,
+              timeout: float = 5) -> tuple[int, dict[str, object]]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start() -> int:
+    already = running()
+    if already:
+        print(f"platform already running ({', '.join(f'{n}={p}' for n, p in already.items())}); "
+              "`make stop` first to restart it")
+        return 0
+    RUN.mkdir(parents=True, exist_ok=True)
+    LOG.mkdir(parents=True, exist_ok=True)
+    gateway = GatewaySettings.load()
+
+    print("bootstrap: databases, migrations, broker topology")
+    subprocess.run([sys.executable, "-m", "service_runtime.bootstrap"], cwd=ROOT, env=child_env(), check=True)
+
+    for name, argv in procfile():
+        log_file = (LOG / f"{name}.log").open("ab")
+        process = subprocess.Popen(argv, cwd=ROOT, env=child_env(), stdout=log_file, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        (RUN / f"{name}.pid").write_text(str(process.pid))
+        print(f"started {name} (pid {process.pid}, log {LOG / (name + '.log')})")
+
+    base = f"http://{gateway.host}:{gateway.port}"
+    deadline = time.monotonic() + env_int("READY_WAIT_SECONDS", 90)
+    last: object = None
+    while time.monotonic() < deadline:
+        dead = [n for n, _ in procfile() if n not in running()]
+        if dead:
+            for name in dead:
+                print(f"--- {name} exited; last lines of its log:\n{tail(LOG / (name + '.log'))}", file=sys.stderr)
+            stop()
+            return 1
+        try:
+            status, body = http_json("GET", base + "/readyz", timeout=3)
+            last = body
+            if status == 200:
+                break
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = exc
+        time.sleep(0.5)
+    else:
+        print(f"platform did not become ready in time (last /readyz: {last}); logs in {LOG}", file=sys.stderr)
+        stop()
+        return 1
+
+    if env_bool("DEMO_DATA", False):
+        for member in DEMO_MEMBERS:
+            status, body = http_json("POST", base + "/v1/members", member)
+            if status not in (200, 201):
+                print(f"demo data: {status} {body}", file=sys.stderr)
+        print(f"demo data: {len(DEMO_MEMBERS)} members (phones 13800000001, 13800000002)")
+
+    print()
+    print(f"Gateway:  {gateway.public_url}")
+    print(f"API docs: {gateway.public_url}/docs")
+    print(f"Logs:     {LOG}   Traces: {VAR / 'traces'}")
+    print("Stop it with `make stop`.")
+    return 0
+
+
+def stop() -> int:
+    procs = running()
+    if not procs:
+        print("platform is not running")
+        return 0
+    for name, pid in procs.items():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(alive(p) for p in procs.values()):
+        time.sleep(0.2)
+    for name, pid in procs.items():
+        if alive(pid):
+            print(f"{name} (pid {pid}) did not stop in time; killing it")
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        (RUN / f"{name}.pid").unlink(missing_ok=True)
+    print(f"stopped {', '.join(procs)}")
+    return 0
+
+
+def status() -> int:
+    procs = running()
+    for name, _ in procfile():
+        print(f"{name:10} {'running, pid ' + str(procs[name]) if name in procs else 'stopped'}")
+    return 0 if procs else 3
+
+
+if __name__ == "__main__":
+    commands = {"start": start, "stop": stop, "status": status}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(commands[sys.argv[1]]())

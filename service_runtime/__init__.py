@@ -1,0 +1,7 @@
+"""Shared runtime for the platform's Nameko services.
+
+What every service needs and nothing domain-specific: configuration, the database
+dependency provider, the transactional outbox and its relay, the inbox, event
+subscription with dead-lettering, tracing, metrics, JSON logging, migrations and
+start-up (bootstrap, runner).
+"""

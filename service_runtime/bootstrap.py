@@ -1,0 +1,129 @@
+"""Prepare broker and databases before services start (run by `make run` and the tests).
+
+    python -m service_runtime.bootstrap [--drop]
+
+Creates the AMQP virtual host if the URI names one, one database per service (and the
+gateway's when it has one), applies each service's migrations, and declares every event
+exchange, event queue and the dead-letter queue, so no event is published before the
+queue that should receive it exists. Safe to run again.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import sys
+import urllib.error
+import urllib.request
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import sqlalchemy as sa
+from tenacity import retry, stop_after_delay, wait_fixed
+
+from service_runtime import config as cfg
+from service_runtime import migrate, topology
+
+log = logging.getLogger("bootstrap")
+
+
+def _management(method: str, path: str, body: dict[str, str] | None = None) -> None:
+    """Call the RabbitMQ management API (credentials from the URL, guest/guest by default)."""
+    parts = urlsplit(cfg.rabbit_management_url())
+    netloc = (parts.hostname or "127.0.0.1") + (f":{parts.port}" if parts.port else "")
+    token = base64.b64encode(f"{parts.username or 'guest'}:{parts.password or 'guest'}".encode()).decode()
+    request = urllib.request.Request(
+        urlunsplit(parts._replace(netloc=netloc)) + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def ensure_vhost(amqp_uri: str) -> None:
+    vhost = cfg.amqp_vhost(amqp_uri)
+    if vhost == "/":
+        return
+    user = urlsplit(amqp_uri).username or "guest"
+    _management("PUT", f"/api/vhosts/{quote(vhost, safe='')}", {})
+    _management("PUT", f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+                {"configure": ".*", "write": ".*", "read": ".*"})
+
+
+def delete_vhost(amqp_uri: str) -> None:
+    vhost = cfg.amqp_vhost(amqp_uri)
+    if vhost == "/":
+        raise ValueError("refusing to delete the default virtual host")
+    try:
+        _management("DELETE", f"/api/vhosts/{quote(vhost, safe='')}")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise
+
+
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+@retry(stop=stop_after_delay(30), wait=wait_fixed(1), reraise=True)
+def _admin_engine() -> sa.Engine:
+    engine = sa.create_engine(cfg.pg_admin_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect():
+        pass
+    return engine
+
+
+def ensure_database(url: str, drop: bool = False) -> None:
+    name = _database_name(url)
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        if drop:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def drop_database(url: str) -> None:
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{_database_name(url)}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def declare_topology(amqp_uri: str) -> None:
+    from service_runtime.registry import SERVICE_CLASSES, load_service
+
+    limit = cfg.env_int("EVENT_DELIVERY_LIMIT", 10)
+    entities = topology.dead_letter_entities()
+    for name in SERVICE_CLASSES:
+        entities += topology.service_entities(load_service(name), limit)
+    topology.declare(amqp_uri, entities)
+
+
+def bootstrap(drop: bool = False) -> None:
+    amqp_uri = cfg.amqp_uri()
+    ensure_vhost(amqp_uri)
+    for service in cfg.SERVICES:
+        url = cfg.database_url(service)
+        ensure_database(url, drop=drop)
+        migrate.upgrade(service, url)
+        log.info("database %s migrated", _database_name(url))
+    declare_topology(amqp_uri)
+    log.info("broker topology declared on vhost %s", cfg.amqp_vhost(amqp_uri))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--drop", action="store_true", help="drop and recreate the databases first")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="bootstrap: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    bootstrap(drop=args.drop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

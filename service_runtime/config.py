@@ -1,0 +1,159 @@
+"""Configuration: every default in one place, each overridable by an environment variable.
+
+Names follow one pattern: a platform-wide variable (``AMQP_URI``) and, where a value is
+per service, ``<SERVICE>_<NAME>`` (``POINTS_DATABASE_URL``, ``POINTS_MAX_WORKERS``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+SERVICES = ("members", "points", "campaigns", "notify")
+
+_METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104}
+
+
+def env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env(name, "1" if default else "0").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"environment variable {name} must be a boolean, got {raw!r}")
+
+
+def amqp_uri() -> str:
+    return env("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def amqp_vhost(uri: str | None = None) -> str:
+    """The virtual host named by an AMQP URI ('/' when the path is empty or '/')."""
+    path = urlsplit(uri or amqp_uri()).path
+    if path in ("", "/"):
+        return "/"
+    from urllib.parse import unquote
+
+    return unquote(path[1:])
+
+
+def rabbit_management_url() -> str:
+    return env("RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
+
+
+def pg_admin_url() -> str:
+    """A PostgreSQL URL with the right to create databases (used by bootstrap only)."""
+    return env("PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+
+
+def db_prefix() -> str:
+    return env("DB_NAME_PREFIX", "loyalty_")
+
+
+def database_url(service: str) -> str:
+    """The service's own database: ``<SERVICE>_DATABASE_URL``, or derived from PG_ADMIN_URL."""
+    explicit = os.environ.get(f"{service.upper()}_DATABASE_URL")
+    if explicit:
+        return explicit
+    parts = urlsplit(pg_admin_url())
+    return urlunsplit(parts._replace(path="/" + db_prefix() + service))
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Settings one Nameko service process runs with."""
+
+    name: str
+    amqp_uri: str
+    database_url: str
+    max_workers: int
+    db_pool_size: int
+    prefetch_count: int
+    metrics_port: int | None
+    outbox_relay: bool
+    outbox_batch_size: int
+    outbox_poll_seconds: float
+    outbox_retention_hours: int
+    event_delivery_limit: int
+    rpc_timeout_seconds: float
+    log_level: str
+
+    @classmethod
+    def load(cls, name: str) -> "ServiceSettings":
+        prefix = name.upper() + "_"
+        max_workers = env_int(prefix + "MAX_WORKERS", env_int("MAX_WORKERS", 10))
+        metrics_port = env_int(prefix + "METRICS_PORT", _METRICS_PORTS.get(name, 9100))
+        return cls(
+            name=name,
+            amqp_uri=amqp_uri(),
+            database_url=database_url(name),
+            max_workers=max_workers,
+            # the pool must never be smaller than the number of concurrent workers,
+            # plus the outbox relay's own connection
+            db_pool_size=max(env_int(prefix + "DB_POOL_SIZE", max_workers + 2), max_workers + 2),
+            prefetch_count=env_int(prefix + "PREFETCH_COUNT", max_workers),
+            metrics_port=None if metrics_port < 0 else metrics_port,
+            outbox_relay=env_bool("OUTBOX_RELAY_ENABLED", True),
+            outbox_batch_size=env_int("OUTBOX_BATCH_SIZE", 200),
+            outbox_poll_seconds=float(env("OUTBOX_POLL_SECONDS", "1.0")),
+            outbox_retention_hours=env_int("OUTBOX_RETENTION_HOURS", 72),
+            event_delivery_limit=env_int("EVENT_DELIVERY_LIMIT", 10),
+            rpc_timeout_seconds=float(env("RPC_TIMEOUT_SECONDS", "10")),
+            log_level=env("LOG_LEVEL", "INFO"),
+        )
+
+    def nameko_config(self) -> dict[str, object]:
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "max_workers": self.max_workers,
+            "PREFETCH_COUNT": self.prefetch_count,
+            "serializer": "json",
+            "SERVICE_SETTINGS": self,
+        }
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str
+    port: int
+    amqp_uri: str
+    rpc_timeout_seconds: float
+    ready_timeout_seconds: float
+    public_url: str
+    log_level: str
+
+    @classmethod
+    def load(cls) -> "GatewaySettings":
+        host = env("GATEWAY_HOST", "127.0.0.1")
+        port = env_int("GATEWAY_PORT", 8080)
+        return cls(
+            host=host,
+            port=port,
+            amqp_uri=amqp_uri(),
+            rpc_timeout_seconds=float(env("RPC_TIMEOUT_SECONDS", "10")),
+            ready_timeout_seconds=float(env("READY_TIMEOUT_SECONDS", "2")),
+            public_url=env("GATEWAY_PUBLIC_URL", f"http://{host}:{port}"),
+            log_level=env("LOG_LEVEL", "INFO"),
+        )
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, for logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -1,0 +1,173 @@
+"""The database dependency provider: SQLAlchemy 2 Core on psycopg2, one pool per process.
+
+Why the transaction is a block inside the method and not a worker hook: Nameko sends the
+RPC reply (and acks an event) *before* it calls ``worker_result``, so a commit there could
+come after the caller was told "done", and a failed commit would go unreported. A service
+method therefore writes inside ``with self.db.transaction() as tx:``, which commits when
+the block ends, before the reply; anything left open is rolled back in
+``worker_teardown``. Nested ``transaction()`` blocks join the outer one.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from nameko import config
+from nameko.extensions import DependencyProvider
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from contracts.envelope import Envelope, EventPayload, TraceContext
+from service_runtime.config import ServiceSettings
+from service_runtime.tables import runtime_metadata
+from service_runtime.tracing import inject_current
+
+log = logging.getLogger(__name__)
+
+_RUNTIME = runtime_metadata()
+OUTBOX = _RUNTIME.tables["outbox"]
+INBOX = _RUNTIME.tables["inbox"]
+
+
+def make_engine(url: str, pool_size: int) -> sa.Engine:
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=30,
+    )
+
+
+def event_exchange(producer: str) -> str:
+    """Nameko's event exchange for a producing service."""
+    return f"{producer}.events"
+
+
+class Tx:
+    """One open transaction: run statements, emit events through the outbox, claim inbox ids."""
+
+    def __init__(self, conn: sa.Connection, service: str) -> None:
+        self.conn = conn
+        self.service = service
+        self.emitted: list[Envelope] = []
+
+    def execute(self, statement: Any, params: Any = None) -> sa.CursorResult[Any]:
+        return self.conn.execute(statement, params)
+
+    def emit(self, payload: EventPayload) -> Envelope:
+        """Record an event in the outbox; it is published after (and only if) this commits."""
+        trace = TraceContext(**inject_current())
+        envelope = payload.envelope(trace)
+        if envelope.producer != self.service:
+            raise ValueError(f"{self.service} cannot emit {envelope.type}, produced by {envelope.producer}")
+        headers = {f"nameko.{k}": v for k, v in trace.model_dump(exclude_none=True).items()}
+        self.conn.execute(
+            OUTBOX.insert().values(
+                event_id=str(envelope.event_id),
+                event_type=envelope.type,
+                exchange=event_exchange(envelope.producer),
+                body=envelope.model_dump(mode="json"),
+                headers=headers,
+            )
+        )
+        self.emitted.append(envelope)
+        return envelope
+
+    def claim_inbox(self, envelope: Envelope, handler: str) -> bool:
+        """True the first time this handler sees this event id; False for any redelivery."""
+        stmt = (
+            pg_insert(INBOX)
+            .values(event_id=str(envelope.event_id), handler=handler, event_type=envelope.type)
+            .on_conflict_do_nothing()
+        )
+        return self.conn.execute(stmt).rowcount == 1
+
+
+class WorkerDb:
+    """What a worker sees as ``self.db``."""
+
+    def __init__(self, provider: "Database") -> None:
+        self._provider = provider
+        self._tx: Tx | None = None
+        self._conn: sa.Connection | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._provider.engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        if self._tx is not None:
+            yield self._tx
+            return
+        conn = self.engine.connect()
+        self._conn = conn
+        trans = conn.begin()
+        tx = Tx(conn, self._provider.service_name)
+        self._tx = tx
+        try:
+            yield tx
+            trans.commit()
+        except BaseException:
+            trans.rollback()
+            raise
+        finally:
+            self._tx = None
+            self._conn = None
+            conn.close()
+        if tx.emitted:
+            self._provider.notify_emitted()
+
+    def release(self) -> None:
+        """Roll back and return anything a worker left open (called at worker teardown)."""
+        if self._conn is not None:
+            log.warning("rolling back a transaction the worker left open")
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+                self._tx = None
+
+
+class Database(DependencyProvider):
+    """Engine per process, a ``WorkerDb`` per worker, and the outbox relay for the process."""
+
+    def setup(self) -> None:
+        from service_runtime.outbox import OutboxRelay
+
+        settings: ServiceSettings = config["SERVICE_SETTINGS"]
+        self.settings = settings
+        self.service_name = self.container.service_name
+        self.engine = make_engine(settings.database_url, settings.db_pool_size)
+        self.relay = OutboxRelay(self.engine, settings) if settings.outbox_relay else None
+        self._workers: dict[object, WorkerDb] = {}
+
+    def start(self) -> None:
+        if self.relay is not None:
+            self.container.spawn_managed_thread(self.relay.run, identifier="outbox-relay")
+
+    def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        self.engine.dispose()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def notify_emitted(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    def get_dependency(self, worker_ctx: Any) -> WorkerDb:
+        db = WorkerDb(self)
+        self._workers[worker_ctx] = db
+        return db
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        db = self._workers.pop(worker_ctx, None)
+        if db is not None:
+            db.release()

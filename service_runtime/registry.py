@@ -1,0 +1,16 @@
+"""Where each service class lives (importing it does not monkey-patch anything)."""
+from __future__ import annotations
+
+import importlib
+
+SERVICE_CLASSES = {
+    "members": "services.members.service:MembersService",
+    "points": "services.points.service:PointsService",
+    "campaigns": "services.campaigns.service:CampaignsService",
+    "notify": "services.notify.service:NotifyService",
+}
+
+
+def load_service(name: str) -> type:
+    module_name, _, cls_name = SERVICE_CLASSES[name].partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)  # type: ignore[no-any-return]

@@ -1,0 +1,90 @@
+"""One error body everywhere: {"error": {"code", "message", "field"?, "request_id"}}."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contracts.errors import ERRORS
+from services.gateway.rpc import RemoteError, RpcTimeout, RpcUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+
+def error_body(request: Request, code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    error["request_id"] = getattr(request.state, "request_id", None)
+    return {"error": error}
+
+
+def _respond(request: Request, status: int, code: str, message: str, field: str | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(request, code, message, field), status_code=status, headers=headers)
+
+
+def remote_error_status(exc: RemoteError) -> tuple[int, str]:
+    """HTTP status and code for a service's typed error; unknown ones are internal errors."""
+    cls = ERRORS.get(exc.exc_type)
+    if cls is None or cls.http_status >= 500:
+        return 500, "internal_error"
+    return cls.http_status, cls.code
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _respond(request, exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        field = _field_of(first.get("loc", ()))
+        code = "invalid_json" if first.get("type") == "json_invalid" else "invalid_input"
+        return _respond(request, 422, code, first.get("msg", "invalid"), field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+                 415: "unsupported_media_type"}
+        return _respond(request, exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
+                        headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RemoteError)
+    async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
+        status, code = remote_error_status(exc)
+        if status >= 500:
+            log.error("service error: %s", exc)
+            return _respond(request, status, code, "internal error")
+        return _respond(request, status, code, exc.message, exc.field)
+
+    @app.exception_handler(RpcTimeout)
+    async def _timeout(request: Request, exc: RpcTimeout) -> JSONResponse:
+        return _respond(request, 504, "upstream_timeout", str(exc))
+
+    @app.exception_handler(RpcUnavailable)
+    async def _unavailable(request: Request, exc: RpcUnavailable) -> JSONResponse:
+        return _respond(request, 503, "service_unavailable", str(exc), headers={"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _respond(request, 500, "internal_error", "internal error")

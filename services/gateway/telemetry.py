@@ -1,0 +1,67 @@
+"""Request ids, a server span per request, and HTTP metrics for the gateway."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request, Response
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Histogram
+
+from service_runtime.logs import request_id_var
+from service_runtime.tracing import extract
+
+HTTP_REQUESTS = Counter("loyalty_http_requests_total", "Gateway HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "loyalty_http_request_duration_seconds", "Gateway HTTP latency", ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+tracer = trace.get_tracer("gateway")
+
+
+def _route_of(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+async def telemetry_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    incoming = request.headers.get("x-request-id", "")
+    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request.state.request_id = request_id
+    token = request_id_var.set(request_id)
+    started = time.perf_counter()
+    parent = extract(dict(request.headers))
+    with tracer.start_as_current_span(
+        f"{request.method} {request.url.path}", context=parent, kind=SpanKind.SERVER,
+        attributes={"http.method": request.method, "http.target": request.url.path, "request_id": request_id},
+    ) as span:
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        route = _route_of(request)
+        span.update_name(f"{request.method} {route}")
+        span.set_attribute("http.route", route)
+        span.set_attribute("http.status_code", response.status_code)
+        if response.status_code >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    response.headers["X-Request-ID"] = request_id
+    response.headers["X-Trace-ID"] = trace_id
+    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+def rpc_context(request: Request) -> dict[str, Any]:
+    """Context data sent with every RPC: request id and the current trace context."""
+    from service_runtime.tracing import inject_current
+
+    context: dict[str, Any] = {"request_id": request.state.request_id}
+    context.update(inject_current())
+    return context

@@ -1,0 +1,52 @@
+"""Members service entrypoints."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from nameko.rpc import rpc
+
+from contracts.errors import InvalidInput, NotFound
+from contracts.events import MemberRegistered
+from contracts.rpc import Member, RegisterMember, RegisterMemberResult
+from service_runtime.base import ServiceBase, parse_request
+from services.members import domain, store
+
+
+def _view(row: Any) -> Member:
+    return Member(
+        member_id=str(row.id), member_number=row.member_number, name=row.name, phone=row.phone,
+        registration_store=row.registration_store, channel=row.channel, status=row.status,
+        created_at=row.created_at,
+    )
+
+
+class MembersService(ServiceBase):
+    name = "members"
+
+    @rpc(expected_exceptions=(InvalidInput,))
+    def register(self, **request: Any) -> dict[str, Any]:
+        cmd: RegisterMember = parse_request(RegisterMember, request)
+        name = domain.clean_name(cmd.name)
+        phone = domain.normalize_phone(cmd.phone)
+        with self.db.transaction() as tx:
+            row, created = store.register(tx, name, phone, cmd.registration_store, cmd.channel)
+            if created:
+                tx.emit(MemberRegistered(
+                    member_id=str(row.id), member_number=row.member_number,
+                    registration_store=row.registration_store, channel=row.channel,
+                    registered_at=row.created_at,
+                ))
+        return RegisterMemberResult(member=_view(row), created=created).model_dump(mode="json")
+
+    @rpc(expected_exceptions=(InvalidInput, NotFound))
+    def get(self, member_id: str) -> dict[str, Any]:
+        try:
+            uuid.UUID(str(member_id))
+        except ValueError:
+            raise InvalidInput("not a member id", "member_id") from None
+        with self.db.transaction() as tx:
+            row = store.get(tx, member_id)
+        if row is None:
+            raise NotFound(f"no member {member_id}", "member_id")
+        return _view(row).model_dump(mode="json")
