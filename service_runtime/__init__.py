@@ -5,3 +5,8 @@ dependency provider, the transactional outbox and its relay, the inbox, event
 subscription with dead-lettering, tracing, metrics, JSON logging, migrations and
 start-up (bootstrap, runner).
 """
+
+import warnings
+
+# eventlet warns on import that it is deprecated; we know (docs/decisions/0001-nameko-version.md)
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")

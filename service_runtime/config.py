@@ -121,8 +121,17 @@ class ServiceSettings:
             "max_workers": self.max_workers,
             "PREFETCH_COUNT": self.prefetch_count,
             "serializer": "json",
-            "SERVICE_SETTINGS": self,
+            "SERVICE_SETTINGS": {self.name: self},
         }
+
+
+def settings_for(service: str) -> ServiceSettings:
+    """The settings a service's extensions use: from Nameko's config if given there
+    (several services in one process, as in tests), else from the environment."""
+    from nameko import config
+
+    given = (config.get("SERVICE_SETTINGS") or {}).get(service)
+    return given if given is not None else ServiceSettings.load(service)
 
 
 @dataclass(frozen=True)

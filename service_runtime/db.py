@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from nameko import config
 from nameko.extensions import DependencyProvider
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.envelope import Envelope, EventPayload, TraceContext
-from service_runtime.config import ServiceSettings
+from service_runtime.config import settings_for
 from service_runtime.tables import runtime_metadata
 from service_runtime.tracing import inject_current
 
@@ -139,9 +138,8 @@ class Database(DependencyProvider):
     def setup(self) -> None:
         from service_runtime.outbox import OutboxRelay
 
-        settings: ServiceSettings = config["SERVICE_SETTINGS"]
-        self.settings = settings
         self.service_name = self.container.service_name
+        settings = self.settings = settings_for(self.service_name)
         self.engine = make_engine(settings.database_url, settings.db_pool_size)
         self.relay = OutboxRelay(self.engine, settings) if settings.outbox_relay else None
         self._workers: dict[object, WorkerDb] = {}

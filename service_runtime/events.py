@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from nameko import config
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
 from pydantic import ValidationError
@@ -25,6 +24,7 @@ from pydantic import ValidationError
 from contracts.envelope import Envelope
 from contracts.errors import InvalidEvent
 from contracts.events import parse_payload
+from service_runtime.config import settings_for
 from service_runtime.metrics import INBOX_DUPLICATES
 from service_runtime.topology import event_queue
 
@@ -41,7 +41,7 @@ class ReliableEventHandler(EventHandler):
         )
 
     def setup(self) -> None:
-        settings = config["SERVICE_SETTINGS"]
+        settings = settings_for(self.container.service_name)
         self.queue = event_queue(
             self.source_service, self.event_type, self.container.service_name, self.method_name,
             settings.event_delivery_limit,

@@ -71,9 +71,9 @@ class MetricsServer(SharedExtension):
     """Serves /metrics for the whole process on the configured port (a green WSGI server)."""
 
     def setup(self) -> None:
-        from nameko import config
+        from service_runtime.config import settings_for
 
-        self.port: int | None = config["SERVICE_SETTINGS"].metrics_port
+        self.port: int | None = settings_for(self.container.service_name).metrics_port
         self.bound_port: int | None = None
         self._sock: Any = None
 

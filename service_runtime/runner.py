@@ -4,9 +4,13 @@ Monkey-patches eventlet before anything else is imported (as ``nameko run`` does
 configures logging, tracing and Nameko from the environment and runs the service until
 SIGTERM or SIGINT.
 """
-import eventlet
+import warnings
 
-eventlet.monkey_patch()  # noqa: E402  (must precede every other import)
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # must precede every other import
 
 import errno  # noqa: E402
 import logging  # noqa: E402

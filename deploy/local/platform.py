@@ -165,7 +165,7 @@ def stop() -> int:
     if not procs:
         print("platform is not running")
         return 0
-    for name, pid in procs.items():
+    for pid in procs.values():
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:

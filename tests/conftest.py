@@ -1,0 +1,53 @@
+"""Fixtures shared by every test level.
+
+Tests never touch the databases or the virtual host that `make run` uses: they run on
+databases prefixed ``loyalty_test_`` and the AMQP virtual host ``loyalty_test``, both
+recreated at the start of a session.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Iterator
+
+import pytest
+
+TEST_VHOST = "loyalty_test"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05,
+             message: str = "condition") -> object:
+    """Poll until predicate() is truthy; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def platform_env() -> Iterator[dict[str, str]]:
+    """Environment for in-process service tests, with fresh databases and vhost."""
+    from service_runtime import bootstrap
+
+    overrides = {
+        "DB_NAME_PREFIX": "loyalty_test_",
+        "AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}",
+        "OTEL_TRACES_EXPORTER": "none",
+        "OUTBOX_POLL_SECONDS": "0.2",
+    }
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    bootstrap.delete_vhost(overrides["AMQP_URI"])
+    bootstrap.bootstrap(drop=True)
+    try:
+        yield overrides
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

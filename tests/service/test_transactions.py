@@ -1,0 +1,44 @@
+"""The database provider: a failed worker writes nothing, its events included."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from nameko.rpc import rpc
+from nameko.testing.services import entrypoint_hook
+
+from contracts.events import MemberRegistered
+from service_runtime.base import ServiceBase
+from services.members.tables import members
+from tests.dbutil import scalar
+
+
+class Boom(Exception):
+    pass
+
+
+class ProbeService(ServiceBase):
+    """Runs under the members service's settings and database."""
+
+    name = "members"
+
+    @rpc
+    def write_then_fail(self, member_id: str, number: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(members.insert().values(id=member_id, member_number=number, name="probe",
+                                               phone="+86139" + number[-8:], channel="staff"))
+            tx.emit(MemberRegistered(member_id=member_id, member_number=number, channel="staff",
+                                     registered_at="2026-01-01T00:00:00Z"))
+            with self.db.transaction() as nested:  # joins the outer transaction
+                assert nested is tx
+            raise Boom("after writing")
+
+
+def test_exception_rolls_back_state_and_outbox(start_service):
+    container = start_service("members", service_cls=ProbeService, outbox_relay=False)
+    member_id, number = str(uuid.uuid4()), "9" + str(uuid.uuid4().int)[:11]
+    with entrypoint_hook(container, "write_then_fail") as call, pytest.raises(Boom):
+        call(member_id=member_id, number=number)
+    assert scalar("members", "SELECT count(*) FROM members WHERE id = :id", id=member_id) == 0
+    assert scalar("members", "SELECT count(*) FROM outbox WHERE body->'payload'->>'member_id' = :id",
+                  id=member_id) == 0
