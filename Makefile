@@ -48,8 +48,11 @@ lint: venv
 schemas: venv
 	$(PY) -m contracts.generate
 
+# Two pytest processes: a plain one (unit, end to end) and a green one (eventlet
+# monkey-patched first: Nameko containers in-process, on the real broker and database).
 test: venv infra lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
 
 clean: stop
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

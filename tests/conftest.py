@@ -7,25 +7,11 @@ recreated at the start of a session.
 from __future__ import annotations
 
 import os
-import time
-from typing import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 TEST_VHOST = "loyalty_test"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05,
-             message: str = "condition") -> object:
-    """Poll until predicate() is truthy; fail the test after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="session")

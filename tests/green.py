@@ -2,8 +2,14 @@
 
 Loaded with ``-p tests.green``: monkey-patches eventlet before pytest imports any test
 module (Nameko services need a green process; patching inside conftest.py is too late).
+It also provides the ``start_service`` fixture.
 """
 import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
@@ -12,13 +18,6 @@ import eventlet  # noqa: E402
 
 def pytest_load_initial_conftests() -> None:
     eventlet.monkey_patch()
-
-
-# -- fixtures for in-process Nameko services (only in the green test run) -------------
-from dataclasses import replace  # noqa: E402
-from typing import Any, Callable, Iterator  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture

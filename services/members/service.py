@@ -1,6 +1,7 @@
 """Members service entrypoints."""
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -11,6 +12,8 @@ from contracts.events import MemberRegistered
 from contracts.rpc import Member, RegisterMember, RegisterMemberResult
 from service_runtime.base import ServiceBase, parse_request
 from services.members import domain, store
+
+log = logging.getLogger(__name__)
 
 
 def _view(row: Any) -> Member:
@@ -37,6 +40,8 @@ class MembersService(ServiceBase):
                     registration_store=row.registration_store, channel=row.channel,
                     registered_at=row.created_at,
                 ))
+        log.info("member %s", "registered" if created else "already registered",
+                 extra={"member_id": str(row.id), "channel": cmd.channel})
         return RegisterMemberResult(member=_view(row), created=created).model_dump(mode="json")
 
     @rpc(expected_exceptions=(InvalidInput, NotFound))

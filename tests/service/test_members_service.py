@@ -10,7 +10,7 @@ from contracts.envelope import Envelope
 from contracts.errors import InvalidInput, NotFound
 from contracts.events import MemberRegistered, parse_payload
 from contracts.rpc import RegisterMemberResult
-from tests.dbutil import query, scalar
+from tests.helpers import query, scalar
 
 
 def _phone() -> str:

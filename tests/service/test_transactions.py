@@ -10,7 +10,7 @@ from nameko.testing.services import entrypoint_hook
 from contracts.events import MemberRegistered
 from service_runtime.base import ServiceBase
 from services.members.tables import members
-from tests.dbutil import scalar
+from tests.helpers import scalar
 
 
 class Boom(Exception):

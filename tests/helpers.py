@@ -1,0 +1,38 @@
+"""Test helpers: direct reads of a service's test database (assertions only), polling."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from service_runtime.config import database_url
+
+
+def query(service: str, sql: str, **params: Any) -> list[Any]:
+    engine = sa.create_engine(database_url(service), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+def scalar(service: str, sql: str, **params: Any) -> Any:
+    rows = query(service, sql, **params)
+    return rows[0][0] if rows else None
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05,
+             message: str = "condition") -> object:
+    """Poll until predicate() is truthy; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

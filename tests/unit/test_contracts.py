@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from contracts import generate
+from contracts.envelope import Envelope
+from contracts.events import MemberRegistered, parse_payload
+
+
+def test_committed_schemas_match_the_code():
+    assert generate.drift() == [], "run `make schemas` and commit contracts/schemas"
+
+
+def _event() -> MemberRegistered:
+    return MemberRegistered(member_id="6f1c0d54-8f43-4c4c-9f0e-0d8f3d7f1a11", member_number="800000000011",
+                            channel="pos", registered_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC))
+
+
+def test_envelope_round_trips_through_json():
+    envelope = _event().envelope()
+    again = Envelope.model_validate_json(envelope.model_dump_json())
+    assert again == envelope
+    assert parse_payload(again) == _event()
+    assert envelope.producer == "members" and envelope.version == 1
+
+
+def test_envelope_rejects_naive_time_and_unknown_fields():
+    body = _event().envelope().model_dump(mode="json")
+    with pytest.raises(ValidationError):
+        Envelope.model_validate({**body, "occurred_at": "2026-01-01T00:00:00"})
+    with pytest.raises(ValidationError):
+        Envelope.model_validate({**body, "extra": 1})
+
+
+def test_unknown_event_type_or_bad_payload_is_refused():
+    body = _event().envelope().model_dump(mode="json")
+    with pytest.raises(ValueError):
+        parse_payload(Envelope.model_validate({**body, "type": "member.exploded"}))
+    with pytest.raises(ValidationError):
+        parse_payload(Envelope.model_validate({**body, "payload": {"member_id": "x"}}))

@@ -1,0 +1,81 @@
+"""The gateway's HTTP behaviour that needs no running service (the broker is unreachable here)."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service_runtime.config import GatewaySettings
+from services.gateway.app import create_app
+from services.gateway.errors import remote_error_status
+from services.gateway.rpc import RemoteError, parse_remote_error
+
+
+@pytest.fixture(scope="module")
+def client():
+    settings = GatewaySettings(host="127.0.0.1", port=0, amqp_uri="amqp://guest:guest@127.0.0.1:1/",
+                               rpc_timeout_seconds=1, ready_timeout_seconds=0.2,
+                               public_url="http://testserver", log_level="INFO")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_health_is_up_but_not_ready_without_broker(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["broker"] == "unreachable"
+
+
+def test_broker_unreachable_is_503_with_the_error_body(client):
+    response = client.post("/v1/members", json={"name": "A", "phone": "13800000000"})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "service_unavailable"
+    assert error["request_id"] == response.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"phone": "13800000000"}, "name"),
+    ({"name": "A"}, "phone"),
+    ({"name": "", "phone": "13800000000"}, "name"),
+    ({"name": "A", "phone": "13800000000", "is_admin": True}, "is_admin"),
+    ({"name": "A", "phone": "13800000000", "channel": "carrier-pigeon"}, "channel"),
+])
+def test_shape_errors_are_422_naming_the_field(client, body, field):
+    response = client.post("/v1/members", json=body)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == field
+
+
+def test_malformed_json_is_422(client):
+    response = client.post("/v1/members", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_unknown_route_uses_the_error_body_and_keeps_a_given_request_id(client):
+    response = client.get("/v1/nothing-here", headers={"X-Request-ID": "abc-123"})
+    assert response.status_code == 404
+    assert response.json()["error"] == {"code": "not_found", "message": "Not Found", "request_id": "abc-123"}
+    assert response.headers["X-Request-ID"] == "abc-123"
+
+
+def test_openapi_document_and_metrics_are_served(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/members", "/v1/members/{member_id}", "/healthz", "/readyz"} <= set(paths)
+    assert "loyalty_http_requests_total" in client.get("/metrics/").text
+
+
+@pytest.mark.parametrize("exc_type, status", [
+    ("InvalidInput", 422), ("NotFound", 404), ("Conflict", 409),
+    ("InvalidEvent", 500), ("ZeroDivisionError", 500), ("MethodNotFound", 500),
+])
+def test_remote_errors_map_to_http(exc_type, status):
+    assert remote_error_status(RemoteError(exc_type, "m"))[0] == status
+
+
+def test_remote_error_parsing_reads_message_and_field():
+    error = parse_remote_error({"exc_type": "InvalidInput", "exc_path": "contracts.errors.InvalidInput",
+                                "exc_args": ["bad number", "phone"], "value": "phone: bad number"})
+    assert (error.exc_type, error.message, error.field) == ("InvalidInput", "bad number", "phone")
+    assert parse_remote_error({"exc_type": "KeyError", "exc_args": [], "value": "'x'"}).field is None
