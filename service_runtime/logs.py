@@ -42,9 +42,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class ExpectedErrorFilter(logging.Filter):
+    """Nameko logs an expected error (bad input, not found) with its traceback: keep the
+    line, drop the traceback, which says nothing about a caller's mistake."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "nameko.containers" and str(record.msg).startswith("(expected)"):
+            record.exc_info = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(ExpectedErrorFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -25,8 +25,12 @@ tracer = trace.get_tracer("gateway")
 
 
 def _route_of(request: Request) -> str:
+    """The route template (/v1/members/{member_id}), so metrics do not explode per id."""
+    effective = (request.scope.get("fastapi") or {}).get("effective_route_context")
+    if effective is not None and getattr(effective, "path", None):
+        return str(effective.path)
     route = request.scope.get("route")
-    return getattr(route, "path", "unmatched")
+    return str(getattr(route, "path", "unmatched"))
 
 
 async def telemetry_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
