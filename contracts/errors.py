@@ -34,6 +34,13 @@ class NotFound(ServiceError):
     http_status = 404
 
 
+class Forbidden(ServiceError):
+    """The caller (``nameko.caller`` context) may not do this."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class Conflict(ServiceError):
     code = "conflict"
     http_status = 409
@@ -47,5 +54,5 @@ class InvalidEvent(ServiceError):
 
 
 ERRORS: dict[str, type[ServiceError]] = {
-    cls.__name__: cls for cls in (ServiceError, InvalidInput, NotFound, Conflict, InvalidEvent)
+    cls.__name__: cls for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InvalidEvent)
 }

@@ -1,13 +1,16 @@
 """What every Nameko service class of the platform starts from."""
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from pydantic import BaseModel, ValidationError
 
-from contracts.errors import InvalidInput
+from contracts.errors import Forbidden, InvalidInput
 from contracts.rpc import Pong
 from service_runtime.db import Database
 from service_runtime.metrics import Metrics, MetricsServer
@@ -24,6 +27,36 @@ def parse_request(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise InvalidInput(first["msg"], field) from None
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who called, as the gateway authenticated them (``nameko.caller`` context data)."""
+
+    kind: str  # staff | key | member | internal
+    id: str | None = None
+    roles: tuple[str, ...] = ()
+    stores: tuple[str, ...] | None = None  # None: the whole chain
+    member_id: str | None = None
+
+
+INTERNAL = Caller(kind="internal")
+
+
+class CallerProvider(DependencyProvider):
+    """``self.caller``: the authenticated caller of this worker's request, or INTERNAL."""
+
+    def get_dependency(self, worker_ctx: Any) -> Caller:
+        raw = worker_ctx.context_data.get("caller")
+        if not raw:
+            return INTERNAL
+        try:
+            data = json.loads(raw)
+            stores = data.get("stores")
+            return Caller(kind=str(data["kind"]), id=data.get("id"), roles=tuple(data.get("roles") or ()),
+                          stores=None if stores is None else tuple(stores), member_id=data.get("member_id"))
+        except (ValueError, KeyError, TypeError):
+            raise Forbidden("unreadable caller identity") from None
+
+
 class MetricsWithServer(Metrics):
     server = MetricsServer()
 
@@ -34,6 +67,7 @@ class ServiceBase:
     name: str
 
     db = Database()
+    caller = CallerProvider()
     tracing = Tracing()
     metrics = MetricsWithServer()
 

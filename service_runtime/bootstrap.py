@@ -106,7 +106,7 @@ def declare_topology(amqp_uri: str) -> None:
 def bootstrap(drop: bool = False) -> None:
     amqp_uri = cfg.amqp_uri()
     ensure_vhost(amqp_uri)
-    for service in cfg.SERVICES:
+    for service in cfg.DATABASES:
         url = cfg.database_url(service)
         ensure_database(url, drop=drop)
         migrate.upgrade(service, url)

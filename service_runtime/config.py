@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 SERVICES = ("members", "points", "campaigns", "notify")
+DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gateway's
 
 _METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104}
 
@@ -143,6 +144,23 @@ class GatewaySettings:
     ready_timeout_seconds: float
     public_url: str
     log_level: str
+    database_url: str = ""
+    jwt_secret: str = ""
+    access_token_seconds: int = 900
+    refresh_token_days: int = 30
+    member_token_seconds: int = 3600
+    login_max_failures: int = 5
+    login_lock_seconds: int = 900
+    rate_key: tuple[float, float] = (50.0, 100.0)  # requests per second, burst
+    rate_staff: tuple[float, float] = (20.0, 40.0)
+    rate_member: tuple[float, float] = (5.0, 20.0)
+    rate_ip: tuple[float, float] = (10.0, 30.0)  # unauthenticated callers, per client IP
+    max_body_bytes: int = 1_048_576
+    idempotency_hours: int = 48
+    otp_delivery: str = "none"
+    otp_seconds: int = 300
+    bootstrap_admin_user: str | None = None
+    bootstrap_admin_password: str | None = None
 
     @classmethod
     def load(cls) -> "GatewaySettings":
@@ -156,7 +174,34 @@ class GatewaySettings:
             ready_timeout_seconds=float(env("READY_TIMEOUT_SECONDS", "2")),
             public_url=env("GATEWAY_PUBLIC_URL", f"http://{host}:{port}"),
             log_level=env("LOG_LEVEL", "INFO"),
+            database_url=database_url("gateway"),
+            jwt_secret=env("GATEWAY_JWT_SECRET", ""),
+            access_token_seconds=env_int("ACCESS_TOKEN_SECONDS", 900),
+            refresh_token_days=env_int("REFRESH_TOKEN_DAYS", 30),
+            member_token_seconds=env_int("MEMBER_TOKEN_SECONDS", 3600),
+            login_max_failures=env_int("LOGIN_MAX_FAILURES", 5),
+            login_lock_seconds=env_int("LOGIN_LOCK_SECONDS", 900),
+            rate_key=_rate("RATE_LIMIT_KEY", "50/100"),
+            rate_staff=_rate("RATE_LIMIT_STAFF", "20/40"),
+            rate_member=_rate("RATE_LIMIT_MEMBER", "5/20"),
+            rate_ip=_rate("RATE_LIMIT_IP", "10/30"),
+            max_body_bytes=env_int("MAX_BODY_BYTES", 1_048_576),
+            idempotency_hours=max(env_int("IDEMPOTENCY_HOURS", 48), 24),
+            otp_delivery=env("OTP_DELIVERY", "none"),
+            otp_seconds=env_int("OTP_SECONDS", 300),
+            bootstrap_admin_user=os.environ.get("BOOTSTRAP_ADMIN_USER") or None,
+            bootstrap_admin_password=os.environ.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
         )
+
+
+def _rate(name: str, default: str) -> tuple[float, float]:
+    """A rate limit as 'requests per second/burst', e.g. RATE_LIMIT_KEY=50/100."""
+    raw = env(name, default)
+    try:
+        rate, _, burst = raw.partition("/")
+        return float(rate), float(burst or rate)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must look like 50/100, got {raw!r}") from exc
 
 
 def redact_url(url: str) -> str:

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def alembic_config(service: str, url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
+    cfg.attributes["service"] = service
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     return cfg

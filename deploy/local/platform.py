@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -75,8 +77,27 @@ def running() -> dict[str, int]:
     return found
 
 
+def _local_secret(name: str, length: int) -> str:
+    """A secret generated once for this machine's demo platform, kept in $VAR_DIR/secrets."""
+    directory = VAR / "secrets"
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    path = directory / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(length))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def child_env() -> dict[str, str]:
     child = dict(os.environ)
+    if not child.get("GATEWAY_JWT_SECRET"):
+        child["GATEWAY_JWT_SECRET"] = _local_secret("jwt-secret", 48)
+    if not child.get("BOOTSTRAP_ADMIN_USER"):
+        child["BOOTSTRAP_ADMIN_USER"] = "admin"
+    if not child.get("BOOTSTRAP_ADMIN_PASSWORD"):
+        child["BOOTSTRAP_ADMIN_PASSWORD"] = _local_secret("admin-password", 12)
+    child.setdefault("OTP_DELIVERY", "dev")  # DEVELOPMENT DELIVERY CHANNEL for member login codes
     child.setdefault("OTEL_TRACES_EXPORTER", "jsonfile")
     child.setdefault("TRACE_FILE_DIR", str(VAR / "traces"))
     child["PYTHONPATH"] = str(ROOT) + (os.pathsep + child["PYTHONPATH"] if child.get("PYTHONPATH") else "")
@@ -84,15 +105,26 @@ def child_env() -> dict[str, str]:
     return child
 
 
-def http_json(method: str, url: str, body: dict[str, object] | None = None,
-              timeout: float = 5) -> tuple[int, dict[str, object]]:
+def http_json(method: str, url: str, body: dict[str, object] | None = None, timeout: float = 5,
+              token: str | None = None) -> tuple[int, dict[str, object]]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+def login(base: str, username: str, password: str) -> str:
+    form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    request = urllib.request.Request(base + "/v1/auth/token", data=form, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.loads(response.read())["access_token"])
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -145,9 +177,11 @@ def start() -> int:
         stop()
         return 1
 
+    admin_user, admin_password = child_env()["BOOTSTRAP_ADMIN_USER"], child_env()["BOOTSTRAP_ADMIN_PASSWORD"]
     if env_bool("DEMO_DATA", False):
+        token = login(base, admin_user, admin_password)
         for member in DEMO_MEMBERS:
-            status, body = http_json("POST", base + "/v1/members", member)
+            status, body = http_json("POST", base + "/v1/members", member, token=token)
             if status not in (200, 201):
                 print(f"demo data: {status} {body}", file=sys.stderr)
         print(f"demo data: {len(DEMO_MEMBERS)} members (phones 13800000001, 13800000002)")
@@ -155,6 +189,8 @@ def start() -> int:
     print()
     print(f"Gateway:  {gateway.public_url}")
     print(f"API docs: {gateway.public_url}/docs")
+    print(f"Admin:    {admin_user} / {admin_password}   (created at first start from BOOTSTRAP_ADMIN_USER/"
+          "BOOTSTRAP_ADMIN_PASSWORD; this demo password is kept in var/secrets)")
     print(f"Logs:     {LOG}   Traces: {VAR / 'traces'}")
     print("Stop it with `make stop`.")
     return 0

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
@@ -13,11 +15,16 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import make_asgi_app
 
 from service_runtime.config import SERVICES, GatewaySettings
-from services.gateway import errors, routes_members
+from services.gateway import errors, routes_admin, routes_audit, routes_auth, routes_members, store
+from services.gateway.audit import AuditEntry, Auditor, append
+from services.gateway.db import GatewayDb
 from services.gateway.rpc import RpcClient
+from services.gateway.security import secrets
+from services.gateway.security.guard import Guard
 from services.gateway.telemetry import rpc_context, telemetry_middleware
 
 tracer = trace.get_tracer("gateway")
+log = logging.getLogger(__name__)
 
 
 class Services:
@@ -34,25 +41,66 @@ class Services:
             return await self.client.call(service, method, context=rpc_context(request), **kwargs)
 
 
+def ensure_bootstrap_admin(engine: sa.Engine, settings: GatewaySettings) -> str | None:
+    """Create the first admin from BOOTSTRAP_ADMIN_USER/PASSWORD when there is no admin at all."""
+    user, password = settings.bootstrap_admin_user, settings.bootstrap_admin_password
+    if store.admin_exists(engine):
+        return None
+    if not user or not password:
+        log.warning("no admin exists: set BOOTSTRAP_ADMIN_USER and BOOTSTRAP_ADMIN_PASSWORD to create the first one")
+        return None
+    if len(password) < secrets.MIN_PASSWORD_LENGTH:
+        raise RuntimeError(f"BOOTSTRAP_ADMIN_PASSWORD needs at least {secrets.MIN_PASSWORD_LENGTH} characters")
+    row = store.create_staff(engine, user, secrets.hash_password(password), ["admin"], None)
+    if row is None:  # the username exists without the admin role: do not silently promote it
+        raise RuntimeError(f"BOOTSTRAP_ADMIN_USER {user!r} exists but is not an admin")
+    append(engine, AuditEntry(actor_kind="system", actor_name="bootstrap", action="staff.created", outcome="ok",
+                              object_type="staff", object_id=str(row.id),
+                              details={"username": user, "roles": ["admin"], "bootstrap": True}))
+    log.info("created the first admin %r from BOOTSTRAP_ADMIN_USER", user)
+    return str(row.id)
+
+
+async def _expire_idempotency_keys(db: GatewayDb, hours: int) -> None:
+    while True:
+        with suppress(Exception):
+            await db.run(store.expire_idempotency_keys, hours)
+        await asyncio.sleep(3600)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings.load()
+    if not settings.jwt_secret or len(settings.jwt_secret) < 32:
+        raise RuntimeError("GATEWAY_JWT_SECRET must be set to a random string of at least 32 characters")
     client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds)
+    db = GatewayDb(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client.start()
+        await db.run(ensure_bootstrap_admin, settings)
+        janitor = asyncio.get_running_loop().create_task(_expire_idempotency_keys(db, settings.idempotency_hours))
         yield
+        janitor.cancel()
         await client.close()
+        db.dispose()
 
     app = FastAPI(
         title="Loyalty platform API",
         version="1.0.0",
         description="Members, points and tiers, coupons and campaigns, notifications. "
-                    "Errors share one body: {\"error\": {\"code\", \"message\", \"field\", \"request_id\"}}.",
+                    "Staff authenticate with `POST /v1/auth/token` (Bearer token); POS and ERP systems send "
+                    "`X-API-Key`. Errors share one body: "
+                    "`{\"error\": {\"code\", \"message\", \"field\", \"request_id\"}}`. "
+                    "Every POST honours `Idempotency-Key`.",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.db = db
     app.state.services = Services(client)
+    app.state.auditor = Auditor(db)
+    app.state.guard = Guard(settings, db)
+    app.middleware("http")(app.state.guard)  # inner: runs after telemetry has set the request id
     app.middleware("http")(telemetry_middleware)
     errors.install(app)
     app.mount("/metrics", make_asgi_app())
@@ -61,7 +109,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Broker reachable and every service answering a ping",
+    @app.get("/readyz", tags=["operations"], summary="Broker, database and every service answering",
              responses={503: {"description": "Not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         async def check(service: str) -> tuple[str, str]:
@@ -72,11 +120,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             except Exception as exc:  # any failure means not ready; say which
                 return service, type(exc).__name__
 
+        async def database() -> tuple[str, str]:
+            try:
+                await asyncio.wait_for(db.run(lambda engine: engine.connect().close()), settings.ready_timeout_seconds)
+                return "database", "ok"
+            except Exception as exc:
+                return "database", type(exc).__name__
+
         broker = "ok" if client.connected else "unreachable"
-        checks = dict([("broker", broker)] + list(await asyncio.gather(*(check(s) for s in SERVICES))))
+        results = await asyncio.gather(database(), *(check(s) for s in SERVICES))
+        checks = dict([("broker", broker), *results])
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
                             status_code=200 if ready else 503)
 
-    app.include_router(routes_members.router, prefix="/v1")
+    for router in (routes_auth.router, routes_members.router, routes_admin.router, routes_audit.router):
+        app.include_router(router, prefix="/v1")
     return app

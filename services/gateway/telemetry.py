@@ -63,9 +63,12 @@ async def telemetry_middleware(request: Request, call_next: Callable[[Request], 
 
 
 def rpc_context(request: Request) -> dict[str, Any]:
-    """Context data sent with every RPC: request id and the current trace context."""
+    """Context data sent with every RPC: request id, the authenticated caller, the trace context."""
     from service_runtime.tracing import inject_current
 
     context: dict[str, Any] = {"request_id": request.state.request_id}
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        context["caller"] = principal.rpc_context()
     context.update(inject_current())
     return context

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from contracts.errors import InvalidInput
 
@@ -32,9 +33,17 @@ def clean_name(raw: str) -> str:
         raise InvalidInput("must not be empty", "name")
     if len(name) > 100:
         raise InvalidInput("at most 100 characters", "name")
-    if any(ord(ch) < 32 for ch in name):
-        raise InvalidInput("must not contain control characters", "name")
+    if not all(_name_char(ch) for ch in name):
+        raise InvalidInput("letters, spaces and . - ' only", "name")
     return name
+
+
+_NAME_PUNCTUATION = set(" .-'·’")
+
+
+def _name_char(ch: str) -> bool:
+    """Letters and combining marks of any script, and the punctuation names use."""
+    return ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in ("L", "M")
 
 
 def luhn_check_digit(digits: str) -> str:

@@ -28,3 +28,7 @@ def register(tx: Tx, name: str, phone: str, store: str | None, channel: str) -> 
 
 def get(tx: Tx, member_id: str) -> Any | None:
     return tx.execute(sa.select(members).where(members.c.id == member_id)).first()
+
+
+def by_phone(tx: Tx, phone: str) -> Any | None:
+    return tx.execute(sa.select(members).where(members.c.phone == phone)).first()

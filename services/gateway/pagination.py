@@ -1,0 +1,48 @@
+"""Cursor pagination for every list: ``?limit=&cursor=``, answered with ``next_cursor``."""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from services.gateway.errors import ApiError
+
+T = TypeVar("T")
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class PageParams:
+    def __init__(self, limit: int = Query(50, ge=1, le=MAX_LIMIT),
+                 cursor: str | None = Query(None, max_length=500, description="next_cursor of the previous page")):
+        self.limit = limit
+        self.cursor = cursor
+
+    def position(self) -> Any:
+        """The position a cursor encodes (opaque to clients)."""
+        if self.cursor is None:
+            return None
+        try:
+            padded = self.cursor + "=" * (-len(self.cursor) % 4)
+            return json.loads(base64.urlsafe_b64decode(padded.encode()))["p"]
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor") from None
+
+
+def make_cursor(position: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
+
+
+def page(items: list[Any], limit: int, position_of: Any) -> tuple[list[Any], str | None]:
+    """Fetch limit+1 rows; this cuts them to limit and gives the cursor of the next page."""
+    if len(items) > limit:
+        items = items[:limit]
+        return items, make_cursor(position_of(items[-1]))
+    return items, None

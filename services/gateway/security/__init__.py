@@ -1,0 +1,1 @@
+"""Who is calling and what they may do: staff (JWT), POS/ERP keys, members (member tokens)."""

@@ -1,0 +1,209 @@
+"""The request pipeline in front of every route, in order:
+
+1. body rules: size (413) and content type (415) for requests that carry a body;
+2. authentication of a bearer token or an X-API-Key (401, audited, when present but bad);
+3. rate limits per API key, staff user or member, and per client IP when anonymous (429);
+4. Idempotency-Key on POST: same key and body replays the first response, another body is 409;
+5. after the route: an audit entry for every write by staff or a key.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from service_runtime.config import GatewaySettings
+from services.gateway import store
+from services.gateway.db import GatewayDb
+from services.gateway.errors import ApiError, error_body
+from services.gateway.security import secrets
+from services.gateway.security.principal import Principal
+from services.gateway.security.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_FORM_ROUTES = {"/v1/auth/token"}  # OAuth2's password flow posts a form
+_NO_IDEMPOTENCY_PREFIX = "/v1/auth/"  # responses carry fresh secrets: never stored, never replayed
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
+_KEY_CACHE_SECONDS = 10.0
+_KEY_TOUCH_SECONDS = 60.0
+
+
+class Guard:
+    def __init__(self, settings: GatewaySettings, db: GatewayDb) -> None:
+        self.settings = settings
+        self.db = db
+        self.limiter = RateLimiter()
+        self._keys: dict[str, tuple[Any, float]] = {}
+        self._touched: dict[str, float] = {}
+
+    def forget_key(self, prefix: str) -> None:
+        self._keys.pop(prefix, None)
+
+    # -- authentication ---------------------------------------------------------------
+    async def authenticate(self, request: Request) -> Principal | None:
+        authorization = request.headers.get("authorization")
+        api_key = request.headers.get("x-api-key")
+        if authorization and api_key:
+            raise ApiError(400, "ambiguous_credentials", "send either a bearer token or an X-API-Key, not both")
+        if api_key is not None:
+            return await self._from_api_key(api_key)
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'",
+                               headers={"WWW-Authenticate": "Bearer"})
+            return self._from_token(token.strip())
+        return None
+
+    def _from_token(self, token: str) -> Principal:
+        try:
+            access = secrets.decode_access_token(self.settings.jwt_secret, token)
+        except secrets.TokenError as exc:
+            code = "token_expired" if exc.reason == "token expired" else "invalid_token"
+            raise ApiError(401, code, exc.reason, headers={"WWW-Authenticate": "Bearer"}) from None
+        claims = access.claims
+        if access.kind == "staff":
+            stores = claims.get("stores")
+            return Principal("staff", access.subject, str(claims.get("name", "")),
+                             roles=frozenset(claims.get("roles", [])),
+                             stores=None if stores is None else frozenset(stores))
+        if access.kind == "member":
+            return Principal("member", access.subject, "member", member_id=access.subject)
+        raise ApiError(401, "invalid_token", "token invalid", headers={"WWW-Authenticate": "Bearer"})
+
+    async def _from_api_key(self, api_key: str) -> Principal:
+        parts = secrets.split_api_key(api_key)
+        row = None
+        if parts is not None:
+            prefix, secret = parts
+            cached = self._keys.get(prefix)
+            if cached is not None and time.monotonic() - cached[1] < _KEY_CACHE_SECONDS:
+                row = cached[0]
+            else:
+                row = await self.db.run(store.api_key_by_prefix, prefix)
+                self._keys[prefix] = (row, time.monotonic())
+            if row is not None and (row.revoked_at is not None or not secrets.secret_matches(secret, row.secret_hash)):
+                row = None
+        if row is None:
+            raise ApiError(401, "invalid_api_key", "API key unknown or revoked")
+        if time.monotonic() - self._touched.get(row.id, 0.0) > _KEY_TOUCH_SECONDS:
+            self._touched[row.id] = time.monotonic()
+            await self.db.run(store.touch_api_key, row.id)
+        return Principal("key", str(row.id), row.name, roles=frozenset({row.kind}),
+                         stores=None if row.store is None else frozenset({row.store}),
+                         scopes=frozenset(row.scopes))
+
+    # -- rate limits ---------------------------------------------------------------------
+    def rate_limit(self, request: Request, principal: Principal | None) -> int | None:
+        s = self.settings
+        if principal is None:
+            rate, key = s.rate_ip, "ip:" + (request.client.host if request.client else "?")
+        else:
+            rate = {"key": s.rate_key, "staff": s.rate_staff, "member": s.rate_member}[principal.kind]
+            key = f"{principal.kind}:{principal.id}"
+        return self.limiter.check(key, *rate)
+
+    # -- the middleware --------------------------------------------------------------------
+    async def __call__(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        try:
+            body_problem = await self._check_body(request)
+            if body_problem is not None:
+                return body_problem
+            try:
+                principal = await self.authenticate(request)
+            except ApiError as exc:
+                if exc.status == 401:
+                    await request.app.state.auditor.record(request, "auth.failed", exc.code,
+                                                           details={"route": request.url.path})
+                return _error(request, exc)
+            request.state.principal = principal
+            retry_after = self.rate_limit(request, principal)
+            if retry_after is not None:
+                return _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
+                                                headers={"Retry-After": str(retry_after)}))
+            if request.method == "POST" and request.headers.get("idempotency-key") is not None \
+                    and not request.url.path.startswith(_NO_IDEMPOTENCY_PREFIX):
+                response = await self._idempotent(request, principal, call_next)
+            else:
+                response = await call_next(request)
+        except ApiError as exc:
+            return _error(request, exc)
+        principal = getattr(request.state, "principal", None)
+        if (request.method in _WRITE_METHODS and principal is not None and principal.kind != "member"
+                and not getattr(request.state, "audited", False) and response.status_code != 429):
+            await request.app.state.auditor.record(request, _action(request), str(response.status_code))
+        return response
+
+    async def _check_body(self, request: Request) -> Response | None:
+        if request.method not in _WRITE_METHODS:
+            return None
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.settings.max_body_bytes):
+            return _error(request, ApiError(413, "payload_too_large",
+                                            f"body larger than {self.settings.max_body_bytes} bytes"))
+        body = await request.body()
+        if len(body) > self.settings.max_body_bytes:
+            return _error(request, ApiError(413, "payload_too_large",
+                                            f"body larger than {self.settings.max_body_bytes} bytes"))
+        if not body:
+            return None
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        wanted = "application/x-www-form-urlencoded" if request.url.path in _FORM_ROUTES else "application/json"
+        if media != wanted:
+            return _error(request, ApiError(415, "unsupported_media_type", f"send the body as {wanted}"))
+        return None
+
+    async def _idempotent(self, request: Request, principal: Principal | None,
+                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        key = request.headers["idempotency-key"]
+        if not _IDEMPOTENCY_KEY.match(key):
+            raise ApiError(422, "invalid_input", "1-255 characters of A-Z a-z 0-9 _ . : -", field="Idempotency-Key")
+        scope = f"{principal.kind}:{principal.id}" if principal else \
+            "ip:" + (request.client.host if request.client else "?")
+        fingerprint = hashlib.sha256(
+            request.method.encode() + b" " + request.url.path.encode() + b"?" + request.url.query.encode()
+            + b"\n" + await request.body()
+        ).hexdigest()
+        existing = await self.db.run(store.claim_idempotency_key, scope, key, fingerprint)
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise ApiError(409, "idempotency_key_reused",
+                               "this Idempotency-Key was used with a different request", field="Idempotency-Key")
+            if existing.status_code is None:
+                raise ApiError(409, "idempotency_in_progress", "a request with this Idempotency-Key is in progress",
+                               field="Idempotency-Key", headers={"Retry-After": "1"})
+            request.state.audited = True  # the first response was audited; a replay changes nothing
+            headers = dict(existing.response_headers or {})
+            headers["Idempotent-Replayed"] = "true"
+            return Response(existing.response_body, status_code=existing.status_code, headers=headers)
+        try:
+            response = await call_next(request)
+        except BaseException:
+            await self.db.run(store.release_idempotency_key, scope, key)
+            raise
+        if response.status_code >= 500 or response.status_code == 429:
+            await self.db.run(store.release_idempotency_key, scope, key)  # a retry may succeed: do not pin
+            return response
+        body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
+        kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "location")}
+        await self.db.run(store.complete_idempotency_key, scope, key, response.status_code, body, kept)
+        return Response(body, status_code=response.status_code, headers=dict(response.headers))
+
+
+def _action(request: Request) -> str:
+    effective = (request.scope.get("fastapi") or {}).get("effective_route_context")
+    route = getattr(effective, "path", None) or request.url.path
+    return f"{request.method} {route}"
+
+
+def _error(request: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse(error_body(request, exc.code, exc.message, exc.field), status_code=exc.status,
+                        headers=exc.headers)

@@ -1,0 +1,54 @@
+"""The authenticated caller, as every route and every RPC sees it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+STAFF_ROLES = ("clerk", "manager", "marketer", "admin", "auditor")
+
+# What an API key may be allowed to do. A key holds a subset; routes name the one they need.
+KEY_SCOPES = ("members:read", "members:write", "points:read", "points:write", "coupons:redeem",
+              "sync:read", "import:write")
+DEFAULT_KEY_SCOPES = {
+    "pos": ("members:read", "members:write", "points:read", "points:write", "coupons:redeem"),
+    "erp": ("members:read", "members:write", "points:read", "sync:read", "import:write"),
+}
+
+Kind = Literal["staff", "key", "member"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Kind
+    id: str
+    name: str
+    roles: frozenset[str] = field(default_factory=frozenset)  # staff roles; {"pos"} or {"erp"} for keys
+    stores: frozenset[str] | None = None  # None: the whole chain
+    scopes: frozenset[str] = field(default_factory=frozenset)  # keys only
+    member_id: str | None = None  # members only
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "staff" and "admin" in self.roles
+
+    def covers_store(self, store: str | None) -> bool:
+        """May act on data of this store (chain-wide callers cover every store)."""
+        if self.stores is None:
+            return True
+        return store is not None and store in self.stores
+
+    @property
+    def home_store(self) -> str | None:
+        """The one store a store-bound caller acts for, if it has exactly one."""
+        if self.stores is not None and len(self.stores) == 1:
+            return next(iter(self.stores))
+        return None
+
+    def rpc_context(self) -> str:
+        """The identity that travels with each RPC (``nameko.caller``), so services can check it too."""
+        return json.dumps({
+            "kind": self.kind, "id": self.id, "roles": sorted(self.roles),
+            "stores": None if self.stores is None else sorted(self.stores),
+            "member_id": self.member_id,
+        }, separators=(",", ":"))
