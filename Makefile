@@ -44,9 +44,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m contracts.generate --check
+	$(PY) -m services.gateway.openapi --check
 
 schemas: venv
 	$(PY) -m contracts.generate
+	$(PY) -m services.gateway.openapi
 
 # Two pytest processes: a plain one (unit, end to end) and a green one (eventlet
 # monkey-patched first: Nameko containers in-process, on the real broker and database).

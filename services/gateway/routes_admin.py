@@ -179,7 +179,8 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="The secret key. Shown only now: store it safely")
+    key: str | None = Field(description="The secret key. Shown only now: store it safely "
+                                        "(null in an Idempotency-Key replay)")
 
 
 def _key_out(row: object, cls: type[ApiKeyOut] = ApiKeyOut, **extra: str) -> ApiKeyOut:
@@ -202,6 +203,7 @@ async def create_api_key(body: ApiKeyIn, request: Request, caller: Principal = a
     if unknown or not scopes:
         raise ApiError(422, "invalid_input", f"unknown scopes {sorted(unknown)}" if unknown else "no scopes",
                        field="scopes")
+    request.state.idempotency_redact = ("key",)  # a retry must not be able to read the secret again
     key, prefix, secret_hash = secrets.new_api_key()
     row = await request.app.state.db.run(store.create_api_key, prefix=prefix, secret_hash=secret_hash, name=body.name,
                                          kind=body.kind, store=body.store, scopes=scopes, created_by=caller.name)

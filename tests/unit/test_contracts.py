@@ -41,3 +41,9 @@ def test_unknown_event_type_or_bad_payload_is_refused():
         parse_payload(Envelope.model_validate({**body, "type": "member.exploded"}))
     with pytest.raises(ValidationError):
         parse_payload(Envelope.model_validate({**body, "payload": {"member_id": "x"}}))
+
+
+def test_committed_openapi_document_matches_the_app():
+    from services.gateway import openapi
+
+    assert openapi.TARGET.read_text() == openapi.render(openapi.document()), "run `make schemas`"

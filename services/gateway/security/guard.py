@@ -3,12 +3,14 @@
 1. body rules: size (413) and content type (415) for requests that carry a body;
 2. authentication of a bearer token or an X-API-Key (401, audited, when present but bad);
 3. rate limits per API key, staff user or member, and per client IP when anonymous (429);
-4. Idempotency-Key on POST: same key and body replays the first response, another body is 409;
+4. Idempotency-Key on POST: same key and body replays the first response, another body is 409
+   (the replay of a response holding a secret shown once, like a new API key, shows it as null);
 5. after the route: an audit entry for every write by staff or a key.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -194,8 +196,23 @@ class Guard:
             return response
         body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
         kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "location")}
-        await self.db.run(store.complete_idempotency_key, scope, key, response.status_code, body, kept)
+        await self.db.run(store.complete_idempotency_key, scope, key, response.status_code,
+                          _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
         return Response(body, status_code=response.status_code, headers=dict(response.headers))
+
+
+def _redacted(body: bytes, fields: tuple[str, ...] | list[str]) -> bytes:
+    """The body to keep for replays, without secrets shown only once (a replay shows them as null)."""
+    if not fields:
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    for name in fields:
+        if isinstance(data, dict) and name in data:
+            data[name] = None
+    return json.dumps(data).encode()
 
 
 def _action(request: Request) -> str:

@@ -2,21 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from service_runtime.config import GatewaySettings
-from services.gateway.app import create_app
 from services.gateway.errors import remote_error_status
 from services.gateway.rpc import RemoteError, parse_remote_error
-
-
-@pytest.fixture(scope="module")
-def client():
-    settings = GatewaySettings(host="127.0.0.1", port=0, amqp_uri="amqp://guest:guest@127.0.0.1:1/",
-                               rpc_timeout_seconds=1, ready_timeout_seconds=0.2,
-                               public_url="http://testserver", log_level="INFO")
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def test_health_is_up_but_not_ready_without_broker(client):
@@ -26,8 +14,8 @@ def test_health_is_up_but_not_ready_without_broker(client):
     assert ready.json()["checks"]["broker"] == "unreachable"
 
 
-def test_broker_unreachable_is_503_with_the_error_body(client):
-    response = client.post("/v1/members", json={"name": "A", "phone": "13800000000"})
+def test_broker_unreachable_is_503_with_the_error_body(client, callers):
+    response = client.post("/v1/members", headers=callers["admin"], json={"name": "A", "phone": "13800000000"})
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "service_unavailable"
@@ -41,14 +29,15 @@ def test_broker_unreachable_is_503_with_the_error_body(client):
     ({"name": "A", "phone": "13800000000", "is_admin": True}, "is_admin"),
     ({"name": "A", "phone": "13800000000", "channel": "carrier-pigeon"}, "channel"),
 ])
-def test_shape_errors_are_422_naming_the_field(client, body, field):
-    response = client.post("/v1/members", json=body)
+def test_shape_errors_are_422_naming_the_field(client, callers, body, field):
+    response = client.post("/v1/members", headers=callers["admin"], json=body)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == field
 
 
-def test_malformed_json_is_422(client):
-    response = client.post("/v1/members", content=b"{not json", headers={"Content-Type": "application/json"})
+def test_malformed_json_is_422(client, callers):
+    response = client.post("/v1/members", content=b"{not json",
+                           headers={**callers["admin"], "Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_json"
 
