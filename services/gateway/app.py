@@ -50,10 +50,14 @@ def ensure_bootstrap_admin(engine: sa.Engine, settings: GatewaySettings) -> str 
         log.warning("no admin exists: set BOOTSTRAP_ADMIN_USER and BOOTSTRAP_ADMIN_PASSWORD to create the first one")
         return None
     if len(password) < secrets.MIN_PASSWORD_LENGTH:
-        raise RuntimeError(f"BOOTSTRAP_ADMIN_PASSWORD needs at least {secrets.MIN_PASSWORD_LENGTH} characters")
+        log.error("no admin created: BOOTSTRAP_ADMIN_PASSWORD needs at least %d characters",
+                  secrets.MIN_PASSWORD_LENGTH)
+        return None
     row = store.create_staff(engine, user, secrets.hash_password(password), ["admin"], None)
-    if row is None:  # the username exists without the admin role: do not silently promote it
-        raise RuntimeError(f"BOOTSTRAP_ADMIN_USER {user!r} exists but is not an admin")
+    if row is None:  # the username exists without the admin role: never promote it silently
+        log.error("no admin exists and BOOTSTRAP_ADMIN_USER %r is taken by a non-admin; create an admin with "
+                  "`python -m services.gateway.manage create-staff <name> --role admin`", user)
+        return None
     append(engine, AuditEntry(actor_kind="system", actor_name="bootstrap", action="staff.created", outcome="ok",
                               object_type="staff", object_id=str(row.id),
                               details={"username": user, "roles": ["admin"], "bootstrap": True}))
@@ -78,7 +82,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client.start()
-        await db.run(ensure_bootstrap_admin, settings)
+        try:
+            await db.run(ensure_bootstrap_admin, settings)
+        except Exception:  # the database may be down at start; readiness reports it
+            log.exception("could not check for a first admin")
         janitor = asyncio.get_running_loop().create_task(_expire_idempotency_keys(db, settings.idempotency_hours))
         yield
         janitor.cancel()
@@ -105,12 +112,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     errors.install(app)
     app.mount("/metrics", make_asgi_app())
 
-    @app.get("/healthz", tags=["operations"], summary="The gateway process is up")
+    @app.get("/healthz", tags=["operations"], summary="The gateway process is up",
+             responses=errors.COMMON_RESPONSES)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="Broker, database and every service answering",
-             responses={503: {"description": "Not ready"}})
+             responses={503: {"description": "Not ready"}, **errors.COMMON_RESPONSES})
     async def readyz(request: Request) -> JSONResponse:
         async def check(service: str) -> tuple[str, str]:
             try:
@@ -135,5 +143,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                             status_code=200 if ready else 503)
 
     for router in (routes_auth.router, routes_members.router, routes_admin.router, routes_audit.router):
-        app.include_router(router, prefix="/v1")
+        app.include_router(router, prefix="/v1", responses=errors.COMMON_RESPONSES)
     return app

@@ -7,12 +7,46 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import ERRORS
 from services.gateway.rpc import RemoteError, RpcTimeout, RpcUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    request_id: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Malformed request (undecodable body, both kinds of credentials)",
+        401: "No credentials, or credentials that are invalid, expired or revoked",
+        403: "Authenticated, but not allowed (role, key scope, store or member)",
+        404: "Not found",
+        409: "Conflict (Idempotency-Key reused with another body, duplicate)",
+        413: "Body too large",
+        415: "Unsupported content type",
+        422: "A field is missing or malformed; `field` names it",
+        429: "Rate limited; see Retry-After",
+        500: "Internal error",
+        503: "Broker or service unavailable; see Retry-After",
+        504: "A service did not answer in time",
+    }
+    return {status: {"model": ErrorBody, "description": descriptions[status]} for status in statuses}
+
+
+# Every route may answer these; routes add their own specific ones.
+COMMON_RESPONSES = _documented(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503, 504)
 
 
 class ApiError(Exception):
@@ -63,7 +97,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                  415: "unsupported_media_type"}
         return _respond(request, exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
                         headers=getattr(exc, "headers", None))

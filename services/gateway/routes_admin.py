@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -116,9 +117,8 @@ async def list_staff(request: Request, paging: PageParams = Depends(),
 
 @router.patch("/staff/{staff_id}", response_model=StaffOut, summary="Change roles, stores, password or status",
               responses={404: {"description": "No such staff user"}})
-async def patch_staff(staff_id: str, body: StaffPatch, request: Request,
+async def patch_staff(staff_id: uuid.UUID, body: StaffPatch, request: Request,
                       caller: Principal = allow("admin")) -> StaffOut:
-    _uuid(staff_id, "staff_id")
     changes: dict[str, object] = {}
     if body.password is not None:
         changes["password_hash"] = secrets.hash_password(body.password)
@@ -134,25 +134,20 @@ async def patch_staff(staff_id: str, body: StaffPatch, request: Request,
         changes.update(locked_until=None, failed_logins=0)
     if not changes:
         raise ApiError(422, "invalid_input", "nothing to change")
-    row = await request.app.state.db.run(store.update_staff, staff_id, changes)
+    if str(staff_id) == caller.id and ({"roles", "stores", "disabled"} & changes.keys()):
+        raise ApiError(409, "conflict", "admins cannot change their own roles, stores or status; ask another admin")
+    row = await request.app.state.db.run(store.update_staff, str(staff_id), changes)
     if row is None:
         raise ApiError(404, "not_found", "no such staff user", field="staff_id")
     if body.disabled or body.password is not None:
-        await request.app.state.db.run(store.revoke_subject_tokens, "staff", staff_id)
-    await request.app.state.auditor.record(request, "staff.updated", "ok", object_type="staff", object_id=staff_id,
+        await request.app.state.db.run(store.revoke_subject_tokens, "staff", str(staff_id))
+    request.app.state.guard.forget_staff(str(staff_id))
+    await request.app.state.auditor.record(request, "staff.updated", "ok", object_type="staff",
+                                           object_id=str(staff_id),
                                            details={"changed": sorted(k for k in changes if k != "password_hash")
                                                     + (["password"] if "password_hash" in changes else [])})
     request.state.audited = True
     return _staff_out(row)
-
-
-def _uuid(value: str, field: str) -> None:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ApiError(422, "invalid_input", "not an id", field=field) from None
 
 
 # -- API keys -----------------------------------------------------------------------------
@@ -224,13 +219,12 @@ async def list_api_keys(request: Request, paging: PageParams = Depends(),
 
 @router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke an API key",
                responses={404: {"description": "No such live key"}})
-async def revoke_api_key(key_id: str, request: Request, caller: Principal = allow("admin")) -> Response:
-    _uuid(key_id, "key_id")
-    row = await request.app.state.db.run(store.revoke_api_key, key_id)
+async def revoke_api_key(key_id: uuid.UUID, request: Request, caller: Principal = allow("admin")) -> Response:
+    row = await request.app.state.db.run(store.revoke_api_key, str(key_id))
     if row is None:
         raise ApiError(404, "not_found", "no such live key", field="key_id")
     request.app.state.guard.forget_key(row.prefix)
     await request.app.state.auditor.record(request, "api_key.revoked", "ok", object_type="api_key",
-                                           object_id=key_id, store=row.store)
+                                           object_id=str(key_id), store=row.store)
     request.state.audited = True
     return Response(status_code=204)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
@@ -94,15 +95,15 @@ async def register_member(body: RegisterMemberBody, request: Request, response: 
 @router.get("/members/{member_id}", response_model=MemberOut,
             responses={403: {"description": "Not your record"}, 404: {"description": "No such member"},
                        422: {"description": "Malformed member id"}})
-async def get_member(member_id: str, request: Request,
+async def get_member(member_id: uuid.UUID, request: Request,
                      caller: Principal = allow("clerk", "manager", "marketer", "admin", scopes=["members:read"],
                                                member=True)) -> MemberOut:
-    if caller.kind == "member" and caller.member_id != member_id:
-        await deny(request, "a member sees only their own record", member_id=member_id)
+    if caller.kind == "member" and caller.member_id != str(member_id):
+        await deny(request, "a member sees only their own record", member_id=str(member_id))
     services = request.app.state.services
     member, account = await asyncio.gather(
-        services.call(request, "members", "get", member_id=member_id),
-        services.call(request, "points", "get_account", member_id=member_id),
+        services.call(request, "members", "get", member_id=str(member_id)),
+        services.call(request, "points", "get_account", member_id=str(member_id)),
         return_exceptions=True,
     )
     if isinstance(member, BaseException):

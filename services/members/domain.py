@@ -34,7 +34,7 @@ def clean_name(raw: str) -> str:
     if len(name) > 100:
         raise InvalidInput("at most 100 characters", "name")
     if not all(_name_char(ch) for ch in name):
-        raise InvalidInput("letters, spaces and . - ' only", "name")
+        raise InvalidInput("letters, digits, spaces and . - ' only", "name")
     return name
 
 
@@ -42,8 +42,8 @@ _NAME_PUNCTUATION = set(" .-'·’")
 
 
 def _name_char(ch: str) -> bool:
-    """Letters and combining marks of any script, and the punctuation names use."""
-    return ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in ("L", "M")
+    """Letters, combining marks and digits of any script, and the punctuation names use."""
+    return ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in ("L", "M", "N")
 
 
 def luhn_check_digit(digits: str) -> str:

@@ -136,3 +136,22 @@ def test_staff_management(client, callers, engine):
     patched = client.patch(f"/v1/staff/{created.json()['id']}", headers=callers["admin"],
                            json={"roles": ["manager"], "chain_wide": True})
     assert patched.json()["roles"] == ["manager"] and patched.json()["stores"] is None
+
+
+def test_a_disabled_or_demoted_user_loses_access_at_once(client, engine, callers):
+    row, _ = make_staff(engine, ["admin"])
+    headers = bearer(staff_token(row))
+    assert client.get("/v1/staff", headers=headers).status_code == 200
+    client.patch(f"/v1/staff/{row.id}", headers=callers["admin"], json={"roles": ["clerk"]})
+    assert client.get("/v1/staff", headers=headers).status_code == 403  # the token still says admin
+    client.patch(f"/v1/staff/{row.id}", headers=callers["admin"], json={"disabled": True})
+    assert client.get("/v1/me", headers=headers).status_code == 401
+
+
+def test_admins_cannot_demote_or_disable_themselves(client, engine):
+    row, _ = make_staff(engine, ["admin"])
+    headers = bearer(staff_token(row))
+    for change in ({"roles": ["clerk"]}, {"disabled": True}, {"stores": ["SH-001"]}):
+        response = client.patch(f"/v1/staff/{row.id}", headers=headers, json=change)
+        assert response.status_code == 409, change
+    assert client.get("/v1/staff", headers=headers).status_code == 200

@@ -164,3 +164,16 @@ def test_every_write_by_staff_is_audited(client, callers, engine):
     client.post("/v1/staff", headers=callers["admin"],
                 json={"username": unique("aud"), "password": "a good long password", "roles": ["auditor"]})
     assert audit_count(engine, "staff.created") == before + 1
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(client, callers, engine):
+    before = _staff_count(engine)
+    response = client.post("/v1/api-keys", headers=callers["admin"], json={"name": "a\u0000b", "kind": "erp"})
+    assert response.status_code == 422
+    assert client.get("/v1/audit", headers=callers["auditor"], params={"action": "a\x00b"}).status_code == 422
+    assert _staff_count(engine) == before
+
+
+def test_path_ids_must_be_uuids(client, callers):
+    response = client.get("/v1/members/42", headers=callers["admin"])
+    assert response.status_code == 422 and response.json()["error"]["field"] == "member_id"

@@ -29,7 +29,10 @@ def test_bad_phone_numbers_name_the_field(raw):
 
 def test_names_are_trimmed_and_checked():
     assert domain.clean_name("  Li   Lei ") == "Li Lei"
-    for bad in ("", "   ", "x" * 101, "a\x00b"):
+    assert domain.clean_name("Zoë O'Brien-Smith") == "Zoë O'Brien-Smith"
+    assert domain.clean_name("李雷") == "李雷"
+    assert domain.clean_name("Li Lei 2") == "Li Lei 2"
+    for bad in ("", "   ", "x" * 101, "a\x00b", "<script>", "Bob'); DROP TABLE members;--", "a=b"):
         with pytest.raises(InvalidInput) as raised:
             domain.clean_name(bad)
         assert raised.value.field == "name"

@@ -34,7 +34,8 @@ _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _FORM_ROUTES = {"/v1/auth/token"}  # OAuth2's password flow posts a form
 _NO_IDEMPOTENCY_PREFIX = "/v1/auth/"  # responses carry fresh secrets: never stored, never replayed
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
-_KEY_CACHE_SECONDS = 10.0
+_OPERATIONS = ("/healthz", "/readyz", "/metrics")  # polled by monitoring: never rate limited
+_CACHE_SECONDS = 10.0  # a revoked key or a disabled staff user stops working within this time
 _KEY_TOUCH_SECONDS = 60.0
 
 
@@ -44,10 +45,22 @@ class Guard:
         self.db = db
         self.limiter = RateLimiter()
         self._keys: dict[str, tuple[Any, float]] = {}
+        self._staff: dict[str, tuple[Any, float]] = {}
         self._touched: dict[str, float] = {}
 
     def forget_key(self, prefix: str) -> None:
         self._keys.pop(prefix, None)
+
+    def forget_staff(self, staff_id: str) -> None:
+        self._staff.pop(staff_id, None)
+
+    async def _cached(self, cache: dict[str, tuple[Any, float]], key: str, load: Any, *args: Any) -> Any:
+        hit = cache.get(key)
+        if hit is not None and time.monotonic() - hit[1] < _CACHE_SECONDS:
+            return hit[0]
+        row = await self.db.run(load, *args)
+        cache[key] = (row, time.monotonic())
+        return row
 
     # -- authentication ---------------------------------------------------------------
     async def authenticate(self, request: Request) -> Principal | None:
@@ -62,21 +75,24 @@ class Guard:
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'",
                                headers={"WWW-Authenticate": "Bearer"})
-            return self._from_token(token.strip())
+            return await self._from_token(token.strip())
         return None
 
-    def _from_token(self, token: str) -> Principal:
+    async def _from_token(self, token: str) -> Principal:
         try:
             access = secrets.decode_access_token(self.settings.jwt_secret, token)
         except secrets.TokenError as exc:
             code = "token_expired" if exc.reason == "token expired" else "invalid_token"
             raise ApiError(401, code, exc.reason, headers={"WWW-Authenticate": "Bearer"}) from None
-        claims = access.claims
         if access.kind == "staff":
-            stores = claims.get("stores")
-            return Principal("staff", access.subject, str(claims.get("name", "")),
-                             roles=frozenset(claims.get("roles", [])),
-                             stores=None if stores is None else frozenset(stores))
+            # roles, stores and status come from the staff record (cached briefly), not from the
+            # token, so a change or a disabled account takes effect within seconds
+            row = await self._cached(self._staff, access.subject, store.staff_by_id, access.subject)
+            if row is None or row.disabled:
+                raise ApiError(401, "invalid_token", "account disabled or removed",
+                               headers={"WWW-Authenticate": "Bearer"})
+            return Principal("staff", access.subject, row.username, roles=frozenset(row.roles),
+                             stores=None if row.stores is None else frozenset(row.stores))
         if access.kind == "member":
             return Principal("member", access.subject, "member", member_id=access.subject)
         raise ApiError(401, "invalid_token", "token invalid", headers={"WWW-Authenticate": "Bearer"})
@@ -86,12 +102,7 @@ class Guard:
         row = None
         if parts is not None:
             prefix, secret = parts
-            cached = self._keys.get(prefix)
-            if cached is not None and time.monotonic() - cached[1] < _KEY_CACHE_SECONDS:
-                row = cached[0]
-            else:
-                row = await self.db.run(store.api_key_by_prefix, prefix)
-                self._keys[prefix] = (row, time.monotonic())
+            row = await self._cached(self._keys, prefix, store.api_key_by_prefix, prefix)
             if row is not None and (row.revoked_at is not None or not secrets.secret_matches(secret, row.secret_hash)):
                 row = None
         if row is None:
@@ -127,7 +138,7 @@ class Guard:
                                                            details={"route": request.url.path})
                 return _error(request, exc)
             request.state.principal = principal
-            retry_after = self.rate_limit(request, principal)
+            retry_after = None if request.url.path.startswith(_OPERATIONS) else self.rate_limit(request, principal)
             if retry_after is not None:
                 return _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
                                                 headers={"Retry-After": str(retry_after)}))
@@ -145,6 +156,8 @@ class Guard:
         return response
 
     async def _check_body(self, request: Request) -> Response | None:
+        if "%00" in request.url.query or "%00" in request.scope.get("raw_path", b"").decode("latin-1"):
+            return _error(request, ApiError(422, "invalid_input", "NUL characters are not accepted"))
         if request.method not in _WRITE_METHODS:
             return None
         length = request.headers.get("content-length")
@@ -157,6 +170,8 @@ class Guard:
                                             f"body larger than {self.settings.max_body_bytes} bytes"))
         if not body:
             return None
+        if b"\\u0000" in body or b"\x00" in body:  # PostgreSQL text cannot hold NUL; refuse it up front
+            return _error(request, ApiError(422, "invalid_input", "NUL characters are not accepted"))
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         wanted = "application/x-www-form-urlencoded" if request.url.path in _FORM_ROUTES else "application/json"
         if media != wanted:
