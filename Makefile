@@ -50,10 +50,10 @@ schemas: venv
 	$(PY) -m contracts.generate
 	$(PY) -m services.gateway.openapi
 
-# Two pytest processes: a plain one (unit, end to end) and a green one (eventlet
+# Two pytest processes: a plain one (unit, gateway, end to end) and a green one (eventlet
 # monkey-patched first: Nameko containers in-process, on the real broker and database).
 test: venv infra lint
-	$(PY) -m pytest tests/unit tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit tests/gateway tests/e2e $(PYTEST_ARGS)
 	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
 
 clean: stop
