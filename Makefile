@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test lint schemas bench infra venv clean help
+.PHONY: run stop status test lint schemas bench bench-slice infra venv clean help
 
 help:
 	@echo "make run     set up everything and start the platform in the background"
@@ -13,7 +13,8 @@ help:
 	@echo "make status  show what is running"
 	@echo "make test    set up everything and run the whole test suite (lint included)"
 	@echo "make lint    ruff and mypy"
-	@echo "make schemas regenerate contracts/schemas from the code"
+	@echo "make schemas regenerate contracts/schemas and contracts/openapi.json from the code"
+	@echo "make bench   benchmarks (BENCH lines; SCALE=small|medium|large)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { command -v python3 >/dev/null && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ; } \
@@ -55,6 +56,12 @@ schemas: venv
 test: venv infra lint
 	$(PY) -m pytest tests/unit tests/gateway tests/e2e $(PYTEST_ARGS)
 	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
+
+# Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
+bench: bench-slice
+
+bench-slice: venv infra
+	$(PY) -m bench.slice
 
 clean: stop
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
