@@ -1,10 +1,14 @@
 """The audit log: append-only and tamper-evident.
 
-Every entry carries ``hash = sha256(prev_hash + canonical JSON of the entry)``, chained to
-the entry before it; a trigger refuses UPDATE, DELETE and TRUNCATE. ``verify`` recomputes
-the chain and names the first entry that does not match, so an edited, removed or
-reordered entry is detected. Appends are serialised with a transaction-scoped advisory
-lock so the chain has no forks.
+A request inserts its entry with one statement (no lock, no ordering between requests).
+A sealer, running in every gateway process a few times a second, takes the entries not
+sealed yet, gives each its place in the chain (``seq``) and
+``hash = sha256(prev_hash + canonical JSON of the entry)`` chained to the entry before it,
+in batches under a transaction-scoped advisory lock, so the chain has no forks. A trigger
+refuses UPDATE (except that sealing), DELETE and TRUNCATE. ``verify`` seals what is
+pending, recomputes the chain and names the first entry that does not match, so an edited,
+removed or reordered entry is detected; an entry is covered by the chain from the moment it
+is sealed (normally well under a second after it was written).
 
     python -m services.gateway.audit verify     # exit 1 when the chain is broken
 """
@@ -24,7 +28,7 @@ from services.gateway.tables import audit_log
 GENESIS = "0" * 64
 _LOCK_KEY = 0x4C4F59414C5459  # "LOYALTY": the advisory lock serialising appends
 
-_FIELDS = ("id", "occurred_at", "actor_kind", "actor_id", "actor_name", "action", "object_type", "object_id",
+_FIELDS = ("id", "seq", "occurred_at", "actor_kind", "actor_id", "actor_name", "action", "object_type", "object_id",
            "store", "outcome", "request_id", "client_ip", "details")
 
 
@@ -56,15 +60,36 @@ def entry_hash(prev_hash: str, row: dict[str, Any]) -> str:
 
 
 def append(engine: sa.Engine, entry: AuditEntry) -> int:
+    """Write an entry (unsealed: the sealer chains it shortly)."""
     with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        last = conn.execute(sa.select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)).first()
-        prev = last.hash if last else GENESIS
-        new_id = conn.execute(sa.text("SELECT nextval(pg_get_serial_sequence('audit_log', 'id'))")).scalar_one()
-        row = {**entry.__dict__, "id": new_id, "occurred_at": datetime.now(timezone.utc),
-               "details": entry.details or {}}
-        conn.execute(audit_log.insert().values(**row, prev_hash=prev, hash=entry_hash(prev, row)))
-        return int(new_id)
+        row = {**entry.__dict__, "occurred_at": datetime.now(timezone.utc), "details": entry.details or {}}
+        return int(conn.execute(audit_log.insert().values(**row).returning(audit_log.c.id)).scalar_one())
+
+
+def seal(engine: sa.Engine, batch: int = 1000) -> int:
+    """Chain every unsealed entry, oldest first; returns how many were sealed."""
+    sealed = 0
+    while True:
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+            last = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash).where(audit_log.c.seq.isnot(None))
+                                .order_by(audit_log.c.seq.desc()).limit(1)).first()
+            seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+            pending = conn.execute(sa.select(audit_log).where(audit_log.c.hash.is_(None))
+                                   .order_by(audit_log.c.id).limit(batch)).mappings().all()
+            updates = []
+            for row in pending:
+                seq += 1
+                digest = entry_hash(prev, {**row, "seq": seq})
+                updates.append({"b_id": row["id"], "seq": seq, "prev_hash": prev, "hash": digest})
+                prev = digest
+            if updates:
+                conn.execute(audit_log.update().where(audit_log.c.id == sa.bindparam("b_id"))
+                             .values(seq=sa.bindparam("seq"), prev_hash=sa.bindparam("prev_hash"),
+                                     hash=sa.bindparam("hash")), updates)
+        sealed += len(updates)
+        if len(updates) < batch:
+            return sealed
 
 
 @dataclass(frozen=True)
@@ -76,12 +101,14 @@ class Verification:
 
 
 def verify(engine: sa.Engine) -> Verification:
+    seal(engine)
     prev = GENESIS
     checked = 0
     with engine.connect() as conn:
-        rows = conn.execution_options(yield_per=1000).execute(sa.select(audit_log).order_by(audit_log.c.id))
+        rows = conn.execution_options(yield_per=1000).execute(
+            sa.select(audit_log).where(audit_log.c.seq.isnot(None)).order_by(audit_log.c.seq))
         for row in rows.mappings():
-            if row["prev_hash"] != prev:
+            if row["seq"] != checked + 1 or row["prev_hash"] != prev:
                 return Verification(False, checked, row["id"], "chain broken before this entry (removed or reordered)")
             if entry_hash(prev, dict(row)) != row["hash"]:
                 return Verification(False, checked, row["id"], "entry altered")

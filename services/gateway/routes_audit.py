@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.gateway import audit
 from services.gateway.pagination import Page, PageParams, page
@@ -29,7 +29,8 @@ class AuditEntryOut(BaseModel):
     request_id: str | None
     client_ip: str | None
     details: dict[str, Any]
-    hash: str
+    seq: int | None = Field(description="Place in the hash chain; null for an entry not sealed yet (< 1 s)")
+    hash: str | None
 
 
 class VerificationOut(BaseModel):

@@ -68,12 +68,14 @@ audit_log = sa.Table(
     sa.Column("request_id", sa.Text, nullable=True),
     sa.Column("client_ip", sa.Text, nullable=True),
     sa.Column("details", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
-    sa.Column("prev_hash", sa.Text, nullable=False),
-    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.Text, nullable=True),  # NULL until sealed
+    sa.Column("hash", sa.Text, nullable=True),
+    sa.Column("seq", sa.BigInteger, nullable=True, unique=True),  # place in the chain, set when sealed
     sa.Index("audit_log_actor", "actor_id", "id"),
     sa.Index("audit_log_action", "action", "id"),
     sa.Index("audit_log_object", "object_id", "id"),
     sa.Index("audit_log_time", "occurred_at"),
+    sa.Index("audit_log_unsealed", "id", postgresql_where=sa.text("hash IS NULL")),
 )
 
 idempotency_keys = sa.Table(

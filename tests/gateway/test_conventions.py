@@ -177,3 +177,28 @@ def test_nul_characters_are_refused_before_they_reach_the_database(client, calle
 def test_path_ids_must_be_uuids(client, callers):
     response = client.get("/v1/members/42", headers=callers["admin"])
     assert response.status_code == 422 and response.json()["error"]["field"] == "member_id"
+
+
+def test_sealing_cannot_change_an_entry_and_a_removed_entry_is_detected(client, callers, engine):
+    from services.gateway import audit
+
+    entry_id = audit.append(engine, audit.AuditEntry(actor_kind="system", action="test.unsealed", outcome="ok"))
+    with engine.begin() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        conn.execute(sa.text("UPDATE audit_log SET hash = 'x', seq = -1, outcome = 'forged' WHERE id = :id"),
+                     {"id": entry_id})
+    audit.append(engine, audit.AuditEntry(actor_kind="system", action="test.next", outcome="ok"))
+    assert audit.seal(engine) >= 2
+    with engine.begin() as conn:  # remove an entry from the middle of the chain (trigger off, as a superuser could)
+        removed = conn.execute(sa.text("SELECT * FROM audit_log WHERE id = :id"), {"id": entry_id}).mappings().one()
+        conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update"))
+        conn.execute(sa.text("DELETE FROM audit_log WHERE id = :id"), {"id": entry_id})
+        conn.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update"))
+    try:
+        verdict = audit.verify(engine)
+        assert verdict.ok is False and verdict.reason.startswith("chain broken")
+    finally:  # put the entry back as it was, so the chain of the shared test database holds again
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO audit_log (id, occurred_at, actor_kind, action, outcome, details, "
+                                 "prev_hash, hash, seq) VALUES (:id, :occurred_at, :actor_kind, :action, :outcome, "
+                                 "'{}'::jsonb, :prev_hash, :hash, :seq)"), dict(removed))
+    assert audit.verify(engine).ok is True

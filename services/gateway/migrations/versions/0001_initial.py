@@ -75,12 +75,14 @@ audit_log = sa.Table(
     sa.Column("request_id", sa.Text, nullable=True),
     sa.Column("client_ip", sa.Text, nullable=True),
     sa.Column("details", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
-    sa.Column("prev_hash", sa.Text, nullable=False),
-    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.Text, nullable=True),  # NULL until sealed
+    sa.Column("hash", sa.Text, nullable=True),
+    sa.Column("seq", sa.BigInteger, nullable=True, unique=True),  # place in the chain, set when sealed
     sa.Index("audit_log_actor", "actor_id", "id"),
     sa.Index("audit_log_action", "action", "id"),
     sa.Index("audit_log_object", "object_id", "id"),
     sa.Index("audit_log_time", "occurred_at"),
+    sa.Index("audit_log_unsealed", "id", postgresql_where=sa.text("hash IS NULL")),
 )
 
 idempotency_keys = sa.Table(
@@ -124,10 +126,15 @@ def upgrade() -> None:
     bind = op.get_bind()
     for name in _TABLES:
         metadata.tables[name].create(bind)
-    # the audit log is append-only: no UPDATE, DELETE or TRUNCATE through normal roles
+    # the audit log is append-only: no DELETE or TRUNCATE, and no UPDATE except the sealer's,
+    # which fills in seq, prev_hash and hash of an unsealed entry without touching its content
     op.execute("""
         CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            IF TG_OP = 'UPDATE' AND OLD.hash IS NULL AND NEW.hash IS NOT NULL
+               AND to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash' = to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash' THEN
+                RETURN NEW;
+            END IF;
             RAISE EXCEPTION 'audit_log is append-only';
         END $$;
     """)
