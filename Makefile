@@ -16,15 +16,8 @@ help:
 	@echo "make schemas regenerate contracts/schemas and contracts/openapi.json from the code"
 	@echo "make bench   benchmarks (BENCH lines; SCALE=small|medium|large)"
 
-$(STAMP): requirements.txt requirements-dev.txt
-	@command -v $(PYTHON) >/dev/null || { command -v python3 >/dev/null && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ; } \
-	  || { echo "Python 3.11 is needed: run 'sudo apt-get install python3.11 python3.11-venv' (or set PYTHON=...)"; exit 1; }
-	@PYBIN=$$(command -v $(PYTHON) || command -v python3); \
-	  $$PYBIN -m venv --help >/dev/null 2>&1 && $$PYBIN -c 'import ensurepip' 2>/dev/null \
-	  || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
-	       else echo "python venv support is missing: run 'sudo apt-get install python3-venv'"; exit 1; fi; }; \
-	  [ -x $(PY) ] || $$PYBIN -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt deploy/local/ensure-venv.sh
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash deploy/local/ensure-venv.sh
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -178,8 +178,11 @@ def start() -> int:
         return 1
 
     admin_user, admin_password = child_env()["BOOTSTRAP_ADMIN_USER"], child_env()["BOOTSTRAP_ADMIN_PASSWORD"]
-    if env_bool("DEMO_DATA", False):
-        token = login(base, admin_user, admin_password)
+    try:
+        token: str | None = login(base, admin_user, admin_password)
+    except urllib.error.HTTPError:
+        token = None  # an admin existed before (another checkout, or a changed password)
+    if token is not None and env_bool("DEMO_DATA", False):
         for member in DEMO_MEMBERS:
             status, body = http_json("POST", base + "/v1/members", member, token=token)
             if status not in (200, 201):
@@ -189,8 +192,13 @@ def start() -> int:
     print()
     print(f"Gateway:  {gateway.public_url}")
     print(f"API docs: {gateway.public_url}/docs")
-    print(f"Admin:    {admin_user} / {admin_password}   (created at first start from BOOTSTRAP_ADMIN_USER/"
-          "BOOTSTRAP_ADMIN_PASSWORD; this demo password is kept in var/secrets)")
+    if token is not None:
+        print(f"Admin:    {admin_user} / {admin_password}   (created at first start from BOOTSTRAP_ADMIN_USER/"
+              "BOOTSTRAP_ADMIN_PASSWORD; this demo password is kept in var/secrets)")
+    else:
+        print(f"Admin:    an admin already existed in this database, so {admin_user!r} was not (re)created and its "
+              "password is not the one in var/secrets; use yours, or reset it with "
+              f"`.venv/bin/python -m services.gateway.manage set-password {admin_user}`")
     print(f"Logs:     {LOG}   Traces: {VAR / 'traces'}")
     print("Stop it with `make stop`.")
     return 0

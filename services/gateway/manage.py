@@ -4,6 +4,8 @@
         (the password comes from STAFF_PASSWORD, or is asked for)
     python -m services.gateway.manage create-key NAME --kind pos --store SH-001 [--scope ...]
         (prints the key once)
+    python -m services.gateway.manage set-password USERNAME
+        (sets a new password, clears a lockout and revokes the user's refresh tokens)
     python -m services.gateway.manage verify-audit
 
 Every change is written to the audit log with the actor "system/cli".
@@ -49,6 +51,24 @@ def create_staff(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_password(args: argparse.Namespace) -> int:
+    password = os.environ.get("STAFF_PASSWORD") or getpass.getpass(f"new password for {args.username}: ")
+    if len(password) < secrets.MIN_PASSWORD_LENGTH:
+        print(f"the password needs at least {secrets.MIN_PASSWORD_LENGTH} characters", file=sys.stderr)
+        return 1
+    engine = _engine()
+    row = store.staff_by_username(engine, args.username)
+    if row is None:
+        print(f"no staff user {args.username!r}", file=sys.stderr)
+        return 1
+    store.update_staff(engine, str(row.id), {"password_hash": secrets.hash_password(password), "locked_until": None,
+                                             "failed_logins": 0})
+    store.revoke_subject_tokens(engine, "staff", str(row.id))
+    _record(engine, "staff.updated", "staff", str(row.id), {"changed": ["password", "unlock"]})
+    print(f"password of {row.username} set")
+    return 0
+
+
 def create_key(args: argparse.Namespace) -> int:
     if (args.kind == "pos") != (args.store is not None):
         print("a POS key needs --store; an ERP key must not have one", file=sys.stderr)
@@ -84,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--store")
     key.add_argument("--scope", action="append", choices=KEY_SCOPES)
     key.set_defaults(run=create_key)
+    password = commands.add_parser("set-password")
+    password.add_argument("username")
+    password.set_defaults(run=set_password)
     commands.add_parser("verify-audit").set_defaults(run=verify_audit)
     args = parser.parse_args(argv)
     return int(args.run(args))
