@@ -25,8 +25,36 @@ class MemberRegistered(EventPayload):
     registered_at: datetime
 
 
+class MemberUpdated(EventPayload):
+    """A member's profile changed. Names the fields, never their (personal) values."""
+
+    TYPE = "member.updated"
+    VERSION = 1
+    PRODUCER = "members"
+
+    member_id: str
+    version: int
+    changed_fields: list[str]
+    status: str
+
+
+class MemberConsentChanged(EventPayload):
+    """Consent for a channel was given or withdrawn; notify honours it at once."""
+
+    TYPE = "member.consent_changed"
+    VERSION = 1
+    PRODUCER = "members"
+
+    member_id: str
+    channel: Literal["sms", "email", "push", "marketing"]
+    granted: bool
+    changed_at: datetime
+    source: str
+    text_version: str
+
+
 EVENTS: dict[tuple[str, int], type[EventPayload]] = {
-    (cls.TYPE, cls.VERSION): cls for cls in (MemberRegistered,)
+    (cls.TYPE, cls.VERSION): cls for cls in (MemberRegistered, MemberUpdated, MemberConsentChanged)
 }
 
 

@@ -5,7 +5,8 @@ responses are what the service returns and the gateway relays.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +24,11 @@ class Pong(_Model):
     ok: bool
 
 
+Gender = Literal["female", "male", "other", "undisclosed"]
+ConsentChannel = Literal["sms", "email", "push", "marketing"]
+Preferences = dict[str, str | int | float | bool | None]
+
+
 class RegisterMember(_Model):
     """members.register(**RegisterMember)"""
 
@@ -30,24 +36,102 @@ class RegisterMember(_Model):
     phone: str = Field(min_length=1, max_length=32)
     registration_store: str | None = Field(default=None, max_length=64)
     channel: Channel = "staff"
+    gender: Gender | None = None
+    birthday: date | None = None
+    email: str | None = Field(default=None, max_length=254)
+    id_number: str | None = Field(default=None, max_length=32)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    preferences: Preferences = Field(default_factory=dict)
 
 
 class Member(_Model):
-    """members.get(member_id) and members.register return this."""
+    """members.get(member_id) and members.register return this (contact data in clear: the
+    gateway masks it for callers who may not see it)."""
 
     member_id: str
     member_number: str
     name: str
     phone: str = Field(description="E.164")
+    email: str | None = None
+    id_number: str | None = None
+    gender: Gender | None = None
+    birthday: date | None = None
     registration_store: str | None
     channel: Channel
+    tags: list[str] = Field(default_factory=list)
+    preferences: Preferences = Field(default_factory=dict)
     status: str
+    version: int = Field(description="Increases with every change; send it back to update (optimistic concurrency)")
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 class RegisterMemberResult(_Model):
     member: Member
     created: bool = Field(description="False when the phone was already registered")
+
+
+class UpdateMember(_Model):
+    """members.update(member_id, expected_version, **UpdateMember): only the fields given change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    email: str | None = Field(default=None, max_length=254, description="Empty string removes it")
+    id_number: str | None = Field(default=None, max_length=32, description="Empty string removes it")
+    gender: Gender | None = None
+    birthday: date | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    preferences: Preferences | None = None
+    status: Literal["active", "frozen"] | None = None
+
+
+class MemberChange(_Model):
+    """members.history(member_id): who changed what, when (sensitive values are not repeated)."""
+
+    version: int
+    changed_at: datetime
+    actor_kind: str
+    actor_id: str | None
+    fields: dict[str, object]
+
+
+class SearchMembers(_Model):
+    """members.search(**SearchMembers): every filter is optional; results by registration time."""
+
+    phone: str | None = Field(default=None, max_length=32)
+    member_number: str | None = Field(default=None, max_length=20)
+    name_prefix: str | None = Field(default=None, min_length=1, max_length=100)
+    tag: str | None = Field(default=None, max_length=32)
+    store: str | None = Field(default=None, max_length=64)
+    stores: list[str] | None = Field(default=None, description="Restrict to these stores (store-bound callers)")
+    status: Literal["active", "frozen", "erased"] | None = None
+    birthday_month: int | None = Field(default=None, ge=1, le=12)
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    after: str | None = Field(default=None, max_length=200, description="Position from the previous page")
+
+
+class MemberPage(_Model):
+    items: list[Member]
+    next: str | None
+
+
+class SetConsent(_Model):
+    """members.set_consent(member_id, **SetConsent)"""
+
+    channel: ConsentChannel
+    granted: bool
+    source: str = Field(min_length=1, max_length=64, description="Where it was given: pos, app, web, paper, import")
+    text_version: str = Field(min_length=1, max_length=32, description="Version of the consent text agreed to")
+
+
+class Consent(_Model):
+    channel: ConsentChannel
+    granted: bool
+    changed_at: datetime
+    source: str
+    text_version: str
 
 
 class PointsAccount(_Model):
@@ -70,5 +154,6 @@ class RemoteError(_Model):
 
 RPC_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
-    for cls in (Pong, RegisterMember, Member, RegisterMemberResult, PointsAccount, RemoteError)
+    for cls in (Pong, RegisterMember, Member, RegisterMemberResult, UpdateMember, MemberChange, SearchMembers,
+                MemberPage, SetConsent, Consent, PointsAccount, RemoteError)
 }

@@ -6,12 +6,17 @@ recreated at the start of a session.
 """
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 
 import pytest
 
 TEST_VHOST = "loyalty_test"
+# fixed test-only keys (32 bytes each), never used outside the test databases
+TEST_KEY_OLD = base64.b64encode(b"old-test-key-0123456789abcdefghi").decode()
+TEST_KEY_NEW = base64.b64encode(b"new-test-key-0123456789abcdefghi").decode()
+TEST_INDEX_KEY = base64.b64encode(b"index-test-key-0123456789abcdefg").decode()
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +29,9 @@ def platform_env() -> Iterator[dict[str, str]]:
         "AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}",
         "OTEL_TRACES_EXPORTER": "none",
         "OUTBOX_POLL_SECONDS": "0.2",
+        "MEMBERS_ENCRYPTION_KEYS": "test-old=" + TEST_KEY_OLD + ",test-new=" + TEST_KEY_NEW,
+        "MEMBERS_ACTIVE_KEY_ID": "test-new",
+        "MEMBERS_BLIND_INDEX_KEY": TEST_INDEX_KEY,
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)

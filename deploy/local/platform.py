@@ -9,6 +9,7 @@ $VAR_DIR/log/<name>.log and its pid in $VAR_DIR/run/<name>.pid (VAR_DIR defaults
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -77,14 +78,16 @@ def running() -> dict[str, int]:
     return found
 
 
-def _local_secret(name: str, length: int) -> str:
-    """A secret generated once for this machine's demo platform, kept in $VAR_DIR/secrets."""
+def _local_secret(name: str, length: int, binary: bool = False) -> str:
+    """A secret generated once for this machine's demo platform, kept in $VAR_DIR/secrets
+    (``binary``: base64 of ``length`` random bytes, for encryption keys)."""
     directory = VAR / "secrets"
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     path = directory / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(length))
+        value = base64.b64encode(os.urandom(length)).decode() if binary else secrets.token_urlsafe(length)
+        path.write_text(value)
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -97,6 +100,10 @@ def child_env() -> dict[str, str]:
         child["BOOTSTRAP_ADMIN_USER"] = "admin"
     if not child.get("BOOTSTRAP_ADMIN_PASSWORD"):
         child["BOOTSTRAP_ADMIN_PASSWORD"] = _local_secret("admin-password", 12)
+    if not child.get("MEMBERS_ENCRYPTION_KEYS"):
+        child["MEMBERS_ENCRYPTION_KEYS"] = "k1=" + _local_secret("members-data-key-k1", 32, binary=True)
+    if not child.get("MEMBERS_BLIND_INDEX_KEY"):
+        child["MEMBERS_BLIND_INDEX_KEY"] = _local_secret("members-blind-index-key", 32, binary=True)
     child.setdefault("OTP_DELIVERY", "dev")  # DEVELOPMENT DELIVERY CHANNEL for member login codes
     child.setdefault("OTEL_TRACES_EXPORTER", "jsonfile")
     child.setdefault("TRACE_FILE_DIR", str(VAR / "traces"))

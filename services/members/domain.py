@@ -1,8 +1,11 @@
 """Members' pure rules: validation and normalisation. No I/O, no clock."""
 from __future__ import annotations
 
+import calendar
+import json
 import re
 import unicodedata
+from datetime import date
 
 from contracts.errors import InvalidInput
 
@@ -68,3 +71,70 @@ def member_number(sequence_value: int) -> str:
 
 def is_valid_member_number(number: str) -> bool:
     return len(number) == 12 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
+
+
+GENDERS = ("female", "male", "other", "undisclosed")
+CONSENT_CHANNELS = ("sms", "email", "push", "marketing")
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
+_EMAIL = re.compile(r"^[^@\s<>;,]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]{1,63})+$")
+_TAG = re.compile(r"^[\w\-:.]{1,32}$")
+_ID_NUMBER = re.compile(r"^[A-Za-z0-9\-]{4,32}$")
+MAX_TAGS = 50
+MAX_PREFERENCES_BYTES = 4096
+
+
+def normalize_email(raw: str) -> str:
+    email = (raw or "").strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("not a valid email address", "email")
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def check_birthday(birthday: date, today: date) -> date:
+    if birthday > today:
+        raise InvalidInput("must not be in the future", "birthday")
+    if birthday < EARLIEST_BIRTHDAY:
+        raise InvalidInput("must not be before 1900-01-01", "birthday")
+    return birthday
+
+
+def check_gender(gender: str) -> str:
+    if gender not in GENDERS:
+        raise InvalidInput(f"one of {', '.join(GENDERS)}", "gender")
+    return gender
+
+
+def check_id_number(raw: str) -> str:
+    value = (raw or "").strip().upper()
+    if not _ID_NUMBER.match(value):
+        raise InvalidInput("4-32 letters, digits or -", "id_number")
+    return value
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    cleaned = sorted({t.strip() for t in tags})
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags", "tags")
+    for tag in cleaned:
+        if not _TAG.match(tag):
+            raise InvalidInput(f"not a tag: {tag[:40]!r} (letters, digits, _ - : . up to 32)", "tags")
+    return cleaned
+
+
+def check_preferences(preferences: dict[str, object]) -> dict[str, object]:
+    for key, value in preferences.items():
+        if not key or len(key) > 64:
+            raise InvalidInput("keys of 1-64 characters", "preferences")
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            raise InvalidInput(f"{key}: values are strings, numbers, booleans or null", "preferences")
+    if len(json.dumps(preferences, ensure_ascii=False).encode()) > MAX_PREFERENCES_BYTES:
+        raise InvalidInput(f"at most {MAX_PREFERENCES_BYTES} bytes as JSON", "preferences")
+    return preferences
+
+
+def birthday_today(birthday: date, today: date) -> bool:
+    """Whether a birthday falls on ``today``; 29 February counts as 28 February in other years."""
+    if birthday.month == 2 and birthday.day == 29 and not calendar.isleap(today.year):
+        return (today.month, today.day) == (2, 28)
+    return (birthday.month, birthday.day) == (today.month, today.day)

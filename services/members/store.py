@@ -1,6 +1,8 @@
 """The only code that touches the members tables."""
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -8,27 +10,106 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
 from services.members import domain
-from services.members.tables import member_number_seq, members
+from services.members.tables import consent_log, consents, member_changes, member_number_seq, members
 
 
-def register(tx: Tx, name: str, phone: str, store: str | None, channel: str) -> tuple[Any, bool]:
-    """Insert a member, or return the one holding this phone. (row, created)."""
+def register(tx: Tx, values: dict[str, Any], phone_bidx: str) -> tuple[Any, bool]:
+    """Insert a member (values hold encrypted fields already), or return the one holding this
+    phone: (row, created)."""
     number = domain.member_number(tx.execute(sa.select(member_number_seq.next_value())).scalar_one())
     inserted = tx.execute(
-        pg_insert(members)
-        .values(member_number=number, name=name, phone=phone, registration_store=store, channel=channel)
-        .on_conflict_do_nothing(index_elements=["phone"])
-        .returning(*members.c)
+        pg_insert(members).values(**values, member_number=number, phone_bidx=phone_bidx)
+        .on_conflict_do_nothing(index_elements=["phone_bidx"]).returning(*members.c)
     ).first()
     if inserted is not None:
         return inserted, True
-    existing = tx.execute(sa.select(members).where(members.c.phone == phone)).one()
-    return existing, False
+    return tx.execute(sa.select(members).where(members.c.phone_bidx == phone_bidx)).one(), False
 
 
-def get(tx: Tx, member_id: str) -> Any | None:
-    return tx.execute(sa.select(members).where(members.c.id == member_id)).first()
+def get(tx: Tx, member_id: str, *, for_update: bool = False) -> Any | None:
+    query = sa.select(members).where(members.c.id == member_id)
+    return tx.execute(query.with_for_update() if for_update else query).first()
 
 
-def by_phone(tx: Tx, phone: str) -> Any | None:
-    return tx.execute(sa.select(members).where(members.c.phone == phone)).first()
+def by_phone(tx: Tx, phone_bidx: str) -> Any | None:
+    return tx.execute(sa.select(members).where(members.c.phone_bidx == phone_bidx)).first()
+
+
+def phone_taken_by_other(tx: Tx, phone_bidx: str, member_id: str) -> bool:
+    return tx.execute(sa.select(members.c.id).where(members.c.phone_bidx == phone_bidx,
+                                                    members.c.id != member_id)).first() is not None
+
+
+def update(tx: Tx, member_id: str, expected_version: int, values: dict[str, Any]) -> Any | None:
+    return tx.execute(
+        members.update().where(members.c.id == member_id, members.c.version == expected_version)
+        .values(**values, version=members.c.version + 1, updated_at=sa.func.now()).returning(*members.c)
+    ).first()
+
+
+def record_change(tx: Tx, member_id: str, version: int, actor_kind: str, actor_id: str | None,
+                  fields: dict[str, Any]) -> None:
+    tx.execute(member_changes.insert().values(member_id=member_id, version=version, actor_kind=actor_kind,
+                                              actor_id=actor_id, fields=fields))
+
+
+def history(tx: Tx, member_id: str) -> list[Any]:
+    return list(tx.execute(sa.select(member_changes).where(member_changes.c.member_id == member_id)
+                           .order_by(member_changes.c.version)).all())
+
+
+def search(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, limit: int,
+           after: tuple[datetime, str] | None) -> list[Any]:
+    """Members by registration time then id (keyset pagination); every filter uses an index."""
+    q = sa.select(members).order_by(members.c.created_at, members.c.id).limit(limit)
+    if phone_bidx is not None:
+        q = q.where(members.c.phone_bidx == phone_bidx)
+    if filters.get("member_number"):
+        q = q.where(members.c.member_number == filters["member_number"])
+    if filters.get("name_prefix"):
+        prefix = filters["name_prefix"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        q = q.where(sa.func.lower(members.c.name).like(prefix + "%", escape="\\"))
+    if filters.get("tag"):
+        q = q.where(members.c.tags.contains([filters["tag"]]))
+    if filters.get("store"):
+        q = q.where(members.c.registration_store == filters["store"])
+    if filters.get("stores") is not None:
+        q = q.where(members.c.registration_store.in_(filters["stores"]))
+    if filters.get("status"):
+        q = q.where(members.c.status == filters["status"])
+    if filters.get("birthday_month"):
+        q = q.where(sa.extract("month", members.c.birthday) == filters["birthday_month"])
+    if filters.get("registered_from"):
+        q = q.where(members.c.created_at >= filters["registered_from"])
+    if filters.get("registered_to"):
+        q = q.where(members.c.created_at < filters["registered_to"])
+    if after is not None:
+        q = q.where(sa.tuple_(members.c.created_at, members.c.id) > after)
+    return list(tx.execute(q).all())
+
+
+def set_consent(tx: Tx, member_id: str, channel: str, granted: bool, source: str, text_version: str,
+                actor_kind: str, actor_id: str | None) -> tuple[Any, bool]:
+    """Record a consent decision: (current row, whether it changed anything)."""
+    current = tx.execute(sa.select(consents).where(consents.c.member_id == member_id,
+                                                   consents.c.channel == channel).with_for_update()).first()
+    changed = current is None or current.granted != granted or current.text_version != text_version
+    now = tx.execute(sa.select(sa.func.now())).scalar_one()
+    if changed:
+        values = {"granted": granted, "changed_at": now, "source": source, "text_version": text_version}
+        tx.execute(pg_insert(consents).values(member_id=member_id, channel=channel, **values)
+                   .on_conflict_do_update(index_elements=["member_id", "channel"], set_=values))
+        tx.execute(consent_log.insert().values(member_id=member_id, channel=channel, actor_kind=actor_kind,
+                                               actor_id=actor_id, **values))
+    row = tx.execute(sa.select(consents).where(consents.c.member_id == member_id,
+                                               consents.c.channel == channel)).one()
+    return row, changed
+
+
+def consents_of(tx: Tx, member_id: str) -> list[Any]:
+    return list(tx.execute(sa.select(consents).where(consents.c.member_id == member_id)
+                           .order_by(consents.c.channel)).all())
+
+
+def new_member_id() -> str:
+    return str(uuid.uuid4())

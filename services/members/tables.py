@@ -1,6 +1,10 @@
-"""The members service's tables (its own database)."""
+"""The members service's tables (its own database).
+
+Phone, email and ID number are stored encrypted (``*_enc``, see crypto.py); exact lookups
+go through keyed blind indexes (``*_bidx``). Nothing here holds them in clear.
+"""
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from service_runtime.tables import runtime_metadata
 
@@ -9,16 +13,66 @@ metadata = runtime_metadata()
 member_number_seq = sa.Sequence("member_number_seq", metadata=metadata)
 
 members = sa.Table(
-    "members",
-    metadata,
-    sa.Column("id", UUID(as_uuid=False), primary_key=True, server_default=sa.text("gen_random_uuid()")),
+    "members", metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
     sa.Column("member_number", sa.Text, nullable=False, unique=True),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("phone", sa.Text, nullable=False, unique=True),
+    sa.Column("gender", sa.Text, nullable=True),
+    sa.Column("birthday", sa.Date, nullable=True),
+    sa.Column("phone_enc", sa.Text, nullable=False),
+    sa.Column("phone_bidx", sa.Text, nullable=False, unique=True),
+    sa.Column("email_enc", sa.Text, nullable=True),
+    sa.Column("email_bidx", sa.Text, nullable=True),
+    sa.Column("id_number_enc", sa.Text, nullable=True),
     sa.Column("registration_store", sa.Text, nullable=True),
     sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("tags", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("preferences", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("status", sa.Text, nullable=False, server_default="active"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("status IN ('active', 'frozen', 'erased')", name="members_status"),
+    sa.Index("members_email_bidx", "email_bidx"),
+    sa.Index("members_name_prefix", sa.text("lower(name) text_pattern_ops")),
+    sa.Index("members_tags", "tags", postgresql_using="gin"),
+    sa.Index("members_store_created", "registration_store", "created_at", "id"),
+    sa.Index("members_created", "created_at", "id"),
+    sa.Index("members_birthday_month", sa.text("(extract(month FROM birthday))")),
+)
+
+member_changes = sa.Table(
+    "member_changes", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("actor_kind", sa.Text, nullable=False),
+    sa.Column("actor_id", sa.Text, nullable=True),
+    sa.Column("fields", JSONB, nullable=False),
+    sa.Index("member_changes_member", "member_id", "version"),
+)
+
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("channel", sa.Text, primary_key=True),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("text_version", sa.Text, nullable=False),
+)
+
+consent_log = sa.Table(
+    "consent_log", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("text_version", sa.Text, nullable=False),
+    sa.Column("actor_kind", sa.Text, nullable=False),
+    sa.Column("actor_id", sa.Text, nullable=True),
+    sa.Index("consent_log_member", "member_id", "id"),
 )

@@ -26,7 +26,7 @@ class ProbeService(ServiceBase):
     def write_then_fail(self, member_id: str, number: str) -> None:
         with self.db.transaction() as tx:
             tx.execute(members.insert().values(id=member_id, member_number=number, name="probe",
-                                               phone="+86139" + number[-8:], channel="staff"))
+                                               phone_enc="k:unused", phone_bidx=number, channel="staff"))
             tx.emit(MemberRegistered(member_id=member_id, member_number=number, channel="staff",
                                      registered_at="2026-01-01T00:00:00Z"))
             with self.db.transaction() as nested:  # joins the outer transaction
