@@ -1,6 +1,7 @@
 """The full member record: encryption at rest, updates with versions and history, search, consent."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from datetime import date, timedelta
@@ -121,7 +122,7 @@ def test_phone_change_keeps_phones_unique(members):
 
 def test_members_may_edit_only_their_own_profile_and_not_tags(members):
     mine, other = _register(members), _register(members)
-    me = {"caller": '{"kind":"member","id":"%s","member_id":"%s"}' % (mine["member_id"], mine["member_id"])}
+    me = {"caller": json.dumps({"kind": "member", "id": mine["member_id"], "member_id": mine["member_id"]})}
     ok = _call(members, "update", context=me, member_id=mine["member_id"], expected_version=1, gender="female")
     assert ok["gender"] == "female"
     with pytest.raises(Forbidden):
