@@ -1,20 +1,26 @@
-"""/v1/members: register and read members."""
+"""/v1/members: register, look up, search, update (optimistic concurrency), history, consent."""
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.gateway.errors import ApiError
+from services.gateway.pagination import Page, PageParams, make_cursor
 from services.gateway.rpc import RemoteError
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
-from services.gateway.views import mask_phone, sees_contact_data
+from services.gateway.views import mask_email, mask_id_number, mask_phone, sees_contact_data
 
 router = APIRouter(tags=["members"])
+
+Gender = Literal["female", "male", "other", "undisclosed"]
+ConsentChannel = Literal["sms", "email", "push", "marketing"]
+PreferenceValue = str | int | float | bool | None
 
 
 class RegisterMemberBody(BaseModel):
@@ -27,6 +33,26 @@ class RegisterMemberBody(BaseModel):
                                            description="Defaults to the caller's store for store-bound callers")
     channel: Literal["pos", "web", "app", "staff", "import", "erp"] | None = Field(
         default=None, description="Defaults by caller: pos for POS keys, erp for ERP keys, staff for staff")
+    gender: Gender | None = None
+    birthday: date | None = Field(default=None, description="Not in the future, not before 1900")
+    email: str | None = Field(default=None, max_length=254)
+    id_number: str | None = Field(default=None, max_length=32)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    preferences: dict[str, PreferenceValue] = Field(default_factory=dict, description="At most 4 KiB as JSON")
+
+
+class UpdateMemberBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    email: str | None = Field(default=None, max_length=254, description="Empty string removes it")
+    id_number: str | None = Field(default=None, max_length=32, description="Empty string removes it")
+    gender: Gender | None = None
+    birthday: date | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    preferences: dict[str, PreferenceValue] | None = None
+    status: Literal["active", "frozen"] | None = None
 
 
 class PointsSummary(BaseModel):
@@ -39,11 +65,19 @@ class MemberOut(BaseModel):
     member_number: str
     name: str
     phone: str = Field(description="Masked (138****5678) unless the caller may see contact data")
-    phone_masked: bool
+    email: str | None = None
+    id_number: str | None = None
+    contact_masked: bool = Field(description="True when phone, email and ID number are masked for this caller")
+    gender: str | None = None
+    birthday: date | None = None
     registration_store: str | None
     channel: str
+    tags: list[str] = Field(default_factory=list)
+    preferences: dict[str, PreferenceValue] = Field(default_factory=dict)
     status: str
+    version: int = Field(description="Also the ETag; send it as If-Match to update")
     created_at: datetime
+    updated_at: datetime | None = None
     points: PointsSummary | None = Field(
         default=None, description="Null until the points service has opened the account (milliseconds)"
     )
@@ -54,14 +88,44 @@ class RegisterMemberOut(BaseModel):
     created: bool
 
 
+class MemberChangeOut(BaseModel):
+    version: int
+    changed_at: datetime
+    actor_kind: str
+    actor_id: str | None
+    fields: dict[str, Any]
+
+
+class ConsentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    granted: bool
+    text_version: str = Field(min_length=1, max_length=32, description="Version of the consent text agreed to")
+    source: str | None = Field(default=None, min_length=1, max_length=64,
+                               description="Where it was given (defaults: pos for POS keys, app for members, "
+                                           "staff otherwise)")
+
+
+class ConsentOut(BaseModel):
+    channel: str
+    granted: bool
+    changed_at: datetime
+    source: str
+    text_version: str
+
+
 async def _member_out(request: Request, caller: Principal, member: dict[str, Any],
                       points: PointsSummary | None = None) -> MemberOut:
     full = sees_contact_data(caller, member.get("registration_store"), member["member_id"])
     if full and caller.kind in ("staff", "key"):
         await request.app.state.auditor.record(request, "member.contact_data_read", "ok", object_type="member",
                                                object_id=member["member_id"], store=member.get("registration_store"))
-    phone = member["phone"] if full else mask_phone(member["phone"])
-    return MemberOut(**{**member, "phone": phone}, phone_masked=not full, points=points)
+    shown = dict(member)
+    if not full:
+        shown["phone"] = mask_phone(member["phone"])
+        shown["email"] = member.get("email") and mask_email(member["email"])
+        shown["id_number"] = member.get("id_number") and mask_id_number(member["id_number"])
+    return MemberOut(**shown, contact_masked=not full, points=points)
 
 
 def _default_channel(caller: Principal) -> str:
@@ -71,17 +135,15 @@ def _default_channel(caller: Principal) -> str:
 
 
 @router.post("/members", status_code=201, response_model=RegisterMemberOut,
-             responses={200: {"description": "The phone was already registered: the existing member"},
-                        403: {"description": "Not allowed for this store"},
-                        422: {"description": "A field is missing or malformed"}})
+             responses={200: {"description": "The phone was already registered: the existing member"}})
 async def register_member(body: RegisterMemberBody, request: Request, response: Response,
                           caller: Principal = allow("clerk", "manager", "admin", scopes=["members:write"])
                           ) -> RegisterMemberOut:
     store = body.registration_store or caller.home_store
     await require_store(request, caller, store)
     result = await request.app.state.services.call(
-        request, "members", "register", name=body.name, phone=body.phone, registration_store=store,
-        channel=body.channel or _default_channel(caller))
+        request, "members", "register", **body.model_dump(mode="json", exclude={"registration_store", "channel"}),
+        registration_store=store, channel=body.channel or _default_channel(caller))
     if not result["created"]:
         response.status_code = 200
     await request.app.state.auditor.record(
@@ -89,13 +151,42 @@ async def register_member(body: RegisterMemberBody, request: Request, response: 
         object_type="member", object_id=result["member"]["member_id"], store=store)
     request.state.audited = True
     response.headers["Location"] = f"/v1/members/{result['member']['member_id']}"
+    response.headers["ETag"] = f'"{result["member"]["version"]}"'
     return RegisterMemberOut(member=await _member_out(request, caller, result["member"]), created=result["created"])
 
 
+@router.get("/members", response_model=Page[MemberOut], summary="Search members",
+            description="Lookups by phone or member number reach the whole chain (members shop in every "
+                        "store); other searches by store-bound callers cover their own stores only.")
+async def search_members(
+    request: Request, paging: PageParams = Depends(),
+    phone: str | None = Query(None, max_length=32), member_number: str | None = Query(None, max_length=20),
+    name_prefix: str | None = Query(None, min_length=1, max_length=100),
+    tag: str | None = Query(None, max_length=32), store: str | None = Query(None, max_length=64),
+    status: Literal["active", "frozen", "erased"] | None = None,
+    birthday_month: int | None = Query(None, ge=1, le=12),
+    registered_from: datetime | None = None, registered_to: datetime | None = None,
+    caller: Principal = allow("clerk", "manager", "marketer", "admin", scopes=["members:read"]),
+) -> Page[MemberOut]:
+    filters: dict[str, Any] = {k: v for k, v in {
+        "phone": phone, "member_number": member_number, "name_prefix": name_prefix, "tag": tag, "store": store,
+        "status": status, "birthday_month": birthday_month,
+        "registered_from": registered_from and registered_from.isoformat(),
+        "registered_to": registered_to and registered_to.isoformat()}.items() if v is not None}
+    if caller.stores is not None and not (phone or member_number):
+        filters["stores"] = sorted(caller.stores)
+    position = paging.position()
+    if position is not None and not isinstance(position, str):
+        raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
+    result = await request.app.state.services.call(request, "members", "search", limit=paging.limit,
+                                                   after=position, **filters)
+    items = [await _member_out(request, caller, m) for m in result["items"]]
+    return Page[MemberOut](items=items, next_cursor=make_cursor(result["next"]) if result["next"] else None)
+
+
 @router.get("/members/{member_id}", response_model=MemberOut,
-            responses={403: {"description": "Not your record"}, 404: {"description": "No such member"},
-                       422: {"description": "Malformed member id"}})
-async def get_member(member_id: uuid.UUID, request: Request,
+            responses={200: {"headers": {"ETag": {"description": "The member's version"}}}})
+async def get_member(member_id: uuid.UUID, request: Request, response: Response,
                      caller: Principal = allow("clerk", "manager", "marketer", "admin", scopes=["members:read"],
                                                member=True)) -> MemberOut:
     if caller.kind == "member" and caller.member_id != str(member_id):
@@ -115,4 +206,83 @@ async def get_member(member_id: uuid.UUID, request: Request,
         raise account
     else:
         points = PointsSummary(balance=account["balance"], tier=account["tier"])
+    response.headers["ETag"] = f'"{member["version"]}"'
     return await _member_out(request, caller, member, points)
+
+
+def _expected_version(if_match: str | None) -> int:
+    if if_match is None:
+        raise ApiError(428, "precondition_required", "send If-Match with the member's version (its ETag)",
+                       field="If-Match")
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise ApiError(422, "invalid_input", "If-Match must be the ETag from GET, like \"3\"", field="If-Match")
+    return int(raw)
+
+
+async def _check_member_scope(request: Request, caller: Principal, member_id: str) -> dict[str, Any]:
+    """A member reaches only their own record; store-bound staff and keys only their stores' members."""
+    if caller.kind == "member":
+        if caller.member_id != member_id:
+            await deny(request, "a member sees only their own record", member_id=member_id)
+        return {}
+    member: dict[str, Any] = await request.app.state.services.call(request, "members", "get", member_id=member_id)
+    await require_store(request, caller, member.get("registration_store"))
+    return member
+
+
+@router.patch("/members/{member_id}", response_model=MemberOut, summary="Change a member (If-Match required)",
+              responses={409: {"description": "Stale version, or the phone belongs to another member"},
+                         428: {"description": "If-Match missing"}})
+async def update_member(member_id: uuid.UUID, body: UpdateMemberBody, request: Request, response: Response,
+                        if_match: str | None = Header(None, description="The ETag (version) you read"),
+                        caller: Principal = allow("manager", "admin", member=True)) -> MemberOut:
+    version = _expected_version(if_match)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if not changes:
+        raise ApiError(422, "invalid_input", "nothing to change")
+    await _check_member_scope(request, caller, str(member_id))
+    member = await request.app.state.services.call(request, "members", "update", member_id=str(member_id),
+                                                   expected_version=version, **changes)
+    response.headers["ETag"] = f'"{member["version"]}"'
+    if caller.kind != "member":
+        await request.app.state.auditor.record(request, "member.updated", "ok", object_type="member",
+                                               object_id=str(member_id), store=member.get("registration_store"),
+                                               details={"fields": sorted(changes), "version": member["version"]})
+        request.state.audited = True
+    return await _member_out(request, caller, member)
+
+
+@router.get("/members/{member_id}/history", response_model=list[MemberChangeOut],
+            summary="Who changed what, when (personal values are not repeated)")
+async def member_history(member_id: uuid.UUID, request: Request,
+                         caller: Principal = allow("manager", "admin", "auditor", member=True)
+                         ) -> list[MemberChangeOut]:
+    await _check_member_scope(request, caller, str(member_id))
+    rows = await request.app.state.services.call(request, "members", "history", member_id=str(member_id))
+    return [MemberChangeOut(**row) for row in rows]
+
+
+@router.get("/members/{member_id}/consents", response_model=list[ConsentOut])
+async def member_consents(member_id: uuid.UUID, request: Request,
+                          caller: Principal = allow("clerk", "manager", "marketer", "admin", scopes=["members:read"],
+                                                    member=True)) -> list[ConsentOut]:
+    if caller.kind == "member" and caller.member_id != str(member_id):
+        await deny(request, "a member sees only their own record", member_id=str(member_id))
+    rows = await request.app.state.services.call(request, "members", "consents", member_id=str(member_id))
+    return [ConsentOut(**row) for row in rows]
+
+
+@router.put("/members/{member_id}/consents/{channel}", response_model=ConsentOut,
+            summary="Give or withdraw consent for a channel (takes effect at once)")
+async def set_member_consent(member_id: uuid.UUID, channel: ConsentChannel, body: ConsentBody, request: Request,
+                             caller: Principal = allow("clerk", "manager", "admin", scopes=["members:write"],
+                                                       member=True)) -> ConsentOut:
+    # recorded at any till of the chain (a member shops everywhere); a member only for themselves
+    if caller.kind == "member" and caller.member_id != str(member_id):
+        await deny(request, "a member changes only their own consent", member_id=str(member_id))
+    source = body.source or ("pos" if caller.kind == "key" else "app" if caller.kind == "member" else "staff")
+    row = await request.app.state.services.call(request, "members", "set_consent", member_id=str(member_id),
+                                                channel=channel, granted=body.granted, source=source,
+                                                text_version=body.text_version)
+    return ConsentOut(**row)

@@ -14,6 +14,16 @@ def mask_phone(e164: str) -> str:
     return e164[:3] + "*" * (len(e164) - 7) + e164[-4:]
 
 
+def mask_email(email: str) -> str:
+    """l***@example.com"""
+    local, _, domain = email.partition("@")
+    return (local[:1] or "*") + "***@" + domain
+
+
+def mask_id_number(value: str) -> str:
+    return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
 def sees_contact_data(caller: Principal, member_store: str | None, member_id: str) -> bool:
     """Full phone and email: admins, managers of the member's store, ERP keys, the member."""
     if caller.kind == "member":

@@ -218,7 +218,7 @@ def test_contact_data_is_masked_by_role_and_store(platform):
         with _staff(platform, role, list(stores) if stores else None) as client:
             seen = client.get(f"/v1/members/{member['member_id']}")
             assert seen.status_code == 200, (role, seen.text)
-            assert seen.json()["phone_masked"] is masked, role
+            assert seen.json()["contact_masked"] is masked, role
             assert seen.json()["phone"] == (phone[:3] + "****" + phone[-4:] if masked else "+86" + phone)
     with _staff(platform, "auditor", None) as auditor:
         assert auditor.get(f"/v1/members/{member['member_id']}").status_code == 403
@@ -260,9 +260,73 @@ def test_member_logs_in_with_a_one_time_code_and_sees_only_their_own_record(plat
     assert anonymous.post("/v1/auth/member/token", json={"phone": phone, "code": code}).status_code == 401  # once
     member = {"Authorization": f"Bearer {login.json()['access_token']}"}
     own = anonymous.get(f"/v1/members/{mine['member_id']}", headers=member)
-    assert own.status_code == 200 and own.json()["phone"] == "+86" + phone and own.json()["phone_masked"] is False
+    assert own.status_code == 200 and own.json()["phone"] == "+86" + phone and own.json()["contact_masked"] is False
     assert anonymous.get(f"/v1/members/{other['member_id']}", headers=member).status_code == 403
     assert anonymous.post("/v1/members", headers=member, json={"name": "X", "phone": _phone()}).status_code == 403
+
+
+def test_member_record_update_with_etag_history_and_store_scope(platform):
+    http = platform["http"]
+    created = http.post("/v1/members", json={
+        "name": "Full Record", "phone": _phone(), "registration_store": "SH-001", "gender": "female",
+        "birthday": "1992-02-29", "email": "full.record@example.com", "id_number": "310101199202290021",
+        "tags": ["vip"], "preferences": {"language": "zh-CN", "newsletter": False}})
+    assert created.status_code == 201, created.text
+    member = created.json()["member"]
+    assert created.headers["ETag"] == '"1"' and member["email"] == "full.record@example.com"
+    path = f"/v1/members/{member['member_id']}"
+    assert http.patch(path, json={"name": "No Etag"}).status_code == 428
+    changed = http.patch(path, json={"name": "Renamed", "tags": ["vip", "gold"]}, headers={"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["ETag"] == '"2"' and changed.json()["name"] == "Renamed"
+    stale = http.patch(path, json={"name": "Lost Update"}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 409 and stale.json()["error"]["field"] == "version"
+    history = http.get(path + "/history").json()
+    assert [h["version"] for h in history] == [2] and history[0]["fields"]["name"]["to"] == "Renamed"
+    with _staff(platform, "manager", ["BJ-001"]) as elsewhere:
+        assert elsewhere.patch(path, json={"name": "Not Mine"}, headers={"If-Match": '"2"'}).status_code == 403
+        seen = elsewhere.get(path).json()  # lookups reach the whole chain, contact data masked
+        assert seen["contact_masked"] is True and seen["email"] == "f***@example.com"
+        assert seen["id_number"].endswith("0021") and seen["id_number"].startswith("*")
+    assert http.get(path).json()["name"] == "Renamed"
+
+
+def test_search_is_paged_and_scoped_to_the_callers_stores(platform):
+    http = platform["http"]
+    tag = "t" + uuid.uuid4().hex[:8]
+    for store in ("SH-001", "SH-001", "BJ-001"):
+        assert http.post("/v1/members", json={"name": "Searchable", "phone": _phone(), "registration_store": store,
+                                              "tags": [tag]}).status_code == 201
+    first = http.get("/v1/members", params={"tag": tag, "limit": 2}).json()
+    second = http.get("/v1/members", params={"tag": tag, "limit": 2, "cursor": first["next_cursor"]}).json()
+    assert len(first["items"]) == 2 and len(second["items"]) == 1 and second["next_cursor"] is None
+    bj_member = second["items"][0] if second["items"][0]["registration_store"] == "BJ-001" else None
+    with _staff(platform, "clerk", ["SH-001"]) as clerk:
+        mine = clerk.get("/v1/members", params={"tag": tag}).json()["items"]
+        assert {m["registration_store"] for m in mine} == {"SH-001"} and len(mine) == 2
+        assert all(m["contact_masked"] for m in mine)
+        if bj_member is not None:
+            by_number = clerk.get("/v1/members", params={"member_number": bj_member["member_number"]}).json()
+            assert by_number["items"][0]["member_id"] == bj_member["member_id"]  # identifiers reach the chain
+
+
+def test_consent_given_at_a_till_and_withdrawn(platform):
+    http = platform["http"]
+    member = http.post("/v1/members", json={"name": "Consenting", "phone": _phone(),
+                                            "registration_store": "BJ-001"}).json()["member"]
+    key = http.post("/v1/api-keys", json={"name": "consent till", "kind": "pos", "store": "SH-001"}).json()["key"]
+    with httpx.Client(base_url=platform["base"], headers={"X-API-Key": key}, timeout=30) as till:
+        given = till.put(f"/v1/members/{member['member_id']}/consents/sms",
+                         json={"granted": True, "text_version": "2026-11"})
+        assert given.status_code == 200, given.text
+        assert given.json()["source"] == "pos" and given.json()["granted"] is True
+    withdrawn = http.put(f"/v1/members/{member['member_id']}/consents/sms",
+                         json={"granted": False, "text_version": "2026-11", "source": "phone call"})
+    assert withdrawn.json()["granted"] is False
+    consents = http.get(f"/v1/members/{member['member_id']}/consents").json()
+    assert [(c["channel"], c["granted"]) for c in consents] == [("sms", False)]
+    assert http.put(f"/v1/members/{member['member_id']}/consents/fax",
+                    json={"granted": True, "text_version": "1"}).status_code == 422
 
 
 def test_idempotent_registration_over_the_whole_platform(platform):

@@ -24,6 +24,13 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
          {"clerk", "manager", "admin", "pos", "erp"}),
         ("GET", f"/v1/members/{uuid.uuid4()}", None, {"clerk", "manager", "marketer", "admin", "pos", "erp"}),
         ("GET", f"/v1/members/{member_id}", None, {"clerk", "manager", "marketer", "admin", "pos", "erp", "member"}),
+        ("GET", "/v1/members?name_prefix=a", None, {"clerk", "manager", "marketer", "admin", "pos", "erp"}),
+        ("PATCH", f"/v1/members/{member_id}", {"name": "Changed"}, {"manager", "admin", "member"}),
+        ("GET", f"/v1/members/{member_id}/history", None, {"manager", "admin", "auditor", "member"}),
+        ("GET", f"/v1/members/{member_id}/consents", None,
+         {"clerk", "manager", "marketer", "admin", "pos", "erp", "member"}),
+        ("PUT", f"/v1/members/{member_id}/consents/sms", {"granted": True, "text_version": "1"},
+         {"clerk", "manager", "admin", "pos", "erp", "member"}),
         ("POST", "/v1/staff", {"username": unique("m"), "password": "long enough password", "roles": ["clerk"]},
          {"admin"}),
         ("GET", "/v1/staff", None, {"admin"}),
@@ -36,7 +43,8 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
     ]
 
 
-ROUTE_IDS = ["me", "register member", "get member", "get own member", "create staff", "list staff", "patch staff",
+ROUTE_IDS = ["me", "register member", "get member", "get own member", "search members", "update member",
+             "member history", "member consents", "set consent", "create staff", "list staff", "patch staff",
              "create key", "list keys", "revoke key", "audit", "audit verify"]
 
 
@@ -49,7 +57,7 @@ def test_every_caller_on_every_route(client, callers, engine, route_index):
     for caller in CALLERS:
         if method == "POST" and isinstance(body, dict) and "username" in body:
             body = {**body, "username": unique("m")}
-        response = client.request(method, path, headers=callers[caller], json=body)
+        response = client.request(method, path, headers={**callers[caller], "If-Match": '"1"'}, json=body)
         outcomes[caller] = response.status_code
     expected_denials = 0
     for caller, status in outcomes.items():
