@@ -134,6 +134,43 @@ class Consent(_Model):
     text_version: str
 
 
+class ImportRow(_Model):
+    """One row of an import file as the gateway read it: its line number and raw fields."""
+
+    line: int = Field(ge=1)
+    fields: dict[str, str | list[str] | None]
+
+
+class ImportBatch(_Model):
+    """members.import_batch(job_id, **ImportBatch)"""
+
+    batch_no: int = Field(ge=0, description="Batches are processed once each, however often they are sent")
+    rows: list[ImportRow] = Field(max_length=2000)
+
+
+class ImportJob(_Model):
+    """members.start_import / import_status"""
+
+    job_id: str
+    source: str
+    format: str
+    encoding: str
+    status: Literal["running", "done", "failed"]
+    rows_total: int
+    rows_created: int
+    rows_existing: int = Field(description="Already known (by phone or external id): re-running creates nothing")
+    rows_failed: int
+    error: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class ImportError_(_Model):
+    line: int
+    field: str | None
+    message: str
+
+
 class PointsAccount(_Model):
     """points.get_account(member_id)"""
 
@@ -155,5 +192,6 @@ class RemoteError(_Model):
 RPC_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
     for cls in (Pong, RegisterMember, Member, RegisterMemberResult, UpdateMember, MemberChange, SearchMembers,
-                MemberPage, SetConsent, Consent, PointsAccount, RemoteError)
+                MemberPage, SetConsent, Consent, ImportRow, ImportBatch, ImportJob, ImportError_, PointsAccount,
+                RemoteError)
 }

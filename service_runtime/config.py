@@ -156,6 +156,7 @@ class GatewaySettings:
     rate_member: tuple[float, float] = (5.0, 20.0)
     rate_ip: tuple[float, float] = (10.0, 30.0)  # unauthenticated callers, per client IP
     max_body_bytes: int = 1_048_576
+    max_import_bytes: int = 2 << 30
     idempotency_hours: int = 48
     otp_delivery: str = "none"
     otp_seconds: int = 300
@@ -186,6 +187,7 @@ class GatewaySettings:
             rate_member=_rate("RATE_LIMIT_MEMBER", "5/20"),
             rate_ip=_rate("RATE_LIMIT_IP", "10/30"),
             max_body_bytes=env_int("MAX_BODY_BYTES", 1_048_576),
+            max_import_bytes=env_int("MAX_IMPORT_BYTES", 2 << 30),
             idempotency_hours=max(env_int("IDEMPOTENCY_HOURS", 48), 24),
             otp_delivery=env("OTP_DELIVERY", "none"),
             otp_seconds=env_int("OTP_SECONDS", 300),

@@ -76,6 +76,22 @@ class Tx:
         self.emitted.append(envelope)
         return envelope
 
+    def emit_many(self, payloads: list[EventPayload]) -> None:
+        """Record many events in one statement (bulk operations)."""
+        if not payloads:
+            return
+        trace = TraceContext(**inject_current())
+        headers = {f"nameko.{k}": v for k, v in trace.model_dump(exclude_none=True).items()}
+        envelopes = [payload.envelope(trace) for payload in payloads]
+        foreign = {e.type for e in envelopes if e.producer != self.service}
+        if foreign:
+            raise ValueError(f"{self.service} cannot emit {sorted(foreign)}")
+        self.conn.execute(OUTBOX.insert(), [
+            {"event_id": str(e.event_id), "event_type": e.type, "exchange": event_exchange(e.producer),
+             "body": e.model_dump(mode="json"), "headers": headers} for e in envelopes
+        ])
+        self.emitted.extend(envelopes)
+
     def claim_inbox(self, envelope: Envelope, handler: str) -> bool:
         """True the first time this handler sees this event id; False for any redelivery."""
         stmt = (

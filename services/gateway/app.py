@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import make_asgi_app
 
 from service_runtime.config import SERVICES, GatewaySettings
-from services.gateway import errors, routes_admin, routes_audit, routes_auth, routes_members, store
+from services.gateway import errors, routes_admin, routes_audit, routes_auth, routes_imports, routes_members, store
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
 from services.gateway.rpc import RpcClient
@@ -118,6 +118,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.services = Services(client)
     app.state.auditor = Auditor(db)
     app.state.guard = Guard(settings, db)
+    app.state.background = set()  # running import jobs (kept referenced until they finish)
     app.middleware("http")(app.state.guard)  # inner: runs after telemetry has set the request id
     app.middleware("http")(telemetry_middleware)
     errors.install(app)
@@ -153,6 +154,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
                             status_code=200 if ready else 503)
 
-    for router in (routes_auth.router, routes_members.router, routes_admin.router, routes_audit.router):
+    for router in (routes_auth.router, routes_imports.router, routes_members.router, routes_admin.router,
+                   routes_audit.router):
         app.include_router(router, prefix="/v1", responses=errors.COMMON_RESPONSES)
     return app

@@ -138,3 +138,42 @@ def birthday_today(birthday: date, today: date) -> bool:
     if birthday.month == 2 and birthday.day == 29 and not calendar.isleap(today.year):
         return (today.month, today.day) == (2, 28)
     return (birthday.month, birthday.day) == (today.month, today.day)
+
+
+_STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_EXTERNAL_ID = re.compile(r"^[\w.:\-]{1,64}$")
+
+
+def import_row(fields: dict[str, object], today: date) -> dict[str, object]:
+    """One row of an import file, validated and normalised (InvalidInput names the bad field)."""
+    def text(name: str) -> str:
+        value = fields.get(name)
+        return "" if value is None else str(value).strip()
+
+    row: dict[str, object] = {"name": clean_name(text("name")), "phone": normalize_phone(text("phone"))}
+    if text("external_id"):
+        if not _EXTERNAL_ID.match(text("external_id")):
+            raise InvalidInput("1-64 letters, digits or _ . : -", "external_id")
+        row["external_id"] = text("external_id")
+    if text("email"):
+        row["email"] = normalize_email(text("email"))
+    if text("id_number"):
+        row["id_number"] = check_id_number(text("id_number"))
+    if text("gender"):
+        row["gender"] = check_gender(text("gender").lower())
+    if text("birthday"):
+        try:
+            born = date.fromisoformat(text("birthday").replace("/", "-"))
+        except ValueError:
+            raise InvalidInput("a date like 1990-04-01", "birthday") from None
+        row["birthday"] = check_birthday(born, today)
+    if text("registration_store"):
+        if not _STORE.match(text("registration_store")):
+            raise InvalidInput("a store code: letters, digits and _ . - up to 64", "registration_store")
+        row["registration_store"] = text("registration_store")
+    raw_tags = fields.get("tags")
+    if isinstance(raw_tags, list):
+        row["tags"] = clean_tags([str(t) for t in raw_tags])
+    elif text("tags"):
+        row["tags"] = clean_tags([t for t in re.split(r"[;|]", text("tags")) if t.strip()])
+    return row

@@ -13,6 +13,9 @@ from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import MemberConsentChanged, MemberRegistered, MemberUpdated
 from contracts.rpc import (
     Consent,
+    ImportBatch,
+    ImportError_,
+    ImportJob,
     Member,
     MemberChange,
     MemberPage,
@@ -258,6 +261,122 @@ class MembersService(ServiceBase):
                 raise NotFound(f"no member {member_id}", "member_id")
             rows = store.consents_of(tx, member_id)
         return [_consent(r).model_dump(mode="json") for r in rows]
+
+
+    # -- bulk import ---------------------------------------------------------------------------
+    @rpc(expected_exceptions=EXPECTED)
+    def start_import(self, source: str, format: str, encoding: str) -> dict[str, Any]:
+        if not (1 <= len(source) <= 32) or not source.replace("-", "").replace("_", "").isalnum():
+            raise InvalidInput("1-32 letters, digits, - or _", "source")
+        with self.db.transaction() as tx:
+            job = store.create_import_job(tx, store.new_member_id(), source, format, encoding, self.caller.kind,
+                                          self.caller.id)
+        return _job(job).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def import_batch(self, job_id: str, **request: Any) -> dict[str, Any]:
+        """Validate, encrypt and insert one batch in one transaction; counts go to the job."""
+        job_id = _member_id(job_id)
+        batch: ImportBatch = parse_request(ImportBatch, request)
+        today = _today()
+        with self.db.transaction() as tx:
+            job = store.import_job(tx, job_id)
+            if job is None:
+                raise NotFound("no such import", "job_id")
+            if job.status != "running":
+                raise Conflict(f"the import is {job.status}", "job_id")
+            if not store.claim_import_batch(tx, job_id, batch.batch_no):
+                return _job(job).model_dump(mode="json")  # a batch sent again: already counted
+            errors: list[dict[str, Any]] = []
+            pending: dict[str, dict[str, Any]] = {}
+            for row in batch.rows:
+                if "__error__" in row.fields:  # the gateway could not read this row
+                    errors.append({"line": row.line, "field": "row", "message": str(row.fields["__error__"])})
+                    continue
+                try:
+                    clean = domain.import_row(row.fields, today)
+                except InvalidInput as exc:
+                    errors.append({"line": row.line, "field": exc.field, "message": exc.message})
+                    continue
+                bidx = self.cipher.blind_index(str(clean["phone"]), "phone")
+                if bidx in pending:
+                    errors.append({"line": row.line, "field": "phone",
+                                   "message": f"same phone as line {pending[bidx]['import_line']} of this file"})
+                    continue
+                pending[bidx] = self._import_values(clean, bidx, job.source, job_id, row.line)
+            numbers = store.member_numbers(tx, len(pending)) if pending else []
+            for values, number in zip(pending.values(), numbers, strict=True):
+                values["member_number"] = number
+            inserted = store.insert_members(tx, list(pending.values()))
+            created = {r.phone_bidx for r in inserted}
+            existing = 0
+            known = store.existing_by_phone(tx, [b for b in pending if b not in created])
+            for bidx, values in pending.items():
+                if bidx in created:
+                    continue
+                prior = known.get(bidx)
+                if prior is not None and prior.import_job == job_id and prior.import_line != values["import_line"]:
+                    errors.append({"line": values["import_line"], "field": "phone",
+                                   "message": f"same phone as line {prior.import_line} of this file"})
+                else:
+                    existing += 1  # known already (same phone or external id): nothing created twice
+            tx.emit_many([MemberRegistered(member_id=str(r.id), member_number=r.member_number,
+                                           registration_store=r.registration_store, channel=r.channel,
+                                           registered_at=r.created_at) for r in inserted])
+            store.record_import_progress(tx, job_id, len(batch.rows), len(inserted), existing, errors)
+            job = store.import_job(tx, job_id)
+        return _job(job).model_dump(mode="json")
+
+    def _import_values(self, clean: dict[str, Any], bidx: str, source: str, job_id: str, line: int) -> dict[str, Any]:
+        member_id = store.new_member_id()
+        values: dict[str, Any] = {
+            "id": member_id, "name": clean["name"], "gender": clean.get("gender"), "birthday": clean.get("birthday"),
+            "phone_enc": self.cipher.encrypt(clean["phone"], member_id, "phone"), "phone_bidx": bidx,
+            "email_enc": None, "email_bidx": None, "id_number_enc": None,
+            "registration_store": clean.get("registration_store"), "channel": "import",
+            "tags": clean.get("tags", []), "preferences": {},
+            "external_id": f"{source}:{clean['external_id']}" if clean.get("external_id") else None,
+            "import_job": job_id, "import_line": line,
+        }
+        if clean.get("email"):
+            values["email_enc"] = self.cipher.encrypt(clean["email"], member_id, "email")
+            values["email_bidx"] = self.cipher.blind_index(clean["email"].lower(), "email")
+        if clean.get("id_number"):
+            values["id_number_enc"] = self.cipher.encrypt(clean["id_number"], member_id, "id_number")
+        return values
+
+    @rpc(expected_exceptions=EXPECTED)
+    def finish_import(self, job_id: str, error: str | None = None) -> dict[str, Any]:
+        job_id = _member_id(job_id)
+        with self.db.transaction() as tx:
+            store.finish_import_job(tx, job_id, error)
+            job = store.import_job(tx, job_id)
+        if job is None:
+            raise NotFound("no such import", "job_id")
+        return _job(job).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def import_status(self, job_id: str) -> dict[str, Any]:
+        job_id = _member_id(job_id)
+        with self.db.transaction() as tx:
+            job = store.import_job(tx, job_id)
+        if job is None:
+            raise NotFound("no such import", "job_id")
+        return _job(job).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def import_errors(self, job_id: str, after_line: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        job_id = _member_id(job_id)
+        with self.db.transaction() as tx:
+            rows = store.import_errors_of(tx, job_id, int(after_line), max(1, min(int(limit), 1000)))
+        return [ImportError_(line=r.line, field=r.field, message=r.message).model_dump(mode="json") for r in rows]
+
+
+def _job(row: Any) -> ImportJob:
+    return ImportJob(job_id=str(row.id), source=row.source, format=row.format, encoding=row.encoding,
+                     status=row.status, rows_total=row.rows_total, rows_created=row.rows_created,
+                     rows_existing=row.rows_existing, rows_failed=row.rows_failed, error=row.error,
+                     created_at=row.created_at, finished_at=row.finished_at)
 
 
 def _consent(row: Any) -> Consent:

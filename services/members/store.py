@@ -10,7 +10,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
 from services.members import domain
-from services.members.tables import consent_log, consents, member_changes, member_number_seq, members
+from services.members.tables import (
+    consent_log,
+    consents,
+    import_batches,
+    import_errors,
+    import_jobs,
+    member_changes,
+    member_number_seq,
+    members,
+)
 
 
 def register(tx: Tx, values: dict[str, Any], phone_bidx: str) -> tuple[Any, bool]:
@@ -113,3 +122,67 @@ def consents_of(tx: Tx, member_id: str) -> list[Any]:
 
 def new_member_id() -> str:
     return str(uuid.uuid4())
+
+
+# -- bulk import --------------------------------------------------------------------------
+def create_import_job(tx: Tx, job_id: str, source: str, fmt: str, encoding: str, actor_kind: str,
+                      actor_id: str | None) -> Any:
+    return tx.execute(import_jobs.insert().values(id=job_id, source=source, format=fmt, encoding=encoding,
+                                                  status="running", actor_kind=actor_kind, actor_id=actor_id)
+                      .returning(*import_jobs.c)).one()
+
+
+def import_job(tx: Tx, job_id: str) -> Any | None:
+    return tx.execute(sa.select(import_jobs).where(import_jobs.c.id == job_id)).first()
+
+
+def claim_import_batch(tx: Tx, job_id: str, batch_no: int) -> bool:
+    return tx.execute(pg_insert(import_batches).values(job_id=job_id, batch_no=batch_no)
+                      .on_conflict_do_nothing()).rowcount == 1
+
+
+def member_numbers(tx: Tx, count: int) -> list[str]:
+    values = tx.execute(sa.select(sa.func.nextval("member_number_seq"))
+                        .select_from(sa.func.generate_series(1, count))).scalars().all()
+    return [domain.member_number(v) for v in values]
+
+
+def insert_members(tx: Tx, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert what is new; rows whose phone or external id exist already are skipped (not returned)."""
+    if not rows:
+        return []
+    return list(tx.execute(
+        pg_insert(members).on_conflict_do_nothing().returning(
+            members.c.id, members.c.member_number, members.c.registration_store, members.c.channel,
+            members.c.created_at, members.c.phone_bidx),
+        rows,
+    ).all())
+
+
+def existing_by_phone(tx: Tx, phone_bidxs: list[str]) -> dict[str, Any]:
+    if not phone_bidxs:
+        return {}
+    found = tx.execute(sa.select(members.c.phone_bidx, members.c.import_job, members.c.import_line)
+                       .where(members.c.phone_bidx.in_(phone_bidxs))).all()
+    return {r.phone_bidx: r for r in found}
+
+
+def record_import_progress(tx: Tx, job_id: str, total: int, created: int, existing: int,
+                           errors: list[dict[str, Any]]) -> None:
+    tx.execute(import_jobs.update().where(import_jobs.c.id == job_id).values(
+        rows_total=import_jobs.c.rows_total + total, rows_created=import_jobs.c.rows_created + created,
+        rows_existing=import_jobs.c.rows_existing + existing, rows_failed=import_jobs.c.rows_failed + len(errors)))
+    if errors:
+        tx.execute(pg_insert(import_errors).on_conflict_do_nothing(), [{"job_id": job_id, **e} for e in errors])
+
+
+def finish_import_job(tx: Tx, job_id: str, error: str | None) -> Any | None:
+    return tx.execute(import_jobs.update().where(import_jobs.c.id == job_id, import_jobs.c.status == "running")
+                      .values(status="failed" if error else "done", error=error, finished_at=sa.func.now())
+                      .returning(*import_jobs.c)).first()
+
+
+def import_errors_of(tx: Tx, job_id: str, after_line: int, limit: int) -> list[Any]:
+    return list(tx.execute(sa.select(import_errors).where(import_errors.c.job_id == job_id,
+                                                          import_errors.c.line > after_line)
+                           .order_by(import_errors.c.line).limit(limit)).all())

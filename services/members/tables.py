@@ -30,6 +30,9 @@ members = sa.Table(
     sa.Column("preferences", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("status", sa.Text, nullable=False, server_default="active"),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("external_id", sa.Text, nullable=True, unique=True),  # "<source>:<id>" of an imported record
+    sa.Column("import_job", UUID(as_uuid=False), nullable=True),
+    sa.Column("import_line", sa.Integer, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("status IN ('active', 'frozen', 'erased')", name="members_status"),
@@ -75,4 +78,36 @@ consent_log = sa.Table(
     sa.Column("actor_kind", sa.Text, nullable=False),
     sa.Column("actor_id", sa.Text, nullable=True),
     sa.Index("consent_log_member", "member_id", "id"),
+)
+
+import_jobs = sa.Table(
+    "import_jobs", metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("format", sa.Text, nullable=False),
+    sa.Column("encoding", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # running | done | failed
+    sa.Column("rows_total", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_created", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_existing", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_failed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("actor_kind", sa.Text, nullable=False),
+    sa.Column("actor_id", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+import_batches = sa.Table(
+    "import_batches", metadata,
+    sa.Column("job_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("batch_no", sa.Integer, primary_key=True),
+)
+
+import_errors = sa.Table(
+    "import_errors", metadata,
+    sa.Column("job_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("line", sa.BigInteger, primary_key=True),
+    sa.Column("field", sa.Text, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
 )

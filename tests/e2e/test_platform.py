@@ -329,6 +329,59 @@ def test_consent_given_at_a_till_and_withdrawn(platform):
                     json={"granted": True, "text_version": "1"}).status_code == 422
 
 
+def _import(http: httpx.Client, content: bytes, media: str, **params: str) -> dict:
+    started = http.post("/v1/members/imports", content=content, headers={"Content-Type": media}, params=params)
+    assert started.status_code == 202, started.text
+
+    def finished() -> dict | None:
+        job = http.get(f"/v1/members/imports/{started.json()['job_id']}").json()
+        return job if job["status"] != "running" else None
+
+    return wait_for(finished, timeout=60, interval=0.2, message="import finished")
+
+
+def test_csv_import_reports_bad_rows_commits_good_ones_and_is_idempotent(platform):
+    http = platform["http"]
+    phones = [_phone() for _ in range(4)]
+    csv_text = (
+        "external_id,name,phone,email,gender,birthday,registration_store,tags\n"
+        f"E1,张三,{phones[0]},zhang@example.com,male,1988-05-01,SH-001,vip;coffee\n"
+        f"E2,李四,{phones[1]},,female,2999-01-01,SH-001,\n"           # birthday in the future
+        f"E3,王五,12345,,,,SH-001,\n"                                 # malformed phone
+        f"E4,赵六,{phones[2]},not-an-email,,,BJ-001,\n"               # malformed email
+        f"E5,钱七,{phones[3]},,undisclosed,1990/02/03,BJ-001,\n"
+        f"E6,孙八,{phones[3]},,,,BJ-001,\n"                           # same phone as the line above
+        "E7,周九,13,too,many,values,here,x,y\n"                        # wrong number of values
+    )
+    first = _import(http, csv_text.encode("gbk"), "text/csv", source="erp-e2e")  # a GBK file, detected
+    assert first["encoding"] == "gb18030" and first["status"] == "done", first
+    assert (first["rows_total"], first["rows_created"], first["rows_failed"]) == (7, 2, 5)
+    errors = http.get(f"/v1/members/imports/{first['job_id']}/errors").json()["items"]
+    assert [(e["line"], e["field"]) for e in errors] == [
+        (3, "birthday"), (4, "phone"), (5, "email"), (7, "phone"), (8, "row")]
+    assert "line 6" in errors[3]["message"]
+    found = http.get("/v1/members", params={"phone": phones[0]}).json()["items"][0]
+    assert found["name"] == "张三" and found["tags"] == ["coffee", "vip"] and found["channel"] == "import"
+    again = _import(http, csv_text.encode("gbk"), "text/csv", source="erp-e2e")
+    assert (again["rows_created"], again["rows_existing"]) == (0, 2)  # nothing twice
+
+
+def test_json_import_and_refused_files(platform):
+    http = platform["http"]
+    records = [{"name": "Json One", "phone": _phone(), "tags": ["a"]}, {"name": "Json Two", "phone": "bad"}]
+    job = _import(http, json.dumps(records).encode(), "application/json")
+    assert (job["rows_created"], job["rows_failed"]) == (1, 1)
+    ndjson = "\n".join(json.dumps({"name": "Nd", "phone": _phone(), "extra": 1}) for _ in range(2)).encode()
+    assert _import(http, ndjson, "application/x-ndjson")["rows_failed"] == 2  # unknown field per row
+    wrong_header = http.post("/v1/members/imports", content=b"nom,telephone\nA,13800000000\n",
+                             headers={"Content-Type": "text/csv"})
+    assert wrong_header.status_code == 422 and wrong_header.json()["error"]["field"] == "header"
+    not_text = http.post("/v1/members/imports", content=b"name,phone\n\xff\xfe\xfa\x00\x81,1\n",
+                         headers={"Content-Type": "text/csv"}, params={"encoding": "utf-8"})
+    assert not_text.status_code == 422 and not_text.json()["error"]["field"] == "encoding"
+    assert http.post("/v1/members/imports", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
+
+
 def test_idempotent_registration_over_the_whole_platform(platform):
     http = platform["http"]
     body = {"name": "Retried Till", "phone": _phone()}

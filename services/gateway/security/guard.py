@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _FORM_ROUTES = {"/v1/auth/token"}  # OAuth2's password flow posts a form
+# uploads read by the route itself as a stream, with their own size limit and content types;
+# never buffered here, and not replayed by Idempotency-Key (importing the same file twice
+# creates nothing twice anyway)
+_STREAMED_ROUTES = {"/v1/members/imports"}
 _NO_IDEMPOTENCY_PREFIX = "/v1/auth/"  # responses carry fresh secrets: never stored, never replayed
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
 _OPERATIONS = ("/healthz", "/readyz", "/metrics")  # polled by monitoring: never rate limited
@@ -143,7 +147,8 @@ class Guard:
                 return _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
                                                 headers={"Retry-After": str(retry_after)}))
             if request.method == "POST" and request.headers.get("idempotency-key") is not None \
-                    and not request.url.path.startswith(_NO_IDEMPOTENCY_PREFIX):
+                    and not request.url.path.startswith(_NO_IDEMPOTENCY_PREFIX) \
+                    and request.url.path not in _STREAMED_ROUTES:
                 response = await self._idempotent(request, principal, call_next)
             else:
                 response = await call_next(request)
@@ -158,7 +163,7 @@ class Guard:
     async def _check_body(self, request: Request) -> Response | None:
         if "%00" in request.url.query or "%00" in request.scope.get("raw_path", b"").decode("latin-1"):
             return _error(request, ApiError(422, "invalid_input", "NUL characters are not accepted"))
-        if request.method not in _WRITE_METHODS:
+        if request.method not in _WRITE_METHODS or request.url.path in _STREAMED_ROUTES:
             return None
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.settings.max_body_bytes):
