@@ -11,36 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
+from bench.platform import bench, percentile, running_platform
+
 SCALES = {"small": (400, 8), "medium": (2000, 16), "large": (10000, 32)}  # requests per phase, clients
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def bench(name: str, value: float, unit: str) -> None:
-    print(f"BENCH {name} {value:.1f} {unit}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 async def drive(base: str, key: str, requests: int, clients: int) -> None:
@@ -84,36 +64,12 @@ async def drive(base: str, key: str, requests: int, clients: int) -> None:
 def main() -> int:
     scale = os.environ.get("SCALE", "small")
     requests, clients = SCALES[scale]
-    var = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
-    env = dict(os.environ)
-    env.update({"VAR_DIR": str(var), "DB_NAME_PREFIX": "loyalty_bench_",
-                "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/loyalty_bench", "GATEWAY_PORT": str(_free_port()),
-                "OTEL_TRACES_EXPORTER": "none", "DEMO_DATA": "0", "LOG_LEVEL": "WARNING",
-                "BOOTSTRAP_ADMIN_USER": "bench-admin", "BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-                "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "RATE_LIMIT_KEY": "100000/100000"})
-    for service in ("members", "points", "campaigns", "notify"):
-        env[f"{service.upper()}_METRICS_PORT"] = str(_free_port())
-    os.environ.update({k: env[k] for k in ("AMQP_URI", "DB_NAME_PREFIX")})
-    from service_runtime import bootstrap
-
-    bootstrap.delete_vhost(env["AMQP_URI"])
-    subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    started = subprocess.run(PLATFORM + ["start"], cwd=ROOT, env=env, capture_output=True, text=True)
-    if started.returncode != 0:
-        print(started.stdout, started.stderr, file=sys.stderr)
-        return 1
-    try:
-        base = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
-        token = httpx.post(base + "/v1/auth/token", data={"username": "bench-admin",
-                                                          "password": env["BOOTSTRAP_ADMIN_PASSWORD"]}).json()
-        key = httpx.post(base + "/v1/api-keys", headers={"Authorization": f"Bearer {token['access_token']}"},
+    with running_platform("slice") as (base, token, _):
+        key = httpx.post(base + "/v1/api-keys", headers={"Authorization": f"Bearer {token}"},
                          json={"name": "bench till", "kind": "pos", "store": "BENCH-1"}).json()["key"]
         print(f"# slice benchmark, SCALE={scale}: {requests} requests per phase, {clients} concurrent clients, "
               f"{os.cpu_count()} cores, everything on this machine", flush=True)
         asyncio.run(drive(base, key, requests, clients))
-    finally:
-        subprocess.run(PLATFORM + ["stop"], cwd=ROOT, env=env, capture_output=True)
     return 0
 
 

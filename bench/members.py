@@ -1,0 +1,153 @@
+"""Benchmark of the members service: bulk import, then lookups through the gateway.
+
+    make bench-members [SCALE=small|medium|large]      (20k, 200k or 1,000,000 members)
+
+Writes a CSV of N members (GBK-free UTF-8, unique phones), imports it through
+POST /v1/members/imports, and reports rows per second and the peak memory (VmHWM) of the
+gateway and members processes; then looks members up by phone and by member number through
+the gateway with 20 concurrent clients, and prints the query plans PostgreSQL chooses.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.platform import bench, percentile, running_platform
+
+SCALES = {"small": 20_000, "medium": 200_000, "large": 1_000_000}
+CLIENTS = 20
+LOOKUPS = 2000
+
+
+def write_csv(path: Path, rows: int) -> list[str]:
+    """The file, and a sample of its phones for lookups."""
+    sample: list[str] = []
+    stores = [f"S-{i:03d}" for i in range(200)]
+    with path.open("w", encoding="utf-8") as out:
+        out.write("external_id,name,phone,email,gender,birthday,registration_store,tags\n")
+        for i in range(rows):
+            phone = f"139{i:08d}"
+            if i % max(rows // LOOKUPS, 1) == 0:
+                sample.append(phone)
+            out.write(f"B{i},Member {i},{phone},m{i}@example.com,{('female', 'male')[i % 2]},"
+                      f"19{50 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d},{stores[i % 200]},t{i % 10}\n")
+    return sample
+
+
+def peak_rss_mb(var: Path, name: str) -> float:
+    pid = (var / "run" / f"{name}.pid").read_text().strip()
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def lookups(base: str, key: str, params: list[dict[str, str]]) -> list[float]:
+    latencies: list[float] = []
+    queue = list(params)
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while queue:
+            query = queue.pop()
+            started = time.perf_counter()
+            response = await client.get("/v1/members", params=query)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200 and len(response.json()["items"]) == 1, response.text
+
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=30,
+                                 limits=httpx.Limits(max_connections=CLIENTS)) as client:
+        await asyncio.gather(*(client_loop(client) for _ in range(CLIENTS)))
+    return latencies
+
+
+def wait_for_quiet(env: dict[str, str], timeout: float = 1800) -> float:
+    """Wait until every event the import caused has been published and consumed; seconds waited."""
+    import base64
+    import json
+    import urllib.parse
+    import urllib.request
+
+    vhost = urllib.parse.quote(env["AMQP_URI"].rsplit("/", 1)[1], safe="")
+    request = urllib.request.Request(f"http://127.0.0.1:15672/api/queues/{vhost}", headers={
+        "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()})
+    metrics = f"http://127.0.0.1:{env['MEMBERS_METRICS_PORT']}/metrics"
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            queued = sum(q.get("messages", 0) or 0 for q in json.loads(response.read()))
+        backlog = [line for line in httpx.get(metrics).text.splitlines() if line.startswith("loyalty_outbox_backlog")]
+        if queued == 0 and all(line.endswith(" 0.0") for line in backlog):
+            return time.perf_counter() - started
+        time.sleep(1)
+    return time.perf_counter() - started
+
+
+def explain(env: dict[str, str]) -> None:
+    from service_runtime.config import database_url
+
+    url = database_url("members")
+    queries = {
+        "by phone (blind index)": "SELECT * FROM members WHERE phone_bidx = 'x' ORDER BY created_at, id LIMIT 51",
+        "by member number": "SELECT * FROM members WHERE member_number = '800000000011' LIMIT 51",
+        "by name prefix": "SELECT * FROM members WHERE lower(name) LIKE 'member 12%' ORDER BY created_at, id "
+                          "LIMIT 51",
+        "by tag": "SELECT * FROM members WHERE tags @> ARRAY['t3'] ORDER BY created_at, id LIMIT 51",
+        "by store": "SELECT * FROM members WHERE registration_store = 'S-007' ORDER BY created_at, id LIMIT 51",
+        "by birthday month": "SELECT * FROM members WHERE extract(month FROM birthday) = 4 "
+                             "ORDER BY created_at, id LIMIT 51",
+    }
+    for label, sql in queries.items():
+        plan = subprocess.run(["psql", url, "-Atc", f"EXPLAIN {sql}"], capture_output=True, text=True).stdout
+        scans = [line.strip().removeprefix("->").strip().split("  (")[0]
+                 for line in plan.splitlines() if "Scan" in line]
+        print(f"# plan {label}: {'; '.join(scans) or plan.strip()}", flush=True)
+
+
+def main() -> int:
+    scale = os.environ.get("SCALE", "small")
+    rows = SCALES[scale]
+    with running_platform("members") as (base, token, env):
+        var = Path(env["VAR_DIR"])
+        path = var / "members.csv"
+        sample = write_csv(path, rows)
+        print(f"# members benchmark, SCALE={scale}: {rows} rows ({path.stat().st_size / 1e6:.0f} MB), "
+              f"{CLIENTS} lookup clients, {os.cpu_count()} cores, everything on this machine", flush=True)
+        auth = {"Authorization": f"Bearer {token}"}
+        started = time.perf_counter()
+        with path.open("rb") as body:
+            job = httpx.post(base + "/v1/members/imports", content=body, timeout=600,
+                             headers={**auth, "Content-Type": "text/csv"}, params={"source": "bench"}).json()
+        while job["status"] == "running":
+            time.sleep(0.5)
+            job = httpx.get(f"{base}/v1/members/imports/{job['job_id']}", headers=auth).json()
+        elapsed = time.perf_counter() - started
+        if job["rows_created"] != rows:
+            print(f"# import: {job}", file=sys.stderr)
+            return 1
+        bench("member_import_rows_per_s", rows / elapsed, "rows/s")
+        bench("member_import_peak_mb", max(peak_rss_mb(var, "gateway"), peak_rss_mb(var, "members")), "MB")
+        drained = wait_for_quiet(env)
+        bench("member_import_events_drained_s", drained, "s")  # points opening accounts after the import
+        numbers = [httpx.get(base + "/v1/members", params={"phone": phone}, headers=auth).json()["items"][0]
+                   ["member_number"] for phone in random.sample(sample, min(200, len(sample)))]
+        till = httpx.post(base + "/v1/api-keys", headers=auth,  # lookups as a till does them: masked, not audited
+                          json={"name": "bench till", "kind": "pos", "store": "S-001"}).json()["key"]
+        by_phone = asyncio.run(lookups(base, till, [{"phone": p} for p in (sample * 2)[:LOOKUPS]]))
+        by_number = asyncio.run(lookups(base, till, [{"member_number": n} for n in (numbers * 10)[:LOOKUPS]]))
+        for label, values in (("phone", by_phone), ("number", by_number)):
+            bench(f"member_lookup_{label}_p50_ms", statistics.median(values), "ms")
+            bench(f"member_lookup_{label}_p99_ms", percentile(values, 0.99), "ms")
+        explain(env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Start and stop the platform for a benchmark, as `make run` does, on its own databases,
+virtual host and ports; print figures as `BENCH <name> <value> <unit>` lines."""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
+
+
+def bench(name: str, value: float, unit: str) -> None:
+    print(f"BENCH {name} {value:.1f} {unit}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """(gateway base URL, admin access token, environment) of a fresh platform for one benchmark."""
+    var = Path(tempfile.mkdtemp(prefix=f"loyalty-bench-{name}-"))
+    env = dict(os.environ)
+    env.update({"VAR_DIR": str(var), "DB_NAME_PREFIX": f"loyalty_bench_{name}_",
+                "AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/loyalty_bench_{name}",
+                "GATEWAY_PORT": str(_free_port()), "OTEL_TRACES_EXPORTER": "none", "DEMO_DATA": "0",
+                "LOG_LEVEL": "WARNING", "BOOTSTRAP_ADMIN_USER": "bench-admin",
+                "BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16), "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
+                "RATE_LIMIT_KEY": "100000/100000", "RATE_LIMIT_STAFF": "100000/100000"})
+    for service in ("members", "points", "campaigns", "notify"):
+        env[f"{service.upper()}_METRICS_PORT"] = str(_free_port())
+    os.environ.update({k: env[k] for k in ("AMQP_URI", "DB_NAME_PREFIX")})
+    from service_runtime import bootstrap
+
+    bootstrap.delete_vhost(env["AMQP_URI"])
+    subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    started = subprocess.run(PLATFORM + ["start"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if started.returncode != 0:
+        raise SystemExit(started.stdout + started.stderr)
+    try:
+        base = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
+        token = httpx.post(base + "/v1/auth/token", data={"username": "bench-admin",
+                                                          "password": env["BOOTSTRAP_ADMIN_PASSWORD"]}).json()
+        env["VAR_DIR"] = str(var)
+        yield base, token["access_token"], env
+    finally:
+        subprocess.run(PLATFORM + ["stop"], cwd=ROOT, env=env, capture_output=True)
