@@ -1,7 +1,7 @@
 """Event payloads, one class per event type and version."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -53,8 +53,48 @@ class MemberConsentChanged(EventPayload):
     text_version: str
 
 
+class MemberMerged(EventPayload):
+    """Two members became one. Points moves the merged member's balance and lots to the
+    survivor, campaigns its coupons; the merged member's identifiers now lead to the survivor."""
+
+    TYPE = "member.merged"
+    VERSION = 1
+    PRODUCER = "members"
+
+    survivor_id: str
+    merged_id: str
+    merged_member_number: str
+    merged_at: datetime
+
+
+class MemberErased(EventPayload):
+    """A member's personal data was erased (anonymised irreversibly). Other services scrub their
+    copies of personal data and keep non-personal accounting totals."""
+
+    TYPE = "member.erased"
+    VERSION = 1
+    PRODUCER = "members"
+
+    member_id: str
+    erased_at: datetime
+
+
+class MemberBirthday(EventPayload):
+    """Today is the member's birthday in their store's time zone (once per member per year)."""
+
+    TYPE = "member.birthday"
+    VERSION = 1
+    PRODUCER = "members"
+
+    member_id: str
+    year: int
+    local_date: date
+    registration_store: str | None
+
+
 EVENTS: dict[tuple[str, int], type[EventPayload]] = {
-    (cls.TYPE, cls.VERSION): cls for cls in (MemberRegistered, MemberUpdated, MemberConsentChanged)
+    (cls.TYPE, cls.VERSION): cls
+    for cls in (MemberRegistered, MemberUpdated, MemberConsentChanged, MemberMerged, MemberErased, MemberBirthday)
 }
 
 

@@ -95,6 +95,14 @@ class MemberChange(_Model):
     fields: dict[str, object]
 
 
+class BulkTags(_Model):
+    """members.bulk_tags(**BulkTags): add and remove tags on every member a filter selects."""
+
+    filter: "SearchMembers"
+    add: list[str] = Field(default_factory=list, max_length=50)
+    remove: list[str] = Field(default_factory=list, max_length=50)
+
+
 class SearchMembers(_Model):
     """members.search(**SearchMembers): every filter is optional; results by registration time."""
 
@@ -104,7 +112,7 @@ class SearchMembers(_Model):
     tag: str | None = Field(default=None, max_length=32)
     store: str | None = Field(default=None, max_length=64)
     stores: list[str] | None = Field(default=None, description="Restrict to these stores (store-bound callers)")
-    status: Literal["active", "frozen", "erased"] | None = None
+    status: Literal["active", "frozen", "merged", "erased"] | None = None
     birthday_month: int | None = Field(default=None, ge=1, le=12)
     registered_from: datetime | None = None
     registered_to: datetime | None = None
@@ -192,6 +200,8 @@ class RemoteError(_Model):
 RPC_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
     for cls in (Pong, RegisterMember, Member, RegisterMemberResult, UpdateMember, MemberChange, SearchMembers,
-                MemberPage, SetConsent, Consent, ImportRow, ImportBatch, ImportJob, ImportError_, PointsAccount,
-                RemoteError)
+                MemberPage, BulkTags, SetConsent, Consent, ImportRow, ImportBatch, ImportJob, ImportError_,
+                PointsAccount, RemoteError)
 }
+
+BulkTags.model_rebuild()

@@ -89,3 +89,9 @@ class ServiceBase:
         with self.db.transaction() as tx:
             tx.execute(sa.text("SELECT 1"))
         return Pong(service=self.name, ok=True).model_dump()
+
+    @rpc
+    def export_member(self, member_id: str) -> dict[str, Any]:
+        """What this service holds about one member, for a privacy export. Services that hold
+        anything override it; the gateway asks every service, so new ones join by overriding."""
+        return {}

@@ -286,3 +286,91 @@ async def set_member_consent(member_id: uuid.UUID, channel: ConsentChannel, body
                                                 channel=channel, granted=body.granted, source=source,
                                                 text_version=body.text_version)
     return ConsentOut(**row)
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    merged_member_id: uuid.UUID = Field(description="The member that disappears into this one")
+
+
+class BulkTagsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    store: str | None = Field(default=None, max_length=64)
+    tag: str | None = Field(default=None, max_length=32)
+    status: Literal["active", "frozen"] | None = None
+    birthday_month: int | None = Field(default=None, ge=1, le=12)
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    add: list[str] = Field(default_factory=list, max_length=50)
+    remove: list[str] = Field(default_factory=list, max_length=50)
+
+
+class BulkTagsOut(BaseModel):
+    members_changed: int
+
+
+@router.post("/members/{member_id}/merge", response_model=MemberOut,
+             summary="Merge another member into this one (the other's identifiers then lead here)",
+             responses={409: {"description": "One of them is merged or erased already"}})
+async def merge_members(member_id: uuid.UUID, body: MergeBody, request: Request,
+                        caller: Principal = allow("manager", "admin")) -> MemberOut:
+    for target in (member_id, body.merged_member_id):
+        await _check_member_scope(request, caller, str(target))
+    member = await request.app.state.services.call(request, "members", "merge", survivor_id=str(member_id),
+                                                   merged_id=str(body.merged_member_id))
+    await request.app.state.auditor.record(request, "member.merged", "ok", object_type="member",
+                                           object_id=str(member_id),
+                                           details={"merged_member_id": str(body.merged_member_id)})
+    request.state.audited = True
+    return await _member_out(request, caller, member)
+
+
+@router.post("/members/{member_id}/erase", response_model=MemberOut,
+             summary="Erase a member's personal data irreversibly (accounting totals are kept)")
+async def erase_member(member_id: uuid.UUID, request: Request,
+                       caller: Principal = allow("manager", "admin")) -> MemberOut:
+    await _check_member_scope(request, caller, str(member_id))
+    member = await request.app.state.services.call(request, "members", "erase", member_id=str(member_id))
+    await request.app.state.auditor.record(request, "member.erased", "ok", object_type="member",
+                                           object_id=str(member_id))
+    request.state.audited = True
+    return await _member_out(request, caller, member)
+
+
+@router.get("/members/{member_id}/export", summary="Everything the platform holds about a member, as JSON",
+            description="Collected from every service (each answers `export_member`); a part a service "
+                        "cannot deliver right now is reported as an error instead of being left out silently.")
+async def export_member(member_id: uuid.UUID, request: Request,
+                        caller: Principal = allow("manager", "admin", member=True)) -> dict[str, Any]:
+    await _check_member_scope(request, caller, str(member_id))
+    services = request.app.state.services
+    names = ("members", "points", "campaigns", "notify")
+    parts = await asyncio.gather(*(services.call(request, name, "export_member", member_id=str(member_id))
+                                   for name in names), return_exceptions=True)
+    if isinstance(parts[0], BaseException):
+        raise parts[0]  # no member, or members is down: nothing to export
+    export: dict[str, Any] = {"member_id": str(member_id), "exported_at": datetime.now().astimezone().isoformat()}
+    for name, part in zip(names, parts, strict=True):
+        export[name] = {"error": type(part).__name__} if isinstance(part, BaseException) else part
+    if caller.kind != "member":
+        await request.app.state.auditor.record(request, "member.exported", "ok", object_type="member",
+                                               object_id=str(member_id))
+    return export
+
+
+@router.post("/members/bulk-tags", response_model=BulkTagsOut,
+             summary="Add or remove tags on every member a filter selects")
+async def bulk_tags(body: BulkTagsBody, request: Request,
+                    caller: Principal = allow("manager", "marketer", "admin")) -> BulkTagsOut:
+    selection = body.model_dump(mode="json", exclude={"add", "remove"}, exclude_none=True)
+    if not selection:
+        raise ApiError(422, "invalid_input", "give at least one filter (store, tag, status, ...)", field="store")
+    if caller.stores is not None:
+        selection["stores"] = sorted(caller.stores)
+    result = await request.app.state.services.call(request, "members", "bulk_tags", filter=selection,
+                                                   add=body.add, remove=body.remove, timeout=120)
+    await request.app.state.auditor.record(request, "member.bulk_tags", "ok", object_type="member",
+                                           details={"filter": selection, "add": body.add, "remove": body.remove,
+                                                    "changed": result["members_changed"]})
+    request.state.audited = True
+    return BulkTagsOut(**result)

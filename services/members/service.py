@@ -3,15 +3,26 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
-from contracts.events import MemberConsentChanged, MemberRegistered, MemberUpdated
+from contracts.events import (
+    MemberBirthday,
+    MemberConsentChanged,
+    MemberErased,
+    MemberMerged,
+    MemberRegistered,
+    MemberUpdated,
+)
 from contracts.rpc import (
+    BulkTags,
     Consent,
     ImportBatch,
     ImportError_,
@@ -26,6 +37,7 @@ from contracts.rpc import (
     UpdateMember,
 )
 from service_runtime.base import ServiceBase, parse_request
+from service_runtime.config import env, env_int
 from services.members import domain, store
 from services.members.crypto import FieldCipher
 
@@ -62,6 +74,8 @@ class MembersService(ServiceBase):
     # -- views ------------------------------------------------------------------------
     def _view(self, row: Any) -> Member:
         def clear(field: str) -> str | None:
+            if row.status == "erased":
+                return None
             stored = getattr(row, f"{field}_enc")
             return None if stored is None else self.cipher.decrypt(stored, str(row.id), field)
 
@@ -115,7 +129,7 @@ class MembersService(ServiceBase):
         member_id = _member_id(member_id)
         self._check_self(member_id)
         with self.db.transaction() as tx:
-            row = store.get(tx, member_id)
+            row = _follow(tx, store.get(tx, member_id))
         if row is None:
             raise NotFound(f"no member {member_id}", "member_id")
         return self._view(row).model_dump(mode="json")
@@ -124,7 +138,7 @@ class MembersService(ServiceBase):
     def find_by_phone(self, phone: str) -> dict[str, Any]:
         bidx = self.cipher.blind_index(domain.normalize_phone(phone), "phone")
         with self.db.transaction() as tx:
-            row = store.by_phone(tx, bidx)
+            row = _follow(tx, store.by_phone(tx, bidx))
         if row is None:
             raise NotFound("no member with this phone", "phone")
         return self._view(row).model_dump(mode="json")
@@ -142,6 +156,8 @@ class MembersService(ServiceBase):
                 raise InvalidInput("not a position this service gave out", "after") from None
         with self.db.transaction() as tx:
             rows = store.search(tx, query.model_dump(), bidx, query.limit + 1, after)
+            if query.phone or query.member_number:  # identifiers of a merged member lead to the survivor
+                rows = [_follow(tx, r) for r in rows]
         more = len(rows) > query.limit
         rows = rows[:query.limit]
         following = f"{rows[-1].created_at.isoformat()}|{rows[-1].id}" if more else None
@@ -370,6 +386,153 @@ class MembersService(ServiceBase):
         with self.db.transaction() as tx:
             rows = store.import_errors_of(tx, job_id, int(after_line), max(1, min(int(limit), 1000)))
         return [ImportError_(line=r.line, field=r.field, message=r.message).model_dump(mode="json") for r in rows]
+
+
+    # -- privacy, merge, bulk edit, birthdays ------------------------------------------------------
+    @rpc(expected_exceptions=EXPECTED)
+    def export_member(self, member_id: str) -> dict[str, Any]:
+        """Everything this service holds about a member (the gateway adds the other services' parts)."""
+        member_id = _member_id(member_id)
+        self._check_self(member_id)
+        with self.db.transaction() as tx:
+            row = store.get(tx, member_id)
+            if row is None:
+                raise NotFound(f"no member {member_id}", "member_id")
+            consents = store.consents_of(tx, member_id)
+            consent_history = store.consent_log_of(tx, member_id)
+            changes = store.history(tx, member_id)
+        return {
+            "profile": self._view(row).model_dump(mode="json"),
+            "consents": [_consent(c).model_dump(mode="json") for c in consents],
+            "consent_history": [{**_consent(c).model_dump(mode="json"), "actor_kind": c.actor_kind}
+                                for c in consent_history],
+            "change_history": [{"version": c.version, "changed_at": c.changed_at.isoformat(),
+                                "actor_kind": c.actor_kind, "fields": c.fields} for c in changes],
+        }
+
+    @rpc(expected_exceptions=EXPECTED)
+    def erase(self, member_id: str) -> dict[str, Any]:
+        member_id = _member_id(member_id)
+        with self.db.transaction() as tx:
+            row = store.get(tx, member_id, for_update=True)
+            if row is None:
+                raise NotFound(f"no member {member_id}", "member_id")
+            if row.status == "erased":
+                return self._view(row).model_dump(mode="json")  # erasing twice changes nothing
+            erased = store.erase(tx, member_id)
+            store.record_change(tx, member_id, erased.version, self.caller.kind, self.caller.id,
+                                {"erased": {"changed": True}})
+            tx.emit(MemberErased(member_id=member_id, erased_at=erased.updated_at))
+        log.info("member erased", extra={"member_id": member_id, "caller": self.caller.kind})
+        return self._view(erased).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def merge(self, survivor_id: str, merged_id: str) -> dict[str, Any]:
+        survivor_id, merged_id = _member_id(survivor_id), _member_id(merged_id)
+        if survivor_id == merged_id:
+            raise InvalidInput("a member cannot be merged into itself", "merged_member_id")
+        with self.db.transaction() as tx:
+            first, second = sorted([survivor_id, merged_id])  # lock in a fixed order: no deadlock
+            rows = {r.id: r for r in (store.get(tx, first, for_update=True), store.get(tx, second, for_update=True))
+                    if r is not None}
+            survivor, merged = rows.get(survivor_id), rows.get(merged_id)
+            if survivor is None or merged is None:
+                raise NotFound("no such member", "member_id" if survivor is None else "merged_member_id")
+            for row, field in ((survivor, "member_id"), (merged, "merged_member_id")):
+                if row.status not in ("active", "frozen"):
+                    raise Conflict(f"member {row.id} is {row.status}", field)
+            tags = sorted(set(survivor.tags) | set(merged.tags))
+            updated = store.update(tx, survivor_id, survivor.version, {"tags": tags}) if tags != list(
+                survivor.tags) else survivor
+            gone = store.mark_merged(tx, merged_id, survivor_id)
+            store.record_change(tx, merged_id, gone.version, self.caller.kind, self.caller.id,
+                                {"merged_into": {"from": None, "to": survivor_id}})
+            store.record_change(tx, survivor_id, updated.version, self.caller.kind, self.caller.id,
+                                {"merged_from": {"from": None, "to": merged_id}})
+            tx.emit(MemberMerged(survivor_id=survivor_id, merged_id=merged_id,
+                                 merged_member_number=merged.member_number, merged_at=gone.updated_at))
+        return self._view(updated).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def bulk_tags(self, **request: Any) -> dict[str, Any]:
+        cmd: BulkTags = parse_request(BulkTags, request)
+        add, remove = domain.clean_tags(cmd.add), domain.clean_tags(cmd.remove)
+        if not add and not remove:
+            raise InvalidInput("give tags to add or remove", "add")
+        query = cmd.filter
+        bidx = None if query.phone is None else self.cipher.blind_index(domain.normalize_phone(query.phone), "phone")
+        with self.db.transaction() as tx:
+            changed = store.bulk_tags(tx, query.model_dump(), bidx, add, remove)
+            tags_change = {"tags": {"added": add, "removed": remove}}
+            store.record_changes(tx, [{"member_id": r.id, "version": r.version, "actor_kind": self.caller.kind,
+                                       "actor_id": self.caller.id, "fields": tags_change} for r in changed])
+            tx.emit_many([MemberUpdated(member_id=str(r.id), version=r.version, changed_fields=["tags"],
+                                        status=r.status) for r in changed])
+        return {"members_changed": len(changed)}
+
+    @timer(interval=env_int("BIRTHDAY_JOB_SECONDS", 3600))
+    def birthday_job(self) -> None:
+        self.run_birthdays()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def run_birthdays(self, at: str | None = None) -> dict[str, int]:
+        """Emit member.birthday for members whose birthday is today in their store's time zone,
+        once per member per year however often this runs. ``at`` (ISO time) is for tests and
+        catching up; the timer runs it hourly."""
+        instant = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        if instant.tzinfo is None:
+            raise InvalidInput("give a time zone", "at")
+        emitted = 0
+        zones = StoreZones.from_env()
+        for zone in sorted(zones.zones()):
+            local = instant.astimezone(ZoneInfo(zone)).date()
+            leap_day_today = local.month == 2 and local.day == 28 and not _is_leap(local.year)
+            with self.db.transaction() as tx:
+                candidates = [c for c in store.birthday_candidates(tx, local.month, local.day, leap_day_today)
+                              if zones.zone_of(c.registration_store) == zone
+                              and domain.birthday_today(c.birthday, local)]
+                claimed = store.claim_birthdays(tx, [str(c.id) for c in candidates], local.year)
+                tx.emit_many([MemberBirthday(member_id=str(c.id), year=local.year, local_date=local,
+                                             registration_store=c.registration_store)
+                              for c in candidates if str(c.id) in claimed])
+            emitted += len(claimed)
+        return {"emitted": emitted}
+
+
+@dataclass(frozen=True)
+class StoreZones:
+    """Which time zone each store keeps: STORE_TIMEZONES=SH-001=Asia/Shanghai,NY-001=America/New_York;
+    stores not named there use MEMBERS_TIMEZONE (default Asia/Shanghai)."""
+
+    named: dict[str, str]
+    default: str
+
+    @classmethod
+    def from_env(cls) -> "StoreZones":
+        named = {}
+        for item in filter(None, env("STORE_TIMEZONES", "").split(",")):
+            store_code, _, zone = item.partition("=")
+            named[store_code.strip()] = zone.strip()
+        return cls(named, env("MEMBERS_TIMEZONE", "Asia/Shanghai"))
+
+    def zones(self) -> set[str]:
+        return set(self.named.values()) | {self.default}
+
+    def zone_of(self, store_code: str | None) -> str:
+        return self.named.get(store_code or "", self.default)
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _follow(tx: Any, row: Any) -> Any:
+    """A merged member's row leads to the member it was merged into."""
+    for _ in range(5):
+        if row is None or row.status != "merged" or row.merged_into is None:
+            return row
+        row = store.get(tx, str(row.merged_into))
+    return row
 
 
 def _job(row: Any) -> ImportJob:

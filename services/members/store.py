@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from service_runtime.db import Tx
 from services.members import domain
 from services.members.tables import (
+    birthday_greetings,
     consent_log,
     consents,
     import_batches,
@@ -186,3 +187,70 @@ def import_errors_of(tx: Tx, job_id: str, after_line: int, limit: int) -> list[A
     return list(tx.execute(sa.select(import_errors).where(import_errors.c.job_id == job_id,
                                                           import_errors.c.line > after_line)
                            .order_by(import_errors.c.line).limit(limit)).all())
+
+
+# -- erase, merge, bulk edit, birthdays -----------------------------------------------------
+def erase(tx: Tx, member_id: str) -> Any:
+    """Anonymise irreversibly: personal fields gone, the row (id, number, store, dates) kept."""
+    row = tx.execute(members.update().where(members.c.id == member_id).values(
+        name="(erased)", gender=None, birthday=None, phone_enc=None, phone_bidx="erased:" + member_id,
+        email_enc=None, email_bidx=None, id_number_enc=None, tags=[], preferences={}, external_id=None,
+        status="erased", version=members.c.version + 1, updated_at=sa.func.now(),
+    ).returning(*members.c)).one()
+    # the change history may hold old names, birthdays and tags: keep who/when, drop the values
+    tx.execute(sa.text("UPDATE member_changes SET fields = (SELECT coalesce(jsonb_object_agg(key, "
+                       "'{\"changed\": true}'::jsonb), '{}'::jsonb) FROM jsonb_object_keys(fields) AS key) "
+                       "WHERE member_id = :id"), {"id": member_id})
+    return row
+
+
+def mark_merged(tx: Tx, merged_id: str, survivor_id: str) -> Any:
+    return tx.execute(members.update().where(members.c.id == merged_id).values(
+        status="merged", merged_into=survivor_id, version=members.c.version + 1, updated_at=sa.func.now(),
+    ).returning(*members.c)).one()
+
+
+def bulk_tags(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, add: list[str],
+              remove: list[str]) -> list[Any]:
+    """Add and remove tags on every member the filters select (not merged or erased ones);
+    returns the members that changed."""
+    selected = search(tx, filters, phone_bidx, limit=10_000_000, after=None)
+    changes = []
+    for row in selected:
+        tags = sorted((set(row.tags) | set(add)) - set(remove))
+        if row.status in ("active", "frozen") and tags != sorted(row.tags):
+            changes.append({"b_id": row.id, "b_version": row.version, "tags": tags})
+    if not changes:
+        return []
+    tx.execute(members.update().where(members.c.id == sa.bindparam("b_id"),
+                                      members.c.version == sa.bindparam("b_version"))
+               .values(tags=sa.bindparam("tags"), version=members.c.version + 1, updated_at=sa.func.now()), changes)
+    return list(tx.execute(sa.select(members.c.id, members.c.version, members.c.status)
+                           .where(members.c.id.in_([c["b_id"] for c in changes]))).all())
+
+
+def record_changes(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        tx.execute(member_changes.insert(), rows)
+
+
+def birthday_candidates(tx: Tx, month: int, day: int, include_feb_29: bool) -> list[Any]:
+    days = [day, 29] if include_feb_29 else [day]
+    return list(tx.execute(sa.select(members.c.id, members.c.registration_store, members.c.birthday).where(
+        sa.extract("month", members.c.birthday) == month, sa.extract("day", members.c.birthday).in_(days),
+        members.c.status == "active")).all())
+
+
+def claim_birthdays(tx: Tx, member_ids: list[str], year: int) -> set[str]:
+    """The members not greeted yet this year (now marked as greeted)."""
+    if not member_ids:
+        return set()
+    claimed = tx.execute(pg_insert(birthday_greetings).on_conflict_do_nothing()
+                         .returning(birthday_greetings.c.member_id),
+                         [{"member_id": m, "year": year} for m in member_ids]).scalars().all()
+    return {str(m) for m in claimed}
+
+
+def consent_log_of(tx: Tx, member_id: str) -> list[Any]:
+    return list(tx.execute(sa.select(consent_log).where(consent_log.c.member_id == member_id)
+                           .order_by(consent_log.c.id)).all())

@@ -36,3 +36,16 @@ class PointsService(ServiceBase):
         return PointsAccount(
             member_id=str(row.member_id), balance=row.balance, tier=row.tier, opened_at=row.opened_at
         ).model_dump(mode="json")
+
+    @rpc(expected_exceptions=(InvalidInput,))
+    def export_member(self, member_id: str) -> dict[str, Any]:
+        try:
+            member_id = str(uuid.UUID(str(member_id)))
+        except ValueError:
+            raise InvalidInput("not a member id", "member_id") from None
+        with self.db.transaction() as tx:
+            row = store.get_account(tx, member_id)
+        if row is None:
+            return {}
+        return {"account": PointsAccount(member_id=str(row.member_id), balance=row.balance, tier=row.tier,
+                                         opened_at=row.opened_at).model_dump(mode="json")}

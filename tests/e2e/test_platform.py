@@ -382,6 +382,27 @@ def test_json_import_and_refused_files(platform):
     assert http.post("/v1/members/imports", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
 
 
+def test_export_merge_erase_and_bulk_tags(platform):
+    http = platform["http"]
+    store = "X-" + uuid.uuid4().hex[:6]
+    keep = http.post("/v1/members", json={"name": "Keeper", "phone": _phone(), "registration_store": store}).json()
+    gone = http.post("/v1/members", json={"name": "Duplicate", "phone": _phone(), "registration_store": store}).json()
+    keep_id, gone_id = keep["member"]["member_id"], gone["member"]["member_id"]
+    wait_for(lambda: _points_of(http, keep_id), message="points account")
+    exported = http.get(f"/v1/members/{keep_id}/export").json()
+    assert exported["members"]["profile"]["name"] == "Keeper"
+    assert exported["points"]["account"]["balance"] == 0 and exported["campaigns"] == {}
+    tagged = http.post("/v1/members/bulk-tags", json={"store": store, "add": ["reactivate"]})
+    assert tagged.json() == {"members_changed": 2}
+    merged = http.post(f"/v1/members/{keep_id}/merge", json={"merged_member_id": gone_id})
+    assert merged.status_code == 200, merged.text
+    assert http.get(f"/v1/members/{gone_id}").json()["member_id"] == keep_id  # the old id leads to the survivor
+    assert http.post(f"/v1/members/{keep_id}/merge", json={"merged_member_id": gone_id}).status_code == 409
+    erased = http.post(f"/v1/members/{keep_id}/erase")
+    assert erased.status_code == 200 and erased.json()["name"] == "(erased)" and erased.json()["status"] == "erased"
+    assert http.get("/v1/members", params={"phone": keep["member"]["phone"]}).json()["items"] == []
+
+
 def test_idempotent_registration_over_the_whole_platform(platform):
     http = platform["http"]
     body = {"name": "Retried Till", "phone": _phone()}

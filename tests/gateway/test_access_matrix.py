@@ -31,6 +31,11 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
          {"clerk", "manager", "marketer", "admin", "pos", "erp", "member"}),
         ("PUT", f"/v1/members/{member_id}/consents/sms", {"granted": True, "text_version": "1"},
          {"clerk", "manager", "admin", "pos", "erp", "member"}),
+        ("POST", f"/v1/members/{member_id}/erase", None, {"manager", "admin"}),
+        ("POST", f"/v1/members/{member_id}/merge", {"merged_member_id": str(uuid.uuid4())}, {"manager", "admin"}),
+        ("GET", f"/v1/members/{member_id}/export", None, {"manager", "admin", "member"}),
+        ("POST", "/v1/members/bulk-tags", {"store": "SH-001", "add": ["x"]}, {"manager", "marketer", "admin"}),
+        ("POST", "/v1/members/imports", None, {"admin", "erp"}),
         ("POST", "/v1/staff", {"username": unique("m"), "password": "long enough password", "roles": ["clerk"]},
          {"admin"}),
         ("GET", "/v1/staff", None, {"admin"}),
@@ -44,7 +49,8 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
 
 
 ROUTE_IDS = ["me", "register member", "get member", "get own member", "search members", "update member",
-             "member history", "member consents", "set consent", "create staff", "list staff", "patch staff",
+             "member history", "member consents", "set consent", "erase", "merge", "export", "bulk tags", "import",
+             "create staff", "list staff", "patch staff",
              "create key", "list keys", "revoke key", "audit", "audit verify"]
 
 

@@ -24,7 +24,7 @@ members = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("gender", sa.Text, nullable=True),
     sa.Column("birthday", sa.Date, nullable=True),
-    sa.Column("phone_enc", sa.Text, nullable=False),
+    sa.Column("phone_enc", sa.Text, nullable=True),  # NULL once erased
     sa.Column("phone_bidx", sa.Text, nullable=False, unique=True),
     sa.Column("email_enc", sa.Text, nullable=True),
     sa.Column("email_bidx", sa.Text, nullable=True),
@@ -38,9 +38,10 @@ members = sa.Table(
     sa.Column("external_id", sa.Text, nullable=True, unique=True),  # "<source>:<id>" of an imported record
     sa.Column("import_job", UUID(as_uuid=False), nullable=True),
     sa.Column("import_line", sa.Integer, nullable=True),
+    sa.Column("merged_into", UUID(as_uuid=False), nullable=True),  # set when merged into another member
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.CheckConstraint("status IN ('active', 'frozen', 'erased')", name="members_status"),
+    sa.CheckConstraint("status IN ('active', 'frozen', 'merged', 'erased')", name="members_status"),
     sa.Index("members_email_bidx", "email_bidx"),
     sa.Index("members_name_prefix", sa.text("lower(name) text_pattern_ops")),
     sa.Index("members_tags", "tags", postgresql_using="gin"),
@@ -119,16 +120,25 @@ import_errors = sa.Table(
 )
 
 
+birthday_greetings = sa.Table(
+    "birthday_greetings", metadata,
+    sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+
 def upgrade() -> None:
     create_runtime_tables(op)
     op.execute("CREATE SEQUENCE member_number_seq")
     bind = op.get_bind()
-    for table in (members, member_changes, consents, consent_log, import_jobs, import_batches, import_errors):
+    for table in (members, member_changes, consents, consent_log, import_jobs, import_batches, import_errors,
+                  birthday_greetings):
         table.create(bind)
 
 
 def downgrade() -> None:
-    for name in ("import_errors", "import_batches", "import_jobs", "consent_log", "consents", "member_changes",
-                 "members", "inbox", "outbox"):
+    for name in ("birthday_greetings", "import_errors", "import_batches", "import_jobs", "consent_log", "consents",
+                 "member_changes", "members", "inbox", "outbox"):
         op.drop_table(name)
     op.execute("DROP SEQUENCE member_number_seq")
