@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +34,8 @@ class RefreshBody(BaseModel):
 class MemberCodeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phone: str = Field(min_length=1, max_length=32)
+    purpose: Literal["login", "register"] = Field(
+        default="login", description="register: also send a code to a phone that is not a member yet")
 
 
 class MemberCodeOut(BaseModel):
@@ -125,46 +127,58 @@ async def logout(body: RefreshBody, request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def _lookup_phone(request: Request, phone: str) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = await request.app.state.services.call(request, "members", "lookup_phone",
+                                                                       phone=phone)
+        return result
+    except RemoteError as exc:
+        if exc.exc_type == "InvalidInput":
+            raise ApiError(422, "invalid_input", exc.message, field="phone") from None
+        raise
+
+
 @router.post("/auth/member/code", status_code=202, response_model=MemberCodeOut,
-             summary="Send a member a one-time login code")
+             summary="Send a one-time code to a phone, to log in or to register")
 async def member_code(body: MemberCodeBody, request: Request) -> MemberCodeOut:
     settings = request.app.state.settings
     if settings.otp_delivery != "dev":
         raise ApiError(503, "delivery_unavailable",
                        "no delivery channel for one-time codes is configured (OTP_DELIVERY)")
-    try:
-        member = await request.app.state.services.call(request, "members", "find_by_phone", phone=body.phone)
-    except RemoteError as exc:
-        if exc.exc_type == "InvalidInput":
-            raise ApiError(422, "invalid_input", exc.message, field="phone") from None
-        if exc.exc_type != "NotFound":
-            raise
-        member = None
-    if member is not None:
+    found = await _lookup_phone(request, body.phone)
+    if found["member_id"] is not None or body.purpose == "register":
         code = secrets.new_member_code()
-        await request.app.state.db.run(store.store_member_code, member["phone"], member["member_id"],
+        await request.app.state.db.run(store.store_member_code, found["phone"], found["member_id"],
                                        secrets.sha256_hex(code), settings.otp_seconds, code)
-        log.warning("DEVELOPMENT DELIVERY CHANNEL: one-time code for member %s is %s", member["member_id"], code)
+        log.warning("DEVELOPMENT DELIVERY CHANNEL: one-time code for %s is %s",
+                    found["member_id"] or "a new registration", code)
     return MemberCodeOut(sent=True, expires_in=settings.otp_seconds, delivery=settings.otp_delivery)
 
 
-@router.post("/auth/member/token", response_model=TokenOut, summary="Member login with a one-time code",
-             responses={401: {"description": "Code wrong, used or expired"}})
-async def member_token(body: MemberTokenBody, request: Request) -> TokenOut:
+async def verify_code(request: Request, phone: str, code: str) -> dict[str, Any]:
+    """The looked-up phone once its one-time code is proven; 401 (audited) otherwise."""
     try:
-        member = await request.app.state.services.call(request, "members", "find_by_phone", phone=body.phone)
-    except RemoteError as exc:
-        if exc.exc_type not in ("NotFound", "InvalidInput"):
-            raise
-        member = None
-    member_id = None
-    if member is not None:
-        member_id = await request.app.state.db.run(store.consume_member_code, member["phone"],
-                                                   secrets.sha256_hex(body.code))
-    if member_id is None:
+        found = await _lookup_phone(request, phone)
+    except ApiError:
+        found = None
+    if found is None or not await request.app.state.db.run(store.consume_member_code, found["phone"],
+                                                           secrets.sha256_hex(code)):
         await request.app.state.auditor.record(request, "member_login.failed", "denied")
         raise ApiError(401, "invalid_code", "code wrong, used or expired")
+    return found
+
+
+async def member_tokens(request: Request, member_id: str) -> TokenOut:
     return await _tokens(request, "member", member_id, request.app.state.settings.member_token_seconds)
+
+
+@router.post("/auth/member/token", response_model=TokenOut, summary="Member login with a one-time code",
+             responses={401: {"description": "Code wrong, used or expired, or no such member"}})
+async def member_token(body: MemberTokenBody, request: Request) -> TokenOut:
+    found = await verify_code(request, body.phone, body.code)
+    if found["member_id"] is None:
+        raise ApiError(401, "invalid_code", "no member has this phone; register first")
+    return await member_tokens(request, found["member_id"])
 
 
 @router.get("/me", response_model=WhoAmI, summary="Who the credentials belong to")

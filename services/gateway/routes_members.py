@@ -374,3 +374,43 @@ async def bulk_tags(body: BulkTagsBody, request: Request,
                                                     "changed": result["members_changed"]})
     request.state.audited = True
     return BulkTagsOut(**result)
+
+
+class SelfRegisterBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(min_length=1, max_length=32)
+    code: str = Field(pattern=r"^\d{6}$", description="From POST /v1/auth/member/code with purpose=register")
+    name: str = Field(min_length=1, max_length=100)
+    channel: Literal["web", "app"] = "app"
+    gender: Gender | None = None
+    birthday: date | None = None
+    email: str | None = Field(default=None, max_length=254)
+    preferences: dict[str, PreferenceValue] = Field(default_factory=dict)
+
+
+class SelfRegisterOut(BaseModel):
+    member: MemberOut
+    created: bool
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+
+
+@router.post("/members/self", status_code=201, response_model=SelfRegisterOut,
+             summary="A member registers from the web or the app (phone proven by a one-time code)",
+             responses={200: {"description": "The phone was a member already: logged in instead"},
+                        401: {"description": "Code wrong, used or expired"}})
+async def self_register(body: SelfRegisterBody, request: Request, response: Response) -> SelfRegisterOut:
+    from services.gateway.routes_auth import member_tokens, verify_code
+
+    await verify_code(request, body.phone, body.code)
+    result = await request.app.state.services.call(
+        request, "members", "register", **body.model_dump(mode="json", exclude={"code"}))
+    member = result["member"]
+    tokens = await member_tokens(request, member["member_id"])
+    if not result["created"]:
+        response.status_code = 200
+    me = Principal("member", member["member_id"], "member", member_id=member["member_id"])
+    return SelfRegisterOut(member=await _member_out(request, me, member), created=result["created"],
+                           access_token=tokens.access_token, refresh_token=tokens.refresh_token)

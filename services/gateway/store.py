@@ -147,7 +147,7 @@ def list_api_keys(engine: sa.Engine, after: str | None, limit: int) -> list[Any]
 
 
 # -- member one-time codes ---------------------------------------------------------------
-def store_member_code(engine: sa.Engine, phone: str, member_id: str, code_hash: str, seconds: int,
+def store_member_code(engine: sa.Engine, phone: str, member_id: str | None, code_hash: str, seconds: int,
                       dev_code: str | None) -> None:
     with engine.begin() as conn:
         conn.execute(member_codes.insert().values(phone=phone, member_id=member_id, code_hash=code_hash,
@@ -156,8 +156,8 @@ def store_member_code(engine: sa.Engine, phone: str, member_id: str, code_hash: 
             conn.execute(dev_code_deliveries.insert().values(phone=phone, code=dev_code))
 
 
-def consume_member_code(engine: sa.Engine, phone: str, code_hash: str, max_attempts: int = 5) -> str | None:
-    """The member id if the newest live code for this phone matches; counts failed attempts."""
+def consume_member_code(engine: sa.Engine, phone: str, code_hash: str, max_attempts: int = 5) -> bool:
+    """Whether the newest live code for this phone matches (it is used up); counts failed attempts."""
     with engine.begin() as conn:
         row = conn.execute(
             sa.select(member_codes).where(member_codes.c.phone == phone, member_codes.c.used_at.is_(None),
@@ -165,13 +165,13 @@ def consume_member_code(engine: sa.Engine, phone: str, code_hash: str, max_attem
             .order_by(member_codes.c.created_at.desc()).limit(1).with_for_update()
         ).first()
         if row is None or row.attempts >= max_attempts:
-            return None
+            return False
         if row.code_hash != code_hash:
             conn.execute(member_codes.update().where(member_codes.c.id == row.id)
                          .values(attempts=member_codes.c.attempts + 1))
-            return None
+            return False
         conn.execute(member_codes.update().where(member_codes.c.id == row.id).values(used_at=sa.func.now()))
-        return str(row.member_id)
+        return True
 
 
 # -- idempotency ----------------------------------------------------------------------------

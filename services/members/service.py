@@ -144,6 +144,14 @@ class MembersService(ServiceBase):
         return self._view(row).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
+    def lookup_phone(self, phone: str) -> dict[str, Any]:
+        """The phone in E.164 and the member holding it, if any (for one-time-code logins)."""
+        normalized = domain.normalize_phone(phone)
+        with self.db.transaction() as tx:
+            row = _follow(tx, store.by_phone(tx, self.cipher.blind_index(normalized, "phone")))
+        return {"phone": normalized, "member_id": None if row is None else str(row.id)}
+
+    @rpc(expected_exceptions=EXPECTED)
     def search(self, **request: Any) -> dict[str, Any]:
         query: SearchMembers = parse_request(SearchMembers, request)
         bidx = None if query.phone is None else self.cipher.blind_index(domain.normalize_phone(query.phone), "phone")

@@ -403,6 +403,27 @@ def test_export_merge_erase_and_bulk_tags(platform):
     assert http.get("/v1/members", params={"phone": keep["member"]["phone"]}).json()["items"] == []
 
 
+def test_member_registers_from_the_app_with_a_one_time_code(platform):
+    anonymous = httpx.Client(base_url=platform["base"], timeout=30)
+    phone = _phone()
+    assert anonymous.post("/v1/auth/member/code", json={"phone": phone, "purpose": "register"}).status_code == 202
+    code = _e2e_scalar(platform, "gateway", "SELECT code FROM dev_code_deliveries WHERE phone = :p "
+                       "ORDER BY id DESC LIMIT 1", p="+86" + phone)
+    body = {"phone": phone, "name": "App Signup", "channel": "app", "birthday": "1995-06-01"}
+    assert anonymous.post("/v1/members/self", json={**body, "code": "000000" if code != "000000" else "111111"}
+                          ).status_code == 401
+    signed_up = anonymous.post("/v1/members/self", json={**body, "code": code})
+    assert signed_up.status_code == 201, signed_up.text
+    member = signed_up.json()["member"]
+    assert member["channel"] == "app" and member["contact_masked"] is False
+    token = {"Authorization": f"Bearer {signed_up.json()['access_token']}"}
+    assert anonymous.get(f"/v1/members/{member['member_id']}", headers=token).json()["name"] == "App Signup"
+    changed = anonymous.patch(f"/v1/members/{member['member_id']}", headers={**token, "If-Match": '"1"'},
+                              json={"name": "App Renamed"})
+    assert changed.status_code == 200, changed.text
+    assert anonymous.post("/v1/members/self", json={**body, "code": code}).status_code == 401  # used once
+
+
 def test_idempotent_registration_over_the_whole_platform(platform):
     http = platform["http"]
     body = {"name": "Retried Till", "phone": _phone()}

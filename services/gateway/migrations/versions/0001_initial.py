@@ -101,7 +101,7 @@ member_codes = sa.Table(
     "member_codes", metadata,
     sa.Column("id", UUID(as_uuid=False), **_uuid_pk),
     sa.Column("phone", sa.Text, nullable=False),
-    sa.Column("member_id", sa.Text, nullable=False),
+    sa.Column("member_id", sa.Text, nullable=True),  # NULL for a code sent to register a new member
     sa.Column("code_hash", sa.Text, nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
