@@ -5,16 +5,24 @@ responses are what the service returns and the gateway relays.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.events import Channel
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """Times travel in UTC (an offset like -20:32 is valid ISO-8601 but not for PostgreSQL);
+    a time without a zone is taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Pong(_Model):
@@ -118,6 +126,11 @@ class SearchMembers(_Model):
     registered_to: datetime | None = None
     limit: int = Field(default=50, ge=1, le=200)
     after: str | None = Field(default=None, max_length=200, description="Position from the previous page")
+
+    @field_validator("registered_from", "registered_to")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return to_utc(value)
 
 
 class MemberPage(_Model):

@@ -154,7 +154,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
                             status_code=200 if ready else 503)
 
-    for router in (routes_auth.router, routes_imports.router, routes_members.router, routes_admin.router,
-                   routes_audit.router):
+    for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
+                   routes_admin.router, routes_audit.router):
         app.include_router(router, prefix="/v1", responses=errors.COMMON_RESPONSES)
     return app

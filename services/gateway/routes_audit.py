@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from contracts.rpc import to_utc
 from services.gateway import audit
 from services.gateway.pagination import Page, PageParams, page
 from services.gateway.security.policy import allow
@@ -53,7 +54,7 @@ async def list_audit(request: Request, paging: PageParams = Depends(),
         position = None
     rows = await request.app.state.db.run(audit.query, before_id=position, limit=paging.limit + 1,
                                           actor_id=actor_id, action=action, object_id=object_id, outcome=outcome,
-                                          since=since, until=until)
+                                          since=to_utc(since), until=to_utc(until))
     items, cursor = page(rows, paging.limit, lambda r: r["id"])
     return Page[AuditEntryOut](items=[AuditEntryOut(**dict(r)) for r in items], next_cursor=cursor)
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.rpc import to_utc
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor
 from services.gateway.rpc import RemoteError
@@ -171,8 +172,8 @@ async def search_members(
     filters: dict[str, Any] = {k: v for k, v in {
         "phone": phone, "member_number": member_number, "name_prefix": name_prefix, "tag": tag, "store": store,
         "status": status, "birthday_month": birthday_month,
-        "registered_from": registered_from and registered_from.isoformat(),
-        "registered_to": registered_to and registered_to.isoformat()}.items() if v is not None}
+        "registered_from": registered_from and to_utc(registered_from).isoformat(),  # type: ignore[union-attr]
+        "registered_to": registered_to and to_utc(registered_to).isoformat()}.items() if v is not None}
     if caller.stores is not None and not (phone or member_number):
         filters["stores"] = sorted(caller.stores)
     position = paging.position()
@@ -362,6 +363,7 @@ async def export_member(member_id: uuid.UUID, request: Request,
              summary="Add or remove tags on every member a filter selects")
 async def bulk_tags(body: BulkTagsBody, request: Request,
                     caller: Principal = allow("manager", "marketer", "admin")) -> BulkTagsOut:
+    body.registered_from, body.registered_to = to_utc(body.registered_from), to_utc(body.registered_to)
     selection = body.model_dump(mode="json", exclude={"add", "remove"}, exclude_none=True)
     if not selection:
         raise ApiError(422, "invalid_input", "give at least one filter (store, tag, status, ...)", field="store")
@@ -397,7 +399,11 @@ class SelfRegisterOut(BaseModel):
     token_type: str = "bearer"
 
 
-@router.post("/members/self", status_code=201, response_model=SelfRegisterOut,
+# Lives under /v1/auth (it logs the member in, and /members/{member_id} must stay unambiguous).
+auth_router = APIRouter(tags=["auth"])
+
+
+@auth_router.post("/auth/member/register", status_code=201, response_model=SelfRegisterOut,
              summary="A member registers from the web or the app (phone proven by a one-time code)",
              responses={200: {"description": "The phone was a member already: logged in instead"},
                         401: {"description": "Code wrong, used or expired"}})

@@ -410,9 +410,9 @@ def test_member_registers_from_the_app_with_a_one_time_code(platform):
     code = _e2e_scalar(platform, "gateway", "SELECT code FROM dev_code_deliveries WHERE phone = :p "
                        "ORDER BY id DESC LIMIT 1", p="+86" + phone)
     body = {"phone": phone, "name": "App Signup", "channel": "app", "birthday": "1995-06-01"}
-    assert anonymous.post("/v1/members/self", json={**body, "code": "000000" if code != "000000" else "111111"}
+    assert anonymous.post("/v1/auth/member/register", json={**body, "code": "000000" if code != "000000" else "111111"}
                           ).status_code == 401
-    signed_up = anonymous.post("/v1/members/self", json={**body, "code": code})
+    signed_up = anonymous.post("/v1/auth/member/register", json={**body, "code": code})
     assert signed_up.status_code == 201, signed_up.text
     member = signed_up.json()["member"]
     assert member["channel"] == "app" and member["contact_masked"] is False
@@ -421,7 +421,7 @@ def test_member_registers_from_the_app_with_a_one_time_code(platform):
     changed = anonymous.patch(f"/v1/members/{member['member_id']}", headers={**token, "If-Match": '"1"'},
                               json={"name": "App Renamed"})
     assert changed.status_code == 200, changed.text
-    assert anonymous.post("/v1/members/self", json={**body, "code": code}).status_code == 401  # used once
+    assert anonymous.post("/v1/auth/member/register", json={**body, "code": code}).status_code == 401  # used once
 
 
 def test_idempotent_registration_over_the_whole_platform(platform):

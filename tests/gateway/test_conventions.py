@@ -202,3 +202,9 @@ def test_sealing_cannot_change_an_entry_and_a_removed_entry_is_detected(client, 
                                  "prev_hash, hash, seq) VALUES (:id, :occurred_at, :actor_kind, :action, :outcome, "
                                  "'{}'::jsonb, :prev_hash, :hash, :seq)"), dict(removed))
     assert audit.verify(engine).ok is True
+
+
+def test_times_with_offsets_postgresql_cannot_store_are_normalised(client, callers):
+    response = client.get("/v1/audit", headers=callers["auditor"],
+                          params={"since": "0194-04-24T16:46:46-20:32", "until": "2999-01-01T00:00:00+14:00"})
+    assert response.status_code == 200, response.text

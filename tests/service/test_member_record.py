@@ -171,3 +171,7 @@ def test_consent_per_channel_with_source_and_version_emits_on_change(members):
         _call(members, "set_consent", member_id=member["member_id"], channel="fax", granted=True, source="pos",
               text_version="1")
     assert bad.value.field == "channel"
+
+
+def test_search_accepts_any_iso_offset(members):
+    assert _call(members, "search", registered_to="0194-04-24T16:46:46-20:32")["items"] == []
