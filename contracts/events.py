@@ -54,8 +54,9 @@ class MemberConsentChanged(EventPayload):
 
 
 class MemberMerged(EventPayload):
-    """Two members became one. Points moves the merged member's balance and lots to the
-    survivor, campaigns its coupons; the merged member's identifiers now lead to the survivor."""
+    """Two members became one; the merged member's identifiers now lead to the survivor. Meant
+    for points (move balance and lots) and campaigns (move coupons); no service consumes it yet,
+    and until one declares its queue these events are kept only in the members outbox (72 h)."""
 
     TYPE = "member.merged"
     VERSION = 1

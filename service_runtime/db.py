@@ -38,6 +38,7 @@ def make_engine(url: str, pool_size: int) -> sa.Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=30,
+        hide_parameters=True,  # error texts travel to logs and RPC replies: never with personal data in them
     )
 
 

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import eventlet
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
 from pydantic import ValidationError
@@ -37,7 +38,7 @@ class ReliableEventHandler(EventHandler):
     def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         super().__init__(
             source_service, event_type, handler_type=SERVICE_POOL, reliable_delivery=True,
-            requeue_on_error=True, **kwargs,
+            requeue_on_error=True, expected_exceptions=(InvalidEvent,), **kwargs,
         )
 
     def setup(self) -> None:
@@ -51,8 +52,16 @@ class ReliableEventHandler(EventHandler):
     def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
         if exc_info is not None and isinstance(exc_info[1], InvalidEvent):
             if message.channel.connection:
-                message.reject(requeue=False)  # straight to the dead-letter queue
+                try:
+                    message.reject(requeue=False)  # straight to the dead-letter queue
+                except ConnectionError:
+                    pass  # the broker reclaims it with the connection
             return
+        if exc_info is not None:
+            # back off before handing it back, so a short outage (a database restart) does not
+            # use up the delivery limit in seconds; quorum queues count deliveries for us
+            deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+            eventlet.sleep(min(0.5 * 2 ** deliveries, 30.0))
         super().handle_message_processed(message, result, exc_info)
 
 

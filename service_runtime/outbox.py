@@ -189,7 +189,6 @@ class OutboxRelay:
             try:
                 published = self.relay_once()
                 failures = 0
-                self._housekeeping()
             except Exception as exc:  # broker or database down: keep the rows, retry later
                 if self._stopping:
                     break
@@ -199,6 +198,10 @@ class OutboxRelay:
                 self.publisher.close()
                 time.sleep(min(0.2 * 2 ** min(failures, 5), 5.0))
                 continue
+            try:
+                self._housekeeping()
+            except Exception:  # a failed gauge or cleanup must not tear down the publisher
+                log.warning("outbox housekeeping failed", exc_info=True)
             if published >= self.settings.outbox_batch_size:
                 continue  # more may be waiting
             self._wake.wait(timeout=self.settings.outbox_poll_seconds)

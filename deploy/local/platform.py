@@ -92,6 +92,22 @@ def _local_secret(name: str, length: int, binary: bool = False) -> str:
     return path.read_text().strip()
 
 
+# which process gets which secret (every other process gets none of them)
+_SECRETS = {
+    "gateway": ("GATEWAY_JWT_SECRET", "BOOTSTRAP_ADMIN_USER", "BOOTSTRAP_ADMIN_PASSWORD"),
+    "members": ("MEMBERS_ENCRYPTION_KEYS", "MEMBERS_ACTIVE_KEY_ID", "MEMBERS_BLIND_INDEX_KEY"),
+}
+
+
+def process_env(name: str) -> dict[str, str]:
+    """The environment of one Procfile process: only the secrets it needs."""
+    full = child_env()
+    mine = set(_SECRETS.get(name, ()))
+    for variable in {v for names in _SECRETS.values() for v in names} - mine:
+        full.pop(variable, None)
+    return full
+
+
 def child_env() -> dict[str, str]:
     child = dict(os.environ)
     if not child.get("GATEWAY_JWT_SECRET"):
@@ -156,7 +172,7 @@ def start() -> int:
 
     for name, argv in procfile():
         log_file = (LOG / f"{name}.log").open("ab")
-        process = subprocess.Popen(argv, cwd=ROOT, env=child_env(), stdout=log_file, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(argv, cwd=ROOT, env=process_env(name), stdout=log_file, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         (RUN / f"{name}.pid").write_text(str(process.pid))
         print(f"started {name} (pid {process.pid}, log {LOG / (name + '.log')})")

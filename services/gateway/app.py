@@ -74,6 +74,7 @@ async def _housekeeping(db: GatewayDb, hours: int) -> None:
             await db.run(seal)
             if time.monotonic() - last_expiry > 3600:
                 await db.run(store.expire_idempotency_keys, hours)
+                await db.run(store.purge_member_codes)
                 last_expiry = time.monotonic()
         except Exception:  # the database may be briefly away; try again next round
             log.warning("gateway housekeeping failed", exc_info=True)
@@ -97,6 +98,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         janitor = asyncio.get_running_loop().create_task(_housekeeping(db, settings.idempotency_hours))
         yield
         janitor.cancel()
+        for job in list(app.state.background):  # running imports mark themselves stopped
+            job.cancel()
+        await asyncio.gather(*app.state.background, return_exceptions=True)
         await client.close()
         db.dispose()
 

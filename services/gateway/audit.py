@@ -10,6 +10,11 @@ pending, recomputes the chain and names the first entry that does not match, so 
 removed or reordered entry is detected; an entry is covered by the chain from the moment it
 is sealed (normally well under a second after it was written).
 
+Limits: the hash is not keyed, so someone able to bypass the trigger (a database superuser)
+could rewrite the whole chain and recompute it, and removing the newest entries leaves no
+gap. Shipping the latest (seq, hash) outside the database from time to time (an anchor)
+closes both; it is not built yet.
+
     python -m services.gateway.audit verify     # exit 1 when the chain is broken
 """
 from __future__ import annotations

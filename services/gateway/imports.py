@@ -13,6 +13,7 @@ from contracts.imports import IMPORT_COLUMNS, header_problem
 
 ENCODINGS = ("utf-8", "gb18030")  # GB18030 is a superset of GBK and GB2312
 _SAMPLE = 1 << 20
+_MAX_RECORD = 1 << 20  # one JSON record larger than this is refused instead of buffered
 
 
 class FileProblem(ValueError):
@@ -31,6 +32,8 @@ def detect_encoding(spool: IO[bytes], requested: str) -> str:
         name = {"gbk": "gb18030", "gb2312": "gb18030", "utf8": "utf-8"}.get(requested, requested)
         if name not in ENCODINGS:
             raise FileProblem("encoding", "auto, utf-8, gbk or gb18030")
+        if name == "utf-8" and sample.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
         candidates = [name]
     elif sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -67,8 +70,8 @@ def _json_objects(text: IO[str]) -> Iterator[dict[str, Any]]:
             try:
                 value, end = decoder.raw_decode(buffer, position)
             except json.JSONDecodeError:
-                if not chunk:
-                    raise FileProblem("body", f"malformed JSON near character {position}") from None
+                if not chunk or len(buffer) - position > _MAX_RECORD:
+                    raise FileProblem("body", "malformed JSON, or a record over 1 MiB") from None
                 break  # the object continues in the next chunk
             if not isinstance(value, dict):
                 raise FileProblem("body", "each record must be a JSON object")

@@ -25,15 +25,22 @@ class PageParams:
         self.limit = limit
         self.cursor = cursor
 
-    def position(self) -> Any:
-        """The position a cursor encodes (opaque to clients)."""
+    def position(self, kind: type | None = None) -> Any:
+        """The position a cursor encodes (opaque to clients); with ``kind``, it must be of that type."""
         if self.cursor is None:
             return None
         try:
             padded = self.cursor + "=" * (-len(self.cursor) % 4)
-            return json.loads(base64.urlsafe_b64decode(padded.encode()))["p"]
+            position = json.loads(base64.urlsafe_b64decode(padded.encode()))["p"]
         except (ValueError, KeyError, TypeError):
-            raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor") from None
+            position = None
+        valid = position is not None and (kind is None or (isinstance(position, kind)
+                                                           and not isinstance(position, bool)))
+        if kind is int and valid and not 0 <= position < 2**62:
+            valid = False
+        if not valid:
+            raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
+        return position
 
 
 def make_cursor(position: Any) -> str:

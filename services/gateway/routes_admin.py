@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,7 +15,13 @@ from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, page
 from services.gateway.security import secrets
 from services.gateway.security.policy import allow
-from services.gateway.security.principal import DEFAULT_KEY_SCOPES, KEY_SCOPES, STAFF_ROLES, Principal
+from services.gateway.security.principal import (
+    CHAIN_ONLY_SCOPES,
+    DEFAULT_KEY_SCOPES,
+    KEY_SCOPES,
+    STAFF_ROLES,
+    Principal,
+)
 
 router = APIRouter(tags=["administration"])
 
@@ -96,7 +103,10 @@ def _stores(stores: list[str] | None) -> list[str] | None:
 @router.post("/staff", status_code=201, response_model=StaffOut, summary="Create a staff user",
              responses={409: {"description": "Username taken"}})
 async def create_staff(body: StaffIn, request: Request, caller: Principal = allow("admin")) -> StaffOut:
-    row = await request.app.state.db.run(store.create_staff, body.username, secrets.hash_password(body.password),
+    if "admin" in body.roles and body.stores is not None:
+        raise ApiError(422, "invalid_input", "admins act for the whole chain; leave stores empty", field="stores")
+    password_hash = await anyio.to_thread.run_sync(secrets.hash_password, body.password)
+    row = await request.app.state.db.run(store.create_staff, body.username, password_hash,
                                          sorted(set(body.roles)), _stores(body.stores))
     if row is None:
         raise ApiError(409, "conflict", "username taken", field="username")
@@ -110,7 +120,7 @@ async def create_staff(body: StaffIn, request: Request, caller: Principal = allo
 @router.get("/staff", response_model=Page[StaffOut], summary="List staff users")
 async def list_staff(request: Request, paging: PageParams = Depends(),
                      caller: Principal = allow("admin")) -> Page[StaffOut]:
-    rows = await request.app.state.db.run(store.list_staff, paging.position(), paging.limit + 1)
+    rows = await request.app.state.db.run(store.list_staff, paging.position(str), paging.limit + 1)
     items, cursor = page(rows, paging.limit, lambda r: r.username)
     return Page[StaffOut](items=[_staff_out(r) for r in items], next_cursor=cursor)
 
@@ -121,7 +131,7 @@ async def patch_staff(staff_id: uuid.UUID, body: StaffPatch, request: Request,
                       caller: Principal = allow("admin")) -> StaffOut:
     changes: dict[str, object] = {}
     if body.password is not None:
-        changes["password_hash"] = secrets.hash_password(body.password)
+        changes["password_hash"] = await anyio.to_thread.run_sync(secrets.hash_password, body.password)
     if body.roles is not None:
         changes["roles"] = sorted(set(body.roles))
     if body.stores is not None:
@@ -198,6 +208,9 @@ async def create_api_key(body: ApiKeyIn, request: Request, caller: Principal = a
     if unknown or not scopes:
         raise ApiError(422, "invalid_input", f"unknown scopes {sorted(unknown)}" if unknown else "no scopes",
                        field="scopes")
+    chain_only = set(scopes) & CHAIN_ONLY_SCOPES
+    if body.kind == "pos" and chain_only:
+        raise ApiError(422, "invalid_input", f"{sorted(chain_only)} are for ERP keys only", field="scopes")
     request.state.idempotency_redact = ("key",)  # a retry must not be able to read the secret again
     key, prefix, secret_hash = secrets.new_api_key()
     row = await request.app.state.db.run(store.create_api_key, prefix=prefix, secret_hash=secret_hash, name=body.name,
@@ -212,7 +225,10 @@ async def create_api_key(body: ApiKeyIn, request: Request, caller: Principal = a
 @router.get("/api-keys", response_model=Page[ApiKeyOut], summary="List API keys (never their secrets)")
 async def list_api_keys(request: Request, paging: PageParams = Depends(),
                         caller: Principal = allow("admin")) -> Page[ApiKeyOut]:
-    rows = await request.app.state.db.run(store.list_api_keys, paging.position(), paging.limit + 1)
+    position = paging.position(str)
+    if position is not None and not re.fullmatch(r"[0-9T:.+\-]{10,40}\|[0-9a-f\-]{36}", position):
+        raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
+    rows = await request.app.state.db.run(store.list_api_keys, position, paging.limit + 1)
     items, cursor = page(rows, paging.limit, lambda r: f"{r.created_at.isoformat()}|{r.id}")
     return Page[ApiKeyOut](items=[_key_out(r) for r in items], next_cursor=cursor)
 

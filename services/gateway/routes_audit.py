@@ -49,9 +49,7 @@ async def list_audit(request: Request, paging: PageParams = Depends(),
                      outcome: str | None = Query(None, max_length=50),
                      since: datetime | None = None, until: datetime | None = None,
                      caller: Principal = allow("auditor", "admin")) -> Page[AuditEntryOut]:
-    position = paging.position()
-    if position is not None and not isinstance(position, int):
-        position = None
+    position = paging.position(int)
     rows = await request.app.state.db.run(audit.query, before_id=position, limit=paging.limit + 1,
                                           actor_id=actor_id, action=action, object_id=object_id, outcome=outcome,
                                           since=to_utc(since), until=to_utc(until))

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,8 @@ from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
 
 router = APIRouter(tags=["auth"])
+CODES_PER_HOUR = 5  # one-time codes sent to one phone per hour
+WRONG_CODES_PER_HOUR = 10  # wrong guesses for one phone per hour, across its codes
 log = logging.getLogger(__name__)
 
 
@@ -86,9 +89,10 @@ async def login(request: Request, username: Annotated[str, Form(max_length=100)]
         seconds = int((row.locked_until - datetime.now(timezone.utc)).total_seconds()) + 1
         raise ApiError(423, "account_locked", "too many failed logins; try again later",
                        headers={"Retry-After": str(seconds)})
-    valid = secrets.verify_password(row.password_hash if row else None, password)
+    valid = await anyio.to_thread.run_sync(secrets.verify_password, row.password_hash if row else None, password)
     if row is None or not valid or row.disabled:
-        details = {"username": username[:100]}
+        # the typed name is recorded only when it is an account's (a password typed into it stays out)
+        details = {"username": row.username} if row is not None else {"username_known": False}
         if row is not None:
             result = await db.run(store.record_login_failure, str(row.id), settings.login_max_failures,
                                   settings.login_lock_seconds)
@@ -146,6 +150,11 @@ async def member_code(body: MemberCodeBody, request: Request) -> MemberCodeOut:
         raise ApiError(503, "delivery_unavailable",
                        "no delivery channel for one-time codes is configured (OTP_DELIVERY)")
     found = await _lookup_phone(request, body.phone)
+    sent, wrong = await request.app.state.db.run(store.member_code_budget, found["phone"])
+    if sent >= CODES_PER_HOUR or wrong >= WRONG_CODES_PER_HOUR:
+        await request.app.state.auditor.record(request, "member_code.throttled", "denied")
+        raise ApiError(429, "rate_limited", "too many codes for this phone; try again within the hour",
+                       headers={"Retry-After": "3600"})
     if found["member_id"] is not None or body.purpose == "register":
         code = secrets.new_member_code()
         await request.app.state.db.run(store.store_member_code, found["phone"], found["member_id"],
@@ -161,6 +170,9 @@ async def verify_code(request: Request, phone: str, code: str) -> dict[str, Any]
         found = await _lookup_phone(request, phone)
     except ApiError:
         found = None
+    if found is not None and (await request.app.state.db.run(store.member_code_budget, found["phone"]))[1] \
+            >= WRONG_CODES_PER_HOUR:
+        found = None  # too many wrong guesses for this phone this hour: even a right code is refused
     if found is None or not await request.app.state.db.run(store.consume_member_code, found["phone"],
                                                            secrets.sha256_hex(code)):
         await request.app.state.auditor.record(request, "member_login.failed", "denied")

@@ -64,7 +64,7 @@ async def start_import(request: Request,
     if media not in FORMATS:
         raise ApiError(415, "unsupported_media_type", f"send the file as one of {', '.join(FORMATS)}")
     limit = request.app.state.settings.max_import_bytes
-    spool = tempfile.TemporaryFile()
+    spool = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
     try:
         size = 0
         async for chunk in request.stream():
@@ -75,22 +75,22 @@ async def start_import(request: Request,
         if size == 0:
             raise ApiError(422, "invalid_input", "the file is empty", field="body")
         try:
-            chosen = detect_encoding(spool, encoding)
-            reader = ImportReader(spool, FORMATS[media], chosen)
+            chosen = await anyio.to_thread.run_sync(detect_encoding, spool, encoding)
+            reader = await anyio.to_thread.run_sync(ImportReader, spool, FORMATS[media], chosen)
         except FileProblem as problem:
             raise ApiError(422, "invalid_input", problem.message, field=problem.field) from None
+        services = request.app.state.services
+        job = await services.call(request, "members", "start_import", source=source, format=FORMATS[media],
+                                  encoding=chosen)
     except BaseException:
         spool.close()
         raise
-    services = request.app.state.services
-    job = await services.call(request, "members", "start_import", source=source, format=FORMATS[media],
-                              encoding=chosen)
-    await request.app.state.auditor.record(request, "member.import_started", "ok", object_type="import",
-                                           object_id=job["job_id"], details={"bytes": size, "format": media})
-    request.state.audited = True
     task = asyncio.get_running_loop().create_task(_run_import(request, job["job_id"], reader, spool))
     request.app.state.background.add(task)
     task.add_done_callback(request.app.state.background.discard)
+    await request.app.state.auditor.record(request, "member.import_started", "ok", object_type="import",
+                                           object_id=job["job_id"], details={"bytes": size, "format": media})
+    request.state.audited = True
     return ImportJobOut(**job)
 
 
@@ -128,9 +128,14 @@ async def _run_import(request: Request, job_id: str, reader: ImportReader, spool
         error = problem.message
     except Exception as exc:  # the broker or the members service failed: the job says so
         log.exception("import %s failed", job_id)
-        error = f"stopped: {type(exc).__name__}: {exc}"
+        error = f"stopped: {type(exc).__name__}"
+    except asyncio.CancelledError:  # the gateway is stopping
+        error = "stopped: the gateway shut down; send the file again (nothing is imported twice)"
     finally:
         spool.close()
+        for task in sent:  # never mark the job finished while batches are still being written
+            task.cancel()
+        await asyncio.gather(*sent, return_exceptions=True)
     try:
         await services.call(request, "members", "finish_import", job_id=job_id, error=error)
     except Exception:
@@ -148,9 +153,7 @@ async def import_status(job_id: uuid.UUID, request: Request,
             summary="The rows an import refused, with line and field")
 async def import_errors(job_id: uuid.UUID, request: Request, paging: PageParams = Depends(),
                         caller: Principal = allow("admin", scopes=["import:write"])) -> Page[ImportErrorOut]:
-    after = paging.position() or 0
-    if not isinstance(after, int):
-        raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
+    after = paging.position(int) or 0
     rows = await request.app.state.services.call(request, "members", "import_errors", job_id=str(job_id),
                                                  after_line=after, limit=paging.limit + 1)
     more = len(rows) > paging.limit

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import date, datetime
 from typing import Any, Literal
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.rpc import to_utc
+from services.gateway import store
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor
 from services.gateway.rpc import RemoteError
@@ -18,6 +20,8 @@ from services.gateway.security.principal import Principal
 from services.gateway.views import mask_email, mask_id_number, mask_phone, sees_contact_data
 
 router = APIRouter(tags=["members"])
+CONTACT_FIELDS = ("member.phone", "member.email", "member.id_number")
+_VERSION = re.compile(r"^[0-9]{1,9}$")
 
 Gender = Literal["female", "male", "other", "undisclosed"]
 ConsentChannel = Literal["sms", "email", "push", "marketing"]
@@ -140,16 +144,17 @@ def _default_channel(caller: Principal) -> str:
 async def register_member(body: RegisterMemberBody, request: Request, response: Response,
                           caller: Principal = allow("clerk", "manager", "admin", scopes=["members:write"])
                           ) -> RegisterMemberOut:
-    store = body.registration_store or caller.home_store
-    await require_store(request, caller, store)
+    store_code = body.registration_store or caller.home_store
+    await require_store(request, caller, store_code)
+    request.state.idempotency_redact = CONTACT_FIELDS  # replays show contact data as null: never stored
     result = await request.app.state.services.call(
         request, "members", "register", **body.model_dump(mode="json", exclude={"registration_store", "channel"}),
-        registration_store=store, channel=body.channel or _default_channel(caller))
+        registration_store=store_code, channel=body.channel or _default_channel(caller))
     if not result["created"]:
         response.status_code = 200
     await request.app.state.auditor.record(
         request, "member.registered" if result["created"] else "member.register_existing", "ok",
-        object_type="member", object_id=result["member"]["member_id"], store=store)
+        object_type="member", object_id=result["member"]["member_id"], store=store_code)
     request.state.audited = True
     response.headers["Location"] = f"/v1/members/{result['member']['member_id']}"
     response.headers["ETag"] = f'"{result["member"]["version"]}"'
@@ -163,22 +168,20 @@ async def search_members(
     request: Request, paging: PageParams = Depends(),
     phone: str | None = Query(None, max_length=32), member_number: str | None = Query(None, max_length=20),
     name_prefix: str | None = Query(None, min_length=1, max_length=100),
-    tag: str | None = Query(None, max_length=32), store: str | None = Query(None, max_length=64),
+    tag: str | None = Query(None, max_length=32), store_filter: str | None = Query(None, alias="store", max_length=64),
     status: Literal["active", "frozen", "erased"] | None = None,
     birthday_month: int | None = Query(None, ge=1, le=12),
     registered_from: datetime | None = None, registered_to: datetime | None = None,
     caller: Principal = allow("clerk", "manager", "marketer", "admin", scopes=["members:read"]),
 ) -> Page[MemberOut]:
     filters: dict[str, Any] = {k: v for k, v in {
-        "phone": phone, "member_number": member_number, "name_prefix": name_prefix, "tag": tag, "store": store,
+        "phone": phone, "member_number": member_number, "name_prefix": name_prefix, "tag": tag, "store": store_filter,
         "status": status, "birthday_month": birthday_month,
         "registered_from": registered_from and to_utc(registered_from).isoformat(),  # type: ignore[union-attr]
         "registered_to": registered_to and to_utc(registered_to).isoformat()}.items() if v is not None}
     if caller.stores is not None and not (phone or member_number):
         filters["stores"] = sorted(caller.stores)
-    position = paging.position()
-    if position is not None and not isinstance(position, str):
-        raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
+    position = paging.position(str)
     result = await request.app.state.services.call(request, "members", "search", limit=paging.limit,
                                                    after=position, **filters)
     items = [await _member_out(request, caller, m) for m in result["items"]]
@@ -216,7 +219,7 @@ def _expected_version(if_match: str | None) -> int:
         raise ApiError(428, "precondition_required", "send If-Match with the member's version (its ETag)",
                        field="If-Match")
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    if not _VERSION.match(raw):
         raise ApiError(422, "invalid_input", "If-Match must be the ETag from GET, like \"3\"", field="If-Match")
     return int(raw)
 
@@ -242,6 +245,9 @@ async def update_member(member_id: uuid.UUID, body: UpdateMemberBody, request: R
     changes = body.model_dump(mode="json", exclude_unset=True)
     if not changes:
         raise ApiError(422, "invalid_input", "nothing to change")
+    if caller.kind == "member" and "phone" in changes:
+        # the phone is how a member logs in: moving to another number needs that number proven
+        await deny(request, "a new phone number must be proven with a one-time code; ask a store", field="phone")
     await _check_member_scope(request, caller, str(member_id))
     member = await request.app.state.services.call(request, "members", "update", member_id=str(member_id),
                                                    expected_version=version, **changes)
@@ -319,6 +325,7 @@ async def merge_members(member_id: uuid.UUID, body: MergeBody, request: Request,
         await _check_member_scope(request, caller, str(target))
     member = await request.app.state.services.call(request, "members", "merge", survivor_id=str(member_id),
                                                    merged_id=str(body.merged_member_id))
+    await request.app.state.db.run(store.revoke_subject_tokens, "member", str(body.merged_member_id))
     await request.app.state.auditor.record(request, "member.merged", "ok", object_type="member",
                                            object_id=str(member_id),
                                            details={"merged_member_id": str(body.merged_member_id)})
@@ -332,6 +339,7 @@ async def erase_member(member_id: uuid.UUID, request: Request,
                        caller: Principal = allow("manager", "admin")) -> MemberOut:
     await _check_member_scope(request, caller, str(member_id))
     member = await request.app.state.services.call(request, "members", "erase", member_id=str(member_id))
+    await request.app.state.db.run(store.revoke_subject_tokens, "member", str(member_id))
     await request.app.state.auditor.record(request, "member.erased", "ok", object_type="member",
                                            object_id=str(member_id))
     request.state.audited = True

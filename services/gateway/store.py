@@ -156,6 +156,22 @@ def store_member_code(engine: sa.Engine, phone: str, member_id: str | None, code
             conn.execute(dev_code_deliveries.insert().values(phone=phone, code=dev_code))
 
 
+def member_code_budget(engine: sa.Engine, phone: str) -> tuple[int, int]:
+    """(codes sent, wrong guesses) for this phone in the last hour: limits brute force and SMS floods."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(member_codes.c.attempts), 0))
+                           .where(member_codes.c.phone == phone,
+                                  member_codes.c.created_at > now() - timedelta(hours=1))).one()
+    return int(row[0]), int(row[1])
+
+
+def purge_member_codes(engine: sa.Engine) -> None:
+    """Codes (and the phones they were sent to) are kept one day, then removed."""
+    with engine.begin() as conn:
+        conn.execute(member_codes.delete().where(member_codes.c.created_at < now() - timedelta(days=1)))
+        conn.execute(dev_code_deliveries.delete().where(dev_code_deliveries.c.created_at < now() - timedelta(days=1)))
+
+
 def consume_member_code(engine: sa.Engine, phone: str, code_hash: str, max_attempts: int = 5) -> bool:
     """Whether the newest live code for this phone matches (it is used up); counts failed attempts."""
     with engine.begin() as conn:
@@ -175,17 +191,30 @@ def consume_member_code(engine: sa.Engine, phone: str, code_hash: str, max_attem
 
 
 # -- idempotency ----------------------------------------------------------------------------
-def claim_idempotency_key(engine: sa.Engine, scope: str, key: str, request_hash: str) -> Any | None:
-    """None if this call claimed the key; else the existing record (in progress or complete)."""
+def claim_idempotency_key(engine: sa.Engine, scope: str, key: str, request_hash: str,
+                          stale_after_seconds: float) -> Any | None:
+    """None if this call claimed the key; else the existing record (in progress or complete).
+    A claim left in progress longer than stale_after_seconds (its gateway died) is taken over."""
     with engine.begin() as conn:
-        claimed = conn.execute(
-            pg_insert(idempotency_keys).values(scope=scope, key=key, request_hash=request_hash)
-            .on_conflict_do_nothing().returning(idempotency_keys.c.key)
-        ).first()
-        if claimed is not None:
-            return None
-        return conn.execute(sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope,
-                                                              idempotency_keys.c.key == key)).first()
+        for _ in range(3):
+            claimed = conn.execute(
+                pg_insert(idempotency_keys).values(scope=scope, key=key, request_hash=request_hash)
+                .on_conflict_do_nothing().returning(idempotency_keys.c.key)
+            ).first()
+            if claimed is not None:
+                return None
+            existing = conn.execute(sa.select(idempotency_keys).where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key).with_for_update()).first()
+            if existing is None:
+                continue  # released between our insert and our read: try again
+            if existing.status_code is None and existing.request_hash == request_hash \
+                    and existing.created_at < now() - timedelta(seconds=stale_after_seconds):
+                conn.execute(idempotency_keys.update().where(idempotency_keys.c.scope == scope,
+                                                             idempotency_keys.c.key == key)
+                             .values(created_at=sa.func.now()))
+                return None
+            return existing
+        return None
 
 
 def complete_idempotency_key(engine: sa.Engine, scope: str, key: str, status: int, body: bytes,

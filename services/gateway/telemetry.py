@@ -1,6 +1,7 @@
 """Request ids, a server span per request, and HTTP metrics for the gateway."""
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -8,12 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
 from service_runtime.logs import request_id_var
 from service_runtime.tracing import extract
+from services.gateway.errors import error_body
 
 HTTP_REQUESTS = Counter("loyalty_http_requests_total", "Gateway HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -22,6 +25,7 @@ HTTP_LATENCY = Histogram(
 )
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 tracer = trace.get_tracer("gateway")
+log = logging.getLogger(__name__)
 
 
 def _route_of(request: Request) -> str:
@@ -46,6 +50,9 @@ async def telemetry_middleware(request: Request, call_next: Callable[[Request], 
     ) as span:
         try:
             response = await call_next(request)
+        except Exception:  # an unhandled error still answers with the error body and our headers
+            log.exception("unhandled error")
+            response = JSONResponse(error_body(request, "internal_error", "internal error"), status_code=500)
         finally:
             request_id_var.reset(token)
         route = _route_of(request)

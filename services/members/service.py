@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
+from sqlalchemy.exc import IntegrityError
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import (
@@ -60,11 +61,11 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _member_id(member_id: str) -> str:
+def _member_id(member_id: str, field: str = "member_id") -> str:
     try:
         return str(uuid.UUID(str(member_id)))
     except ValueError:
-        raise InvalidInput("not a member id", "member_id") from None
+        raise InvalidInput("not an id", field) from None
 
 
 class MembersService(ServiceBase):
@@ -114,6 +115,8 @@ class MembersService(ServiceBase):
                                                           "id_number")
         with self.db.transaction() as tx:
             row, created = store.register(tx, values, self.cipher.blind_index(phone, "phone"))
+            if not created:
+                row = _follow(tx, row)  # a merged member's phone leads to the survivor
             if created:
                 tx.emit(MemberRegistered(
                     member_id=str(row.id), member_number=row.member_number,
@@ -180,6 +183,9 @@ class MembersService(ServiceBase):
         given = cmd.model_dump(exclude_unset=True)
         if not given:
             raise InvalidInput("nothing to change")
+        for field in ("name", "phone", "status", "tags", "preferences"):
+            if field in given and given[field] is None:
+                raise InvalidInput("cannot be removed", field)
         if self.caller.kind == "member" and {"tags", "status"} & given.keys():
             raise Forbidden("members cannot change their tags or status", next(iter({"tags", "status"} & given.keys())))
         if not isinstance(expected_version, int) or isinstance(expected_version, bool):
@@ -188,15 +194,19 @@ class MembersService(ServiceBase):
             row = store.get(tx, member_id, for_update=True)
             if row is None:
                 raise NotFound(f"no member {member_id}", "member_id")
-            if row.status == "erased":
-                raise Conflict("this member was erased", "member_id")
+            if row.status in ("erased", "merged"):
+                raise Conflict(f"this member was {row.status}", "member_id")
             if row.version != expected_version:
                 raise Conflict(f"stale version {expected_version}: the member is at version {row.version}", "version")
             current = self._view(row)
             values, diff = self._changes(tx, current, given)
             if not diff:
                 return current.model_dump(mode="json")
-            updated = store.update(tx, member_id, expected_version, values)
+            try:
+                with tx.conn.begin_nested():
+                    updated = store.update(tx, member_id, expected_version, values)
+            except IntegrityError:  # another member took this phone a moment ago
+                raise Conflict("another member has this phone", "phone") from None
             store.record_change(tx, member_id, updated.version, self.caller.kind, self.caller.id, diff)
             tx.emit(MemberUpdated(member_id=member_id, version=updated.version, changed_fields=sorted(diff),
                                   status=updated.status))
@@ -266,8 +276,8 @@ class MembersService(ServiceBase):
             member = store.get(tx, member_id)
             if member is None:
                 raise NotFound(f"no member {member_id}", "member_id")
-            if member.status == "erased":
-                raise Conflict("this member was erased", "member_id")
+            if member.status in ("erased", "merged"):
+                raise Conflict(f"this member was {member.status}", "member_id")
             row, changed = store.set_consent(tx, member_id, cmd.channel, cmd.granted, cmd.source, cmd.text_version,
                                              self.caller.kind, self.caller.id)
             if changed:
@@ -300,7 +310,7 @@ class MembersService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def import_batch(self, job_id: str, **request: Any) -> dict[str, Any]:
         """Validate, encrypt and insert one batch in one transaction; counts go to the job."""
-        job_id = _member_id(job_id)
+        job_id = _member_id(job_id, "job_id")
         batch: ImportBatch = parse_request(ImportBatch, request)
         today = _today()
         with self.db.transaction() as tx:
@@ -371,7 +381,7 @@ class MembersService(ServiceBase):
 
     @rpc(expected_exceptions=EXPECTED)
     def finish_import(self, job_id: str, error: str | None = None) -> dict[str, Any]:
-        job_id = _member_id(job_id)
+        job_id = _member_id(job_id, "job_id")
         with self.db.transaction() as tx:
             store.finish_import_job(tx, job_id, error)
             job = store.import_job(tx, job_id)
@@ -381,7 +391,7 @@ class MembersService(ServiceBase):
 
     @rpc(expected_exceptions=EXPECTED)
     def import_status(self, job_id: str) -> dict[str, Any]:
-        job_id = _member_id(job_id)
+        job_id = _member_id(job_id, "job_id")
         with self.db.transaction() as tx:
             job = store.import_job(tx, job_id)
         if job is None:
@@ -390,7 +400,7 @@ class MembersService(ServiceBase):
 
     @rpc(expected_exceptions=EXPECTED)
     def import_errors(self, job_id: str, after_line: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        job_id = _member_id(job_id)
+        job_id = _member_id(job_id, "job_id")
         with self.db.transaction() as tx:
             rows = store.import_errors_of(tx, job_id, int(after_line), max(1, min(int(limit), 1000)))
         return [ImportError_(line=r.line, field=r.field, message=r.message).model_dump(mode="json") for r in rows]
@@ -431,6 +441,9 @@ class MembersService(ServiceBase):
             store.record_change(tx, member_id, erased.version, self.caller.kind, self.caller.id,
                                 {"erased": {"changed": True}})
             tx.emit(MemberErased(member_id=member_id, erased_at=erased.updated_at))
+            for earlier in store.merged_into(tx, member_id):  # the person's merged records go too
+                gone = store.erase(tx, earlier)
+                tx.emit(MemberErased(member_id=earlier, erased_at=gone.updated_at))
         log.info("member erased", extra={"member_id": member_id, "caller": self.caller.kind})
         return self._view(erased).model_dump(mode="json")
 
@@ -446,12 +459,16 @@ class MembersService(ServiceBase):
             survivor, merged = rows.get(survivor_id), rows.get(merged_id)
             if survivor is None or merged is None:
                 raise NotFound("no such member", "member_id" if survivor is None else "merged_member_id")
+            if merged.status == "merged" and str(merged.merged_into) == survivor_id and survivor.status != "merged":
+                return self._view(survivor).model_dump(mode="json")  # merged already (a retry): same answer
             for row, field in ((survivor, "member_id"), (merged, "merged_member_id")):
                 if row.status not in ("active", "frozen"):
                     raise Conflict(f"member {row.id} is {row.status}", field)
-            tags = sorted(set(survivor.tags) | set(merged.tags))
-            updated = store.update(tx, survivor_id, survivor.version, {"tags": tags}) if tags != list(
-                survivor.tags) else survivor
+            tags = sorted(set(survivor.tags) | set(merged.tags))[: domain.MAX_TAGS]
+            updated = store.update(tx, survivor_id, survivor.version, {"tags": tags})
+            if tags != sorted(survivor.tags):
+                tx.emit(MemberUpdated(member_id=survivor_id, version=updated.version, changed_fields=["tags"],
+                                      status=updated.status))
             gone = store.mark_merged(tx, merged_id, survivor_id)
             store.record_change(tx, merged_id, gone.version, self.caller.kind, self.caller.id,
                                 {"merged_into": {"from": None, "to": survivor_id}})
@@ -478,7 +495,7 @@ class MembersService(ServiceBase):
                                         status=r.status) for r in changed])
         return {"members_changed": len(changed)}
 
-    @timer(interval=env_int("BIRTHDAY_JOB_SECONDS", 3600))
+    @timer(interval=env_int("BIRTHDAY_JOB_SECONDS", 3600), eager=True)
     def birthday_job(self) -> None:
         self.run_birthdays()
 
@@ -487,7 +504,10 @@ class MembersService(ServiceBase):
         """Emit member.birthday for members whose birthday is today in their store's time zone,
         once per member per year however often this runs. ``at`` (ISO time) is for tests and
         catching up; the timer runs it hourly."""
-        instant = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        try:
+            instant = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        except ValueError:
+            raise InvalidInput("an ISO-8601 time with a zone", "at") from None
         if instant.tzinfo is None:
             raise InvalidInput("give a time zone", "at")
         emitted = 0
@@ -521,7 +541,14 @@ class StoreZones:
         for item in filter(None, env("STORE_TIMEZONES", "").split(",")):
             store_code, _, zone = item.partition("=")
             named[store_code.strip()] = zone.strip()
-        return cls(named, env("MEMBERS_TIMEZONE", "Asia/Shanghai"))
+        zones = cls(named, env("MEMBERS_TIMEZONE", "Asia/Shanghai"))
+        for zone in zones.zones():
+            try:
+                ZoneInfo(zone)
+            except (ValueError, ZoneInfoNotFoundError):
+                raise InvalidInput(f"unknown time zone {zone!r} in STORE_TIMEZONES/MEMBERS_TIMEZONE", "zone") \
+                    from None
+        return zones
 
     def zones(self) -> set[str]:
         return set(self.named.values()) | {self.default}

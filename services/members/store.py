@@ -69,7 +69,7 @@ def history(tx: Tx, member_id: str) -> list[Any]:
 
 
 def search(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, limit: int,
-           after: tuple[datetime, str] | None) -> list[Any]:
+           after: tuple[datetime, str] | None, for_update: bool = False) -> list[Any]:
     """Members by registration time then id (keyset pagination); every filter uses an index."""
     q = sa.select(members).order_by(members.c.created_at, members.c.id).limit(limit)
     if phone_bidx is not None:
@@ -95,7 +95,7 @@ def search(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, limit: int,
         q = q.where(members.c.created_at < filters["registered_to"])
     if after is not None:
         q = q.where(sa.tuple_(members.c.created_at, members.c.id) > after)
-    return list(tx.execute(q).all())
+    return list(tx.execute(q.with_for_update() if for_update else q).all())
 
 
 def set_consent(tx: Tx, member_id: str, channel: str, granted: bool, source: str, text_version: str,
@@ -152,6 +152,7 @@ def insert_members(tx: Tx, rows: list[dict[str, Any]]) -> list[Any]:
     """Insert what is new; rows whose phone or external id exist already are skipped (not returned)."""
     if not rows:
         return []
+    rows = sorted(rows, key=lambda r: r["phone_bidx"])  # one lock order for every batch: no deadlocks
     return list(tx.execute(
         pg_insert(members).on_conflict_do_nothing().returning(
             members.c.id, members.c.member_number, members.c.registration_store, members.c.channel,
@@ -190,6 +191,16 @@ def import_errors_of(tx: Tx, job_id: str, after_line: int, limit: int) -> list[A
 
 
 # -- erase, merge, bulk edit, birthdays -----------------------------------------------------
+def merged_into(tx: Tx, member_id: str) -> list[str]:
+    """Every member merged (directly or not) into this one."""
+    found, frontier = [], [member_id]
+    while frontier:
+        rows = tx.execute(sa.select(members.c.id).where(members.c.merged_into.in_(frontier))).scalars().all()
+        frontier = [str(r) for r in rows if str(r) not in found]
+        found += frontier
+    return found
+
+
 def erase(tx: Tx, member_id: str) -> Any:
     """Anonymise irreversibly: personal fields gone, the row (id, number, store, dates) kept."""
     row = tx.execute(members.update().where(members.c.id == member_id).values(
@@ -214,10 +225,10 @@ def bulk_tags(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, add: list
               remove: list[str]) -> list[Any]:
     """Add and remove tags on every member the filters select (not merged or erased ones);
     returns the members that changed."""
-    selected = search(tx, filters, phone_bidx, limit=10_000_000, after=None)
+    selected = search(tx, filters, phone_bidx, limit=10_000_000, after=None, for_update=True)
     changes = []
     for row in selected:
-        tags = sorted((set(row.tags) | set(add)) - set(remove))
+        tags = sorted((set(row.tags) | set(add)) - set(remove))[: domain.MAX_TAGS]
         if row.status in ("active", "frozen") and tags != sorted(row.tags):
             changes.append({"b_id": row.id, "b_version": row.version, "tags": tags})
     if not changes:

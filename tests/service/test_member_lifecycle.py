@@ -28,13 +28,22 @@ def _call(container, method, **kwargs):
 
 
 def _register(container, **extra):
-    return _call(container, "register", name="Life Cycle", phone=_phone(), **extra)["member"]
+    return _call(container, "register", **{"name": "Life Cycle", "phone": _phone(), **extra})["member"]
 
 
 def _events(event_type: str, member_id: str) -> list:
     rows = query("members", "SELECT body FROM outbox WHERE event_type = :t AND body::text LIKE :id ORDER BY id",
                  t=event_type, id=f"%{member_id}%")
     return [parse_payload(Envelope.model_validate(r.body)) for r in rows]
+
+
+def test_erasing_a_survivor_erases_the_records_merged_into_it(members):
+    survivor, merged = _register(members, name="Same Person"), _register(members, name="Same Person Old")
+    _call(members, "merge", survivor_id=survivor["member_id"], merged_id=merged["member_id"])
+    _call(members, "erase", member_id=survivor["member_id"])
+    old = query("members", "SELECT name, phone_enc, status FROM members WHERE id = :id", id=merged["member_id"])[0]
+    assert (old.name, old.phone_enc, old.status) == ("(erased)", None, "erased")
+    assert len(_events("member.erased", merged["member_id"])) == 1
 
 
 def test_erase_anonymises_irreversibly_scrubs_history_and_frees_the_phone(members):
@@ -70,8 +79,13 @@ def test_merge_redirects_identifiers_and_announces_it(members):
     assert len(events) == 1 and isinstance(events[0], MemberMerged)
     assert (events[0].survivor_id, events[0].merged_member_number) == (survivor["member_id"],
                                                                        merged["member_number"])
+    again = _call(members, "merge", survivor_id=survivor["member_id"], merged_id=merged["member_id"])
+    assert again["member_id"] == survivor["member_id"]  # a redelivered merge answers the same
+    assert len(_events("member.merged", merged["member_id"])) == 1
     with pytest.raises(Conflict):
-        _call(members, "merge", survivor_id=survivor["member_id"], merged_id=merged["member_id"])
+        _call(members, "merge", survivor_id=merged["member_id"], merged_id=survivor["member_id"])
+    with pytest.raises(Conflict):  # a merged record is no longer writable
+        _call(members, "update", member_id=merged["member_id"], expected_version=2, name="Ghost")
     with pytest.raises(InvalidInput):
         _call(members, "merge", survivor_id=survivor["member_id"], merged_id=survivor["member_id"])
 

@@ -4,7 +4,7 @@
 2. authentication of a bearer token or an X-API-Key (401, audited, when present but bad);
 3. rate limits per API key, staff user or member, and per client IP when anonymous (429);
 4. Idempotency-Key on POST: same key and body replays the first response, another body is 409
-   (the replay of a response holding a secret shown once, like a new API key, shows it as null);
+   (a replay shows secrets shown once, like a new API key, and contact data as null: neither is stored);
 5. after the route: an audit entry for every write by staff or a key.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
@@ -63,7 +64,10 @@ class Guard:
         if hit is not None and time.monotonic() - hit[1] < _CACHE_SECONDS:
             return hit[0]
         row = await self.db.run(load, *args)
-        cache[key] = (row, time.monotonic())
+        if row is not None:  # unknown keys are not remembered: a flood of made-up keys must not grow memory
+            if len(cache) > 50_000:
+                cache.clear()
+            cache[key] = (row, time.monotonic())
         return row
 
     # -- authentication ---------------------------------------------------------------
@@ -138,6 +142,11 @@ class Guard:
                 principal = await self.authenticate(request)
             except ApiError as exc:
                 if exc.status == 401:
+                    # bad credentials are throttled per client IP before they cost an audit entry
+                    retry_after = self.rate_limit(request, None)
+                    if retry_after is not None:
+                        return _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
+                                                        headers={"Retry-After": str(retry_after)}))
                     await request.app.state.auditor.record(request, "auth.failed", exc.code,
                                                            details={"route": request.url.path})
                 return _error(request, exc)
@@ -194,7 +203,8 @@ class Guard:
             request.method.encode() + b" " + request.url.path.encode() + b"?" + request.url.query.encode()
             + b"\n" + await request.body()
         ).hexdigest()
-        existing = await self.db.run(store.claim_idempotency_key, scope, key, fingerprint)
+        stale_after = 2 * self.settings.rpc_timeout_seconds + 30  # a claim no live request can still hold
+        existing = await self.db.run(store.claim_idempotency_key, scope, key, fingerprint, stale_after)
         if existing is not None:
             if existing.request_hash != fingerprint:
                 raise ApiError(409, "idempotency_key_reused",
@@ -209,29 +219,35 @@ class Guard:
         try:
             response = await call_next(request)
         except BaseException:
-            await self.db.run(store.release_idempotency_key, scope, key)
+            with anyio.CancelScope(shield=True):
+                await self.db.run(store.release_idempotency_key, scope, key)
             raise
         if response.status_code >= 500 or response.status_code == 429:
             await self.db.run(store.release_idempotency_key, scope, key)  # a retry may succeed: do not pin
             return response
         body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-        kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "location")}
+        kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "location", "etag")}
         await self.db.run(store.complete_idempotency_key, scope, key, response.status_code,
                           _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
         return Response(body, status_code=response.status_code, headers=dict(response.headers))
 
 
 def _redacted(body: bytes, fields: tuple[str, ...] | list[str]) -> bytes:
-    """The body to keep for replays, without secrets shown only once (a replay shows them as null)."""
+    """The body to keep for replays, without what must not be stored: secrets shown only once
+    and personal contact data (a replay shows them as null). Fields are dotted paths."""
     if not fields:
         return body
     try:
         data = json.loads(body)
     except ValueError:
         return body
-    for name in fields:
-        if isinstance(data, dict) and name in data:
-            data[name] = None
+    for path in fields:
+        *parents, name = path.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and name in node:
+            node[name] = None
     return json.dumps(data).encode()
 
 

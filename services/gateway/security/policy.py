@@ -48,12 +48,12 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
     return Depends(dependency)
 
 
-async def deny(request: Request, message: str, **details: Any) -> None:
+async def deny(request: Request, message: str, field: str | None = None, **details: Any) -> None:
     """Refuse with 403 and record the attempt in the audit log."""
     await request.app.state.auditor.record(request, "access.denied", "denied",
                                            details={"route": request.url.path, "reason": message, **details})
     request.state.audited = True
-    raise ApiError(403, "forbidden", message)
+    raise ApiError(403, "forbidden", message, field=field)
 
 
 async def require_store(request: Request, principal: Principal, store: str | None) -> None:

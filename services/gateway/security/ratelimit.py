@@ -22,14 +22,19 @@ class RateLimiter:
         if tokens >= 1:
             self._buckets[key] = (tokens - 1, now)
             if len(self._buckets) > self._max_buckets:
-                self._evict(now, rate)
+                self._evict(now, rate, burst)
             return None
         self._buckets[key] = (tokens, now)
         return max(1, math.ceil((1 - tokens) / rate)) if rate > 0 else 60
 
-    def _evict(self, now: float, rate: float) -> None:
-        """Drop buckets idle long enough to be full again (they hold no information)."""
-        horizon = 60.0
+    def _evict(self, now: float, rate: float, burst: float) -> None:
+        """Drop buckets idle long enough to be full again (they hold no information); if that
+        frees too little, drop the oldest half (forgetting a bucket only ever lets more through)."""
+        refill = burst / rate if rate > 0 else 3600.0
         for key, (_, last) in list(self._buckets.items()):
-            if now - last > horizon:
+            if now - last > refill:
+                del self._buckets[key]
+        if len(self._buckets) > self._max_buckets * 0.9:
+            oldest = sorted(self._buckets.items(), key=lambda item: item[1][1])[: len(self._buckets) // 2]
+            for key, _ in oldest:
                 del self._buckets[key]

@@ -127,11 +127,14 @@ def upgrade() -> None:
     for name in _TABLES:
         metadata.tables[name].create(bind)
     # the audit log is append-only: no DELETE or TRUNCATE, and no UPDATE except the sealer's,
-    # which fills in seq, prev_hash and hash of an unsealed entry without touching its content
+    # which fills in seq (the next one), prev_hash and hash of an unsealed entry without
+    # touching its content
     op.execute("""
         CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'UPDATE' AND OLD.hash IS NULL AND NEW.hash IS NOT NULL
+               AND NEW.prev_hash IS NOT NULL AND NEW.seq IS NOT NULL
+               AND NEW.seq = (SELECT coalesce(max(seq), 0) + 1 FROM audit_log)
                AND to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash' = to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash' THEN
                 RETURN NEW;
             END IF;
