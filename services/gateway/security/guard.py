@@ -178,8 +178,8 @@ class Guard:
         if length is not None and (not length.isdigit() or int(length) > self.settings.max_body_bytes):
             return _error(request, ApiError(413, "payload_too_large",
                                             f"body larger than {self.settings.max_body_bytes} bytes"))
-        body = await request.body()
-        if len(body) > self.settings.max_body_bytes:
+        body = await _bounded_body(request, self.settings.max_body_bytes)
+        if body is None:  # a chunked body with no Content-Length, past the limit: stop reading it
             return _error(request, ApiError(413, "payload_too_large",
                                             f"body larger than {self.settings.max_body_bytes} bytes"))
         if not body:
@@ -230,6 +230,22 @@ class Guard:
         await self.db.run(store.complete_idempotency_key, scope, key, response.status_code,
                           _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
         return Response(body, status_code=response.status_code, headers=dict(response.headers))
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, read chunk by chunk and given up on as soon as it passes ``limit`` (None)."""
+    if hasattr(request, "_body"):
+        return bytes(request._body)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # where Request.body() caches it; the route downstream reads it from there
+    return body
 
 
 def _redacted(body: bytes, fields: tuple[str, ...] | list[str]) -> bytes:
