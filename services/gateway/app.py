@@ -111,7 +111,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                     "Staff authenticate with `POST /v1/auth/token` (Bearer token); POS and ERP systems send "
                     "`X-API-Key`. Errors share one body: "
                     "`{\"error\": {\"code\", \"message\", \"field\", \"request_id\"}}`. "
-                    "Every POST honours `Idempotency-Key`.",
+                    "POSTs honour `Idempotency-Key` (file imports excepted: re-importing creates nothing twice).",
         lifespan=lifespan,
         # our middleware already makes one server span per request (parented by an incoming
         # traceparent, id in X-Trace-ID); FastAPI's native spans would double the cost
