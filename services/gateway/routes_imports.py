@@ -5,13 +5,12 @@ import asyncio
 import logging
 import tempfile
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
 
+from contracts.rpc import ImportError_, ImportJob
 from services.gateway.errors import ApiError
 from services.gateway.imports import FileProblem, ImportReader, detect_encoding
 from services.gateway.pagination import Page, PageParams, make_cursor
@@ -26,25 +25,9 @@ BATCH_ROWS = 500
 IN_FLIGHT = 4  # batches being processed by the members service at once
 
 
-class ImportJobOut(BaseModel):
-    job_id: str
-    source: str
-    format: str
-    encoding: str
-    status: Literal["running", "done", "failed"]
-    rows_total: int
-    rows_created: int
-    rows_existing: int
-    rows_failed: int
-    error: str | None = None
-    created_at: datetime
-    finished_at: datetime | None = None
-
-
-class ImportErrorOut(BaseModel):
-    line: int
-    field: str | None
-    message: str
+# the API answers with the members service's own contract models
+ImportJobOut = ImportJob
+ImportErrorOut = ImportError_
 
 
 @router.post("/members/imports", status_code=202, response_model=ImportJobOut,

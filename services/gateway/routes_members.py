@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.rpc import to_utc
+from contracts.rpc import UpdateMember, to_utc
 from services.gateway import store
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor
@@ -46,18 +46,7 @@ class RegisterMemberBody(BaseModel):
     preferences: dict[str, PreferenceValue] = Field(default_factory=dict, description="At most 4 KiB as JSON")
 
 
-class UpdateMemberBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    phone: str | None = Field(default=None, min_length=1, max_length=32)
-    email: str | None = Field(default=None, max_length=254, description="Empty string removes it")
-    id_number: str | None = Field(default=None, max_length=32, description="Empty string removes it")
-    gender: Gender | None = None
-    birthday: date | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
-    preferences: dict[str, PreferenceValue] | None = None
-    status: Literal["active", "frozen"] | None = None
+UpdateMemberBody = UpdateMember  # the API takes the members service's contract as it is
 
 
 class PointsSummary(BaseModel):
