@@ -34,10 +34,21 @@ def _record(engine: sa.Engine, action: str, object_type: str, object_id: str, de
                                           object_type=object_type, object_id=object_id, details=details))
 
 
-def create_staff(args: argparse.Namespace) -> int:
-    password = os.environ.get("STAFF_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+def _password(prompt: str) -> str | None:
+    """STAFF_PASSWORD, or asked for; None (after saying why) when it is too short."""
+    password = os.environ.get("STAFF_PASSWORD") or getpass.getpass(prompt)
     if len(password) < secrets.MIN_PASSWORD_LENGTH:
         print(f"the password needs at least {secrets.MIN_PASSWORD_LENGTH} characters", file=sys.stderr)
+        return None
+    return password
+
+
+def create_staff(args: argparse.Namespace) -> int:
+    password = _password(f"password for {args.username}: ")
+    if password is None:
+        return 1
+    if "admin" in args.role and args.store:
+        print("admins act for the whole chain; leave out --store", file=sys.stderr)
         return 1
     engine = _engine()
     stores = sorted(set(args.store)) if args.store else None
@@ -52,9 +63,8 @@ def create_staff(args: argparse.Namespace) -> int:
 
 
 def set_password(args: argparse.Namespace) -> int:
-    password = os.environ.get("STAFF_PASSWORD") or getpass.getpass(f"new password for {args.username}: ")
-    if len(password) < secrets.MIN_PASSWORD_LENGTH:
-        print(f"the password needs at least {secrets.MIN_PASSWORD_LENGTH} characters", file=sys.stderr)
+    password = _password(f"new password for {args.username}: ")
+    if password is None:
         return 1
     engine = _engine()
     row = store.staff_by_username(engine, args.username)

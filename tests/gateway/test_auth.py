@@ -1,6 +1,11 @@
 """Staff login, lockout, refresh rotation, logout; forged and expired tokens; API keys."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+
 import jwt
 import sqlalchemy as sa
 
@@ -155,3 +160,24 @@ def test_admins_cannot_demote_or_disable_themselves(client, engine):
         response = client.patch(f"/v1/staff/{row.id}", headers=headers, json=change)
         assert response.status_code == 409, change
     assert client.get("/v1/staff", headers=headers).status_code == 200
+
+
+def _manage(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services.gateway.manage", *args], capture_output=True, text=True,
+                          env={**os.environ, "STAFF_PASSWORD": password}, timeout=60)
+
+
+def test_operator_cli_creates_staff_and_resets_a_locked_password(client, engine):
+    username = "cli-" + uuid.uuid4().hex[:8]
+    assert _manage("create-staff", username, "--role", "manager", "--store", "SH-001", password="short").returncode == 1
+    created = _manage("create-staff", username, "--role", "manager", "--store", "SH-001",
+                      password="cli password one")
+    assert created.returncode == 0, created.stderr
+    assert _login(client, username, "cli password one").status_code == 200
+    for _ in range(3):  # lock the account
+        _login(client, username, "wrong password!!")
+    assert _login(client, username, "cli password one").status_code == 423
+    reset = _manage("set-password", username, password="cli password two")
+    assert reset.returncode == 0, reset.stderr
+    assert _login(client, username, "cli password two").status_code == 200
+    assert audit_count(engine, "staff.created") >= 1
