@@ -89,7 +89,6 @@ class ServiceSettings:
     outbox_poll_seconds: float
     outbox_retention_hours: int
     event_delivery_limit: int
-    rpc_timeout_seconds: float
     log_level: str
 
     @classmethod
@@ -112,7 +111,6 @@ class ServiceSettings:
             outbox_poll_seconds=float(env("OUTBOX_POLL_SECONDS", "1.0")),
             outbox_retention_hours=env_int("OUTBOX_RETENTION_HOURS", 72),
             event_delivery_limit=env_int("EVENT_DELIVERY_LIMIT", 10),
-            rpc_timeout_seconds=float(env("RPC_TIMEOUT_SECONDS", "10")),
             log_level=env("LOG_LEVEL", "INFO"),
         )
 

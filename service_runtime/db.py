@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from contracts.envelope import Envelope, EventPayload, TraceContext
 from service_runtime.config import settings_for
 from service_runtime.tables import runtime_metadata
+from service_runtime.topology import event_exchange
 from service_runtime.tracing import inject_current
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,6 @@ def make_engine(url: str, pool_size: int) -> sa.Engine:
         pool_timeout=30,
         hide_parameters=True,  # error texts travel to logs and RPC replies: never with personal data in them
     )
-
-
-def event_exchange(producer: str) -> str:
-    """Nameko's event exchange for a producing service."""
-    return f"{producer}.events"
 
 
 class Tx:
@@ -69,7 +65,7 @@ class Tx:
             OUTBOX.insert().values(
                 event_id=str(envelope.event_id),
                 event_type=envelope.type,
-                exchange=event_exchange(envelope.producer),
+                exchange=event_exchange(envelope.producer).name,
                 body=envelope.model_dump(mode="json"),
                 headers=headers,
             )
@@ -88,7 +84,7 @@ class Tx:
         if foreign:
             raise ValueError(f"{self.service} cannot emit {sorted(foreign)}")
         self.conn.execute(OUTBOX.insert(), [
-            {"event_id": str(e.event_id), "event_type": e.type, "exchange": event_exchange(e.producer),
+            {"event_id": str(e.event_id), "event_type": e.type, "exchange": event_exchange(e.producer).name,
              "body": e.model_dump(mode="json"), "headers": headers} for e in envelopes
         ])
         self.emitted.extend(envelopes)

@@ -74,7 +74,6 @@ def is_valid_member_number(number: str) -> bool:
 
 
 GENDERS = ("female", "male", "other", "undisclosed")
-CONSENT_CHANNELS = ("sms", "email", "push", "marketing")
 EARLIEST_BIRTHDAY = date(1900, 1, 1)
 _EMAIL = re.compile(r"^[^@\s<>;,]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]{1,63})+$")
 _TAG = re.compile(r"^[\w\-:.]{1,32}$")

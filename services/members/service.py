@@ -57,6 +57,14 @@ class Cipher(DependencyProvider):
         return self.cipher
 
 
+def _require(tx: Any, member_id: str, *, for_update: bool = False) -> Any:
+    """The member's row, or NotFound."""
+    row = store.get(tx, member_id, for_update=for_update)
+    if row is None:
+        raise NotFound(f"no member {member_id}", "member_id")
+    return row
+
+
 def _today() -> date:
     return datetime.now(UTC).date()
 
@@ -191,9 +199,7 @@ class MembersService(ServiceBase):
         if not isinstance(expected_version, int) or isinstance(expected_version, bool):
             raise InvalidInput("must be the member's current version (an integer)", "version")
         with self.db.transaction() as tx:
-            row = store.get(tx, member_id, for_update=True)
-            if row is None:
-                raise NotFound(f"no member {member_id}", "member_id")
+            row = _require(tx, member_id, for_update=True)
             if row.status in ("erased", "merged"):
                 raise Conflict(f"this member was {row.status}", "member_id")
             if row.version != expected_version:
@@ -260,8 +266,7 @@ class MembersService(ServiceBase):
         member_id = _member_id(member_id)
         self._check_self(member_id)
         with self.db.transaction() as tx:
-            if store.get(tx, member_id) is None:
-                raise NotFound(f"no member {member_id}", "member_id")
+            _require(tx, member_id)
             rows = store.history(tx, member_id)
         return [MemberChange(version=r.version, changed_at=r.changed_at, actor_kind=r.actor_kind,
                              actor_id=r.actor_id, fields=r.fields).model_dump(mode="json") for r in rows]
@@ -273,9 +278,7 @@ class MembersService(ServiceBase):
         self._check_self(member_id)
         cmd: SetConsent = parse_request(SetConsent, request)
         with self.db.transaction() as tx:
-            member = store.get(tx, member_id)
-            if member is None:
-                raise NotFound(f"no member {member_id}", "member_id")
+            member = _require(tx, member_id)
             if member.status in ("erased", "merged"):
                 raise Conflict(f"this member was {member.status}", "member_id")
             row, changed = store.set_consent(tx, member_id, cmd.channel, cmd.granted, cmd.source, cmd.text_version,
@@ -291,11 +294,9 @@ class MembersService(ServiceBase):
         member_id = _member_id(member_id)
         self._check_self(member_id)
         with self.db.transaction() as tx:
-            if store.get(tx, member_id) is None:
-                raise NotFound(f"no member {member_id}", "member_id")
+            _require(tx, member_id)
             rows = store.consents_of(tx, member_id)
         return [_consent(r).model_dump(mode="json") for r in rows]
-
 
     # -- bulk import ---------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
@@ -413,9 +414,7 @@ class MembersService(ServiceBase):
         member_id = _member_id(member_id)
         self._check_self(member_id)
         with self.db.transaction() as tx:
-            row = store.get(tx, member_id)
-            if row is None:
-                raise NotFound(f"no member {member_id}", "member_id")
+            row = _require(tx, member_id)
             consents = store.consents_of(tx, member_id)
             consent_history = store.consent_log_of(tx, member_id)
             changes = store.history(tx, member_id)
@@ -432,9 +431,7 @@ class MembersService(ServiceBase):
     def erase(self, member_id: str) -> dict[str, Any]:
         member_id = _member_id(member_id)
         with self.db.transaction() as tx:
-            row = store.get(tx, member_id, for_update=True)
-            if row is None:
-                raise NotFound(f"no member {member_id}", "member_id")
+            row = _require(tx, member_id, for_update=True)
             if row.status == "erased":
                 return self._view(row).model_dump(mode="json")  # erasing twice changes nothing
             erased = store.erase(tx, member_id)
