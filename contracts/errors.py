@@ -46,6 +46,13 @@ class Conflict(ServiceError):
     http_status = 409
 
 
+class InsufficientPoints(Conflict):
+    """Not enough available points for a hold or a deduction."""
+
+    code = "insufficient_points"
+    http_status = 409
+
+
 class InvalidEvent(ServiceError):
     """An event that can never be processed (bad envelope or payload): dead-letter it."""
 
@@ -54,5 +61,5 @@ class InvalidEvent(ServiceError):
 
 
 ERRORS: dict[str, type[ServiceError]] = {
-    cls.__name__: cls for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InvalidEvent)
+    cls.__name__: cls for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, InvalidEvent)
 }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
@@ -93,9 +94,115 @@ class MemberBirthday(EventPayload):
     registration_store: str | None
 
 
+class PointsAccrued(EventPayload):
+    """Points were credited: a sale (with its amount, for RFM) or an activity."""
+
+    TYPE = "points.accrued"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    store: str | None
+    source: Literal["sale", "checkin", "share", "referral", "profile_completion", "birthday"]
+    reference: str = Field(description="Transaction id for sales, the natural key for activities")
+    points: int
+    amount: Decimal | None = Field(default=None, description="Sale amount after discounts (sales only)")
+    currency: str | None = None
+    occurred_at: datetime = Field(description="Time of sale or activity")
+    balance: int
+
+
+class PointsRedeemed(EventPayload):
+    """A hold was committed: points paid for (part of) a sale."""
+
+    TYPE = "points.redeemed"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    store: str
+    transaction_id: str
+    hold_id: str
+    points: int
+    redeemed_at: datetime
+    balance: int
+
+
+class PointsReversed(EventPayload):
+    """A refund took back earned points (and gave back points paid on the sale)."""
+
+    TYPE = "points.reversed"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    store: str
+    transaction_id: str
+    refund_id: str
+    amount: Decimal
+    points_reversed: int
+    points_uncovered: int
+    redeemed_points_returned: int
+    refunded_at: datetime
+    balance: int
+
+
+class PointsExpired(EventPayload):
+    TYPE = "points.expired"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    points: int
+    expired_at: datetime
+    balance: int
+
+
+class PointsExpiring(EventPayload):
+    """Reminder: points expire soon (notify tells the member)."""
+
+    TYPE = "points.expiring"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    points: int
+    expires_at: datetime
+    days_ahead: int
+
+
+class PointsAdjusted(EventPayload):
+    TYPE = "points.adjusted"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    store: str | None
+    points: int
+    reason: str
+    actor_id: str | None
+    adjusted_at: datetime
+    balance: int
+
+
+class TierChanged(EventPayload):
+    TYPE = "tier.changed"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    old_tier: str
+    new_tier: str
+    direction: Literal["up", "down"]
+    reason: Literal["sale", "evaluation", "merge", "program"]
+    changed_at: datetime
+
+
 EVENTS: dict[tuple[str, int], type[EventPayload]] = {
     (cls.TYPE, cls.VERSION): cls
-    for cls in (MemberRegistered, MemberUpdated, MemberConsentChanged, MemberMerged, MemberErased, MemberBirthday)
+    for cls in (MemberRegistered, MemberUpdated, MemberConsentChanged, MemberMerged, MemberErased, MemberBirthday,
+                PointsAccrued, PointsRedeemed, PointsReversed, PointsExpired, PointsExpiring, PointsAdjusted,
+                TierChanged)
 }
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import EVENTS
+from contracts.points import POINTS_MODELS
 from contracts.rpc import RPC_MODELS
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -23,7 +24,7 @@ def documents() -> dict[str, dict[str, object]]:
     docs: dict[str, dict[str, object]] = {"envelope.json": Envelope.model_json_schema()}
     for (event_type, version), cls in sorted(EVENTS.items()):
         docs[f"events/{event_type}.v{version}.json"] = _schema(cls)
-    for name, model in sorted(RPC_MODELS.items()):
+    for name, model in sorted({**RPC_MODELS, **POINTS_MODELS}.items()):
         docs[f"rpc/{name}.json"] = _schema(model)
     return docs
 
