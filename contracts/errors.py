@@ -61,5 +61,6 @@ class InvalidEvent(ServiceError):
 
 
 ERRORS: dict[str, type[ServiceError]] = {
-    cls.__name__: cls for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, InvalidEvent)
+    cls.__name__: cls
+    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, InvalidEvent)
 }

@@ -294,7 +294,9 @@ class TierRule(_Model):
 
 class ExpiryRule(_Model):
     mode: Literal["never", "months_after", "end_of_month", "end_of_year"] = "months_after"
-    months: int = Field(default=12, ge=0, le=240, description="N months after earning / Nth month or year end")
+    count: int = Field(default=12, ge=0, le=240, description="months_after: N months after earning; "
+                       "end_of_month: the end of the Nth month after the month of earning; "
+                       "end_of_year: the end of the Nth year after the year of earning")
 
 
 class ActivityPoints(_Model):
@@ -354,7 +356,7 @@ class Program(_Model):
     def _tiers(cls, value: list[TierRule]) -> list[TierRule]:
         if value[0].threshold != 0:
             raise ValueError("the first tier starts at 0")
-        if any(b.threshold <= a.threshold for a, b in zip(value, value[1:])):
+        if any(b.threshold <= a.threshold for a, b in zip(value, value[1:], strict=False)):
             raise ValueError("thresholds must rise from tier to tier")
         if len({t.name for t in value}) != len(value):
             raise ValueError("tier names must be unique")
@@ -435,6 +437,6 @@ POINTS_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
     for cls in (SaleLine, SaleDiscount, Sale, RuleLine, Expiring, SaleResult, Refund, RefundResult, SaleBatch,
                 ItemError, BatchItemResult, BatchResult, HoldRequest, Hold, Adjust, Activity, ActivityResult,
-                LedgerEntry, AdjustResult, LedgerPage, TierProgress, Account, TierRule, ExpiryRule, ActivityPoints, Program,
-                SetProgram, ProgramVersion, BonusRule, BonusRuleOut, LiabilityRow, SettlementRow, JobResult)
+                LedgerEntry, AdjustResult, LedgerPage, TierProgress, Account, TierRule, ExpiryRule, ActivityPoints,
+                Program, SetProgram, ProgramVersion, BonusRule, BonusRuleOut, LiabilityRow, SettlementRow, JobResult)
 }

@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from contracts.errors import InvalidInput
 
 SERVICES = ("members", "points", "campaigns", "notify")
 DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gateway's
@@ -211,3 +214,34 @@ def redact_url(url: str) -> str:
         netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+@dataclass(frozen=True)
+class StoreZones:
+    """Which time zone each store keeps: STORE_TIMEZONES=SH-001=Asia/Shanghai,NY-001=America/New_York;
+    stores not named there use STORE_DEFAULT_TIMEZONE (default Asia/Shanghai; MEMBERS_TIMEZONE is
+    read as an older name of it)."""
+
+    named: dict[str, str]
+    default: str
+
+    @classmethod
+    def from_env(cls) -> "StoreZones":
+        named = {}
+        for item in filter(None, env("STORE_TIMEZONES", "").split(",")):
+            store_code, _, zone = item.partition("=")
+            named[store_code.strip()] = zone.strip()
+        zones = cls(named, env("STORE_DEFAULT_TIMEZONE", env("MEMBERS_TIMEZONE", "Asia/Shanghai")))
+        for zone in zones.zones():
+            try:
+                ZoneInfo(zone)
+            except (ValueError, ZoneInfoNotFoundError):
+                raise InvalidInput(f"unknown time zone {zone!r} in STORE_TIMEZONES/STORE_DEFAULT_TIMEZONE", "zone") \
+                    from None
+        return zones
+
+    def zones(self) -> set[str]:
+        return set(self.named.values()) | {self.default}
+
+    def zone_of(self, store_code: str | None) -> str:
+        return self.named.get(store_code or "", self.default)

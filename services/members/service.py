@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
@@ -38,7 +37,7 @@ from contracts.rpc import (
     UpdateMember,
 )
 from service_runtime.base import ServiceBase, parse_request
-from service_runtime.config import env, env_int
+from service_runtime.config import StoreZones, env_int
 from services.members import domain, store
 from services.members.crypto import FieldCipher
 
@@ -522,36 +521,6 @@ class MembersService(ServiceBase):
                               for c in candidates if str(c.id) in claimed])
             emitted += len(claimed)
         return {"emitted": emitted}
-
-
-@dataclass(frozen=True)
-class StoreZones:
-    """Which time zone each store keeps: STORE_TIMEZONES=SH-001=Asia/Shanghai,NY-001=America/New_York;
-    stores not named there use MEMBERS_TIMEZONE (default Asia/Shanghai)."""
-
-    named: dict[str, str]
-    default: str
-
-    @classmethod
-    def from_env(cls) -> "StoreZones":
-        named = {}
-        for item in filter(None, env("STORE_TIMEZONES", "").split(",")):
-            store_code, _, zone = item.partition("=")
-            named[store_code.strip()] = zone.strip()
-        zones = cls(named, env("MEMBERS_TIMEZONE", "Asia/Shanghai"))
-        for zone in zones.zones():
-            try:
-                ZoneInfo(zone)
-            except (ValueError, ZoneInfoNotFoundError):
-                raise InvalidInput(f"unknown time zone {zone!r} in STORE_TIMEZONES/MEMBERS_TIMEZONE", "zone") \
-                    from None
-        return zones
-
-    def zones(self) -> set[str]:
-        return set(self.named.values()) | {self.default}
-
-    def zone_of(self, store_code: str | None) -> str:
-        return self.named.get(store_code or "", self.default)
 
 
 def _is_leap(year: int) -> bool:

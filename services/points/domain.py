@@ -1,5 +1,249 @@
-"""Points' pure rules. The earning, lot and tier rules arrive with the points issue."""
+"""Points' pure rules: earning, lot consumption, refunds, expiry dates, tiers. No I/O, no clock."""
 from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from contracts.points import BonusRule, ExpiryRule, Program
 
 DEFAULT_TIER = "normal"
 OPENING_BALANCE = 0
+_ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
+CENT = Decimal("0.01")
+
+
+class RuleError(ValueError):
+    """An input the rules cannot evaluate; ``field`` names it."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str | None
+    category: str | None
+    amount: Decimal
+    discount: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Bonus:
+    rule_id: str
+    rule: BonusRule
+
+
+@dataclass
+class Earning:
+    points: int
+    net_amount: Decimal
+    breakdown: list[tuple[str, int]] = field(default_factory=list)
+
+
+def net_lines(lines: Sequence[Line], sale_discount: Decimal) -> list[Decimal]:
+    """Each line's amount after its own discount and its share of the sale-level discount
+    (spread by line amount, to the cent; the last line takes the rounding remainder)."""
+    gross = sum((line.amount for line in lines), Decimal(0))
+    shares: list[Decimal] = []
+    for i, line in enumerate(lines):
+        if i == len(lines) - 1:
+            shares.append(sale_discount - sum(shares, Decimal(0)))
+        elif gross == 0:
+            shares.append(Decimal(0))
+        else:
+            shares.append((sale_discount * line.amount / gross).quantize(CENT, ROUND_HALF_UP))
+    return [max(Decimal(0), line.amount - line.discount - share) for line, share in zip(lines, shares, strict=True)]
+
+
+def _round(value: Decimal, mode: str) -> int:
+    return int(value.to_integral_value(_ROUNDING[mode]))
+
+
+def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, currency: str, tier: str,
+         store: str, sold_at: datetime, bonuses: Iterable[Bonus] = (), earned_today: int = 0) -> Earning:
+    """Points for one sale, with a breakdown whose lines add up to the total."""
+    rate = program.rates.get(currency)
+    if rate is None:
+        raise RuleError(f"currency {currency} is not accepted (accepted: {', '.join(sorted(program.rates))})",
+                        "currency")
+    nets = net_lines(lines, sale_discount)
+    net_total = sum(nets, Decimal(0))
+    paid = nets if program.net_of_discounts else [line.amount for line in lines]
+    if net_total < program.min_spend:
+        return Earning(0, net_total, [("min_spend", 0)])
+    base = Decimal(0)
+    extras: dict[str, Decimal] = {}
+    excluded = False
+    for line, amount in zip(lines, paid, strict=True):
+        if line.category in program.excluded_categories or line.sku in program.excluded_skus:
+            excluded = True
+            continue
+        points = amount * rate
+        base += points
+        if line.sku is not None and line.sku in program.sku_multipliers:
+            label, factor = f"sku:{line.sku}", program.sku_multipliers[line.sku]
+        elif line.category is not None and line.category in program.category_multipliers:
+            label, factor = f"category:{line.category}", program.category_multipliers[line.category]
+        else:
+            continue
+        extras[label] = extras.get(label, Decimal(0)) + points * (factor - 1)
+    breakdown = [("base", _round(base, program.rounding))]
+    breakdown += [(label, _round(value, program.rounding)) for label, value in sorted(extras.items())]
+    tier_factor = next((t.multiplier for t in program.tiers if t.name == tier), Decimal(1))
+    if tier_factor != 1:
+        before_tier = base + sum(extras.values(), Decimal(0))
+        breakdown.append((f"tier:{tier}", _round(before_tier * (tier_factor - 1), program.rounding)))
+    for bonus in bonuses:
+        rule = bonus.rule
+        if not (rule.starts_at <= sold_at < rule.ends_at) or net_total < rule.min_spend:
+            continue
+        if (rule.stores and store not in rule.stores) or (rule.tiers and tier not in rule.tiers):
+            continue
+        if rule.points_per_sale is not None:
+            breakdown.append((f"bonus:{bonus.rule_id}", rule.points_per_sale))
+            continue
+        assert rule.multiplier is not None
+        eligible = sum((amount * rate for line, amount in zip(lines, paid, strict=True)
+                        if line.category not in program.excluded_categories and line.sku not in program.excluded_skus
+                        and (not rule.categories or line.category in rule.categories)), Decimal(0))
+        breakdown.append((f"bonus:{bonus.rule_id}", _round(eligible * (rule.multiplier - 1), program.rounding)))
+    if excluded:
+        breakdown.append(("excluded", 0))
+    total = sum(points for _, points in breakdown)
+    if program.cap_per_sale is not None and total > program.cap_per_sale:
+        breakdown.append(("cap_sale", program.cap_per_sale - total))
+        total = program.cap_per_sale
+    if program.cap_per_day is not None:
+        room = max(0, program.cap_per_day - earned_today)
+        if total > room:
+            breakdown.append(("cap_day", room - total))
+            total = room
+    return Earning(max(0, total), net_total, breakdown)
+
+
+def cumulative_share(total: int, whole: Decimal, before: Decimal, now: Decimal) -> int:
+    """The part of ``total`` that the step from ``before`` to ``now`` (of ``whole``) stands for,
+    rounded so that the steps of a full refund add up to ``total`` exactly."""
+    if whole <= 0:
+        return 0
+
+    def upto(x: Decimal) -> int:
+        return total if x >= whole else int((Decimal(total) * x / whole).to_integral_value(ROUND_HALF_UP))
+
+    return upto(now) - upto(before)
+
+
+@dataclass(frozen=True)
+class Lot:
+    lot_id: int
+    remaining: int
+    available_at: datetime
+    expires_at: datetime | None
+    store: str | None = None
+
+
+def spendable(lots: Iterable[Lot], now: datetime) -> list[Lot]:
+    """Lots that may be spent now, soonest expiry first (lots that never expire last)."""
+    usable = [lot for lot in lots if lot.remaining > 0 and lot.available_at <= now
+              and (lot.expires_at is None or lot.expires_at > now)]
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(usable, key=lambda lot: (lot.expires_at or far, lot.lot_id))
+
+
+def consume(lots: Sequence[Lot], points: int) -> list[tuple[Lot, int]]:
+    """Take ``points`` from ``lots`` in the order given; raises if they do not cover it."""
+    taken: list[tuple[Lot, int]] = []
+    left = points
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(left, lot.remaining)
+        if take:
+            taken.append((lot, take))
+            left -= take
+    if left:
+        raise RuleError(f"insufficient points: {points - left} available, {points} needed", "points")
+    return taken
+
+
+def credit_into_lot(balance: int, held: int, points: int) -> int:
+    """How many of ``points`` credited to a balance go into a new lot: all of them, unless the
+    balance is below what is held (a refund took spent points), which they first make good."""
+    return max(0, balance + points - held) - max(0, balance - held)
+
+
+def refund_split(points: int, balance: int, held: int, debt_policy: bool, negative_limit: int) -> tuple[int, int]:
+    """(points taken off the balance, points recorded as debt) when a refund takes ``points``.
+    Under the debt policy the balance keeps what is held; under the negative policy the balance
+    (less holds) may fall to ``-negative_limit`` and only what goes beyond becomes debt."""
+    room = (balance - held) - (0 if debt_policy else -negative_limit)
+    from_balance = max(0, min(points, room))
+    return from_balance, points - from_balance
+
+
+def _add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def expiry(earned_at: datetime, zone: str, rule: ExpiryRule) -> datetime | None:
+    """When points earned at ``earned_at`` expire: the end of a local day in the store's zone."""
+    if rule.mode == "never":
+        return None
+    local = earned_at.astimezone(ZoneInfo(zone)).date()
+    if rule.mode == "months_after":
+        last = _add_months(local, rule.count)
+    elif rule.mode == "end_of_month":
+        end = _add_months(local.replace(day=1), rule.count)
+        last = end.replace(day=calendar.monthrange(end.year, end.month)[1])
+    else:
+        last = date(local.year + rule.count, 12, 31)
+    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def local_day_bounds(at: datetime, zone: str) -> tuple[datetime, datetime]:
+    local = at.astimezone(ZoneInfo(zone)).date()
+    start = datetime.combine(local, time(0), tzinfo=ZoneInfo(zone))
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+def tier_for(program: Program, qualifying: Decimal) -> str:
+    reached = [t.name for t in program.tiers if qualifying >= t.threshold]
+    return reached[-1] if reached else program.tiers[0].name
+
+
+def tier_rank(program: Program, tier: str) -> int:
+    names = [t.name for t in program.tiers]
+    return names.index(tier) if tier in names else 0
+
+
+def next_tier(program: Program, tier: str, qualifying: Decimal) -> tuple[str | None, Decimal | None]:
+    rank = tier_rank(program, tier)
+    if rank + 1 >= len(program.tiers):
+        return None, None
+    target = program.tiers[rank + 1]
+    return target.name, max(Decimal(0), target.threshold - qualifying)
+
+
+def upgrade(program: Program, current: str, qualifying: Decimal) -> str | None:
+    """The tier to move up to at once, or None."""
+    earned = tier_for(program, qualifying)
+    return earned if tier_rank(program, earned) > tier_rank(program, current) else None
+
+
+def downgrade(program: Program, current: str, qualifying: Decimal, tier_since: datetime | None,
+              now: datetime) -> str | None:
+    """At a periodic evaluation: one tier down when the member no longer qualifies and the
+    grace period since reaching the current tier has passed; else None."""
+    rank = tier_rank(program, current)
+    if rank == 0 or tier_rank(program, tier_for(program, qualifying)) >= rank:
+        return None
+    if tier_since is not None and now < tier_since + timedelta(days=program.tier_grace_days):
+        return None
+    return program.tiers[rank - 1].name

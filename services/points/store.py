@@ -1,6 +1,10 @@
-"""The only code that touches the points tables."""
+"""The only code that touches the points tables (SQLAlchemy Core: this is the hot path)."""
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -8,15 +12,43 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
 from services.points import domain
-from services.points.tables import accounts
+from services.points.tables import (
+    accounts,
+    activities,
+    bonus_rules,
+    hold_lots,
+    holds,
+    ledger,
+    lots,
+    programs,
+    refunds,
+    reminders,
+    sales,
+)
 
 
-def open_account(tx: Tx, member_id: str, event_id: str) -> bool:
+class Account:
+    """A member's account row, locked for the transaction, changed in memory and written back."""
+
+    __slots__ = ("member_id", "balance", "held", "debt", "tier", "tier_since", "status", "registration_store",
+                 "dirty")
+
+    def __init__(self, row: Any) -> None:
+        self.member_id = str(row.member_id)
+        self.balance, self.held, self.debt = int(row.balance), int(row.held), int(row.debt)
+        self.tier, self.tier_since, self.status = row.tier, row.tier_since, row.status
+        self.registration_store = row.registration_store
+        self.dirty = False
+
+
+# ---- accounts -----------------------------------------------------------------------------
+def open_account(tx: Tx, member_id: str, event_id: str, member_number: str | None = None,
+                 registration_store: str | None = None) -> bool:
     """Open a member's account; False if it was already open (idempotent)."""
     result = tx.execute(
         pg_insert(accounts)
         .values(member_id=member_id, balance=domain.OPENING_BALANCE, tier=domain.DEFAULT_TIER,
-                opened_by_event=event_id)
+                opened_by_event=event_id, member_number=member_number, registration_store=registration_store)
         .on_conflict_do_nothing(index_elements=["member_id"])
     )
     return result.rowcount == 1
@@ -24,3 +56,371 @@ def open_account(tx: Tx, member_id: str, event_id: str) -> bool:
 
 def get_account(tx: Tx, member_id: str) -> Any | None:
     return tx.execute(sa.select(accounts).where(accounts.c.member_id == member_id)).first()
+
+
+def resolve(tx: Tx, member_ids: Iterable[str] = (), numbers: Iterable[str] = ()) -> dict[str, str]:
+    """Member id or member number -> the id of the account that now holds it (merges followed)."""
+    ids, nums = sorted(set(member_ids)), sorted(set(numbers))
+    found: dict[str, str] = {}
+    if ids or nums:
+        rows = tx.execute(sa.select(accounts.c.member_id, accounts.c.member_number, accounts.c.merged_into).where(
+            sa.or_(accounts.c.member_id.in_(ids), accounts.c.member_number.in_(nums)))).all()
+        for row in rows:
+            target = str(row.merged_into or row.member_id)
+            if str(row.member_id) in ids:
+                found[str(row.member_id)] = target
+            if row.member_number in nums:
+                found[row.member_number] = target
+    chained = {k: v for k, v in found.items() if v not in ids or k != v}
+    for _ in range(3):  # a merged member merged again
+        nxt = {str(r.member_id): str(r.merged_into) for r in tx.execute(
+            sa.select(accounts.c.member_id, accounts.c.merged_into).where(
+                accounts.c.member_id.in_(set(chained.values())), accounts.c.merged_into.is_not(None)))}
+        if not nxt:
+            break
+        chained = {k: nxt.get(v, v) for k, v in chained.items()}
+        found.update(chained)
+    return found
+
+
+def lock_accounts(tx: Tx, member_ids: Iterable[str]) -> dict[str, Account]:
+    """Lock the accounts in a fixed order (no deadlocks between concurrent batches)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    rows = tx.execute(sa.select(accounts).where(accounts.c.member_id.in_(ids))
+                      .order_by(accounts.c.member_id).with_for_update()).all()
+    return {str(r.member_id): Account(r) for r in rows}
+
+
+def save_accounts(tx: Tx, changed: Sequence[Account]) -> None:
+    if not changed:
+        return
+    tx.execute(
+        accounts.update().where(accounts.c.member_id == sa.bindparam("m_id")).values(
+            balance=sa.bindparam("m_balance"), held=sa.bindparam("m_held"), debt=sa.bindparam("m_debt"),
+            tier=sa.bindparam("m_tier"), tier_since=sa.bindparam("m_tier_since"), status=sa.bindparam("m_status")),
+        [{"m_id": a.member_id, "m_balance": a.balance, "m_held": a.held, "m_debt": a.debt, "m_tier": a.tier,
+          "m_tier_since": a.tier_since, "m_status": a.status} for a in changed],
+    )
+
+
+def set_status(tx: Tx, member_id: str, status: str, merged_into: str | None = None) -> None:
+    tx.execute(accounts.update().where(accounts.c.member_id == member_id)
+               .values(status=status, merged_into=merged_into))
+
+
+def set_member_number(tx: Tx, member_id: str, member_number: str | None) -> None:
+    tx.execute(accounts.update().where(accounts.c.member_id == member_id).values(member_number=member_number))
+
+
+# ---- ledger and lots ----------------------------------------------------------------------
+def add_ledger(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        tx.execute(ledger.insert(), [{"store": None, "at_store": None, "reference": None, "lot_id": None,
+                                      "detail": {}, "actor_id": None, **row} for row in rows])
+
+
+def add_lots(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    rows = [r for r in rows if r["points"] > 0]
+    if rows:
+        tx.execute(lots.insert(), rows)
+
+
+def open_lots(tx: Tx, member_id: str) -> list[domain.Lot]:
+    """The member's lots with points left (call with the account locked)."""
+    rows = tx.execute(sa.select(lots.c.id, lots.c.remaining, lots.c.available_at, lots.c.expires_at, lots.c.store)
+                      .where(lots.c.member_id == member_id, lots.c.remaining > 0).order_by(lots.c.id)).all()
+    return [domain.Lot(r.id, r.remaining, r.available_at, r.expires_at, r.store) for r in rows]
+
+
+def take_from_lots(tx: Tx, taken: list[tuple[domain.Lot, int]]) -> None:
+    if taken:
+        tx.execute(lots.update().where(lots.c.id == sa.bindparam("l_id"))
+                   .values(remaining=lots.c.remaining - sa.bindparam("l_take")),
+                   [{"l_id": lot.lot_id, "l_take": take} for lot, take in taken])
+
+
+def trim_lots(tx: Tx, member_id: str, target: int) -> None:
+    """Make the member's open lots add up to ``target`` (soonest expiry first)."""
+    open_ = open_lots(tx, member_id)
+    excess = sum(lot.remaining for lot in open_) - target
+    if excess > 0:
+        far = datetime.max.replace(tzinfo=domain.UTC)
+        ordered = sorted(open_, key=lambda lot: (lot.expires_at or far, lot.lot_id))
+        take_from_lots(tx, domain.consume(ordered, excess))
+
+
+def summaries(tx: Tx, member_ids: Iterable[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """Per member: pending, available, and the soonest-expiring points (one query for many)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    rows = tx.execute(sa.text("""
+        WITH l AS (SELECT member_id, remaining, available_at, expires_at FROM lots
+                   WHERE member_id = ANY(CAST(:ids AS uuid[])) AND remaining > 0),
+             m AS (SELECT member_id, min(expires_at) AS soonest FROM l
+                   WHERE expires_at > :now GROUP BY member_id)
+        SELECT l.member_id,
+               coalesce(sum(remaining) FILTER (WHERE available_at > :now), 0) AS pending,
+               coalesce(sum(remaining) FILTER (WHERE available_at <= :now
+                                              AND (expires_at IS NULL OR expires_at > :now)), 0) AS available,
+               min(m.soonest) AS soonest,
+               coalesce(sum(remaining) FILTER (WHERE expires_at = m.soonest), 0) AS soonest_points
+        FROM l LEFT JOIN m USING (member_id) GROUP BY l.member_id"""), {"ids": ids, "now": now}).all()
+    out = {m: {"pending": 0, "available": 0, "soonest": None, "soonest_points": 0} for m in ids}
+    for r in rows:
+        out[str(r.member_id)] = {"pending": int(r.pending), "available": int(r.available), "soonest": r.soonest,
+                                 "soonest_points": int(r.soonest_points)}
+    return out
+
+
+def history(tx: Tx, member_id: str, limit: int, before_id: int | None) -> list[Any]:
+    query = sa.select(ledger).where(ledger.c.member_id == member_id)
+    if before_id is not None:
+        query = query.where(ledger.c.id < before_id)
+    return list(tx.execute(query.order_by(ledger.c.id.desc()).limit(limit)).all())
+
+
+def ledger_sum(tx: Tx, member_id: str) -> int:
+    return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.delta), 0))
+                          .where(ledger.c.member_id == member_id)).scalar_one())
+
+
+# ---- sales and refunds ----------------------------------------------------------------------
+def existing_sales(tx: Tx, keys: Iterable[tuple[str, str]], lock: bool = False) -> dict[tuple[str, str], Any]:
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    query = sa.select(sales).where(sa.tuple_(sales.c.store, sales.c.transaction_id).in_(keys))
+    if lock:
+        query = query.with_for_update()
+    return {(r.store, r.transaction_id): r for r in tx.execute(query).all()}
+
+
+def insert_sales(tx: Tx, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    return tx.execute(pg_insert(sales).on_conflict_do_nothing(), rows).rowcount
+
+
+def qualifying(tx: Tx, member_ids: Iterable[str], since: datetime) -> dict[str, tuple[Decimal, int]]:
+    """(spend after discounts and refunds, points kept) per member since ``since``."""
+    ids = sorted(set(member_ids))
+    out = {m: (Decimal(0), 0) for m in ids}
+    if ids:
+        for r in tx.execute(sa.select(sales.c.member_id, sa.func.sum(sales.c.net_amount - sales.c.refunded_amount),
+                                      sa.func.sum(sales.c.points - sales.c.points_reversed))
+                            .where(sales.c.member_id.in_(ids), sales.c.sold_at >= since)
+                            .group_by(sales.c.member_id)).all():
+            out[str(r[0])] = (Decimal(r[1] or 0), int(r[2] or 0))
+    return out
+
+
+def earned_between(tx: Tx, member_id: str, start: datetime, end: datetime) -> int:
+    return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(sales.c.points), 0)).where(
+        sales.c.member_id == member_id, sales.c.sold_at >= start, sales.c.sold_at < end)).scalar_one())
+
+
+def record_refund_on_sale(tx: Tx, store: str, transaction_id: str, amount: Decimal, reversed_: int,
+                          returned: int) -> None:
+    tx.execute(sales.update().where(sales.c.store == store, sales.c.transaction_id == transaction_id).values(
+        refunded_amount=sales.c.refunded_amount + amount, points_reversed=sales.c.points_reversed + reversed_,
+        redeemed_returned=sales.c.redeemed_returned + returned))
+
+
+def existing_refund(tx: Tx, store: str, refund_id: str) -> Any | None:
+    return tx.execute(sa.select(refunds).where(refunds.c.store == store, refunds.c.refund_id == refund_id)).first()
+
+
+def insert_refund(tx: Tx, row: dict[str, Any]) -> bool:
+    return tx.execute(pg_insert(refunds).values(**row).on_conflict_do_nothing()).rowcount == 1
+
+
+# ---- holds ------------------------------------------------------------------------------------
+def get_hold(tx: Tx, hold_id: str | None = None, key: tuple[str, str] | None = None, lock: bool = False) -> Any:
+    query = sa.select(holds)
+    query = query.where(holds.c.id == hold_id) if hold_id else query.where(
+        holds.c.store == key[0], holds.c.transaction_id == key[1])  # type: ignore[index]
+    return tx.execute(query.with_for_update() if lock else query).first()
+
+
+def insert_hold(tx: Tx, row: dict[str, Any], taken: list[tuple[domain.Lot, int]]) -> bool:
+    if tx.execute(pg_insert(holds).values(**row).on_conflict_do_nothing()).rowcount != 1:
+        return False
+    tx.execute(hold_lots.insert(), [{"hold_id": row["id"], "lot_id": lot.lot_id, "points": take,
+                                     "lot_store": lot.store} for lot, take in taken])
+    take_from_lots(tx, taken)
+    return True
+
+
+def finish_hold(tx: Tx, hold_id: str, status: str, now: datetime) -> None:
+    tx.execute(holds.update().where(holds.c.id == hold_id).values(status=status, finished_at=now))
+
+
+def hold_parts(tx: Tx, hold_id: str) -> list[Any]:
+    return list(tx.execute(sa.select(hold_lots).where(hold_lots.c.hold_id == hold_id)
+                           .order_by(hold_lots.c.lot_id.desc())).all())
+
+
+def give_back_to_lots(tx: Tx, parts: list[tuple[int, int]]) -> None:
+    if parts:
+        tx.execute(lots.update().where(lots.c.id == sa.bindparam("l_id"))
+                   .values(remaining=lots.c.remaining + sa.bindparam("l_add")),
+                   [{"l_id": lot_id, "l_add": points} for lot_id, points in parts])
+
+
+def committed_holds_for_sale(tx: Tx, store: str, transaction_id: str) -> list[Any]:
+    return list(tx.execute(sa.select(holds).where(holds.c.store == store, holds.c.transaction_id == transaction_id,
+                                                  holds.c.status == "committed")).all())
+
+
+def expired_holds(tx: Tx, now: datetime, limit: int) -> list[Any]:
+    return list(tx.execute(sa.select(holds.c.id, holds.c.member_id).where(
+        holds.c.status == "held", holds.c.expires_at <= now).order_by(holds.c.expires_at).limit(limit)).all())
+
+
+def open_holds(tx: Tx, member_id: str) -> list[Any]:
+    return list(tx.execute(sa.select(holds).where(holds.c.member_id == member_id, holds.c.status == "held")).all())
+
+
+# ---- activities, adjustments --------------------------------------------------------------------
+def claim_activity(tx: Tx, member_id: str, kind: str, key: str, points: int) -> bool:
+    stmt = pg_insert(activities).values(member_id=member_id, kind=kind, key=key, points=points)
+    return tx.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+
+
+def activities_between(tx: Tx, member_id: str, kind: str, start: datetime, end: datetime) -> int:
+    return int(tx.execute(sa.select(sa.func.count()).select_from(activities).where(
+        activities.c.member_id == member_id, activities.c.kind == kind, activities.c.created_at >= start,
+        activities.c.created_at < end)).scalar_one())
+
+
+def adjustment(tx: Tx, reference: str) -> Any | None:
+    return tx.execute(sa.select(ledger).where(ledger.c.kind == "adjustment", ledger.c.reference == reference)).first()
+
+
+def adjusted_today(tx: Tx, actor_id: str, since: datetime) -> int:
+    return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.abs(ledger.c.delta)), 0)).where(
+        ledger.c.kind == "adjustment", ledger.c.actor_id == actor_id, ledger.c.created_at >= since)).scalar_one())
+
+
+def last_ledger_entry(tx: Tx, member_id: str) -> Any:
+    return tx.execute(sa.select(ledger).where(ledger.c.member_id == member_id)
+                      .order_by(ledger.c.id.desc()).limit(1)).first()
+
+
+# ---- the program and bonus rules -------------------------------------------------------------------
+def program_versions(tx: Tx) -> list[Any]:
+    return list(tx.execute(sa.select(programs).order_by(programs.c.version)).all())
+
+
+def add_program(tx: Tx, program: dict[str, Any], effective_from: datetime, created_by: str | None) -> Any:
+    tx.execute(sa.text("LOCK TABLE programs IN SHARE ROW EXCLUSIVE MODE"))
+    version = int(tx.execute(sa.select(sa.func.coalesce(sa.func.max(programs.c.version), 0))).scalar_one()) + 1
+    return tx.execute(programs.insert().values(version=version, effective_from=effective_from, program=program,
+                                               created_by=created_by).returning(*programs.c)).one()
+
+
+def seed_program(tx: Tx, program: dict[str, Any], effective_from: datetime) -> None:
+    tx.execute(pg_insert(programs).values(version=1, effective_from=effective_from, program=program,
+                                          created_by="default").on_conflict_do_nothing())
+
+
+def bonus_rules_since(tx: Tx, since: datetime) -> list[Any]:
+    return list(tx.execute(sa.select(bonus_rules).where(bonus_rules.c.ends_at > since)
+                           .order_by(bonus_rules.c.starts_at)).all())
+
+
+def all_bonus_rules(tx: Tx) -> list[Any]:
+    return list(tx.execute(sa.select(bonus_rules).order_by(bonus_rules.c.starts_at.desc())).all())
+
+
+def add_bonus_rule(tx: Tx, rule: dict[str, Any], name: str, starts_at: datetime, ends_at: datetime,
+                   created_by: str | None, source: str = "api") -> Any:
+    return tx.execute(bonus_rules.insert().values(id=str(uuid.uuid4()), name=name, starts_at=starts_at,
+                                                  ends_at=ends_at, rule=rule, source=source, created_by=created_by)
+                      .returning(*bonus_rules.c)).one()
+
+
+def end_bonus_rule(tx: Tx, rule_id: str, now: datetime) -> Any | None:
+    return tx.execute(bonus_rules.update().where(bonus_rules.c.id == rule_id).values(
+        ends_at=sa.func.least(bonus_rules.c.ends_at, now)).returning(*bonus_rules.c)).first()
+
+
+# ---- jobs ------------------------------------------------------------------------------------------
+def members_with_expired_lots(tx: Tx, now: datetime, limit: int) -> list[str]:
+    return [str(r[0]) for r in tx.execute(sa.select(lots.c.member_id).where(
+        lots.c.remaining > 0, lots.c.expires_at <= now).group_by(lots.c.member_id).limit(limit)).all()]
+
+
+def expiring_between(tx: Tx, start: datetime, end: datetime, limit: int) -> list[Any]:
+    """(member, expires_at, points) not yet reminded of."""
+    return list(tx.execute(sa.text("""
+        SELECT l.member_id, l.expires_at, sum(l.remaining) AS points FROM lots l
+        WHERE l.remaining > 0 AND l.expires_at > :start AND l.expires_at <= :end
+          AND NOT EXISTS (SELECT 1 FROM expiry_reminders r WHERE r.member_id = l.member_id
+                          AND r.expires_at = l.expires_at)
+        GROUP BY l.member_id, l.expires_at ORDER BY l.expires_at LIMIT :limit"""),
+        {"start": start, "end": end, "limit": limit}).all())
+
+
+def claim_reminder(tx: Tx, member_id: str, expires_at: datetime, points: int) -> bool:
+    return tx.execute(pg_insert(reminders).values(member_id=member_id, expires_at=expires_at, points=points)
+                      .on_conflict_do_nothing()).rowcount == 1
+
+
+def tiered_members(tx: Tx, after: str | None, limit: int, base_tier: str) -> list[str]:
+    query = sa.select(accounts.c.member_id).where(accounts.c.tier != base_tier, accounts.c.status == "active")
+    if after:
+        query = query.where(accounts.c.member_id > after)
+    return [str(r[0]) for r in tx.execute(query.order_by(accounts.c.member_id).limit(limit)).all()]
+
+
+# ---- merges, erasure, export -------------------------------------------------------------------------
+def move_member(tx: Tx, from_id: str, to_id: str) -> None:
+    """Lots, ledger history, sales and activities of a merged member go to the survivor."""
+    for table in (lots, ledger, sales, refunds):
+        tx.execute(table.update().where(table.c.member_id == from_id).values(member_id=to_id))
+    tx.execute(sa.text("""
+        INSERT INTO activities (member_id, kind, key, points, created_at)
+        SELECT :to, kind, key, points, created_at FROM activities WHERE member_id = :from
+        ON CONFLICT DO NOTHING"""), {"to": to_id, "from": from_id})
+    tx.execute(activities.delete().where(activities.c.member_id == from_id, activities.c.kind != "referral"))
+
+
+def export_rows(tx: Tx, member_id: str) -> dict[str, list[Any]]:
+    return {
+        "sales": list(tx.execute(sa.select(sales.c.store, sales.c.transaction_id, sales.c.amount,
+                                           sales.c.net_amount, sales.c.currency, sales.c.sold_at, sales.c.points,
+                                           sales.c.refunded_amount, sales.c.points_reversed)
+                                 .where(sales.c.member_id == member_id).order_by(sales.c.sold_at)).all()),
+        "ledger": list(tx.execute(sa.select(ledger).where(ledger.c.member_id == member_id)
+                                  .order_by(ledger.c.id)).all()),
+        "holds": list(tx.execute(sa.select(holds).where(holds.c.member_id == member_id)).all()),
+        "activities": list(tx.execute(sa.select(activities).where(activities.c.member_id == member_id)).all()),
+    }
+
+
+# ---- reports ------------------------------------------------------------------------------------------
+def liability(tx: Tx, day_from: Any, day_to: Any, zone: str, store: str | None) -> list[Any]:
+    """Outstanding points per issuing store at the end of each day (days in ``zone``)."""
+    return list(tx.execute(sa.text("""
+        WITH days AS (SELECT generate_series(CAST(:day_from AS date), CAST(:day_to AS date), interval '1 day')::date
+                      AS day),
+             stores AS (SELECT DISTINCT store FROM ledger WHERE (CAST(:store AS text) IS NULL OR store = :store))
+        SELECT s.store, d.day,
+               (SELECT coalesce(sum(delta), 0) FROM ledger l
+                WHERE l.store IS NOT DISTINCT FROM s.store
+                  AND l.created_at < ((d.day + 1)::timestamp AT TIME ZONE :zone)) AS points
+        FROM stores s CROSS JOIN days d ORDER BY s.store NULLS FIRST, d.day"""),
+        {"day_from": day_from, "day_to": day_to, "zone": zone, "store": store}).all())
+
+
+def settlement(tx: Tx, start: datetime, end: datetime) -> list[Any]:
+    """Points earned in one store and spent in another (committed holds), in [start, end)."""
+    return list(tx.execute(sa.text("""
+        SELECT hl.lot_store AS earned_store, h.store AS spent_store, sum(hl.points) AS points
+        FROM holds h JOIN hold_lots hl ON hl.hold_id = h.id
+        WHERE h.status = 'committed' AND h.finished_at >= :start AND h.finished_at < :end
+        GROUP BY hl.lot_store, h.store ORDER BY 1 NULLS FIRST, 2"""), {"start": start, "end": end}).all())

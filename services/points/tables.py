@@ -1,10 +1,17 @@
-"""The points service's tables (its own database)."""
+"""The points service's tables (its own database).
+
+Invariants the code keeps, each change under the member's account row lock:
+  accounts.balance == sum(ledger.delta) for the member
+  sum(lots.remaining) == max(0, balance - held)      (held points left their lots)
+  accounts.held == sum(points) of the member's holds in status 'held'
+"""
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from service_runtime.tables import runtime_metadata
 
 metadata = runtime_metadata()
+MONEY = sa.Numeric(14, 2)
 
 accounts = sa.Table(
     "accounts",
@@ -14,4 +21,157 @@ accounts = sa.Table(
     sa.Column("tier", sa.Text, nullable=False, server_default="normal"),
     sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("opened_by_event", UUID(as_uuid=False), nullable=True),
+    sa.Column("member_number", sa.Text, nullable=True),
+    sa.Column("registration_store", sa.Text, nullable=True),
+    sa.Column("held", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("debt", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("status", sa.Text, nullable=False, server_default="active"),
+    sa.Column("merged_into", UUID(as_uuid=False), nullable=True),
+    sa.Column("tier_since", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("member_number", name="accounts_member_number_key"),
+    sa.CheckConstraint("held >= 0 AND debt >= 0", name="accounts_held_debt_nonnegative"),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("delta", sa.BigInteger, nullable=False),
+    sa.Column("store", sa.Text, nullable=True),      # whose points (issuing store): liability, settlement
+    sa.Column("at_store", sa.Text, nullable=True),   # where it happened
+    sa.Column("reference", sa.Text, nullable=True),
+    sa.Column("lot_id", sa.BigInteger, nullable=True),
+    sa.Column("detail", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("actor_id", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("ledger_member", "member_id", "id"),
+    sa.Index("ledger_created", "created_at"),
+    sa.Index("ledger_adjustment_once", "reference", unique=True,
+             postgresql_where=sa.text("kind = 'adjustment' AND reference IS NOT NULL")),
+)
+
+lots = sa.Table(
+    "lots",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("store", sa.Text, nullable=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("reference", sa.Text, nullable=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("remaining", sa.BigInteger, nullable=False),
+    sa.Column("available_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("remaining >= 0 AND remaining <= points", name="lots_remaining_in_range"),
+    sa.Index("lots_member_open", "member_id", postgresql_where=sa.text("remaining > 0")),
+    sa.Index("lots_expiring", "expires_at", postgresql_where=sa.text("remaining > 0")),
+)
+
+sales = sa.Table(
+    "sales",
+    metadata,
+    sa.Column("store", sa.Text, primary_key=True),
+    sa.Column("transaction_id", sa.Text, primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("terminal", sa.Text, nullable=True),
+    sa.Column("amount", MONEY, nullable=False),
+    sa.Column("net_amount", MONEY, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("sold_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("program_version", sa.Integer, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("result", JSONB, nullable=False),
+    sa.Column("refunded_amount", MONEY, nullable=False, server_default="0"),
+    sa.Column("points_reversed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("redeemed_returned", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("sales_member_time", "member_id", "sold_at"),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("store", sa.Text, primary_key=True),
+    sa.Column("refund_id", sa.Text, primary_key=True),
+    sa.Column("transaction_id", sa.Text, nullable=False),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("amount", MONEY, nullable=False),
+    sa.Column("refunded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("result", JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("store", sa.Text, nullable=False),
+    sa.Column("terminal", sa.Text, nullable=True),
+    sa.Column("transaction_id", sa.Text, nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("store", "transaction_id", name="holds_store_transaction"),
+    sa.Index("holds_open_expiry", "expires_at", postgresql_where=sa.text("status = 'held'")),
+)
+
+hold_lots = sa.Table(
+    "hold_lots",
+    metadata,
+    sa.Column("hold_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("lot_id", sa.BigInteger, primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("lot_store", sa.Text, nullable=True),
+)
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("activities_referral_once", "key", unique=True, postgresql_where=sa.text("kind = 'referral'")),
+)
+
+programs = sa.Table(
+    "programs",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("effective_from", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("program", JSONB, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+bonus_rules = sa.Table(
+    "bonus_rules",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rule", JSONB, nullable=False),
+    sa.Column("source", sa.Text, nullable=False, server_default="api"),
+    sa.Column("created_by", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+reminders = sa.Table(
+    "expiry_reminders",
+    metadata,
+    sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )

@@ -1,0 +1,129 @@
+"""Ledger operations on one locked account: each keeps the invariants of tables.py.
+
+These functions write through ``store`` and change the in-memory ``Account``; the caller locks
+the account first (``store.lock_accounts``) and saves it at the end (``store.save_accounts``).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from contracts.errors import InsufficientPoints
+from contracts.points import Program
+from service_runtime.db import Tx
+from services.points import domain, store
+from services.points.store import Account
+
+
+def credit(tx: Tx, account: Account, points: int, *, kind: str, store_code: str | None, reference: str,
+           program: Program, zone: str, at: datetime, available_at: datetime | None = None,
+           detail: dict[str, Any] | None = None, actor_id: str | None = None) -> int:
+    """Credit points (a new lot); a debt is repaid from them first. Returns the debt repaid."""
+    if points <= 0:
+        return 0
+    into_lot = domain.credit_into_lot(account.balance, account.held, points)
+    account.balance += points
+    rows = [{"member_id": account.member_id, "kind": kind, "delta": points, "store": store_code,
+             "at_store": store_code, "reference": reference, "detail": detail or {}, "actor_id": actor_id}]
+    repaid = min(into_lot, account.debt)
+    if repaid:
+        account.debt -= repaid
+        account.balance -= repaid
+        into_lot -= repaid
+        rows.append({"member_id": account.member_id, "kind": "debt_repayment", "delta": -repaid,
+                     "store": store_code, "at_store": store_code, "reference": reference})
+    store.add_ledger(tx, rows)
+    store.add_lots(tx, [{"member_id": account.member_id, "store": store_code, "source": kind, "reference": reference,
+                         "points": into_lot, "remaining": into_lot, "available_at": available_at or at,
+                         "expires_at": domain.expiry(at, zone, program.expiry)}])
+    account.dirty = True
+    return repaid
+
+
+def debit(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | None, reference: str, now: datetime,
+          detail: dict[str, Any] | None = None, actor_id: str | None = None) -> None:
+    """Spend available points at once (soonest-expiring lots first), one ledger row per issuing store."""
+    lots = domain.spendable(store.open_lots(tx, account.member_id), now)
+    try:
+        taken = domain.consume(lots, points)
+    except domain.RuleError as exc:
+        raise InsufficientPoints(str(exc), "points") from None
+    store.take_from_lots(tx, taken)
+    per_store: dict[str | None, int] = {}
+    for lot, take in taken:
+        per_store[lot.store] = per_store.get(lot.store, 0) + take
+    store.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
+                           "at_store": at_store, "reference": reference, "detail": detail or {},
+                           "actor_id": actor_id} for issuer, take in per_store.items()])
+    account.balance -= points
+    account.dirty = True
+
+
+def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | None, reference: str,
+              program: Program, detail: dict[str, Any] | None = None) -> int:
+    """Take points back for a refund from any lots (pending or not, soonest expiry first); what
+    is already spent follows the program's refund policy: a negative balance down to its limit,
+    or a debt repaid from future earning. Returns how many points lots covered."""
+    from_balance, to_debt = domain.refund_split(points, account.balance, account.held,
+                                                program.refund_policy == "debt", program.negative_limit)
+    open_lots = store.open_lots(tx, account.member_id)
+    far = datetime.max.replace(tzinfo=domain.UTC)
+    ordered = sorted(open_lots, key=lambda lot: (lot.expires_at or far, lot.lot_id))
+    from_lots = min(from_balance, sum(lot.remaining for lot in ordered))
+    taken = domain.consume(ordered, from_lots)
+    store.take_from_lots(tx, taken)
+    per_store: dict[str | None, int] = {}
+    for lot, take in taken:
+        per_store[lot.store] = per_store.get(lot.store, 0) + take
+    if from_balance > from_lots:  # the negative part: the refunding store carries it
+        per_store[at_store] = per_store.get(at_store, 0) + from_balance - from_lots
+    store.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
+                           "at_store": at_store, "reference": reference, "detail": detail or {}}
+                          for issuer, take in per_store.items()])
+    account.balance -= from_balance
+    account.debt += to_debt
+    account.dirty = True
+    return from_lots
+
+
+def hold(tx: Tx, account: Account, row: dict[str, Any], now: datetime) -> None:
+    lots = domain.spendable(store.open_lots(tx, account.member_id), now)
+    try:
+        taken = domain.consume(lots, row["points"])
+    except domain.RuleError as exc:
+        raise InsufficientPoints(str(exc), "points") from None
+    if store.insert_hold(tx, row, taken):
+        account.held += row["points"]
+        account.dirty = True
+
+
+def release(tx: Tx, account: Account, hold: Any, status: str, now: datetime) -> None:
+    """Give a hold's points back to their lots (as far as the balance still covers them)."""
+    account.held -= hold.points
+    room = max(0, account.balance - account.held) - sum(lot.remaining for lot in store.open_lots(tx, account.member_id))
+    parts: list[tuple[int, int]] = []
+    for part in store.hold_parts(tx, str(hold.id)):
+        give = min(part.points, max(0, room))
+        if give:
+            parts.append((part.lot_id, give))
+            room -= give
+    store.give_back_to_lots(tx, parts)
+    store.finish_hold(tx, str(hold.id), status, now)
+    account.dirty = True
+
+
+def commit(tx: Tx, account: Account, hold: Any, now: datetime) -> None:
+    per_store: dict[str | None, int] = {}
+    for part in store.hold_parts(tx, str(hold.id)):
+        per_store[part.lot_store] = per_store.get(part.lot_store, 0) + part.points
+    store.add_ledger(tx, [{"member_id": account.member_id, "kind": "redemption", "delta": -points, "store": issuer,
+                           "at_store": hold.store, "reference": f"{hold.store}:{hold.transaction_id}",
+                           "detail": {"hold_id": str(hold.id)}} for issuer, points in per_store.items()])
+    account.held -= hold.points
+    account.balance -= hold.points
+    store.finish_hold(tx, str(hold.id), "committed", now)
+    account.dirty = True
+
+
+def pending_until(program: Program, sold_at: datetime) -> datetime:
+    return sold_at + timedelta(days=program.pending_days)
