@@ -5,6 +5,7 @@ per service, ``<SERVICE>_<NAME>`` (``POINTS_DATABASE_URL``, ``POINTS_MAX_WORKERS
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -227,11 +228,16 @@ class StoreZones:
 
     @classmethod
     def from_env(cls) -> "StoreZones":
+        return _store_zones(env("STORE_TIMEZONES", ""), env("STORE_DEFAULT_TIMEZONE", env("MEMBERS_TIMEZONE",
+                                                                                          "Asia/Shanghai")))
+
+    @classmethod
+    def parse(cls, spec: str, default: str) -> "StoreZones":
         named = {}
-        for item in filter(None, env("STORE_TIMEZONES", "").split(",")):
+        for item in filter(None, spec.split(",")):
             store_code, _, zone = item.partition("=")
             named[store_code.strip()] = zone.strip()
-        zones = cls(named, env("STORE_DEFAULT_TIMEZONE", env("MEMBERS_TIMEZONE", "Asia/Shanghai")))
+        zones = cls(named, default)
         for zone in zones.zones():
             try:
                 ZoneInfo(zone)
@@ -245,3 +251,9 @@ class StoreZones:
 
     def zone_of(self, store_code: str | None) -> str:
         return self.named.get(store_code or "", self.default)
+
+
+@functools.lru_cache(maxsize=8)
+def _store_zones(spec: str, default: str) -> StoreZones:
+    """Parsed once per distinct setting (the POS path asks for every sale)."""
+    return StoreZones.parse(spec, default)
