@@ -16,7 +16,16 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import make_asgi_app
 
 from service_runtime.config import SERVICES, GatewaySettings
-from services.gateway import errors, routes_admin, routes_audit, routes_auth, routes_imports, routes_members, store
+from services.gateway import (
+    errors,
+    routes_admin,
+    routes_audit,
+    routes_auth,
+    routes_imports,
+    routes_members,
+    routes_points,
+    store,
+)
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
 from services.gateway.rpc import RpcClient
@@ -159,6 +168,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                             status_code=200 if ready else 503)
 
     for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
-                   routes_admin.router, routes_audit.router):
+                   routes_points.router, routes_admin.router, routes_audit.router):
         app.include_router(router, prefix="/v1", responses=errors.COMMON_RESPONSES)
     return app

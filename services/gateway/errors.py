@@ -91,7 +91,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        field = _field_of(first.get("loc", ()))
+        named = (first.get("ctx") or {}).get("field")  # a model-level rule naming its field (validation.py)
+        field = ".".join(p for p in (_field_of(first.get("loc", ())), named if isinstance(named, str) else None)
+                         if p) or None
         code = "invalid_json" if first.get("type") == "json_invalid" else "invalid_input"
         return _respond(request, 422, code, first.get("msg", "invalid"), field)
 

@@ -45,13 +45,64 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("DELETE", f"/v1/api-keys/{uuid.uuid4()}", None, {"admin"}),
         ("GET", "/v1/audit", None, {"auditor", "admin"}),
         ("GET", "/v1/audit/verify", None, {"auditor", "admin"}),
+        *_points_routes(member_id),
     ]
+
+
+TILL = {"clerk", "manager", "admin", "pos"}
+POINTS_READERS = {"clerk", "manager", "admin", "marketer", "auditor", "pos", "erp"}
+SALE = {"member_number": "80000001", "store": "SH-001", "transaction_id": "t-1", "amount": "10.00",
+        "sold_at": "2026-11-23T10:00:00+08:00"}
+REFUND = {"store": "SH-001", "refund_id": "r-1", "transaction_id": "t-1", "amount": "5.00",
+          "refunded_at": "2026-11-23T11:00:00+08:00"}
+
+
+def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
+    other = str(uuid.uuid4())
+    rule = {"name": "Double weekend", "starts_at": "2026-12-05T00:00:00Z", "ends_at": "2026-12-07T00:00:00Z",
+            "multiplier": "2"}
+    return [
+        ("POST", "/v1/points/sales", SALE, TILL),
+        ("POST", "/v1/points/sales", {**SALE, "member_number": None, "member_phone": "13800000001"}, TILL),
+        ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}]},
+         {"manager", "admin", "pos"}),
+        ("POST", "/v1/points/refunds", REFUND, TILL),
+        ("POST", "/v1/points/holds", {"member_number": "80000001", "store": "SH-001", "transaction_id": "t-2",
+                                      "points": 100}, TILL),
+        ("POST", "/v1/points/holds/h-1/commit", None, TILL),
+        ("POST", "/v1/points/holds/h-1/release", None, TILL),
+        ("GET", f"/v1/members/{other}/points", None, POINTS_READERS),
+        ("GET", f"/v1/members/{member_id}/points", None, POINTS_READERS | {"member"}),
+        ("GET", f"/v1/members/{other}/points/history", None, POINTS_READERS),
+        ("GET", f"/v1/members/{member_id}/points/history?limit=10", None, POINTS_READERS | {"member"}),
+        ("POST", f"/v1/members/{member_id}/points/adjustments", {"points": 10, "reason": "goodwill", "store": "SH-001"},
+         {"manager", "admin"}),
+        ("POST", f"/v1/members/{other}/points/activities", {"kind": "checkin"}, {"clerk", "manager", "admin"}),
+        ("POST", f"/v1/members/{member_id}/points/activities", {"kind": "share", "key": "post-1"},
+         {"clerk", "manager", "admin", "member"}),
+        ("GET", "/v1/points/program", None, {"admin", "marketer", "manager", "auditor"}),
+        ("GET", "/v1/points/program/versions", None, {"admin", "marketer", "manager", "auditor"}),
+        ("PUT", "/v1/points/program", {"program": {}}, {"admin", "marketer"}),
+        ("GET", "/v1/points/bonus-rules?active_only=true", None, {"admin", "marketer"}),
+        ("POST", "/v1/points/bonus-rules", rule, {"admin", "marketer"}),
+        ("POST", "/v1/points/bonus-rules/rule-1/end", None, {"admin", "marketer"}),
+        ("GET", "/v1/points/reports/liability?from=2026-11-01&to=2026-11-30&store=SH-001", None,
+         {"admin", "auditor", "manager"}),
+        ("GET", "/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30", None, {"admin", "auditor", "manager"}),
+        ("POST", "/v1/points/jobs/expiry", None, {"admin"}),
+    ]
+
+
+POINTS_ROUTE_IDS = ["sale", "sale by phone", "sales batch", "refund", "hold", "commit hold", "release hold",
+                    "points", "own points", "points history", "own points history", "adjust", "activity",
+                    "own activity", "program", "program versions", "set program", "bonus rules",
+                    "create bonus rule", "end bonus rule", "liability", "settlement", "run job"]
 
 
 ROUTE_IDS = ["me", "register member", "get member", "get own member", "search members", "update member",
              "member history", "member consents", "set consent", "erase", "merge", "export", "bulk tags", "import",
              "create staff", "list staff", "patch staff",
-             "create key", "list keys", "revoke key", "audit", "audit verify"]
+             "create key", "list keys", "revoke key", "audit", "audit verify", *POINTS_ROUTE_IDS]
 
 
 @pytest.mark.parametrize("route_index", range(len(ROUTE_IDS)), ids=ROUTE_IDS)
@@ -69,6 +120,8 @@ def test_every_caller_on_every_route(client, callers, engine, route_index):
     for caller, status in outcomes.items():
         if caller in allowed:
             assert status not in (401, 403), f"{caller} should be allowed {method} {path}: {status}"
+            if "/points" in path:  # each reaches the points service (or members for a phone): 503 here
+                assert status == 503, f"{caller} should reach the service on {method} {path}: {status}"
         else:
             expected_denials += 1
             assert status == 403, f"{caller} should be refused {method} {path}: {status}"

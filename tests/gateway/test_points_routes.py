@@ -1,0 +1,305 @@
+"""The points routes in front of the service: bodies refused with the field named, store and member
+scope, and (with a stand-in for the services) what each route sends and how it answers."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from services.gateway.rpc import RemoteError
+from tests.gateway.conftest import audit_count, bearer, make_staff, staff_token
+
+NOW = "2026-11-23T10:00:00+08:00"
+SALE = {"member_id": str(uuid.uuid4()), "store": "SH-001", "transaction_id": "t-100", "amount": "128.50",
+        "sold_at": NOW}
+REFUND = {"store": "SH-001", "refund_id": "r-1", "transaction_id": "t-100", "amount": "10.00", "refunded_at": NOW}
+HOLD = {"member_id": str(uuid.uuid4()), "store": "SH-001", "transaction_id": "t-200", "points": 100}
+RULE = {"name": "Double weekend", "starts_at": "2026-12-05T00:00:00Z", "ends_at": "2026-12-07T00:00:00Z",
+        "multiplier": "2"}
+
+
+def _without(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in names}
+
+
+def _batch(count: int) -> dict[str, Any]:
+    return {"items": [{**SALE, "kind": "sale", "transaction_id": f"t-{i}"} for i in range(count)]}
+
+
+MEMBER = str(uuid.uuid4())
+BAD_BODIES = [
+    ("POST", "/v1/points/sales", {**SALE, "amount": "-1"}, "amount"),
+    ("POST", "/v1/points/sales", {**SALE, "amount": "1.005"}, "amount"),
+    ("POST", "/v1/points/sales", {**SALE, "currency": "cny"}, "currency"),
+    ("POST", "/v1/points/sales", {**SALE, "member_number": "80000001"}, "member_number"),
+    ("POST", "/v1/points/sales", _without(SALE, "member_id"), "member_id"),
+    ("POST", "/v1/points/sales", {**SALE, "member_phone": "13800000001"}, "member_phone"),
+    ("POST", "/v1/points/sales", _without(SALE, "sold_at"), "sold_at"),
+    ("POST", "/v1/points/sales", {**SALE, "sold_at": "0001-01-01T00:00:00+01:00"}, "sold_at"),
+    ("POST", "/v1/points/sales", {**SALE, "transaction_id": "t 1; DROP TABLE"}, "transaction_id"),
+    ("POST", "/v1/points/sales", {**SALE, "store": ""}, "store"),
+    ("POST", "/v1/points/sales", {**SALE, "points": 1000}, "points"),
+    ("POST", "/v1/points/sales", {**SALE, "items": [{"sku": "A1", "amount": "100.00"}]}, "amount"),
+    ("POST", "/v1/points/sales", {**SALE, "items": [{"sku": "A1", "amount": "-128.50"}]}, "items.0.amount"),
+    ("POST", "/v1/points/sales", {**SALE, "items": [{"sku": "A1", "amount": "128.50", "qty": 0}]}, "items.0.qty"),
+    ("POST", "/v1/points/sales", {**SALE, "discounts": [{"code": "X", "amount": "200"}]}, "discounts"),
+    ("POST", "/v1/points/sales/batch", {"items": []}, "items"),
+    ("POST", "/v1/points/sales/batch", _batch(1001), "items"),
+    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "void"}]}, "items.0"),
+    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale", "amount": "-5"}]}, "items.0.sale.amount"),
+    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale", "member_number": "8"}]},
+     "items.0.sale.member_number"),
+    ("POST", "/v1/points/sales/batch", {"items": [{**REFUND, "kind": "refund", "refunded_at": "yesterday"}]},
+     "items.0.refund.refunded_at"),
+    ("POST", "/v1/points/refunds", {**REFUND, "amount": "-10.00"}, "amount"),
+    ("POST", "/v1/points/refunds", _without(REFUND, "refund_id"), "refund_id"),
+    ("POST", "/v1/points/holds", {**HOLD, "points": 0}, "points"),
+    ("POST", "/v1/points/holds", {**HOLD, "ttl_seconds": 5}, "ttl_seconds"),
+    ("POST", "/v1/points/holds", _without(HOLD, "member_id"), "member_id"),
+    ("POST", f"/v1/members/{MEMBER}/points/adjustments", {"points": 0, "reason": "goodwill"}, "points"),
+    ("POST", f"/v1/members/{MEMBER}/points/adjustments", {"points": 10, "reason": "x"}, "reason"),
+    ("POST", f"/v1/members/{MEMBER}/points/adjustments", {"points": 10}, "reason"),
+    ("POST", f"/v1/members/{MEMBER}/points/adjustments", {"points": 10**9, "reason": "typo"}, "points"),
+    ("POST", f"/v1/members/{MEMBER}/points/activities", {"kind": "lottery"}, "kind"),
+    ("POST", f"/v1/members/{MEMBER}/points/activities", {"kind": "checkin", "at": NOW}, "at"),
+    ("POST", "/v1/members/42/points/activities", {"kind": "checkin"}, "member_id"),
+    ("PUT", "/v1/points/program", {"program": {"tiers": [{"name": "basic", "threshold": 5, "multiplier": 1}]}},
+     "program.tiers"),
+    ("PUT", "/v1/points/program", {"program": {"rates": {"CNY": -1}}}, "program.rates"),
+    ("PUT", "/v1/points/program", {"program": {"expiry": {"mode": "sometimes"}}}, "program.expiry.mode"),
+    ("PUT", "/v1/points/program", {}, "program"),
+    ("POST", "/v1/points/bonus-rules", {**RULE, "ends_at": "2026-12-01T00:00:00Z"}, "ends_at"),
+    ("POST", "/v1/points/bonus-rules", {**RULE, "points_per_sale": 10}, "multiplier"),
+    ("POST", "/v1/points/bonus-rules", _without(RULE, "multiplier"), "multiplier"),
+    ("POST", "/v1/points/holds/bad%20id/commit", None, "hold_id"),
+    ("POST", "/v1/points/jobs/everything", None, "name"),
+    ("POST", "/v1/points/jobs/expiry?at=0001-01-01T00:00:00%2B01:00", None, "at"),
+    ("GET", f"/v1/members/{MEMBER}/points/history?limit=0", None, "limit"),
+    ("GET", f"/v1/members/{MEMBER}/points/history?cursor=garbage!", None, "cursor"),
+    ("GET", "/v1/points/reports/liability?to=2026-11-30", None, "from"),
+    ("GET", "/v1/points/reports/liability?from=2026-11-30&to=2026-11-01", None, "to"),
+    ("GET", "/v1/points/reports/settlement?from=2026-11-01&to=someday", None, "to"),
+    ("GET", "/v1/points/reports/settlement?from=0001-01-01&to=0001-01-01", None, "from"),
+    ("GET", "/v1/points/reports/settlement?from=2025-01-01&to=2026-01-03", None, "to"),
+    ("GET", "/v1/points/reports/liability?from=9999-12-31&to=9999-12-31", None, "from"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, field", BAD_BODIES,
+                         ids=[f"{m} {p.split('/v1/')[1][:30]} {f}" for m, p, _, f in BAD_BODIES])
+def test_bad_input_is_422_naming_the_field(client, callers, method, path, body, field):
+    response = client.request(method, path, headers=callers["admin"], json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_input"
+    assert response.json()["error"]["field"] == field, response.json()
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("POST", "/v1/points/sales", {**SALE, "store": "BJ-009"}),
+    ("POST", "/v1/points/refunds", {**REFUND, "store": "BJ-009"}),
+    ("POST", "/v1/points/holds", {**HOLD, "store": "BJ-009"}),
+])
+def test_store_bound_callers_cannot_act_for_another_store(client, callers, engine, method, path, body):
+    before = audit_count(engine, "access.denied")
+    for caller in ("clerk", "manager", "pos"):
+        response = client.request(method, path, headers=callers[caller], json=body)
+        assert response.status_code == 403, (caller, response.text)
+    assert audit_count(engine, "access.denied") - before == 3
+    assert client.request(method, path, headers=callers["admin"], json=body).status_code == 503  # chain-wide
+
+
+def test_a_batch_is_refused_whole_naming_the_first_item_of_another_store(client, callers):
+    body = {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}, {**REFUND, "kind": "refund",
+                                                                               "store": "BJ-009"}]}
+    response = client.post("/v1/points/sales/batch", headers=callers["pos"], json=body)
+    assert response.status_code == 403
+    assert response.json()["error"]["field"] == "items.2.store"
+
+
+def test_store_bound_adjustments_and_activities_stay_in_their_stores(client, callers):
+    adjust = f"/v1/members/{MEMBER}/points/adjustments"
+    assert client.post(adjust, headers=callers["manager"], json={"points": 5, "reason": "goodwill",
+                                                                 "store": "BJ-009"}).status_code == 403
+    assert client.post(adjust, headers=callers["manager"], json={"points": 5, "reason": "goodwill"}).status_code == 503
+    activity = f"/v1/members/{MEMBER}/points/activities"
+    assert client.post(activity, headers=callers["clerk"], json={"kind": "checkin", "store": "BJ-009"}
+                       ).status_code == 403
+
+
+def test_a_manager_of_several_stores_names_the_store_an_adjustment_is_booked_to(client, engine):
+    row, _ = make_staff(engine, ["manager"], ["SH-001", "SH-002"])
+    path = f"/v1/members/{MEMBER}/points/adjustments"
+    response = client.post(path, headers=bearer(staff_token(row)), json={"points": 5, "reason": "goodwill"})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "store"
+    assert client.post(path, headers=bearer(staff_token(row)), json={"points": 5, "reason": "goodwill",
+                                                                     "store": "SH-002"}).status_code == 503
+
+
+def test_members_record_only_check_ins_and_shares_themselves(client, callers):
+    path = f"/v1/members/{callers['member_id']['id']}/points/activities"
+    for kind in ("referral", "profile_completion"):
+        response = client.post(path, headers=callers["member"], json={"kind": kind, "key": str(uuid.uuid4())})
+        assert response.status_code == 403 and response.json()["error"]["field"] == "kind"
+    assert client.post(path, headers=callers["member"], json={"kind": "checkin"}).status_code == 503
+
+
+def test_store_bound_managers_see_liability_of_their_stores_only(client, callers):
+    path = "/v1/points/reports/liability?from=2026-11-01&to=2026-11-30"
+    missing = client.get(path, headers=callers["manager"])
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "store"
+    assert client.get(path + "&store=BJ-009", headers=callers["manager"]).status_code == 403
+    assert client.get(path + "&store=SH-001", headers=callers["manager"]).status_code == 503
+    assert client.get(path, headers=callers["auditor"]).status_code == 503  # chain-wide: the whole chain
+
+
+# ---- with a stand-in for the services --------------------------------------------------------------------
+class FakeServices:
+    """Answers RPCs from a table (a value, a function of the kwargs, or an exception) and records them."""
+
+    def __init__(self, answers: dict[tuple[str, str], Any]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def call(self, request: Any, service: str, method: str, **kwargs: Any) -> Any:
+        self.calls.append((service, method, kwargs))
+        answer = self.answers[(service, method)]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(kwargs) if callable(answer) else answer
+
+    def methods(self) -> list[str]:
+        return [f"{service}.{method}" for service, method, _ in self.calls]
+
+
+@pytest.fixture
+def fake(client):
+    real = client.app.state.services  # (monkeypatch cannot restore attributes of starlette's State)
+
+    def install(answers: dict[tuple[str, str], Any]) -> FakeServices:
+        client.app.state.services = FakeServices(answers)
+        return client.app.state.services
+    yield install
+    client.app.state.services = real
+
+
+def _receipt(sale: dict[str, Any], replayed: bool = False) -> dict[str, Any]:
+    return {"store": sale["store"], "transaction_id": sale["transaction_id"], "member_id": sale["member_id"],
+            "points_earned": 128, "breakdown": [{"rule": "base", "points": 128}], "balance": 128, "available": 128,
+            "pending": 0, "tier": "normal", "expiring": {"points": 128, "expires_at": "2027-11-30T15:59:59Z"},
+            "replayed": replayed}
+
+
+def test_a_sale_by_phone_resolves_the_member_then_makes_one_points_call(client, callers, fake):
+    member_id = str(uuid.uuid4())
+    services = fake({("members", "lookup_phone"): {"phone": "+8613800000001", "member_id": member_id},
+                     ("points", "record_sale"): lambda kw: _receipt(kw)})
+    body = {**_without(SALE, "member_id"), "member_phone": "138 0000 0001"}
+    response = client.post("/v1/points/sales", headers=callers["pos"], json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["member_id"] == member_id and response.json()["points_earned"] == 128
+    assert services.methods() == ["members.lookup_phone", "points.record_sale"]
+    sent = services.calls[1][2]
+    assert sent["member_id"] == member_id and sent["member_number"] is None and "member_phone" not in sent
+    assert sent["amount"] == "128.50" and sent["sold_at"] == "2026-11-23T02:00:00Z"  # UTC, money as a string
+
+
+def test_a_replayed_sale_is_200_with_the_first_answer(client, callers, fake):
+    fake({("points", "record_sale"): lambda kw: _receipt(kw, replayed=True)})
+    response = client.post("/v1/points/sales", headers=callers["pos"], json=SALE)
+    assert response.status_code == 200 and response.json()["replayed"] is True
+
+
+@pytest.mark.parametrize("lookup, status, code", [
+    ({"phone": "+8613800000009", "member_id": None}, 404, "not_found"),
+    (RemoteError("InvalidInput", "not a phone number", "phone"), 422, "invalid_input"),
+])
+def test_an_unknown_or_malformed_phone_names_member_phone_and_credits_nothing(client, callers, fake, lookup, status,
+                                                                              code):
+    services = fake({("members", "lookup_phone"): lookup, ("points", "record_sale"): _receipt})
+    body = {**_without(SALE, "member_id"), "member_phone": "13800000009"}
+    response = client.post("/v1/points/sales", headers=callers["clerk"], json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code and response.json()["error"]["field"] == "member_phone"
+    assert services.methods() == ["members.lookup_phone"]
+
+
+@pytest.mark.parametrize("error, status, code", [
+    (RemoteError("InsufficientPoints", "only 40 points available", "points"), 409, "insufficient_points"),
+    (RemoteError("Forbidden", "not your store's hold", None), 403, "forbidden"),
+    (RemoteError("NotFound", "no hold h-1", "hold_id"), 404, "not_found"),
+])
+def test_the_services_typed_errors_reach_the_till(client, callers, fake, error, status, code):
+    fake({("points", "hold"): error, ("points", "commit_hold"): error})
+    for method, path, body in (("POST", "/v1/points/holds", HOLD), ("POST", "/v1/points/holds/h-1/commit", None)):
+        response = client.request(method, path, headers=callers["pos"], json=body)
+        assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+def test_an_adjustment_is_audited_and_a_retry_with_the_same_key_is_one_request_to_the_service(
+        client, callers, engine, fake):
+    entry = {"entry_id": 7, "kind": "adjustment", "points": -30, "store": "SH-001", "at_store": "SH-001",
+             "reference": None, "detail": {}, "created_at": "2026-11-23T02:00:00Z"}
+    services = fake({("points", "adjust"): {"entry": entry, "balance": 70}})
+    path = f"/v1/members/{MEMBER}/points/adjustments"
+    before = audit_count(engine, "points.adjusted")
+    key = {"Idempotency-Key": f"adjust-{uuid.uuid4()}"}
+    body = {"points": -30, "reason": "returned gift card"}
+    first = client.post(path, headers={**callers["manager"], **key}, json=body)
+    again = client.post(path, headers={**callers["manager"], **key}, json=body)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    sent = services.calls[0][2]
+    assert len(services.calls) == 1
+    assert sent["member_id"] == MEMBER and sent["store"] == "SH-001"  # a store-bound manager's own store
+    assert sent["request_id"] == key["Idempotency-Key"]  # the service scopes it to the caller
+    long_key = {"Idempotency-Key": "k" * 200}
+    assert client.post(path, headers={**callers["admin"], **long_key}, json=body).status_code == 201
+    assert services.calls[1][2]["request_id"].startswith("sha256:") and len(services.calls[1][2]["request_id"]) == 64
+    assert client.post(path, headers=callers["admin"], json=body).status_code == 201
+    assert services.calls[2][2]["request_id"] is None  # no key: no idempotency asked for
+    assert audit_count(engine, "points.adjusted") == before + 3
+    entries = client.get("/v1/audit", headers=callers["auditor"],
+                         params={"action": "points.adjusted", "object_id": MEMBER}).json()["items"]
+    assert entries[-1]["details"]["points"] == -30 and entries[-1]["details"]["reason"] == "returned gift card"
+
+
+def test_history_pages_with_the_api_cursor(client, callers, fake):
+    entry = {"entry_id": 9, "kind": "accrual", "points": 128, "store": "SH-001", "at_store": "SH-001",
+             "reference": "t-100", "detail": {}, "created_at": "2026-11-23T02:00:00Z"}
+    services = fake({("points", "history"): lambda kw: {"items": [entry], "next": "9" if kw["after"] is None
+                                                        else None}})
+    path = f"/v1/members/{callers['member_id']['id']}/points/history"
+    first = client.get(path, headers=callers["member"], params={"limit": 1}).json()
+    assert first["items"][0]["entry_id"] == 9 and first["next_cursor"]
+    second = client.get(path, headers=callers["member"], params={"limit": 1, "cursor": first["next_cursor"]}).json()
+    assert second["next_cursor"] is None
+    assert [c[2]["after"] for c in services.calls] == [None, "9"]
+
+
+def test_settlement_for_a_store_bound_manager_shows_rows_of_their_stores(client, callers, fake):
+    rows = [{"earned_store": "SH-001", "spent_store": "BJ-001", "points": 10, "value": "0.10"},
+            {"earned_store": "BJ-001", "spent_store": "SH-001", "points": 20, "value": "0.20"},
+            {"earned_store": "BJ-001", "spent_store": "GZ-001", "points": 30, "value": "0.30"}]
+    fake({("points", "settlement"): rows})
+    path = "/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30"
+    assert [r["points"] for r in client.get(path, headers=callers["manager"]).json()] == [10, 20]
+    assert [r["points"] for r in client.get(path, headers=callers["auditor"]).json()] == [10, 20, 30]
+
+
+def test_program_changes_and_jobs_are_audited(client, callers, engine, fake):
+    version = {"version": 2, "effective_from": "2026-12-01T00:00:00Z", "program": {}, "created_by": "x",
+               "created_at": "2026-11-23T02:00:00Z"}
+    services = fake({("points", "set_program"): version,
+                     ("points", "run_job"): {"job": "expiry", "processed": 3, "events": 3}})
+    before = (audit_count(engine, "points.program_changed"), audit_count(engine, "points.job_run"))
+    changed = client.put("/v1/points/program", headers=callers["marketer"],
+                         json={"program": {"rates": {"CNY": "2"}}, "effective_from": "2026-12-01T08:00:00+08:00"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["program"]["rates"] == {"CNY": "1"}  # the defaults filled in by the contract
+    assert services.calls[0][2]["effective_from"] == "2026-12-01T00:00:00Z"
+    ran = client.post("/v1/points/jobs/expiry", headers=callers["admin"], params={"at": "2027-01-01T00:00:00+08:00"})
+    assert ran.status_code == 200 and ran.json()["processed"] == 3
+    assert services.calls[1][2] == {"name": "expiry", "at": "2026-12-31T16:00:00+00:00", "timeout": 300.0}
+    assert (audit_count(engine, "points.program_changed"), audit_count(engine, "points.job_run")) == (
+        before[0] + 1, before[1] + 1)
