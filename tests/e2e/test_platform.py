@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -444,6 +445,142 @@ def test_idempotent_registration_over_the_whole_platform(platform):
 def test_audit_chain_of_the_running_platform_verifies(platform):
     verdict = platform["http"].get("/v1/audit/verify").json()
     assert verdict["ok"] is True and verdict["checked"] > 10
+
+
+def _till(platform, store: str = "SH-001") -> httpx.Client:
+    key = platform["http"].post("/v1/api-keys", json={"name": f"points till {store}", "kind": "pos",
+                                                       "store": store}).json()["key"]
+    return httpx.Client(base_url=platform["base"], headers={"X-API-Key": key}, timeout=30)
+
+
+def _account(http: httpx.Client, member_id: str) -> dict | None:
+    response = http.get(f"/v1/members/{member_id}/points")
+    return response.json() if response.status_code == 200 else None
+
+
+def _ledger(http: httpx.Client, member_id: str) -> list[dict]:
+    entries, cursor = [], None
+    while True:
+        page = http.get(f"/v1/members/{member_id}/points/history",
+                        params={"limit": 2} | ({"cursor": cursor} if cursor else {}))
+        assert page.status_code == 200, page.text
+        entries += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return entries
+
+
+def test_points_at_the_till_sale_replay_hold_commit_refund(platform):
+    http = platform["http"]
+    phone = _phone()
+    member = http.post("/v1/members", json={"name": "Points Member", "phone": phone,
+                                            "registration_store": "SH-001"}).json()["member"]
+    member_id = member["member_id"]
+    account = wait_for(lambda: _account(http, member_id), message="points account")
+    assert (account["balance"], account["available"], account["tier"], account["status"]) == (0, 0, "normal",
+                                                                                              "active")
+    sale = {"member_number": member["member_number"], "store": "SH-001", "terminal": "till-3",
+            "transaction_id": f"T-{uuid.uuid4().hex[:12]}", "amount": "128.50",
+            "sold_at": datetime.now(UTC).isoformat(),
+            "items": [{"sku": "MILK-1L", "category": "dairy", "qty": 2, "amount": "28.50"},
+                      {"sku": "RICE-5KG", "category": "grocery", "amount": "100.00"}]}
+    with _till(platform) as till:
+        first = till.post("/v1/points/sales", json=sale)
+        assert first.status_code == 201, first.text
+        receipt = first.json()
+        assert (receipt["member_id"], receipt["store"], receipt["transaction_id"]) == (
+            member_id, "SH-001", sale["transaction_id"])
+        assert receipt["points_earned"] == 128, receipt  # the default program: 1 point per yuan, rounded down
+        assert sum(line["points"] for line in receipt["breakdown"]) == 128, receipt["breakdown"]
+        assert (receipt["balance"], receipt["available"], receipt["pending"], receipt["tier"]) == (
+            128, 128, 0, "normal")
+        assert receipt["replayed"] is False
+        assert receipt["expiring"] is None or receipt["expiring"]["points"] == 128
+
+        account = _account(http, member_id)
+        assert (account["balance"], account["available"], account["held"], account["debt"]) == (128, 128, 0, 0)
+        assert _points_of(http, member_id) == {"balance": 128, "tier": "normal"}  # the member record agrees
+
+        again = till.post("/v1/points/sales", json=sale)  # the till retries: the first answer, no points twice
+        assert again.status_code == 200, again.text
+        assert again.json() == {**receipt, "replayed": True}
+        assert _account(http, member_id)["balance"] == 128
+
+        by_phone = till.post("/v1/points/sales", json={
+            "member_phone": phone, "store": "SH-001", "transaction_id": f"T-{uuid.uuid4().hex[:12]}",
+            "amount": "20.00", "sold_at": datetime.now(UTC).isoformat()})
+        assert by_phone.status_code == 201, by_phone.text
+        assert (by_phone.json()["member_id"], by_phone.json()["points_earned"], by_phone.json()["balance"]) == (
+            member_id, 20, 148)
+        unknown = till.post("/v1/points/sales", json={**sale, "member_number": None, "member_phone": _phone()})
+        assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "member_phone"
+        elsewhere = till.post("/v1/points/sales", json={**sale, "store": "BJ-001"})
+        assert elsewhere.status_code == 403
+
+        hold_body = {"member_id": member_id, "store": "SH-001", "transaction_id": f"T-{uuid.uuid4().hex[:12]}",
+                     "points": 50}
+        held = till.post("/v1/points/holds", json=hold_body)
+        assert held.status_code == 201, held.text
+        hold = held.json()
+        assert (hold["status"], hold["points"], hold["balance"], hold["available"]) == ("held", 50, 148, 98)
+        assert till.post("/v1/points/holds", json=hold_body).json()["hold_id"] == hold["hold_id"]  # idempotent
+        too_much = till.post("/v1/points/holds", json={**hold_body, "transaction_id": "T-too-much", "points": 99})
+        assert too_much.status_code == 409, too_much.text
+        assert too_much.json()["error"]["code"] == "insufficient_points"
+        committed = till.post(f"/v1/points/holds/{hold['hold_id']}/commit")
+        assert committed.status_code == 200, committed.text
+        assert (committed.json()["status"], committed.json()["balance"], committed.json()["available"]) == (
+            "committed", 98, 98)
+
+        other = till.post("/v1/points/holds", json={**hold_body, "transaction_id": f"T-{uuid.uuid4().hex[:12]}",
+                                                    "points": 30}).json()
+        released = till.post(f"/v1/points/holds/{other['hold_id']}/release")
+        assert released.status_code == 200 and released.json()["status"] == "released", released.text
+        assert _account(http, member_id)["available"] == 98
+
+        refund = {"store": "SH-001", "refund_id": f"R-{uuid.uuid4().hex[:12]}",
+                  "transaction_id": sale["transaction_id"], "amount": "64.25",
+                  "refunded_at": datetime.now(UTC).isoformat()}
+        refunded = till.post("/v1/points/refunds", json=refund)
+        assert refunded.status_code == 201, refunded.text
+        assert (refunded.json()["points_reversed"], refunded.json()["points_uncovered"],
+                refunded.json()["balance"]) == (64, 0, 34), refunded.json()  # half the sale, half its points
+        replayed = till.post("/v1/points/refunds", json=refund)
+        assert replayed.status_code == 200 and replayed.json()["replayed"] is True
+        assert replayed.json()["balance"] == 34
+
+    ledger = _ledger(http, member_id)
+    assert sum(entry["points"] for entry in ledger) == _account(http, member_id)["balance"] == 34
+    kinds = sorted(entry["kind"] for entry in ledger if entry["points"])
+    assert kinds == ["accrual", "accrual", "redemption", "reversal"], ledger
+
+
+def test_points_for_staff_adjustment_audited_program_report_and_job(platform):
+    http = platform["http"]
+    member_id = http.post("/v1/members", json={"name": "Adjusted", "phone": _phone(),
+                                               "registration_store": "SH-001"}).json()["member"]["member_id"]
+    wait_for(lambda: _account(http, member_id), message="points account")
+    key = {"Idempotency-Key": f"adjust-{uuid.uuid4()}"}
+    body = {"points": 25, "reason": "goodwill: late delivery", "store": "SH-001"}
+    adjusted = http.post(f"/v1/members/{member_id}/points/adjustments", json=body, headers=key)
+    assert adjusted.status_code == 201, adjusted.text
+    assert adjusted.json()["balance"] == 25 and adjusted.json()["entry"]["kind"] == "adjustment"
+    retried = http.post(f"/v1/members/{member_id}/points/adjustments", json=body, headers=key)
+    assert retried.headers.get("Idempotent-Replayed") == "true" and retried.json() == adjusted.json()
+    assert _account(http, member_id)["balance"] == 25
+    audited = http.get("/v1/audit", params={"action": "points.adjusted", "object_id": member_id}).json()["items"]
+    assert len(audited) == 1 and audited[0]["details"]["points"] == 25
+    assert audited[0]["details"]["reason"] == "goodwill: late delivery"
+
+    program = http.get("/v1/points/program")
+    assert program.status_code == 200, program.text
+    assert program.json()["version"] >= 1 and "CNY" in program.json()["program"]["rates"]
+    today = datetime.now(UTC).date().isoformat()
+    liability = http.get("/v1/points/reports/liability", params={"from": today, "to": today, "store": "SH-001"})
+    assert liability.status_code == 200, liability.text
+    assert all(row["store"] == "SH-001" for row in liability.json())
+    job = http.post("/v1/points/jobs/holds")
+    assert job.status_code == 200 and job.json()["job"] == "holds", job.text
 
 
 @pytest.mark.skipif(shutil.which("rabbitmqctl") is None or os.geteuid() != 0,
