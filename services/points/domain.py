@@ -46,18 +46,25 @@ class Earning:
 
 
 def net_lines(lines: Sequence[Line], sale_discount: Decimal) -> list[Decimal]:
-    """Each line's amount after its own discount and its share of the sale-level discount
-    (spread by line amount, to the cent; the last line takes the rounding remainder)."""
-    gross = sum((line.amount for line in lines), Decimal(0))
-    shares: list[Decimal] = []
-    for i, line in enumerate(lines):
-        if i == len(lines) - 1:
-            shares.append(sale_discount - sum(shares, Decimal(0)))
-        elif gross == 0:
-            shares.append(Decimal(0))
-        else:
-            shares.append((sale_discount * line.amount / gross).quantize(CENT, ROUND_HALF_UP))
-    return [max(Decimal(0), line.amount - line.discount - share) for line, share in zip(lines, shares, strict=True)]
+    """Each line's amount after its own discount and its share of the sale-level discount.
+    Shares follow what is left of each line, to the cent, and add up to the sale discount
+    exactly (largest remainders take the odd cents); no line goes below zero."""
+    left = [max(Decimal(0), line.amount - line.discount) for line in lines]
+    total = sum(left, Decimal(0))
+    discount = min(sale_discount, total)
+    if total == 0 or discount == 0:
+        return left
+    exact = [discount * x / total for x in left]
+    shares = [e.quantize(CENT, ROUND_FLOOR) for e in exact]
+    odd = int((discount - sum(shares, Decimal(0))) / CENT)
+    by_remainder = sorted(range(len(lines)), key=lambda i: (shares[i] - exact[i], i))
+    for i in by_remainder:
+        if odd == 0:
+            break
+        if shares[i] + CENT <= left[i]:
+            shares[i] += CENT
+            odd -= 1
+    return [x - share for x, share in zip(left, shares, strict=True)]
 
 
 def _round(value: Decimal, mode: str) -> int:
@@ -92,12 +99,11 @@ def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, cur
         else:
             continue
         extras[label] = extras.get(label, Decimal(0)) + points * (factor - 1)
-    breakdown = [("base", _round(base, program.rounding))]
-    breakdown += [(label, _round(value, program.rounding)) for label, value in sorted(extras.items())]
+    exact: list[tuple[str, Decimal]] = [("base", base), *sorted(extras.items())]
     tier_factor = next((t.multiplier for t in program.tiers if t.name == tier), Decimal(1))
     if tier_factor != 1:
         before_tier = base + sum(extras.values(), Decimal(0))
-        breakdown.append((f"tier:{tier}", _round(before_tier * (tier_factor - 1), program.rounding)))
+        exact.append((f"tier:{tier}", before_tier * (tier_factor - 1)))
     for bonus in bonuses:
         rule = bonus.rule
         if not (rule.starts_at <= sold_at < rule.ends_at) or net_total < rule.min_spend:
@@ -105,13 +111,21 @@ def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, cur
         if (rule.stores and store not in rule.stores) or (rule.tiers and tier not in rule.tiers):
             continue
         if rule.points_per_sale is not None:
-            breakdown.append((f"bonus:{bonus.rule_id}", rule.points_per_sale))
+            exact.append((f"bonus:{bonus.rule_id}", Decimal(rule.points_per_sale)))
             continue
         assert rule.multiplier is not None
         eligible = sum((amount * rate for line, amount in zip(lines, paid, strict=True)
                         if line.category not in program.excluded_categories and line.sku not in program.excluded_skus
                         and (not rule.categories or line.category in rule.categories)), Decimal(0))
-        breakdown.append((f"bonus:{bonus.rule_id}", _round(eligible * (rule.multiplier - 1), program.rounding)))
+        exact.append((f"bonus:{bonus.rule_id}", eligible * (rule.multiplier - 1)))
+    # rounded as running totals, so the lines add up to the rounded total whatever their signs
+    breakdown: list[tuple[str, int]] = []
+    running, shown = Decimal(0), 0
+    for label, value in exact:
+        running += value
+        rounded = max(0, _round(running, program.rounding))
+        breakdown.append((label, rounded - shown))
+        shown = rounded
     if excluded:
         breakdown.append(("excluded", 0))
     total = sum(points for _, points in breakdown)
@@ -123,7 +137,7 @@ def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, cur
         if total > room:
             breakdown.append(("cap_day", room - total))
             total = room
-    return Earning(max(0, total), net_total, breakdown)
+    return Earning(total, net_total, breakdown)
 
 
 def cumulative_share(total: int, whole: Decimal, before: Decimal, now: Decimal) -> int:

@@ -114,6 +114,13 @@ def _entry(row: Any) -> LedgerEntry:
                        reference=row.reference, detail=dict(row.detail or {}), created_at=row.created_at)
 
 
+def _adjustment(rows: list[Any]) -> LedgerEntry:
+    """One adjustment as one entry, even when it spent points of several stores."""
+    first = _entry(rows[0])
+    return first.model_copy(update={"points": sum(r.delta for r in rows),
+                                    "store": first.store if len({r.store for r in rows}) == 1 else None})
+
+
 def _error(exc: ServiceError) -> ItemError:
     return ItemError(code=exc.code, message=exc.message, field=exc.field)
 
@@ -341,7 +348,7 @@ class PointsService(ServiceBase):
                                         amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
                                         balance=account.balance))
         summaries = store.summaries(tx, [a.member_id for _, _, a, _ in pending if a is not None], now)
-        for index, _sale, account, info in pending:
+        for index, sale, account, info in pending:
             if account is None:
                 continue
             earning = info["earning"]
@@ -384,10 +391,13 @@ class PointsService(ServiceBase):
             left = sale.net_amount - sale.refunded_amount
             if refund.amount > left:
                 raise InvalidInput(f"more than what is left of the sale ({left})", "amount")
-            before, after = sale.refunded_amount, sale.refunded_amount + refund.amount
-            reverse = domain.cumulative_share(sale.points, sale.net_amount, before, after)
+            after = sale.refunded_amount + refund.amount
+            # shares of the whole so far, less what earlier refunds took: exact over any split, and
+            # right even when points were paid on the sale after an earlier partial refund
+            reverse = domain.cumulative_share(sale.points, sale.net_amount, Decimal(0), after) - sale.points_reversed
             redeemed = sum(h.points for h in store.committed_holds_for_sale(tx, refund.store, refund.transaction_id))
-            give_back = domain.cumulative_share(redeemed, sale.net_amount, before, after)
+            give_back = max(0, domain.cumulative_share(redeemed, sale.net_amount, Decimal(0), after)
+                            - sale.redeemed_returned)
             _, program = self.programs.current(tx)
             reference = f"{refund.store}:{refund.refund_id}"
             zone = self._zone(refund.store)
@@ -548,13 +558,17 @@ class PointsService(ServiceBase):
             raise Forbidden("adjustments are for managers and admins", "member_id")
         self._check_store(cmd.store)
         actor = self.caller.id or self.caller.kind
-        reference = f"{actor}:{cmd.request_id}" if cmd.request_id else None
+        reference = f"{actor}:{cmd.request_id or uuid.uuid4()}"
         with self.db.transaction() as tx:
             account = store.lock_accounts(tx, [member_id]).get(member_id)
             if account is None:
                 raise NotFound(f"no points account for member {member_id}", "member_id")
-            if reference and (done := store.adjustment(tx, reference)) is not None:
-                return AdjustResult(entry=_entry(done), balance=account.balance, replayed=True).model_dump(mode="json")
+            done = store.adjustment(tx, reference) if cmd.request_id else []
+            if done:
+                if done[0].member_id != member_id or sum(r.delta for r in done) != cmd.points:
+                    raise Conflict("this request_id was used for another adjustment", "request_id")
+                return AdjustResult(entry=_adjustment(done), balance=account.balance,
+                                    replayed=True).model_dump(mode="json")
             if account.status in ("merged", "erased"):
                 raise Conflict(f"the member's account is {account.status}", "member_id")
             now = _now()
@@ -568,17 +582,16 @@ class PointsService(ServiceBase):
             detail = {"reason": cmd.reason}
             if cmd.points > 0:
                 ledger.credit(tx, account, cmd.points, kind="adjustment", store_code=cmd.store,
-                              reference=reference or f"{actor}:{uuid.uuid4()}", program=program, zone=zone, at=now,
-                              detail=detail, actor_id=actor)
+                              reference=reference, program=program, zone=zone, at=now, detail=detail,
+                              actor_id=actor)
             else:
                 ledger.debit(tx, account, -cmd.points, kind="adjustment", at_store=cmd.store,
-                             reference=reference or f"{actor}:{uuid.uuid4()}", now=now, detail=detail,
-                             actor_id=actor)
+                             reference=reference, now=now, detail=detail, actor_id=actor)
             store.save_accounts(tx, [account])
-            entry = store.last_ledger_entry(tx, member_id)
+            entry = _adjustment(store.adjustment(tx, reference))
             tx.emit(PointsAdjusted(member_id=member_id, store=cmd.store, points=cmd.points, reason=cmd.reason,
                                    actor_id=actor, adjusted_at=now, balance=account.balance))
-            return AdjustResult(entry=_entry(entry), balance=account.balance).model_dump(mode="json")
+            return AdjustResult(entry=entry, balance=account.balance).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def activity(self, **request: Any) -> dict[str, Any]:

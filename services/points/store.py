@@ -296,18 +296,15 @@ def activities_between(tx: Tx, member_id: str, kind: str, start: datetime, end: 
         activities.c.created_at < end)).scalar_one())
 
 
-def adjustment(tx: Tx, reference: str) -> Any | None:
-    return tx.execute(sa.select(ledger).where(ledger.c.kind == "adjustment", ledger.c.reference == reference)).first()
+def adjustment(tx: Tx, reference: str) -> list[Any]:
+    """The ledger rows of one adjustment (one per issuing store when it spent points)."""
+    return list(tx.execute(sa.select(ledger).where(ledger.c.kind == "adjustment", ledger.c.reference == reference)
+                           .order_by(ledger.c.id)).all())
 
 
 def adjusted_today(tx: Tx, actor_id: str, since: datetime) -> int:
     return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.abs(ledger.c.delta)), 0)).where(
         ledger.c.kind == "adjustment", ledger.c.actor_id == actor_id, ledger.c.created_at >= since)).scalar_one())
-
-
-def last_ledger_entry(tx: Tx, member_id: str) -> Any:
-    return tx.execute(sa.select(ledger).where(ledger.c.member_id == member_id)
-                      .order_by(ledger.c.id.desc()).limit(1)).first()
 
 
 # ---- the program and bonus rules -------------------------------------------------------------------

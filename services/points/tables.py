@@ -48,7 +48,8 @@ ledger = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("ledger_member", "member_id", "id"),
     sa.Index("ledger_created", "created_at"),
-    sa.Index("ledger_adjustment_once", "reference", unique=True,
+    # an adjustment spending points of several stores writes one row per store, all under one reference
+    sa.Index("ledger_adjustment_once", "reference", "store", unique=True, postgresql_nulls_not_distinct=True,
              postgresql_where=sa.text("kind = 'adjustment' AND reference IS NOT NULL")),
 )
 

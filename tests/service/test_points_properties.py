@@ -324,18 +324,13 @@ class Run:
             with pytest.raises(InsufficientPoints):
                 self.call("adjust", context=self.staff, **request)
             return
-        try:
-            result = self.call("adjust", context=self.staff, **request)
-        except sa.exc.IntegrityError as exc:  # the known bug of the xfail test below: nothing was written
-            assert points < 0 and "ledger_adjustment_once" in str(exc)
-            event("negative adjustment over two stores (known bug)")
-            return
+        result = self.call("adjust", context=self.staff, **request)
         repaid = self.model.credit(points) if points > 0 else 0
         if points < 0:
             self.model.balance += points
         assert result["balance"] == self.model.balance
-        if not repaid:  # (with a debt repaid the reply names the wrong entry: see the xfail test below)
-            assert (result["entry"]["kind"], result["entry"]["points"]) == ("adjustment", points)
+        assert (result["entry"]["kind"], result["entry"]["points"]) == ("adjustment", points)
+        del repaid
 
     def op_holds_job(self, seconds: int) -> None:
         at = datetime.now(UTC) + timedelta(seconds=seconds)
@@ -449,12 +444,6 @@ def spent_then_refunded(container: Any, spent: int) -> tuple[str, dict[str, Any]
     return member_id, refund
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG services/points/service.py PointsService.adjust: the reply's entry is "
-    "`store.last_ledger_entry(tx, member_id)`, the last row written; when a positive adjustment repays a "
-    "debt, ledger.credit writes the adjustment (+30) and then a debt_repayment (-30), so the reply names "
-    "the debt_repayment entry (kind 'debt_repayment', points -30), while a retry with the same request_id "
-    "answers with the adjustment entry (store.adjustment): first answer and replay differ"))
 def test_an_adjustment_that_repays_a_debt_answers_with_the_adjustment_entry(debt_program):
     member_id, _ = spent_then_refunded(debt_program, 100)
     request = {"member_id": member_id, "points": 30, "reason": "goodwill", "request_id": f"repay-{uuid.uuid4().hex}"}
@@ -477,13 +466,6 @@ def test_under_the_debt_policy_spent_points_become_a_debt_repaid_from_later_earn
     assert violations(member_id) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG services/points/ledger.py debit: a negative adjustment spending lots of two issuing stores "
-    "writes one ledger row per store, each kind 'adjustment' with the same reference, which the unique "
-    "index ledger_adjustment_once (tables.py: reference WHERE kind = 'adjustment') refuses: sales of "
-    "10.00 in S1 and 10.00 in S2, then adjust -15 -> IntegrityError (an unexpected error, not a typed "
-    "one; nothing written) instead of balance 5; with or without request_id (the reference is then "
-    "'<actor>:<uuid>')"))
 def test_a_negative_adjustment_can_spend_points_of_two_stores(points):
     member_id, _ = open_account()
     call(points, "record_sale", **sale(member_id, "10.00", store="S1"))
@@ -575,12 +557,6 @@ def test_the_same_sale_in_the_first_round_is_answered_once_as_new_and_otherwise_
 
 
 # ---- receipts in an offline batch --------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG services/points/service.py PointsService._sales: the loop building receipts is "
-    "`for index, _sale, account, info in pending:` but builds SaleResult(store=sale.store, "
-    "transaction_id=sale.transaction_id, ...) from `sale`, the last sale of the earlier loop, so in a "
-    "record_batch with several sales every receipt names the last sale's store and transaction id "
-    "(and the stored receipt replayed later is wrong too)"))
 def test_each_receipt_in_an_offline_batch_names_its_own_sale(points):
     member_id, _ = open_account()
     items = [{"kind": "sale", **sale(member_id, "10.00", txn=f"first-{member_id}", store="S1")},

@@ -120,9 +120,9 @@ def test_line_discounts_come_off_their_own_line():
     assert result.points == 49 and result.net_amount == D("84.00")
 
 
-def test_net_lines_spread_the_sale_discount_to_the_cent_the_last_line_taking_the_remainder():
+def test_net_lines_spread_the_sale_discount_to_the_cent_by_largest_remainder():
     lines = [Line("A", None, D("33.33"))] * 3
-    assert domain.net_lines(lines, D("10.00")) == [D("30.00"), D("30.00"), D("29.99")]
+    assert domain.net_lines(lines, D("10.00")) == [D("29.99"), D("30.00"), D("30.00")]
     assert domain.net_lines([Line("A", None, D(0))] * 2, D(0)) == [D(0), D(0)]
     assert domain.net_lines([Line("A", None, D("5.00"), D("1.50"))], D("1.00")) == [D("2.50")]
 
@@ -140,23 +140,12 @@ def test_net_lines_shares_add_up_to_the_sale_discount_exactly(amounts, data):
     assert all(net >= 0 for net in nets)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG domain.net_lines: the sale discount is shared by gross line amount, ignoring each line's own "
-    "discount, and a share larger than what is left of the line is clamped away by max(0, ...), so that "
-    "part of the discount is lost: lines [10.00 with line discount 10.00, 10.00] + sale discount 10.00 "
-    "(pays 0.00) give nets [0, 5.00]: the sale earns 5 points on 0.00 paid"))
 def test_a_fully_discounted_line_does_not_lose_its_share_of_the_sale_discount():
     lines = [Line("A", "food", D("10.00"), D("10.00")), Line("B", "food", D("10.00"))]
     assert sum(domain.net_lines(lines, D("10.00")), D(0)) == D(0)
     assert earn(Program(), lines, discount="10.00").points == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG domain.net_lines: the last line takes the whole rounding remainder whatever its size "
-    "(`shares.append(sale_discount - sum(shares))`): for [0.01, 0.01, 0.01, 0.00] and 0.01 off, the "
-    "first shares round to 0.00 and the 0.00 line gets 0.01, clamped to 0, so the nets add to 0.03 not "
-    "0.02; for 4 x 1.00 and 0.02 off the shares are 0.01, 0.01, 0.01, -0.01 and the last line's net is "
-    "1.01, above its amount"))
 @pytest.mark.parametrize("amounts, discount", [(["0.01", "0.01", "0.01", "0.00"], "0.01"),
                                                (["1.00", "1.00", "1.00", "1.00"], "0.02")])
 def test_each_lines_share_stays_within_the_line(amounts, discount):
@@ -251,12 +240,6 @@ def test_the_breakdown_always_adds_up_to_the_total(lines, discount_pct, rounding
         assert result.points <= max(0, cap_day - earned_today)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG domain.earn: with a factor below 1 (allowed: multipliers 0..1000, tier multiplier >= 0) the "
-    "negative line is rounded on its own with floor, away from zero: food x0 on 10.50 gives base 10 and "
-    "category:food floor(-10.50) = -11, total -1, and earn returns max(0, total) = 0 with a breakdown that "
-    "adds up to -1 (the docstring promises lines adding up to the total); x0.5 on 10.50 gives 10 - 6 = 4 "
-    "where floor(5.25) = 5"))
 def test_a_multiplier_below_one_keeps_the_breakdown_adding_up():
     for factor, expected in ((D(0), 0), (D("0.5"), 5)):
         result = domain.earn(Program(category_multipliers={"food": factor}), lines=[Line("A1", "food", D("10.50"))],
