@@ -173,6 +173,7 @@ class Books:
     samples: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     replays: int = 0
+    unanswered: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # kind, store, body
 
     def error(self, what: str, status: int, text: str) -> None:
         self.errors[f"{what} {status}"] += 1
@@ -286,21 +287,23 @@ class Connection:
 
 
 class Pool:
-    """Connections to the gateway, one per request in flight."""
+    """Connections to the gateway, one per request in flight, at most ``size``."""
 
-    def __init__(self, base: str, timeout: float = 60) -> None:
+    def __init__(self, base: str, timeout: float = 60, size: int = 256) -> None:
         url = urllib.parse.urlsplit(base)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 80
         self.timeout = timeout
         self.idle: list[Connection] = []
+        self.slots = asyncio.Semaphore(size)
 
     async def request(self, method: str, path: str, body: bytes | None = None,
                       headers: dict[str, str] | None = None, timeout: float | None = None) -> tuple[int, bytes]:
-        connection = self.idle.pop() if self.idle else Connection(self.host, self.port)
-        try:
-            return await connection.request(method, path, body, headers or {}, timeout or self.timeout)
-        finally:
-            self.idle.append(connection)
+        async with self.slots:
+            connection = self.idle.pop() if self.idle else Connection(self.host, self.port)
+            try:
+                return await connection.request(method, path, body, headers or {}, timeout or self.timeout)
+            finally:
+                self.idle.append(connection)
 
     def close(self) -> None:
         for connection in self.idle:
@@ -336,14 +339,34 @@ class Till:
             except ValueError:
                 parsed = data.decode(errors="replace")
             return status, parsed, elapsed, attempt
-        return 0, None, float("nan"), 3
+        return 0, None, float("nan"), 3  # no answer after three tries (transport errors or 502-504)
+
+    async def flush(self) -> int:
+        """Send what got no answer again, as a till does when it is back online; how many
+        still got none."""
+        pending, self.books.unanswered = self.books.unanswered, []
+        for kind, store, body in pending:
+            path = "/v1/points/sales" if kind == "sale" else "/v1/points/refunds"
+            status, result, _, _ = await self.post(path, body, store, f"{kind} resent after failures")
+            if status in (200, 201) and isinstance(result, dict):
+                if kind == "sale":
+                    self.books.sale_answer(body, result, resent=True)
+                else:
+                    self.books.refund_answer(body, result)
+            elif status == 0:
+                self.books.unanswered.append((kind, store, body))
+            else:
+                self.books.error(f"{kind} resent after failures", status, json.dumps(result))
+        return len(self.books.unanswered)
 
     async def sale(self, store: str, terminal: str, latencies: list[float],
                    body: dict[str, Any] | None = None) -> None:
         resent = body is not None
         body = body or self.fleet.sale(store, terminal)
         status, result, elapsed, attempts = await self.post("/v1/points/sales", body, store, "sale")
-        if status in (200, 201) and isinstance(result, dict):
+        if status == 0:  # no answer: the till keeps it and sends it again later
+            self.books.unanswered.append(("sale", store, body))
+        elif status in (200, 201) and isinstance(result, dict):
             latencies.append(elapsed)
             self.books.sale_answer(body, result, resent or attempts > 1)
             if status == 201 and result.get("replayed"):
@@ -359,7 +382,9 @@ class Till:
             return False
         body = self.fleet.refund(store, terminal, target)
         status, result, elapsed, _ = await self.post("/v1/points/refunds", body, store, "refund")
-        if status in (200, 201) and isinstance(result, dict):
+        if status == 0:
+            self.books.unanswered.append(("refund", store, body))
+        elif status in (200, 201) and isinstance(result, dict):
             latencies.append(elapsed)
             self.books.refund_answer(body, result)
         elif status:
@@ -377,8 +402,9 @@ class Cpu:
     """CPU seconds per process group (the platform's processes by pid file, PostgreSQL,
     RabbitMQ, this bench) and the machine's busy time, between two snapshots."""
 
-    def __init__(self, var: Path) -> None:
+    def __init__(self, var: Path, db_prefix: str) -> None:
         self.var = var
+        self.prefix = db_prefix
         self.extra: dict[str, int] = {}
 
     @staticmethod
@@ -389,25 +415,56 @@ class Cpu:
         except (OSError, IndexError, ValueError):
             return 0
 
+    @staticmethod
+    def _name(pid: int, comm: str) -> str:
+        """A short name for a process that is not the platform's: its command line, shortened."""
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return comm
+        words = [w.decode(errors="replace") for w in argv if w]
+        if not words:
+            return f"[{comm}]"  # a kernel thread
+        if "-m" in words[:-1]:
+            return words[words.index("-m") + 1]
+        return " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:2]))[:40]
+
     def snapshot(self) -> dict[str, float]:
         groups: dict[str, float] = defaultdict(float)
+        mine = {os.getpid()}
         for pidfile in (self.var / "run").glob("*.pid"):
             try:
-                groups[pidfile.stem] += self._ticks(int(pidfile.read_text().strip())) / TICK
+                pid = int(pidfile.read_text().strip())
             except ValueError:
-                pass
+                continue
+            groups[pidfile.stem] += self._ticks(pid) / TICK
+            mine.add(pid)
         for name, pid in self.extra.items():
             groups[name] += self._ticks(pid) / TICK
+            mine.add(pid)
         for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
+            if not proc.name.isdigit() or int(proc.name) in mine:
                 continue
             try:
                 comm = (proc / "comm").read_text().strip()
             except OSError:
                 continue
-            group = {"postgres": "postgres", "beam.smp": "rabbitmq"}.get(comm)
-            if group:
-                groups[group] += self._ticks(int(proc.name)) / TICK
+            ticks = self._ticks(int(proc.name)) / TICK
+            if comm == "postgres":  # backends name their database: ours, or other work's
+                try:
+                    title = (proc / "cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                if self.prefix in title:
+                    groups["postgres"] += ticks
+                elif " idle" in title or "(" in title:
+                    groups[f"_pid {proc.name} postgres (other databases)"] = ticks
+                else:
+                    groups["postgres (server)"] += ticks
+            elif comm == "beam.smp":
+                groups["rabbitmq"] += ticks
+            elif ticks:
+                groups[f"_pid {proc.name} {self._name(int(proc.name), comm)}"] = ticks
         usage = resource.getrusage(resource.RUSAGE_SELF)
         groups["bench client"] = usage.ru_utime + usage.ru_stime
         cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
@@ -427,9 +484,15 @@ class Cpu:
         parts = sorted(((name, 100 * (after[name] - before.get(name, 0.0)) / wall) for name in after
                         if not name.startswith("_")), key=lambda p: -p[1])
         shown = ", ".join(f"{name} {share:.0f}" for name, share in parts if share >= 1)
-        others = busy - sum(share for _, share in parts)
+        others: Counter[str] = Counter()  # processes not the platform's nor this bench's (other work on the box)
+        for name in after:  # a process started in between: all its time is in between
+            if name.startswith("_pid "):
+                others[name.split(" ", 2)[2]] += 100 * (after[name] - before.get(name, 0.0)) / wall
+        rest = max(busy - sum(share for _, share in parts) - sum(others.values()), 0)
+        top = ", ".join(f"{name} {share:.0f}" for name, share in others.most_common(4) if share >= 1)
         print(f"# cpu {label} (% of one core, {os.cpu_count()} cores): machine busy {busy:.0f}, steal {steal:.0f}; "
-              f"{shown}; everything else {max(others, 0):.0f}", flush=True)
+              f"{shown}; other processes {sum(others.values()):.0f}{' (' + top + ')' if top else ''}, "
+              f"unattributed {rest:.0f}", flush=True)
 
 
 async def measured(cpu: Cpu, label: str, work: Callable[[], Awaitable[None]]) -> float:
@@ -626,11 +689,16 @@ async def batches(base: str, fleet: Fleet, books: Books, cpu: Cpu, count: int) -
                 except TransportError as exc:
                     books.error("batch", 0, str(exc))
                     failed += len(items)
+                    books.unanswered += [(item["kind"], store, {k: v for k, v in item.items() if k != "kind"})
+                                         for item in items]
                     continue
                 seconds.append(time.perf_counter() - started)
                 if not 200 <= status < 300:
                     books.error("batch", status, data.decode(errors="replace"))
                     failed += len(items)
+                    if status >= 500:  # it may have been booked, or part of it: the till sends it again
+                        books.unanswered += [(item["kind"], store, {k: v for k, v in item.items() if k != "kind"})
+                                             for item in items]
                     continue
                 result = json.loads(data)
                 accepted += int(result["accepted"])
@@ -841,7 +909,7 @@ def main() -> int:
     books = Books()
     with running_platform("points") as (base, token, env):
         var = Path(env["VAR_DIR"])
-        cpu = Cpu(var)
+        cpu = Cpu(var, env["DB_NAME_PREFIX"])
         print(f"# points benchmark, SCALE={scale}: {knobs['members']} members, {len(stores)} stores x "
               f"{knobs['terminals']} terminals (one POS key per store), {CONCURRENT_TERMINALS} concurrent terminals "
               f"for {knobs['sync_s']} s, paced {PACED_RATE}/s for {knobs['paced_s']} s, {knobs['batches']} batches "
@@ -871,7 +939,16 @@ def main() -> int:
             stop_process(second)
             cpu.extra.pop("points-2", None)
 
-        discrepancies = audit(engine, books)
+        if books.unanswered:
+            async def flush() -> int:
+                async with client(base) as http:
+                    return await Till(http, fleet, books).flush()
+
+            waiting = len(books.unanswered)
+            left = asyncio.run(flush())
+            print(f"# {waiting} requests without an answer sent again before the audit; {left} still unanswered",
+                  flush=True)
+        discrepancies = audit(engine, books) + len(books.unanswered)
         bench("ledger_discrepancies", discrepancies, "count")
         engine.dispose()
         failures = sum(books.errors.values())
