@@ -22,7 +22,10 @@ def to_utc(value: datetime | None) -> datetime | None:
     a time without a zone is taken as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise ValueError("time out of range") from None
 
 
 class Pong(_Model):

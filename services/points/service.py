@@ -268,9 +268,8 @@ class PointsService(ServiceBase):
             except InvalidInput as exc:
                 outcomes[index] = exc
         sales_in = [(index, sale) for index, sale in sales_in if index in refs]
-        resolved = store.resolve(tx, [refs[i] for i, s in sales_in if s.member_id],
-                                 [refs[i] for i, s in sales_in if not s.member_id])
-        accounts = store.lock_accounts(tx, resolved.values())
+        resolved, accounts = store.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
+                                             [refs[i] for i, s in sales_in if not s.member_id])
         existing = store.existing_sales(tx, [(s.store, s.transaction_id) for _, s in sales_in])
         now = _now()
         _, current = self.programs.current(tx)
@@ -744,6 +743,9 @@ class PointsService(ServiceBase):
             start, end = date.fromisoformat(str(day_from)), date.fromisoformat(str(day_to))
         except ValueError:
             raise InvalidInput("a date as YYYY-MM-DD", "from") from None
+        for day, field in ((start, "from"), (end, "to")):
+            if not 1900 <= day.year <= 9998:
+                raise InvalidInput("a year between 1900 and 9998", field)
         if end < start:
             raise InvalidInput("before from", "to")
         if (end - start).days > 366:
@@ -780,7 +782,7 @@ class PointsService(ServiceBase):
                 if self.caller.stores is None or {r.earned_store, r.spent_store} & set(self.caller.stores)]
 
     # -- jobs (timers, and by RPC for operators and tests) ----------------------------------------------
-    @timer(interval=env_int("POINTS_JOB_SECONDS", 600), eager=True)
+    @timer(interval=env_int("POINTS_JOB_SECONDS", 600))
     def jobs(self) -> None:
         for name in ("holds", "expiry", "reminders", "tiers"):
             try:

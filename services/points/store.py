@@ -83,6 +83,27 @@ def resolve(tx: Tx, member_ids: Iterable[str] = (), numbers: Iterable[str] = ())
     return found
 
 
+def lock_refs(tx: Tx, member_ids: Iterable[str], numbers: Iterable[str]) -> tuple[dict[str, str], dict[str, Account]]:
+    """Resolve member ids and numbers and lock their accounts, in one statement when nobody
+    named was merged (the POS path); merged ones lead to their survivors, locked after."""
+    ids, nums = sorted(set(member_ids)), sorted(set(numbers))
+    if not ids and not nums:
+        return {}, {}
+    rows = tx.execute(sa.select(accounts).where(sa.or_(accounts.c.member_id.in_(ids),
+                                                       accounts.c.member_number.in_(nums)))
+                      .order_by(accounts.c.member_id).with_for_update()).all()
+    if any(r.merged_into is not None for r in rows):
+        resolved = resolve(tx, ids, nums)
+        return resolved, lock_accounts(tx, resolved.values())
+    resolved = {}
+    for r in rows:
+        if str(r.member_id) in ids:
+            resolved[str(r.member_id)] = str(r.member_id)
+        if r.member_number in nums:
+            resolved[r.member_number] = str(r.member_id)
+    return resolved, {str(r.member_id): Account(r) for r in rows}
+
+
 def lock_accounts(tx: Tx, member_ids: Iterable[str]) -> dict[str, Account]:
     """Lock the accounts in a fixed order (no deadlocks between concurrent batches)."""
     ids = sorted(set(member_ids))
