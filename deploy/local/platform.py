@@ -37,6 +37,21 @@ DEMO_MEMBERS = [
 ]
 
 
+def demo_sale(base: str, token: str, member_id: str) -> None:
+    """One sale for the first demo member (idempotent: the same transaction id every time),
+    once the points service has opened the account from member.registered."""
+    sale = {"store": "SH-001", "terminal": "T1", "transaction_id": "DEMO-0001", "member_id": member_id,
+            "amount": "128.00", "items": [{"sku": "MILK-1L", "category": "dairy", "qty": "2", "amount": "28.00"},
+                                          {"sku": "RICE-5KG", "category": "grocery", "amount": "100.00"}],
+            "sold_at": "2026-01-15T10:30:00+08:00"}
+    for _ in range(20):
+        status, body = http_json("POST", base + "/v1/points/sales", sale, token=token)
+        if status in (200, 201):
+            return
+        time.sleep(0.25)
+    print(f"demo data: sale {status} {body}", file=sys.stderr)
+
+
 def procfile() -> list[tuple[str, list[str]]]:
     entries = []
     for line in (ROOT / "deploy" / "Procfile").read_text().splitlines():
@@ -210,7 +225,9 @@ def start() -> int:
             status, body = http_json("POST", base + "/v1/members", member, token=token)
             if status not in (200, 201):
                 print(f"demo data: {status} {body}", file=sys.stderr)
-        print(f"demo data: {len(DEMO_MEMBERS)} members (phones 13800000001, 13800000002)")
+            elif member["registration_store"] == "SH-001":
+                demo_sale(base, token, body["member"]["member_id"])
+        print(f"demo data: {len(DEMO_MEMBERS)} members (phones 13800000001, 13800000002), one sale at SH-001")
 
     print()
     print(f"Gateway:  {gateway.public_url}")
