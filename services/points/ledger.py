@@ -15,10 +15,25 @@ from services.points import domain, store
 from services.points.store import Account
 
 
+class Writes:
+    """Ledger and lot rows gathered to be inserted together (an offline batch: two statements,
+    not two per sale). Flush before anything reads the lots."""
+
+    def __init__(self) -> None:
+        self.ledger: list[dict[str, Any]] = []
+        self.lots: list[dict[str, Any]] = []
+
+    def flush(self, tx: Tx) -> None:
+        store.add_ledger(tx, self.ledger)
+        store.add_lots(tx, self.lots)
+        self.ledger, self.lots = [], []
+
+
 def credit(tx: Tx, account: Account, points: int, *, kind: str, store_code: str | None, reference: str,
            program: Program, zone: str, at: datetime, available_at: datetime | None = None,
-           detail: dict[str, Any] | None = None, actor_id: str | None = None) -> int:
-    """Credit points (a new lot); a debt is repaid from them first. Returns the debt repaid."""
+           detail: dict[str, Any] | None = None, actor_id: str | None = None, writes: Writes | None = None) -> int:
+    """Credit points (a new lot); a debt is repaid from them first. Returns the debt repaid.
+    With ``writes`` the rows are gathered there instead of inserted now."""
     if points <= 0:
         return 0
     into_lot = domain.credit_into_lot(account.balance, account.held, points)
@@ -32,10 +47,14 @@ def credit(tx: Tx, account: Account, points: int, *, kind: str, store_code: str 
         into_lot -= repaid
         rows.append({"member_id": account.member_id, "kind": "debt_repayment", "delta": -repaid,
                      "store": store_code, "at_store": store_code, "reference": reference})
-    store.add_ledger(tx, rows)
-    store.add_lots(tx, [{"member_id": account.member_id, "store": store_code, "source": kind, "reference": reference,
-                         "points": into_lot, "remaining": into_lot, "available_at": available_at or at,
-                         "expires_at": domain.expiry(at, zone, program.expiry)}])
+    lot = {"member_id": account.member_id, "store": store_code, "source": kind, "reference": reference,
+           "points": into_lot, "remaining": into_lot, "available_at": available_at or at,
+           "expires_at": domain.expiry(at, zone, program.expiry)}
+    pending = writes or Writes()
+    pending.ledger.extend(rows)
+    pending.lots.append(lot)
+    if writes is None:
+        pending.flush(tx)
     account.dirty = True
     return repaid
 

@@ -276,6 +276,7 @@ class PointsService(ServiceBase):
         since = now - timedelta(days=current.tier_window_days)
         spend = store.qualifying(tx, accounts, since)
         bonuses = self.programs.bonuses(tx)
+        writes = ledger.Writes()
         seen: dict[tuple[str, str], tuple[str, int]] = {}
         rows: list[dict[str, Any]] = []
         pending: list[tuple[int, Sale, Account, dict[str, Any]]] = []
@@ -324,7 +325,7 @@ class PointsService(ServiceBase):
             repaid = ledger.credit(tx, account, earning.points, kind="accrual", store_code=sale.store,
                                    reference=reference, program=program, zone=zone, at=sale.sold_at,
                                    available_at=ledger.pending_until(program, sale.sold_at),
-                                   detail={"breakdown": dict(earning.breakdown)})
+                                   detail={"breakdown": dict(earning.breakdown)}, writes=writes)
             total_spend, total_points = spend.get(account.member_id, (Decimal(0), 0))
             if sale.sold_at >= since:
                 total_spend, total_points = total_spend + earning.net_amount, total_points + earning.points
@@ -346,6 +347,7 @@ class PointsService(ServiceBase):
                                         reference=sale.transaction_id, points=earning.points,
                                         amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
                                         balance=account.balance))
+        writes.flush(tx)
         summaries = store.summaries(tx, [a.member_id for _, _, a, _ in pending if a is not None], now)
         for index, sale, account, info in pending:
             if account is None:
