@@ -270,11 +270,11 @@ class PointsService(ServiceBase):
         sales_in = [(index, sale) for index, sale in sales_in if index in refs]
         resolved, accounts = store.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
                                              [refs[i] for i, s in sales_in if not s.member_id])
-        existing = store.existing_sales(tx, [(s.store, s.transaction_id) for _, s in sales_in])
         now = _now()
         _, current = self.programs.current(tx)
         since = now - timedelta(days=current.tier_window_days)
-        spend = store.qualifying(tx, accounts, since)
+        existing, spend, summaries = store.sale_context(
+            tx, sorted(accounts), [(s.store, s.transaction_id) for _, s in sales_in], since, now)
         bonuses = self.programs.bonuses(tx)
         writes = ledger.Writes()
         seen: dict[tuple[str, str], tuple[str, int]] = {}
@@ -347,8 +347,8 @@ class PointsService(ServiceBase):
                                         reference=sale.transaction_id, points=earning.points,
                                         amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
                                         balance=account.balance))
-        writes.flush(tx)
-        summaries = store.summaries(tx, [a.member_id for _, _, a, _ in pending if a is not None], now)
+        for lot in writes.lots:
+            store.add_to_summary(summaries[lot["member_id"]], lot, now)
         for index, sale, account, info in pending:
             if account is None:
                 continue
@@ -366,9 +366,9 @@ class PointsService(ServiceBase):
                 first = outcomes[info["same_as"]]
                 outcomes[index] = first.model_copy(update={"replayed": True}) if isinstance(first, SaleResult) \
                     else first
-        if store.insert_sales(tx, rows) != len(rows):
+        if store.write_sales(tx, writes.ledger, writes.lots, rows, [a for a in accounts.values() if a.dirty]) \
+                != len(rows):
             raise _Race()
-        store.save_accounts(tx, [a for a in accounts.values() if a.dirty])
         tx.emit_many(events)
         return outcomes
 
