@@ -10,6 +10,8 @@ sent again as they were (a till that did not see the answer: same store, transac
 body), 2% refunds of earlier sales. Figures, one `BENCH` line each:
 
     noop_rpc_ceiling_per_s     one RPC to points.ping and back, 32 callers (see rpc_ceiling)
+    gateway_healthz_per_s      the gateway's floor: /healthz (no RPC) through its middleware
+    gateway_readyz_per_s       /readyz: a ping to each of the four services and a database check
     accrual_sync_*             32 terminals in a closed loop: requests/s, p50, p99 of sales
     accrual_paced_*            open loop at 100 sales/s: p50, p99 from each sale's due time
     accrual_batch_per_s        offline uploads of 1000 sales (and refunds) per request, 3 uploaders
@@ -514,7 +516,7 @@ async def client(base: str) -> AsyncIterator[Pool]:
         pool.close()
 
 
-async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, seconds: float) -> None:
+async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books: Books, seconds: float) -> None:
     """The gateway has no route that makes exactly one no-op RPC (/readyz pings every service
     and checks the gateway's database; /healthz makes none), so the RPC round trip is measured
     with the gateway's own RPC client from this process (one RPC to points.ping, which runs
@@ -528,11 +530,17 @@ async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, second
             break
         await asyncio.sleep(0.1)
     calls: list[float] = []
+    failures: Counter[str] = Counter()
 
     async def caller(deadline: float) -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            await rpc.call("points", "ping")
+            try:
+                await rpc.call("points", "ping")
+            except Exception as exc:  # counted and shown; the broker may be away for a moment
+                failures[type(exc).__name__] += 1
+                await asyncio.sleep(0.1)
+                continue
             calls.append((time.perf_counter() - started) * 1000)
 
     async def run_rpc() -> None:
@@ -544,7 +552,10 @@ async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, second
     bench("noop_rpc_ceiling_per_s", len(calls) / elapsed, "calls/s")
     print(f"# noop rpc: gateway RPC client in the bench process -> points.ping -> reply, {CONCURRENT_TERMINALS} "
           f"callers; p50 {p50(calls):.1f} ms, p99 {p99(calls):.1f} ms "
-          "(no gateway route makes exactly one no-op RPC)", flush=True)
+          "(no gateway route makes exactly one no-op RPC)"
+          + (f"; FAILED calls {dict(failures)}" if failures else ""), flush=True)
+    for name, count in failures.items():
+        books.errors[f"rpc ping {name} 0"] += count
 
     async with client(base) as http:
         for path, name in (("/healthz", "gateway_healthz_per_s"), ("/readyz", "gateway_readyz_per_s")):
@@ -553,8 +564,14 @@ async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, second
             async def getter(deadline: float, path: str = path, done: list[float] = done) -> None:
                 while time.perf_counter() < deadline:
                     started = time.perf_counter()
-                    status, data = await http.request("GET", path, headers={"X-API-Key": key})
-                    assert status == 200, data
+                    try:
+                        status, data = await http.request("GET", path, headers={"X-API-Key": key})
+                    except TransportError as exc:
+                        status, data = 0, str(exc).encode()
+                    if status != 200:
+                        books.error(f"GET {path}", status, data.decode(errors="replace"))
+                        await asyncio.sleep(0.1)
+                        continue
                     done.append((time.perf_counter() - started) * 1000)
 
             async def run_http(path: str = path, getter: Any = getter) -> None:
@@ -637,6 +654,9 @@ async def paced(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: float)
     print(f"# paced: {len(sales)} sales and {len(refunds)} refunds due over {seconds:.0f} s, done in {elapsed:.1f} s "
           f"(achieved {(len(sales) + len(refunds)) / elapsed:.0f}/s); client sending lag p99 "
           f"{p99(late):.1f} ms", flush=True)
+    if elapsed > seconds * 1.2:
+        print(f"# paced: the platform did not keep up with {PACED_RATE}/s, so these latencies are mostly time spent "
+              "queued behind earlier sales and grow with the length of the phase", flush=True)
 
 
 def offline_batch(fleet: Fleet, books: Books, store: str) -> list[dict[str, Any]]:
@@ -925,7 +945,7 @@ def main() -> int:
         print(f"# set-up: {len(members)} members imported and their accounts opened in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
 
-        asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, min(knobs["sync_s"], 8)))
+        asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, books, min(knobs["sync_s"], 8)))
         asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 1 points process",
                                 "accrual_sync"))
         asyncio.run(paced(base, fleet, books, cpu, knobs["paced_s"]))
