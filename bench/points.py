@@ -860,6 +860,20 @@ def check_accounts_answer(base: str, token: str, fleet: Fleet) -> None:
                 raise SystemExit(f"GET /v1/members/{member}/points as {who}: {response.status_code} {response.text}")
 
 
+def sequential_scans(engine: Any, requests: int) -> None:
+    """Which points tables were read whole during the run: a scan per request on a table that
+    grows with the members or the sales is a plan that will not scale."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT relname, seq_scan, seq_tup_read, n_live_tup FROM pg_stat_user_tables "
+            "WHERE seq_tup_read > 10 * greatest(n_live_tup, 1000) ORDER BY seq_tup_read DESC LIMIT 5")).all()
+    for name, scans, read, live in rows:
+        print(f"# points table {name} ({live} rows) read by {scans} sequential scans, {read / 1e6:.1f}M rows in all "
+              f"({scans / max(requests, 1):.2f} scans per sale or refund booked)", flush=True)
+
+
 # ---- the audit ----------------------------------------------------------------------------
 def audit(engine: Any, books: Books) -> int:
     """Balances against the ledger's sums, sales credited twice, what was sent against what
@@ -968,6 +982,7 @@ def main() -> int:
             left = asyncio.run(flush())
             print(f"# {waiting} requests without an answer sent again before the audit; {left} still unanswered",
                   flush=True)
+        sequential_scans(engine, len(books.sales) + len(books.refunds))
         discrepancies = audit(engine, books) + len(books.unanswered)
         bench("ledger_discrepancies", discrepancies, "count")
         engine.dispose()
