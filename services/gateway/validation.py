@@ -39,9 +39,6 @@ def named(check: Callable[[M], M], model: M, *fields: str) -> M:
 
 
 def utc(cls: Any, value: datetime | None) -> datetime | None:
-    """The contracts' ``to_utc`` as a field validator, refusing a time that has no UTC equivalent
-    (year 1 with a positive offset) instead of failing with OverflowError."""
-    try:
-        return to_utc(value)
-    except OverflowError:
-        raise ValueError("out of range once converted to UTC") from None
+    """The contracts' ``to_utc`` as a field validator: a time with no UTC equivalent (year 1
+    with a positive offset) is a ValueError there, so a 422 here."""
+    return to_utc(value)

@@ -543,7 +543,9 @@ def write_sales(tx: Tx, ledger_rows: list[dict[str, Any]], lot_rows: list[dict[s
                  tier_since = x.tier_since, status = x.status
           FROM jsonb_to_recordset(CAST(:accounts AS jsonb)) AS x(member_id uuid, balance bigint, held bigint,
                debt bigint, tier text, tier_since timestamptz, status text)
-          WHERE accounts.member_id = x.member_id),
+          WHERE accounts.member_id = x.member_id
+            AND accounts.member_id = ANY(CAST(:account_ids AS uuid[]))),  -- the index, not a scan (row estimates
+                                                                          -- of jsonb_to_recordset are blind)
         s AS (
           INSERT INTO sales (store, transaction_id, member_id, terminal, amount, net_amount, currency, sold_at,
                              points, program_version, request_hash, result)
@@ -555,6 +557,7 @@ def write_sales(tx: Tx, ledger_rows: list[dict[str, Any]], lot_rows: list[dict[s
           ON CONFLICT DO NOTHING RETURNING 1)
         SELECT count(*) FROM s"""), {
         "ledger": js(ledger_rows), "lots": js(lot_rows), "sales": js(sale_rows),
+        "account_ids": [a.member_id for a in changed],
         "accounts": js([{"member_id": a.member_id, "balance": a.balance, "held": a.held, "debt": a.debt,
                          "tier": a.tier, "tier_since": a.tier_since, "status": a.status} for a in changed]),
     })
