@@ -113,3 +113,21 @@ def test_store_bound_callers_act_only_in_their_stores(points):
     with entrypoint_hook(points, "adjust", context_data={"caller": caller}) as adjust:
         with pytest.raises(Forbidden):
             adjust(member_id=member_id, points=10, reason="not a manager")
+
+
+def test_points_of_a_pending_period_show_as_pending_and_cannot_be_spent_until_then(points):
+    from contracts.errors import InsufficientPoints
+    from contracts.points import Program
+
+    call(points, "set_program", program=Program(pending_days=7).model_dump(mode="json"))
+    try:
+        member_id, _ = open_account()
+        receipt = call(points, "record_sale", **sale(member_id, "30.00"))
+        assert (receipt["balance"], receipt["pending"], receipt["available"]) == (30, 30, 0)
+        with pytest.raises(InsufficientPoints):
+            call(points, "hold", member_id=member_id, store="S1", transaction_id="too-early", points=10)
+        execute("UPDATE lots SET available_at = now() - interval '1 second' WHERE member_id = :m", m=member_id)
+        assert call(points, "get_account", member_id)["available"] == 30
+        call(points, "hold", member_id=member_id, store="S1", transaction_id="in-time", points=10)
+    finally:
+        call(points, "set_program", program=Program().model_dump(mode="json"))
