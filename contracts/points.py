@@ -193,14 +193,12 @@ class Hold(_Model):
 
 
 # ---- staff and member actions ------------------------------------------------------------
-class Adjust(_Model):
-    """points.adjust(**Adjust): a manual correction by staff, with a reason."""
+class Adjustment(_Model):
+    """A manual correction, with a reason (the member and the idempotency key come apart)."""
 
-    member_id: str = Field(max_length=36)
-    points: int = Field(ge=-10_000_000, le=10_000_000)
+    points: int = Field(ge=-10_000_000, le=10_000_000, description="Signed: a credit or a debit; not zero")
     reason: str = Field(min_length=3, max_length=500)
     store: Code | None = Field(default=None, description="Store the adjustment is booked to")
-    request_id: Code | None = Field(default=None, description="Idempotency key: a retry adjusts once")
 
     @field_validator("points")
     @classmethod
@@ -208,6 +206,13 @@ class Adjust(_Model):
         if value == 0:
             raise ValueError("must not be zero")
         return value
+
+
+class Adjust(Adjustment):
+    """points.adjust(**Adjust): a manual correction by staff, with a reason."""
+
+    member_id: str = Field(max_length=36)
+    request_id: Code | None = Field(default=None, description="Idempotency key: a retry adjusts once")
 
 
 ActivityKind = Literal["checkin", "share", "referral", "profile_completion"]
@@ -436,7 +441,8 @@ class JobResult(_Model):
 POINTS_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
     for cls in (SaleLine, SaleDiscount, Sale, RuleLine, Expiring, SaleResult, Refund, RefundResult, SaleBatch,
-                ItemError, BatchItemResult, BatchResult, HoldRequest, Hold, Adjust, Activity, ActivityResult,
-                LedgerEntry, AdjustResult, LedgerPage, TierProgress, Account, TierRule, ExpiryRule, ActivityPoints,
-                Program, SetProgram, ProgramVersion, BonusRule, BonusRuleOut, LiabilityRow, SettlementRow, JobResult)
+                ItemError, BatchItemResult, BatchResult, HoldRequest, Hold, Adjustment, Adjust, Activity,
+                ActivityResult, LedgerEntry, AdjustResult, LedgerPage, TierProgress, Account, TierRule, ExpiryRule,
+                ActivityPoints, Program, SetProgram, ProgramVersion, BonusRule, BonusRuleOut, LiabilityRow,
+                SettlementRow, JobResult)
 }

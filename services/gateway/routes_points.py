@@ -18,6 +18,7 @@ from contracts.points import (
     Account,
     ActivityKind,
     ActivityResult,
+    Adjustment,
     AdjustResult,
     BatchResult,
     BonusRule,
@@ -108,20 +109,7 @@ class HoldBody(HoldRequest):
         return named(_MemberRef._one_member, self, "member_id")
 
 
-class AdjustBody(BaseModel):
-    """points.adjust for the member in the path."""
-
-    model_config = ConfigDict(extra="forbid")
-    points: int = Field(ge=-10_000_000, le=10_000_000, description="Signed: a credit or a debit; not zero")
-    reason: str = Field(min_length=3, max_length=500)
-    store: Code | None = Field(default=None, description="Store the adjustment is booked to (default: your store)")
-
-    @field_validator("points")
-    @classmethod
-    def _nonzero(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("must not be zero")
-        return value
+AdjustBody = Adjustment  # points.adjust for the member in the path; the store defaults to the caller's
 
 
 class ActivityBody(BaseModel):
