@@ -4,14 +4,32 @@ Money is ``Decimal`` (JSON strings such as "128.50"), points are integers. Times
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.rpc import to_utc
 
+
+def _printable(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("control characters (NUL, newlines, ...) are not accepted")
+    return value
+
+
+def _plausible(value: datetime | None) -> datetime | None:
+    """A time of a sale, refund or activity: in UTC, not before 2000, at most a day ahead (a POS
+    clock may be off; a sale cannot happen in the future)."""
+    value = to_utc(value)
+    if value is not None and not EARLIEST <= value <= datetime.now(UTC) + timedelta(days=1):
+        raise ValueError("must be after 2000-01-01 and not in the future")
+    return value
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+Text = Annotated[str, AfterValidator(_printable)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Rounding = Literal["floor", "half_up", "ceil"]
@@ -26,7 +44,7 @@ class _MemberRef(_Model):
     """Exactly one of member_id and member_number (the card number)."""
 
     member_id: str | None = Field(default=None, max_length=36)
-    member_number: str | None = Field(default=None, min_length=1, max_length=20)
+    member_number: Text | None = Field(default=None, min_length=1, max_length=20)
 
     @model_validator(mode="after")
     def _one_member(self) -> "_MemberRef":
@@ -45,7 +63,7 @@ class SaleLine(_Model):
 
 
 class SaleDiscount(_Model):
-    code: str = Field(min_length=1, max_length=64)
+    code: Text = Field(min_length=1, max_length=64)
     amount: Money
 
 
@@ -53,7 +71,7 @@ class Sale(_MemberRef):
     """points.record_sale(**Sale). (store, transaction_id) is the idempotency key."""
 
     store: Code
-    terminal: str | None = Field(default=None, max_length=64)
+    terminal: Text | None = Field(default=None, max_length=64)
     transaction_id: Code
     amount: Money = Field(description="Sale total before discounts; equals the lines' sum when lines are given")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
@@ -62,7 +80,7 @@ class Sale(_MemberRef):
                                           description="Sale-level discounts, spread over the lines by amount")
     sold_at: datetime
 
-    _utc = field_validator("sold_at")(lambda cls, v: to_utc(v))
+    _utc = field_validator("sold_at")(lambda cls, v: _plausible(v))
 
     @model_validator(mode="after")
     def _consistent(self) -> "Sale":
@@ -111,11 +129,11 @@ class Refund(_Model):
     store: Code
     refund_id: Code
     transaction_id: Code = Field(description="The original sale")
-    terminal: str | None = Field(default=None, max_length=64)
+    terminal: Text | None = Field(default=None, max_length=64)
     amount: Money = Field(description="Amount refunded, at most what is left of the sale")
     refunded_at: datetime
 
-    _utc = field_validator("refunded_at")(lambda cls, v: to_utc(v))
+    _utc = field_validator("refunded_at")(lambda cls, v: _plausible(v))
 
 
 class RefundResult(_Model):
@@ -173,7 +191,7 @@ class HoldRequest(_MemberRef):
     """points.hold(**HoldRequest). (store, transaction_id) is the idempotency key."""
 
     store: Code
-    terminal: str | None = Field(default=None, max_length=64)
+    terminal: Text | None = Field(default=None, max_length=64)
     transaction_id: Code = Field(description="The sale these points pay for")
     points: int = Field(gt=0, le=100_000_000)
     ttl_seconds: int = Field(default=300, ge=10, le=86_400, description="Released by itself after this")
@@ -197,7 +215,7 @@ class Adjustment(_Model):
     """A manual correction, with a reason (the member and the idempotency key come apart)."""
 
     points: int = Field(ge=-10_000_000, le=10_000_000, description="Signed: a credit or a debit; not zero")
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Text = Field(min_length=3, max_length=500)
     store: Code | None = Field(default=None, description="Store the adjustment is booked to")
 
     @field_validator("points")
@@ -226,11 +244,11 @@ class Activity(_Model):
 
     member_id: str = Field(max_length=36)
     kind: ActivityKind
-    key: str | None = Field(default=None, min_length=1, max_length=64)
+    key: Text | None = Field(default=None, min_length=1, max_length=64)
     store: Code | None = None
     at: datetime | None = None
 
-    _utc = field_validator("at")(lambda cls, v: to_utc(v))
+    _utc = field_validator("at")(lambda cls, v: _plausible(v))
 
 
 class ActivityResult(_Model):
@@ -389,7 +407,7 @@ class BonusRule(_Model):
     """A bonus in a time window (double points weekend, member day). Either a multiplier on the
     base points, or fixed points per qualifying sale."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     starts_at: datetime
     ends_at: datetime
     multiplier: Decimal | None = Field(default=None, gt=0, le=100, max_digits=6, decimal_places=3,

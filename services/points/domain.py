@@ -159,6 +159,7 @@ class Lot:
     available_at: datetime
     expires_at: datetime | None
     store: str | None = None
+    reference: str | None = None
 
 
 def spendable(lots: Iterable[Lot], now: datetime) -> list[Lot]:
@@ -210,6 +211,13 @@ def expiry(earned_at: datetime, zone: str, rule: ExpiryRule) -> datetime | None:
     """When points earned at ``earned_at`` expire: the end of a local day in the store's zone."""
     if rule.mode == "never":
         return None
+    try:
+        return _expiry(earned_at, zone, rule)
+    except (OverflowError, ValueError):
+        raise RuleError("too far in the future to expire", "sold_at") from None
+
+
+def _expiry(earned_at: datetime, zone: str, rule: ExpiryRule) -> datetime:
     local = earned_at.astimezone(ZoneInfo(zone)).date()
     if rule.mode == "months_after":
         last = _add_months(local, rule.count)
@@ -261,3 +269,16 @@ def downgrade(program: Program, current: str, qualifying: Decimal, tier_since: d
     if tier_since is not None and now < tier_since + timedelta(days=program.tier_grace_days):
         return None
     return program.tiers[rank - 1].name
+
+
+def split(points: int, weights: dict[str | None, int]) -> dict[str | None, int]:
+    """``points`` divided over the keys in proportion to their weights, adding up exactly
+    (largest remainders take the odd points)."""
+    total = sum(weights.values())
+    if total <= 0 or points <= 0:
+        return {}
+    shares = {key: points * w // total for key, w in weights.items()}
+    odd = points - sum(shares.values())
+    for key in sorted(weights, key=lambda k: -(points * weights[k] % total))[:odd]:
+        shares[key] += 1
+    return {key: share for key, share in shares.items() if share}

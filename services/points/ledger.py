@@ -79,7 +79,7 @@ def debit(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | N
 
 
 def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | None, reference: str,
-              program: Program, detail: dict[str, Any] | None = None) -> int:
+              program: Program, detail: dict[str, Any] | None = None, own_lot: str | None = None) -> int:
     """Take points back for a refund from any lots (pending or not, soonest expiry first); what
     is already spent follows the program's refund policy: a negative balance down to its limit,
     or a debt repaid from future earning. Returns how many points lots covered."""
@@ -87,7 +87,8 @@ def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str
                                                 program.refund_policy == "debt", program.negative_limit)
     open_lots = store.open_lots(tx, account.member_id)
     far = datetime.max.replace(tzinfo=domain.UTC)
-    ordered = sorted(open_lots, key=lambda lot: (lot.expires_at or far, lot.lot_id))
+    # the refunded sale's own lot first (its store's liability), then soonest expiry
+    ordered = sorted(open_lots, key=lambda lot: (lot.reference != own_lot, lot.expires_at or far, lot.lot_id))
     from_lots = min(from_balance, sum(lot.remaining for lot in ordered))
     taken = domain.consume(ordered, from_lots)
     store.take_from_lots(tx, taken)
@@ -105,15 +106,18 @@ def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str
     return from_lots
 
 
-def hold(tx: Tx, account: Account, row: dict[str, Any], now: datetime) -> None:
+def hold(tx: Tx, account: Account, row: dict[str, Any], now: datetime) -> bool:
+    """Take the points out of their lots into a hold; False if a hold with this key appeared meanwhile."""
     lots = domain.spendable(store.open_lots(tx, account.member_id), now)
     try:
         taken = domain.consume(lots, row["points"])
     except domain.RuleError as exc:
         raise InsufficientPoints(str(exc), "points") from None
-    if store.insert_hold(tx, row, taken):
-        account.held += row["points"]
-        account.dirty = True
+    if not store.insert_hold(tx, row, taken):
+        return False
+    account.held += row["points"]
+    account.dirty = True
+    return True
 
 
 def release(tx: Tx, account: Account, hold: Any, status: str, now: datetime) -> None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from nameko.rpc import rpc
 from nameko.timer import timer
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotFound, ServiceError
@@ -69,7 +70,7 @@ from services.points.programs import ProgramProvider, Programs
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints)
-JOB_BATCH = 500
+JOB_BATCH = 100  # accounts locked per job transaction (short, so tills wait little)
 
 
 class _Race(Exception):
@@ -170,10 +171,14 @@ class PointsService(ServiceBase):
     @subscribe("members", "member.merged")
     def on_member_merged(self, tx: Tx, event: MemberMerged, envelope: Envelope) -> None:
         """Balance, lots, holds released, history, sales and activities move to the survivor."""
-        accounts = store.lock_accounts(tx, [event.survivor_id, event.merged_id])
-        survivor, merged = accounts.get(event.survivor_id), accounts.get(event.merged_id)
-        if survivor is None or merged is None or merged.status == "merged":
-            log.warning("merge of %s into %s: account missing or already merged", event.merged_id, event.survivor_id)
+        # the survivor may itself have been merged since (events handled out of order): follow it
+        survivor_id = store.resolve(tx, [event.survivor_id]).get(event.survivor_id, event.survivor_id)
+        accounts = store.lock_accounts(tx, [survivor_id, event.merged_id])
+        survivor, merged = accounts.get(survivor_id), accounts.get(event.merged_id)
+        if survivor is None or merged is None:  # not opened yet (member.registered behind): try again later
+            raise RuntimeError(f"merge of {event.merged_id} into {survivor_id}: account not open yet")
+        if merged.status == "merged" or survivor_id == merged.member_id:
+            log.info("merge of %s into %s: already merged", event.merged_id, survivor_id)
             return
         now = _now()
         for hold in store.open_holds(tx, merged.member_id):
@@ -247,6 +252,8 @@ class PointsService(ServiceBase):
         for attempt in (1, 2):
             try:
                 with self.db.transaction() as tx:
+                    if refunds_in:  # every account of the upload locked at once, in order: no deadlocks
+                        self._lock_all(tx, sales_in, refunds_in)
                     outcomes: dict[int, SaleResult | RefundResult | ServiceError] = {}
                     outcomes.update(self._sales(tx, sales_in))
                     for index, refund in refunds_in:
@@ -256,6 +263,22 @@ class PointsService(ServiceBase):
                 if attempt == 2:
                     raise Conflict("the same sale is being recorded concurrently: retry", "transaction_id") from None
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _lock_all(tx: Tx, sales_in: list[tuple[int, Sale]], refunds_in: list[tuple[int, Refund]]) -> None:
+        ids: list[str] = []
+        numbers: list[str] = []
+        for _, sale in sales_in:
+            if sale.member_number:
+                numbers.append(sale.member_number)
+                continue
+            try:
+                ids.append(_member_id(sale.member_id or ""))
+            except InvalidInput:
+                continue  # answered as that item's error later
+        members = set(store.resolve(tx, ids, numbers).values())
+        members |= set(store.sale_members(tx, [(r.store, r.transaction_id) for _, r in refunds_in]))
+        store.lock_accounts(tx, members)
 
     def _sales(self, tx: Tx, sales_in: list[tuple[int, Sale]]) -> dict[int, SaleResult | ServiceError]:
         if not sales_in:
@@ -396,18 +419,25 @@ class PointsService(ServiceBase):
             # shares of the whole so far, less what earlier refunds took: exact over any split, and
             # right even when points were paid on the sale after an earlier partial refund
             reverse = domain.cumulative_share(sale.points, sale.net_amount, Decimal(0), after) - sale.points_reversed
-            redeemed = sum(h.points for h in store.committed_holds_for_sale(tx, refund.store, refund.transaction_id))
-            give_back = max(0, domain.cumulative_share(redeemed, sale.net_amount, Decimal(0), after)
+            paid = store.redeemed_for_sale(tx, refund.store, refund.transaction_id)
+            give_back = max(0, domain.cumulative_share(sum(paid.values()), sale.net_amount, Decimal(0), after)
                             - sale.redeemed_returned)
             _, program = self.programs.current(tx)
             reference = f"{refund.store}:{refund.refund_id}"
             zone = self._zone(refund.store)
-            ledger.credit(tx, account, give_back, kind="redemption_refund", store_code=refund.store,
-                          reference=reference, program=program, zone=zone, at=_now(),
-                          detail={"transaction_id": refund.transaction_id})
+            now = _now()
+            for issuer, points in domain.split(give_back, paid).items():  # back to the stores that issued them
+                lot_writes = ledger.Writes()
+                ledger.credit(tx, account, points, kind="redemption_refund", store_code=issuer,
+                              reference=reference, program=program, zone=zone, at=now,
+                              detail={"transaction_id": refund.transaction_id}, writes=lot_writes)
+                for row in lot_writes.ledger:
+                    row["at_store"] = refund.store
+                lot_writes.flush(tx)
             from_lots = ledger.take_back(
                 tx, account, reverse, kind="reversal", at_store=refund.store, reference=reference, program=program,
-                detail={"transaction_id": refund.transaction_id, "amount": str(refund.amount)})
+                detail={"transaction_id": refund.transaction_id, "amount": str(refund.amount)},
+                own_lot=f"{refund.store}:{refund.transaction_id}")
             uncovered = reverse - from_lots
             store.record_refund_on_sale(tx, refund.store, refund.transaction_id, refund.amount, reverse, give_back)
             result = RefundResult(
@@ -466,7 +496,8 @@ class PointsService(ServiceBase):
             row = {"id": str(uuid.uuid4()), "member_id": account.member_id, "store": req.store,
                    "terminal": req.terminal, "transaction_id": req.transaction_id, "points": req.points,
                    "status": "held", "request_hash": digest, "expires_at": now + timedelta(seconds=req.ttl_seconds)}
-            ledger.hold(tx, account, row, now)
+            if not ledger.hold(tx, account, row, now):
+                raise Conflict("a hold for this transaction_id is being placed concurrently: retry", "transaction_id")
             store.save_accounts(tx, [account])
             return self._hold_out(tx, store.get_hold(tx, row["id"]), account)
 
@@ -552,6 +583,12 @@ class PointsService(ServiceBase):
     # -- staff adjustments and member activities ------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def adjust(self, **request: Any) -> dict[str, Any]:
+        try:
+            return self._adjust(**request)
+        except IntegrityError:  # the same request_id on another member at the same moment
+            raise Conflict("this request_id was used for another adjustment", "request_id") from None
+
+    def _adjust(self, **request: Any) -> dict[str, Any]:
         cmd: Adjust = parse_request(Adjust, request)
         member_id = _member_id(cmd.member_id)
         if self.caller.kind != "internal" and not ({"manager", "admin"} & set(self.caller.roles)
@@ -599,8 +636,11 @@ class PointsService(ServiceBase):
         cmd: Activity = parse_request(Activity, request)
         member_id = _member_id(cmd.member_id)
         self._check_member(member_id)
-        if self.caller.kind == "member" and cmd.kind not in ("checkin", "share"):
-            raise Forbidden("members record check-ins and shares; staff record the rest", "kind")
+        if self.caller.kind == "member":
+            if cmd.kind not in ("checkin", "share"):
+                raise Forbidden("members record check-ins and shares; staff record the rest", "kind")
+            cmd = cmd.model_copy(update={"store": None, "at": None})  # their registration store's day, now
+        self._check_store(cmd.store)
         with self.db.transaction() as tx:
             return self._activity(tx, member_id, cmd.kind, cmd.key, cmd.store, cmd.at or _now()).model_dump(
                 mode="json")
@@ -637,8 +677,8 @@ class PointsService(ServiceBase):
             natural = key
         elif kind == "referral":
             natural = referred  # type: ignore[assignment]
-        else:
-            natural = key or kind
+        else:  # profile completion, birthday (its key is the year)
+            natural = key if kind == "birthday" and key else kind
         if account.status != "active":
             raise Conflict(f"the member's account is {account.status}", "member_id")
         granted = store.claim_activity(tx, member_id, kind, natural, points)
@@ -802,7 +842,10 @@ class PointsService(ServiceBase):
             raise InvalidInput(f"one of {', '.join(jobs)}", "name")
         if self.caller.kind not in ("internal",) and "admin" not in self.caller.roles:
             raise Forbidden("jobs are run by admins")
-        processed, events = jobs[name](_at(at))
+        when = _at(at)
+        if name in ("expiry", "holds") and when > _now() + timedelta(minutes=1) and self.caller.kind != "internal":
+            raise InvalidInput("expiry and hold release cannot run ahead of time (points would expire early)", "at")
+        processed, events = jobs[name](when)
         return JobResult(job=name, processed=processed, events=events).model_dump(mode="json")
 
     def _expire_holds(self, now: datetime) -> tuple[int, int]:
@@ -810,8 +853,9 @@ class PointsService(ServiceBase):
         while True:
             with self.db.transaction() as tx:
                 due = store.expired_holds(tx, now, JOB_BATCH)
+                locked = store.lock_accounts(tx, [str(m) for _, m in due])  # in one go, in order
                 for hold_id, member_id in due:
-                    account = store.lock_accounts(tx, [str(member_id)])[str(member_id)]
+                    account = locked[str(member_id)]
                     hold = store.get_hold(tx, str(hold_id), lock=True)
                     if hold.status == "held":
                         ledger.release(tx, account, hold, "expired", now)
@@ -827,9 +871,10 @@ class PointsService(ServiceBase):
         while True:
             with self.db.transaction() as tx:
                 due = store.members_with_expired_lots(tx, now, JOB_BATCH)
+                locked = store.lock_accounts(tx, due)  # in one go, in order
                 out = []
                 for member_id in due:
-                    account = store.lock_accounts(tx, [member_id])[member_id]
+                    account = locked[member_id]
                     expired = [lot for lot in store.open_lots(tx, member_id)
                                if lot.expires_at is not None and lot.expires_at <= now]
                     if not expired:
@@ -899,6 +944,7 @@ class PointsService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def export_member(self, member_id: str) -> dict[str, Any]:
         member_id = _member_id(member_id)
+        self._check_member(member_id)
         with self.db.transaction() as tx:
             row = store.get_account(tx, member_id)
             if row is None:

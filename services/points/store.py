@@ -151,9 +151,10 @@ def add_lots(tx: Tx, rows: list[dict[str, Any]]) -> None:
 
 def open_lots(tx: Tx, member_id: str) -> list[domain.Lot]:
     """The member's lots with points left (call with the account locked)."""
-    rows = tx.execute(sa.select(lots.c.id, lots.c.remaining, lots.c.available_at, lots.c.expires_at, lots.c.store)
+    rows = tx.execute(sa.select(lots.c.id, lots.c.remaining, lots.c.available_at, lots.c.expires_at, lots.c.store,
+                                lots.c.reference)
                       .where(lots.c.member_id == member_id, lots.c.remaining > 0).order_by(lots.c.id)).all()
-    return [domain.Lot(r.id, r.remaining, r.available_at, r.expires_at, r.store) for r in rows]
+    return [domain.Lot(r.id, r.remaining, r.available_at, r.expires_at, r.store, r.reference) for r in rows]
 
 
 def take_from_lots(tx: Tx, taken: list[tuple[domain.Lot, int]]) -> None:
@@ -292,9 +293,21 @@ def give_back_to_lots(tx: Tx, parts: list[tuple[int, int]]) -> None:
                    [{"l_id": lot_id, "l_add": points} for lot_id, points in parts])
 
 
-def committed_holds_for_sale(tx: Tx, store: str, transaction_id: str) -> list[Any]:
-    return list(tx.execute(sa.select(holds).where(holds.c.store == store, holds.c.transaction_id == transaction_id,
-                                                  holds.c.status == "committed")).all())
+def redeemed_for_sale(tx: Tx, store: str, transaction_id: str) -> dict[str | None, int]:
+    """Points paid on a sale (committed holds), by the store that issued them."""
+    rows = tx.execute(sa.select(hold_lots.c.lot_store, sa.func.sum(hold_lots.c.points))
+                      .select_from(holds.join(hold_lots, hold_lots.c.hold_id == holds.c.id))
+                      .where(holds.c.store == store, holds.c.transaction_id == transaction_id,
+                             holds.c.status == "committed").group_by(hold_lots.c.lot_store)).all()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def sale_members(tx: Tx, keys: Iterable[tuple[str, str]]) -> list[str]:
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    return [str(r[0]) for r in tx.execute(sa.select(sales.c.member_id).where(
+        sa.tuple_(sales.c.store, sales.c.transaction_id).in_(keys))).all()]
 
 
 def expired_holds(tx: Tx, now: datetime, limit: int) -> list[Any]:
@@ -437,12 +450,18 @@ def liability(tx: Tx, day_from: Any, day_to: Any, zone: str, store: str | None) 
 
 
 def settlement(tx: Tx, start: datetime, end: datetime) -> list[Any]:
-    """Points earned in one store and spent in another (committed holds), in [start, end)."""
+    """Points earned in one store and spent in another (committed holds), less points given back
+    when the sale they paid for was refunded, in [start, end)."""
     return list(tx.execute(sa.text("""
-        SELECT hl.lot_store AS earned_store, h.store AS spent_store, sum(hl.points) AS points
-        FROM holds h JOIN hold_lots hl ON hl.hold_id = h.id
-        WHERE h.status = 'committed' AND h.finished_at >= :start AND h.finished_at < :end
-        GROUP BY hl.lot_store, h.store ORDER BY 1 NULLS FIRST, 2"""), {"start": start, "end": end}).all())
+        SELECT earned_store, spent_store, sum(points) AS points FROM (
+          SELECT hl.lot_store AS earned_store, h.store AS spent_store, hl.points
+          FROM holds h JOIN hold_lots hl ON hl.hold_id = h.id
+          WHERE h.status = 'committed' AND h.finished_at >= :start AND h.finished_at < :end
+          UNION ALL
+          SELECT store, at_store, -delta FROM ledger
+          WHERE kind = 'redemption_refund' AND created_at >= :start AND created_at < :end) m
+        GROUP BY earned_store, spent_store HAVING sum(points) <> 0
+        ORDER BY 1 NULLS FIRST, 2"""), {"start": start, "end": end}).all())
 
 
 # ---- the sale path in two statements -------------------------------------------------------------
