@@ -132,8 +132,6 @@ def set_status(tx: Tx, member_id: str, status: str, merged_into: str | None = No
                .values(status=status, merged_into=merged_into))
 
 
-def set_member_number(tx: Tx, member_id: str, member_number: str | None) -> None:
-    tx.execute(accounts.update().where(accounts.c.member_id == member_id).values(member_number=member_number))
 
 
 # ---- ledger and lots ----------------------------------------------------------------------
@@ -205,9 +203,6 @@ def history(tx: Tx, member_id: str, limit: int, before_id: int | None) -> list[A
     return list(tx.execute(query.order_by(ledger.c.id.desc()).limit(limit)).all())
 
 
-def ledger_sum(tx: Tx, member_id: str) -> int:
-    return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.delta), 0))
-                          .where(ledger.c.member_id == member_id)).scalar_one())
 
 
 # ---- sales and refunds ----------------------------------------------------------------------
@@ -221,10 +216,6 @@ def existing_sales(tx: Tx, keys: Iterable[tuple[str, str]], lock: bool = False) 
     return {(r.store, r.transaction_id): r for r in tx.execute(query).all()}
 
 
-def insert_sales(tx: Tx, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    return tx.execute(pg_insert(sales).on_conflict_do_nothing(), rows).rowcount
 
 
 def qualifying(tx: Tx, member_ids: Iterable[str], since: datetime) -> dict[str, tuple[Decimal, int]]:
