@@ -162,12 +162,28 @@ class Lot:
     reference: str | None = None
 
 
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def by_expiry(lots: Iterable[Lot], first_reference: str | None = None) -> list[Lot]:
+    """Soonest expiry first, lots that never expire last; the lot with ``first_reference``
+    (a refunded sale's own lot) before all others."""
+    return sorted(lots, key=lambda lot: (first_reference is None or lot.reference != first_reference,
+                                         lot.expires_at or _NEVER, lot.lot_id))
+
+
+def per_store(parts: Iterable[tuple[str | None, int]]) -> dict[str | None, int]:
+    """Points summed by store (one ledger row per issuing store)."""
+    totals: dict[str | None, int] = {}
+    for store, points in parts:
+        totals[store] = totals.get(store, 0) + points
+    return totals
+
+
 def spendable(lots: Iterable[Lot], now: datetime) -> list[Lot]:
     """Lots that may be spent now, soonest expiry first (lots that never expire last)."""
-    usable = [lot for lot in lots if lot.remaining > 0 and lot.available_at <= now
-              and (lot.expires_at is None or lot.expires_at > now)]
-    far = datetime.max.replace(tzinfo=UTC)
-    return sorted(usable, key=lambda lot: (lot.expires_at or far, lot.lot_id))
+    return by_expiry(lot for lot in lots if lot.remaining > 0 and lot.available_at <= now
+                     and (lot.expires_at is None or lot.expires_at > now))
 
 
 def consume(lots: Sequence[Lot], points: int) -> list[tuple[Lot, int]]:

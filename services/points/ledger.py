@@ -68,12 +68,10 @@ def debit(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | N
     except domain.RuleError as exc:
         raise InsufficientPoints(str(exc), "points") from None
     store.take_from_lots(tx, taken)
-    per_store: dict[str | None, int] = {}
-    for lot, take in taken:
-        per_store[lot.store] = per_store.get(lot.store, 0) + take
+    by_store = domain.per_store((lot.store, take) for lot, take in taken)
     store.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
                            "at_store": at_store, "reference": reference, "detail": detail or {},
-                           "actor_id": actor_id} for issuer, take in per_store.items()])
+                           "actor_id": actor_id} for issuer, take in by_store.items()])
     account.balance -= points
     account.dirty = True
 
@@ -85,21 +83,16 @@ def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str
     or a debt repaid from future earning. Returns how many points lots covered."""
     from_balance, to_debt = domain.refund_split(points, account.balance, account.held,
                                                 program.refund_policy == "debt", program.negative_limit)
-    open_lots = store.open_lots(tx, account.member_id)
-    far = datetime.max.replace(tzinfo=domain.UTC)
     # the refunded sale's own lot first (its store's liability), then soonest expiry
-    ordered = sorted(open_lots, key=lambda lot: (lot.reference != own_lot, lot.expires_at or far, lot.lot_id))
+    ordered = domain.by_expiry(store.open_lots(tx, account.member_id), first_reference=own_lot)
     from_lots = min(from_balance, sum(lot.remaining for lot in ordered))
     taken = domain.consume(ordered, from_lots)
     store.take_from_lots(tx, taken)
-    per_store: dict[str | None, int] = {}
-    for lot, take in taken:
-        per_store[lot.store] = per_store.get(lot.store, 0) + take
-    if from_balance > from_lots:  # the negative part: the refunding store carries it
-        per_store[at_store] = per_store.get(at_store, 0) + from_balance - from_lots
+    # the negative part (spent points no lot covers) is carried by the refunding store
+    by_store = domain.per_store([*((lot.store, take) for lot, take in taken), (at_store, from_balance - from_lots)])
     store.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
                            "at_store": at_store, "reference": reference, "detail": detail or {}}
-                          for issuer, take in per_store.items()])
+                          for issuer, take in by_store.items() if take])
     account.balance -= from_balance
     account.debt += to_debt
     account.dirty = True
@@ -136,12 +129,10 @@ def release(tx: Tx, account: Account, hold: Any, status: str, now: datetime) -> 
 
 
 def commit(tx: Tx, account: Account, hold: Any, now: datetime) -> None:
-    per_store: dict[str | None, int] = {}
-    for part in store.hold_parts(tx, str(hold.id)):
-        per_store[part.lot_store] = per_store.get(part.lot_store, 0) + part.points
+    by_store = domain.per_store((part.lot_store, part.points) for part in store.hold_parts(tx, str(hold.id)))
     store.add_ledger(tx, [{"member_id": account.member_id, "kind": "redemption", "delta": -points, "store": issuer,
                            "at_store": hold.store, "reference": f"{hold.store}:{hold.transaction_id}",
-                           "detail": {"hold_id": str(hold.id)}} for issuer, points in per_store.items()])
+                           "detail": {"hold_id": str(hold.id)}} for issuer, points in by_store.items()])
     account.held -= hold.points
     account.balance -= hold.points
     store.finish_hold(tx, str(hold.id), "committed", now)

@@ -167,9 +167,7 @@ def trim_lots(tx: Tx, member_id: str, target: int) -> None:
     open_ = open_lots(tx, member_id)
     excess = sum(lot.remaining for lot in open_) - target
     if excess > 0:
-        far = datetime.max.replace(tzinfo=domain.UTC)
-        ordered = sorted(open_, key=lambda lot: (lot.expires_at or far, lot.lot_id))
-        take_from_lots(tx, domain.consume(ordered, excess))
+        take_from_lots(tx, domain.consume(domain.by_expiry(open_), excess))
 
 
 def summaries(tx: Tx, member_ids: Iterable[str], now: datetime) -> dict[str, dict[str, Any]]:

@@ -37,9 +37,9 @@ def sale(member_id: str, amount: str, *, store: str = "S1", txn: str | None = No
             "items": items or [], "sold_at": (sold_at or datetime.now(UTC)).isoformat(), **extra}
 
 
-def invariant_violations() -> list[str]:
-    """Every account whose balance is not its ledger's sum, whose lots do not hold
-    max(0, balance - held), or whose held points differ from its open holds."""
+def invariant_violations(member_id: str | None = None) -> list[str]:
+    """Every account (or the one given) whose balance is not its ledger's sum, whose lots do not
+    hold max(0, balance - held), or whose held points differ from its open holds."""
     engine = sa.create_engine(database_url("points"), poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
@@ -49,7 +49,7 @@ def invariant_violations() -> list[str]:
                        coalesce((SELECT sum(remaining) FROM lots o WHERE o.member_id = a.member_id), 0) AS lots,
                        coalesce((SELECT sum(points) FROM holds h WHERE h.member_id = a.member_id
                                  AND h.status = 'held'), 0) AS holds
-                FROM accounts a""")).all()
+                FROM accounts a WHERE CAST(:m AS uuid) IS NULL OR a.member_id = :m"""), {"m": member_id}).all()
     finally:
         engine.dispose()
     problems = []

@@ -62,26 +62,6 @@ def _dispose_engine():
         _engine = None
 
 
-def violations(member_id: str) -> list[str]:
-    """invariant_violations() for one account."""
-    with db().connect() as conn:
-        r = conn.execute(sa.text("""
-            SELECT a.balance, a.held,
-                   coalesce((SELECT sum(delta) FROM ledger l WHERE l.member_id = a.member_id), 0) AS ledger_sum,
-                   coalesce((SELECT sum(remaining) FROM lots o WHERE o.member_id = a.member_id), 0) AS lots,
-                   coalesce((SELECT sum(points) FROM holds h WHERE h.member_id = a.member_id
-                             AND h.status = 'held'), 0) AS holds
-            FROM accounts a WHERE a.member_id = :m"""), {"m": member_id}).one()
-    problems = []
-    if r.balance != r.ledger_sum:
-        problems.append(f"balance {r.balance} != ledger {r.ledger_sum}")
-    if r.lots != max(0, r.balance - r.held):
-        problems.append(f"lots {r.lots} != max(0, {r.balance} - {r.held})")
-    if r.held != r.holds:
-        problems.append(f"held {r.held} != open holds {r.holds}")
-    return problems
-
-
 def expired_so_far(member_id: str) -> int:
     with db().connect() as conn:
         return -int(conn.execute(sa.text(
@@ -177,7 +157,7 @@ class Run:
 
     def check(self, op: tuple[Any, ...]) -> None:
         m = self.model
-        assert violations(self.member_id) == [], op
+        assert invariant_violations(self.member_id) == [], op
         account = self.call("get_account", self.member_id)
         assert (account["balance"], account["held"], account["debt"]) == (m.balance, m.held, m.debt), (op, m)
         balance, held = account["balance"], account["held"]
@@ -463,7 +443,7 @@ def test_under_the_debt_policy_spent_points_become_a_debt_repaid_from_later_earn
     assert (account["balance"], account["debt"], account["available"]) == (0, 20, 0)
     last = call(debt_program, "record_sale", **sale(member_id, "30.00"))
     assert (last["debt_repaid"], last["balance"], last["available"]) == (20, 10, 10)
-    assert violations(member_id) == []
+    assert invariant_violations(member_id) == []
 
 
 def test_a_negative_adjustment_can_spend_points_of_two_stores(points):
@@ -533,7 +513,7 @@ def test_the_same_sale_posted_to_two_points_processes_at_once_is_credited_once(s
     assert scalar("points", "SELECT count(*) FROM sales WHERE member_id = :m", m=member_id) == 12
     expected = 88 + 7 + sum(10 + n for n in range(10))
     assert call(first, "get_account", member_id)["balance"] == expected
-    assert violations(member_id) == []
+    assert invariant_violations(member_id) == []
 
 
 def test_the_same_sale_in_the_first_round_is_answered_once_as_new_and_otherwise_as_replayed(start_service):
@@ -553,7 +533,7 @@ def test_the_same_sale_in_the_first_round_is_answered_once_as_new_and_otherwise_
         assert sum(not r["replayed"] for r in answers) == 1
         assert {(r["points_earned"], r["balance"]) for r in answers} == {(25, 25)}
         assert call(first, "get_account", body["member_id"])["balance"] == 25
-        assert violations(body["member_id"]) == []
+        assert invariant_violations(body["member_id"]) == []
 
 
 # ---- receipts in an offline batch --------------------------------------------------------------------------
