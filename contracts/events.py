@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from contracts.campaigns import CAMPAIGN_EVENTS
+from contracts.coupons import COUPON_EVENTS
 from contracts.envelope import Envelope, EventPayload
+from contracts.notify import NOTIFY_EVENTS
 
 Channel = Literal["pos", "web", "app", "staff", "import", "erp"]
 
@@ -198,11 +201,12 @@ class TierChanged(EventPayload):
     changed_at: datetime
 
 
+_MEMBERS_AND_POINTS: tuple[type[EventPayload], ...] = (
+    MemberRegistered, MemberUpdated, MemberConsentChanged, MemberMerged, MemberErased, MemberBirthday,
+    PointsAccrued, PointsRedeemed, PointsReversed, PointsExpired, PointsExpiring, PointsAdjusted, TierChanged)
+
 EVENTS: dict[tuple[str, int], type[EventPayload]] = {
-    (cls.TYPE, cls.VERSION): cls
-    for cls in (MemberRegistered, MemberUpdated, MemberConsentChanged, MemberMerged, MemberErased, MemberBirthday,
-                PointsAccrued, PointsRedeemed, PointsReversed, PointsExpired, PointsExpiring, PointsAdjusted,
-                TierChanged)
+    (cls.TYPE, cls.VERSION): cls for cls in (*_MEMBERS_AND_POINTS, *COUPON_EVENTS, *CAMPAIGN_EVENTS, *NOTIFY_EVENTS)
 }
 
 

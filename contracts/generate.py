@@ -12,8 +12,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from contracts.campaigns import CAMPAIGN_MODELS
+from contracts.coupons import COUPON_MODELS
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import EVENTS
+from contracts.notify import NOTIFY_MODELS
 from contracts.points import POINTS_MODELS
 from contracts.rpc import RPC_MODELS
 
@@ -24,7 +27,8 @@ def documents() -> dict[str, dict[str, object]]:
     docs: dict[str, dict[str, object]] = {"envelope.json": Envelope.model_json_schema()}
     for (event_type, version), cls in sorted(EVENTS.items()):
         docs[f"events/{event_type}.v{version}.json"] = _schema(cls)
-    for name, model in sorted({**RPC_MODELS, **POINTS_MODELS}.items()):
+    models = {**RPC_MODELS, **POINTS_MODELS, **COUPON_MODELS, **CAMPAIGN_MODELS, **NOTIFY_MODELS}
+    for name, model in sorted(models.items()):
         docs[f"rpc/{name}.json"] = _schema(model)
     return docs
 

@@ -2,7 +2,8 @@
 
 Tests never touch the databases or the virtual host that `make run` uses: they run on
 databases prefixed ``loyalty_test_`` and the AMQP virtual host ``loyalty_test``, both
-recreated at the start of a session.
+recreated at the start of a session. Two checkouts running tests at once on one machine set
+``LOYALTY_TEST_TAG`` to different words so they get their own databases and vhosts.
 """
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-TEST_VHOST = "loyalty_test"
+_TAG = "".join(ch for ch in os.environ.get("LOYALTY_TEST_TAG", "").lower() if ch.isalnum())
+TEST_VHOST = "loyalty_test" + (f"_{_TAG}" if _TAG else "")
+TEST_DB_PREFIX = TEST_VHOST + "_"
+E2E_VHOST = "loyalty_e2e" + (f"_{_TAG}" if _TAG else "")
 # fixed test-only keys (32 bytes each), never used outside the test databases
 TEST_KEY_OLD = base64.b64encode(b"old-test-key-0123456789abcdefghi").decode()
 TEST_KEY_NEW = base64.b64encode(b"new-test-key-0123456789abcdefghi").decode()
@@ -25,7 +29,7 @@ def platform_env() -> Iterator[dict[str, str]]:
     from service_runtime import bootstrap
 
     overrides = {
-        "DB_NAME_PREFIX": "loyalty_test_",
+        "DB_NAME_PREFIX": TEST_DB_PREFIX,
         "AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}",
         "OTEL_TRACES_EXPORTER": "none",
         "OUTBOX_POLL_SECONDS": "0.2",

@@ -21,8 +21,11 @@ from services.gateway import (
     routes_admin,
     routes_audit,
     routes_auth,
+    routes_campaigns,
+    routes_coupons,
     routes_imports,
     routes_members,
+    routes_notify,
     routes_points,
     store,
 )
@@ -168,6 +171,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                             status_code=200 if ready else 503)
 
     for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
-                   routes_points.router, routes_admin.router, routes_audit.router):
+                   routes_points.router, routes_coupons.router, routes_campaigns.router, routes_notify.router,
+                   routes_admin.router, routes_audit.router):
         app.include_router(router, prefix="/v1", responses=errors.COMMON_RESPONSES)
     return app

@@ -23,11 +23,12 @@ import sqlalchemy as sa
 
 from service_runtime import bootstrap
 from service_runtime import config as cfg
+from tests.conftest import E2E_VHOST
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
-E2E_AMQP = "amqp://guest:guest@127.0.0.1:5672/loyalty_e2e"
+E2E_AMQP = f"amqp://guest:guest@127.0.0.1:5672/{E2E_VHOST}"
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,7 @@ def platform(tmp_path_factory):
     var = tmp_path_factory.mktemp("platform")
     env = dict(os.environ)
     env.update({
-        "VAR_DIR": str(var), "DB_NAME_PREFIX": "loyalty_e2e_", "AMQP_URI": E2E_AMQP,
+        "VAR_DIR": str(var), "DB_NAME_PREFIX": E2E_VHOST + "_", "AMQP_URI": E2E_AMQP,
         "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(_free_port()), "OTEL_TRACES_EXPORTER": "jsonfile",
         "TRACE_FILE_DIR": str(var / "traces"), "DEMO_DATA": "1", "RPC_TIMEOUT_SECONDS": "10",
         "BOOTSTRAP_ADMIN_USER": "e2e-admin", "BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16),

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from tests.gateway import matrix_campaigns, matrix_coupons, matrix_notify
 from tests.gateway.conftest import audit_count, unique
 
 EVERYONE = {"clerk", "manager", "marketer", "admin", "auditor", "pos", "erp", "member"}
@@ -46,6 +47,9 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("GET", "/v1/audit", None, {"auditor", "admin"}),
         ("GET", "/v1/audit/verify", None, {"auditor", "admin"}),
         *_points_routes(member_id),
+        *[route for _, route in matrix_coupons.routes(member_id)],
+        *[route for _, route in matrix_campaigns.routes(member_id)],
+        *[route for _, route in matrix_notify.routes(member_id)],
     ]
 
 
@@ -102,7 +106,9 @@ POINTS_ROUTE_IDS = ["sale", "sale by phone", "sales batch", "refund", "hold", "c
 ROUTE_IDS = ["me", "register member", "get member", "get own member", "search members", "update member",
              "member history", "member consents", "set consent", "erase", "merge", "export", "bulk tags", "import",
              "create staff", "list staff", "patch staff",
-             "create key", "list keys", "revoke key", "audit", "audit verify", *POINTS_ROUTE_IDS]
+             "create key", "list keys", "revoke key", "audit", "audit verify", *POINTS_ROUTE_IDS,
+             *[name for name, _ in matrix_coupons.routes("m")], *[name for name, _ in matrix_campaigns.routes("m")],
+             *[name for name, _ in matrix_notify.routes("m")]]
 
 
 @pytest.mark.parametrize("route_index", range(len(ROUTE_IDS)), ids=ROUTE_IDS)

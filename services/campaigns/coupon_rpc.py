@@ -1,0 +1,5 @@
+"""Coupon and rewards-catalog entrypoints (mixed into CampaignsService)."""
+
+
+class CouponEntrypoints:
+    pass

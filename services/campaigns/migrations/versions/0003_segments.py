@@ -1,0 +1,18 @@
+"""campaigns: segments tables
+
+Revision ID: 0003
+"""
+from alembic import op  # noqa: F401
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,5 @@
+"""Read-model, segment and campaign entrypoints (mixed into CampaignsService)."""
+
+
+class SegmentEntrypoints:
+    pass
