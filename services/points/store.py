@@ -327,6 +327,10 @@ def adjustment(tx: Tx, reference: str) -> list[Any]:
 
 
 def adjusted_today(tx: Tx, actor_id: str, since: datetime) -> int:
+    """Points this staff member adjusted since ``since``. Takes a transaction lock per staff
+    member first, so two of their adjustments at once (on different members, whose account locks
+    do not meet) are checked against the daily limit one after the other."""
+    tx.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended("points.adjust:" + actor_id, 0))))
     return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.abs(ledger.c.delta)), 0)).where(
         ledger.c.kind == "adjustment", ledger.c.actor_id == actor_id, ledger.c.created_at >= since)).scalar_one())
 
