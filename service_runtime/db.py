@@ -98,6 +98,15 @@ class Tx:
         )
         return self.conn.execute(stmt).rowcount == 1
 
+    def claim_inbox_many(self, envelopes: list[Envelope], handler: str) -> set[str]:
+        """The event ids (as strings) this handler sees for the first time, in one statement."""
+        if not envelopes:
+            return set()
+        rows = {str(e.event_id): {"event_id": str(e.event_id), "handler": handler, "event_type": e.type}
+                for e in envelopes}
+        stmt = pg_insert(INBOX).values(list(rows.values())).on_conflict_do_nothing().returning(INBOX.c.event_id)
+        return {str(event_id) for event_id in self.conn.execute(stmt).scalars()}
+
 
 class WorkerDb:
     """What a worker sees as ``self.db``."""
