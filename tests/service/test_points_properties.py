@@ -214,7 +214,9 @@ class Run:
             return
         result = self.call("refund_sale", **body)
         reverse = domain.cumulative_share(s.points, s.net, s.refunded, s.refunded + amount)
-        give_back = domain.cumulative_share(s.redeemed, s.net, s.refunded, s.refunded + amount)
+        # points paid on the sale come back by the share refunded so far, less what came back before:
+        # points paid after an earlier partial refund come back in full once the whole sale is refunded
+        give_back = max(0, domain.cumulative_share(s.redeemed, s.net, Decimal(0), s.refunded + amount) - s.returned)
         self.model.credit(give_back)
         uncovered = self.model.take_back(reverse)
         assert (result["points_reversed"], result["redeemed_points_returned"], result["points_uncovered"]) == (
@@ -364,6 +366,9 @@ PAST_THE_LIMIT = [("sale", 150_000, "S1", False), ("hold", 1_400, False), ("comm
 HELD_THROUGH_A_REFUND = [("sale", 10_000, "S1", False), ("hold", 100, True), ("refund", 0, "rest", 1),
                          ("commit", 0), ("sale", 5_000, "S1", True), ("hold", 10, False), ("expiry_job", False),
                          ("holds_job", 400), ("sale", 4_000, "S1", False), ("expiry_job", True)]
+# points paid on a sale after part of it was refunded all come back when the rest is refunded
+PAID_AFTER_A_PARTIAL_REFUND = [("sale", 10_000, "S1", False), ("refund", 0, "part", 50), ("hold", 16, True),
+                               ("commit", 0), ("refund", 0, "rest", 1)]
 # no shrinking: each step is a few RPCs and shrinking a failure could take minutes; runs are short
 # enough (15 steps at most) to read as they are
 PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -403,6 +408,7 @@ def debt_program(points):
 @example(ops=SPENT_THEN_REFUNDED)
 @example(ops=PAST_THE_LIMIT)
 @example(ops=HELD_THROUGH_A_REFUND)
+@example(ops=PAID_AFTER_A_PARTIAL_REFUND)
 @given(ops=operations)
 def test_any_interleaving_keeps_the_ledger_exact_under_the_debt_policy(debt_program, ops):
     run = Run(debt_program, debt_policy=True)
