@@ -252,7 +252,8 @@ def claim_job(tx: Tx, chunk: int) -> tuple[Any, list[str]] | None:
         WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED""")).one_or_none()
     if job is None:
         return None
-    members = tx.execute(sa.text("SELECT member_ids[:lo:hi] FROM coupon_jobs WHERE id = :id"),
+    members = tx.execute(sa.text(
+        "SELECT member_ids[CAST(:lo AS int) : CAST(:hi AS int)] FROM coupon_jobs WHERE id = :id"),
                          {"id": job.id, "lo": job.position + 1, "hi": job.position + chunk}).scalar_one()
     return job, [str(m) for m in (members or [])]
 
