@@ -75,7 +75,7 @@ def _hash(model: BaseModel) -> str:
 
 def _template_out(row: Any) -> dict[str, Any]:
     return TemplateOut.model_validate({**row.terms, "template_id": str(row.id), "issued_count": row.issued_count,
-                                       "issued_value": row.issued_value, "redeemed_count": row.redeemed_count,
+                                       "issued_value": row.issued_value, "redeemed_count": row.redeemed,
                                        "created_at": row.created_at}).model_dump(mode="json")
 
 
@@ -362,7 +362,7 @@ class CouponEntrypoints:
             if redemption.state == "refunded":
                 return {**redemption.refund_result, "replayed": True}
             now = _now()
-            rows = store.redemption_coupons(tx, str(redemption.id))
+            rows = store.redemption_coupons(tx, redemption)
             back = [r for r in rows if r.terms.get("restore_on_refund", True)]
             store.restore(tx, [str(r.id) for r in back])
             result = CouponRefundResult(store=req.store, transaction_id=req.transaction_id,

@@ -26,7 +26,6 @@ coupon_templates = sa.Table(
     sa.Column("per_member_limit", sa.Integer, nullable=True),
     sa.Column("issued_count", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("issued_value", MONEY, nullable=False, server_default="0"),
-    sa.Column("redeemed_count", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_by", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("budget_count IS NULL OR issued_count <= budget_count", name="coupon_templates_count_budget"),
@@ -54,6 +53,7 @@ coupons = sa.Table(
     sa.UniqueConstraint("code", name="coupons_code_key"),
     sa.UniqueConstraint("issue_key", name="coupons_issue_key_key"),
     sa.Index("coupons_member", "member_id", "template_id"),
+    sa.Index("coupons_template_redeemed", "template_id", postgresql_where=sa.text("state = 'redeemed'")),
     sa.Index("coupons_campaign", "campaign_id", postgresql_where=sa.text("campaign_id IS NOT NULL")),
 )
 

@@ -95,7 +95,6 @@ def upgrade() -> None:
     sa.Column('per_member_limit', sa.Integer(), nullable=True),
     sa.Column('issued_count', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('issued_value', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
-    sa.Column('redeemed_count', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('created_by', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint('budget_count IS NULL OR issued_count <= budget_count', name='coupon_templates_count_budget'),
@@ -125,6 +124,8 @@ def upgrade() -> None:
     op.create_index('coupons_campaign', 'coupons', ['campaign_id'], unique=False,
                     postgresql_where=sa.text('campaign_id IS NOT NULL'))
     op.create_index('coupons_member', 'coupons', ['member_id', 'template_id'], unique=False)
+    op.create_index('coupons_template_redeemed', 'coupons', ['template_id'], unique=False,
+                    postgresql_where=sa.text("state = 'redeemed'"))
 
 
 def downgrade() -> None:
