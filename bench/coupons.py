@@ -101,6 +101,17 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
                                         limits=httpx.Limits(max_connections=TERMINALS_PER_STORE))
                for store in STORES}
     try:
+        # one terminal alone first: the latency with no queueing, to read the loaded figures against
+        alone: list[float] = []
+        store = STORES[0]
+        async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": keys[store]}, timeout=60) as single:
+            for code in codes[:20]:
+                began = time.perf_counter()
+                response = await single.post("/v1/coupons/validate", json={"codes": [code], "store": store,
+                                                                           "amount": "88.00"})
+                alone.append((time.perf_counter() - began) * 1000)
+                assert response.status_code == 200, response.text
+        bench("coupon_validate_alone_p50_ms", statistics.median(alone), "ms")
         work = []
         for index in range(terminals):
             store = STORES[index % len(STORES)]

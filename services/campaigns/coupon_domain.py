@@ -33,8 +33,18 @@ def check_char(body: str) -> str:
     return ALPHABET[value]
 
 
+_SPACE = 31 ** RANDOM_CHARS
+
+
 def new_code() -> str:
-    body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_CHARS))
+    """RANDOM_CHARS symbols from one draw of `secrets` (uniform over 31**14, about 2**69), then the
+    check character."""
+    n = secrets.randbelow(_SPACE)
+    symbols = []
+    for _ in range(RANDOM_CHARS):
+        n, digit = divmod(n, 31)
+        symbols.append(ALPHABET[digit])
+    body = "".join(symbols)
     return body + check_char(body)
 
 

@@ -127,8 +127,9 @@ def issue(tx: Tx, template: Any, members: Sequence[str], keys: Sequence[str], *,
         {"t": template.id, "src": source, "camp": campaign_id, "job": job_id, "vf": valid_from, "vu": valid_until,
          "now": now, "codes": domain.new_codes(len(pairs)), "members": [m for m, _ in pairs],
          "keys": [k for _, k in pairs]}))
+    inserted = {r.issue_key for r in rows}
     for _, key in pairs:
-        if key not in {r.issue_key for r in rows}:
+        if key not in inserted:
             skipped[key] = "already"
     if rows:
         tx.execute(sa.text("""UPDATE coupon_templates SET issued_count = issued_count + :n,
