@@ -135,6 +135,7 @@ async def validate_coupons(body: Basket, request: Request,
     await require_store(request, caller, body.store)
     _check_codes(body.codes)
     result: dict[str, Any] = await _campaigns(request, "validate_coupons", **body.model_dump(mode="json"))
+    request.state.audited = True  # changes nothing: no audit entry (refused ones are audited as usual)
     return result
 
 
@@ -158,6 +159,7 @@ async def refund_coupons(body: CouponRefund, request: Request,
                          caller: Principal = allow(*AT_THE_TILL, scopes=["coupons:redeem"])) -> dict[str, Any]:
     await require_store(request, caller, body.store)
     result: dict[str, Any] = await _campaigns(request, "refund_coupons", **body.model_dump(mode="json"))
+    request.state.audited = True  # the redemption records its refund (when, and what came back)
     return result
 
 
