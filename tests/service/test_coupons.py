@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcClient
 
@@ -243,6 +244,13 @@ def test_an_issue_job_runs_in_the_background_with_progress_once_per_campaign_mem
 
     done = wait_for(lambda: finished(job["job_id"]), timeout=60, message="the issue job")
     assert done["issued"] == 2000 and done["processed"] == 2000 and done["skipped"] == 0
+    # a job run again from the start (as after a crash before its position was saved) issues nothing twice
+    with campaigns_tx() as tx:
+        tx.execute(sa.text("UPDATE coupon_jobs SET status = 'running', position = 0, issued = 0 WHERE id = :j"),
+                   {"j": job["job_id"]})
+    rerun = wait_for(lambda: finished(job["job_id"]), timeout=60, message="the job run again")
+    assert rerun["issued"] == 0 and rerun["skipped"] == 2000
+    assert scalar("campaigns", "SELECT count(*) FROM coupons WHERE job_id = :j", j=job["job_id"]) == 2000
     # the same campaign again, with 1000 more members: only they get one, and the budget stops at 2500
     with campaigns_tx() as tx:
         again = coupon_issue.start_issue_job(tx, made["template_id"], members, source="campaign",
