@@ -47,7 +47,7 @@ def add_template(tx: Tx, terms: dict[str, Any], face: Decimal, created_by: str |
 
 
 # redeemed coupons are counted when read, not kept on the template row: a counter there made every
-# redemption of a template wait for the one before it (one hot row; p99 over a second at 32 tills)
+# redemption of a template wait for the one before it (one hot row)
 _REDEEMED = """(SELECT count(*) FROM coupons c WHERE c.template_id = t.id AND c.state = 'redeemed')"""
 
 
