@@ -257,6 +257,7 @@ class CouponEntrypoints:
     # -- at checkout -----------------------------------------------------------------------------------
     def _apply(self, tx: Tx, basket: Basket, codes: list[str], lock: bool) -> tuple[Validation, list[Any]]:
         now = _now()
+        member = None if basket.member_id is None else _uuid(basket.member_id, "member_id")
         found = (store.lock_codes if lock else store.find_codes)(tx, codes)
         rows = []
         for i, code in enumerate(codes):
@@ -268,7 +269,7 @@ class CouponEntrypoints:
                 raise Conflict("this coupon has been used", field)
             if row.state == "void":
                 raise Conflict("this coupon is void", field)
-            if basket.member_id is not None and row.member_id is not None and str(row.member_id) != basket.member_id:
+            if member is not None and row.member_id is not None and str(row.member_id) != member:
                 raise Forbidden("this coupon belongs to another member", field)
             if now < row.valid_from:
                 raise InvalidInput(f"valid from {row.valid_from.isoformat()}", field)
