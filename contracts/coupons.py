@@ -2,12 +2,281 @@
 
 RPC models go in COUPON_MODELS (their JSON Schemas are generated under contracts/schemas/rpc),
 event payload classes in COUPON_EVENTS (registered in contracts.events.EVENTS).
+
+Money is ``Decimal`` (JSON strings such as "20.00"); points are integers; times travel in UTC.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from contracts.envelope import EventPayload
 
-COUPON_MODELS: dict[str, type[BaseModel]] = {}
-COUPON_EVENTS: tuple[type[EventPayload], ...] = ()
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """Times travel in UTC; a time without a zone is taken as UTC (contracts.rpc has the same rule,
+    but importing it here would be circular: contracts.events imports this module)."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time out of range") from None
+
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+UtcTime = Annotated[datetime, AfterValidator(to_utc)]
+CouponKind = Literal["threshold", "percent", "cash", "gift"]
+IssueSource = Literal["staff", "birthday", "exchange", "campaign"]
+CouponStatus = Literal["valid", "used", "expired", "not_yet_valid", "void"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- templates ----------------------------------------------------------------------------------
+class CouponTemplate(_Model):
+    """campaigns.create_template(**CouponTemplate). Validity: valid_from and valid_until, or
+    valid_days from the moment of issue."""
+
+    name: str = Field(min_length=1, max_length=120)
+    kind: CouponKind = Field(description="threshold: spend min_spend, get amount off; percent: percent off "
+                                         "(capped by max_discount); cash: amount off; gift: gift_sku free")
+    amount: Money | None = Field(default=None, description="threshold and cash: the amount off")
+    percent: Decimal | None = Field(default=None, gt=0, le=100, max_digits=5, decimal_places=2)
+    max_discount: Money | None = None
+    gift_sku: Code | None = None
+    gift_value: Money = Field(default=Decimal(0), description="gift: what the gift costs (counted in budget_value)")
+    min_spend: Money = Field(default=Decimal(0), description="on eligible items")
+    valid_from: UtcTime | None = None
+    valid_until: UtcTime | None = None
+    valid_days: int | None = Field(default=None, ge=1, le=3650)
+    stores: list[Code] | None = Field(default=None, max_length=1000, description="None: every store")
+    categories: list[Code] | None = Field(default=None, max_length=200)
+    skus: list[Code] | None = Field(default=None, max_length=1000)
+    stackable: bool = Field(default=False, description="False: exclusive (alone on a sale)")
+    per_member_limit: int | None = Field(default=None, ge=1, le=1000)
+    budget_count: int | None = Field(default=None, ge=1, le=100_000_000)
+    budget_value: Money | None = None
+    restore_on_refund: bool = Field(default=True, description="A refund of the sale gives the coupon back")
+
+
+class TemplateOut(CouponTemplate):
+    template_id: str
+    issued_count: int
+    issued_value: Decimal
+    redeemed_count: int
+    created_at: datetime
+
+
+# ---- coupons -------------------------------------------------------------------------------------
+class IssueCoupon(_Model):
+    """campaigns.issue_coupon(**IssueCoupon): one coupon to one member. Idempotent by request_id
+    (per template) when given."""
+
+    template_id: str = Field(max_length=36)
+    member_id: str = Field(max_length=36)
+    source: IssueSource = "staff"
+    request_id: Code | None = None
+    campaign_id: str | None = Field(default=None, max_length=64)
+
+
+class CouponOut(_Model):
+    coupon_id: str
+    code: str
+    template_id: str
+    name: str
+    kind: CouponKind
+    member_id: str | None
+    status: CouponStatus
+    source: str
+    campaign_id: str | None = None
+    valid_from: datetime
+    valid_until: datetime
+    issued_at: datetime
+    redeemed_at: datetime | None = None
+    redeemed_store: str | None = None
+    discount: Decimal | None = None
+    replayed: bool = False
+
+
+class IssueJobRequest(_Model):
+    """campaigns.start_issue_job(**IssueJobRequest): one coupon to each member, in the background."""
+
+    template_id: str = Field(max_length=36)
+    member_ids: list[str] = Field(min_length=1, max_length=1_000_000)
+    source: IssueSource = "campaign"
+    campaign_id: str | None = Field(default=None, max_length=64)
+
+
+class IssueJob(_Model):
+    job_id: str
+    template_id: str
+    campaign_id: str | None
+    status: Literal["queued", "running", "done", "failed"]
+    total: int
+    processed: int
+    issued: int
+    skipped: int = Field(description="Members who already had it, or over their per-member limit or the budget")
+    error: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+# ---- at checkout ---------------------------------------------------------------------------------
+class BasketLine(_Model):
+    sku: Code
+    category: Code | None = None
+    qty: Decimal = Field(default=Decimal(1), gt=0, max_digits=12, decimal_places=3)
+    amount: Money = Field(description="Line total")
+
+
+class Basket(_Model):
+    """campaigns.validate_coupons(**Basket): the discount these codes give this basket; changes nothing."""
+
+    codes: list[str] = Field(min_length=1, max_length=10)
+    store: Code
+    amount: Money = Field(description="Basket total before coupons")
+    items: list[BasketLine] = Field(default_factory=list, max_length=500)
+    member_id: str | None = Field(default=None, max_length=36,
+                                  description="The member at the till: a coupon of another member is refused")
+
+
+class Redeem(Basket):
+    """campaigns.redeem_coupons(**Redeem): idempotent by (store, transaction_id)."""
+
+    transaction_id: Code
+    terminal: str | None = Field(default=None, max_length=64)
+
+
+class AppliedCoupon(_Model):
+    code: str
+    coupon_id: str
+    template_id: str
+    kind: CouponKind
+    discount: Decimal
+    gift_sku: str | None = None
+
+
+class Validation(_Model):
+    store: str
+    amount: Decimal
+    discount: Decimal
+    amount_due: Decimal
+    coupons: list[AppliedCoupon]
+
+
+class Redemption(Validation):
+    redemption_id: str
+    transaction_id: str
+    redeemed_at: datetime
+    replayed: bool = False
+
+
+class CouponRefund(_Model):
+    """campaigns.refund_coupons(**CouponRefund): the sale (store, transaction_id) was refunded.
+    Idempotent: a second call answers the first result."""
+
+    store: Code
+    transaction_id: Code
+
+
+class CouponRefundResult(_Model):
+    store: str
+    transaction_id: str
+    restored: list[str] = Field(description="Codes usable again")
+    kept: list[str] = Field(description="Codes whose template does not restore on refund")
+    replayed: bool = False
+
+
+# ---- rewards catalog -----------------------------------------------------------------------------
+class CatalogItem(_Model):
+    """campaigns.create_catalog_item(**CatalogItem): a coupon template or a gift, priced in points."""
+
+    name: str = Field(min_length=1, max_length=120)
+    kind: Literal["coupon", "gift"]
+    template_id: str | None = Field(default=None, max_length=36, description="kind coupon")
+    gift_sku: Code | None = Field(default=None, description="kind gift")
+    points: int = Field(gt=0, le=10_000_000)
+    stock: int | None = Field(default=None, ge=0, le=100_000_000, description="None: unlimited (coupons only)")
+    active: bool = True
+
+
+class CatalogItemOut(CatalogItem):
+    item_id: str
+    exchanged: int
+    created_at: datetime
+
+
+class RestockItem(_Model):
+    add: int = Field(gt=0, le=100_000_000)
+
+
+class Exchange(_Model):
+    """campaigns.exchange(**Exchange): spend points on a catalog item. Idempotent by
+    (member_id, exchange_key)."""
+
+    item_id: str = Field(max_length=36)
+    member_id: str = Field(max_length=36)
+    exchange_key: Code
+    store: Code = Field(default="ONLINE", description="Store the points are spent at")
+
+
+class ExchangeResult(_Model):
+    exchange_id: str
+    item_id: str
+    member_id: str
+    points: int
+    status: Literal["completed", "failed", "pending"]
+    coupon: CouponOut | None = None
+    gift_sku: str | None = None
+    error: str | None = None
+    created_at: datetime
+    replayed: bool = False
+
+
+# ---- events --------------------------------------------------------------------------------------
+class CouponRedeemed(EventPayload):
+    """A coupon was used on a sale (campaign results count these)."""
+
+    TYPE = "coupon.redeemed"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    coupon_id: str
+    template_id: str
+    member_id: str | None
+    campaign_id: str | None
+    store: str
+    transaction_id: str
+    discount: Decimal
+    redeemed_at: datetime
+
+
+class CouponRestored(EventPayload):
+    """The sale a coupon was used on was refunded and the coupon is usable again."""
+
+    TYPE = "coupon.restored"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    coupon_id: str
+    template_id: str
+    member_id: str | None
+    campaign_id: str | None
+    store: str
+    transaction_id: str
+    restored_at: datetime
+
+
+COUPON_MODELS: dict[str, type[BaseModel]] = {
+    m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, IssueJob,
+                            BasketLine, Basket, Redeem, AppliedCoupon, Validation, Redemption, CouponRefund,
+                            CouponRefundResult, CatalogItem, CatalogItemOut, RestockItem, Exchange, ExchangeResult)
+}
+COUPON_EVENTS: tuple[type[EventPayload], ...] = (CouponRedeemed, CouponRestored)

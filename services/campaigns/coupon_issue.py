@@ -6,8 +6,21 @@ win-back campaigns issue coupons, and campaign results count their redemptions).
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
+
+from contracts.errors import Conflict, InvalidInput, NotFound
+from services.campaigns import coupon_store
+
+SOURCES = ("staff", "birthday", "exchange", "campaign")
+
+
+def issue_key(job_id: str, campaign_id: str | None, member_id: str) -> str:
+    """A coupon of a campaign is issued once per member, whichever job carries it; without a
+    campaign, once per member per job."""
+    return f"campaign:{campaign_id}:{member_id}" if campaign_id else f"job:{job_id}:{member_id}"
 
 
 def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, source: str,
@@ -16,11 +29,43 @@ def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, sou
     progress; idempotent per (campaign_id, member) when campaign_id is given). Runs in the
     caller's transaction ``tx`` (a service_runtime.db.Tx); returns the job id. Raises
     contracts.errors.InvalidInput / NotFound / Conflict (budget) as the coupon side decides."""
-    raise NotImplementedError("coupon side: implement")
+    try:
+        template_id = str(uuid.UUID(str(template_id)))
+    except ValueError:
+        raise InvalidInput("not a template id", "template_id") from None
+    if source not in SOURCES:
+        raise InvalidInput(f"one of {', '.join(SOURCES)}", "source")
+    members: dict[str, None] = {}
+    for i, member in enumerate(member_ids):
+        try:
+            members[str(uuid.UUID(str(member)))] = None
+        except ValueError:
+            raise InvalidInput("not a member id", f"member_ids.{i}") from None
+    if not members:
+        raise InvalidInput("at least one member", "member_ids")
+    template = coupon_store.get_template(tx, template_id)
+    if template is None:
+        raise NotFound("no such coupon template", "template_id")
+    if template.budget_count is not None and template.issued_count >= template.budget_count:
+        raise Conflict("the template's budget is used up", "budget_count")
+    if (template.budget_value is not None and Decimal(template.face_value) > 0
+            and Decimal(template.issued_value) + Decimal(template.face_value) > Decimal(template.budget_value)):
+        raise Conflict("the template's budget is used up", "budget_value")
+    return coupon_store.add_job(tx, template_id, list(members), source, campaign_id, None)
 
 
 def campaign_coupon_stats(tx: Any, campaign_id: str) -> dict[str, Any]:
     """Coupons of one campaign: {"issued": int, "redeemed": int, "discount": Decimal (total
     discount granted), "by_store": {store: {"redeemed": int, "discount": Decimal}},
     "redeemed_members": set[str]} (members who redeemed one)."""
-    raise NotImplementedError("coupon side: implement")
+    issued, used = coupon_store.campaign_stats(tx, campaign_id)
+    by_store: dict[str, dict[str, Any]] = {}
+    total = Decimal(0)
+    for row in used:
+        discount = Decimal(row.discount or 0)
+        total += discount
+        entry = by_store.setdefault(row.store, {"redeemed": 0, "discount": Decimal(0)})
+        entry["redeemed"] += 1
+        entry["discount"] += discount
+    return {"issued": issued, "redeemed": len(used), "discount": total, "by_store": by_store,
+            "redeemed_members": {str(r.member_id) for r in used if r.member_id is not None}}

@@ -1,0 +1,175 @@
+"""Benchmark of coupons at the till and of bulk issuing, through the gateway.
+
+    make bench-campaigns [SCALE=small|medium|large]     (this and bench/rfm.py)
+
+Starts the platform as `make run` does (its own databases, vhost and ports), then:
+
+1. checkout: 32 terminals (4 stores x 8, each store with its own POS key) each take their share of
+   single-use coupons and, one sale after another, validate the coupon for a basket and redeem it
+   (POST /v1/coupons/validate, then POST /v1/coupons/redeem). Figures: latency of every request of
+   that load (validate and redeem alike) `coupon_redeem_p50_ms` / `coupon_redeem_p99_ms` (target
+   p99 <= 50 ms on this machine), each kind apart, and checkouts per second. Every redemption must
+   succeed; any other answer ends the run with an error.
+2. issuing: one background job issuing a coupon to each of N members (POST /v1/coupons/issue-jobs,
+   then polling the job until done). Figure: `coupon_issue_100k_s` with N = 100,000 (SCALE=medium or
+   large); SCALE=small issues 20,000 and prints `coupon_issue_20k_s` instead.
+
+Figures come from one run on this shared 2-core machine: compare ratios, not absolutes.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from bench.platform import bench, percentile, running_platform
+
+SCALES = {"small": (25, 20_000), "medium": (100, 100_000), "large": (300, 100_000)}  # sales per terminal, issue N
+STORES = [f"BENCH-{i}" for i in range(1, 5)]
+TERMINALS_PER_STORE = 8
+
+
+async def _gather_limited(coros: list[Any], limit: int) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coro: Any) -> Any:
+        async with gate:
+            return await coro
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def _wait_job(client: httpx.AsyncClient, job_id: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/v1/coupons/issue-jobs/{job_id}")
+        job: dict[str, Any] = response.json()
+        if response.status_code != 200:
+            print(f"# job poll answered {response.status_code}: {response.text[:200]}", flush=True)
+        elif job["status"] in ("done", "failed"):
+            return job
+        if time.monotonic() > deadline:
+            raise SystemExit(f"issue job {job_id} not done after {timeout}s: {job}")
+        await asyncio.sleep(0.1)
+
+
+async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_terminal: int) -> None:
+    terminals = len(STORES) * TERMINALS_PER_STORE
+    async with httpx.AsyncClient(base_url=base, headers=admin, timeout=60,
+                                 limits=httpx.Limits(max_connections=64)) as client:
+        made = await client.post("/v1/coupons/templates", json={
+            "name": "bench 5 off 50", "kind": "threshold", "amount": "5.00", "min_spend": "50.00",
+            "valid_days": 30, "stores": STORES, "restore_on_refund": True})
+        assert made.status_code == 201, made.text
+        members = [str(uuid.uuid4()) for _ in range(terminals * per_terminal)]
+        started = await client.post("/v1/coupons/issue-jobs", json={
+            "template_id": made.json()["template_id"], "member_ids": members, "source": "staff"})
+        assert started.status_code == 202, started.text
+        job = await _wait_job(client, started.json()["job_id"], 300)
+        assert job["issued"] == len(members), job
+
+        async def code_of(member: str) -> str:
+            response = await client.get(f"/v1/members/{member}/coupons")
+            assert response.status_code == 200, response.text
+            return str(response.json()[0]["code"])
+
+        codes = await _gather_limited([code_of(m) for m in members], 32)
+
+    latencies: dict[str, list[float]] = {"validate": [], "redeem": []}
+
+    async def terminal(index: int, client: httpx.AsyncClient, store: str, mine: list[str]) -> None:
+        for n, code in enumerate(mine):
+            basket = {"codes": [code], "store": store, "amount": "88.00",
+                      "items": [{"sku": "SKU-1", "category": "food", "amount": "60.00"},
+                                {"sku": "SKU-2", "category": "drinks", "amount": "28.00"}]}
+            for kind, path, body in (("validate", "/v1/coupons/validate", basket),
+                                     ("redeem", "/v1/coupons/redeem",
+                                      {**basket, "transaction_id": f"t{index}-{n}", "terminal": f"till-{index}"})):
+                began = time.perf_counter()
+                response = await client.post(path, json=body)
+                latencies[kind].append((time.perf_counter() - began) * 1000)
+                if response.status_code not in (200, 201) or response.json()["discount"] != "5.00":
+                    raise SystemExit(f"{kind} failed: {response.status_code} {response.text}")
+
+    clients = {store: httpx.AsyncClient(base_url=base, headers={"X-API-Key": keys[store]}, timeout=60,
+                                        limits=httpx.Limits(max_connections=TERMINALS_PER_STORE))
+               for store in STORES}
+    try:
+        # one terminal alone first: the latency with no queueing, to read the loaded figures against
+        alone: list[float] = []
+        store = STORES[0]
+        async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": keys[store]}, timeout=60) as single:
+            for code in codes[:20]:
+                began = time.perf_counter()
+                response = await single.post("/v1/coupons/validate", json={"codes": [code], "store": store,
+                                                                           "amount": "88.00"})
+                alone.append((time.perf_counter() - began) * 1000)
+                assert response.status_code == 200, response.text
+        bench("coupon_validate_alone_p50_ms", statistics.median(alone), "ms")
+        work = []
+        for index in range(terminals):
+            store = STORES[index % len(STORES)]
+            work.append(terminal(index, clients[store], store, codes[index * per_terminal:(index + 1) * per_terminal]))
+        began = time.perf_counter()
+        await asyncio.gather(*work)
+        elapsed = time.perf_counter() - began
+    finally:
+        for c in clients.values():
+            await c.aclose()
+    both = latencies["validate"] + latencies["redeem"]
+    bench("coupon_redeem_p50_ms", statistics.median(both), "ms")
+    bench("coupon_redeem_p99_ms", percentile(both, 0.99), "ms")
+    for kind, values in latencies.items():
+        bench(f"coupon_{kind}_only_p50_ms", statistics.median(values), "ms")
+        bench(f"coupon_{kind}_only_p99_ms", percentile(values, 0.99), "ms")
+    bench("coupon_checkouts_per_s", len(latencies["redeem"]) / elapsed, "checkouts/s")
+
+
+async def issue(base: str, admin: dict[str, str], count: int) -> None:
+    async with httpx.AsyncClient(base_url=base, headers=admin, timeout=120) as client:
+        made = await client.post("/v1/coupons/templates", json={
+            "name": "bench drop", "kind": "percent", "percent": "10", "max_discount": "20.00", "valid_days": 14,
+            "budget_count": count, "per_member_limit": 1})
+        assert made.status_code == 201, made.text
+        members = [str(uuid.uuid4()) for _ in range(count)]
+        began = time.perf_counter()
+        started = await client.post("/v1/coupons/issue-jobs", json={
+            "template_id": made.json()["template_id"], "member_ids": members, "campaign_id": "bench-drop"})
+        assert started.status_code == 202, started.text
+        job = await _wait_job(client, started.json()["job_id"], 600)
+        elapsed = time.perf_counter() - began
+        if job["status"] != "done" or job["issued"] != count:
+            raise SystemExit(f"issue job ended {job}")
+    label = "100k" if count == 100_000 else f"{count // 1000}k"
+    bench(f"coupon_issue_{label}_s", elapsed, "s")
+    bench("coupon_issue_per_s", count / elapsed, "coupons/s")
+
+
+def main() -> int:
+    scale = os.environ.get("SCALE", "small")
+    per_terminal, issue_count = SCALES[scale]
+    os.environ.setdefault("MAX_BODY_BYTES", str(8 * 1024 * 1024))  # 100,000 member ids in one job request
+    with running_platform("coupons") as (base, token, _):
+        admin = {"Authorization": f"Bearer {token}"}
+        keys = {}
+        for store in STORES:
+            created = httpx.post(base + "/v1/api-keys", headers=admin,
+                                 json={"name": f"bench till {store}", "kind": "pos", "store": store})
+            assert created.status_code == 201, created.text
+            keys[store] = created.json()["key"]
+        print(f"# coupons benchmark, SCALE={scale}: {len(STORES) * TERMINALS_PER_STORE} terminals x {per_terminal} "
+              f"sales (validate + redeem each), then one job issuing {issue_count} coupons; {os.cpu_count()} cores, "
+              "everything on this machine", flush=True)
+        asyncio.run(checkout(base, admin, keys, per_terminal))
+        asyncio.run(issue(base, admin, issue_count))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Coupon rules with no I/O and no clock: codes and their check character, template checks,
+validity windows, and the discount a coupon gives on a basket."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+# 31 symbols: digits and capitals without 0, O, 1, I and L (misread on receipts and phones).
+# 31 is prime, so a weighted sum modulo 31 catches every single-character error and every swap
+# of two adjacent characters (see check_char).
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
+RANDOM_CHARS = 14  # 31**14 ~ 2**69: at least 64 bits from `secrets`
+CODE_LENGTH = RANDOM_CHARS + 1
+CENT = Decimal("0.01")
+KINDS = ("threshold", "percent", "cash", "gift")
+
+
+def _weighted(body: str) -> int:
+    return sum((i + 1) * _VALUE[ch] for i, ch in enumerate(body))
+
+
+def check_char(body: str) -> str:
+    """The character that makes sum((position) * value) over the whole code 0 modulo 31.
+    Positions 1..15 are distinct and non-zero modulo 31: a changed character changes the sum by
+    weight * difference (never 0 mod a prime); swapping neighbours changes it by their difference."""
+    weight = len(body) + 1
+    total = _weighted(body) % 31
+    # weight * v == -total (mod 31): v = -total * weight^-1
+    value = (-total * pow(weight, -1, 31)) % 31
+    return ALPHABET[value]
+
+
+_SPACE = 31 ** RANDOM_CHARS
+
+
+def new_code() -> str:
+    """RANDOM_CHARS symbols from one draw of `secrets` (uniform over 31**14, about 2**69), then the
+    check character."""
+    n = secrets.randbelow(_SPACE)
+    symbols = []
+    for _ in range(RANDOM_CHARS):
+        n, digit = divmod(n, 31)
+        symbols.append(ALPHABET[digit])
+    body = "".join(symbols)
+    return body + check_char(body)
+
+
+def new_codes(count: int) -> list[str]:
+    """``count`` distinct codes (bulk issue)."""
+    out: set[str] = set()
+    while len(out) < count:
+        out.add(new_code())
+    return list(out)
+
+
+def normalise(raw: str) -> str:
+    """What a person typed or a scanner read: spaces and dashes dropped, upper case."""
+    return "".join(ch for ch in raw.upper() if ch not in " -")
+
+
+def code_problem(raw: str) -> str | None:
+    """Why a typed code cannot be one of ours (None when it may be): checked before any lookup."""
+    code = normalise(raw)
+    if len(code) != CODE_LENGTH:
+        return f"a coupon code has {CODE_LENGTH} characters"
+    bad = sorted({ch for ch in code if ch not in _VALUE})
+    if bad:
+        return f"characters not used in coupon codes: {''.join(bad)}"
+    if _weighted(code) % 31 != 0:
+        return "mistyped: the check character does not match"
+    return None
+
+
+# ---- templates -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rules:
+    """What decides a coupon's discount (a template's terms)."""
+
+    kind: str
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+    max_discount: Decimal | None = None
+    gift_sku: str | None = None
+    gift_value: Decimal = Decimal(0)
+    min_spend: Decimal = Decimal(0)
+    stores: tuple[str, ...] | None = None
+    categories: tuple[str, ...] | None = None
+    skus: tuple[str, ...] | None = None
+    stackable: bool = False
+
+
+def template_problem(rules: Rules, valid_from: datetime | None, valid_until: datetime | None,
+                     valid_days: int | None, budget_value: Decimal | None) -> tuple[str, str] | None:
+    """(field, why) for the first inconsistent term of a template; None when it holds together."""
+    if rules.kind in ("threshold", "cash") and not rules.amount:
+        return "amount", f"a {rules.kind} coupon takes an amount off"
+    if rules.kind == "threshold" and rules.min_spend <= 0:
+        return "min_spend", "a threshold coupon needs the spend it applies from"
+    if rules.kind == "threshold" and rules.amount is not None and rules.amount > rules.min_spend:
+        return "amount", "more than the spend it needs"
+    if rules.kind == "percent":
+        if rules.percent is None or not Decimal(0) < rules.percent <= Decimal(100):
+            return "percent", "between 0 (excluded) and 100"
+        if budget_value is not None and rules.max_discount is None:
+            return "max_discount", "a percent coupon under a value budget needs a maximum discount"
+    if rules.kind != "percent" and rules.percent is not None:
+        return "percent", f"only for percent coupons, not {rules.kind}"
+    if rules.kind == "gift" and not rules.gift_sku:
+        return "gift_sku", "a gift coupon names the gift's sku"
+    if rules.kind != "gift" and rules.gift_sku:
+        return "gift_sku", "only for gift coupons"
+    if rules.kind in ("percent", "gift") and rules.amount is not None:
+        return "amount", f"not for {rules.kind} coupons"
+    if valid_days is None and (valid_from is None or valid_until is None):
+        return "valid_until", "give valid_from and valid_until, or valid_days"
+    if valid_days is not None and valid_from is not None:
+        return "valid_days", "give fixed dates or a number of days from issue, not both"
+    if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+        return "valid_until", "after valid_from"
+    return None
+
+
+def face_value(rules: Rules) -> Decimal:
+    """What one issued coupon may cost at most (counted against a value budget when issued)."""
+    if rules.kind in ("threshold", "cash"):
+        return rules.amount or Decimal(0)
+    if rules.kind == "percent":
+        return rules.max_discount or Decimal(0)
+    return rules.gift_value
+
+
+def window(issued_at: datetime, valid_from: datetime | None, valid_until: datetime | None,
+           valid_days: int | None) -> tuple[datetime, datetime]:
+    """A coupon's validity: the template's fixed dates, or N days from the moment of issue."""
+    if valid_days is not None:
+        return issued_at, issued_at + timedelta(days=valid_days)
+    assert valid_from is not None and valid_until is not None
+    return valid_from, valid_until
+
+
+def status(state: str, valid_from: datetime, valid_until: datetime, now: datetime) -> str:
+    """What a member sees: valid, used, expired, not_yet_valid or void."""
+    if state == "redeemed":
+        return "used"
+    if state == "void":
+        return "void"
+    if now >= valid_until:
+        return "expired"
+    if now < valid_from:
+        return "not_yet_valid"
+    return "valid"
+
+
+# ---- at checkout -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    amount: Decimal
+    qty: Decimal = Decimal(1)
+    category: str | None = None
+
+
+@dataclass
+class Basket:
+    store: str
+    amount: Decimal
+    lines: list[Line] = field(default_factory=list)
+
+
+class Refusal(Exception):
+    """The coupon does not apply: ``field`` names what the caller should look at."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def eligible_amount(rules: Rules, basket: Basket) -> Decimal:
+    """The part of the basket the coupon applies to: every line of its categories or SKUs, or the
+    whole basket when it names none."""
+    if not rules.categories and not rules.skus:
+        return basket.amount
+    if not basket.lines:
+        raise Refusal("this coupon applies to some items only: send the basket's items", "items")
+    return sum((ln.amount for ln in basket.lines
+                if (rules.skus and ln.sku in rules.skus) or (rules.categories and ln.category in rules.categories)),
+               Decimal(0))
+
+
+def discount(rules: Rules, basket: Basket) -> Decimal:
+    """The amount this coupon takes off this basket (Decimal, cents); raises Refusal when it does
+    not apply. A gift coupon takes off one unit of its gift if the basket has it (else 0: the
+    till hands the gift)."""
+    if rules.stores is not None and basket.store not in rules.stores:
+        raise Refusal(f"not valid at store {basket.store}", "store")
+    base = eligible_amount(rules, basket)
+    if base <= 0 and (rules.categories or rules.skus):
+        raise Refusal("no item of the basket is eligible for this coupon", "items")
+    if base < rules.min_spend:
+        raise Refusal(f"needs a spend of {rules.min_spend} on eligible items (basket: {base})", "amount")
+    if rules.kind in ("threshold", "cash"):
+        off = rules.amount or Decimal(0)
+    elif rules.kind == "percent":
+        off = (base * (rules.percent or Decimal(0)) / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
+        if rules.max_discount is not None:
+            off = min(off, rules.max_discount)
+    else:
+        gift = next((ln for ln in basket.lines if ln.sku == rules.gift_sku), None)
+        off = (gift.amount / gift.qty).quantize(CENT, rounding=ROUND_HALF_UP) if gift is not None else Decimal(0)
+        if gift is not None:
+            off = min(off, gift.amount)
+    return min(off, base).quantize(CENT)
+
+
+def combine(found: list[tuple[str, Rules]], basket: Basket) -> list[tuple[str, Decimal]]:
+    """Discounts of several coupons on one basket: an exclusive coupon goes alone, a code only once,
+    and the total never exceeds the basket."""
+    if len({code for code, _ in found}) != len(found):
+        raise Refusal("the same coupon twice", "codes")
+    if len(found) > 1 and any(not rules.stackable for _, rules in found):
+        raise Refusal("an exclusive coupon cannot be combined with others", "codes")
+    left = basket.amount
+    out = []
+    for code, rules in found:
+        off = min(discount(rules, basket), left)
+        left -= off
+        out.append((code, off))
+    return out
