@@ -1,0 +1,5 @@
+"""Campaign entrypoints (mixed into CampaignsService through SegmentEntrypoints)."""
+
+
+class CampaignEntrypoints:
+    pass
