@@ -178,13 +178,16 @@ class CampaignResults(_Model):
 
 # ---- events --------------------------------------------------------------------------------------------
 class CampaignBonusStarted(EventPayload):
-    """A points campaign went live: points creates the bonus rule (idempotent per campaign)."""
+    """A points campaign went live (or resumed, or a member day began): points creates one bonus
+    rule per ``rule_key`` (idempotent), open to every member in ``stores`` (points' bonus rules have
+    no member filter: the campaign's audience is not enforced by points)."""
 
     TYPE = "campaign.bonus_started"
     VERSION = 1
     PRODUCER = "campaigns"
 
     campaign_id: str
+    rule_key: str = Field(description="One bonus rule per key: the campaign, a resumption, or a member day")
     name: str
     starts_at: datetime
     ends_at: datetime
@@ -194,7 +197,7 @@ class CampaignBonusStarted(EventPayload):
 
 
 class CampaignBonusEnded(EventPayload):
-    """A points campaign was paused or finished: points ends its bonus rule now."""
+    """A points campaign was paused or finished: points ends every bonus rule of the campaign now."""
 
     TYPE = "campaign.bonus_ended"
     VERSION = 1
