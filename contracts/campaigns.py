@@ -140,7 +140,7 @@ class CampaignIn(_Model):
 
 
 class CampaignOut(CampaignIn):
-    campaign_id: str  # type: ignore[assignment]
+    campaign_id: str
     status: CampaignStatus
     snapshot_id: str | None
     version: int

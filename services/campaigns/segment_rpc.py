@@ -38,7 +38,7 @@ from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
-from services.campaigns import rfm
+from services.campaigns import coupon_issue, rfm
 from services.campaigns import segment_store as store
 from services.campaigns.campaign_rpc import CampaignEntrypoints
 from services.campaigns.segment_rules import Group, parse_rule, to_json
@@ -236,6 +236,26 @@ class SegmentEntrypoints(CampaignEntrypoints):
         more = len(ids) > limit
         ids = ids[:limit]
         return MemberIdPage(member_ids=ids, next=ids[-1] if more else None).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def issue_segment_coupons(self, segment_id: str, template_id: str, request_id: str | None = None,
+                              at: str | None = None) -> dict[str, Any]:
+        """One coupon of a template to each member of the segment now: the members are fixed in a
+        snapshot and the coupon side issues them as a background job. ``request_id`` (a UUID)
+        makes a retry return the first job instead of issuing twice."""
+        self._staff("admin", "marketer")
+        if not isinstance(template_id, str) or not template_id:
+            raise InvalidInput("required", "template_id")
+        snap_id = _uuid(request_id, "request_id") if request_id else str(uuid.uuid4())
+        with self.db.transaction() as tx:
+            segment, rule = self._rule(tx, segment_id)
+            existing = store.get_snapshot(tx, snap_id)
+            snapshot = store.take_snapshot(tx, snap_id, segment, rule, _today(at))
+            members = store.snapshot_member_ids(tx, snap_id, None, 10_000_000)
+            # the snapshot id doubles as the issue's campaign key, so the coupon side dedupes a retry
+            job_id = coupon_issue.start_issue_job(tx, template_id, members, source="segment", campaign_id=snap_id)
+        return {"job_id": job_id, "snapshot_id": str(snapshot.id), "members": snapshot.size,
+                "replayed": existing is not None}
 
     # -- RFM --------------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
