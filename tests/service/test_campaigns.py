@@ -215,3 +215,26 @@ def add_purchase(member_id, store, day, amount):
     execute("""INSERT INTO rm_purchases (member_id, day, store, purchases, spend) VALUES (:m, :d, :s, 1, :a)
                ON CONFLICT (member_id, day, store) DO UPDATE SET purchases = rm_purchases.purchases + 1,
                spend = rm_purchases.spend + excluded.spend""", {"m": member_id, "d": day, "s": store, "a": amount})
+
+
+def test_two_timers_and_a_marketer_at_once_launch_a_campaign_once(campaigns):
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    st = new_store()
+    for _ in range(40):
+        add_member(st)
+    now = datetime.now(UTC)
+    c = campaign(campaigns, segment_of(campaigns, st), starts_at=(now - timedelta(minutes=1)).isoformat(),
+                 ends_at=(now + timedelta(days=1)).isoformat())
+    cid = c["campaign_id"]
+    call(campaigns, "change_status", cid, "scheduled")
+    with ClusterRpcClient() as client:  # real RPCs on concurrent workers
+        pending = [client.campaigns.campaign_tick.call_async(), client.campaigns.campaign_tick.call_async(),
+                   client.campaigns.change_status.call_async(cid, "running")]
+        for reply in pending:
+            reply.result()
+    assert [h["to_status"] for h in call(campaigns, "campaign_history", cid)] == ["draft", "scheduled", "running"]
+    treated = scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND NOT control",
+                     c=cid)
+    assert len(outbox("campaign.announced", cid)) == treated
+    assert len(outbox("campaign.bonus_started", cid)) == 1
