@@ -24,6 +24,7 @@ from contracts.campaigns import (
 )
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.events import MemberBirthday
 from contracts.notify import NotificationOutcome
 from service_runtime.base import parse_request
 from service_runtime.config import StoreZones, env_int
@@ -143,9 +144,10 @@ class CampaignEntrypoints:
         return _out(row).model_dump(mode="json")
 
     def _committed(self, tx: Tx, row: Any) -> dict[str, Any]:
+        """Coupons granted so far (ours, queued jobs included) and the discount redeemed (coupon side)."""
         if row.type in rules.COUPON_TYPES and row.launched_at is not None:
             stats = coupon_issue.campaign_coupon_stats(tx, str(row.id))
-            return {"coupons": stats["issued"], "money": stats["discount"], "points": 0}
+            return {"coupons": cstore.rewards_given(tx, str(row.id)), "money": stats["discount"], "points": 0}
         return {"coupons": 0, "money": 0, "points": 0}
 
     @rpc(expected_exceptions=EXPECTED)
@@ -190,16 +192,34 @@ class CampaignEntrypoints:
         updated = cstore.set_status(tx, row, "running", actor, note or "launched", snapshot_id=snapshot_id,
                                     launched_at=now)
         spec = row.spec
-        if row.type in rules.COUPON_TYPES:
-            cap = (spec.get("budget") or {}).get("coupons")
-            members = [str(m.member_id) for m in cstore.treated(tx, campaign_id, cap)]
-            if members:
-                coupon_issue.start_issue_job(tx, spec["coupon_template_id"], members, source="campaign",
-                                             campaign_id=campaign_id)
+        if row.type in rules.COUPON_TYPES and row.type != "birthday":  # birthday coupons go out on the day
+            self._issue(tx, updated, None)
         self._bonus_start(tx, updated, now, campaign_id)
-        if spec.get("channel"):
+        if spec.get("channel") and row.type != "birthday":
             self._announce(tx, updated, now)
         return updated
+
+    def _issue(self, tx: Tx, row: Any, member_id: str | None) -> list[str]:
+        """Coupons to treated members within the per-member limit and the coupon cap."""
+        spec = row.spec
+        members = cstore.grant(tx, str(row.id), int(spec.get("per_member_limit") or 1),
+                               (spec.get("budget") or {}).get("coupons"), member_id)
+        if members:
+            coupon_issue.start_issue_job(tx, spec["coupon_template_id"], members, source=row.type,
+                                         campaign_id=str(row.id))
+        return members
+
+    @subscribe("members", "member.birthday")
+    def on_birthday_for_campaigns(self, tx: Tx, event: MemberBirthday, envelope: Envelope) -> None:
+        """A running birthday campaign gives its treated members their coupon (and tells them) on
+        their birthday, within the per-member limit and the cap."""
+        for found in cstore.live_of_type(tx, "birthday", envelope.occurred_at):
+            row = cstore.get(tx, str(found.id), lock=True)
+            if self._issue(tx, row, event.member_id) and row.spec.get("channel"):
+                tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=event.member_id,
+                                          channel=row.spec["channel"], template=row.spec["template"],
+                                          variables={"campaign_name": row.name}, store=event.registration_store,
+                                          announced_at=envelope.occurred_at))
 
     def _bonus_start(self, tx: Tx, row: Any, now: datetime, key: str) -> None:
         spec = row.spec

@@ -70,6 +70,36 @@ def fill_audience(tx: Tx, campaign_id: str, snapshot_id: str, threshold: int) ->
         ON CONFLICT DO NOTHING"""), {"c": campaign_id, "s": snapshot_id, "t": threshold}).rowcount)
 
 
+def grant(tx: Tx, campaign_id: str, per_member_limit: int, cap: int | None, member_id: str | None = None) -> list[str]:
+    """Count one more reward for treated members (all, or one) under their per-member limit and
+    within the campaign's cap; returns who got one. Run under the campaign's row lock, so
+    concurrent grants never pass the cap."""
+    remaining = None
+    if cap is not None:
+        remaining = cap - rewards_given(tx, campaign_id)
+        if remaining <= 0:
+            return []
+    return [str(r[0]) for r in tx.execute(sa.text("""
+        UPDATE campaign_members SET rewards = rewards + 1
+        WHERE campaign_id = :c AND member_id IN (
+            SELECT member_id FROM campaign_members
+            WHERE campaign_id = :c AND NOT control AND rewards < :limit
+              AND (CAST(:m AS uuid) IS NULL OR member_id = CAST(:m AS uuid))
+            ORDER BY member_id LIMIT :remaining)
+        RETURNING member_id"""), {"c": campaign_id, "limit": per_member_limit, "m": member_id,
+                                  "remaining": remaining}).all()]
+
+
+def rewards_given(tx: Tx, campaign_id: str) -> int:
+    return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(campaign_members.c.rewards), 0))
+                          .where(campaign_members.c.campaign_id == campaign_id)).scalar_one())
+
+
+def live_of_type(tx: Tx, kind: str, now: datetime) -> list[Any]:
+    return list(tx.execute(sa.select(C.c.id).where(C.c.type == kind, C.c.status == "running", C.c.starts_at <= now,
+                                                   C.c.ends_at > now)).all())
+
+
 def treated(tx: Tx, campaign_id: str, limit: int | None = None) -> list[Any]:
     stmt = (sa.select(campaign_members.c.member_id, campaign_members.c.store)
             .where(campaign_members.c.campaign_id == campaign_id, campaign_members.c.control.is_(False))

@@ -130,6 +130,7 @@ campaign_members = sa.Table(
     sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
     sa.Column("control", sa.Boolean, nullable=False),
     sa.Column("store", sa.Text, nullable=True),
+    sa.Column("rewards", sa.Integer, nullable=False, server_default="0"),  # rewards given (per-member limit)
 )
 
 # notify's outcomes for campaign announcements (one row per message, the latest status)

@@ -51,3 +51,33 @@ def test_a_budget_below_what_is_committed_is_refused(campaigns):
     with pytest.raises(InvalidInput) as err:
         call(campaigns, "set_budget", cid, coupons=1)
     assert err.value.field == "budget.coupons"
+
+
+def test_a_birthday_campaign_gives_the_coupon_on_the_day_once_and_only_to_treated_members(campaigns):
+    from nameko.testing.services import entrypoint_hook
+
+    from contracts.events import MemberBirthday
+
+    st = new_store()
+    members = [add_member(st) for _ in range(12)]
+    segment_id = call(campaigns, "create_segment", name="b", rule={"field": "store", "op": "eq", "value": st})
+    now = datetime.now(UTC)
+    c = call(campaigns, "create_campaign", name="Birthday", type="birthday", segment_id=segment_id["segment_id"],
+             starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=30)).isoformat(),
+             coupon_template_id=_template(campaigns), control_share="0.3", channel="sms", template="birthday")
+    cid = c["campaign_id"]
+    call(campaigns, "change_status", cid, "scheduled")
+    call(campaigns, "change_status", cid, "running")
+    assert scalar("campaigns", "SELECT sum(rewards) FROM campaign_members WHERE campaign_id = :c", c=cid) == 0
+    for member_id in members:
+        for _ in range(2):  # two birthday events (another year's event id): one coupon per campaign
+            event = MemberBirthday(member_id=member_id, year=2026, local_date=now.date(), registration_store=st)
+            with entrypoint_hook(campaigns, "on_birthday_for_campaigns") as handle:
+                handle(event.envelope().model_dump(mode="json"))
+    rewarded = scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND rewards = 1",
+                      c=cid)
+    treated = scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND NOT control",
+                     c=cid)
+    assert rewarded == treated
+    assert scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND control "
+                  "AND rewards > 0", c=cid) == 0

@@ -139,6 +139,7 @@ def upgrade() -> None:
     sa.Column('member_id', sa.UUID(as_uuid=False), nullable=False),
     sa.Column('control', sa.Boolean(), nullable=False),
     sa.Column('store', sa.Text(), nullable=True),
+    sa.Column('rewards', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
     sa.PrimaryKeyConstraint('campaign_id', 'member_id')
     )
