@@ -205,7 +205,8 @@ class CampaignEntrypoints:
         members = cstore.grant(tx, str(row.id), int(spec.get("per_member_limit") or 1),
                                (spec.get("budget") or {}).get("coupons"), member_id)
         if members:
-            coupon_issue.start_issue_job(tx, spec["coupon_template_id"], members, source=row.type,
+            coupon_issue.start_issue_job(tx, spec["coupon_template_id"], members,
+                                         source="birthday" if row.type == "birthday" else "campaign",
                                          campaign_id=str(row.id))
         return members
 

@@ -253,7 +253,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
             snapshot = store.take_snapshot(tx, snap_id, segment, rule, _today(at))
             members = store.snapshot_member_ids(tx, snap_id, None, 10_000_000)
             # the snapshot id doubles as the issue's campaign key, so the coupon side dedupes a retry
-            job_id = coupon_issue.start_issue_job(tx, template_id, members, source="segment", campaign_id=snap_id)
+            job_id = coupon_issue.start_issue_job(tx, template_id, members, source="campaign", campaign_id=snap_id)
         return {"job_id": job_id, "snapshot_id": str(snapshot.id), "members": snapshot.size,
                 "replayed": existing is not None}
 

@@ -19,9 +19,8 @@ def campaigns(start_service):
 
 def _template(campaigns) -> str:
     """A cash-off template made through the coupon side's RPC (its contract: contracts/coupons.py)."""
-    now = datetime.now(UTC)
-    return call(campaigns, "create_template", name="10 off", kind="cash_off", value="10.00",
-                valid_from=now.isoformat(), valid_until=(now + timedelta(days=30)).isoformat())["template_id"]
+    return call(campaigns, "create_template", name="10 off", kind="cash", amount="10.00",
+                valid_days=30)["template_id"]
 
 
 def _coupon_campaign(campaigns, cap=None):

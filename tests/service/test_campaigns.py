@@ -34,7 +34,10 @@ def segment_of(campaigns, store):
 def campaign(campaigns, segment, **extra):
     body = {"name": "Double points", "type": "points_multiplier", "segment_id": segment,
             "starts_at": START.isoformat(), "ends_at": END.isoformat(), "multiplier": "2", "control_share": "0.2",
-            "channel": "sms", "template": "campaign.double_points", **extra}
+            "channel": "sms", "template": "campaign.double_points",
+            # bonus rules only for a store nobody sells in: should these events ever reach a points
+            # service of this test session, they change no other test's points
+            "stores": ["CAMPAIGN-TESTS"], **extra}
     return call(campaigns, "create_campaign", **body)
 
 
