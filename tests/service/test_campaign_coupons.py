@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.errors import InvalidInput
-from tests.helpers import scalar
+from tests.helpers import query, scalar, wait_for
 from tests.service.segments_support import add_member, call, new_store
 
 
@@ -40,9 +40,16 @@ def test_a_coupon_drop_issues_to_treated_members_within_the_cap_and_results_coun
     cid, _ = _coupon_campaign(campaigns, cap=5)
     treated = scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND NOT control", c=cid)
     assert treated > 5
+    wait_for(lambda: scalar("campaigns", "SELECT count(*) FROM coupons WHERE campaign_id = :c", c=cid) == 5,
+             message="the coupon side's issue job")  # its timer runs the job
+    owners = {r[0] for r in query("campaigns", "SELECT member_id::text FROM coupons WHERE campaign_id = :c", c=cid)}
+    assert len(owners) == 5  # the cap holds
+    controls = {r[0] for r in query("campaigns", "SELECT member_id::text FROM campaign_members "
+                                    "WHERE campaign_id = :c AND control", c=cid)}
+    assert not owners & controls  # the control group gets nothing
     results = call(campaigns, "campaign_results", cid)
     assert results["total"]["reached"] == treated
-    assert results["total"]["redeemed"] == 0
+    assert results["total"]["redeemed"] == 0 and results["total"]["cost"] == "0"
 
 
 def test_a_budget_below_what_is_committed_is_refused(campaigns):
