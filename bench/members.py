@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.platform import bench, percentile, running_platform
+from bench.points import Cpu
 
 SCALES = {"small": 20_000, "medium": 200_000, "large": 1_000_000}
 CLIENTS = 20
@@ -121,6 +122,8 @@ def main() -> int:
         print(f"# members benchmark, SCALE={scale}: {rows} rows ({path.stat().st_size / 1e6:.0f} MB), "
               f"{CLIENTS} lookup clients, {os.cpu_count()} cores, everything on this machine", flush=True)
         auth = {"Authorization": f"Bearer {token}"}
+        cpu = Cpu(var, env["DB_NAME_PREFIX"])
+        before = cpu.snapshot()
         started = time.perf_counter()
         with path.open("rb") as body:
             job = httpx.post(base + "/v1/members/imports", content=body, timeout=600,
@@ -129,18 +132,23 @@ def main() -> int:
             time.sleep(0.5)
             job = httpx.get(f"{base}/v1/members/imports/{job['job_id']}", headers=auth).json()
         elapsed = time.perf_counter() - started
+        Cpu.report("import (with its events consumed meanwhile)", before, cpu.snapshot())
         if job["rows_created"] != rows:
             print(f"# import: {job}", file=sys.stderr)
             return 1
         bench("member_import_rows_per_s", rows / elapsed, "rows/s")
         bench("member_import_peak_mb", max(peak_rss_mb(var, "gateway"), peak_rss_mb(var, "members")), "MB")
+        before = cpu.snapshot()
         drained = wait_for_quiet(env)
+        Cpu.report("draining the import's events", before, cpu.snapshot())
         bench("member_import_events_drained_s", drained, "s")  # points opening accounts after the import
         numbers = [httpx.get(base + "/v1/members", params={"phone": phone}, headers=auth).json()["items"][0]
                    ["member_number"] for phone in random.sample(sample, min(200, len(sample)))]
         till = httpx.post(base + "/v1/api-keys", headers=auth,  # lookups as a till does them: masked, not audited
                           json={"name": "bench till", "kind": "pos", "store": "S-001"}).json()["key"]
+        before = cpu.snapshot()
         by_phone = asyncio.run(lookups(base, till, [{"phone": p} for p in (sample * 2)[:LOOKUPS]]))
+        Cpu.report("lookups by phone", before, cpu.snapshot())
         by_number = asyncio.run(lookups(base, till, [{"member_number": n} for n in (numbers * 10)[:LOOKUPS]]))
         for label, values in (("phone", by_phone), ("number", by_number)):
             bench(f"member_lookup_{label}_p50_ms", statistics.median(values), "ms")

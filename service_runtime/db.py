@@ -19,6 +19,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.envelope import Envelope, EventPayload, TraceContext
+from service_runtime.bulk import insert_rows
 from service_runtime.config import settings_for
 from service_runtime.tables import runtime_metadata
 from service_runtime.topology import event_exchange
@@ -83,10 +84,9 @@ class Tx:
         foreign = {e.type for e in envelopes if e.producer != self.service}
         if foreign:
             raise ValueError(f"{self.service} cannot emit {sorted(foreign)}")
-        self.conn.execute(OUTBOX.insert(), [
-            {"event_id": str(e.event_id), "event_type": e.type, "exchange": event_exchange(e.producer).name,
-             "body": e.model_dump(mode="json"), "headers": headers} for e in envelopes
-        ])
+        exchange = event_exchange(self.service).name
+        insert_rows(self, OUTBOX, [{"event_id": str(e.event_id), "event_type": e.type, "exchange": exchange,
+                                    "body": e.model_dump(mode="json"), "headers": headers} for e in envelopes])
         self.emitted.extend(envelopes)
 
     def claim_inbox(self, envelope: Envelope, handler: str) -> bool:
@@ -97,6 +97,15 @@ class Tx:
             .on_conflict_do_nothing()
         )
         return self.conn.execute(stmt).rowcount == 1
+
+    def claim_inbox_many(self, envelopes: list[Envelope], handler: str) -> set[str]:
+        """The event ids (as strings) this handler sees for the first time, in one statement."""
+        if not envelopes:
+            return set()
+        rows = {str(e.event_id): {"event_id": str(e.event_id), "handler": handler, "event_type": e.type}
+                for e in envelopes}
+        stmt = pg_insert(INBOX).values(list(rows.values())).on_conflict_do_nothing().returning(INBOX.c.event_id)
+        return {str(event_id) for event_id in self.conn.execute(stmt).scalars()}
 
 
 class WorkerDb:

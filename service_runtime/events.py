@@ -9,17 +9,30 @@ redelivered event (RabbitMQ delivers at least once) is skipped, so a handler's w
 happen once per event however often it arrives. A handler that raises has its message
 requeued; after ``EVENT_DELIVERY_LIMIT`` deliveries the queue dead-letters it. An event
 that can never be processed (bad envelope or payload) is dead-lettered at once.
+
+    @subscribe_batch("members", "member.registered", max_batch=200)
+    def on_members_registered(self, tx: Tx, events: list[tuple[MemberRegistered, Envelope]]) -> None:
+        ...
+
+takes the events that arrive together (up to ``max_batch``, waiting at most ``max_wait`` seconds
+for more) in one transaction, with their ids claimed in the inbox in one statement and the
+duplicates left out. For bursts (an import of a million members) that is one transaction per
+batch instead of one per event. If the batch fails, each of its events is tried alone, so one bad
+event is requeued (and in the end dead-lettered) without holding back the others.
 """
 from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import eventlet
 from nameko.events import SERVICE_POOL, EventHandler
-from nameko.messaging import Consumer
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import Consumer, decode_from_headers
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
@@ -65,6 +78,74 @@ class ReliableEventHandler(EventHandler):
         super().handle_message_processed(message, result, exc_info)
 
 
+def _backoff(message: Any) -> float:
+    deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+    return min(0.5 * 2 ** deliveries, 30.0)
+
+
+class BatchEventHandler(ReliableEventHandler):
+    """Hands the decorated method the bodies of up to ``max_batch`` messages at once (as one
+    worker), then acks, requeues or dead-letters each message as the method's answer says:
+    a list with "ack", "requeue" or "reject" per body."""
+
+    def __init__(self, source_service: str, event_type: str, max_batch: int = 200, max_wait: float = 0.05,
+                 **kwargs: Any) -> None:
+        self.max_batch, self.max_wait = max_batch, max_wait
+        self._pending: list[tuple[Any, Any]] = []
+        self._timer: Any = None
+        super().__init__(source_service, event_type, prefetch_count=max_batch, **kwargs)
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        self._pending.append((body, message))
+        if len(self._pending) >= self.max_batch:
+            self._flush()
+        elif self._timer is None:
+            self._timer = self.container.spawn_managed_thread(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        eventlet.sleep(self.max_wait)
+        self._timer = None
+        self._flush()
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        messages = [message for _, message in batch]
+
+        def spawn_worker() -> None:
+            try:
+                # the worker carries the first message's context (its trace), so a lone event keeps its trace
+                self.container.spawn_worker(self, ([body for body, _ in batch],), {},
+                                            context_data=decode_from_headers(messages[0].headers),
+                                            handle_result=partial(self.handle_batch_result, messages))
+            except ContainerBeingKilled:
+                for message in messages:
+                    self.consumer.requeue_message(message)
+
+        # not in the consumer's own thread: a full worker pool must not stop its heartbeats
+        self.container.spawn_managed_thread(spawn_worker, identifier=f"batch[{self.method_name}]")
+
+    def handle_batch_result(self, messages: list[Any], worker_ctx: Any, result: Any = None,
+                            exc_info: Any = None) -> tuple[Any, Any]:
+        outcomes = result if exc_info is None and isinstance(result, list) and len(result) == len(messages) \
+            else ["requeue"] * len(messages)
+        again = [m for m, outcome in zip(messages, outcomes, strict=True) if outcome == "requeue"]
+        if again:
+            eventlet.sleep(max(_backoff(m) for m in again))  # as for single events: outages pass first
+        for message, outcome in zip(messages, outcomes, strict=True):
+            if outcome == "ack":
+                self.consumer.ack_message(message)
+            elif outcome == "requeue":
+                self.consumer.requeue_message(message)
+            elif message.channel.connection:
+                try:
+                    message.reject(requeue=False)  # straight to the dead-letter queue
+                except ConnectionError:
+                    pass  # the broker reclaims it with the connection
+        return result, exc_info
+
+
 def parse_envelope(body: Any) -> Envelope:
     try:
         return Envelope.model_validate(body)
@@ -80,13 +161,7 @@ def subscribe(source_service: str, event_type: str) -> Callable[[Callable[..., A
 
         @functools.wraps(fn)
         def handle(self: Any, body: Any) -> Any:
-            envelope = parse_envelope(body)
-            if envelope.type != event_type:
-                raise InvalidEvent(f"expected {event_type}, got {envelope.type}")
-            try:
-                payload = parse_payload(envelope)
-            except (ValueError, ValidationError) as exc:
-                raise InvalidEvent(f"bad {envelope.type} payload: {exc}") from None
+            envelope, payload = _parse(body, event_type)
             with self.db.transaction() as tx:
                 if not tx.claim_inbox(envelope, handler_name):
                     INBOX_DUPLICATES.labels(self.name, envelope.type).inc()
@@ -95,5 +170,75 @@ def subscribe(source_service: str, event_type: str) -> Callable[[Callable[..., A
                 return fn(self, tx, payload, envelope)
 
         return ReliableEventHandler.decorator(source_service, event_type)(handle)  # type: ignore[no-any-return]
+
+    return decorator
+
+
+def _parse(body: Any, event_type: str) -> tuple[Envelope, Any]:
+    envelope = parse_envelope(body)
+    if envelope.type != event_type:
+        raise InvalidEvent(f"expected {event_type}, got {envelope.type}")
+    try:
+        return envelope, parse_payload(envelope)
+    except (ValueError, ValidationError) as exc:
+        raise InvalidEvent(f"bad {envelope.type} payload: {exc}") from None
+
+
+def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200,
+                    max_wait: float = 0.05) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a method as the handler of batches of one event type, each event once."""
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        handler_name = fn.__name__
+
+        def run(self: Any, items: list[tuple[int, Envelope, Any]]) -> None:
+            with self.db.transaction() as tx:
+                fresh = tx.claim_inbox_many([envelope for _, envelope, _ in items], handler_name)
+                seen: set[str] = set()
+                todo = []
+                for _, envelope, payload in items:
+                    key = str(envelope.event_id)
+                    if key in fresh and key not in seen:
+                        seen.add(key)
+                        todo.append((payload, envelope))
+                    else:
+                        INBOX_DUPLICATES.labels(self.name, envelope.type).inc()
+                if todo:
+                    fn(self, tx, todo)
+
+        @functools.wraps(fn)
+        def handle(self: Any, bodies: list[Any]) -> list[str]:
+            outcomes = ["ack"] * len(bodies)
+            items: list[tuple[int, Envelope, Any]] = []
+            for index, body in enumerate(bodies):
+                try:
+                    envelope, payload = _parse(body, event_type)
+                except InvalidEvent as exc:
+                    log.warning("dead-lettering an event for %s: %s", handler_name, exc)
+                    outcomes[index] = "reject"
+                    continue
+                items.append((index, envelope, payload))
+            try:
+                run(self, items)
+            except Exception:
+                if len(items) == 1:
+                    log.exception("%s failed on %s", handler_name, items[0][1].event_id)
+                    outcomes[items[0][0]] = "reject" if isinstance(sys.exc_info()[1], InvalidEvent) else "requeue"
+                    return outcomes
+                log.warning("%s failed on a batch of %d; trying each alone", handler_name, len(items),
+                            exc_info=True)
+                for item in items:
+                    try:
+                        run(self, [item])
+                    except InvalidEvent as exc:
+                        log.warning("dead-lettering %s for %s: %s", item[1].event_id, handler_name, exc)
+                        outcomes[item[0]] = "reject"
+                    except Exception:
+                        log.exception("%s failed on %s", handler_name, item[1].event_id)
+                        outcomes[item[0]] = "requeue"
+            return outcomes
+
+        return BatchEventHandler.decorator(source_service, event_type, max_batch=max_batch,  # type: ignore
+                                           max_wait=max_wait)(handle)
 
     return decorator

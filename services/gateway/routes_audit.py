@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from contracts.rpc import to_utc
 from services.gateway import audit
 from services.gateway.pagination import Page, PageParams, page
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
+from services.gateway.validation import query_time
 
 router = APIRouter(tags=["audit"])
 
@@ -52,7 +52,8 @@ async def list_audit(request: Request, paging: PageParams = Depends(),
     position = paging.position(int)
     rows = await request.app.state.db.run(audit.query, before_id=position, limit=paging.limit + 1,
                                           actor_id=actor_id, action=action, object_id=object_id, outcome=outcome,
-                                          since=to_utc(since), until=to_utc(until))
+                                          since=query_time(since, "since"),
+                                          until=query_time(until, "until"))
     items, cursor = page(rows, paging.limit, lambda r: r["id"])
     return Page[AuditEntryOut](items=[AuditEntryOut(**dict(r)) for r in items], next_cursor=cursor)
 

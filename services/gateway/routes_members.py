@@ -10,13 +10,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.rpc import UpdateMember, to_utc
+from contracts.rpc import UpdateMember
 from services.gateway import store
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor
 from services.gateway.rpc import RemoteError
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
+from services.gateway.validation import iso, query_time
 from services.gateway.views import mask_email, mask_id_number, mask_phone, sees_contact_data
 
 router = APIRouter(tags=["members"])
@@ -166,8 +167,8 @@ async def search_members(
     filters: dict[str, Any] = {k: v for k, v in {
         "phone": phone, "member_number": member_number, "name_prefix": name_prefix, "tag": tag, "store": store_filter,
         "status": status, "birthday_month": birthday_month,
-        "registered_from": registered_from and to_utc(registered_from).isoformat(),  # type: ignore[union-attr]
-        "registered_to": registered_to and to_utc(registered_to).isoformat()}.items() if v is not None}
+        "registered_from": iso(query_time(registered_from, "registered_from")),
+        "registered_to": iso(query_time(registered_to, "registered_to"))}.items() if v is not None}
     if caller.stores is not None and not (phone or member_number):
         filters["stores"] = sorted(caller.stores)
     position = paging.position(str)
@@ -360,7 +361,8 @@ async def export_member(member_id: uuid.UUID, request: Request,
              summary="Add or remove tags on every member a filter selects")
 async def bulk_tags(body: BulkTagsBody, request: Request,
                     caller: Principal = allow("manager", "marketer", "admin")) -> BulkTagsOut:
-    body.registered_from, body.registered_to = to_utc(body.registered_from), to_utc(body.registered_to)
+    body.registered_from = query_time(body.registered_from, "registered_from")
+    body.registered_to = query_time(body.registered_to, "registered_to")
     selection = body.model_dump(mode="json", exclude={"add", "remove"}, exclude_none=True)
     if not selection:
         raise ApiError(422, "invalid_input", "give at least one filter (store, tag, status, ...)", field="store")

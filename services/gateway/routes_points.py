@@ -39,13 +39,12 @@ from contracts.points import (
     SettlementRow,
     _MemberRef,
 )
-from contracts.rpc import to_utc
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor
 from services.gateway.rpc import RemoteError
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
-from services.gateway.validation import exactly_one, named, utc
+from services.gateway.validation import exactly_one, iso, named, query_time, utc
 
 router = APIRouter(tags=["points"])
 
@@ -425,10 +424,7 @@ async def settlement_report(request: Request, day_from: date = Query(alias="from
 async def run_job(name: Literal["expiry", "reminders", "tiers", "holds"], request: Request,
                   at: datetime | None = Query(None, description="Default: now"),
                   caller: Principal = allow("admin")) -> dict[str, Any]:
-    try:
-        when = None if at is None else to_utc(at).isoformat()  # type: ignore[union-attr]
-    except ValueError:
-        raise ApiError(422, "invalid_input", "out of range once converted to UTC", field="at") from None
+    when = iso(query_time(at, "at"))
     result: dict[str, Any] = await _points(request, "run_job", timeout=JOB_TIMEOUT, name=name, at=when)
     await request.app.state.auditor.record(request, "points.job_run", "ok", object_type="points_job", object_id=name,
                                            details={"at": when, "processed": result["processed"],

@@ -38,6 +38,21 @@ def named(check: Callable[[M], M], model: M, *fields: str) -> M:
         raise field_error(next((f for f in fields if f in message), fields[0]), message) from None
 
 
+def query_time(value: datetime | None, field: str) -> datetime | None:
+    """A time from a query string in UTC; one with no UTC equivalent (year 1 with a positive
+    offset) is a 422 naming ``field``, not a 500 from the conversion."""
+    from services.gateway.errors import ApiError
+
+    try:
+        return to_utc(value)
+    except ValueError:
+        raise ApiError(422, "invalid_input", "out of range once converted to UTC", field=field) from None
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def utc(cls: Any, value: datetime | None) -> datetime | None:
     """The contracts' ``to_utc`` as a field validator: a time with no UTC equivalent (year 1
     with a positive offset) is a ValueError there, so a 422 here."""

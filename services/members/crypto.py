@@ -9,8 +9,8 @@ Configuration (generated into var/secrets by `make run`; set explicitly anywhere
 A stored value is ``<key id>:<base64(nonce || ciphertext+tag)>``; the member id and the field
 name are the associated data, so a value copied into another row or field does not decrypt.
 Rotating keys: add a new key and make it active; new and changed values use it, old ones keep
-reading under their own key. Re-encrypting old values (``needs_rotation`` tells which) so an
-old key can be retired is a job not written yet. The blind-index key cannot rotate without
+reading under their own key; ``python -m services.members.reencrypt`` rewrites old values
+under the active key so an old key can be retired. The blind-index key cannot rotate without
 recomputing every index.
 """
 from __future__ import annotations

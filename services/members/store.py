@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from service_runtime.bulk import insert_rows
 from service_runtime.db import Tx
 from services.members import domain
 from services.members.tables import (
@@ -153,12 +154,9 @@ def insert_members(tx: Tx, rows: list[dict[str, Any]]) -> list[Any]:
     if not rows:
         return []
     rows = sorted(rows, key=lambda r: r["phone_bidx"])  # one lock order for every batch: no deadlocks
-    return list(tx.execute(
-        pg_insert(members).on_conflict_do_nothing().returning(
-            members.c.id, members.c.member_number, members.c.registration_store, members.c.channel,
-            members.c.created_at, members.c.phone_bidx, members.c.gender, members.c.birthday, members.c.tags),
-        rows,
-    ).all())
+    return insert_rows(tx, members, rows, on_conflict_do_nothing=True, returning=[
+        members.c.id, members.c.member_number, members.c.registration_store, members.c.channel,
+        members.c.created_at, members.c.phone_bidx, members.c.gender, members.c.birthday, members.c.tags])
 
 
 def existing_by_phone(tx: Tx, phone_bidxs: list[str]) -> dict[str, Any]:

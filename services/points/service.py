@@ -17,7 +17,15 @@ from sqlalchemy.exc import IntegrityError
 
 from contracts.campaigns import CampaignBonusEnded, CampaignBonusStarted
 from contracts.envelope import Envelope
-from contracts.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotFound, ServiceError
+from contracts.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientPoints,
+    InvalidEvent,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+)
 from contracts.events import (
     MemberBirthday,
     MemberErased,
@@ -64,7 +72,7 @@ from contracts.points import (
 from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
-from service_runtime.events import subscribe
+from service_runtime.events import subscribe, subscribe_batch
 from services.points import domain, ledger, store
 from services.points import store as points_store  # for methods whose `store` argument shadows it
 from services.points.programs import ProgramProvider, Programs
@@ -146,10 +154,17 @@ class PointsService(ServiceBase):
         return StoreZones.from_env().zone_of(store_code)
 
     # -- member lifecycle (events from members) --------------------------------------------------
-    @subscribe("members", "member.registered")
-    def on_member_registered(self, tx: Tx, event: MemberRegistered, envelope: Envelope) -> None:
-        store.open_account(tx, event.member_id, str(envelope.event_id), event.member_number,
-                           event.registration_store)
+    @subscribe_batch("members", "member.registered")
+    def on_member_registered(self, tx: Tx, events: list[tuple[MemberRegistered, Envelope]]) -> None:
+        """Accounts open in batches: an import of a million members is a burst of these events."""
+        for event, _ in events:
+            try:
+                _member_id(event.member_id)
+            except InvalidInput:
+                raise InvalidEvent(f"member.registered with a malformed member_id {event.member_id!r}") from None
+        store.open_accounts(tx, [{"member_id": event.member_id, "opened_by_event": str(envelope.event_id),
+                                  "member_number": event.member_number,
+                                  "registration_store": event.registration_store} for event, envelope in events])
 
     @subscribe("members", "member.updated")
     def on_member_updated(self, tx: Tx, event: MemberUpdated, envelope: Envelope) -> None:

@@ -43,16 +43,15 @@ class Account:
 
 
 # ---- accounts -----------------------------------------------------------------------------
-def open_account(tx: Tx, member_id: str, event_id: str, member_number: str | None = None,
-                 registration_store: str | None = None) -> bool:
-    """Open a member's account; False if it was already open (idempotent)."""
-    result = tx.execute(
-        pg_insert(accounts)
-        .values(member_id=member_id, balance=domain.OPENING_BALANCE, tier=domain.DEFAULT_TIER,
-                opened_by_event=event_id, member_number=member_number, registration_store=registration_store)
-        .on_conflict_do_nothing(index_elements=["member_id"])
-    )
-    return result.rowcount == 1
+def open_accounts(tx: Tx, rows: list[dict[str, Any]]) -> int:
+    """Open members' accounts (member_id, opened_by_event, member_number, registration_store);
+    one already open is left as it is. How many were opened."""
+    if not rows:
+        return 0
+    values = [{**row, "balance": domain.OPENING_BALANCE, "tier": domain.DEFAULT_TIER}  # in key order: no deadlocks
+              for row in sorted(rows, key=lambda r: str(r["member_id"]))]
+    return int(tx.execute(pg_insert(accounts).values(values)
+                          .on_conflict_do_nothing(index_elements=["member_id"])).rowcount)
 
 
 def get_account(tx: Tx, member_id: str) -> Any | None:
@@ -327,6 +326,10 @@ def adjustment(tx: Tx, reference: str) -> list[Any]:
 
 
 def adjusted_today(tx: Tx, actor_id: str, since: datetime) -> int:
+    """Points this staff member adjusted since ``since``. Takes a transaction lock per staff
+    member first, so two of their adjustments at once (on different members, whose account locks
+    do not meet) are checked against the daily limit one after the other."""
+    tx.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended("points.adjust:" + actor_id, 0))))
     return int(tx.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.abs(ledger.c.delta)), 0)).where(
         ledger.c.kind == "adjustment", ledger.c.actor_id == actor_id, ledger.c.created_at >= since)).scalar_one())
 

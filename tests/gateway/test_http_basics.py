@@ -35,6 +35,20 @@ def test_shape_errors_are_422_naming_the_field(client, callers, body, field):
     assert response.json()["error"]["field"] == field
 
 
+@pytest.mark.parametrize("method, path, body, field", [
+    ("GET", "/v1/members?registered_from=0001-01-01T00:00:00%2B01:00", None, "registered_from"),
+    ("GET", "/v1/members?registered_to=9999-12-31T23:00:00-05:00", None, "registered_to"),
+    ("POST", "/v1/members/bulk-tags", {"registered_from": "0001-01-01T00:00:00+01:00", "add": ["x"]},
+     "registered_from"),
+    ("GET", "/v1/audit?since=0001-01-01T00:00:00%2B01:00", None, "since"),
+    ("GET", "/v1/audit?until=0001-01-01T00:00:00%2B01:00", None, "until"),
+])
+def test_query_times_with_no_utc_equivalent_are_422_naming_the_field(client, callers, method, path, body, field):
+    response = client.request(method, path, headers=callers["admin"], json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+
+
 def test_malformed_json_is_422(client, callers):
     response = client.post("/v1/members", content=b"{not json",
                            headers={**callers["admin"], "Content-Type": "application/json"})

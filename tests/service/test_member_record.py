@@ -68,6 +68,31 @@ def test_values_written_under_an_old_key_still_read(members):
     assert _call(members, "get", member_id=member["member_id"])["phone"] == member["phone"]
 
 
+def test_reencrypt_moves_old_values_to_the_active_key_without_changing_them(members, capsys):
+    from services.members import reencrypt
+
+    old_key = FieldCipher.from_env({**os.environ, "MEMBERS_ACTIVE_KEY_ID": "test-old"})
+    member = _register(members, email="rotate@example.com", id_number="11010519491231002X")
+    engine = sa.create_engine(database_url("members"), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE members SET phone_enc = :p, email_enc = :e WHERE id = :id"),
+                     {"p": old_key.encrypt(member["phone"], member["member_id"], "phone"),
+                      "e": old_key.encrypt(member["email"], member["member_id"], "email"), "id": member["member_id"]})
+    engine.dispose()
+    before = query("members", "SELECT version, updated_at, id_number_enc FROM members WHERE id = :id",
+                   id=member["member_id"])[0]
+    assert reencrypt.main(["--check"]) == 1
+    assert reencrypt.main(["--batch", "2"]) == 0
+    assert reencrypt.main(["--check"]) == 0
+    assert "members with values under an old key: 0" in capsys.readouterr().out
+    row = query("members", "SELECT * FROM members WHERE id = :id", id=member["member_id"])[0]
+    assert row.phone_enc.startswith("test-new:") and row.email_enc.startswith("test-new:")
+    assert (row.version, row.updated_at, row.id_number_enc) == tuple(before)  # untouched: not re-encrypted twice
+    again = _call(members, "get", member_id=member["member_id"])
+    assert (again["phone"], again["email"], again["version"]) == (member["phone"], member["email"], member["version"])
+    assert _call(members, "find_by_phone", phone=member["phone"])["member_id"] == member["member_id"]
+
+
 @pytest.mark.parametrize("extra, field", [
     ({"email": "not-an-email"}, "email"),
     ({"email": "a@b"}, "email"),

@@ -206,6 +206,29 @@ def test_adjustments_need_a_manager_respect_the_daily_limit_and_never_overdraw(p
         call(points, "adjust", member_id=member_id, points=20_000, reason="too much")
 
 
+def test_one_managers_concurrent_adjustments_stay_within_the_daily_limit(points):
+    import json
+    import uuid
+
+    from nameko.exceptions import RemoteError
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    members = [open_account()[0] for _ in range(8)]
+    manager = json.dumps({"kind": "staff", "id": f"mgr-{uuid.uuid4()}", "roles": ["manager"], "stores": None})
+    outcomes: list[str] = []
+    with ClusterRpcClient(context_data={"caller": manager}) as client:  # real RPCs on concurrent workers
+        calls = [client.points.adjust.call_async(member_id=m, points=3_000, reason="goodwill") for m in members]
+        for pending in calls:
+            try:
+                pending.result()
+                outcomes.append("adjusted")
+            except RemoteError as exc:
+                assert exc.exc_type == "InvalidInput", exc
+                outcomes.append("over limit")
+    assert outcomes.count("adjusted") == 3  # 3 x 3,000 <= 10,000 < 4 x 3,000
+    assert sum(call(points, "get_account", m)["balance"] for m in members) == 9_000
+
+
 def test_check_in_once_per_day_and_referral_once_per_referred_member(points):
     member_id, _ = open_account()
     friend, _ = open_account()
