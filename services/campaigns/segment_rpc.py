@@ -37,7 +37,7 @@ from contracts.events import (
 from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
-from service_runtime.events import subscribe
+from service_runtime.events import subscribe, subscribe_batch
 from services.campaigns import coupon_issue, rfm
 from services.campaigns import segment_store as store
 from services.campaigns.campaign_rpc import CampaignEntrypoints
@@ -77,11 +77,13 @@ def _job_out(row: Any) -> RfmJobOut:
 
 class SegmentEntrypoints(CampaignEntrypoints):
     # -- the read model ---------------------------------------------------------------------------
-    @subscribe("members", "member.registered")
-    def on_member_registered(self, tx: Tx, event: MemberRegistered, envelope: Envelope) -> None:
-        store.member_registered(tx, event.member_id, {
-            "store": event.registration_store, "channel": event.channel, "registered_at": event.registered_at,
-            "gender": event.gender, "birthday": event.birthday, "tags": event.tags})
+    @subscribe_batch("members", "member.registered")
+    def on_member_registered(self, tx: Tx, events: list[tuple[MemberRegistered, Envelope]]) -> None:
+        """In batches (one transaction each): a member import is a burst of these events."""
+        for event, _ in events:
+            store.member_registered(tx, event.member_id, {
+                "store": event.registration_store, "channel": event.channel, "registered_at": event.registered_at,
+                "gender": event.gender, "birthday": event.birthday, "tags": event.tags})
 
     @subscribe("members", "member.updated")
     def on_member_updated(self, tx: Tx, event: MemberUpdated, envelope: Envelope) -> None:
@@ -96,11 +98,13 @@ class SegmentEntrypoints(CampaignEntrypoints):
     def on_member_merged(self, tx: Tx, event: MemberMerged, envelope: Envelope) -> None:
         store.member_merged(tx, event.survivor_id, event.merged_id)
 
-    @subscribe("points", "points.accrued")
-    def on_points_accrued(self, tx: Tx, event: PointsAccrued, envelope: Envelope) -> None:
-        store.balance(tx, event.member_id, event.balance, envelope.occurred_at)
-        if event.source == "sale" and event.amount is not None:
-            store.purchase(tx, event.member_id, event.store, event.occurred_at, 1, event.amount)
+    @subscribe_batch("points", "points.accrued")
+    def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
+        """In batches: offline uploads and busy hours bring these in bursts."""
+        for event, envelope in events:
+            store.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+            if event.source == "sale" and event.amount is not None:
+                store.purchase(tx, event.member_id, event.store, event.occurred_at, 1, event.amount)
 
     @subscribe("points", "points.reversed")
     def on_points_reversed(self, tx: Tx, event: PointsReversed, envelope: Envelope) -> None:

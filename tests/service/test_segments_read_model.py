@@ -79,10 +79,13 @@ def test_registration_sales_refunds_updates_and_erasure_reach_the_read_model(pla
     assert row["spend"] == "140.75"  # non-personal totals stay
 
 
+BATCHED = ("on_member_registered", "on_points_accrued")  # these take a list of events
+
+
 def deliver(container, handler, payload, **envelope_kwargs):
     envelope = payload.envelope(**envelope_kwargs).model_dump(mode="json")
     with entrypoint_hook(container, handler) as handle:
-        handle(envelope)
+        handle([envelope] if handler in BATCHED else envelope)
     return envelope
 
 
@@ -96,7 +99,7 @@ def test_a_redelivered_event_counts_once_and_an_older_update_does_not_undo_a_new
                          amount=Decimal("10.10"), occurred_at=now, balance=10)
     envelope = deliver(campaigns, "on_points_accrued", sale)
     with entrypoint_hook(campaigns, "on_points_accrued") as handle:
-        handle(envelope)  # the same event again (at-least-once delivery)
+        handle([envelope, envelope])  # the same event again, twice in one batch (at-least-once delivery)
     row = call(campaigns, "read_model_member", member_id)
     assert row["purchases"] == 1 and row["spend"] == "10.10" and row["balance"] == 10
 
