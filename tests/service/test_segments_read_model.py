@@ -125,3 +125,27 @@ def test_a_points_event_before_registration_still_lands(start_service):
         birthday=date(2000, 1, 2), registration_store="S9"))
     row = call(campaigns, "read_model_member", member_id)
     assert row["balance"] == 5 and row["store"] == "S9" and row["birthday"] == "2000-01-02"
+
+
+def test_a_member_import_reaches_the_read_model_with_its_segmentation_fields(platform):
+    campaigns = platform
+    store_code = "IMP" + uuid.uuid4().hex[:6].upper()
+    rows = [{"line": i + 1, "fields": {
+        "name": f"Import {i}", "phone": _phone(), "gender": "female" if i % 2 else "male",
+        "birthday": "1985-07-0" + str(1 + i % 9), "tags": "vip;coffee" if i % 3 == 0 else "",
+        "registration_store": store_code}} for i in range(600)]
+    with ClusterRpcClient(uri=amqp_uri()) as cluster:
+        job = cluster.members.start_import(source="test", format="csv", encoding="utf-8")
+        for n in range(3):
+            cluster.members.import_batch(job["job_id"], batch_no=n, rows=rows[n * 200:(n + 1) * 200])
+        cluster.members.finish_import(job["job_id"])
+
+    def count(rule):
+        return call(campaigns, "preview_rule", {"all": [{"field": "store", "op": "eq", "value": store_code}, rule]},
+                    sample=0)["size"]
+
+    wait_for(lambda: count({"field": "channel", "op": "eq", "value": "import"}) == 600, timeout=60,
+             message="600 imported members in the read model")
+    assert count({"field": "gender", "op": "eq", "value": "female"}) == 300
+    assert count({"field": "tags", "op": "has", "value": "vip"}) == 200
+    assert count({"field": "birthday_month", "op": "eq", "value": 7}) == 600
