@@ -144,6 +144,24 @@ class SegmentEntrypoints(CampaignEntrypoints):
                 "balance": row.balance, "purchases": purchases, "spend": str(spend),
                 "last_purchase_at": None if row.last_purchase_at is None else row.last_purchase_at.isoformat()}
 
+    @rpc(expected_exceptions=EXPECTED)
+    def export_member(self, member_id: str) -> dict[str, Any]:
+        """What campaigns holds about one member, for a privacy export: the read model's copy and
+        the campaigns whose audience they were in (treated or control, rewards given)."""
+        member_id = _uuid(member_id, "member_id")
+        with self.db.transaction() as tx:
+            row = store.read_member(tx, member_id)
+            audiences = store.member_campaigns(tx, member_id)
+        if row is None and not audiences:
+            return {}
+        profile = None if row is None else {
+            "tier": row.tier, "store": row.store, "channel": row.channel, "gender": row.gender,
+            "birthday": None if row.birthday is None else row.birthday.isoformat(), "tags": list(row.tags),
+            "balance": row.balance}
+        return {"segmentation_profile": profile,
+                "campaigns": [{"campaign_id": str(a.campaign_id), "name": a.name, "control_group": a.control,
+                               "rewards": a.rewards} for a in audiences]}
+
     # -- segments -----------------------------------------------------------------------------------
     def _staff(self, *roles: str) -> None:
         if self.caller.kind == "internal":

@@ -111,6 +111,13 @@ def read_member(tx: Tx, member_id: str) -> Any:
     return tx.execute(sa.select(M).where(M.c.member_id == member_id)).first()
 
 
+def member_campaigns(tx: Tx, member_id: str) -> list[Any]:
+    return list(tx.execute(sa.text("""
+        SELECT cm.campaign_id, c.name, cm.control, cm.rewards FROM campaign_members cm
+        JOIN campaigns c ON c.id = cm.campaign_id WHERE cm.member_id = :m ORDER BY c.created_at"""),
+        {"m": member_id}).all())
+
+
 def purchase_totals(tx: Tx, member_id: str) -> tuple[int, Decimal]:
     row = tx.execute(sa.select(sa.func.coalesce(sa.func.sum(rm_purchases.c.purchases), 0),
                                sa.func.coalesce(sa.func.sum(rm_purchases.c.spend), 0))

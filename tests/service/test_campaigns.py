@@ -241,3 +241,16 @@ def test_two_timers_and_a_marketer_at_once_launch_a_campaign_once(campaigns):
                      c=cid)
     assert len(outbox("campaign.announced", cid)) == treated
     assert len(outbox("campaign.bonus_started", cid)) == 1
+
+
+def test_a_privacy_export_shows_the_read_model_copy_and_the_campaigns_a_member_was_in(campaigns):
+    st = new_store()
+    member_id = add_member(st, gender="other", tags=("tea",))
+    c = campaign(campaigns, segment_of(campaigns, st), control_share="0")
+    call(campaigns, "change_status", c["campaign_id"], "scheduled")
+    call(campaigns, "campaign_tick", at=(START + timedelta(minutes=1)).isoformat())
+    exported = call(campaigns, "export_member", member_id)
+    assert exported["segmentation_profile"]["gender"] == "other" and exported["segmentation_profile"]["tags"] == ["tea"]
+    assert exported["campaigns"] == [{"campaign_id": c["campaign_id"], "name": "Double points", "control_group": False,
+                                      "rewards": 0}]
+    assert call(campaigns, "export_member", str(uuid.uuid4())) == {}
