@@ -301,7 +301,7 @@ class CampaignEntrypoints:
     def campaign_results(self, campaign_id: str) -> dict[str, Any]:
         """Reached, delivered, redeemed, conversion, attributed sales, cost and lift against the
         control group, for the campaign and per home store of its members. Store managers see
-        only their stores' rows (and no chain total)."""
+        only their stores' rows, and a total over those."""
         caller = self.caller  # type: ignore[attr-defined]
         self._may("admin", "marketer", "auditor", "manager")
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
@@ -318,13 +318,16 @@ class CampaignEntrypoints:
         for g in groups:
             entry = by_store.setdefault(g.store, {"t": (0, 0, 0, Decimal(0)), "c": (0, 0, 0, Decimal(0))})
             entry["c" if g.control else "t"] = (g.members, g.delivered, g.converted, Decimal(g.spend))
-        stores = {s: self._figures(v, coupons, s) for s, v in sorted(by_store.items())
-                  if not restricted or s in caller.stores}
+        if restricted:  # a store manager: their stores only, and a total over those
+            by_store = {s: v for s, v in by_store.items() if s in caller.stores}
+            if coupons is not None:
+                mine = [coupons.get("by_store", {}).get(s, {}) for s in caller.stores]
+                coupons = {**coupons, "redeemed": sum(int(m.get("redeemed", 0)) for m in mine),
+                           "discount": sum((Decimal(m.get("discount", 0)) for m in mine), Decimal(0))}
+        stores = {s: self._figures(v, coupons, s) for s, v in sorted(by_store.items())}
         total_t = tuple(sum(v["t"][i] for v in by_store.values()) for i in range(4))
         total_c = tuple(sum(v["c"][i] for v in by_store.values()) for i in range(4))
         total = self._figures({"t": total_t, "c": total_c}, coupons, None)
-        if restricted:
-            total = self._figures({"t": (0, 0, 0, Decimal(0)), "c": (0, 0, 0, Decimal(0))}, None, None)
         return CampaignResults(campaign_id=str(row.id), total=total, by_store=stores).model_dump(mode="json")
 
     @staticmethod
