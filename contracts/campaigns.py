@@ -6,9 +6,10 @@ event payload classes in CAMPAIGN_EVENTS (registered in contracts.events.EVENTS)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import EventPayload
 
@@ -33,5 +34,182 @@ class CampaignAnnounced(EventPayload):
     announced_at: datetime
 
 
-CAMPAIGN_MODELS: dict[str, type[BaseModel]] = {}
-CAMPAIGN_EVENTS: tuple[type[EventPayload], ...] = (CampaignAnnounced,)
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- segments --------------------------------------------------------------------------------------
+class SegmentIn(_Model):
+    """A rule segment. ``rule``: {"all"|"any": [conditions or groups]} or {"not": rule}; a condition is
+    {"field", "op", "value"} (+ "window_days" for purchase_count and spend). Fields: tier, store, tags,
+    age, gender, birthday_month, channel, registered_at, days_since_last_purchase, purchase_count, spend,
+    points_balance, rfm_r, rfm_f, rfm_m, rfm_group, abcd, lifecycle."""
+
+    name: str = Field(min_length=1, max_length=100)
+    rule: dict[str, Any]
+    segment_id: str | None = Field(default=None, description="Client-chosen id (UUID) for a safe retry")
+
+
+class SegmentOut(_Model):
+    segment_id: str
+    name: str
+    rule: dict[str, Any]
+    created_by: str | None
+    created_at: datetime
+
+
+class SampleMember(_Model):
+    member_id: str
+    tier: str
+    store: str | None
+    balance: int
+    last_purchase_at: datetime | None
+    rfm_group: str | None
+    abcd: str | None
+    lifecycle: str | None
+
+
+class SegmentPreview(_Model):
+    size: int
+    sample: list[SampleMember]
+
+
+class SnapshotOut(_Model):
+    snapshot_id: str
+    segment_id: str
+    size: int
+    created_at: datetime
+
+
+class MemberIdPage(_Model):
+    member_ids: list[str]
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end")
+
+
+class RfmJobOut(_Model):
+    job_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    params: dict[str, Any]
+    steps_done: int
+    steps_total: int
+    members_scored: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+# ---- campaigns ---------------------------------------------------------------------------------------
+CampaignType = Literal["points_multiplier", "points_bonus", "coupon_drop", "birthday", "member_day", "win_back",
+                       "referral"]
+CampaignStatus = Literal["draft", "scheduled", "running", "paused", "finished"]
+
+
+class Budget(_Model):
+    coupons: int | None = Field(default=None, ge=0, description="Most coupons the campaign may issue")
+    points: int | None = Field(default=None, ge=0, description="Most points the campaign may grant")
+    money: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2,
+                                  description="Most discount value the campaign may grant")
+
+
+class Recurrence(_Model):
+    """A recurring member day: the campaign is live on these weekdays (0 = Monday) in each store's
+    own time zone, between starts_at and ends_at."""
+
+    weekdays: list[int] = Field(min_length=1, max_length=7)
+
+
+class CampaignIn(_Model):
+    name: str = Field(min_length=1, max_length=100)
+    type: CampaignType
+    segment_id: str
+    starts_at: datetime
+    ends_at: datetime
+    recurrence: Recurrence | None = None
+    budget: Budget = Field(default_factory=Budget)
+    per_member_limit: int = Field(default=1, ge=1, le=1000)
+    control_share: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1, max_digits=5, decimal_places=4)
+    attribution_days: int = Field(default=14, ge=1, le=365)
+    channel: Literal["sms", "email", "push", "webhook"] | None = None
+    template: str | None = Field(default=None, max_length=100)
+    multiplier: Decimal | None = Field(default=None, gt=0, le=100, max_digits=6, decimal_places=3)
+    points_per_sale: int | None = Field(default=None, gt=0, le=1_000_000)
+    coupon_template_id: str | None = None
+    stores: list[str] = Field(default_factory=list, description="Stores the campaign applies in; empty: all")
+    campaign_id: str | None = Field(default=None, description="Client-chosen id (UUID) for a safe retry")
+
+
+class CampaignOut(CampaignIn):
+    campaign_id: str
+    status: CampaignStatus
+    snapshot_id: str | None
+    version: int
+    created_by: str | None
+    created_at: datetime
+    launched_at: datetime | None
+
+
+class HistoryEntry(_Model):
+    from_status: str | None
+    to_status: str
+    actor: str | None
+    note: str | None
+    at: datetime
+
+
+class ResultFigures(_Model):
+    reached: int = Field(description="Treated members (audience minus control)")
+    control: int
+    delivered: int = Field(description="Announcements notify reported sent or delivered")
+    redeemed: int = Field(description="Treated members who redeemed a campaign coupon or bought in the window")
+    conversion: Decimal = Field(description="Treated members who bought in the attribution window / reached")
+    control_conversion: Decimal
+    lift: Decimal = Field(description="conversion - control_conversion")
+    relative_lift: Decimal | None = Field(description="lift / control_conversion; null when control converted 0")
+    attributed_sales: Decimal
+    cost: Decimal
+
+
+class CampaignResults(_Model):
+    campaign_id: str
+    total: ResultFigures
+    by_store: dict[str, ResultFigures]
+
+
+# ---- events --------------------------------------------------------------------------------------------
+class CampaignBonusStarted(EventPayload):
+    """A points campaign went live (or resumed, or a member day began): points creates one bonus
+    rule per ``rule_key`` (idempotent), open to every member in ``stores`` (points' bonus rules have
+    no member filter: the campaign's audience is not enforced by points)."""
+
+    TYPE = "campaign.bonus_started"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    campaign_id: str
+    rule_key: str = Field(description="One bonus rule per key: the campaign, a resumption, or a member day")
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    multiplier: Decimal | None = None
+    points_per_sale: int | None = None
+    stores: list[str] = Field(default_factory=list)
+
+
+class CampaignBonusEnded(EventPayload):
+    """A points campaign was paused or finished: points ends every bonus rule of the campaign now."""
+
+    TYPE = "campaign.bonus_ended"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    campaign_id: str
+    ended_at: datetime
+
+
+CAMPAIGN_MODELS: dict[str, type[BaseModel]] = {
+    cls.__name__: cls for cls in (SegmentIn, SegmentOut, SampleMember, SegmentPreview, SnapshotOut, MemberIdPage,
+                                  RfmJobOut, Budget, Recurrence, CampaignIn, CampaignOut, HistoryEntry,
+                                  ResultFigures, CampaignResults)
+}
+CAMPAIGN_EVENTS: tuple[type[EventPayload], ...] = (CampaignAnnounced, CampaignBonusStarted, CampaignBonusEnded)

@@ -27,10 +27,16 @@ class MemberRegistered(EventPayload):
     registration_store: str | None = None
     channel: Channel
     registered_at: datetime
+    # segmentation attributes (optional: older events carry none of them)
+    gender: str | None = Field(default=None, description="For segments (campaigns' read model)")
+    birthday: date | None = Field(default=None, description="For segments (campaigns' read model)")
+    tags: list[str] | None = Field(default=None, description="For segments (campaigns' read model)")
 
 
 class MemberUpdated(EventPayload):
-    """A member's profile changed. Names the fields, never their (personal) values."""
+    """A member's profile changed. Names the fields; carries the new values only of the
+    segmentation fields among them (gender, birthday, tags, registration_store), for campaigns'
+    read model. A segmentation field named in ``changed_fields`` with a None value was removed."""
 
     TYPE = "member.updated"
     VERSION = 1
@@ -40,6 +46,10 @@ class MemberUpdated(EventPayload):
     version: int
     changed_fields: list[str]
     status: str
+    gender: str | None = None
+    birthday: date | None = None
+    tags: list[str] | None = None
+    registration_store: str | None = None
 
 
 class MemberConsentChanged(EventPayload):

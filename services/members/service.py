@@ -68,6 +68,14 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
+_SEGMENT_FIELDS = ("gender", "birthday", "tags", "registration_store")
+
+
+def _segment_values(row: Any, diff: dict[str, Any]) -> dict[str, Any]:
+    """The new values of the segmentation fields that changed (campaigns keeps them for segments)."""
+    return {f: (list(row.tags or []) if f == "tags" else getattr(row, f)) for f in _SEGMENT_FIELDS if f in diff}
+
+
 def _member_id(member_id: str, field: str = "member_id") -> str:
     try:
         return str(uuid.UUID(str(member_id)))
@@ -128,6 +136,7 @@ class MembersService(ServiceBase):
                 tx.emit(MemberRegistered(
                     member_id=str(row.id), member_number=row.member_number,
                     registration_store=row.registration_store, channel=row.channel, registered_at=row.created_at,
+                    gender=row.gender, birthday=row.birthday, tags=list(row.tags or []),
                 ))
         log.info("member %s", "registered" if created else "already registered",
                  extra={"member_id": str(row.id), "channel": cmd.channel, "caller": self.caller.kind,
@@ -214,7 +223,7 @@ class MembersService(ServiceBase):
                 raise Conflict("another member has this phone", "phone") from None
             store.record_change(tx, member_id, updated.version, self.caller.kind, self.caller.id, diff)
             tx.emit(MemberUpdated(member_id=member_id, version=updated.version, changed_fields=sorted(diff),
-                                  status=updated.status))
+                                  status=updated.status, **_segment_values(updated, diff)))
         return self._view(updated).model_dump(mode="json")
 
     def _changes(self, tx: Any, current: Member, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -356,7 +365,8 @@ class MembersService(ServiceBase):
                     existing += 1  # known already (same phone or external id): nothing created twice
             tx.emit_many([MemberRegistered(member_id=str(r.id), member_number=r.member_number,
                                            registration_store=r.registration_store, channel=r.channel,
-                                           registered_at=r.created_at) for r in inserted])
+                                           registered_at=r.created_at, gender=r.gender, birthday=r.birthday,
+                                           tags=list(r.tags or [])) for r in inserted])
             store.record_import_progress(tx, job_id, len(batch.rows), len(inserted), existing, errors)
             job = store.import_job(tx, job_id)
         return _job(job).model_dump(mode="json")
@@ -464,7 +474,7 @@ class MembersService(ServiceBase):
             updated = store.update(tx, survivor_id, survivor.version, {"tags": tags})
             if tags != sorted(survivor.tags):
                 tx.emit(MemberUpdated(member_id=survivor_id, version=updated.version, changed_fields=["tags"],
-                                      status=updated.status))
+                                      status=updated.status, tags=tags))
             gone = store.mark_merged(tx, merged_id, survivor_id)
             store.record_change(tx, merged_id, gone.version, self.caller.kind, self.caller.id,
                                 {"merged_into": {"from": None, "to": survivor_id}})
@@ -488,7 +498,7 @@ class MembersService(ServiceBase):
             store.record_changes(tx, [{"member_id": r.id, "version": r.version, "actor_kind": self.caller.kind,
                                        "actor_id": self.caller.id, "fields": tags_change} for r in changed])
             tx.emit_many([MemberUpdated(member_id=str(r.id), version=r.version, changed_fields=["tags"],
-                                        status=r.status) for r in changed])
+                                        status=r.status, tags=list(r.tags)) for r in changed])
         return {"members_changed": len(changed)}
 
     @timer(interval=env_int("BIRTHDAY_JOB_SECONDS", 3600), eager=True)

@@ -156,7 +156,7 @@ def insert_members(tx: Tx, rows: list[dict[str, Any]]) -> list[Any]:
     rows = sorted(rows, key=lambda r: r["phone_bidx"])  # one lock order for every batch: no deadlocks
     return insert_rows(tx, members, rows, on_conflict_do_nothing=True, returning=[
         members.c.id, members.c.member_number, members.c.registration_store, members.c.channel,
-        members.c.created_at, members.c.phone_bidx])
+        members.c.created_at, members.c.phone_bidx, members.c.gender, members.c.birthday, members.c.tags])
 
 
 def existing_by_phone(tx: Tx, phone_bidxs: list[str]) -> dict[str, Any]:
@@ -234,7 +234,7 @@ def bulk_tags(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, add: list
     tx.execute(members.update().where(members.c.id == sa.bindparam("b_id"),
                                       members.c.version == sa.bindparam("b_version"))
                .values(tags=sa.bindparam("tags"), version=members.c.version + 1, updated_at=sa.func.now()), changes)
-    return list(tx.execute(sa.select(members.c.id, members.c.version, members.c.status)
+    return list(tx.execute(sa.select(members.c.id, members.c.version, members.c.status, members.c.tags)
                            .where(members.c.id.in_([c["b_id"] for c in changes]))).all())
 
 

@@ -15,6 +15,7 @@ from nameko.timer import timer
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
+from contracts.campaigns import CampaignBonusEnded, CampaignBonusStarted
 from contracts.envelope import Envelope
 from contracts.errors import (
     Conflict,
@@ -78,6 +79,7 @@ from services.points.programs import ProgramProvider, Programs
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints)
+CAMPAIGN_RULES = uuid.UUID("0b6a3f55-2f7c-4a59-8d0e-5f3c1d2e9a41")  # bonus rule ids from campaigns' rule keys
 JOB_BATCH = 100  # accounts locked per job transaction (short, so tills wait little)
 
 
@@ -218,6 +220,22 @@ class PointsService(ServiceBase):
     @subscribe("members", "member.birthday")
     def on_member_birthday(self, tx: Tx, event: MemberBirthday, envelope: Envelope) -> None:
         self._activity(tx, event.member_id, "birthday", str(event.year), event.registration_store, _now())
+
+    # -- campaigns' bonus rules (events from campaigns) --------------------------------------------
+    @subscribe("campaigns", "campaign.bonus_started")
+    def on_campaign_bonus_started(self, tx: Tx, event: CampaignBonusStarted, envelope: Envelope) -> None:
+        """One bonus rule per rule key (its id derives from the key: a repeated start adds nothing)."""
+        rule = BonusRule(name=event.name[:100], starts_at=event.starts_at, ends_at=event.ends_at,
+                         multiplier=event.multiplier, points_per_sale=event.points_per_sale, stores=event.stores)
+        rule_id = str(uuid.uuid5(CAMPAIGN_RULES, event.rule_key))
+        store.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at, None,
+                             source=f"campaign:{event.campaign_id}", rule_id=rule_id)
+        self.programs.invalidate()
+
+    @subscribe("campaigns", "campaign.bonus_ended")
+    def on_campaign_bonus_ended(self, tx: Tx, event: CampaignBonusEnded, envelope: Envelope) -> None:
+        store.end_bonus_rules_of(tx, f"campaign:{event.campaign_id}", event.ended_at)
+        self.programs.invalidate()
 
     # -- sales -------------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)

@@ -361,10 +361,19 @@ def all_bonus_rules(tx: Tx) -> list[Any]:
 
 
 def add_bonus_rule(tx: Tx, rule: dict[str, Any], name: str, starts_at: datetime, ends_at: datetime,
-                   created_by: str | None, source: str = "api") -> Any:
-    return tx.execute(bonus_rules.insert().values(id=str(uuid.uuid4()), name=name, starts_at=starts_at,
-                                                  ends_at=ends_at, rule=rule, source=source, created_by=created_by)
-                      .returning(*bonus_rules.c)).one()
+                   created_by: str | None, source: str = "api", rule_id: str | None = None) -> Any:
+    """A new rule; with ``rule_id`` given, an existing rule of that id is kept as it is."""
+    rule_id = rule_id or str(uuid.uuid4())
+    tx.execute(pg_insert(bonus_rules).values(id=rule_id, name=name, starts_at=starts_at, ends_at=ends_at, rule=rule,
+                                             source=source, created_by=created_by).on_conflict_do_nothing())
+    return tx.execute(sa.select(bonus_rules).where(bonus_rules.c.id == rule_id)).one()
+
+
+def end_bonus_rules_of(tx: Tx, source: str, now: datetime) -> None:
+    """End a source's rules now; those not started yet are withdrawn."""
+    tx.execute(bonus_rules.delete().where(bonus_rules.c.source == source, bonus_rules.c.starts_at >= now))
+    tx.execute(bonus_rules.update().where(bonus_rules.c.source == source, bonus_rules.c.ends_at > now)
+               .values(ends_at=now))
 
 
 def end_bonus_rule(tx: Tx, rule_id: str, now: datetime) -> Any | None:

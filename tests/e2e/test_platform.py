@@ -586,6 +586,56 @@ def test_points_for_staff_adjustment_audited_program_report_and_job(platform):
 
 @pytest.mark.skipif(shutil.which("rabbitmqctl") is None or os.geteuid() != 0,
                     reason="restarting the broker needs rabbitmqctl as root")
+def test_a_segment_fed_by_events_and_a_campaign_with_results_over_the_whole_platform(platform):
+    http = platform["http"]
+    store = f"SEG-{uuid.uuid4().hex[:6].upper()}"
+    ids = []
+    for i in range(3):
+        created = http.post("/v1/members", json={"name": "Segment Member", "phone": _phone(),
+                                                 "registration_store": store, "gender": "female" if i else "male",
+                                                 "tags": ["vip"] if i else []})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["member"]["member_id"])
+    wait_for(lambda: _points_of(http, ids[0]), message="points account")
+    sale = {"member_id": ids[0], "store": store, "transaction_id": f"T-{uuid.uuid4().hex[:12]}", "amount": "88.00",
+            "sold_at": datetime.now(UTC).isoformat()}
+    assert http.post("/v1/points/sales", json=sale).status_code == 201
+
+    def size(rule: dict) -> int:
+        response = http.post("/v1/segments/preview", json={"rule": rule})
+        assert response.status_code == 200, response.text
+        return int(response.json()["size"])
+
+    mine = {"field": "store", "op": "eq", "value": store}
+    wait_for(lambda: size(mine) == 3, message="members in campaigns' read model (by events)")
+    wait_for(lambda: size({"all": [mine, {"field": "spend", "op": "gte", "value": "88", "window_days": 30}]}) == 1,
+             message="the sale in the read model")
+    assert size({"all": [mine, {"field": "tags", "op": "has", "value": "vip"},
+                         {"field": "gender", "op": "eq", "value": "female"}]}) == 2
+    bad = http.post("/v1/segments", json={"name": "bad", "rule": {"all": [{"field": "shoe_size", "op": "eq",
+                                                                             "value": 42}]}})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "rule.all.0.field"
+
+    segment = http.post("/v1/segments", json={"name": "E2E segment", "rule": mine})
+    assert segment.status_code == 201, segment.text
+    now = datetime.now(UTC)
+    campaign = http.post("/v1/campaigns", json={
+        "name": "E2E bonus", "type": "points_bonus", "segment_id": segment.json()["segment_id"],
+        "starts_at": now.isoformat(), "ends_at": now.replace(year=now.year + 1).isoformat(), "points_per_sale": 5,
+        "stores": [store], "control_share": "0", "channel": "sms", "template": "campaign.bonus"})
+    assert campaign.status_code == 201, campaign.text
+    cid = campaign.json()["campaign_id"]
+    assert http.post(f"/v1/campaigns/{cid}/status", json={"status": "running"}).status_code == 409
+    for status in ("scheduled", "running"):
+        moved = http.post(f"/v1/campaigns/{cid}/status", json={"status": status})
+        assert moved.status_code == 200 and moved.json()["status"] == status, moved.text
+    results = http.get(f"/v1/campaigns/{cid}/results").json()
+    assert results["total"]["reached"] == 3 and results["total"]["control"] == 0
+    history = http.get(f"/v1/campaigns/{cid}/history").json()
+    assert [h["to_status"] for h in history] == ["draft", "scheduled", "running"]
+    assert {h["actor"] for h in history} == {history[0]["actor"]} and history[0]["actor"].startswith("staff:")
+
+
 def test_broker_restart_loses_no_registration(platform):
     http = platform["http"]
     response = http.post("/v1/members", json={"name": "Before Restart", "phone": _phone()})

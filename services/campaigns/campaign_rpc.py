@@ -1,0 +1,346 @@
+"""Campaign entrypoints (mixed into CampaignsService through SegmentEntrypoints): create, the
+state machine with its audit trail, launch (snapshot, control group, coupons / bonus rules,
+announcements), the timer, notify's outcomes, and results with lift."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from contracts.campaigns import (
+    Budget,
+    CampaignAnnounced,
+    CampaignBonusEnded,
+    CampaignBonusStarted,
+    CampaignIn,
+    CampaignOut,
+    CampaignResults,
+    HistoryEntry,
+    ResultFigures,
+)
+from contracts.envelope import Envelope
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.events import MemberBirthday
+from contracts.notify import NotificationOutcome
+from service_runtime.base import parse_request
+from service_runtime.config import StoreZones, env_int
+from service_runtime.db import Tx
+from service_runtime.events import subscribe
+from services.campaigns import campaign_rules as rules
+from services.campaigns import campaign_store as cstore
+from services.campaigns import coupon_issue
+from services.campaigns import segment_store as sstore
+from services.campaigns.segment_rules import parse_rule
+
+EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
+SNAPSHOT_NS = uuid.UUID("6f1d7c52-7f0e-4a8e-9a51-3c2f7f9b2d10")
+ANNOUNCE_CHUNK = 5_000
+SPEC_FIELDS = ("recurrence", "budget", "per_member_limit", "channel", "template", "multiplier", "points_per_sale",
+               "coupon_template_id", "stores")
+
+
+def _now(at: str | None = None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(at)
+    except ValueError:
+        raise InvalidInput("must be an ISO date-time", "at") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _id(value: Any, field: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise InvalidInput("must be a UUID", field) from None
+
+
+def _out(row: Any) -> CampaignOut:
+    spec = row.spec
+    return CampaignOut(campaign_id=str(row.id), name=row.name, type=row.type, segment_id=str(row.segment_id),
+                       starts_at=row.starts_at, ends_at=row.ends_at, control_share=row.control_share,
+                       attribution_days=row.attribution_days, status=row.status,
+                       snapshot_id=None if row.snapshot_id is None else str(row.snapshot_id), version=row.version,
+                       created_by=row.created_by, created_at=row.created_at, launched_at=row.launched_at,
+                       **{k: spec.get(k) for k in SPEC_FIELDS if spec.get(k) is not None})
+
+
+class CampaignEntrypoints:
+    def _actor(self) -> str:
+        caller = self.caller  # type: ignore[attr-defined]
+        return f"{caller.kind}:{caller.id}" if caller.id else caller.kind
+
+    def _may(self, *roles: str) -> None:
+        self._staff(*roles)  # type: ignore[attr-defined]
+
+    def _campaign(self, tx: Tx, campaign_id: str, lock: bool = False) -> Any:
+        row = cstore.get(tx, _id(campaign_id, "campaign_id"), lock)
+        if row is None:
+            raise NotFound("no such campaign", "campaign_id")
+        return row
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_campaign(self, **request: Any) -> dict[str, Any]:
+        self._may("admin", "marketer")
+        cmd: CampaignIn = parse_request(CampaignIn, request)
+        data = cmd.model_dump(mode="json")
+        rules.validate(cmd.model_dump())
+        campaign_id = _id(cmd.campaign_id, "campaign_id") if cmd.campaign_id else str(uuid.uuid4())
+        spec = {k: data[k] for k in SPEC_FIELDS}
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            if sstore.get_segment(tx, _id(cmd.segment_id, "segment_id")) is None:
+                raise NotFound("no such segment", "segment_id")
+            row, created = cstore.add(tx, {
+                "id": campaign_id, "name": cmd.name, "type": cmd.type, "segment_id": cmd.segment_id,
+                "starts_at": cmd.starts_at, "ends_at": cmd.ends_at, "spec": spec, "control_share": cmd.control_share,
+                "attribution_days": cmd.attribution_days}, self._actor())
+        if not created and (row.name, row.type, row.spec) != (cmd.name, cmd.type, spec):
+            raise Conflict("this campaign id exists with another definition", "campaign_id")
+        return _out(row).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_campaign(self, campaign_id: str) -> dict[str, Any]:
+        self._may("admin", "marketer", "auditor")
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            row = self._campaign(tx, campaign_id)
+        return _out(row).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_campaigns(self, status: str | None = None) -> list[dict[str, Any]]:
+        self._may("admin", "marketer", "auditor")
+        if status is not None and status not in rules.STATES:
+            raise InvalidInput(f"one of {', '.join(rules.STATES)}", "status")
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            rows = cstore.listing(tx, status)
+        return [_out(r).model_dump(mode="json") for r in rows]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def campaign_history(self, campaign_id: str) -> list[dict[str, Any]]:
+        self._may("admin", "marketer", "auditor")
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            self._campaign(tx, campaign_id)
+            rows = cstore.history_of(tx, _id(campaign_id, "campaign_id"))
+        return [HistoryEntry(from_status=r.from_status, to_status=r.to_status, actor=r.actor, note=r.note,
+                             at=r.at).model_dump(mode="json") for r in rows]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_budget(self, campaign_id: str, **budget: Any) -> dict[str, Any]:
+        """New caps; never below what the campaign has committed (coupons issued to its audience)."""
+        self._may("admin", "marketer")
+        new: Budget = parse_request(Budget, budget)
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            row = self._campaign(tx, campaign_id, lock=True)
+            if row.status == "finished":
+                raise Conflict("the campaign is finished", "status")
+            committed = self._committed(tx, row)
+            rules.check_budget(new.model_dump(), committed)
+            row = cstore.set_spec(tx, row, {**row.spec, "budget": new.model_dump(mode="json")}, self._actor(),
+                                  "budget changed")
+        return _out(row).model_dump(mode="json")
+
+    def _committed(self, tx: Tx, row: Any) -> dict[str, Any]:
+        """Coupons granted so far (ours, queued jobs included) and the discount redeemed (coupon side)."""
+        if row.type in rules.COUPON_TYPES and row.launched_at is not None:
+            stats = coupon_issue.campaign_coupon_stats(tx, str(row.id))
+            return {"coupons": cstore.rewards_given(tx, str(row.id)), "money": stats["discount"], "points": 0}
+        return {"coupons": 0, "money": 0, "points": 0}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def change_status(self, campaign_id: str, status: str, note: str | None = None,
+                      at: str | None = None) -> dict[str, Any]:
+        """draft -> scheduled -> running <-> paused -> finished (scheduled -> draft to edit again);
+        running is reached by the timer at starts_at, or at once if starts_at has passed."""
+        self._may("admin", "marketer")
+        now = _now(at)
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            row = self._campaign(tx, campaign_id, lock=True)
+            if row.status == status:
+                return _out(row).model_dump(mode="json")  # a retry: nothing more to do
+            rules.check_transition(row.status, status)
+            if status == "running" and row.status == "scheduled" and row.starts_at > now:
+                raise Conflict("it starts at starts_at (the timer starts it)", "status")
+            if status in ("scheduled", "running") and row.ends_at <= now:
+                raise Conflict("its end has passed", "ends_at")
+            row = self._move(tx, row, status, now, note)
+        return _out(row).model_dump(mode="json")
+
+    def _move(self, tx: Tx, row: Any, status: str, now: datetime, note: str | None) -> Any:
+        actor = self._actor()
+        if status == "running" and row.launched_at is None:
+            return self._launch(tx, row, now, actor, note)
+        if status == "running":  # resumed
+            updated = cstore.set_status(tx, row, status, actor, note)
+            self._bonus_start(tx, updated, now, f"{row.id}:v{updated.version}")
+            return updated
+        if status in ("paused", "finished") and row.status == "running" and row.type in rules.POINTS_TYPES:
+            tx.emit(CampaignBonusEnded(campaign_id=str(row.id), ended_at=now))
+        return cstore.set_status(tx, row, status, actor, note)
+
+    def _launch(self, tx: Tx, row: Any, now: datetime, actor: str, note: str | None) -> Any:
+        """Fix the audience (snapshot, control group), then coupons / bonus rules / announcements.
+        Runs once under the campaign's row lock, so caps over the audience hold."""
+        campaign_id = str(row.id)
+        segment = sstore.get_segment(tx, str(row.segment_id))
+        snapshot_id = str(uuid.uuid5(SNAPSHOT_NS, campaign_id))
+        sstore.take_snapshot(tx, snapshot_id, segment, parse_rule(segment.rule), now.date())
+        cstore.fill_audience(tx, campaign_id, snapshot_id, rules.control_threshold(Decimal(row.control_share)))
+        updated = cstore.set_status(tx, row, "running", actor, note or "launched", snapshot_id=snapshot_id,
+                                    launched_at=now)
+        spec = row.spec
+        if row.type in rules.COUPON_TYPES and row.type != "birthday":  # birthday coupons go out on the day
+            self._issue(tx, updated, None)
+        self._bonus_start(tx, updated, now, campaign_id)
+        if spec.get("channel") and row.type != "birthday":
+            self._announce(tx, updated, now)
+        return updated
+
+    def _issue(self, tx: Tx, row: Any, member_id: str | None) -> list[str]:
+        """Coupons to treated members within the per-member limit and the coupon cap."""
+        spec = row.spec
+        members = cstore.grant(tx, str(row.id), int(spec.get("per_member_limit") or 1),
+                               (spec.get("budget") or {}).get("coupons"), member_id)
+        if members:
+            coupon_issue.start_issue_job(tx, spec["coupon_template_id"], members,
+                                         source="birthday" if row.type == "birthday" else "campaign",
+                                         campaign_id=str(row.id))
+        return members
+
+    @subscribe("members", "member.birthday")
+    def on_birthday_for_campaigns(self, tx: Tx, event: MemberBirthday, envelope: Envelope) -> None:
+        """A running birthday campaign gives its treated members their coupon (and tells them) on
+        their birthday, within the per-member limit and the cap."""
+        for found in cstore.live_of_type(tx, "birthday", envelope.occurred_at):
+            row = cstore.get(tx, str(found.id), lock=True)
+            if self._issue(tx, row, event.member_id) and row.spec.get("channel"):
+                tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=event.member_id,
+                                          channel=row.spec["channel"], template=row.spec["template"],
+                                          variables={"campaign_name": row.name}, store=event.registration_store,
+                                          announced_at=envelope.occurred_at))
+
+    def _bonus_start(self, tx: Tx, row: Any, now: datetime, key: str) -> None:
+        spec = row.spec
+        if row.type in ("points_multiplier", "points_bonus"):
+            tx.emit(CampaignBonusStarted(campaign_id=str(row.id), rule_key=key, name=row.name,
+                                         starts_at=max(now, row.starts_at), ends_at=row.ends_at,
+                                         multiplier=spec.get("multiplier"), points_per_sale=spec.get("points_per_sale"),
+                                         stores=spec.get("stores") or []))
+        elif row.type == "member_day":
+            self._member_days(tx, row, now)
+
+    def _member_days(self, tx: Tx, row: Any, now: datetime) -> None:
+        """Bonus rules for the member days under way or starting within a day, in each store's zone;
+        each occurrence once (its key is remembered, and points dedupes by it too)."""
+        zones = StoreZones.from_env()
+        spec = row.spec
+        groups = rules.zone_groups(spec.get("stores") or [], zones.named, zones.default)
+        done = set(spec.get("occurrences") or [])
+        fresh = []
+        for occ in rules.member_day_occurrences(str(row.id), spec["recurrence"]["weekdays"], now, groups):
+            start, end = max(occ.starts_at, row.starts_at), min(occ.ends_at, row.ends_at)
+            if occ.key in done or end <= start:
+                continue
+            fresh.append(occ.key)
+            tx.emit(CampaignBonusStarted(campaign_id=str(row.id), rule_key=occ.key, name=f"{row.name} {occ.key[-30:]}",
+                                         starts_at=start, ends_at=end, multiplier=spec.get("multiplier"),
+                                         points_per_sale=spec.get("points_per_sale"), stores=list(occ.stores)))
+        if fresh:
+            cstore.set_spec(tx, row, {**spec, "occurrences": sorted(done | set(fresh))}, "timer",
+                            "member day " + ", ".join(fresh))
+
+    def _announce(self, tx: Tx, row: Any, now: datetime) -> None:
+        spec = row.spec
+        members = cstore.treated(tx, str(row.id))
+        variables: dict[str, str | int] = {"campaign_name": row.name}
+        for i in range(0, len(members), ANNOUNCE_CHUNK):
+            tx.emit_many([CampaignAnnounced(campaign_id=str(row.id), member_id=str(m.member_id),
+                                            channel=spec["channel"], template=spec["template"], variables=variables,
+                                            store=m.store, announced_at=now)
+                          for m in members[i:i + ANNOUNCE_CHUNK]])
+
+    # -- the timer ----------------------------------------------------------------------------------
+    @timer(interval=env_int("CAMPAIGNS_TIMER_SECONDS", 30))
+    def campaign_timer(self) -> None:
+        self.campaign_tick()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def campaign_tick(self, at: str | None = None) -> dict[str, int]:
+        """Start scheduled campaigns whose start came, finish those whose end came, open member days.
+        Safe to run twice or in two processes at once: each campaign moves under its row lock and
+        only from the state it was read in."""
+        self._may("admin")
+        now = _now(at)
+        started = finished = 0
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            due = [str(r.id) for r in cstore.due(tx, now)]
+        for campaign_id in due:
+            with self.db.transaction() as tx:  # type: ignore[attr-defined]
+                row = cstore.get(tx, campaign_id, lock=True)
+                if row.status in ("scheduled", "running", "paused") and row.ends_at <= now:
+                    self._move(tx, row, "finished", now, "ended (timer)")
+                    finished += 1
+                elif row.status == "scheduled" and row.starts_at <= now:
+                    self._move(tx, row, "running", now, "started (timer)")
+                    started += 1
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            for row in cstore.running_member_days(tx):
+                self._member_days(tx, cstore.get(tx, str(row.id), lock=True), now)
+        return {"started": started, "finished": finished}
+
+    # -- outcomes and results -----------------------------------------------------------------------
+    @subscribe("notify", "notification.outcome")
+    def on_notification_outcome(self, tx: Tx, event: NotificationOutcome, envelope: Envelope) -> None:
+        if event.campaign_id:
+            cstore.record_outcome(tx, event.message_id, event.campaign_id, event.member_id, event.status, event.at)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def campaign_results(self, campaign_id: str) -> dict[str, Any]:
+        """Reached, delivered, redeemed, conversion, attributed sales, cost and lift against the
+        control group, for the campaign and per home store of its members. Store managers see
+        only their stores' rows, and a total over those."""
+        caller = self.caller  # type: ignore[attr-defined]
+        self._may("admin", "marketer", "auditor", "manager")
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            row = self._campaign(tx, campaign_id)
+            if row.launched_at is None:
+                raise Conflict("the campaign has not started: no results yet", "status")
+            first, last = rules.attribution_days(row.launched_at.date(), row.attribution_days)
+            groups = cstore.results(tx, str(row.id), first, last)
+            coupons = (coupon_issue.campaign_coupon_stats(tx, str(row.id)) if row.type in rules.COUPON_TYPES
+                       else None)
+        restricted = caller.kind == "staff" and "manager" in caller.roles and not (
+            {"admin", "marketer", "auditor"} & set(caller.roles)) and caller.stores is not None
+        by_store: dict[str, dict[str, Any]] = {}
+        for g in groups:
+            entry = by_store.setdefault(g.store, {"t": (0, 0, 0, Decimal(0)), "c": (0, 0, 0, Decimal(0))})
+            entry["c" if g.control else "t"] = (g.members, g.delivered, g.converted, Decimal(g.spend))
+        if restricted:  # a store manager: their stores only, and a total over those
+            by_store = {s: v for s, v in by_store.items() if s in caller.stores}
+            if coupons is not None:
+                mine = [coupons.get("by_store", {}).get(s, {}) for s in caller.stores]
+                coupons = {**coupons, "redeemed": sum(int(m.get("redeemed", 0)) for m in mine),
+                           "discount": sum((Decimal(m.get("discount", 0)) for m in mine), Decimal(0))}
+        stores = {s: self._figures(v, coupons, s) for s, v in sorted(by_store.items())}
+        total_t = tuple(sum(v["t"][i] for v in by_store.values()) for i in range(4))
+        total_c = tuple(sum(v["c"][i] for v in by_store.values()) for i in range(4))
+        total = self._figures({"t": total_t, "c": total_c}, coupons, None)
+        return CampaignResults(campaign_id=str(row.id), total=total, by_store=stores).model_dump(mode="json")
+
+    @staticmethod
+    def _figures(v: dict[str, tuple[Any, ...]], coupons: dict[str, Any] | None, store: str | None) -> ResultFigures:
+        reached, delivered, converted, spend = v["t"]
+        control, _, control_converted, _ = v["c"]
+        if coupons is None:
+            redeemed, cost = converted, Decimal(0)
+        elif store is None:
+            redeemed, cost = coupons["redeemed"], Decimal(coupons["discount"])
+        else:
+            mine = coupons.get("by_store", {}).get(store, {})
+            redeemed, cost = int(mine.get("redeemed", 0)), Decimal(mine.get("discount", 0))
+        return ResultFigures(reached=reached, control=control, delivered=delivered, redeemed=redeemed,
+                             attributed_sales=Decimal(spend), cost=cost,
+                             **rules.figures(reached, control, converted, control_converted))

@@ -1,0 +1,170 @@
+"""Rule segments over the read model on the real database: every field, preview, snapshot, export,
+strict validation, and the RFM / ABCD / lifecycle recompute as a job."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from contracts.errors import Forbidden, InvalidInput, NotFound
+from tests.helpers import scalar
+from tests.service.segments_support import add_member, call, new_store
+
+TODAY = date(2026, 6, 15)
+
+
+@pytest.fixture
+def campaigns(start_service):
+    return start_service("campaigns", outbox_relay=False)
+
+
+def ids(campaigns, store, *conditions, at=TODAY):
+    rule = {"all": [{"field": "store", "op": "eq", "value": store}, *conditions]}
+    page = call(campaigns, "preview_rule", rule, sample=100, at=at.isoformat())
+    assert page["size"] == len(page["sample"])
+    return {m["member_id"] for m in page["sample"]}
+
+
+def test_every_rule_field_selects_the_right_members(campaigns):
+    st = new_store()
+    days = TODAY - timedelta(days=1)
+    a = add_member(st, tier="gold", tags=("vip", "coffee"), gender="female", birthday=date(1990, 6, 20),
+                   channel="app", registered_at=datetime(2026, 1, 10, tzinfo=UTC), balance=500,
+                   purchases=[(days, Decimal("100.00")), (days - timedelta(days=10), Decimal("50.50"))])
+    b = add_member(st, tier="normal", tags=("tea",), gender="male", birthday=date(2000, 2, 29), channel="pos",
+                   registered_at=datetime(2025, 3, 1, tzinfo=UTC), balance=20,
+                   purchases=[(TODAY - timedelta(days=200), Decimal("900.00"))])
+    c = add_member(st, tier="silver", channel="import", balance=0)  # no birthday, no purchases
+    erased = add_member(st, tier="gold", status="erased")
+    cond = lambda field, op, value, **kw: {"field": field, "op": op, "value": value, **kw}  # noqa: E731
+
+    assert ids(campaigns, st) == {a, b, c}  # erased members are never in a segment
+    assert erased not in ids(campaigns, st, cond("tier", "eq", "gold"))
+    assert ids(campaigns, st, cond("tier", "in", ["gold", "silver"])) == {a, c}
+    assert ids(campaigns, st, cond("tier", "ne", "gold")) == {b, c}
+    assert ids(campaigns, st, cond("tags", "has", "vip")) == {a}
+    assert ids(campaigns, st, cond("tags", "has_any", ["tea", "vip"])) == {a, b}
+    assert ids(campaigns, st, cond("tags", "has_all", ["vip", "coffee"])) == {a}
+    assert ids(campaigns, st, cond("tags", "has_none", ["vip"])) == {b, c}
+    assert ids(campaigns, st, cond("age", "between", [30, 40])) == {a}  # 36 on TODAY
+    assert ids(campaigns, st, cond("age", "lt", 30)) == {b}
+    assert ids(campaigns, st, cond("age", "is_null", None)) == {c}
+    assert ids(campaigns, st, cond("gender", "eq", "male")) == {b}
+    assert ids(campaigns, st, cond("birthday_month", "eq", 6)) == {a}
+    assert ids(campaigns, st, cond("channel", "in", ["app", "import"])) == {a, c}
+    assert ids(campaigns, st, cond("registered_at", "gte", "2026-01-01")) == {a}
+    assert ids(campaigns, st, cond("registered_at", "between", ["2025-01-01", "2025-12-31"])) == {b}
+    assert ids(campaigns, st, cond("days_since_last_purchase", "lte", 30)) == {a}
+    assert ids(campaigns, st, cond("days_since_last_purchase", "gt", 180)) == {b}
+    assert ids(campaigns, st, cond("days_since_last_purchase", "is_null", None)) == {c}
+    assert ids(campaigns, st, cond("purchase_count", "gte", 2, window_days=30)) == {a}
+    assert ids(campaigns, st, cond("purchase_count", "eq", 0, window_days=30)) == {b, c}
+    assert ids(campaigns, st, cond("spend", "gte", "150.50", window_days=30)) == {a}
+    assert ids(campaigns, st, cond("spend", "gt", "150.50", window_days=30)) == set()
+    assert ids(campaigns, st, cond("spend", "gte", "900", window_days=365)) == {b}
+    assert ids(campaigns, st, cond("points_balance", "gte", 20)) == {a, b}
+    assert ids(campaigns, st, {"any": [cond("tier", "eq", "gold"), cond("tags", "has", "tea")]}) == {a, b}
+    assert ids(campaigns, st, {"not": cond("tier", "eq", "gold")}) == {b, c}
+
+
+def test_preview_snapshot_and_export_of_a_saved_segment(campaigns):
+    st = new_store()
+    members = sorted(add_member(st, tier="gold") for _ in range(5))
+    add_member(st, tier="normal")
+    seg = call(campaigns, "create_segment", name="Gold of " + st,
+               rule={"all": [{"field": "store", "op": "eq", "value": st}, {"field": "tier", "op": "eq",
+                                                                          "value": "gold"}]})
+    preview = call(campaigns, "preview_segment", seg["segment_id"], sample=2)
+    assert preview["size"] == 5 and len(preview["sample"]) == 2
+    assert set(preview["sample"][0]) >= {"member_id", "tier", "balance", "rfm_group", "lifecycle"}
+    assert "name" not in preview["sample"][0] and "phone" not in preview["sample"][0]
+
+    snap_id = str(uuid.uuid4())
+    snap = call(campaigns, "snapshot_segment", seg["segment_id"], snapshot_id=snap_id)
+    assert snap["size"] == 5
+    assert call(campaigns, "snapshot_segment", seg["segment_id"], snapshot_id=snap_id)["size"] == 5  # a retry
+    late = add_member(st, tier="gold")  # joins the live segment, not the snapshot
+
+    first = call(campaigns, "export_segment", seg["segment_id"], snapshot_id=snap_id, limit=3)
+    rest = call(campaigns, "export_segment", seg["segment_id"], snapshot_id=snap_id, after=first["next"], limit=3)
+    assert first["member_ids"] + rest["member_ids"] == members and rest["next"] is None
+    live = call(campaigns, "export_segment", seg["segment_id"])
+    assert set(live["member_ids"]) == set(members) | {late}
+    assert scalar("campaigns", "SELECT count(*) FROM snapshot_members WHERE snapshot_id = :s", s=snap_id) == 5
+
+
+@pytest.mark.parametrize("rule, field", [
+    ({"all": [{"field": "favourite_colour", "op": "eq", "value": "red"}]}, "rule.all.0.field"),
+    ({"all": [{"field": "tier", "op": "~", "value": "gold"}]}, "rule.all.0.op"),
+    ({"any": [{"field": "spend", "op": "gte", "value": 1.5, "window_days": 30}]}, "rule.any.0.value"),
+])
+def test_a_bad_rule_is_refused_naming_the_part_and_nothing_is_saved(campaigns, rule, field):
+    before = scalar("campaigns", "SELECT count(*) FROM segments")
+    with pytest.raises(InvalidInput) as err:
+        call(campaigns, "create_segment", name="bad", rule=rule)
+    assert err.value.field == field
+    assert scalar("campaigns", "SELECT count(*) FROM segments") == before
+
+
+def test_unknown_segments_and_other_callers(campaigns):
+    with pytest.raises(NotFound):
+        call(campaigns, "preview_segment", str(uuid.uuid4()))
+    with pytest.raises(InvalidInput) as err:
+        call(campaigns, "preview_segment", "not-a-uuid")
+    assert err.value.field == "segment_id"
+
+
+def test_rfm_abcd_and_lifecycle_recompute_as_a_job(campaigns):
+    # a day far ahead, so only this test's purchases are in the window (the database is shared)
+    today = date(2101, 1, 1)
+    st = new_store()
+    members = []
+    for i in range(100):  # member i: i+1 purchases, spend 10*(i+1), last purchase 100-i days ago
+        day = today - timedelta(days=100 - i)
+        members.append(add_member(st, registered_at=datetime(2100, 1, 1, tzinfo=UTC),
+                                  purchases=[(day - timedelta(days=k % 3), Decimal(10)) for k in range(i + 1)]))
+    fresh = add_member(st, registered_at=datetime(2100, 12, 20, tzinfo=UTC))
+    job = call(campaigns, "start_rfm", window_days=200, active_days=90, recently_lapsed_days=180, lapsed_days=365)
+    assert job["status"] == "queued" and job["steps_done"] == 0
+    done = call(campaigns, "run_rfm_job", job["job_id"], at=today.isoformat())
+    assert done["status"] == "done" and done["steps_done"] == done["steps_total"]
+    assert call(campaigns, "run_rfm_job", job["job_id"]) is None  # done already: nobody runs it twice
+    assert call(campaigns, "rfm_job", job["job_id"])["members_scored"] >= 101
+
+    sample = {m["member_id"]: m for m in call(campaigns, "preview_rule", {"field": "store", "op": "eq", "value": st},
+                                               sample=100, at=today.isoformat())["sample"]}
+    assert sample[members[99]]["rfm_group"] == "champions" and sample[members[0]]["rfm_group"] == "lost"
+    assert sample[fresh]["rfm_group"] is None and sample[fresh]["lifecycle"] == "new"
+
+    for field, index_range in (("rfm_r", range(80, 100)), ("rfm_f", range(80, 100)), ("rfm_m", range(80, 100))):
+        got = ids(campaigns, st, {"field": field, "op": "eq", "value": 5}, at=today)
+        assert got == {members[i] for i in index_range}, field
+    assert ids(campaigns, st, {"field": "rfm_m", "op": "eq", "value": 1}, at=today) == set(members[:20])
+    # ABCD: A = the biggest spenders whose preceding share is under 80% of the revenue
+    spends = [(10 * (i + 1), i) for i in range(100)]
+    total, before, expected_a = sum(s for s, _ in spends), 0, set()
+    for spend, i in sorted(spends, reverse=True):
+        if before < total * Decimal("0.80"):
+            expected_a.add(members[i])
+        before += spend
+    assert ids(campaigns, st, {"field": "abcd", "op": "eq", "value": "A"}, at=today) == expected_a
+    assert ids(campaigns, st, {"field": "abcd", "op": "in", "value": ["A", "B", "C", "D"]}, at=today) == set(members)
+    # lifecycle: last purchase within 90 days -> active; 90..180 -> recently lapsed
+    active = ids(campaigns, st, {"field": "lifecycle", "op": "eq", "value": "active"}, at=today)
+    assert active == {members[i] for i in range(100) if 100 - i < 90}
+    lapsed = ids(campaigns, st, {"field": "lifecycle", "op": "eq", "value": "recently_lapsed"}, at=today)
+    assert lapsed == {members[i] for i in range(100) if 100 - i >= 90}
+
+
+def test_rfm_parameters_and_roles_are_checked(campaigns):
+    with pytest.raises(InvalidInput) as err:
+        call(campaigns, "start_rfm", abcd_cuts=["0.9", "0.5", "0.99"])
+    assert err.value.field == "abcd_cuts"
+    cashier = json.dumps({"kind": "staff", "id": "c1", "roles": ["cashier"], "stores": ["S1"]})
+    with entrypoint_hook(campaigns, "start_rfm", context_data={"caller": cashier}) as start:
+        with pytest.raises(Forbidden):
+            start()

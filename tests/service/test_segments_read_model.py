@@ -1,0 +1,151 @@
+"""Campaigns' member read model fed by real events: the members and points services run on the
+real broker and database, and campaigns builds its copy only from what they publish."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcClient
+from nameko.testing.services import entrypoint_hook
+
+from contracts.events import MemberRegistered, MemberUpdated, PointsAccrued
+from service_runtime.config import amqp_uri
+from tests.helpers import scalar, wait_for
+
+
+def _phone() -> str:
+    return "136" + str(uuid.uuid4().int)[:8]
+
+
+def call(container, method, *args, **kwargs):
+    with entrypoint_hook(container, method) as hook:
+        return hook(*args, **kwargs)
+
+
+@pytest.fixture
+def platform(start_service):
+    campaigns = start_service("campaigns")  # its queues exist before the producers publish
+    start_service("points")
+    start_service("members")
+    return campaigns
+
+
+def _member(campaigns, member_id):
+    return scalar("campaigns", "SELECT count(*) FROM rm_members WHERE member_id = :m", m=member_id) and \
+        call(campaigns, "read_model_member", member_id)
+
+
+def test_registration_sales_refunds_updates_and_erasure_reach_the_read_model(platform):
+    campaigns = platform
+    with ClusterRpcClient(uri=amqp_uri()) as cluster:
+        member = cluster.members.register(name="Read Model", phone=_phone(), channel="app", gender="female",
+                                          birthday="1990-04-01", tags=["vip", "coffee"],
+                                          registration_store="S7")["member"]
+        member_id = member["member_id"]
+        wait_for(lambda: _member(campaigns, member_id), message="member in the read model")
+        wait_for(lambda: scalar("points", "SELECT count(*) FROM accounts WHERE member_id = :m", m=member_id),
+                 message="points account")
+        sold_at = datetime.now(UTC) - timedelta(days=3)
+        cluster.points.record_sale(member_id=member_id, store="S7", transaction_id="rm-1", amount="120.50",
+                                   items=[], sold_at=sold_at.isoformat())
+        cluster.points.record_sale(member_id=member_id, store="S8", transaction_id="rm-2", amount="30.25",
+                                   items=[], sold_at=datetime.now(UTC).isoformat())
+        cluster.points.refund_sale(store="S8", transaction_id="rm-2", refund_id="rf-1", amount="10.00",
+                                   refunded_at=datetime.now(UTC).isoformat())
+        wait_for(lambda: call(campaigns, "read_model_member", member_id)["spend"] == "140.75",
+                 message="sales and refund in the read model")
+        account = cluster.points.get_account(member_id=member_id)
+        wait_for(lambda: call(campaigns, "read_model_member", member_id)["balance"] == account["balance"],
+                 message="balance follows points")
+        row = call(campaigns, "read_model_member", member_id)
+        assert row["purchases"] == 2
+        assert row["gender"] == "female" and row["birthday"] == "1990-04-01"
+        assert sorted(row["tags"]) == ["coffee", "vip"] and row["store"] == "S7" and row["channel"] == "app"
+        assert datetime.fromisoformat(row["last_purchase_at"]) > sold_at
+
+        cluster.members.update(member_id=member_id, expected_version=member["version"], tags=["tea"],
+                               gender="male")
+        wait_for(lambda: call(campaigns, "read_model_member", member_id)["tags"] == ["tea"],
+                 message="tags updated")
+        assert call(campaigns, "read_model_member", member_id)["gender"] == "male"
+
+        cluster.members.erase(member_id=member_id)
+        wait_for(lambda: call(campaigns, "read_model_member", member_id)["status"] == "erased",
+                 message="erased")
+    row = call(campaigns, "read_model_member", member_id)
+    assert row["gender"] is None and row["birthday"] is None and row["tags"] == []
+    assert row["spend"] == "140.75"  # non-personal totals stay
+
+
+BATCHED = ("on_member_registered", "on_points_accrued")  # these take a list of events
+
+
+def deliver(container, handler, payload, **envelope_kwargs):
+    envelope = payload.envelope(**envelope_kwargs).model_dump(mode="json")
+    with entrypoint_hook(container, handler) as handle:
+        handle([envelope] if handler in BATCHED else envelope)
+    return envelope
+
+
+def test_a_redelivered_event_counts_once_and_an_older_update_does_not_undo_a_newer_one(start_service):
+    campaigns = start_service("campaigns", outbox_relay=False)
+    member_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    deliver(campaigns, "on_member_registered", MemberRegistered(
+        member_id=member_id, member_number="1", channel="pos", registered_at=now, tags=["a"]))
+    sale = PointsAccrued(member_id=member_id, store="S1", source="sale", reference="t1", points=10,
+                         amount=Decimal("10.10"), occurred_at=now, balance=10)
+    envelope = deliver(campaigns, "on_points_accrued", sale)
+    with entrypoint_hook(campaigns, "on_points_accrued") as handle:
+        handle([envelope, envelope])  # the same event again, twice in one batch (at-least-once delivery)
+    row = call(campaigns, "read_model_member", member_id)
+    assert row["purchases"] == 1 and row["spend"] == "10.10" and row["balance"] == 10
+
+    deliver(campaigns, "on_member_updated", MemberUpdated(member_id=member_id, version=3, changed_fields=["tags"],
+                                                          status="active", tags=["new"]))
+    deliver(campaigns, "on_member_updated", MemberUpdated(member_id=member_id, version=2, changed_fields=["tags"],
+                                                          status="active", tags=["old"]))
+    assert call(campaigns, "read_model_member", member_id)["tags"] == ["new"]
+    # an older balance arriving late does not overwrite a newer one
+    deliver(campaigns, "on_points_accrued", sale.model_copy(update={"reference": "t0", "balance": 3}),
+            occurred_at=now - timedelta(hours=1))
+    assert call(campaigns, "read_model_member", member_id)["balance"] == 10
+
+
+def test_a_points_event_before_registration_still_lands(start_service):
+    campaigns = start_service("campaigns", outbox_relay=False)
+    member_id = str(uuid.uuid4())
+    deliver(campaigns, "on_points_accrued", PointsAccrued(
+        member_id=member_id, store="S1", source="sale", reference="x", points=5, amount=Decimal("5.00"),
+        occurred_at=datetime.now(UTC), balance=5))
+    deliver(campaigns, "on_member_registered", MemberRegistered(
+        member_id=member_id, member_number="2", channel="web", registered_at=datetime.now(UTC),
+        birthday=date(2000, 1, 2), registration_store="S9"))
+    row = call(campaigns, "read_model_member", member_id)
+    assert row["balance"] == 5 and row["store"] == "S9" and row["birthday"] == "2000-01-02"
+
+
+def test_a_member_import_reaches_the_read_model_with_its_segmentation_fields(platform):
+    campaigns = platform
+    store_code = "IMP" + uuid.uuid4().hex[:6].upper()
+    rows = [{"line": i + 1, "fields": {
+        "name": f"Import {i}", "phone": _phone(), "gender": "female" if i % 2 else "male",
+        "birthday": "1985-07-0" + str(1 + i % 9), "tags": "vip;coffee" if i % 3 == 0 else "",
+        "registration_store": store_code}} for i in range(600)]
+    with ClusterRpcClient(uri=amqp_uri()) as cluster:
+        job = cluster.members.start_import(source="test", format="csv", encoding="utf-8")
+        for n in range(3):
+            cluster.members.import_batch(job["job_id"], batch_no=n, rows=rows[n * 200:(n + 1) * 200])
+        cluster.members.finish_import(job["job_id"])
+
+    def count(rule):
+        return call(campaigns, "preview_rule", {"all": [{"field": "store", "op": "eq", "value": store_code}, rule]},
+                    sample=0)["size"]
+
+    wait_for(lambda: count({"field": "channel", "op": "eq", "value": "import"}) == 600, timeout=60,
+             message="600 imported members in the read model")
+    assert count({"field": "gender", "op": "eq", "value": "female"}) == 300
+    assert count({"field": "tags", "op": "has", "value": "vip"}) == 200
+    assert count({"field": "birthday_month", "op": "eq", "value": 7}) == 600
