@@ -69,3 +69,22 @@ def campaign_coupon_stats(tx: Any, campaign_id: str) -> dict[str, Any]:
         entry["discount"] += discount
     return {"issued": issued, "redeemed": len(used), "discount": total, "by_store": by_store,
             "redeemed_members": {str(r.member_id) for r in used if r.member_id is not None}}
+
+
+def member_export(tx: Any, member_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The coupon side's part of a member's privacy export: their coupons (with codes and
+    state) and their reward exchanges."""
+    coupons = coupon_store.member_coupons(tx, member_id, 100_000)
+    return {
+        "coupons": [{"coupon_id": str(r.id), "code": r.code, "template_id": str(r.template_id), "name": r.name,
+                     "state": r.state, "campaign_id": None if r.campaign_id is None else str(r.campaign_id),
+                     "valid_from": _iso(r.valid_from), "valid_until": _iso(r.valid_until),
+                     "issued_at": _iso(r.issued_at)} for r in coupons],
+        "reward_exchanges": [{"exchange_id": str(r.id), "item_id": str(r.item_id), "store": r.store,
+                              "points": r.points, "state": r.state, "created_at": _iso(r.created_at)}
+                             for r in coupon_store.member_exchanges(tx, member_id)],
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()

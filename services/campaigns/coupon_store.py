@@ -354,3 +354,8 @@ def erase_member(tx: Tx, member_id: str) -> int:
                                    WHERE member_id = :m"""), {"m": member_id}).rowcount
     tx.execute(sa.text("UPDATE catalog_exchanges SET member_id = NULL WHERE member_id = :m"), {"m": member_id})
     return int(erased)
+
+
+def member_exchanges(tx: Tx, member_id: str) -> list[Any]:
+    return list(tx.execute(sa.text("SELECT * FROM catalog_exchanges WHERE member_id = :m ORDER BY created_at, id"),
+                           {"m": member_id}).all())

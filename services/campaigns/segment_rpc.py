@@ -146,13 +146,15 @@ class SegmentEntrypoints(CampaignEntrypoints):
 
     @rpc(expected_exceptions=EXPECTED)
     def export_member(self, member_id: str) -> dict[str, Any]:
-        """What campaigns holds about one member, for a privacy export: the read model's copy and
-        the campaigns whose audience they were in (treated or control, rewards given)."""
+        """What campaigns holds about one member, for a privacy export: the read model's copy, the
+        campaigns whose audience they were in (treated or control, rewards given), their coupons
+        and their reward exchanges."""
         member_id = _uuid(member_id, "member_id")
         with self.db.transaction() as tx:
             row = store.read_member(tx, member_id)
             audiences = store.member_campaigns(tx, member_id)
-        if row is None and not audiences:
+            coupons = coupon_issue.member_export(tx, member_id)
+        if row is None and not audiences and not any(coupons.values()):
             return {}
         profile = None if row is None else {
             "tier": row.tier, "store": row.store, "channel": row.channel, "gender": row.gender,
@@ -160,7 +162,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
             "balance": row.balance}
         return {"segmentation_profile": profile,
                 "campaigns": [{"campaign_id": str(a.campaign_id), "name": a.name, "control_group": a.control,
-                               "rewards": a.rewards} for a in audiences]}
+                               "rewards": a.rewards} for a in audiences], **coupons}
 
     # -- segments -----------------------------------------------------------------------------------
     def _staff(self, *roles: str) -> None:

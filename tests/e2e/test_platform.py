@@ -393,7 +393,11 @@ def test_export_merge_erase_and_bulk_tags(platform):
     wait_for(lambda: _points_of(http, keep_id), message="points account")
     exported = http.get(f"/v1/members/{keep_id}/export").json()
     assert exported["members"]["profile"]["name"] == "Keeper"
-    assert exported["points"]["account"]["balance"] == 0 and exported["campaigns"] == {}
+    assert exported["points"]["account"]["balance"] == 0
+    wait_for(lambda: http.get(f"/v1/members/{keep_id}/export").json()["campaigns"], message="campaigns' copy")
+    campaigns_part = http.get(f"/v1/members/{keep_id}/export").json()["campaigns"]
+    assert campaigns_part["segmentation_profile"]["store"] == store
+    assert (campaigns_part["campaigns"], campaigns_part["coupons"], campaigns_part["reward_exchanges"]) == ([], [], [])
     tagged = http.post("/v1/members/bulk-tags", json={"store": store, "add": ["reactivate"]})
     assert tagged.json() == {"members_changed": 2}
     merged = http.post(f"/v1/members/{keep_id}/merge", json={"merged_member_id": gone_id})

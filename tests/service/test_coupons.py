@@ -229,6 +229,10 @@ def test_a_member_sees_their_coupons_valid_used_and_expired_and_no_one_elses(cam
     with pytest.raises(InvalidInput) as refused:
         call(campaigns, "member_coupons", member, status="lost", caller=MARKETER)
     assert refused.value.field == "status"
+    exported = call(campaigns, "export_member", member)  # the privacy export carries every coupon
+    assert {c["code"]: c["state"] for c in exported["coupons"]} == {
+        valid["code"]: "issued", used["code"]: "redeemed", expired["code"]: "issued"}
+    assert exported["reward_exchanges"] == []
 
 
 def test_an_issue_job_runs_in_the_background_with_progress_once_per_campaign_member(campaigns):
