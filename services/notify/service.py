@@ -3,7 +3,9 @@ sender loops in pipeline.py deliver them; RPCs manage templates, read the delive
 dead-letter list, take provider receipts and send one-time codes at once."""
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,10 +30,11 @@ from contracts.notify import (
     TemplateOut,
 )
 from service_runtime.base import ServiceBase, parse_request
+from service_runtime.config import env
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
 from services.notify import domain, store
-from services.notify.channels import Outgoing, PermanentError, ProviderError
+from services.notify.channels import Outgoing, PermanentError, ProviderError, verify
 from services.notify.pipeline import MESSAGES, BreakerOpen, Dispatcher, Pipeline, phone_hash
 
 log = logging.getLogger(__name__)
@@ -247,24 +250,41 @@ class NotifyService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def receipt(self, **request: Any) -> dict[str, Any]:
         """A provider reports a message delivered (or failed after accepting it); repeats change nothing."""
-        if self.caller.kind not in ("internal", "key"):
+        if self.caller.kind != "internal":
             self._require("admin")
-        cmd: Receipt = parse_request(Receipt, request)
+        return self._receipt(parse_request(Receipt, request))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def signed_receipt(self, channel: str, timestamp: str, signature: str, body: str) -> dict[str, Any]:
+        """A receipt as the provider posted it to the gateway, signed with the channel's provider secret
+        (HMAC-SHA256 over timestamp.body, recent timestamps only, so an old receipt cannot be replayed)."""
+        secret = env(f"NOTIFY_{domain.check_channel(channel).upper()}_SECRET", "")
+        if not secret or not verify(secret, timestamp, body.encode(), signature, time.time()):
+            raise Forbidden("bad or missing receipt signature", "signature")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise InvalidInput("the body is not JSON", "body") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("the body is a JSON object", "body")
+        return self._receipt(parse_request(Receipt, data))
+
+    def _receipt(self, cmd: Receipt) -> dict[str, Any]:
         now = datetime.now(UTC)
         with self.db.transaction() as tx:
             row = store.by_provider_id(tx, cmd.provider_message_id)
             if row is None:
                 raise NotFound("no message with this provider message id", "provider_message_id")
             if row.status == "sent":
-                if cmd.status == "delivered":
+                delivered = cmd.status == "delivered"
+                if delivered:
                     store.update(tx, row.id, status="delivered", delivered_at=now)
                 else:
                     store.update(tx, row.id, status="failed", reason="undelivered", last_error=cmd.detail)
                 store.log(tx, row.id, cmd.status, cmd.detail)
                 tx.emit(NotificationOutcome(message_id=row.id, member_id=row.member_id, campaign_id=row.campaign_id,
-                                            channel=row.channel, status="delivered" if cmd.status == "delivered"
-                                            else "failed", reason=None if cmd.status == "delivered"
-                                            else "undelivered", at=now))
+                                            channel=row.channel, status="delivered" if delivered else "failed",
+                                            reason=None if delivered else "undelivered", at=now))
                 MESSAGES.labels(row.channel, cmd.status, "receipt").inc()
             row = store.get(tx, row.id)
         return _message(row).model_dump(mode="json")
