@@ -76,3 +76,36 @@ def test_a_provider_receipt_needs_no_token_and_is_passed_on_with_its_signature(c
     assert response.status_code == 200 and response.json()["status"] == "delivered"
     assert services.calls[0][2] == {"channel": "sms", "timestamp": "1700000000", "signature": "sha256=ab",
                                     "body": '{"provider_message_id":"p-1"}'}
+
+
+@pytest.fixture
+def otp_by_notify(client):
+    from dataclasses import replace
+
+    real = client.app.state.settings
+    client.app.state.settings = replace(real, otp_delivery="notify")
+    yield
+    client.app.state.settings = real
+
+
+def test_login_codes_go_out_through_notify_when_configured(client, fake, engine, otp_by_notify):  # noqa: F811
+    import sqlalchemy as sa
+
+    phone = f"+86137{uuid.uuid4().int % 10**8:08d}"
+    services = fake({("members", "lookup_phone"): {"phone": phone, "member_id": str(uuid.uuid4())},
+                     ("notify", "send_code"): {"message_id": str(uuid.uuid4()), "status": "sent"}})
+    response = client.post("/v1/auth/member/code", json={"phone": phone})
+    assert response.status_code == 202 and response.json()["delivery"] == "notify"
+    [(service, method, kwargs)] = [c for c in services.calls if c[1] == "send_code"]
+    assert kwargs["phone"] == phone and kwargs["code"].isdigit() and kwargs["purpose"] == "login"
+    with engine.connect() as conn:  # the development channel kept nothing
+        assert conn.execute(sa.text("SELECT count(*) FROM dev_code_deliveries WHERE phone = :p"),
+                            {"p": phone}).scalar() == 0
+
+
+def test_notify_refusing_a_code_is_a_429(client, fake, otp_by_notify):  # noqa: F811
+    phone = f"+86137{uuid.uuid4().int % 10**8:08d}"
+    fake({("members", "lookup_phone"): {"phone": phone, "member_id": str(uuid.uuid4())},
+          ("notify", "send_code"): RemoteError("Conflict", "too many codes for this phone", "phone")})
+    response = client.post("/v1/auth/member/code", json={"phone": phone})
+    assert response.status_code == 429 and response.json()["error"]["code"] == "rate_limited"
