@@ -1,8 +1,7 @@
 """Notify rules with no I/O and no clock: template variables and rendering, quiet hours, frequency
-caps, retry backoff. Times come in as arguments (aware datetimes), zones as names."""
+caps, the breaker and rate limit. Times come in as arguments (aware datetimes), zones as names."""
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -155,13 +154,7 @@ def over_cap(sent_today: int, sent_this_week: int, per_day: int, per_week: int) 
     return (per_day > 0 and sent_today >= per_day) or (per_week > 0 and sent_this_week >= per_week)
 
 
-# ---- retries ---------------------------------------------------------------------------------------------
-def backoff_seconds(attempt: int, initial: float, maximum: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter for the attempt-th retry (1-based)."""
-    ceiling = min(maximum, initial * 2 ** max(attempt - 1, 0))
-    return (rng or random).uniform(ceiling / 2, ceiling)
-
-
+# ---- provider protection (retries with backoff and jitter are tenacity's, in pipeline.py) ------------
 @dataclass
 class Breaker:
     """Consecutive-failure circuit breaker for one provider: opens after ``threshold`` failed messages,

@@ -23,10 +23,10 @@ def platform(start_service, monkeypatch):
     with endpoints() as (smtp, sms, push, hook):
         state = {}
 
-        def start(**overrides):
+        def start(members_relay: bool = False, **overrides):
             for key, value in {**notify_env(smtp, sms, push, hook), **overrides}.items():
                 monkeypatch.setenv(key, value)
-            state["members"] = start_service("members", outbox_relay=False)
+            state["members"] = start_service("members", outbox_relay=members_relay)
             state["notify"] = start_service("notify")
             return state["notify"], smtp, sms, push, hook
 

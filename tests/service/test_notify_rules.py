@@ -147,3 +147,22 @@ def test_member_contacts_are_for_services_only(platform):  # noqa: F811
     with entrypoint_hook(platform["members"], "contact", context_data={"caller": ADMIN}) as hook:
         with pytest.raises(Forbidden):
             hook(member_id)
+
+
+def test_consent_given_at_members_reaches_notify_over_the_broker(platform):  # noqa: F811
+    notify, _, sms, _, _ = platform["start"](members_relay=True)
+    member_id = member(platform)
+    for channel in ("sms", "marketing"):
+        call(platform["members"], "set_consent", member_id, channel=channel, granted=True, source="app",
+             text_version="v3")
+    wait_for(lambda: scalar("notify", "SELECT count(*) FROM consents WHERE member_id = :m AND granted",
+                            m=member_id) == 2, message="consent events at notify")
+    campaign_id = announce(notify, member_id)
+    [row] = final(notify, campaign_id=campaign_id)
+    assert row["status"] == "sent" and len(sms.for_message(row["message_id"])) == 1
+    call(platform["members"], "set_consent", member_id, channel="marketing", granted=False, source="app",
+         text_version="v3")
+    wait_for(lambda: scalar("notify", "SELECT granted FROM consents WHERE member_id = :m AND channel = 'marketing'",
+                            m=member_id) is False, message="the withdrawal at notify")
+    [row] = final(notify, campaign_id=announce(notify, member_id))
+    assert (row["status"], row["reason"]) == ("suppressed", "no_consent")
