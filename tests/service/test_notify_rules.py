@@ -14,8 +14,15 @@ from contracts.events import MemberConsentChanged, MemberErased, TierChanged
 from services.notify.channels import sign
 from tests.helpers import query, scalar, wait_for
 from tests.service.notify_support import SECRET, call, deliver, now
-from tests.service.test_notify_delivery import ADMIN, announce, consent, final, member, messages
-from tests.service.test_notify_delivery import platform  # noqa: F401 (the fixture)
+from tests.service.test_notify_delivery import (
+    ADMIN,
+    announce,
+    consent,
+    final,
+    member,
+    messages,
+    platform,  # noqa: F401 (the fixture)
+)
 
 MARKETER = '{"kind":"staff","id":"mk-1","roles":["marketer"]}'
 CLERK = '{"kind":"staff","id":"c-1","roles":["clerk"],"stores":["S1"]}'
