@@ -8,10 +8,11 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import REGISTRY
 
 from contracts.campaigns import CampaignAnnounced
 from contracts.events import MemberBirthday, MemberConsentChanged, TierChanged
-from tests.helpers import query, wait_for
+from tests.helpers import query, scalar, wait_for
 from tests.service.notify_support import call, deliver, endpoints, notify_env, now
 
 ADMIN = '{"kind":"staff","id":"ops-1","roles":["admin"]}'
@@ -180,6 +181,13 @@ def test_a_provider_down_for_good_dead_letters_and_replay_delivers(platform):
     assert sent["status"] == "sent" and sent["replayed_at"] is not None and sent["dead_at"] is None
     assert [r.status for r in push.for_message(dead["message_id"])] == [500, 500, 500, 200]
     assert dead["message_id"] not in [m["message_id"] for m in call(notify, "dead_letters", caller=ADMIN)["items"]]
+    # the metrics ops watch: failures by channel and reason, provider latency, the DLQ depth
+    assert REGISTRY.get_sample_value("loyalty_notify_messages_total",
+                                     {"channel": "push", "outcome": "failed", "reason": "provider_error"}) >= 1
+    assert REGISTRY.get_sample_value("loyalty_notify_provider_seconds_count",
+                                     {"channel": "push", "result": "error"}) >= 3
+    depth = scalar("notify", "SELECT count(*) FROM messages WHERE status = 'failed' AND dead_at IS NOT NULL")
+    wait_for(lambda: REGISTRY.get_sample_value("loyalty_notify_dlq_depth") == depth, message="the DLQ gauge")
 
 
 def test_a_duplicate_event_sends_one_message(platform):
