@@ -104,7 +104,8 @@ def announce(amqp_uri: str, member_ids: list[str], campaign_id: str) -> dict[str
 def delivered(engine: sa.Engine, campaign_id: str) -> list[tuple[str, str]]:
     with engine.connect() as conn:
         return [(r.id, r.member_id) for r in conn.execute(sa.text(
-            "SELECT id::text AS id, member_id::text AS member_id FROM messages WHERE campaign_id = :c AND status = 'sent'"), {"c": campaign_id})]
+            "SELECT id::text AS id, member_id::text AS member_id FROM messages "
+            "WHERE campaign_id = :c AND status = 'sent'"), {"c": campaign_id})]
 
 
 def round_(name: str, env: dict[str, str], stub: Stub, engine: sa.Engine, ids: list[str]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import eventlet
 import sqlalchemy as sa
 from nameko.exceptions import RemoteError, RpcTimeout
 from nameko.extensions import DependencyProvider
@@ -57,6 +58,7 @@ class NotifyConfig:
     rates: dict[str, tuple[float, float]]
     poll_seconds: float
     batch_size: int
+    senders: int
     contact_timeout: float
     default_locale: str
     transactional_channels: tuple[str, ...]
@@ -79,7 +81,8 @@ class NotifyConfig:
             breaker_cooldown=float(env("NOTIFY_BREAKER_COOLDOWN_SECONDS", "30")),
             rates={c: _rate(f"NOTIFY_{c.upper()}_RATE", "50/100") for c in SENDER_CHANNELS},
             poll_seconds=float(env("NOTIFY_POLL_SECONDS", "1")),
-            batch_size=env_int("NOTIFY_BATCH_SIZE", 20),
+            batch_size=env_int("NOTIFY_BATCH_SIZE", 50),
+            senders=max(1, env_int("NOTIFY_SENDERS_PER_CHANNEL", 8)),
             contact_timeout=float(env("NOTIFY_CONTACT_TIMEOUT_SECONDS", "5")),
             default_locale=domain.check_locale(env("NOTIFY_DEFAULT_LOCALE", "zh-CN")),
             transactional_channels=channels,
@@ -158,20 +161,38 @@ class Pipeline:
                 event.set()
 
     def run_channel(self, channel: str) -> None:
-        """A channel's sender loop: work while there is due work, else wait for a wake-up or the poll."""
-        contacts = ContactBook(self.amqp_uri, self.config.contact_timeout)
+        """A channel's sender loop: work while there is due work, else wait for a wake-up or the poll.
+        A claimed batch is sent by up to ``senders`` green threads, each with its own members client."""
+        books = eventlet.queue.LightQueue()
+        for _ in range(self.config.senders):
+            books.put(ContactBook(self.amqp_uri, self.config.contact_timeout))
+        pool = eventlet.GreenPool(self.config.senders)
+
+        def one(row: Any) -> None:
+            book = books.get()
+            try:
+                self.process(row, book)
+            except Exception:  # noqa: BLE001 (left 'sending': picked up again after STUCK_SENDING)
+                log.exception("sending message %s failed", row.id)
+            finally:
+                books.put(book)
+
         try:
             while self.running:
                 try:
-                    done = self.process_batch(channel, contacts)
+                    rows = self.claim(channel)
                 except Exception:  # noqa: BLE001 (the loop must outlive a database blip)
                     log.exception("notify sender loop for %s failed; retrying", channel)
-                    done = 0
-                if not done:
+                    rows = []
+                for row in rows:
+                    pool.spawn_n(one, row)
+                pool.waitall()
+                if not rows:
                     self.wakeups[channel].wait(self.config.poll_seconds)
                     self.wakeups[channel].clear()
         finally:
-            contacts.close()
+            while not books.empty():
+                books.get().close()
 
     def run_gauges(self) -> None:
         while self.running:
@@ -184,15 +205,12 @@ class Pipeline:
                 BREAKER_OPEN.labels(channel).set(1 if breaker.is_open else 0)
             time.sleep(max(self.config.poll_seconds, 1.0))
 
-    def process_batch(self, channel: str, contacts: ContactBook) -> int:
+    def claim(self, channel: str) -> list[Any]:
         breaker = self.breakers[channel]
         if not breaker.allows(time.monotonic()):
-            return 0  # nothing claimed: the messages stay queued until the breaker lets one through
+            return []  # nothing claimed: the messages stay queued until the breaker lets one through
         with self.tx() as tx:
-            rows = store.claim_due(tx, channel, 1 if breaker.is_open else self.config.batch_size)
-        for row in rows:
-            self.process(row, contacts)
-        return len(rows)
+            return store.claim_due(tx, channel, 1 if breaker.is_open else self.config.batch_size)
 
     # -- one message ------------------------------------------------------------------------------------
     def finish(self, row: Any, status: str, reason: str | None = None, **values: Any) -> None:
@@ -237,7 +255,10 @@ class Pipeline:
                 store.lock_member(tx, row.member_id)
                 today = store.marketing_sent_since(tx, row.member_id, domain.day_start(now, zone), row.id)
                 week = store.marketing_sent_since(tx, row.member_id, domain.week_start(now, zone), row.id)
-            if domain.over_cap(today, week, self.config.cap_per_day, self.config.cap_per_week):
+                capped = domain.over_cap(today, week, self.config.cap_per_day, self.config.cap_per_week)
+                if not capped:  # counts for the caps from now on (unless it ends up failing)
+                    store.update(tx, row.id, sent_at=now)
+            if capped:
                 return self.finish(row, "suppressed", "cap")
         address = {"sms": contact.get("phone"), "email": contact.get("email")}.get(row.channel, row.member_id)
         if not address:
@@ -330,7 +351,7 @@ class Dispatcher(DependencyProvider):
     def setup(self) -> None:
         settings = settings_for(self.container.service_name)
         self.config = NotifyConfig.from_env()
-        self.engine = make_engine(settings.database_url, len(SENDER_CHANNELS) + 3)
+        self.engine = make_engine(settings.database_url, len(SENDER_CHANNELS) * (self.config.senders + 1) + 2)
         channels = {name: channel_from_env(name) for name in SENDER_CHANNELS}
         self.pipeline = Pipeline(self.engine, self.config, channels, settings.amqp_uri)
 

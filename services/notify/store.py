@@ -138,11 +138,11 @@ def lock_member(tx: Any, member_id: str) -> None:
 
 
 def marketing_sent_since(tx: Any, member_id: str, since: datetime, other_than: str) -> int:
-    """Marketing messages sent to (or being sent to) a member since a time, not counting one message."""
+    """Marketing messages sent to a member since a time, or past their cap check and being sent (their
+    sent_at is set then), not counting one message."""
     return int(tx.execute(sa.select(sa.func.count()).select_from(messages).where(
         messages.c.member_id == member_id, messages.c.marketing.is_(True), messages.c.id != other_than,
-        sa.or_(sa.and_(messages.c.status.in_(("sent", "delivered")), messages.c.sent_at >= since),
-               messages.c.status == "sending"),
+        messages.c.status.in_(("sending", "sent", "delivered")), messages.c.sent_at >= since,
     )).scalar_one())
 
 
