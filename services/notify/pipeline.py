@@ -233,6 +233,8 @@ class Pipeline:
 
     def process(self, row: Any, contacts: ContactBook) -> None:
         now = _now()
+        if row.member_id is None:  # a login code whose process died mid-send: never sent twice, nor late
+            return self.finish(row, "failed", "interrupted")
         if row.marketing:
             with self.tx() as tx:
                 allowed = store.consented(tx, row.member_id, row.channel)
