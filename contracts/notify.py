@@ -80,7 +80,7 @@ class PreviewOut(BaseModel):
 
 
 class SendCode(BaseModel):
-    phone: str = Field(min_length=5, max_length=32, description="E.164")
+    phone: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, as members.lookup_phone gives it")
     code: str = Field(min_length=4, max_length=12, pattern=r"^[0-9A-Za-z]+$")
     purpose: Literal["login", "register"] = "login"
     locale: Locale = "zh-CN"

@@ -48,6 +48,7 @@ def _rate(name: str, default: str) -> tuple[float, float]:
 @dataclass(frozen=True)
 class NotifyConfig:
     quiet_hours: domain.QuietHours | None
+    quiet_kinds: frozenset[str]
     cap_per_day: int
     cap_per_week: int
     max_attempts: int
@@ -72,6 +73,9 @@ class NotifyConfig:
             domain.check_channel(channel)
         return cls(
             quiet_hours=domain.QuietHours.parse(env("NOTIFY_QUIET_HOURS", "21:00-08:00")),
+            # besides marketing, greetings and reminders wait for the morning too (a code or a tier change does not)
+            quiet_kinds=frozenset(k.strip() for k in env("NOTIFY_QUIET_HOURS_ALSO_FOR",
+                                                         "birthday,points.expiring").split(",") if k.strip()),
             cap_per_day=env_int("NOTIFY_CAP_PER_DAY", 2),
             cap_per_week=env_int("NOTIFY_CAP_PER_WEEK", 5),
             max_attempts=max(1, env_int("NOTIFY_MAX_ATTEMPTS", 5)),
@@ -82,7 +86,7 @@ class NotifyConfig:
             rates={c: _rate(f"NOTIFY_{c.upper()}_RATE", "50/100") for c in SENDER_CHANNELS},
             poll_seconds=float(env("NOTIFY_POLL_SECONDS", "1")),
             batch_size=env_int("NOTIFY_BATCH_SIZE", 50),
-            senders=max(1, env_int("NOTIFY_SENDERS_PER_CHANNEL", 8)),
+            senders=max(1, env_int("NOTIFY_SENDERS_PER_CHANNEL", 4)),
             contact_timeout=float(env("NOTIFY_CONTACT_TIMEOUT_SECONDS", "5")),
             default_locale=domain.check_locale(env("NOTIFY_DEFAULT_LOCALE", "zh-CN")),
             transactional_channels=channels,
@@ -249,10 +253,11 @@ class Pipeline:
         if contact["status"] != "active":
             return self.finish(row, "suppressed", f"member_{contact['status']}")
         zone = self.config.zones.zone_of(row.store or contact.get("registration_store"))
-        if row.marketing:
-            release = self.config.quiet_hours.release_at(now, zone) if self.config.quiet_hours else None
+        if (row.marketing or row.template in self.config.quiet_kinds) and self.config.quiet_hours:
+            release = self.config.quiet_hours.release_at(now, zone)
             if release is not None:
                 return self.requeue(row, release, "deferred", f"quiet_hours until {release.isoformat()}")
+        if row.marketing:
             with self.tx() as tx:
                 store.lock_member(tx, row.member_id)
                 today = store.marketing_sent_since(tx, row.member_id, domain.day_start(now, zone), row.id)

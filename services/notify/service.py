@@ -118,7 +118,8 @@ class NotifyService(ServiceBase):
 
     @subscribe("points", "tier.changed")
     def on_tier_changed(self, tx: Tx, event: TierChanged, envelope: Envelope) -> None:
-        self._queue(tx, dedupe_key=f"tier:{envelope.event_id}", template="tier.changed",
+        self._queue(tx, dedupe_key=f"tier:{event.member_id}:{event.new_tier}:{event.changed_at.isoformat()}",
+                    template="tier.changed",
                     channels=self.pipeline.config.transactional_channels, member_id=event.member_id,
                     variables={"old_tier": event.old_tier, "new_tier": event.new_tier})
 
@@ -219,7 +220,10 @@ class NotifyService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def dead_letters(self, before: str | None = None, limit: int = 50) -> dict[str, Any]:
         self._require("admin")
-        when = datetime.fromisoformat(before) if before else None
+        try:
+            when = datetime.fromisoformat(before) if before else None
+        except ValueError:
+            raise InvalidInput("an ISO-8601 time", "before") from None
         with self.db.transaction() as tx:
             rows = store.search(tx, dead=True, before=when, limit=max(1, min(int(limit), 200)))
             depth = store.dlq_depth(tx)

@@ -173,3 +173,19 @@ def test_consent_given_at_members_reaches_notify_over_the_broker(platform):  # n
                             m=member_id) is False, message="the withdrawal at notify")
     [row] = final(notify, campaign_id=announce(notify, member_id))
     assert (row["status"], row["reason"]) == ("suppressed", "no_consent")
+
+
+def test_greetings_wait_for_the_morning_but_a_tier_change_does_not(platform):  # noqa: F811
+    from contracts.events import MemberBirthday
+
+    notify, _, sms, _, _ = platform["start"](NOTIFY_QUIET_HOURS="00:00-23:59:59")
+    member_id = member(platform)
+    deliver(notify, "on_member_birthday", MemberBirthday(member_id=member_id, year=2026, local_date=now().date(),
+                                                         registration_store="S1"))
+    deliver(notify, "on_tier_changed", TierChanged(member_id=member_id, old_tier="normal", new_tier="gold",
+                                                   direction="up", reason="sale", changed_at=now()))
+    wait_for(lambda: {(r["template"], r["status"]) for r in messages(notify, member_id=member_id)} ==
+             {("tier.changed", "sent"), ("birthday", "queued")}, message="tier sent, birthday deferred")
+    [birthday] = [r for r in messages(notify, member_id=member_id) if r["template"] == "birthday"]
+    steps = call(notify, "message", birthday["message_id"], caller=ADMIN)["steps"]
+    assert any(s["status"] == "deferred" for s in steps) and len(sms.ok()) == 1
