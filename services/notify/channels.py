@@ -92,6 +92,7 @@ class SmtpChannel:
     user: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    ca_file: str | None = None  # a private CA for the relay's certificate (default: the system's)
     name: str = "email"
 
     def send(self, message: Outgoing) -> str:
@@ -107,12 +108,12 @@ class SmtpChannel:
             smtp: smtplib.SMTP
             if self.security == "ssl":
                 smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                        context=ssl.create_default_context())
+                                        context=ssl.create_default_context(cafile=self.ca_file))
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             with smtp:
                 if self.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
                 if self.user:
                     smtp.login(self.user, self.password or "")
                 smtp.send_message(mail)
@@ -189,7 +190,7 @@ def channel_from_env(name: str) -> Channel:
                            sender=env("NOTIFY_SMTP_FROM", "loyalty@localhost"),
                            security=env("NOTIFY_SMTP_SECURITY", "none").lower(),
                            user=env("NOTIFY_SMTP_USER", "") or None, password=env("NOTIFY_SMTP_PASSWORD", "") or None,
-                           timeout=timeout)
+                           timeout=timeout, ca_file=env("NOTIFY_SMTP_CA_FILE", "") or None)
     if kind == "http" and name in ("sms", "push", "webhook"):
         url, secret = env(prefix + "URL", ""), env(prefix + "SECRET", "")
         if not url or not secret:

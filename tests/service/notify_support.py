@@ -109,11 +109,13 @@ class ProviderStub:
 class SmtpServer:
     """aiosmtpd as a separate process (its asyncio loop stays out of this green test process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        """``tls=(certfile, keyfile)``: STARTTLS offered and required before mail is accepted."""
         self.dir = tempfile.mkdtemp(prefix="notify-mail-")
         self.port = free_port()
+        options = ["--tlscert", tls[0], "--tlskey", tls[1]] if tls else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}", "-c",
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}", *options, "-c",
              "aiosmtpd.handlers.Mailbox", os.path.join(self.dir, "Maildir")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
