@@ -76,7 +76,7 @@ class ConsoleChannel:
         self.name = name
 
     def send(self, message: Outgoing) -> str:
-        log.warning("CONSOLE %s to %s: %s%s", self.name, message.to,
+        log.warning("DEVELOPMENT DELIVERY CHANNEL (console) %s to %s: %s%s", self.name, message.to,
                     f"[{message.subject}] " if message.subject else "", message.body)
         return f"console-{message.message_id}"
 
