@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test lint schemas bench bench-slice bench-members bench-points bench-campaigns infra venv clean help
+.PHONY: run stop status test lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help
 
 help:
 	@echo "make run     set up everything and start the platform in the background"
@@ -51,7 +51,7 @@ test: venv infra lint
 	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
-bench: bench-slice bench-members bench-points bench-campaigns
+bench: bench-slice bench-members bench-points bench-campaigns bench-notify
 
 bench-slice: venv infra
 	$(PY) -m bench.slice
@@ -65,6 +65,9 @@ bench-points: venv infra
 bench-campaigns: venv infra
 	$(PY) -m bench.coupons
 	$(PY) -m bench.rfm
+
+bench-notify: venv infra
+	$(PY) -m bench.notify
 
 clean: stop
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -146,7 +146,7 @@ async def _lookup_phone(request: Request, phone: str) -> dict[str, Any]:
              summary="Send a one-time code to a phone, to log in or to register")
 async def member_code(body: MemberCodeBody, request: Request) -> MemberCodeOut:
     settings = request.app.state.settings
-    if settings.otp_delivery != "dev":
+    if settings.otp_delivery not in ("dev", "notify"):
         raise ApiError(503, "delivery_unavailable",
                        "no delivery channel for one-time codes is configured (OTP_DELIVERY)")
     found = await _lookup_phone(request, body.phone)
@@ -158,10 +158,26 @@ async def member_code(body: MemberCodeBody, request: Request) -> MemberCodeOut:
     if found["member_id"] is not None or body.purpose == "register":
         code = secrets.new_member_code()
         await request.app.state.db.run(store.store_member_code, found["phone"], found["member_id"],
-                                       secrets.sha256_hex(code), settings.otp_seconds, code)
-        log.warning("DEVELOPMENT DELIVERY CHANNEL: one-time code for %s is %s",
-                    found["member_id"] or "a new registration", code)
+                                       secrets.sha256_hex(code), settings.otp_seconds,
+                                       code if settings.otp_delivery == "dev" else None)
+        if settings.otp_delivery == "notify":
+            await _send_code(request, found["phone"], code, body.purpose, settings.otp_seconds)
+        else:
+            log.warning("DEVELOPMENT DELIVERY CHANNEL: one-time code for %s is %s",
+                        found["member_id"] or "a new registration", code)
     return MemberCodeOut(sent=True, expires_in=settings.otp_seconds, delivery=settings.otp_delivery)
+
+
+async def _send_code(request: Request, phone: str, code: str, purpose: str, seconds: int) -> None:
+    """OTP_DELIVERY=notify: one RPC; notify sends the SMS at once (no marketing rules) and limits codes per
+    phone itself; its refusal (too many codes, or the SMS provider failing) is a 429 here."""
+    try:
+        await request.app.state.services.call(request, "notify", "send_code", phone=phone, code=code,
+                                              purpose=purpose, minutes=max(1, min(60, seconds // 60)))
+    except RemoteError as exc:
+        if exc.exc_type == "Conflict":
+            raise ApiError(429, "rate_limited", exc.message, headers={"Retry-After": "60"}) from None
+        raise
 
 
 async def verify_code(request: Request, phone: str, code: str) -> dict[str, Any]:

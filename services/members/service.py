@@ -21,6 +21,7 @@ from contracts.events import (
     MemberRegistered,
     MemberUpdated,
 )
+from contracts.notify import MemberContact
 from contracts.rpc import (
     BulkTags,
     Consent,
@@ -152,6 +153,23 @@ class MembersService(ServiceBase):
         if row is None:
             raise NotFound(f"no member {member_id}", "member_id")
         return self._view(row).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def contact(self, member_id: str) -> dict[str, Any]:
+        """How to reach a member (notify, at send time). Services only: a call that came through the
+        gateway carries its caller and is refused, so no person reaches decrypted contacts this way."""
+        if self.caller.kind != "internal":
+            raise Forbidden("contact details are for services only")
+        member_id = _member_id(member_id)
+        with self.db.transaction() as tx:
+            row = _follow(tx, store.get(tx, member_id))
+        if row is None:
+            raise NotFound(f"no member {member_id}", "member_id")
+        view = self._view(row)
+        locale = row.preferences.get("locale") if isinstance(row.preferences, dict) else None
+        return MemberContact(member_id=view.member_id, name=view.name, phone=view.phone or None, email=view.email,
+                             locale=locale if isinstance(locale, str) else None,
+                             registration_store=view.registration_store, status=view.status).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def find_by_phone(self, phone: str) -> dict[str, Any]:
