@@ -294,8 +294,10 @@ class CampaignEntrypoints:
     # -- outcomes and results -----------------------------------------------------------------------
     @subscribe("notify", "notification.outcome")
     def on_notification_outcome(self, tx: Tx, event: NotificationOutcome, envelope: Envelope) -> None:
-        if event.campaign_id:
-            cstore.record_outcome(tx, event.message_id, event.campaign_id, event.member_id, event.status, event.at)
+        campaign_id, member_id = _uuid_or_none(event.campaign_id), _uuid_or_none(event.member_id)
+        if campaign_id is None:  # not a campaign message, or not one of ours (our ids are UUIDs): nothing to count
+            return
+        cstore.record_outcome(tx, event.message_id, campaign_id, member_id, event.status, event.at)
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_results(self, campaign_id: str) -> dict[str, Any]:
@@ -344,3 +346,10 @@ class CampaignEntrypoints:
         return ResultFigures(reached=reached, control=control, delivered=delivered, redeemed=redeemed,
                              attributed_sales=Decimal(spend), cost=cost,
                              **rules.figures(reached, control, converted, control_converted))
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    try:
+        return None if value is None else str(uuid.UUID(value))
+    except ValueError:
+        return None

@@ -193,6 +193,11 @@ def test_results_count_reach_delivery_conversion_sales_and_lift_per_store(campai
                                       status="delivered" if i else "failed", at=now)
         with entrypoint_hook(campaigns, "on_notification_outcome") as handle:
             handle(outcome.envelope().model_dump(mode="json"))
+    # another producer's campaign id (not one of ours) is ignored rather than failing the handler
+    foreign = NotificationOutcome(message_id=f"msg-{cid}-x", member_id="m-1", campaign_id="c-elsewhere",
+                                  channel="sms", status="delivered", at=now)
+    with entrypoint_hook(campaigns, "on_notification_outcome") as handle:
+        handle(foreign.envelope().model_dump(mode="json"))
 
     res = call(campaigns, "campaign_results", cid)
     total = res["total"]
