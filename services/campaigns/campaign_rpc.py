@@ -192,11 +192,12 @@ class CampaignEntrypoints:
         updated = cstore.set_status(tx, row, "running", actor, note or "launched", snapshot_id=snapshot_id,
                                     launched_at=now)
         spec = row.spec
+        granted: list[str] | None = None  # coupon campaigns tell only the members who got a coupon
         if row.type in rules.COUPON_TYPES and row.type != "birthday":  # birthday coupons go out on the day
-            self._issue(tx, updated, None)
+            granted = self._issue(tx, updated, None)
         self._bonus_start(tx, updated, now, campaign_id)
         if spec.get("channel") and row.type != "birthday":
-            self._announce(tx, updated, now)
+            self._announce(tx, updated, now, granted)
         return updated
 
     def _issue(self, tx: Tx, row: Any, member_id: str | None) -> list[str]:
@@ -219,7 +220,7 @@ class CampaignEntrypoints:
             if self._issue(tx, row, event.member_id) and row.spec.get("channel"):
                 tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=event.member_id,
                                           channel=row.spec["channel"], template=row.spec["template"],
-                                          variables={"campaign_name": row.name}, store=event.registration_store,
+                                          variables=self._variables(tx, row), store=event.registration_store,
                                           announced_at=envelope.occurred_at))
 
     def _bonus_start(self, tx: Tx, row: Any, now: datetime, key: str) -> None:
@@ -252,10 +253,22 @@ class CampaignEntrypoints:
             cstore.set_spec(tx, row, {**spec, "occurrences": sorted(done | set(fresh))}, "timer",
                             "member day " + ", ".join(fresh))
 
-    def _announce(self, tx: Tx, row: Any, now: datetime) -> None:
+    @staticmethod
+    def _variables(tx: Tx, row: Any) -> dict[str, str | int]:
+        """Template variables of an announcement: the campaign's name, and for coupon campaigns the
+        coupon's value (notify's coupon templates need it)."""
+        variables: dict[str, str | int] = {"campaign_name": row.name}
+        if row.type in rules.COUPON_TYPES and row.spec.get("coupon_template_id"):
+            variables.update(coupon_issue.template_variables(tx, row.spec["coupon_template_id"]))
+        return variables
+
+    def _announce(self, tx: Tx, row: Any, now: datetime, only: list[str] | None = None) -> None:
         spec = row.spec
         members = cstore.treated(tx, str(row.id))
-        variables: dict[str, str | int] = {"campaign_name": row.name}
+        if only is not None:
+            wanted = set(only)
+            members = [m for m in members if str(m.member_id) in wanted]
+        variables = self._variables(tx, row)
         for i in range(0, len(members), ANNOUNCE_CHUNK):
             tx.emit_many([CampaignAnnounced(campaign_id=str(row.id), member_id=str(m.member_id),
                                             channel=spec["channel"], template=spec["template"], variables=variables,

@@ -86,5 +86,21 @@ def member_export(tx: Any, member_id: str) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def template_variables(tx: Any, template_id: str) -> dict[str, str | int]:
+    """What an announcement says about a template's coupon: ``coupon_value`` (the amount off, the
+    percent, or the gift); empty for an unknown template."""
+    row = coupon_store.get_template(tx, template_id)
+    if row is None:
+        return {}
+    terms = row.terms or {}
+    if row.kind == "percent":
+        value = f"{Decimal(str(terms.get('percent', 0))).normalize():f}%"
+    elif row.kind == "gift":
+        value = str(terms.get("gift_sku") or row.name)
+    else:
+        value = f"{Decimal(str(terms.get('amount', 0))):.2f}"
+    return {"coupon_value": value}
+
+
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()

@@ -23,14 +23,14 @@ def _template(campaigns) -> str:
                 valid_days=30)["template_id"]
 
 
-def _coupon_campaign(campaigns, cap=None):
+def _coupon_campaign(campaigns, cap=None, **extra):
     st = new_store()
     members = [add_member(st) for _ in range(20)]
     segment_id = call(campaigns, "create_segment", name="c", rule={"field": "store", "op": "eq", "value": st})
     now = datetime.now(UTC)
     c = call(campaigns, "create_campaign", name="Drop", type="coupon_drop", segment_id=segment_id["segment_id"],
              starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=3)).isoformat(),
-             coupon_template_id=_template(campaigns), control_share="0.25", budget={"coupons": cap})
+             coupon_template_id=_template(campaigns), control_share="0.25", budget={"coupons": cap}, **extra)
     call(campaigns, "change_status", c["campaign_id"], "scheduled")
     call(campaigns, "change_status", c["campaign_id"], "running")
     return c["campaign_id"], members
@@ -50,6 +50,17 @@ def test_a_coupon_drop_issues_to_treated_members_within_the_cap_and_results_coun
     results = call(campaigns, "campaign_results", cid)
     assert results["total"]["reached"] == treated
     assert results["total"]["redeemed"] == 0 and results["total"]["cost"] == "0"
+
+
+def test_a_coupon_drop_tells_only_the_members_who_got_a_coupon_and_its_value(campaigns):
+    cid, _ = _coupon_campaign(campaigns, cap=5, channel="sms", template="campaign.coupon_drop")
+    announced = [r[0]["payload"] for r in query(
+        "campaigns", "SELECT body FROM outbox WHERE event_type = 'campaign.announced' "
+        "AND body->'payload'->>'campaign_id' = :c", c=cid)]
+    granted = {r[0] for r in query("campaigns", "SELECT member_id::text FROM campaign_members "
+                                   "WHERE campaign_id = :c AND rewards > 0", c=cid)}
+    assert len(granted) == 5 and {a["member_id"] for a in announced} == granted  # past the cap: no message
+    assert all(a["variables"] == {"campaign_name": "Drop", "coupon_value": "10.00"} for a in announced)
 
 
 def test_a_budget_below_what_is_committed_is_refused(campaigns):
