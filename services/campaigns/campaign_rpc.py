@@ -3,6 +3,7 @@ state machine with its audit trail, launch (snapshot, control group, coupons / b
 announcements), the timer, notify's outcomes, and results with lift."""
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ from contracts.campaigns import (
     ResultFigures,
 )
 from contracts.envelope import Envelope
-from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from contracts.events import MemberBirthday
 from contracts.notify import NotificationOutcome
 from service_runtime.base import parse_request
@@ -36,6 +37,7 @@ from services.campaigns import coupon_issue
 from services.campaigns import segment_store as sstore
 from services.campaigns.segment_rules import parse_rule
 
+log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
 SNAPSHOT_NS = uuid.UUID("6f1d7c52-7f0e-4a8e-9a51-3c2f7f9b2d10")
 ANNOUNCE_CHUNK = 5_000
@@ -287,22 +289,26 @@ class CampaignEntrypoints:
         only from the state it was read in."""
         self._may("admin")
         now = _now(at)
-        started = finished = 0
+        started = finished = failed = 0
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
             due = [str(r.id) for r in cstore.due(tx, now)]
         for campaign_id in due:
-            with self.db.transaction() as tx:  # type: ignore[attr-defined]
-                row = cstore.get(tx, campaign_id, lock=True)
-                if row.status in ("scheduled", "running", "paused") and row.ends_at <= now:
-                    self._move(tx, row, "finished", now, "ended (timer)")
-                    finished += 1
-                elif row.status == "scheduled" and row.starts_at <= now:
-                    self._move(tx, row, "running", now, "started (timer)")
-                    started += 1
+            try:
+                with self.db.transaction() as tx:  # type: ignore[attr-defined]
+                    row = cstore.get(tx, campaign_id, lock=True)
+                    if row.status in ("scheduled", "running", "paused") and row.ends_at <= now:
+                        self._move(tx, row, "finished", now, "ended (timer)")
+                        finished += 1
+                    elif row.status == "scheduled" and row.starts_at <= now:
+                        self._move(tx, row, "running", now, "started (timer)")
+                        started += 1
+            except ServiceError as exc:  # e.g. its coupon template's budget is spent: the others still move
+                failed += 1
+                log.warning("campaign %s could not move on: %s", campaign_id, exc)
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
             for row in cstore.running_member_days(tx):
                 self._member_days(tx, cstore.get(tx, str(row.id), lock=True), now)
-        return {"started": started, "finished": finished}
+        return {"started": started, "finished": finished, "failed": failed}
 
     # -- outcomes and results -----------------------------------------------------------------------
     @subscribe("notify", "notification.outcome")

@@ -98,3 +98,29 @@ def test_a_birthday_campaign_gives_the_coupon_on_the_day_once_and_only_to_treate
     assert rewarded == treated
     assert scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND control "
                   "AND rewards > 0", c=cid) == 0
+
+
+def test_a_campaign_that_cannot_start_does_not_stop_the_timer_moving_the_others(campaigns):
+    import uuid
+
+    spent = call(campaigns, "create_template", name="last one", kind="cash", amount="5.00", valid_days=30,
+                 budget_count=1)["template_id"]
+    call(campaigns, "issue_coupon", template_id=spent, member_id=str(uuid.uuid4()))  # the budget is now used up
+    st = new_store()
+    for _ in range(4):
+        add_member(st)
+    segment_id = call(campaigns, "create_segment", name="t", rule={"field": "store", "op": "eq", "value": st})
+    start = datetime.now(UTC) + timedelta(days=400)
+    common = {"segment_id": segment_id["segment_id"], "starts_at": start.isoformat(),
+              "ends_at": (start + timedelta(days=2)).isoformat(), "control_share": "0", "stores": ["CAMPAIGN-TESTS"]}
+    broken = call(campaigns, "create_campaign", name="No budget", type="coupon_drop", coupon_template_id=spent,
+                  **common)["campaign_id"]
+    fine = call(campaigns, "create_campaign", name="Bonus", type="points_bonus", points_per_sale=5,
+                **common)["campaign_id"]
+    for cid in (broken, fine):
+        call(campaigns, "change_status", cid, "scheduled")
+    ticked = call(campaigns, "campaign_tick", at=(start + timedelta(minutes=1)).isoformat())
+    assert ticked["started"] >= 1 and ticked["failed"] >= 1
+    statuses = dict(query("campaigns", "SELECT id::text, status FROM campaigns WHERE id IN (:a, :b)",
+                          a=broken, b=fine))
+    assert statuses == {broken: "scheduled", fine: "running"}
