@@ -74,7 +74,12 @@ class NotifyService(ServiceBase):
         caller = self.caller
         if caller.kind == "internal":
             return
-        if caller.kind == "staff" and set(roles) & set(caller.roles):
+        granted = set(roles) & set(caller.roles) if caller.kind == "staff" else set()
+        if granted == {"manager"} and caller.stores is not None:
+            # the log holds every store's members and notify does not know their stores: a store
+            # manager's view would leak other stores' members, so only chain-wide managers read it
+            raise Forbidden("store managers cannot read the chain's delivery log; ask an admin or marketer")
+        if granted:
             return
         raise Forbidden(f"needs one of the roles {list(roles)}")
 

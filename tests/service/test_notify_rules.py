@@ -50,6 +50,12 @@ def test_templates_refuse_unknown_variables_and_preview_renders(platform):  # no
     assert missing.value.field.startswith("variables.")
     with pytest.raises(Forbidden):
         call(notify, "save_template", caller=CLERK, key="birthday", channel="sms", locale="en", body="Hi")
+    # the delivery log is chain-wide: chain-wide managers read it, a store manager is refused
+    chain_manager = '{"kind":"staff","id":"m-0","roles":["manager"]}'
+    store_manager = '{"kind":"staff","id":"m-1","roles":["manager"],"stores":["S1"]}'
+    assert isinstance(call(notify, "messages", caller=chain_manager, limit=1), list)
+    with pytest.raises(Forbidden):
+        call(notify, "messages", caller=store_manager, limit=1)
     seeded = {(t["key"], t["channel"], t["locale"]) for t in call(notify, "list_templates", caller=ADMIN)}
     assert {("birthday", "sms", "zh-CN"), ("points.expiring", "email", "en"), ("tier.changed", "sms", "en"),
             ("login_code", "sms", "zh-CN"), ("campaign.announcement", "sms", "en")} <= seeded
