@@ -5,11 +5,11 @@ event payload classes in CAMPAIGN_EVENTS (registered in contracts.events.EVENTS)
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.envelope import EventPayload
 
@@ -125,6 +125,15 @@ class CampaignIn(_Model):
     segment_id: str
     starts_at: datetime
     ends_at: datetime
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        """In UTC; a time without a zone is taken as UTC (so the two always compare)."""
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("time out of range") from None
     recurrence: Recurrence | None = None
     budget: Budget = Field(default_factory=Budget)
     per_member_limit: int = Field(default=1, ge=1, le=1000)

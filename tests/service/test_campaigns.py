@@ -259,3 +259,12 @@ def test_a_privacy_export_shows_the_read_model_copy_and_the_campaigns_a_member_w
     assert exported["campaigns"] == [{"campaign_id": c["campaign_id"], "name": "Double points", "control_group": False,
                                       "rewards": 0}]
     assert call(campaigns, "export_member", str(uuid.uuid4())) == {}
+
+
+def test_times_with_and_without_a_zone_compare_as_utc(campaigns):
+    segment = segment_of(campaigns, "S-NAIVE")
+    made = campaign(campaigns, segment, starts_at=START.replace(tzinfo=None).isoformat())  # no zone: UTC
+    assert made["starts_at"].replace("Z", "+00:00") == START.isoformat()
+    with pytest.raises(InvalidInput) as refused:
+        campaign(campaigns, segment, ends_at=(START - timedelta(days=1)).replace(tzinfo=None).isoformat())
+    assert refused.value.field == "ends_at"
