@@ -18,10 +18,11 @@ KIND_VARIABLES: dict[str, frozenset[str]] = {
     "birthday": frozenset({"name", "year"}),
     "points.expiring": frozenset({"name", "points", "expiry_date", "days_ahead"}),
     "tier.changed": frozenset({"name", "old_tier", "new_tier"}),
+    "points.receipt": frozenset({"name", "points", "balance", "store", "amount"}),
     "login_code": frozenset({"code", "minutes"}),
     "campaign": frozenset({"name", "campaign_name", "coupon_value", "coupon_code", "valid_until", "store"}),
 }
-TRANSACTIONAL = frozenset({"birthday", "points.expiring", "tier.changed", "login_code"})
+TRANSACTIONAL = frozenset({"birthday", "points.expiring", "tier.changed", "login_code", "points.receipt"})
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _KEY = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
@@ -218,6 +219,13 @@ DEFAULT_TEMPLATES: list[tuple[str, str, str, str | None, str]] = [
     ("tier.changed", "email", "zh-CN", "会员等级变更", "{{name}}，您的会员等级已由 {{old_tier}} 变为 {{new_tier}}。"),
     ("tier.changed", "email", "en", "Your tier changed",
      "Dear {{name}}, your tier changed from {{old_tier}} to {{new_tier}}."),
+    ("points.receipt", "sms", "zh-CN", None,
+     "{{name}}，本次消费 {{amount}} 元获得 {{points}} 积分，当前积分 {{balance}}。"),
+    ("points.receipt", "sms", "en", None, "{{name}}, you earned {{points}} points on {{amount}}; balance {{balance}}."),
+    ("points.receipt", "email", "zh-CN", "积分到账",
+     "{{name}}，本次消费 {{amount}} 元获得 {{points}} 积分，当前积分 {{balance}}。"),
+    ("points.receipt", "email", "en", "Your points", "Dear {{name}}, you earned {{points}} points on {{amount}}; "
+     "your balance is {{balance}}."),
     ("campaign.announcement", "sms", "zh-CN", None, "{{name}}，{{campaign_name}} 活动开始啦！回T退订"),
     ("campaign.announcement", "sms", "en", None, "{{name}}, {{campaign_name}} has started! Reply STOP to opt out"),
     ("campaign.announcement", "email", "zh-CN", "{{campaign_name}}", "{{name}}，{{campaign_name}} 活动开始啦！"),

@@ -63,6 +63,7 @@ class NotifyConfig:
     contact_timeout: float
     default_locale: str
     transactional_channels: tuple[str, ...]
+    points_receipts: bool
     codes_per_hour: int
     zones: StoreZones
 
@@ -90,6 +91,7 @@ class NotifyConfig:
             contact_timeout=float(env("NOTIFY_CONTACT_TIMEOUT_SECONDS", "5")),
             default_locale=domain.check_locale(env("NOTIFY_DEFAULT_LOCALE", "zh-CN")),
             transactional_channels=channels,
+            points_receipts=env("NOTIFY_POINTS_RECEIPTS", "false").lower() in ("1", "true", "yes"),
             codes_per_hour=env_int("NOTIFY_CODES_PER_HOUR", 5),
             zones=StoreZones.from_env(),
         )

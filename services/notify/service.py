@@ -15,7 +15,14 @@ from nameko.rpc import rpc
 from contracts.campaigns import CampaignAnnounced
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
-from contracts.events import MemberBirthday, MemberConsentChanged, MemberErased, PointsExpiring, TierChanged
+from contracts.events import (
+    MemberBirthday,
+    MemberConsentChanged,
+    MemberErased,
+    PointsAccrued,
+    PointsExpiring,
+    TierChanged,
+)
 from contracts.notify import (
     Message,
     MessageQuery,
@@ -32,7 +39,7 @@ from contracts.notify import (
 from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import env
 from service_runtime.db import Tx
-from service_runtime.events import subscribe
+from service_runtime.events import subscribe, subscribe_batch
 from services.notify import domain, store
 from services.notify.channels import Outgoing, PermanentError, ProviderError, verify
 from services.notify.pipeline import MESSAGES, BreakerOpen, Dispatcher, Pipeline, phone_hash
@@ -120,6 +127,22 @@ class NotifyService(ServiceBase):
                     member_id=event.member_id,
                     variables={"points": event.points, "expiry_date": event.expires_at.date().isoformat(),
                                "days_ahead": event.days_ahead})
+
+    @subscribe_batch("points", "points.accrued")
+    def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
+        """The points receipt for a sale, when configured (NOTIFY_POINTS_RECEIPTS=true): off by
+        default, since the till prints one and a message per purchase is a lot. Taken in batches:
+        this is every sale's event, and costs one transaction per batch when receipts are off."""
+        if not self.pipeline.config.points_receipts:
+            return
+        for event, _ in events:
+            if event.source != "sale" or event.points <= 0:
+                continue
+            self._queue(tx, dedupe_key=f"receipt:{event.member_id}:{event.store}:{event.reference}",
+                        template="points.receipt", channels=self.pipeline.config.transactional_channels,
+                        member_id=event.member_id, store_code=event.store,
+                        variables={"points": event.points, "balance": event.balance, "store": event.store or "",
+                                   "amount": "" if event.amount is None else f"{event.amount:.2f}"})
 
     @subscribe("points", "tier.changed")
     def on_tier_changed(self, tx: Tx, event: TierChanged, envelope: Envelope) -> None:

@@ -195,3 +195,24 @@ def test_greetings_wait_for_the_morning_but_a_tier_change_does_not(platform):  #
     [birthday] = [r for r in messages(notify, member_id=member_id) if r["template"] == "birthday"]
     steps = call(notify, "message", birthday["message_id"], caller=ADMIN)["steps"]
     assert any(s["status"] == "deferred" for s in steps) and len(sms.ok()) == 1
+
+
+def test_points_receipts_go_out_once_per_sale_when_configured(platform):  # noqa: F811
+    from decimal import Decimal
+
+    from contracts.events import PointsAccrued
+
+    notify, _, sms, _, _ = platform["start"](NOTIFY_POINTS_RECEIPTS="true", NOTIFY_QUIET_HOURS="00:00-00:01")
+    member_id = member(platform)
+    sale = PointsAccrued(member_id=member_id, store="S1", source="sale", reference=f"T-{uuid.uuid4().hex[:8]}",
+                         points=12, amount=Decimal("12.50"), occurred_at=now(), balance=112)
+    from nameko.testing.services import entrypoint_hook
+
+    checkin = sale.model_copy(update={"source": "checkin", "reference": "day"})
+    with entrypoint_hook(notify, "on_points_accrued") as handle:  # a batch handler: a list of events
+        # the same sale's event twice (two event ids) gives one receipt; a check-in gives none
+        handle([e.envelope().model_dump(mode="json") for e in (sale, sale, checkin)])
+    wait_for(lambda: [r["status"] for r in messages(notify, member_id=member_id)] == ["sent"],
+             message="one receipt sent")
+    [sent] = [r for r in sms.ok() if member_id in json.dumps(r.body) or "12.50" in json.dumps(r.body)]
+    assert "12" in json.dumps(sent.body, ensure_ascii=False) and "112" in json.dumps(sent.body, ensure_ascii=False)
