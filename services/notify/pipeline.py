@@ -238,6 +238,10 @@ class Pipeline:
         MESSAGES.labels(row.channel, step, (detail or "").split(" ")[0]).inc()
 
     def process(self, row: Any, contacts: ContactBook) -> None:
+        with self.tx() as tx:
+            if not store.take(tx, row.id, row.updated_at):
+                log.info("message %s was picked up again by another sender; leaving it", row.id)
+                return None
         now = _now()
         if row.member_id is None:  # a login code whose process died mid-send: never sent twice, nor late
             return self.finish(row, "failed", "interrupted")

@@ -121,6 +121,15 @@ def claim_due(tx: Any, channel: str, limit: int) -> list[Any]:
                            .values(status="sending", updated_at=sa.func.now()).returning(*messages.c)).all())
 
 
+def take(tx: Any, message_id: str, claimed_at: datetime) -> bool:
+    """Is this claimed message still ours? Another process may have picked it up again as stuck
+    (it waited in our batch past STUCK_SENDING): then its claim time changed and we leave it.
+    Renews our claim."""
+    return tx.execute(messages.update().where(
+        messages.c.id == message_id, messages.c.status == "sending", messages.c.updated_at == claimed_at,
+    ).values(updated_at=sa.func.clock_timestamp())).rowcount == 1
+
+
 def get(tx: Any, message_id: str, for_update: bool = False) -> Any:
     query = sa.select(messages).where(messages.c.id == message_id)
     if for_update:

@@ -216,3 +216,35 @@ def test_points_receipts_go_out_once_per_sale_when_configured(platform):  # noqa
              message="one receipt sent")
     [sent] = [r for r in sms.ok() if member_id in json.dumps(r.body) or "12.50" in json.dumps(r.body)]
     assert "12" in json.dumps(sent.body, ensure_ascii=False) and "112" in json.dumps(sent.body, ensure_ascii=False)
+
+
+def test_a_message_picked_up_again_as_stuck_is_sent_by_its_new_owner_only(platform_env):
+    import sqlalchemy as sa
+
+    from service_runtime.config import database_url
+    from service_runtime.db import Tx
+    from services.notify import store as notify_store
+
+    engine = sa.create_engine(database_url("notify"), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            tx = Tx(conn, "notify")
+            message_id, _ = notify_store.enqueue(tx, dedupe_key=f"stuck:{uuid.uuid4()}", template="tier.changed",
+                                                 channel="webhook", member_id=str(uuid.uuid4()), variables={})
+            conn.execute(sa.text("UPDATE messages SET not_before = now() - interval '1 hour' WHERE id = :i"),
+                         {"i": message_id})
+        with engine.begin() as conn:  # the first sender claims it...
+            first = [r for r in notify_store.claim_due(Tx(conn, "notify"), "webhook", 1000) if r.id == message_id]
+        with engine.begin() as conn:  # ...and it waits in that sender's batch past the stuck limit
+            conn.execute(sa.text("UPDATE messages SET updated_at = updated_at - interval '6 minutes' WHERE id = :i"),
+                         {"i": message_id})
+        with engine.begin() as conn:
+            again = [r for r in notify_store.claim_due(Tx(conn, "notify"), "webhook", 1000) if r.id == message_id]
+        assert first and again  # two senders hold it now...
+        with engine.begin() as conn:
+            # ...the first lets go, the second sends it
+            assert notify_store.take(Tx(conn, "notify"), message_id, first[0].updated_at) is False
+        with engine.begin() as conn:
+            assert notify_store.take(Tx(conn, "notify"), message_id, again[0].updated_at) is True
+    finally:
+        engine.dispose()
