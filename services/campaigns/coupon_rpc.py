@@ -494,7 +494,12 @@ class CouponEntrypoints:
             with self.db.transaction() as tx:  # type: ignore[attr-defined]
                 ex = store.exchange_by_id(tx, exchange_id)
         if ex.state == "rewarded":
-            self._points_call("commit_hold", hold_id=ex.hold_id)
+            try:
+                self._points_call("commit_hold", hold_id=ex.hold_id)
+            except (Conflict, NotFound) as exc:  # the hold ended (expired, released) before we committed it
+                self._take_back(exchange_id, exc)
+                raise Conflict(f"the points could not be collected ({exc}); the reward was taken back",
+                               "exchange_key") from None
             with self.db.transaction() as tx:  # type: ignore[attr-defined]
                 store.set_exchange(tx, exchange_id, state="completed")
                 ex = store.exchange_by_id(tx, exchange_id)
@@ -510,6 +515,20 @@ class CouponEntrypoints:
             return None
         coupon = self._issue_one(tx, str(item.template_id), str(ex.member_id), f"exchange:{ex.id}", "exchange", None)
         return coupon.coupon_id
+
+    def _take_back(self, exchange_id: str, exc: ServiceError) -> None:
+        """Never a reward with no points spent: void the coupon / restock the gift and fail the
+        exchange; a coupon used meanwhile cannot come back, which the error says for ops."""
+        with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            ex = store.exchange_by_id(tx, exchange_id, lock=True)
+            if ex.state != "rewarded":
+                return
+            if store.take_back_reward(tx, str(ex.item_id), None if ex.coupon_id is None else str(ex.coupon_id)):
+                error = f"points not collected ({exc}); reward taken back"
+            else:
+                error = f"points not collected ({exc}); the coupon was already used: settle by hand"
+                log.error("exchange %s: %s", exchange_id, error)
+            store.set_exchange(tx, exchange_id, state="failed", error=error[:500])
 
     def _fail(self, exchange_id: str, hold_id: str | None, exc: ServiceError) -> None:
         if hold_id is not None:

@@ -302,6 +302,18 @@ def take_stock(tx: Tx, item_id: str) -> bool:
         WHERE id = :id AND (stock IS NULL OR stock > 0) RETURNING id"""), {"id": item_id}).one_or_none() is not None
 
 
+def take_back_reward(tx: Tx, item_id: str, coupon_id: str | None) -> bool:
+    """Undo an exchange's reward whose points could not be collected: the coupon void (only if
+    still unused) and the stock unit back. False when the coupon was used already."""
+    if coupon_id is not None and tx.execute(sa.text(
+            "UPDATE coupons SET state = 'void' WHERE id = :id AND state = 'issued' RETURNING id"),
+            {"id": coupon_id}).one_or_none() is None:
+        return False
+    tx.execute(sa.text("""UPDATE catalog_items SET stock = stock + 1, exchanged = exchanged - 1
+                          WHERE id = :id"""), {"id": item_id})  # stock NULL (unlimited) stays NULL
+    return True
+
+
 def count_exchange(tx: Tx, item_id: str) -> None:
     tx.execute(sa.text("UPDATE catalog_items SET exchanged = exchanged + 1 WHERE id = :id"), {"id": item_id})
 

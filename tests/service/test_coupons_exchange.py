@@ -132,3 +132,35 @@ def test_catalog_items_are_checked_and_managed_by_marketers(services):
     with pytest.raises(Forbidden):
         call(campaigns, "create_catalog_item", caller=CLERK_S1, name="Mug", kind="gift", gift_sku="M", points=10,
              stock=1)
+
+
+def test_a_reward_whose_hold_ended_before_its_commit_is_taken_back(services):
+    """A crash left an exchange rewarded but uncommitted, and its hold expired meanwhile: the
+    recovery cannot collect the points, so the gift goes back on the shelf and nothing is spent."""
+    import uuid
+
+    from contracts.coupons import Exchange
+    from services.campaigns.coupon_rpc import _hash
+    from tests.service.segments_support import execute
+
+    points, campaigns = services
+    member = rich_member(points)
+    before = account(points, member)
+    item = gift_item(campaigns, stock=1)
+    exchange_id, key = str(uuid.uuid4()), "crashed-1"
+    digest = _hash(Exchange(item_id=item["item_id"], member_id=member, exchange_key=key))
+    execute("INSERT INTO catalog_exchanges (id, member_id, exchange_key, item_id, store, points, request_hash) "
+            "VALUES (:id, :m, :k, :i, 'ONLINE', 100, :h)",
+            {"id": exchange_id, "m": member, "k": key, "i": item["item_id"], "h": digest})
+    hold = call(points, "hold", member_id=member, store="ONLINE", transaction_id=f"exchange-{exchange_id}", points=100)
+    call(points, "release_hold", hold["hold_id"])  # as if it had expired
+    execute("UPDATE catalog_items SET stock = 0, exchanged = 1 WHERE id = :i", {"i": item["item_id"]})
+    execute("UPDATE catalog_exchanges SET state = 'rewarded', hold_id = :h WHERE id = :id",
+            {"h": hold["hold_id"], "id": exchange_id})
+    with pytest.raises(Conflict):  # the retry (or the recovery timer) finds the hold gone
+        call(campaigns, "exchange", caller=member_caller(member), item_id=item["item_id"], member_id=member,
+             exchange_key=key)
+    assert scalar("campaigns", "SELECT stock FROM catalog_items WHERE id = :i", i=item["item_id"]) == 1
+    assert scalar("campaigns", "SELECT state FROM catalog_exchanges WHERE id = :i", i=exchange_id) == "failed"
+    after = account(points, member)
+    assert (after["balance"], after["held"]) == (before["balance"], 0)
