@@ -81,9 +81,12 @@ def parse_params(raw: dict[str, Any]) -> RfmParams:
         if isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
             raise InvalidInput("shares are strings like \"0.80\" (never floats)", "abcd_cuts")
         try:
-            cuts.append(Decimal(value))
+            cut = Decimal(value)
         except ArithmeticError:
             raise InvalidInput("not a number", "abcd_cuts") from None
+        if not cut.is_finite():  # NaN and Infinity parse, but compare badly (NaN raises)
+            raise InvalidInput("not a number", "abcd_cuts")
+        cuts.append(cut)
     if not (Decimal(0) < cuts[0] < cuts[1] < cuts[2] <= Decimal(1)):
         raise InvalidInput("must be increasing shares in (0, 1]", "abcd_cuts")
     return RfmParams(abcd_cuts=(cuts[0], cuts[1], cuts[2]), **ints)

@@ -172,7 +172,7 @@ async def segment_coupons(segment_id: uuid.UUID, body: SegmentCoupons, request: 
         request_id=None if body.request_id is None else str(body.request_id), timeout=SNAPSHOT_TIMEOUT)
     await _audit(request, "campaigns.segment_coupons", "segment", str(segment_id), template_id=body.template_id,
                  job_id=result["job_id"], members=result["members"])
-    response.headers["Location"] = f"/v1/coupons/jobs/{result['job_id']}"
+    response.headers["Location"] = f"/v1/coupons/issue-jobs/{result['job_id']}"
     return result
 
 

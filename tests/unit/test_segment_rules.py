@@ -82,6 +82,8 @@ def test_rfm_parameters_are_validated():
                                                                             Decimal("1"))
     for raw, field in [({"window_days": 0}, "window_days"), ({"abcd_cuts": [0.8, 0.9, 0.95]}, "abcd_cuts"),
                        ({"abcd_cuts": ["0.9", "0.8", "0.95"]}, "abcd_cuts"), ({"bogus": 1}, "bogus"),
+                       ({"abcd_cuts": ["NaN", "0.9", "0.99"]}, "abcd_cuts"),
+                       ({"abcd_cuts": ["0.5", "0.9", "Infinity"]}, "abcd_cuts"),
                        ({"active_days": 200}, "recently_lapsed_days")]:
         with pytest.raises(InvalidInput) as err:
             rfm.parse_params(raw)
