@@ -35,6 +35,7 @@ from services.campaigns import campaign_rules as rules
 from services.campaigns import campaign_store as cstore
 from services.campaigns import coupon_issue
 from services.campaigns import segment_store as sstore
+from services.campaigns.ids import uuid_or_none
 from services.campaigns.segment_rules import parse_rule
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ class CampaignEntrypoints:
     # -- outcomes and results -----------------------------------------------------------------------
     @subscribe("notify", "notification.outcome")
     def on_notification_outcome(self, tx: Tx, event: NotificationOutcome, envelope: Envelope) -> None:
-        campaign_id, member_id = _uuid_or_none(event.campaign_id), _uuid_or_none(event.member_id)
+        campaign_id, member_id = uuid_or_none(event.campaign_id), uuid_or_none(event.member_id)
         if campaign_id is None:  # not a campaign message, or not one of ours (our ids are UUIDs): nothing to count
             return
         cstore.record_outcome(tx, event.message_id, campaign_id, member_id, event.status, event.at)
@@ -365,10 +366,3 @@ class CampaignEntrypoints:
         return ResultFigures(reached=reached, control=control, delivered=delivered, redeemed=redeemed,
                              attributed_sales=Decimal(spend), cost=cost,
                              **rules.figures(reached, control, converted, control_converted))
-
-
-def _uuid_or_none(value: str | None) -> str | None:
-    try:
-        return None if value is None else str(uuid.UUID(value))
-    except ValueError:
-        return None

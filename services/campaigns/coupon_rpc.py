@@ -48,6 +48,7 @@ from service_runtime.events import subscribe
 from services.campaigns import coupon_domain as domain
 from services.campaigns import coupon_issue
 from services.campaigns import coupon_store as store
+from services.campaigns.ids import as_uuid
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints)
@@ -60,13 +61,6 @@ AT_THE_TILL = ("clerk", "manager", "admin")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _uuid(value: Any, field: str) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidInput("not an id", field) from None
 
 
 def _hash(model: BaseModel) -> str:
@@ -149,7 +143,7 @@ class CouponEntrypoints:
     def get_template(self, template_id: str) -> dict[str, Any]:
         self._role(*MANAGERS, "manager", "auditor")
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            row = store.get_template(tx, _uuid(template_id, "template_id"))
+            row = store.get_template(tx, as_uuid(template_id, "template_id"))
             if row is None:
                 raise NotFound("no such coupon template", "template_id")
             return _template_out(row)
@@ -166,7 +160,7 @@ class CouponEntrypoints:
         """One coupon to one member; with a request_id a retry answers the same coupon."""
         self._role(*MANAGERS)
         req: IssueCoupon = parse_request(IssueCoupon, request)
-        template_id, member_id = _uuid(req.template_id, "template_id"), _uuid(req.member_id, "member_id")
+        template_id, member_id = as_uuid(req.template_id, "template_id"), as_uuid(req.member_id, "member_id")
         key = (f"request:{template_id}:{req.request_id}" if req.request_id
                else f"{req.source}:{uuid.uuid4()}")
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
@@ -207,7 +201,7 @@ class CouponEntrypoints:
     def get_issue_job(self, job_id: str) -> dict[str, Any]:
         self._role(*MANAGERS)
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            return self._job_out(tx, _uuid(job_id, "job_id"))
+            return self._job_out(tx, as_uuid(job_id, "job_id"))
 
     @staticmethod
     def _job_out(tx: Tx, job_id: str) -> dict[str, Any]:
@@ -257,7 +251,7 @@ class CouponEntrypoints:
     # -- at checkout -----------------------------------------------------------------------------------
     def _apply(self, tx: Tx, basket: Basket, codes: list[str], lock: bool) -> tuple[Validation, list[Any]]:
         now = _now()
-        member = None if basket.member_id is None else _uuid(basket.member_id, "member_id")
+        member = None if basket.member_id is None else as_uuid(basket.member_id, "member_id")
         found = (store.lock_codes if lock else store.find_codes)(tx, codes)
         rows = []
         for i, code in enumerate(codes):
@@ -379,7 +373,7 @@ class CouponEntrypoints:
     # -- a member's coupons -------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def member_coupons(self, member_id: str, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        member_id = _uuid(member_id, "member_id")
+        member_id = as_uuid(member_id, "member_id")
         self._own(member_id)
         if status is not None and status not in ("valid", "used", "expired", "not_yet_valid", "void"):
             raise InvalidInput("one of valid, used, expired, not_yet_valid, void", "status")
@@ -417,7 +411,7 @@ class CouponEntrypoints:
                 raise InvalidInput("only for coupon items", "template_id")
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
             if item.template_id is not None:
-                item.template_id = _uuid(item.template_id, "template_id")
+                item.template_id = as_uuid(item.template_id, "template_id")
                 if store.get_template(tx, item.template_id) is None:
                     raise NotFound("no such coupon template", "template_id")
             return self._item_out(store.add_item(tx, item.model_dump()))
@@ -432,7 +426,7 @@ class CouponEntrypoints:
         self._role(*MANAGERS)
         req: RestockItem = parse_request(RestockItem, request)
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            row = store.restock(tx, _uuid(item_id, "item_id"), req.add)
+            row = store.restock(tx, as_uuid(item_id, "item_id"), req.add)
             if row is None:
                 raise NotFound("no such catalog item", "item_id")
             return self._item_out(row)
@@ -442,7 +436,7 @@ class CouponEntrypoints:
         """Points for a reward: hold the points, give the reward, commit the hold; on any failure
         release it. Idempotent by (member, exchange_key); a crash half-way is finished by the timer."""
         req: Exchange = parse_request(Exchange, request)
-        member_id, item_id = _uuid(req.member_id, "member_id"), _uuid(req.item_id, "item_id")
+        member_id, item_id = as_uuid(req.member_id, "member_id"), as_uuid(req.item_id, "item_id")
         self._own(member_id)
         caller = self.caller  # type: ignore[attr-defined]
         if caller.kind == "key" or (caller.kind == "staff" and not set(AT_THE_TILL) & set(caller.roles)):

@@ -41,18 +41,12 @@ from service_runtime.events import subscribe, subscribe_batch
 from services.campaigns import coupon_issue, rfm
 from services.campaigns import segment_store as store
 from services.campaigns.campaign_rpc import CampaignEntrypoints
+from services.campaigns.ids import as_uuid
 from services.campaigns.segment_rules import Group, parse_rule, to_json
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
 SEGMENT_FIELDS = ("gender", "birthday", "tags", "registration_store")
-
-
-def _uuid(value: Any, field: str) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidInput("must be a UUID", field) from None
 
 
 def _today(at: str | None) -> date:
@@ -131,7 +125,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
     def read_model_member(self, member_id: str) -> dict[str, Any]:
         """One member as the read model holds them (operators, tests)."""
         self._staff("admin", "marketer", "auditor")
-        member_id = _uuid(member_id, "member_id")
+        member_id = as_uuid(member_id, "member_id")
         with self.db.transaction() as tx:
             row = store.read_member(tx, member_id)
             if row is None:
@@ -149,7 +143,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
         """What campaigns holds about one member, for a privacy export: the read model's copy, the
         campaigns whose audience they were in (treated or control, rewards given), their coupons
         and their reward exchanges."""
-        member_id = _uuid(member_id, "member_id")
+        member_id = as_uuid(member_id, "member_id")
         with self.db.transaction() as tx:
             row = store.read_member(tx, member_id)
             audiences = store.member_campaigns(tx, member_id)
@@ -172,7 +166,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
             raise Forbidden(f"for {', '.join(roles)} only")
 
     def _rule(self, tx: Tx, segment_id: str) -> tuple[Any, Group]:
-        row = store.get_segment(tx, _uuid(segment_id, "segment_id"))
+        row = store.get_segment(tx, as_uuid(segment_id, "segment_id"))
         if row is None:
             raise NotFound("no such segment", "segment_id")
         return row, parse_rule(row.rule)
@@ -182,7 +176,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
         self._staff("admin", "marketer")
         cmd: SegmentIn = parse_request(SegmentIn, request)
         rule = to_json(parse_rule(cmd.rule))
-        segment_id = _uuid(cmd.segment_id, "segment_id") if cmd.segment_id else str(uuid.uuid4())
+        segment_id = as_uuid(cmd.segment_id, "segment_id") if cmd.segment_id else str(uuid.uuid4())
         with self.db.transaction() as tx:
             row = store.add_segment(tx, segment_id, cmd.name, rule, self.caller.id)
         if row.rule != rule or row.name != cmd.name:
@@ -231,7 +225,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
                          at: str | None = None) -> dict[str, Any]:
         """Materialise the segment's members now (a campaign's audience); idempotent by snapshot_id."""
         self._staff("admin", "marketer")
-        snap_id = _uuid(snapshot_id, "snapshot_id") if snapshot_id else str(uuid.uuid4())
+        snap_id = as_uuid(snapshot_id, "snapshot_id") if snapshot_id else str(uuid.uuid4())
         with self.db.transaction() as tx:
             segment, rule = self._rule(tx, segment_id)
             row = store.take_snapshot(tx, snap_id, segment, rule, _today(at))
@@ -247,11 +241,11 @@ class SegmentEntrypoints(CampaignEntrypoints):
         self._staff("admin", "marketer")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100_000:
             raise InvalidInput("must be 1 to 100000", "limit")
-        after = _uuid(after, "after") if after else None
+        after = as_uuid(after, "after") if after else None
         with self.db.transaction() as tx:
             segment, rule = self._rule(tx, segment_id)
             if snapshot_id:
-                snap = store.get_snapshot(tx, _uuid(snapshot_id, "snapshot_id"))
+                snap = store.get_snapshot(tx, as_uuid(snapshot_id, "snapshot_id"))
                 if snap is None or str(snap.segment_id) != str(segment.id):
                     raise NotFound("no such snapshot of this segment", "snapshot_id")
                 ids = store.snapshot_member_ids(tx, str(snap.id), after, limit + 1)
@@ -270,7 +264,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
         self._staff("admin", "marketer")
         if not isinstance(template_id, str) or not template_id:
             raise InvalidInput("required", "template_id")
-        snap_id = _uuid(request_id, "request_id") if request_id else str(uuid.uuid4())
+        snap_id = as_uuid(request_id, "request_id") if request_id else str(uuid.uuid4())
         with self.db.transaction() as tx:
             segment, rule = self._rule(tx, segment_id)
             existing = store.get_snapshot(tx, snap_id)
@@ -295,7 +289,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
     def rfm_job(self, job_id: str) -> dict[str, Any]:
         self._staff("admin", "marketer", "auditor")
         with self.db.transaction() as tx:
-            row = store.get_rfm_job(tx, _uuid(job_id, "job_id"))
+            row = store.get_rfm_job(tx, as_uuid(job_id, "job_id"))
         if row is None:
             raise NotFound("no such job", "job_id")
         return _job_out(row).model_dump(mode="json")
@@ -309,7 +303,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
         """Run a queued job now (this one or the oldest); None when there is none to run."""
         self._staff("admin")
         with self.db.transaction() as tx:
-            job = store.claim_rfm_job(tx, _uuid(job_id, "job_id") if job_id else None)
+            job = store.claim_rfm_job(tx, as_uuid(job_id, "job_id") if job_id else None)
         if job is None:
             return None
         return run_rfm(self.db.engine, str(job.id), rfm.parse_params(job.params), _today(at))
@@ -337,5 +331,3 @@ def run_rfm(engine: sa.Engine, job_id: str, params: rfm.RfmParams, today: date) 
     with engine.connect() as conn:
         row = conn.execute(sa.select(store.rfm_jobs).where(store.rfm_jobs.c.id == job_id)).one()
     return _job_out(row).model_dump(mode="json")
-
-
