@@ -16,10 +16,12 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
 
+from bench.http import Pool, get_json
 from bench.platform import bench, percentile, running_platform
 from bench.points import Cpu
 
@@ -54,18 +56,21 @@ def peak_rss_mb(var: Path, name: str) -> float:
 async def lookups(base: str, key: str, params: list[dict[str, str]]) -> list[float]:
     latencies: list[float] = []
     queue = list(params)
+    pool = Pool(base, timeout=30, size=CLIENTS)
+    headers = {"X-API-Key": key}
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
+    async def client_loop() -> None:
         while queue:
             query = queue.pop()
             started = time.perf_counter()
-            response = await client.get("/v1/members", params=query)
+            status, body = await get_json(pool, "/v1/members?" + urllib.parse.urlencode(query), headers)
             latencies.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200 and len(response.json()["items"]) == 1, response.text
+            assert status == 200 and len(body["items"]) == 1, body
 
-    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=30,
-                                 limits=httpx.Limits(max_connections=CLIENTS)) as client:
-        await asyncio.gather(*(client_loop(client) for _ in range(CLIENTS)))
+    try:
+        await asyncio.gather(*(client_loop() for _ in range(CLIENTS)))
+    finally:
+        pool.close()
     return latencies
 
 

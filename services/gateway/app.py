@@ -33,8 +33,8 @@ from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
 from services.gateway.rpc import RpcClient
 from services.gateway.security import secrets
-from services.gateway.security.guard import Guard
-from services.gateway.telemetry import rpc_context, telemetry_middleware
+from services.gateway.security.guard import Guard, GuardMiddleware
+from services.gateway.telemetry import TelemetryMiddleware, rpc_context
 
 tracer = trace.get_tracer("gateway")
 log = logging.getLogger(__name__)
@@ -135,8 +135,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.auditor = Auditor(db)
     app.state.guard = Guard(settings, db)
     app.state.background = set()  # running import jobs (kept referenced until they finish)
-    app.middleware("http")(app.state.guard)  # inner: runs after telemetry has set the request id
-    app.middleware("http")(telemetry_middleware)
+    app.add_middleware(GuardMiddleware, guard=app.state.guard)  # inner: runs after telemetry set the request id
+    app.add_middleware(TelemetryMiddleware)
     errors.install(app)
     app.mount("/metrics", make_asgi_app())
 

@@ -5,14 +5,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_runtime.logs import request_id_var
 from service_runtime.tracing import extract
@@ -37,36 +38,60 @@ def _route_of(request: Request) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
-async def telemetry_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    incoming = request.headers.get("x-request-id", "")
-    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request.state.request_id = request_id
-    token = request_id_var.set(request_id)
-    started = time.perf_counter()
-    parent = extract(dict(request.headers))
-    with tracer.start_as_current_span(
-        f"{request.method} {request.url.path}", context=parent, kind=SpanKind.SERVER,
-        attributes={"http.method": request.method, "http.target": request.url.path, "request_id": request_id},
-    ) as span:
-        try:
-            response = await call_next(request)
-        except Exception:  # an unhandled error still answers with the error body and our headers
-            log.exception("unhandled error")
-            response = JSONResponse(error_body(request, "internal_error", "internal error"), status_code=500)
-        finally:
-            request_id_var.reset(token)
-        route = _route_of(request)
-        span.update_name(f"{request.method} {route}")
-        span.set_attribute("http.route", route)
-        span.set_attribute("http.status_code", response.status_code)
-        if response.status_code >= 500:
-            span.set_status(Status(StatusCode.ERROR))
-        trace_id = format(span.get_span_context().trace_id, "032x")
-    response.headers["X-Request-ID"] = request_id
-    response.headers["X-Trace-ID"] = trace_id
-    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-    return response
+class TelemetryMiddleware:
+    """The outermost of our middlewares, as plain ASGI (Starlette's BaseHTTPMiddleware cost about
+    0.5 ms of CPU per request and layer here): a request id (the caller's X-Request-ID when it is
+    sane), one server span, X-Request-ID and X-Trace-ID on every answer, HTTP metrics, and the
+    error body for an unhandled error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        with tracer.start_as_current_span(
+            f"{request.method} {request.url.path}", context=extract(dict(request.headers)), kind=SpanKind.SERVER,
+            attributes={"http.method": request.method, "http.target": request.url.path, "request_id": request_id},
+        ) as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+
+            async def send_with_ids(message: Message) -> None:
+                nonlocal status, response_started
+                if message["type"] == "http.response.start":
+                    status, response_started = message["status"], True
+                    headers = MutableHeaders(scope=message)
+                    headers["X-Request-ID"] = request_id
+                    headers["X-Trace-ID"] = trace_id
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_ids)
+            except Exception:  # an unhandled error still answers with the error body and our headers
+                log.exception("unhandled error")
+                if response_started:
+                    raise
+                await JSONResponse(error_body(request, "internal_error", "internal error"),
+                                   status_code=500)(scope, receive, send_with_ids)
+            finally:
+                request_id_var.reset(token)
+            route = _route_of(request)
+            span.update_name(f"{request.method} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
 
 
 def rpc_context(request: Request) -> dict[str, Any]:

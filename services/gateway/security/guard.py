@@ -14,12 +14,13 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_runtime.config import GatewaySettings
 from services.gateway import store
@@ -133,11 +134,15 @@ class Guard:
         return self.limiter.check(key, *rate)
 
     # -- the middleware --------------------------------------------------------------------
-    async def __call__(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def handle(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
         try:
-            body_problem = await self._check_body(request)
-            if body_problem is not None:
-                return body_problem
+            problem = await self._check_body(request)
+            if problem is not None:
+                await problem(scope, receive, send)
+                return
+            if hasattr(request, "_body"):  # read by the body rules: the route reads it again
+                receive = _replaying(request._body, receive)
             try:
                 principal = await self.authenticate(request)
             except ApiError as exc:
@@ -145,29 +150,42 @@ class Guard:
                     # bad credentials are throttled per client IP before they cost an audit entry
                     retry_after = self.rate_limit(request, None)
                     if retry_after is not None:
-                        return _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
-                                                        headers={"Retry-After": str(retry_after)}))
+                        await _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
+                                                       headers={"Retry-After": str(retry_after)}))(scope, receive, send)
+                        return
                     await request.app.state.auditor.record(request, "auth.failed", exc.code,
                                                            details={"route": request.url.path})
-                return _error(request, exc)
+                raise
             request.state.principal = principal
             retry_after = None if request.url.path.startswith(_OPERATIONS) else self.rate_limit(request, principal)
             if retry_after is not None:
-                return _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
-                                                headers={"Retry-After": str(retry_after)}))
+                raise ApiError(429, "rate_limited", "too many requests; slow down",
+                               headers={"Retry-After": str(retry_after)})
+            send = self._auditing(request, send)
             if request.method == "POST" and request.headers.get("idempotency-key") is not None \
                     and not request.url.path.startswith(_NO_IDEMPOTENCY_PREFIX) \
                     and request.url.path not in _STREAMED_ROUTES:
-                response = await self._idempotent(request, principal, call_next)
+                await self._idempotent(request, principal, app, receive, send)
             else:
-                response = await call_next(request)
+                await app(scope, receive, send)
         except ApiError as exc:
-            return _error(request, exc)
-        principal = getattr(request.state, "principal", None)
-        if (request.method in _WRITE_METHODS and principal is not None and principal.kind != "member"
-                and not getattr(request.state, "audited", False) and response.status_code != 429):
-            await request.app.state.auditor.record(request, _action(request), str(response.status_code))
-        return response
+            await _error(request, exc)(scope, receive, send)
+
+    def _auditing(self, request: Request, send: Send) -> Send:
+        """``send``, recording an audit entry for a write by staff or a key just before its answer
+        starts (so the entry exists once the caller has the answer), unless the route audited it."""
+        principal = request.state.principal
+        if request.method not in _WRITE_METHODS or principal is None or principal.kind == "member":
+            return send
+        auditor = request.app.state.auditor
+
+        async def send_audited(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] != 429 \
+                    and not getattr(request.state, "audited", False):
+                await auditor.record(request, _action(request), str(message["status"]))
+            await send(message)
+
+        return send_audited
 
     async def _check_body(self, request: Request) -> Response | None:
         if "%00" in request.url.query or "%00" in request.scope.get("raw_path", b"").decode("latin-1"):
@@ -192,8 +210,8 @@ class Guard:
             return _error(request, ApiError(415, "unsupported_media_type", f"send the body as {wanted}"))
         return None
 
-    async def _idempotent(self, request: Request, principal: Principal | None,
-                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _idempotent(self, request: Request, principal: Principal | None, app: ASGIApp, receive: Receive,
+                          send: Send) -> None:
         key = request.headers["idempotency-key"]
         if not _IDEMPOTENCY_KEY.match(key):
             raise ApiError(422, "invalid_input", "1-255 characters of A-Z a-z 0-9 _ . : -", field="Idempotency-Key")
@@ -215,21 +233,60 @@ class Guard:
             request.state.audited = True  # the first response was audited; a replay changes nothing
             headers = dict(existing.response_headers or {})
             headers["Idempotent-Replayed"] = "true"
-            return Response(existing.response_body, status_code=existing.status_code, headers=headers)
+            await Response(existing.response_body, status_code=existing.status_code,
+                           headers=headers)(request.scope, receive, send)
+            return
+        messages: list[Message] = []  # the answer, held back until it is stored
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
         try:
-            response = await call_next(request)
+            await app(request.scope, receive, keep)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.db.run(store.release_idempotency_key, scope, key)
             raise
-        if response.status_code >= 500 or response.status_code == 429:
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        status = start["status"]
+        if status >= 500 or status == 429:
             await self.db.run(store.release_idempotency_key, scope, key)  # a retry may succeed: do not pin
-            return response
-        body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-        kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "location", "etag")}
-        await self.db.run(store.complete_idempotency_key, scope, key, response.status_code,
-                          _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
-        return Response(body, status_code=response.status_code, headers=dict(response.headers))
+        else:
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+            headers = Headers(raw=start.get("headers", []))
+            kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "location", "etag")}
+            await self.db.run(store.complete_idempotency_key, scope, key, status,
+                              _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
+        for message in messages:
+            await send(message)
+
+
+class GuardMiddleware:
+    """The guard as plain ASGI, inside the telemetry middleware (which has set the request id)."""
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.guard.handle(self.app, scope, receive, send)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app downstream: the body already read, then whatever comes next
+    (a disconnect)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes | None:
