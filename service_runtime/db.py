@@ -19,6 +19,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.envelope import Envelope, EventPayload, TraceContext
+from service_runtime import pool
 from service_runtime.bulk import insert_rows
 from service_runtime.config import settings_for
 from service_runtime.tables import runtime_metadata
@@ -33,11 +34,10 @@ INBOX = _RUNTIME.tables["inbox"]
 
 
 def make_engine(url: str, pool_size: int) -> sa.Engine:
-    return sa.create_engine(
+    return pool.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
-        pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=30,
         hide_parameters=True,  # error texts travel to logs and RPC replies: never with personal data in them

@@ -10,16 +10,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio.to_thread
-import sqlalchemy as sa
+
+from service_runtime import pool
 
 T = TypeVar("T")
 
 
 class GatewayDb:
     def __init__(self, url: str, pool_size: int = 10) -> None:
-        self.engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                                       pool_recycle=1800, pool_timeout=10,
-                                    hide_parameters=True)
+        self.engine = pool.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                                         pool_timeout=10, hide_parameters=True)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await anyio.to_thread.run_sync(functools.partial(fn, self.engine, *args, **kwargs))

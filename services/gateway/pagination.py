@@ -20,8 +20,7 @@ class Page(BaseModel, Generic[T]):
 
 
 class PageParams:
-    def __init__(self, limit: int = Query(50, ge=1, le=MAX_LIMIT),
-                 cursor: str | None = Query(None, max_length=500, description="next_cursor of the previous page")):
+    def __init__(self, limit: int, cursor: str | None) -> None:
         self.limit = limit
         self.cursor = cursor
 
@@ -41,6 +40,14 @@ class PageParams:
         if not valid:
             raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
         return position
+
+
+async def page_params(limit: int = Query(50, ge=1, le=MAX_LIMIT),
+                      cursor: str | None = Query(None, max_length=500,
+                                                 description="next_cursor of the previous page")) -> PageParams:
+    """The paging query parameters (a coroutine: FastAPI runs a plain class or function dependency
+    in a worker thread, a thread hop per request)."""
+    return PageParams(limit, cursor)
 
 
 def make_cursor(position: Any) -> str:

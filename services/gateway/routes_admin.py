@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.gateway import store
 from services.gateway.errors import ApiError
-from services.gateway.pagination import Page, PageParams, page
+from services.gateway.pagination import Page, PageParams, page, page_params
 from services.gateway.security import secrets
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import (
@@ -118,7 +118,7 @@ async def create_staff(body: StaffIn, request: Request, caller: Principal = allo
 
 
 @router.get("/staff", response_model=Page[StaffOut], summary="List staff users")
-async def list_staff(request: Request, paging: PageParams = Depends(),
+async def list_staff(request: Request, paging: PageParams = Depends(page_params),
                      caller: Principal = allow("admin")) -> Page[StaffOut]:
     rows = await request.app.state.db.run(store.list_staff, paging.position(str), paging.limit + 1)
     items, cursor = page(rows, paging.limit, lambda r: r.username)
@@ -223,7 +223,7 @@ async def create_api_key(body: ApiKeyIn, request: Request, caller: Principal = a
 
 
 @router.get("/api-keys", response_model=Page[ApiKeyOut], summary="List API keys (never their secrets)")
-async def list_api_keys(request: Request, paging: PageParams = Depends(),
+async def list_api_keys(request: Request, paging: PageParams = Depends(page_params),
                         caller: Principal = allow("admin")) -> Page[ApiKeyOut]:
     position = paging.position(str)
     if position is not None and not re.fullmatch(r"[0-9T:.+\-]{10,40}\|[0-9a-f\-]{36}", position):

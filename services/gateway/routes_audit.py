@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.gateway import audit
-from services.gateway.pagination import Page, PageParams, page
+from services.gateway.pagination import Page, PageParams, page, page_params
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
 from services.gateway.validation import query_time
@@ -42,7 +42,7 @@ class VerificationOut(BaseModel):
 
 
 @router.get("/audit", response_model=Page[AuditEntryOut], summary="Audit entries, newest first, with filters")
-async def list_audit(request: Request, paging: PageParams = Depends(),
+async def list_audit(request: Request, paging: PageParams = Depends(page_params),
                      actor_id: str | None = Query(None, max_length=100),
                      action: str | None = Query(None, max_length=100),
                      object_id: str | None = Query(None, max_length=100),

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from contracts.rpc import ImportError_, ImportJob
 from services.gateway.errors import ApiError
 from services.gateway.imports import FileProblem, ImportReader, detect_encoding
-from services.gateway.pagination import Page, PageParams, make_cursor
+from services.gateway.pagination import Page, PageParams, make_cursor, page_params
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
 
@@ -134,7 +134,7 @@ async def import_status(job_id: uuid.UUID, request: Request,
 
 @router.get("/members/imports/{job_id}/errors", response_model=Page[ImportErrorOut],
             summary="The rows an import refused, with line and field")
-async def import_errors(job_id: uuid.UUID, request: Request, paging: PageParams = Depends(),
+async def import_errors(job_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
                         caller: Principal = allow("admin", scopes=["import:write"])) -> Page[ImportErrorOut]:
     after = paging.position(int) or 0
     rows = await request.app.state.services.call(request, "members", "import_errors", job_id=str(job_id),

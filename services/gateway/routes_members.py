@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.rpc import UpdateMember
 from services.gateway import store
 from services.gateway.errors import ApiError
-from services.gateway.pagination import Page, PageParams, make_cursor
+from services.gateway.pagination import Page, PageParams, make_cursor, page_params
 from services.gateway.rpc import RemoteError
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
@@ -155,7 +155,7 @@ async def register_member(body: RegisterMemberBody, request: Request, response: 
             description="Lookups by phone or member number reach the whole chain (members shop in every "
                         "store); other searches by store-bound callers cover their own stores only.")
 async def search_members(
-    request: Request, paging: PageParams = Depends(),
+    request: Request, paging: PageParams = Depends(page_params),
     phone: str | None = Query(None, max_length=32), member_number: str | None = Query(None, max_length=20),
     name_prefix: str | None = Query(None, min_length=1, max_length=100),
     tag: str | None = Query(None, max_length=32), store_filter: str | None = Query(None, alias="store", max_length=64),

@@ -40,7 +40,7 @@ from contracts.points import (
     _MemberRef,
 )
 from services.gateway.errors import ApiError
-from services.gateway.pagination import Page, PageParams, make_cursor
+from services.gateway.pagination import Page, PageParams, make_cursor, page_params
 from services.gateway.rpc import RemoteError
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
@@ -274,7 +274,7 @@ async def get_account(member_id: uuid.UUID, request: Request,
 
 @router.get("/members/{member_id}/points/history", response_model=Page[LedgerEntry],
             summary="A member's ledger, newest first")
-async def points_history(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(),
+async def points_history(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
                          caller: Principal = allow(*READERS, scopes=["points:read"], member=True)
                          ) -> Page[LedgerEntry]:
     result = await _points(request, "history", member_id=await _own_member(request, caller, member_id),
