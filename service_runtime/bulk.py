@@ -27,13 +27,18 @@ _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 @lru_cache(maxsize=256)
 def _statement(table: sa.Table, columns: tuple[str, ...], on_conflict_do_nothing: bool,
-               returning: tuple[str, ...]) -> sa.TextClause:
+               returning: tuple[str, ...], upsert: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None
+               ) -> sa.TextClause:
     names = ", ".join(f'"{c}"' for c in columns)
     shapes = ", ".join(f'"{c}" {table.c[c].type.compile(dialect=_DIALECT)}' for c in columns)
     sql = (f'INSERT INTO "{table.name}" ({names}) SELECT {names} '
            f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({shapes})")
     if on_conflict_do_nothing:
         sql += " ON CONFLICT DO NOTHING"
+    elif upsert is not None:
+        keys, updates = upsert
+        sql += (f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                + ", ".join(f'"{column}" = {expression}' for column, expression in updates))
     text = sa.text(sql)
     if returning:
         sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
@@ -46,13 +51,18 @@ def _encode(value: Any) -> str:
 
 
 def insert_rows(tx: Any, table: sa.Table, rows: Sequence[dict[str, Any]], *, on_conflict_do_nothing: bool = False,
-                returning: Sequence[sa.Column[Any]] = ()) -> list[Any]:
-    """Insert ``rows`` into ``table`` in one statement; the RETURNING rows (empty list without)."""
+                returning: Sequence[sa.Column[Any]] = (),
+                upsert: tuple[Sequence[str], dict[str, str]] | None = None) -> list[Any]:
+    """Insert ``rows`` into ``table`` in one statement; the RETURNING rows (empty list without).
+
+    ``upsert=(key columns, {column: SQL expression})`` updates the rows that exist already
+    (expressions may use ``EXCLUDED`` and the table's name); no two rows may share a key."""
     if not rows:
         return []
     columns = tuple(rows[0])
     if any(len(row) != len(columns) or any(c not in row for c in columns) for row in rows):
         raise ValueError(f"rows for {table.name} must all have the same keys")
-    statement = _statement(table, columns, on_conflict_do_nothing, tuple(c.name for c in returning))
+    frozen = None if upsert is None else (tuple(upsert[0]), tuple(upsert[1].items()))
+    statement = _statement(table, columns, on_conflict_do_nothing, tuple(c.name for c in returning), frozen)
     result = tx.execute(statement, {"rows": json.dumps(rows, default=_encode, ensure_ascii=False)})
     return list(result.all()) if returning else []

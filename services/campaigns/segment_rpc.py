@@ -73,11 +73,10 @@ class SegmentEntrypoints(CampaignEntrypoints):
     # -- the read model ---------------------------------------------------------------------------
     @subscribe_batch("members", "member.registered")
     def on_member_registered(self, tx: Tx, events: list[tuple[MemberRegistered, Envelope]]) -> None:
-        """In batches (one transaction each): a member import is a burst of these events."""
-        for event, _ in events:
-            store.member_registered(tx, event.member_id, {
-                "store": event.registration_store, "channel": event.channel, "registered_at": event.registered_at,
-                "gender": event.gender, "birthday": event.birthday, "tags": event.tags})
+        """In batches (one statement each): a member import is a burst of these events."""
+        store.members_registered(tx, {event.member_id: {
+            "store": event.registration_store, "channel": event.channel, "registered_at": event.registered_at,
+            "gender": event.gender, "birthday": event.birthday, "tags": event.tags} for event, _ in events})
 
     @subscribe("members", "member.updated")
     def on_member_updated(self, tx: Tx, event: MemberUpdated, envelope: Envelope) -> None:

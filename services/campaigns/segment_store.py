@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from service_runtime.bulk import insert_rows
 from service_runtime.db import Tx
 from services.campaigns import rfm
 from services.campaigns.segment_rules import Condition, Group
@@ -32,16 +33,20 @@ def _ensure_member(tx: Tx, member_id: str) -> None:
     tx.execute(pg_insert(M).values(member_id=member_id).on_conflict_do_nothing())
 
 
-def member_registered(tx: Tx, member_id: str, values: dict[str, Any]) -> None:
-    """Open (or complete) a member; profile fields only if no newer update came first."""
-    stmt = pg_insert(M).values(member_id=member_id, **{**values, "tags": values.get("tags") or []})
-    ex = stmt.excluded
-    fresh = M.c.profile_version == 0
-    tx.execute(stmt.on_conflict_do_update(index_elements=[M.c.member_id], set_={
-        "registered_at": ex.registered_at, "channel": ex.channel,
-        **{c: sa.case((fresh, getattr(ex, c)), else_=getattr(M.c, c)) for c in ("store", "gender", "birthday",
-                                                                               "tags")},
-    }))
+_PROFILE = ("store", "gender", "birthday", "tags")
+# a member known already (an event of theirs came first) gets registration facts, and profile
+# fields only if no newer profile update came first
+_REGISTERED_UPSERT = (("member_id",), {
+    "registered_at": "EXCLUDED.registered_at", "channel": "EXCLUDED.channel",
+    **{c: f'CASE WHEN rm_members.profile_version = 0 THEN EXCLUDED."{c}" ELSE rm_members."{c}" END' for c in _PROFILE},
+})
+
+
+def members_registered(tx: Tx, registered: dict[str, dict[str, Any]]) -> None:
+    """Open (or complete) members, by member id, in one statement (a member import is a burst)."""
+    rows = [{"member_id": member_id, **values, "tags": values.get("tags") or []}
+            for member_id, values in registered.items()]
+    insert_rows(tx, M, rows, upsert=_REGISTERED_UPSERT)
 
 
 def member_updated(tx: Tx, member_id: str, version: int, status: str, changes: dict[str, Any]) -> None:

@@ -127,6 +127,22 @@ def test_a_points_event_before_registration_still_lands(start_service):
     assert row["balance"] == 5 and row["store"] == "S9" and row["birthday"] == "2000-01-02"
 
 
+def test_a_registration_after_a_newer_profile_update_keeps_the_update(start_service):
+    campaigns = start_service("campaigns", outbox_relay=False)
+    late, plain = str(uuid.uuid4()), str(uuid.uuid4())
+    now = datetime.now(UTC)
+    deliver(campaigns, "on_member_updated", MemberUpdated(member_id=late, version=2, changed_fields=["tags"],
+                                                          status="active", tags=["newer"]))
+    registered = [MemberRegistered(member_id=m, member_number=n, channel="app", registered_at=now,
+                                   tags=["at-registration"], registration_store="S3").envelope().model_dump(mode="json")
+                  for m, n in ((late, "3"), (plain, "4"))]
+    with entrypoint_hook(campaigns, "on_member_registered") as handle:
+        handle(registered)  # both in one batch: one statement
+    first, second = call(campaigns, "read_model_member", late), call(campaigns, "read_model_member", plain)
+    assert first["tags"] == ["newer"] and first["channel"] == "app" and first["store"] is None
+    assert second["tags"] == ["at-registration"] and second["store"] == "S3" and second["channel"] == "app"
+
+
 def test_a_member_import_reaches_the_read_model_with_its_segmentation_fields(platform):
     campaigns = platform
     store_code = "IMP" + uuid.uuid4().hex[:6].upper()
