@@ -24,12 +24,14 @@ import statistics
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.http import Pool, post_json
-from bench.platform import bench, percentile, running_platform
+from bench.platform import bench, percentile, profiled, running_platform
+from bench.points import Cpu
 
 SCALES = {"small": (25, 20_000), "medium": (100, 100_000), "large": (300, 100_000)}  # sales per terminal, issue N
 STORES = [f"BENCH-{i}" for i in range(1, 5)]
@@ -60,7 +62,7 @@ async def _wait_job(client: httpx.AsyncClient, job_id: str, timeout: float) -> d
         await asyncio.sleep(0.1)
 
 
-async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_terminal: int) -> None:
+async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_terminal: int, cpu: Cpu) -> None:
     terminals = len(STORES) * TERMINALS_PER_STORE
     async with httpx.AsyncClient(base_url=base, headers=admin, timeout=60,
                                  limits=httpx.Limits(max_connections=64)) as client:
@@ -117,9 +119,11 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
         for index in range(terminals):
             store = STORES[index % len(STORES)]
             work.append(terminal(index, pool, store, codes[index * per_terminal:(index + 1) * per_terminal]))
-        began = time.perf_counter()
-        await asyncio.gather(*work)
+        began, before = time.perf_counter(), cpu.snapshot()
+        with profiled(cpu.var, "checkouts"):
+            await asyncio.gather(*work)
         elapsed = time.perf_counter() - began
+        Cpu.report("checkouts (validate + redeem)", before, cpu.snapshot())
     finally:
         pool.close()
     both = latencies["validate"] + latencies["redeem"]
@@ -155,7 +159,7 @@ def main() -> int:
     scale = os.environ.get("SCALE", "small")
     per_terminal, issue_count = SCALES[scale]
     os.environ.setdefault("MAX_BODY_BYTES", str(8 * 1024 * 1024))  # 100,000 member ids in one job request
-    with running_platform("coupons") as (base, token, _):
+    with running_platform("coupons") as (base, token, env):
         admin = {"Authorization": f"Bearer {token}"}
         keys = {}
         for store in STORES:
@@ -166,7 +170,8 @@ def main() -> int:
         print(f"# coupons benchmark, SCALE={scale}: {len(STORES) * TERMINALS_PER_STORE} terminals x {per_terminal} "
               f"sales (validate + redeem each), then one job issuing {issue_count} coupons; {os.cpu_count()} cores, "
               "everything on this machine", flush=True)
-        asyncio.run(checkout(base, admin, keys, per_terminal))
+        cpu = Cpu(Path(env["VAR_DIR"]), env["DB_NAME_PREFIX"])
+        asyncio.run(checkout(base, admin, keys, per_terminal, cpu))
         asyncio.run(issue(base, admin, issue_count))
     return 0
 

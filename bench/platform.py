@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,30 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
+
+
+@contextmanager
+def profiled(var: Path, phase: str) -> Iterator[None]:
+    """With ``BENCH_PYSPY=gateway,members`` (and ``pip install py-spy``): sample those platform
+    processes during the phase into ``<temp dir>/loyalty-pyspy-<phase>-<process>.txt`` (py-spy's
+    raw format: one stack and its count a line; kept after the run) and say where they are."""
+    names = [n for n in os.environ.get("BENCH_PYSPY", "").split(",") if n]
+    spy = Path(sys.executable).with_name("py-spy")
+    recorders = []
+    for name in names if spy.exists() else []:
+        pid = (var / "run" / f"{name}.pid").read_text().strip()
+        out = Path(tempfile.gettempdir()) / f"loyalty-pyspy-{phase.split()[0]}-{name}.txt"
+        recorders.append((out, subprocess.Popen([str(spy), "record", "-p", pid, "-r", "100", "-f", "raw", "-o",
+                                                 str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    if names and not spy.exists():
+        print("# BENCH_PYSPY set but py-spy is not installed in this venv: pip install py-spy", flush=True)
+    try:
+        yield
+    finally:
+        for out, recorder in recorders:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            recorder.wait(timeout=60)
+            print(f"# py-spy profile of {phase}: {out}", flush=True)
 
 
 def bench(name: str, value: float, unit: str) -> None:
