@@ -93,11 +93,14 @@ class SegmentEntrypoints(CampaignEntrypoints):
 
     @subscribe_batch("points", "points.accrued")
     def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
-        """In batches: offline uploads and busy hours bring these in bursts."""
-        for event, envelope in events:
-            store.balance(tx, event.member_id, event.balance, envelope.occurred_at)
-            if event.source == "sale" and event.amount is not None:
-                store.purchase(tx, event.member_id, event.store, event.occurred_at, 1, event.amount)
+        """In batches, a few statements each: offline uploads and busy hours bring these in bursts."""
+        balances: dict[str, tuple[int, datetime]] = {}
+        for event, envelope in events:  # per member the latest balance; the later event wins a tie
+            seen = balances.get(event.member_id)
+            if seen is None or seen[1] <= envelope.occurred_at:
+                balances[event.member_id] = (event.balance, envelope.occurred_at)
+        store.sales_seen(tx, balances, [(e.member_id, e.store, e.occurred_at, 1, e.amount) for e, _ in events
+                                        if e.source == "sale" and e.amount is not None])
 
     @subscribe("points", "points.reversed")
     def on_points_reversed(self, tx: Tx, event: PointsReversed, envelope: Envelope) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from service_runtime.bulk import insert_rows
+from service_runtime.bulk import insert_rows, update_rows
 from service_runtime.db import Tx
 from services.campaigns import rfm
 from services.campaigns.segment_rules import Condition, Group
@@ -105,6 +105,32 @@ def purchase(tx: Tx, member_id: str, store: str | None, at: datetime, count: int
     if count > 0:
         tx.execute(M.update().where(M.c.member_id == member_id, sa.or_(
             M.c.last_purchase_at.is_(None), M.c.last_purchase_at < at)).values(last_purchase_at=at))
+
+
+def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
+               purchases: list[tuple[str, str | None, datetime, int, Decimal]]) -> None:
+    """A batch of points events in four statements whatever its size: each member's latest
+    balance (by event time, unless a later one is there already) and the batch's purchases
+    (member, store, time, count, amount) summed per member, day and store."""
+    insert_rows(tx, M, [{"member_id": m} for m in balances], on_conflict_do_nothing=True)
+    update_rows(tx, M, [{"member_id": m, "balance": value, "balance_at": at} for m, (value, at) in balances.items()],
+                key=["member_id"], values={"balance": "r.balance", "balance_at": "r.balance_at"},
+                where="rm_members.balance_at IS NULL OR rm_members.balance_at <= r.balance_at")
+    days: dict[tuple[str, date, str], list[Any]] = {}
+    last: dict[str, datetime] = {}
+    for member_id, shop, at, count, amount in purchases:
+        day = days.setdefault((member_id, at.date(), shop or ""), [0, Decimal(0)])
+        day[0] += count
+        day[1] += amount
+        if count > 0 and (member_id not in last or last[member_id] < at):
+            last[member_id] = at
+    insert_rows(tx, rm_purchases, [{"member_id": m, "day": d, "store": shop, "purchases": n, "spend": spend}
+                                   for (m, d, shop), (n, spend) in days.items()],
+                upsert=(("member_id", "day", "store"), {"purchases": "rm_purchases.purchases + EXCLUDED.purchases",
+                                                        "spend": "rm_purchases.spend + EXCLUDED.spend"}))
+    update_rows(tx, M, [{"member_id": m, "last_purchase_at": at} for m, at in last.items()], key=["member_id"],
+                values={"last_purchase_at": "r.last_purchase_at"},
+                where="rm_members.last_purchase_at IS NULL OR rm_members.last_purchase_at < r.last_purchase_at")
 
 
 def tier(tx: Tx, member_id: str, value: str) -> None:

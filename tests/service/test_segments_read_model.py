@@ -114,6 +114,25 @@ def test_a_redelivered_event_counts_once_and_an_older_update_does_not_undo_a_new
     assert call(campaigns, "read_model_member", member_id)["balance"] == 10
 
 
+def test_a_batch_of_sales_sums_per_day_and_keeps_each_members_latest_balance(start_service):
+    campaigns = start_service("campaigns", outbox_relay=False)
+    one, two = str(uuid.uuid4()), str(uuid.uuid4())
+    now = datetime.now(UTC).replace(hour=12)
+    sales = [(one, "a", now, 30, "7.50"), (one, "b", now - timedelta(minutes=5), 20, "2.25"),
+             (two, "c", now - timedelta(minutes=1), 9, "9.00"), (one, "d", now - timedelta(days=1), 10, "1.00")]
+    batch = [PointsAccrued(member_id=m, store="S1", source="sale", reference=ref, points=balance, balance=balance,
+                           amount=Decimal(amount), occurred_at=at).envelope(occurred_at=at).model_dump(mode="json")
+             for m, ref, at, balance, amount in sales]
+    with entrypoint_hook(campaigns, "on_points_accrued") as handle:
+        handle(batch)  # the latest sale of member one comes first
+    first, second = call(campaigns, "read_model_member", one), call(campaigns, "read_model_member", two)
+    assert first["balance"] == 30 and first["purchases"] == 3 and first["spend"] == "10.75"
+    assert second["balance"] == 9 and second["purchases"] == 1 and second["spend"] == "9.00"
+    assert scalar("campaigns", "SELECT purchases FROM rm_purchases WHERE member_id = :m AND day = :d",
+                  m=one, d=now.date()) == 2
+    assert scalar("campaigns", "SELECT last_purchase_at FROM rm_members WHERE member_id = :m", m=one) == now
+
+
 def test_a_points_event_before_registration_still_lands(start_service):
     campaigns = start_service("campaigns", outbox_relay=False)
     member_id = str(uuid.uuid4())
