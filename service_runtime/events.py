@@ -184,9 +184,12 @@ def _parse(body: Any, event_type: str) -> tuple[Envelope, Any]:
         raise InvalidEvent(f"bad {envelope.type} payload: {exc}") from None
 
 
-def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200,
-                    max_wait: float = 0.05) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a method as the handler of batches of one event type, each event once."""
+def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200, max_wait: float = 0.05,
+                    when: Callable[[Any], bool] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a method as the handler of batches of one event type, each event once.
+
+    ``when(service)`` false: the events are acknowledged unread, with no transaction (a handler
+    switched off by configuration still has its queue, and the queue must not fill up)."""
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         handler_name = fn.__name__
@@ -209,6 +212,8 @@ def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200,
         @functools.wraps(fn)
         def handle(self: Any, bodies: list[Any]) -> list[str]:
             outcomes = ["ack"] * len(bodies)
+            if when is not None and not when(self):
+                return outcomes
             items: list[tuple[int, Envelope, Any]] = []
             for index, body in enumerate(bodies):
                 try:

@@ -218,6 +218,24 @@ def test_points_receipts_go_out_once_per_sale_when_configured(platform):  # noqa
     assert "12" in json.dumps(sent.body, ensure_ascii=False) and "112" in json.dumps(sent.body, ensure_ascii=False)
 
 
+def test_with_receipts_off_sale_events_are_acknowledged_unread(platform):  # noqa: F811
+    from decimal import Decimal
+
+    from nameko.testing.services import entrypoint_hook
+
+    from contracts.events import PointsAccrued
+
+    notify, _, _, _, _ = platform["start"]()
+    member_id = member(platform)
+    sale = PointsAccrued(member_id=member_id, store="S1", source="sale", reference=f"T-{uuid.uuid4().hex[:8]}",
+                         points=12, amount=Decimal("12.50"), occurred_at=now(), balance=112)
+    envelope = sale.envelope().model_dump(mode="json")
+    with entrypoint_hook(notify, "on_points_accrued") as handle:
+        assert handle([envelope, {"not": "an event"}]) == ["ack", "ack"]  # not even parsed
+    assert scalar("notify", "SELECT count(*) FROM inbox WHERE event_id = :e", e=envelope["event_id"]) == 0
+    assert messages(notify, member_id=member_id) == []
+
+
 def test_a_message_picked_up_again_as_stuck_is_sent_by_its_new_owner_only(platform_env):
     import sqlalchemy as sa
 
