@@ -29,7 +29,8 @@ def profiled(var: Path, phase: str) -> Iterator[None]:
     recorders = []
     for name in names if spy.exists() else []:
         pid = (var / "run" / f"{name}.pid").read_text().strip()
-        out = Path(tempfile.gettempdir()) / f"loyalty-pyspy-{phase.split()[0]}-{name}.txt"
+        slug = "".join(ch if ch.isalnum() else "-" for ch in phase).strip("-")
+        out = Path(tempfile.gettempdir()) / f"loyalty-pyspy-{slug}-{name}.txt"
         recorders.append((out, subprocess.Popen([str(spy), "record", "-p", pid, "-r", "100", "-f", "raw", "-o",
                                                  str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
     if names and not spy.exists():

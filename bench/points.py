@@ -53,7 +53,7 @@ from typing import Any
 import httpx
 
 from bench.http import Pool, TransportError
-from bench.platform import ROOT, bench, percentile, running_platform
+from bench.platform import ROOT, bench, percentile, profiled, running_platform
 
 # members, stores, terminals per store, seconds of each closed-loop phase, seconds paced, batches
 SCALES: dict[str, dict[str, int]] = {
@@ -411,7 +411,8 @@ class Cpu:
 async def measured(cpu: Cpu, label: str, work: Callable[[], Awaitable[None]]) -> float:
     before = cpu.snapshot()
     started = time.perf_counter()
-    await work()
+    with profiled(cpu.var, label):
+        await work()
     elapsed = time.perf_counter() - started
     Cpu.report(label, before, cpu.snapshot())
     return elapsed
