@@ -188,8 +188,9 @@ class CampaignResults(_Model):
 # ---- events --------------------------------------------------------------------------------------------
 class CampaignBonusStarted(EventPayload):
     """A points campaign went live (or resumed, or a member day began): points creates one bonus
-    rule per ``rule_key`` (idempotent), open to every member in ``stores`` (points' bonus rules have
-    no member filter: the campaign's audience is not enforced by points)."""
+    rule per ``rule_key`` (idempotent) in ``stores``. With ``audience_only`` the rule rewards only
+    the members ``campaign.audience_granted`` named for this campaign (its treated audience: the
+    control group is never named); without it, every member."""
 
     TYPE = "campaign.bonus_started"
     VERSION = 1
@@ -203,6 +204,22 @@ class CampaignBonusStarted(EventPayload):
     multiplier: Decimal | None = None
     points_per_sale: int | None = None
     stores: list[str] = Field(default_factory=list)
+    audience_only: bool = Field(default=False, description="Only members granted the campaign's audience")
+    points_budget: int | None = Field(default=None, ge=0,
+                                      description="Most bonus points all of the campaign's rules may grant")
+
+
+class CampaignAudienceGranted(EventPayload):
+    """Members of a points campaign's treated audience, in chunks: points rewards them under the
+    campaign's ``audience_only`` bonus rules. A snapshot: members who join the segment later are
+    not added. Rules may start before their audience arrives: until then they reward nobody."""
+
+    TYPE = "campaign.audience_granted"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    campaign_id: str
+    member_ids: list[str] = Field(min_length=1, max_length=1000)
 
 
 class CampaignBonusEnded(EventPayload):
@@ -221,4 +238,5 @@ CAMPAIGN_MODELS: dict[str, type[BaseModel]] = {
                                   RfmJobOut, Budget, Recurrence, CampaignIn, CampaignOut, HistoryEntry,
                                   ResultFigures, CampaignResults)
 }
-CAMPAIGN_EVENTS: tuple[type[EventPayload], ...] = (CampaignAnnounced, CampaignBonusStarted, CampaignBonusEnded)
+CAMPAIGN_EVENTS: tuple[type[EventPayload], ...] = (CampaignAnnounced, CampaignBonusStarted, CampaignBonusEnded,
+                                                   CampaignAudienceGranted)

@@ -433,6 +433,8 @@ class BonusRuleOut(BonusRule):
     rule_id: str
     source: str
     active: bool
+    audience: str | None = Field(default=None, description="Only the members granted this audience (a campaign's "
+                                                            "treated members); null: every member")
 
 
 # ---- reports ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from nameko.timer import timer
 from contracts.campaigns import (
     Budget,
     CampaignAnnounced,
+    CampaignAudienceGranted,
     CampaignBonusEnded,
     CampaignBonusStarted,
     CampaignIn,
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
 SNAPSHOT_NS = uuid.UUID("6f1d7c52-7f0e-4a8e-9a51-3c2f7f9b2d10")
 ANNOUNCE_CHUNK = 5_000
+AUDIENCE_CHUNK = 1_000  # member ids per campaign.audience_granted event
 SPEC_FIELDS = ("recurrence", "budget", "per_member_limit", "channel", "template", "multiplier", "points_per_sale",
                "coupon_template_id", "stores")
 
@@ -198,6 +200,11 @@ class CampaignEntrypoints:
         granted: list[str] | None = None  # coupon campaigns tell only the members who got a coupon
         if row.type in rules.COUPON_TYPES and row.type != "birthday":  # birthday coupons go out on the day
             granted = self._issue(tx, updated, None)
+        if row.type in rules.POINTS_TYPES:  # points rewards the treated audience only
+            treated = [str(m.member_id) for m in cstore.treated(tx, campaign_id)]
+            for start in range(0, len(treated), AUDIENCE_CHUNK):
+                tx.emit(CampaignAudienceGranted(campaign_id=campaign_id,
+                                                member_ids=treated[start:start + AUDIENCE_CHUNK]))
         self._bonus_start(tx, updated, now, campaign_id)
         if spec.get("channel") and row.type != "birthday":
             self._announce(tx, updated, now, granted)
@@ -232,7 +239,8 @@ class CampaignEntrypoints:
             tx.emit(CampaignBonusStarted(campaign_id=str(row.id), rule_key=key, name=row.name,
                                          starts_at=max(now, row.starts_at), ends_at=row.ends_at,
                                          multiplier=spec.get("multiplier"), points_per_sale=spec.get("points_per_sale"),
-                                         stores=spec.get("stores") or []))
+                                         stores=spec.get("stores") or [], audience_only=True,
+                                         points_budget=(spec.get("budget") or {}).get("points")))
         elif row.type == "member_day":
             self._member_days(tx, row, now)
 
@@ -251,7 +259,8 @@ class CampaignEntrypoints:
             fresh.append(occ.key)
             tx.emit(CampaignBonusStarted(campaign_id=str(row.id), rule_key=occ.key, name=f"{row.name} {occ.key[-30:]}",
                                          starts_at=start, ends_at=end, multiplier=spec.get("multiplier"),
-                                         points_per_sale=spec.get("points_per_sale"), stores=list(occ.stores)))
+                                         points_per_sale=spec.get("points_per_sale"), stores=list(occ.stores),
+                                         audience_only=True, points_budget=(spec.get("budget") or {}).get("points")))
         if fresh:
             cstore.set_spec(tx, row, {**spec, "occurrences": sorted(done | set(fresh))}, "timer",
                             "member day " + ", ".join(fresh))

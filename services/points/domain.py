@@ -36,6 +36,22 @@ class Line:
 class Bonus:
     rule_id: str
     rule: BonusRule
+    audience: str | None = None  # only members granted this audience earn it
+    source: str = "api"  # whose rule (a campaign's budget covers all its rules)
+
+    def open_to(self, member_id: str, granted: set[tuple[str, str]]) -> bool:
+        return self.audience is None or (self.audience, member_id) in granted
+
+
+def within_budgets(earning: "Earning", allowed: dict[str, int]) -> "Earning":
+    """The earning with each bonus line cut to what its budget allowed (``allowed`` maps a
+    breakdown label to the points its budget granted), each cut shown as a ``budget:`` line."""
+    cuts = [(label, allowed[label] - points) for label, points in earning.breakdown
+            if label in allowed and allowed[label] < points]
+    if not cuts:
+        return earning
+    breakdown = [*earning.breakdown, *((f"budget:{label.removeprefix('bonus:')}", cut) for label, cut in cuts)]
+    return Earning(earning.points + sum(cut for _, cut in cuts), earning.net_amount, breakdown)
 
 
 @dataclass

@@ -24,6 +24,7 @@ class Programs:
         self._starts: list[datetime] = []
         self._versions: list[tuple[int, Program]] = []
         self._bonuses: list[domain.Bonus] = []
+        self._budgeted: set[str] = set()
 
     def invalidate(self) -> None:
         self._loaded = 0.0
@@ -36,12 +37,14 @@ class Programs:
             store.seed_program(tx, Program().model_dump(mode="json"), SEED_FROM)
             rows = store.program_versions(tx)
         rows = sorted(rows, key=lambda r: (r.effective_from, r.version))
-        bonuses = [domain.Bonus(str(r.id), BonusRule.model_validate(r.rule))
+        bonuses = [domain.Bonus(str(r.id), BonusRule.model_validate(r.rule), r.audience, r.source)
                    for r in store.bonus_rules_since(tx, datetime.now(UTC) - timedelta(days=400))]
+        budgeted = store.budgeted_sources(tx)
         with self._lock:
             self._starts = [r.effective_from for r in rows]
             self._versions = [(r.version, Program.model_validate(r.program)) for r in rows]
             self._bonuses = bonuses
+            self._budgeted = budgeted
             self._loaded = time.monotonic()
 
     def at(self, tx: Tx, when: datetime) -> tuple[int, Program]:
@@ -56,6 +59,11 @@ class Programs:
     def bonuses(self, tx: Tx) -> list[domain.Bonus]:
         self._refresh(tx)
         return self._bonuses
+
+    def budgeted(self, tx: Tx) -> set[str]:
+        """Sources (campaigns) whose bonus points have a budget."""
+        self._refresh(tx)
+        return self._budgeted
 
 
 class ProgramProvider(DependencyProvider):

@@ -15,7 +15,7 @@ from nameko.timer import timer
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from contracts.campaigns import CampaignBonusEnded, CampaignBonusStarted
+from contracts.campaigns import CampaignAudienceGranted, CampaignBonusEnded, CampaignBonusStarted
 from contracts.envelope import Envelope
 from contracts.errors import (
     Conflict,
@@ -201,6 +201,7 @@ class PointsService(ServiceBase):
         for hold in store.open_holds(tx, merged.member_id):
             ledger.release(tx, merged, hold, "released", now)
         store.move_member(tx, merged.member_id, survivor.member_id)
+        store.move_audiences(tx, merged.member_id, survivor.member_id)
         store.add_ledger(tx, [
             {"member_id": survivor.member_id, "kind": "merge_in", "delta": 0, "reference": merged.member_id,
              "detail": {"balance": merged.balance, "debt": merged.debt}}])
@@ -228,9 +229,17 @@ class PointsService(ServiceBase):
         rule = BonusRule(name=event.name[:100], starts_at=event.starts_at, ends_at=event.ends_at,
                          multiplier=event.multiplier, points_per_sale=event.points_per_sale, stores=event.stores)
         rule_id = str(uuid.uuid5(CAMPAIGN_RULES, event.rule_key))
+        source = f"campaign:{event.campaign_id}"
         store.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at, None,
-                             source=f"campaign:{event.campaign_id}", rule_id=rule_id)
+                             source=source, rule_id=rule_id, audience=source if event.audience_only else None)
+        if event.points_budget is not None:
+            store.set_budget(tx, source, event.points_budget)
         self.programs.invalidate()
+
+    @subscribe("campaigns", "campaign.audience_granted")
+    def on_campaign_audience_granted(self, tx: Tx, event: CampaignAudienceGranted, envelope: Envelope) -> None:
+        """Members the campaign's audience-only bonus rules reward (its treated audience)."""
+        store.grant_audience(tx, f"campaign:{event.campaign_id}", [_member_id(m) for m in event.member_ids])
 
     @subscribe("campaigns", "campaign.bonus_ended")
     def on_campaign_bonus_ended(self, tx: Tx, event: CampaignBonusEnded, envelope: Envelope) -> None:
@@ -332,6 +341,10 @@ class PointsService(ServiceBase):
         existing, spend, summaries = store.sale_context(
             tx, sorted(accounts), [(s.store, s.transaction_id) for _, s in sales_in], since, now)
         bonuses = self.programs.bonuses(tx)
+        live = {b.audience for b in bonuses if b.audience is not None  # no query unless one applies
+                and any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)}
+        granted = store.granted_audiences(tx, live, sorted(accounts))
+        budgeted = self.programs.budgeted(tx)
         writes = ledger.Writes()
         seen: dict[tuple[str, str], tuple[str, int]] = {}
         rows: list[dict[str, Any]] = []
@@ -367,10 +380,12 @@ class PointsService(ServiceBase):
                         if r["member_id"] == account.member_id and start <= r["sold_at"] < end)
                 lines = [domain.Line(i.sku, i.category, i.amount, i.discount) for i in sale.items] or [
                     domain.Line(None, None, sale.amount)]
+                open_to = [b for b in bonuses if b.open_to(account.member_id, granted)]
                 earning = domain.earn(program, lines=lines, sale_discount=sum((d.amount for d in sale.discounts),
                                                                                 Decimal(0)),
                                       currency=sale.currency, tier=account.tier, store=sale.store,
-                                      sold_at=sale.sold_at, bonuses=bonuses, earned_today=today)
+                                      sold_at=sale.sold_at, bonuses=open_to, earned_today=today)
+                earning = self._within_budgets(tx, earning, [b for b in open_to if b.source in budgeted])
             except domain.RuleError as exc:
                 outcomes[index] = InvalidInput(str(exc), exc.field)
                 continue
@@ -427,6 +442,17 @@ class PointsService(ServiceBase):
             raise _Race()
         tx.emit_many(events)
         return outcomes
+
+    @staticmethod
+    def _within_budgets(tx: Tx, earning: domain.Earning, budgeted: list[domain.Bonus]) -> domain.Earning:
+        """Bonus points of budgeted campaigns, taken from their budgets (under the budget row's lock);
+        a refund does not give budget back (what a campaign granted stays spent)."""
+        if not budgeted:
+            return earning
+        sources = {f"bonus:{b.rule_id}": b.source for b in budgeted}
+        allowed = {label: store.take_budget(tx, sources[label], points) for label, points in earning.breakdown
+                   if label in sources and points > 0}
+        return domain.within_budgets(earning, allowed)
 
     def _refund(self, tx: Tx, refund: Refund) -> RefundResult | ServiceError:
         try:
@@ -780,7 +806,7 @@ class PointsService(ServiceBase):
     def _bonus(row: Any, now: datetime) -> BonusRuleOut:
         rule = BonusRule.model_validate({**row.rule, "starts_at": row.starts_at, "ends_at": row.ends_at})
         return BonusRuleOut(**rule.model_dump(), rule_id=str(row.id), source=row.source,
-                            active=row.starts_at <= now < row.ends_at)
+                            active=row.starts_at <= now < row.ends_at, audience=row.audience)
 
     @rpc(expected_exceptions=EXPECTED)
     def bonus_rules(self, active_only: bool = False) -> list[dict[str, Any]]:

@@ -11,11 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from service_runtime.bulk import insert_rows
 from service_runtime.db import Tx
 from services.points import domain
 from services.points.tables import (
     accounts,
     activities,
+    bonus_audiences,
+    bonus_budgets,
     bonus_rules,
     hold_lots,
     holds,
@@ -361,12 +364,56 @@ def all_bonus_rules(tx: Tx) -> list[Any]:
 
 
 def add_bonus_rule(tx: Tx, rule: dict[str, Any], name: str, starts_at: datetime, ends_at: datetime,
-                   created_by: str | None, source: str = "api", rule_id: str | None = None) -> Any:
+                   created_by: str | None, source: str = "api", rule_id: str | None = None,
+                   audience: str | None = None) -> Any:
     """A new rule; with ``rule_id`` given, an existing rule of that id is kept as it is."""
     rule_id = rule_id or str(uuid.uuid4())
     tx.execute(pg_insert(bonus_rules).values(id=rule_id, name=name, starts_at=starts_at, ends_at=ends_at, rule=rule,
-                                             source=source, created_by=created_by).on_conflict_do_nothing())
+                                             source=source, created_by=created_by, audience=audience)
+               .on_conflict_do_nothing())
     return tx.execute(sa.select(bonus_rules).where(bonus_rules.c.id == rule_id)).one()
+
+
+def grant_audience(tx: Tx, audience: str, member_ids: list[str]) -> None:
+    insert_rows(tx, bonus_audiences, [{"audience": audience, "member_id": m} for m in member_ids],
+                on_conflict_do_nothing=True)
+
+
+def granted_audiences(tx: Tx, audiences: set[str], member_ids: list[str]) -> set[tuple[str, str]]:
+    """(audience, member) pairs among these audiences and members."""
+    if not audiences or not member_ids:
+        return set()
+    rows = tx.execute(sa.select(bonus_audiences.c.audience, bonus_audiences.c.member_id).where(
+        bonus_audiences.c.audience.in_(sorted(audiences)), bonus_audiences.c.member_id.in_(member_ids)))
+    return {(r.audience, str(r.member_id)) for r in rows}
+
+
+def move_audiences(tx: Tx, merged_id: str, survivor_id: str) -> None:
+    tx.execute(sa.text("INSERT INTO bonus_audiences (audience, member_id) SELECT audience, :survivor "
+                       "FROM bonus_audiences WHERE member_id = :merged ON CONFLICT DO NOTHING"),
+               {"survivor": survivor_id, "merged": merged_id})
+    tx.execute(bonus_audiences.delete().where(bonus_audiences.c.member_id == merged_id))
+
+
+def set_budget(tx: Tx, source: str, cap: int) -> None:
+    """A source's bonus budget; a lower cap than what it granted already stops at what it granted."""
+    stmt = pg_insert(bonus_budgets).values(source=source, cap=cap)
+    tx.execute(stmt.on_conflict_do_update(index_elements=["source"], set_={
+        "cap": sa.func.greatest(stmt.excluded.cap, bonus_budgets.c.granted)}))
+
+
+def budgeted_sources(tx: Tx) -> set[str]:
+    return {str(r[0]) for r in tx.execute(sa.select(bonus_budgets.c.source))}
+
+
+def take_budget(tx: Tx, source: str, want: int) -> int:
+    """Up to ``want`` bonus points from the source's budget (all of it without a budget), taken
+    under the budget row's lock so concurrent sales never grant past the cap."""
+    row = tx.execute(sa.text(
+        "WITH b AS (SELECT source, cap, granted FROM bonus_budgets WHERE source = :source FOR UPDATE) "
+        "UPDATE bonus_budgets t SET granted = LEAST(b.cap, b.granted + :want) FROM b WHERE t.source = b.source "
+        "RETURNING LEAST(b.cap, b.granted + :want) - b.granted"), {"source": source, "want": want}).first()
+    return want if row is None else int(row[0])
 
 
 def end_bonus_rules_of(tx: Tx, source: str, now: datetime) -> None:

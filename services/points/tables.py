@@ -166,6 +166,25 @@ bonus_rules = sa.Table(
     sa.Column("source", sa.Text, nullable=False, server_default="api"),
     sa.Column("created_by", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("audience", sa.Text, nullable=True),  # only members in bonus_audiences under this name
+)
+
+# members a campaign's audience-only bonus rules reward (campaign.audience_granted)
+bonus_audiences = sa.Table(
+    "bonus_audiences",
+    metadata,
+    sa.Column("audience", sa.Text, primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
+)
+
+# the bonus points all rules of one source (a campaign) may grant, and what they granted so far
+bonus_budgets = sa.Table(
+    "bonus_budgets",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("cap", sa.BigInteger, nullable=False),
+    sa.Column("granted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.CheckConstraint("granted >= 0 AND granted <= cap", name="bonus_budgets_within_cap"),
 )
 
 reminders = sa.Table(

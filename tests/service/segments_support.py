@@ -34,9 +34,10 @@ def execute(sql: str, params: Any = None) -> None:
 
 def add_member(store: str, *, tier: str = "normal", tags: tuple[str, ...] = (), gender: str | None = None,
                birthday: date | None = None, channel: str = "pos", registered_at: datetime | None = None,
-               balance: int = 0, purchases: list[tuple[date, Decimal]] = (), status: str = "active") -> str:
+               balance: int = 0, purchases: list[tuple[date, Decimal]] = (), status: str = "active",
+               member_id: str | None = None) -> str:
     """A member in the read model with one purchase per (day, amount)."""
-    member_id = str(uuid.uuid4())
+    member_id = member_id or str(uuid.uuid4())
     last = max((d for d, _ in purchases), default=None)
     execute("""INSERT INTO rm_members (member_id, status, tier, store, channel, gender, birthday, tags, registered_at,
                                        balance, last_purchase_at)

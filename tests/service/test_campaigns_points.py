@@ -1,13 +1,20 @@
 """Points campaigns feed points' bonus rules by events, on the real broker: a launch creates the
-rule, a repeated start adds nothing, a pause ends it, and a sale in the window earns the bonus."""
+rule and names the treated audience, a repeated start adds nothing, a pause ends it; a sale in the
+window earns the bonus for a treated member only (not the control group, not an outsider), and a
+points budget holds under concurrent sales."""
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+from nameko.standalone.rpc import ClusterRpcClient
 from nameko.testing.services import entrypoint_hook
 
 from contracts.campaigns import CampaignBonusStarted
-from tests.helpers import query, wait_for
+from services.campaigns.campaign_rules import control_bucket, control_threshold
+from tests.helpers import query, scalar, wait_for
+from tests.service.points_support import execute as execute_in_points
 from tests.service.points_support import open_account, sale
 from tests.service.segments_support import add_member, call, execute, new_store
 
@@ -17,36 +24,85 @@ def rules_of(campaign_id):
                  s=f"campaign:{campaign_id}")
 
 
+def audience(campaign_id: str, store: str, treated: int, control: int, share: Decimal) -> tuple[list[str], list[str]]:
+    """Members of ``store`` in campaigns' read model (and with points accounts) that the campaign's
+    control draw puts ``treated`` in the treated group and ``control`` in the control group."""
+    cut = control_threshold(share)
+    picked: dict[bool, list[str]] = {True: [], False: []}
+    while len(picked[False]) < treated or len(picked[True]) < control:
+        member_id = str(uuid.uuid4())
+        in_control = control_bucket(campaign_id, member_id) < cut
+        if len(picked[in_control]) < (control if in_control else treated):
+            picked[in_control].append(member_id)
+    for member_id in picked[False] + picked[True]:
+        add_member(store, member_id=member_id)
+        execute_in_points("INSERT INTO accounts (member_id, registration_store) VALUES (:m, :s)", m=member_id, s=store)
+    return picked[False], picked[True]
+
+
+def bonus_of(result: dict) -> int:
+    return sum(line["points"] for line in result["breakdown"] if line["rule"].startswith(("bonus:", "budget:")))
+
+
 def test_a_points_campaign_opens_and_ends_a_bonus_rule_in_points(start_service):
     # events other tests left in the outbox (their relay was off) stay there: they are not for this points service
     execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
     points = start_service("points")
     campaigns = start_service("campaigns")
     st = new_store()
-    add_member(st)
+    cid = str(uuid.uuid4())
+    treated, control = audience(cid, st, treated=2, control=2, share=Decimal("0.5"))
     segment_id = call(campaigns, "create_segment", name="x", rule={"field": "store", "op": "eq", "value": st})
     now = datetime.now(UTC)
-    c = call(campaigns, "create_campaign", name="Bonus 77", type="points_bonus", segment_id=segment_id["segment_id"],
-             starts_at=(now - timedelta(minutes=5)).isoformat(), ends_at=(now + timedelta(days=1)).isoformat(),
-             points_per_sale=77, stores=[st])
-    cid = c["campaign_id"]
+    call(campaigns, "create_campaign", name="Bonus 77", type="points_bonus", segment_id=segment_id["segment_id"],
+         starts_at=(now - timedelta(minutes=5)).isoformat(), ends_at=(now + timedelta(days=1)).isoformat(),
+         points_per_sale=77, stores=[st], control_share="0.5", campaign_id=cid)
     call(campaigns, "change_status", cid, "scheduled")
     call(campaigns, "change_status", cid, "running")
     wait_for(lambda: rules_of(cid), message="bonus rule in points")
     (rule,) = rules_of(cid)
     assert rule.rule["points_per_sale"] == 77 and rule.rule["stores"] == [st]
+    wait_for(lambda: scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
+                            a=f"campaign:{cid}") == 2, message="the treated audience in points")
 
     # the same start again (a redelivered or repeated event with another id) adds nothing
     again = CampaignBonusStarted(campaign_id=cid, rule_key=cid, name="Bonus 77", starts_at=rule.starts_at,
-                                 ends_at=rule.ends_at, points_per_sale=77, stores=[st])
+                                 ends_at=rule.ends_at, points_per_sale=77, stores=[st], audience_only=True)
     with entrypoint_hook(points, "on_campaign_bonus_started") as handle:
         handle(again.envelope().model_dump(mode="json"))
     assert len(rules_of(cid)) == 1
 
-    member_id, _ = open_account(store=st)
+    outsider, _ = open_account(store=st)
     with entrypoint_hook(points, "record_sale") as record:
-        earned = record(**sale(member_id, "10.00", store=st))
-    assert earned["points_earned"] >= 77 + 10  # base points and the campaign bonus
+        earned = {m: record(**sale(m, "10.00", store=st)) for m in [*treated, *control, outsider]}
+    assert [bonus_of(earned[m]) for m in treated] == [77, 77]  # base points and the campaign bonus
+    assert [bonus_of(earned[m]) for m in [*control, outsider]] == [0, 0, 0]
+    assert all(earned[m]["points_earned"] == 10 for m in [*control, outsider])
 
     call(campaigns, "change_status", cid, "paused")
     wait_for(lambda: rules_of(cid)[0].ends_at <= datetime.now(UTC), message="bonus rule ended")
+
+
+def test_a_points_budget_holds_under_concurrent_sales(start_service):
+    execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    start_service("points")
+    campaigns = start_service("campaigns")
+    st = new_store()
+    cid = str(uuid.uuid4())
+    treated, _ = audience(cid, st, treated=8, control=0, share=Decimal("0"))
+    segment_id = call(campaigns, "create_segment", name="budget", rule={"field": "store", "op": "eq", "value": st})
+    now = datetime.now(UTC)
+    call(campaigns, "create_campaign", name="Bonus 50, 120 in all", type="points_bonus",
+         segment_id=segment_id["segment_id"], starts_at=(now - timedelta(minutes=5)).isoformat(),
+         ends_at=(now + timedelta(days=1)).isoformat(), points_per_sale=50, stores=[st], control_share="0",
+         budget={"points": 120}, campaign_id=cid)
+    call(campaigns, "change_status", cid, "scheduled")
+    call(campaigns, "change_status", cid, "running")
+    wait_for(lambda: scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
+                            a=f"campaign:{cid}") == 8 and rules_of(cid), message="rule and audience in points")
+    with ClusterRpcClient() as client:  # eight tills at once, served by concurrent workers
+        pending = [client.points.record_sale.call_async(**sale(m, "10.00", store=st)) for m in treated]
+        results = [p.result() for p in pending]
+    bonuses = sorted(bonus_of(r) for r in results)
+    assert sum(bonuses) == 120 and bonuses[-2:] == [50, 50] and bonuses.count(20) == 1
+    assert scalar("points", "SELECT granted FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}") == 120

@@ -430,3 +430,20 @@ def test_next_tier_and_how_much_is_needed():
                          TierRule(name="vip", threshold=D(100), multiplier=D(3))])
     assert domain.tier_for(two, D(150)) == "vip" and domain.next_tier(two, "vip", D(0)) == (None, None)
     assert rules(earn(two, amount="10.00", tier="vip")) == {"base": 10, "tier:vip": 20}
+
+
+def test_a_bonus_for_an_audience_is_open_only_to_members_granted_it():
+    window = dict(starts_at=datetime(2026, 1, 1, tzinfo=UTC), ends_at=datetime(2027, 1, 1, tzinfo=UTC))
+    everyone = Bonus("r1", BonusRule(name="all", points_per_sale=5, **window))
+    audience = Bonus("r2", BonusRule(name="some", points_per_sale=7, **window), audience="campaign:c")
+    granted = {("campaign:c", "m1")}
+    assert everyone.open_to("m2", granted) and audience.open_to("m1", granted)
+    assert not audience.open_to("m2", granted)
+
+
+def test_a_budget_cut_shows_as_its_own_line_and_the_lines_still_add_up():
+    earning = domain.Earning(100, Decimal("60"), [("base", 60), ("bonus:r1", 30), ("bonus:r2", 10)])
+    cut = domain.within_budgets(earning, {"bonus:r1": 12, "bonus:r2": 10})
+    assert cut.breakdown[-1] == ("budget:r1", -18) and cut.points == 82
+    assert sum(points for _, points in cut.breakdown) == cut.points
+    assert domain.within_budgets(earning, {"bonus:r1": 30}) is earning

@@ -1,0 +1,34 @@
+"""points: bonus rules for a campaign's audience only, and campaign points budgets
+
+Revision ID: 0003
+"""
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("bonus_rules", sa.Column("audience", sa.Text, nullable=True))
+    op.create_table(
+        "bonus_audiences",
+        sa.Column("audience", sa.Text, primary_key=True),
+        sa.Column("member_id", postgresql.UUID(as_uuid=False), primary_key=True),
+    )
+    op.create_table(
+        "bonus_budgets",
+        sa.Column("source", sa.Text, primary_key=True),
+        sa.Column("cap", sa.BigInteger, nullable=False),
+        sa.Column("granted", sa.BigInteger, nullable=False, server_default="0"),
+        sa.CheckConstraint("granted >= 0 AND granted <= cap", name="bonus_budgets_within_cap"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("bonus_budgets")
+    op.drop_table("bonus_audiences")
+    op.drop_column("bonus_rules", "audience")
