@@ -176,7 +176,9 @@ class ResultFigures(_Model):
     lift: Decimal = Field(description="conversion - control_conversion")
     relative_lift: Decimal | None = Field(description="lift / control_conversion; null when control converted 0")
     attributed_sales: Decimal
-    cost: Decimal
+    cost: Decimal = Field(description="Coupon campaigns: discount redeemed; points campaigns: bonus points x point "
+                                      "value (by_store: the store of redemption or sale)")
+    bonus_points: int = Field(default=0, description="Bonus points granted (points campaigns)")
 
 
 class CampaignResults(_Model):

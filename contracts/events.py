@@ -123,6 +123,9 @@ class PointsAccrued(EventPayload):
     currency: str | None = None
     occurred_at: datetime = Field(description="Time of sale or activity")
     balance: int
+    campaign_bonus: dict[str, int] = Field(default_factory=dict,
+                                           description="Bonus points in `points` from campaigns' rules, by campaign id")
+    point_value: Decimal | None = Field(default=None, description="Currency value of one point (the sale's program)")
 
 
 class PointsRedeemed(EventPayload):

@@ -343,6 +343,7 @@ class CampaignEntrypoints:
             groups = cstore.results(tx, str(row.id), first, last)
             coupons = (coupon_issue.campaign_coupon_stats(tx, str(row.id)) if row.type in rules.COUPON_TYPES
                        else None)
+            bonus = sstore.bonus_granted(tx, str(row.id)) if row.type in rules.POINTS_TYPES else {}
         restricted = caller.kind == "staff" and "manager" in caller.roles and not (
             {"admin", "marketer", "auditor"} & set(caller.roles)) and caller.stores is not None
         by_store: dict[str, dict[str, Any]] = {}
@@ -355,23 +356,28 @@ class CampaignEntrypoints:
                 mine = [coupons.get("by_store", {}).get(s, {}) for s in caller.stores]
                 coupons = {**coupons, "redeemed": sum(int(m.get("redeemed", 0)) for m in mine),
                            "discount": sum((Decimal(m.get("discount", 0)) for m in mine), Decimal(0))}
-        stores = {s: self._figures(v, coupons, s) for s, v in sorted(by_store.items())}
+        if restricted:
+            bonus = {s: v for s, v in bonus.items() if s in caller.stores}
+        stores = {s: self._figures(v, coupons, s, bonus) for s, v in sorted(by_store.items())}
         total_t = tuple(sum(v["t"][i] for v in by_store.values()) for i in range(4))
         total_c = tuple(sum(v["c"][i] for v in by_store.values()) for i in range(4))
-        total = self._figures({"t": total_t, "c": total_c}, coupons, None)
+        total = self._figures({"t": total_t, "c": total_c}, coupons, None, bonus)
         return CampaignResults(campaign_id=str(row.id), total=total, by_store=stores).model_dump(mode="json")
 
     @staticmethod
-    def _figures(v: dict[str, tuple[Any, ...]], coupons: dict[str, Any] | None, store: str | None) -> ResultFigures:
+    def _figures(v: dict[str, tuple[Any, ...]], coupons: dict[str, Any] | None, store: str | None,
+                 bonus: dict[str, tuple[int, Decimal]]) -> ResultFigures:
         reached, delivered, converted, spend = v["t"]
         control, _, control_converted, _ = v["c"]
+        mine = list(bonus.values()) if store is None else [bonus[store]] if store in bonus else []
+        points = sum(p for p, _ in mine)
         if coupons is None:
-            redeemed, cost = converted, Decimal(0)
+            redeemed, cost = converted, sum((value for _, value in mine), Decimal(0)).quantize(Decimal("0.01"))
         elif store is None:
             redeemed, cost = coupons["redeemed"], Decimal(coupons["discount"])
         else:
             mine = coupons.get("by_store", {}).get(store, {})
             redeemed, cost = int(mine.get("redeemed", 0)), Decimal(mine.get("discount", 0))
         return ResultFigures(reached=reached, control=control, delivered=delivered, redeemed=redeemed,
-                             attributed_sales=Decimal(spend), cost=cost,
+                             attributed_sales=Decimal(spend), cost=cost, bonus_points=points,
                              **rules.figures(reached, control, converted, control_converted))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,7 +42,7 @@ from service_runtime.events import subscribe, subscribe_batch
 from services.campaigns import coupon_issue, rfm
 from services.campaigns import segment_store as store
 from services.campaigns.campaign_rpc import CampaignEntrypoints
-from services.campaigns.ids import as_uuid
+from services.campaigns.ids import as_uuid, uuid_or_none
 from services.campaigns.segment_rules import Group, parse_rule, to_json
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,16 @@ class SegmentEntrypoints(CampaignEntrypoints):
             seen = balances.get(event.member_id)
             if seen is None or seen[1] <= envelope.occurred_at:
                 balances[event.member_id] = (event.balance, envelope.occurred_at)
+        bonuses: dict[tuple[str, str], tuple[int, Decimal]] = {}
+        for event, _ in events:
+            for campaign_id, points in event.campaign_bonus.items():
+                if uuid_or_none(campaign_id) is None:
+                    continue  # not one of ours
+                n, value = bonuses.get((campaign_id, event.store or ""), (0, Decimal(0)))
+                bonuses[(campaign_id, event.store or "")] = (n + points,
+                                                             value + points * (event.point_value or Decimal(0)))
         store.sales_seen(tx, balances, [(e.member_id, e.store, e.occurred_at, 1, e.amount) for e, _ in events
-                                        if e.source == "sale" and e.amount is not None])
+                                        if e.source == "sale" and e.amount is not None], bonuses)
 
     @subscribe("points", "points.reversed")
     def on_points_reversed(self, tx: Tx, event: PointsReversed, envelope: Envelope) -> None:

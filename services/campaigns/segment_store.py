@@ -15,6 +15,7 @@ from service_runtime.db import Tx
 from services.campaigns import rfm
 from services.campaigns.segment_rules import Condition, Group
 from services.campaigns.segment_tables import (
+    campaign_bonus,
     rfm_jobs,
     rm_members,
     rm_purchases,
@@ -108,10 +109,17 @@ def purchase(tx: Tx, member_id: str, store: str | None, at: datetime, count: int
 
 
 def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
-               purchases: list[tuple[str, str | None, datetime, int, Decimal]]) -> None:
-    """A batch of points events in four statements whatever its size: each member's latest
-    balance (by event time, unless a later one is there already) and the batch's purchases
-    (member, store, time, count, amount) summed per member, day and store."""
+               purchases: list[tuple[str, str | None, datetime, int, Decimal]],
+               bonuses: dict[tuple[str, str], tuple[int, Decimal]] | None = None) -> None:
+    """A batch of points events in a few statements whatever its size: each member's latest
+    balance (by event time, unless a later one is there already), the batch's purchases
+    (member, store, time, count, amount) summed per member, day and store, and the bonus points
+    (and their value) campaigns granted, by (campaign, store)."""
+    if bonuses:
+        insert_rows(tx, campaign_bonus, [{"campaign_id": c, "store": shop, "points": n, "value": value}
+                                         for (c, shop), (n, value) in bonuses.items()],
+                    upsert=(("campaign_id", "store"), {"points": "campaign_bonus.points + EXCLUDED.points",
+                                                       "value": "campaign_bonus.value + EXCLUDED.value"}))
     insert_rows(tx, M, [{"member_id": m} for m in balances], on_conflict_do_nothing=True)
     update_rows(tx, M, [{"member_id": m, "balance": value, "balance_at": at} for m, (value, at) in balances.items()],
                 key=["member_id"], values={"balance": "r.balance", "balance_at": "r.balance_at"},
@@ -131,6 +139,13 @@ def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
     update_rows(tx, M, [{"member_id": m, "last_purchase_at": at} for m, at in last.items()], key=["member_id"],
                 values={"last_purchase_at": "r.last_purchase_at"},
                 where="rm_members.last_purchase_at IS NULL OR rm_members.last_purchase_at < r.last_purchase_at")
+
+
+def bonus_granted(tx: Tx, campaign_id: str) -> dict[str, tuple[int, Decimal]]:
+    """Bonus points and their value a points campaign granted, by store of sale."""
+    rows = tx.execute(sa.select(campaign_bonus.c.store, campaign_bonus.c.points, campaign_bonus.c.value)
+                      .where(campaign_bonus.c.campaign_id == campaign_id))
+    return {r.store: (int(r.points), Decimal(r.value)) for r in rows}
 
 
 def tier(tx: Tx, member_id: str, value: str) -> None:

@@ -134,6 +134,15 @@ campaign_members = sa.Table(
 )
 
 # notify's outcomes for campaign announcements (one row per message, the latest status)
+# bonus points granted under a points campaign's rules (from points.accrued), per store of sale
+campaign_bonus = sa.Table(
+    "campaign_bonus", metadata,
+    sa.Column("campaign_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("store", sa.Text, primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("value", sa.Numeric(18, 6), nullable=False, server_default="0"),  # points x point value at sale
+)
+
 campaign_outcomes = sa.Table(
     "campaign_outcomes", metadata,
     sa.Column("message_id", sa.Text, primary_key=True),

@@ -94,6 +94,17 @@ def _member_id(value: str, field: str = "member_id") -> str:
         raise InvalidInput("not a member id", field) from None
 
 
+def _campaign_bonus(earning: domain.Earning, bonuses: list[domain.Bonus]) -> dict[str, int]:
+    """Bonus points of this earning by campaign id (its bonus lines less its budget cuts)."""
+    campaign_of = {b.rule_id: b.source.removeprefix("campaign:") for b in bonuses if b.source.startswith("campaign:")}
+    out: dict[str, int] = {}
+    for label, points in earning.breakdown:
+        kind, _, rule_id = label.partition(":")
+        if kind in ("bonus", "budget") and rule_id in campaign_of:
+            out[campaign_of[rule_id]] = out.get(campaign_of[rule_id], 0) + points
+    return {campaign: points for campaign, points in out.items() if points}
+
+
 def _hash(model: BaseModel) -> str:
     return hashlib.sha256(json.dumps(model.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
@@ -417,7 +428,8 @@ class PointsService(ServiceBase):
             events.append(PointsAccrued(member_id=account.member_id, store=sale.store, source="sale",
                                         reference=sale.transaction_id, points=earning.points,
                                         amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
-                                        balance=account.balance))
+                                        balance=account.balance, point_value=program.point_value,
+                                        campaign_bonus=_campaign_bonus(earning, open_to)))
         for lot in writes.lots:
             store.add_to_summary(summaries[lot["member_id"]], lot, now)
         for index, sale, account, info in pending:

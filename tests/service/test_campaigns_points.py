@@ -79,6 +79,12 @@ def test_a_points_campaign_opens_and_ends_a_bonus_rule_in_points(start_service):
     assert [bonus_of(earned[m]) for m in [*control, outsider]] == [0, 0, 0]
     assert all(earned[m]["points_earned"] == 10 for m in [*control, outsider])
 
+    def results() -> dict:
+        return call(campaigns, "campaign_results", cid)["total"]
+
+    wait_for(lambda: results()["bonus_points"] == 154, message="the bonus granted reaches the results")
+    assert results()["cost"] == "1.54"  # 154 points at the default point value of 0.01
+
     call(campaigns, "change_status", cid, "paused")
     wait_for(lambda: rules_of(cid)[0].ends_at <= datetime.now(UTC), message="bonus rule ended")
 
