@@ -110,6 +110,8 @@ def template_problem(rules: Rules, valid_from: datetime | None, valid_until: dat
         return "percent", f"only for percent coupons, not {rules.kind}"
     if rules.kind == "gift" and not rules.gift_sku:
         return "gift_sku", "a gift coupon names the gift's sku"
+    if rules.kind == "gift" and budget_value is not None and rules.gift_value <= 0:
+        return "gift_value", "a gift coupon under a value budget needs the gift's value (what it counts)"
     if rules.kind != "gift" and rules.gift_sku:
         return "gift_sku", "only for gift coupons"
     if rules.kind in ("percent", "gift") and rules.amount is not None:
@@ -217,16 +219,40 @@ def discount(rules: Rules, basket: Basket) -> Decimal:
 
 
 def combine(found: list[tuple[str, Rules]], basket: Basket) -> list[tuple[str, Decimal]]:
-    """Discounts of several coupons on one basket: an exclusive coupon goes alone, a code only once,
-    and the total never exceeds the basket."""
+    """Discounts of several coupons on one basket: an exclusive coupon goes alone, a code only once.
+    Stacked coupons apply one after another, coupons for some items first, then coupons for the
+    whole basket (otherwise in the order given): each sees the basket as the coupons before it
+    left it, so its minimum spend and its percentage count what is still to pay, and the total
+    never exceeds the basket."""
     if len({code for code, _ in found}) != len(found):
         raise Refusal("the same coupon twice", "codes")
     if len(found) > 1 and any(not rules.stackable for _, rules in found):
         raise Refusal("an exclusive coupon cannot be combined with others", "codes")
-    left = basket.amount
-    out = []
-    for code, rules in found:
-        off = min(discount(rules, basket), left)
-        left -= off
-        out.append((code, off))
+    order = sorted(range(len(found)), key=lambda i: not (found[i][1].categories or found[i][1].skus))
+    left = Basket(basket.store, basket.amount, list(basket.lines))
+    offs: dict[int, Decimal] = {}
+    for i in order:
+        rules = found[i][1]
+        off = min(discount(rules, left), left.amount)
+        offs[i] = off
+        left = Basket(left.store, left.amount - off, _take_off(left.lines, rules, off))
+    return [(code, offs[i]) for i, (code, _) in enumerate(found)]
+
+
+def _take_off(lines: list[Line], rules: Rules, off: Decimal) -> list[Line]:
+    """The lines after a discount of ``off`` spread over the coupon's eligible lines by amount, to
+    the cent (the last of them takes the rounding), none below zero."""
+    eligible = [i for i, ln in enumerate(lines) if not (rules.categories or rules.skus)
+                or (rules.skus and ln.sku in rules.skus) or (rules.categories and ln.category in rules.categories)]
+    base = sum((lines[i].amount for i in eligible), Decimal(0))
+    if off <= 0 or base <= 0:
+        return lines
+    out, remaining = list(lines), min(off, base)
+    for n, i in enumerate(eligible):
+        line = lines[i]
+        share = remaining if n == len(eligible) - 1 else min(
+            (off * line.amount / base).quantize(CENT, rounding=ROUND_HALF_UP), remaining, line.amount)
+        share = min(share, line.amount)
+        out[i] = Line(sku=line.sku, amount=line.amount - share, qty=line.qty, category=line.category)
+        remaining -= share
     return out

@@ -208,10 +208,13 @@ def redemption_coupons(tx: Tx, redemption: Any) -> list[Any]:
 
 
 def restore(tx: Tx, coupon_ids: Sequence[str]) -> None:
+    """Give redeemed coupons back; one whose member was erased since (coupons are always issued to
+    a member, so no member means erased) comes back void: nobody may use it."""
     if not coupon_ids:
         return
-    tx.execute(sa.text("""UPDATE coupons SET state = 'issued', redemption_id = NULL, redeemed_at = NULL,
-                          discount = NULL WHERE id = ANY(CAST(:ids AS uuid[]))"""), {"ids": list(coupon_ids)})
+    tx.execute(sa.text("""UPDATE coupons SET state = CASE WHEN member_id IS NULL THEN 'void' ELSE 'issued' END,
+                          redemption_id = NULL, redeemed_at = NULL, discount = NULL
+                          WHERE id = ANY(CAST(:ids AS uuid[]))"""), {"ids": list(coupon_ids)})
 
 
 def mark_refunded(tx: Tx, redemption_id: str, result: dict[str, Any], at: datetime) -> None:

@@ -311,6 +311,12 @@ def test_merge_moves_coupons_to_the_survivor_and_erase_drops_the_link_keeping_co
     assert states == {kept["code"]: ("redeemed", None), moved["code"]: ("void", None)}
     figures = call(campaigns, "get_template", made["template_id"], caller=MARKETER)
     assert figures["issued_count"] == 2 and figures["redeemed_count"] == 1
+    # the erased member's sale is refunded: the coupon comes back void, not as a usable coupon of nobody
+    refunded = call(campaigns, "refund_coupons", caller=POS_S1, store=NOW_BASKET["store"],
+                    transaction_id=f"E-{survivor}")
+    assert refunded["restored"] == [kept["code"]]
+    assert [(r.state, r.member_id) for r in _rows("SELECT state, member_id FROM coupons WHERE code = :a",
+                                                   a=kept["code"])] == [("void", None)]
 
 
 # ---- direct database access for the interface functions the campaign half calls in its own transaction ----

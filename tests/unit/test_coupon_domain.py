@@ -76,6 +76,8 @@ def test_template_checks_name_the_field() -> None:
     assert _problem(d.Rules("percent", percent=D(0))) == "percent"
     assert _problem(d.Rules("percent", percent=D(10)), budget_value=D(100)) == "max_discount"
     assert _problem(d.Rules("gift")) == "gift_sku"
+    assert _problem(d.Rules("gift", gift_sku="MUG"), budget_value=D(100)) == "gift_value"  # would count nothing
+    assert _problem(d.Rules("gift", gift_sku="MUG", gift_value=D(8)), budget_value=D(100)) is None
     assert _problem(d.Rules("cash", amount=D(5), gift_sku="X")) == "gift_sku"
     assert _problem(d.Rules("cash", amount=D(5)), valid_days=None) == "valid_until"
     assert _problem(d.Rules("cash", amount=D(5)), valid_days=None, valid_from=NOW, valid_until=NOW) == "valid_until"
@@ -149,3 +151,28 @@ def test_face_value() -> None:
     assert d.face_value(d.Rules("cash", amount=D(5))) == D(5)
     assert d.face_value(d.Rules("percent", percent=D(5), max_discount=D(8))) == D(8)
     assert d.face_value(d.Rules("gift", gift_sku="M", gift_value=D(3))) == D(3)
+
+
+def test_stacked_coupons_see_what_the_ones_before_them_left() -> None:
+    spend_100_get_20 = d.Rules("threshold", amount=D(20), min_spend=D(100), stackable=True)
+    # two "spend 100, get 20 off" on a basket of 100: the second sees 80 left and does not apply
+    with pytest.raises(d.Refusal) as refused:
+        d.combine([("A", spend_100_get_20), ("B", spend_100_get_20)], _basket("100"))
+    assert refused.value.field == "amount" and "80" in refused.value.message
+    assert d.combine([("A", spend_100_get_20), ("B", spend_100_get_20)], _basket("120")) == [
+        ("A", D(20)), ("B", D(20))]
+    # an item coupon goes first whatever the order given; a percentage counts what is left to pay
+    drinks_5_off = d.Rules("cash", amount=D(5), categories=("drinks",), stackable=True)
+    ten_percent = d.Rules("percent", percent=D(10), stackable=True)
+    basket = _basket("100", ("COLA", "30.00", "drinks"), ("BREAD", "70.00", "bakery"))
+    assert d.combine([("P", ten_percent), ("D", drinks_5_off)], basket) == [("P", D("9.50")), ("D", D(5))]
+    # a second drinks coupon sees only the 25 of drinks left after the first
+    drinks_min_30 = d.Rules("cash", amount=D(5), categories=("drinks",), min_spend=D(30), stackable=True)
+    with pytest.raises(d.Refusal):
+        d.combine([("D", drinks_5_off), ("M", drinks_min_30)], basket)
+
+
+def test_a_discount_spread_over_lines_adds_up_to_the_cent() -> None:
+    lines = [d.Line("A", D("10.00")), d.Line("B", D("10.00")), d.Line("C", D("10.00"))]
+    after = d._take_off(lines, d.Rules("cash", amount=D(10)), D("10.00"))
+    assert sum(ln.amount for ln in after) == D("20.00") and all(ln.amount >= 0 for ln in after)
