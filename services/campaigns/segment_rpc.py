@@ -330,7 +330,8 @@ def run_rfm(engine: sa.Engine, job_id: str, params: rfm.RfmParams, today: date) 
             store.compute_stats(conn, params, today)
             with engine.begin() as progress:
                 progress.execute(sa.text("UPDATE rfm_jobs SET steps_done = 1 WHERE id = :j"), {"j": job_id})
-            scored = store.write_scores(conn, params, today)
+            scored = store.build_scores(conn, params, today)
+            store.swap_scores(conn)
             conn.execute(sa.text("""UPDATE rfm_jobs SET steps_done = 3, status = 'done', members_scored = :n,
                                     finished_at = clock_timestamp() WHERE id = :j"""), {"n": scored, "j": job_id})
     except Exception as exc:

@@ -2,6 +2,7 @@
 rule compiler (one SQL query over the read model) and the RFM recompute (window functions)."""
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -354,13 +355,13 @@ def compute_stats(conn: sa.Connection, params: rfm.RfmParams, today: date) -> in
     return int(conn.execute(sa.text("SELECT count(*) FROM rfm_stats")).scalar_one())
 
 
-def write_scores(conn: sa.Connection, params: rfm.RfmParams, today: date) -> int:
+def build_scores(conn: sa.Connection, params: rfm.RfmParams, today: date) -> int:
     """Step 2: quintiles (ntile), ABCD (cumulative revenue share) and lifecycle for every live
-    member, replacing the previous scores in the same transaction (readers see old or new)."""
+    member, into a new table beside the current scores (readers keep reading those meanwhile)."""
     a, b, c = params.abcd_cuts
-    conn.execute(sa.text("TRUNCATE rm_scores"))
+    conn.execute(sa.text("DROP TABLE IF EXISTS rm_scores_next"))
     # the primary key is built once after the load (a sort) instead of row by row (twice as fast)
-    conn.execute(sa.text("ALTER TABLE rm_scores DROP CONSTRAINT rm_scores_pkey"))
+    conn.execute(sa.text("CREATE TABLE rm_scores_next (LIKE rm_scores INCLUDING DEFAULTS)"))
     result = conn.execute(sa.text(f"""
         WITH scored AS (
             SELECT member_id, recency_days, frequency, monetary,
@@ -371,7 +372,8 @@ def write_scores(conn: sa.Connection, params: rfm.RfmParams, today: date) -> int
                    sum(cents) OVER () AS total
             FROM rfm_stats
             WINDOW by_spend AS (ORDER BY cents ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
-        INSERT INTO rm_scores (member_id, recency_days, frequency, monetary, r, f, m, rfm_group, abcd, lifecycle)
+        INSERT INTO rm_scores_next (member_id, recency_days, frequency, monetary, r, f, m, rfm_group, abcd,
+                                    lifecycle)
         SELECT mm.member_id, s.recency_days, s.frequency, s.monetary, s.r, s.f, s.m,
                CASE WHEN s.r IS NOT NULL THEN {_group_case()} END,
                CASE WHEN s.member_id IS NULL THEN NULL
@@ -388,5 +390,24 @@ def write_scores(conn: sa.Connection, params: rfm.RfmParams, today: date) -> int
         WHERE mm.status IN ('active', 'frozen')"""),
         {"a": a, "b": b, "c": c, "today": today, "new_days": params.new_days, "active_days": params.active_days,
          "recent_days": params.recently_lapsed_days, "lapsed_days": params.lapsed_days})
-    conn.execute(sa.text("ALTER TABLE rm_scores ADD CONSTRAINT rm_scores_pkey PRIMARY KEY (member_id)"))
+    conn.execute(sa.text("ALTER TABLE rm_scores_next ADD CONSTRAINT rm_scores_next_pkey PRIMARY KEY (member_id)"))
     return int(result.rowcount)
+
+
+def swap_scores(conn: sa.Connection, tries: int = 10) -> None:
+    """Step 3: the new scores replace the old ones, under an exclusive lock held for moments only
+    (until the recompute commits, right after). A reader still on the old table makes the swap
+    wait at most 2 s a try; it then tries again rather than stall every reader queued behind it."""
+    for attempt in range(1, tries + 1):
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+                conn.execute(sa.text("DROP TABLE rm_scores"))
+                conn.execute(sa.text("ALTER TABLE rm_scores_next RENAME TO rm_scores"))
+                conn.execute(sa.text("ALTER TABLE rm_scores RENAME CONSTRAINT rm_scores_next_pkey TO rm_scores_pkey"))
+                conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+            return
+        except sa.exc.OperationalError:
+            if attempt == tries:
+                raise
+            time.sleep(0.5)

@@ -163,6 +163,34 @@ def test_rfm_abcd_and_lifecycle_recompute_as_a_job(campaigns):
     assert lapsed == {members[i] for i in range(100) if 100 - i >= 90}
 
 
+def test_segment_previews_answer_while_scores_are_recomputed(campaigns):
+    import sqlalchemy as sa
+
+    from service_runtime.config import database_url
+    from services.campaigns import rfm, segment_store
+
+    today = date(2102, 6, 1)  # far ahead, so only this test's purchase is recent
+    st = new_store()
+    member = add_member(st, registered_at=datetime(2101, 1, 1, tzinfo=UTC),
+                        purchases=[(today - timedelta(days=3), Decimal(10))])
+    active = {"field": "lifecycle", "op": "eq", "value": "active"}
+    engine = sa.create_engine(database_url("campaigns"), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as recompute:  # a recompute under way: new scores built, not yet in place
+            segment_store.compute_stats(recompute, rfm.RfmParams(), today)
+            segment_store.build_scores(recompute, rfm.RfmParams(), today)
+            with engine.connect() as reader:  # a preview's query: it must not wait for the recompute
+                reader.execute(sa.text("SET statement_timeout = '10s'"))
+                old = reader.execute(sa.text("SELECT count(*) FROM rm_scores WHERE member_id = :m"),
+                                     {"m": member}).scalar_one()
+            assert old == 0  # the scores of before the recompute
+            assert ids(campaigns, st, active, at=today) == set()
+            segment_store.swap_scores(recompute)
+        assert ids(campaigns, st, active, at=today) == {member}
+    finally:
+        engine.dispose()
+
+
 def test_rfm_parameters_and_roles_are_checked(campaigns):
     with pytest.raises(InvalidInput) as err:
         call(campaigns, "start_rfm", abcd_cuts=["0.9", "0.5", "0.99"])
