@@ -54,6 +54,11 @@ def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, sou
     return coupon_store.add_job(tx, template_id, list(members), source, campaign_id, None)
 
 
+def first_job_of(tx: Any, campaign_id: str) -> tuple[str, str] | None:
+    """(job id, template id) of the first issue job queued for ``campaign_id``, if any."""
+    return coupon_store.first_job_of(tx, campaign_id)
+
+
 def campaign_coupon_stats(tx: Any, campaign_id: str) -> dict[str, Any]:
     """Coupons of one campaign: {"issued": int, "redeemed": int, "discount": Decimal (total
     discount granted), "by_store": {store: {"redeemed": int, "discount": Decimal}},

@@ -244,6 +244,12 @@ def add_job(tx: Tx, template_id: str, members: list[str], source: str, campaign_
     return job_id
 
 
+def first_job_of(tx: Tx, campaign_id: str) -> tuple[str, str] | None:
+    row = tx.execute(sa.text("SELECT id, template_id FROM coupon_jobs WHERE campaign_id = :c "
+                             "ORDER BY created_at, id LIMIT 1"), {"c": campaign_id}).first()
+    return None if row is None else (str(row.id), str(row.template_id))
+
+
 def get_job(tx: Tx, job_id: str) -> Any:
     return tx.execute(sa.text("""SELECT id, template_id, campaign_id, source, status, total, position, issued, skipped,
                                  error, created_at, finished_at FROM coupon_jobs WHERE id = :id"""),

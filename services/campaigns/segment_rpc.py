@@ -280,9 +280,16 @@ class SegmentEntrypoints(CampaignEntrypoints):
             segment, rule = self._rule(tx, segment_id)
             existing = store.get_snapshot(tx, snap_id)
             snapshot = store.take_snapshot(tx, snap_id, segment, rule, _today(at))
-            members = store.snapshot_member_ids(tx, snap_id, None, 10_000_000)
-            # the snapshot id doubles as the issue's campaign key, so the coupon side dedupes a retry
-            job_id = coupon_issue.start_issue_job(tx, template_id, members, source="campaign", campaign_id=snap_id)
+            first = coupon_issue.first_job_of(tx, snap_id) if existing is not None else None
+            if first is not None:  # a retry: the job it started, not another one
+                if first[1] != str(uuid_or_none(template_id)):
+                    raise Conflict("this request_id issued another template", "request_id")
+                job_id = first[0]
+            else:
+                members = store.snapshot_member_ids(tx, snap_id, None, 10_000_000)
+                # the snapshot id doubles as the issue's campaign key: the coupon side dedupes per member too
+                job_id = coupon_issue.start_issue_job(tx, template_id, members, source="campaign",
+                                                      campaign_id=snap_id)
         return {"job_id": job_id, "snapshot_id": str(snapshot.id), "members": snapshot.size,
                 "replayed": existing is not None}
 

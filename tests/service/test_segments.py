@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from nameko.testing.services import entrypoint_hook
 
-from contracts.errors import Forbidden, InvalidInput, NotFound
-from tests.helpers import scalar
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tests.helpers import query, scalar, wait_for
 from tests.service.segments_support import add_member, call, new_store
 
 TODAY = date(2026, 6, 15)
@@ -116,6 +116,32 @@ def test_unknown_segments_and_other_callers(campaigns):
     with pytest.raises(InvalidInput) as err:
         call(campaigns, "preview_segment", "not-a-uuid")
     assert err.value.field == "segment_id"
+
+
+def test_segment_coupons_retried_with_the_same_request_id_return_the_first_job(campaigns):
+    from tests.service.coupons_support import template
+
+    st = new_store()
+    members = {add_member(st) for _ in range(3)}
+    segment = call(campaigns, "create_segment", name="three", rule={"field": "store", "op": "eq", "value": st})
+    made = call(campaigns, "create_template", **template(name="5 off", kind="cash", amount="5.00", min_spend="0"))
+    request_id = str(uuid.uuid4())
+    first = call(campaigns, "issue_segment_coupons", segment["segment_id"], made["template_id"], request_id=request_id)
+    again = call(campaigns, "issue_segment_coupons", segment["segment_id"], made["template_id"], request_id=request_id)
+    assert first["members"] == 3 and not first["replayed"]
+    assert again["job_id"] == first["job_id"] and again["replayed"]
+    assert scalar("campaigns", "SELECT count(*) FROM coupon_jobs WHERE campaign_id = :c", c=request_id) == 1
+
+    def owners() -> list[str]:
+        rows = query("campaigns", "SELECT member_id FROM coupons WHERE template_id = :t", t=made["template_id"])
+        return sorted(str(r.member_id) for r in rows)
+
+    wait_for(lambda: len(owners()) >= 3, message="the job issued its coupons")
+    assert owners() == sorted(members)  # one coupon each
+    other = call(campaigns, "create_template", **template(name="6 off", kind="cash", amount="6.00", min_spend="0"))
+    with pytest.raises(Conflict) as refused:
+        call(campaigns, "issue_segment_coupons", segment["segment_id"], other["template_id"], request_id=request_id)
+    assert refused.value.args[1] == "request_id"
 
 
 def test_rfm_abcd_and_lifecycle_recompute_as_a_job(campaigns):
