@@ -213,13 +213,16 @@ class CampaignEntrypoints:
     def _issue(self, tx: Tx, row: Any, member_id: str | None) -> list[str]:
         """Coupons to treated members within the per-member limit and the coupon cap."""
         spec = row.spec
-        members = cstore.grant(tx, str(row.id), int(spec.get("per_member_limit") or 1),
+        granted = cstore.grant(tx, str(row.id), int(spec.get("per_member_limit") or 1),
                                (spec.get("budget") or {}).get("coupons"), member_id)
-        if members:
+        by_number: dict[int, list[str]] = {}
+        for member, number in granted:  # a member's 2nd coupon of the campaign is another coupon
+            by_number.setdefault(number, []).append(member)
+        for number, members in sorted(by_number.items()):
             coupon_issue.start_issue_job(tx, spec["coupon_template_id"], members,
                                          source="birthday" if row.type == "birthday" else "campaign",
-                                         campaign_id=str(row.id))
-        return members
+                                         campaign_id=str(row.id), occurrence=number)
+        return [member for member, _ in granted]
 
     @subscribe("members", "member.birthday")
     def on_birthday_for_campaigns(self, tx: Tx, event: MemberBirthday, envelope: Envelope) -> None:

@@ -70,23 +70,24 @@ def fill_audience(tx: Tx, campaign_id: str, snapshot_id: str, threshold: int) ->
         ON CONFLICT DO NOTHING"""), {"c": campaign_id, "s": snapshot_id, "t": threshold}).rowcount)
 
 
-def grant(tx: Tx, campaign_id: str, per_member_limit: int, cap: int | None, member_id: str | None = None) -> list[str]:
+def grant(tx: Tx, campaign_id: str, per_member_limit: int, cap: int | None,
+          member_id: str | None = None) -> list[tuple[str, int]]:
     """Count one more reward for treated members (all, or one) under their per-member limit and
-    within the campaign's cap; returns who got one. Run under the campaign's row lock, so
-    concurrent grants never pass the cap."""
+    within the campaign's cap; returns who got one, with its number (their 1st, 2nd...). Run under
+    the campaign's row lock, so concurrent grants never pass the cap."""
     remaining = None
     if cap is not None:
         remaining = cap - rewards_given(tx, campaign_id)
         if remaining <= 0:
             return []
-    return [str(r[0]) for r in tx.execute(sa.text("""
+    return [(str(r[0]), int(r[1])) for r in tx.execute(sa.text("""
         UPDATE campaign_members SET rewards = rewards + 1
         WHERE campaign_id = :c AND member_id IN (
             SELECT member_id FROM campaign_members
             WHERE campaign_id = :c AND NOT control AND rewards < :limit
               AND (CAST(:m AS uuid) IS NULL OR member_id = CAST(:m AS uuid))
             ORDER BY member_id LIMIT :remaining)
-        RETURNING member_id"""), {"c": campaign_id, "limit": per_member_limit, "m": member_id,
+        RETURNING member_id, rewards"""), {"c": campaign_id, "limit": per_member_limit, "m": member_id,
                                   "remaining": remaining}).all()]
 
 

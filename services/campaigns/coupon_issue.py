@@ -17,16 +17,19 @@ from services.campaigns import coupon_store
 SOURCES = ("staff", "birthday", "exchange", "campaign")
 
 
-def issue_key(job_id: str, campaign_id: str | None, member_id: str) -> str:
-    """A coupon of a campaign is issued once per member, whichever job carries it; without a
+def issue_key(job_id: str, campaign_id: str | None, member_id: str, occurrence: int | None = None) -> str:
+    """A campaign's nth coupon to a member is issued once, whichever job carries it; without a
     campaign, once per member per job."""
-    return f"campaign:{campaign_id}:{member_id}" if campaign_id else f"job:{job_id}:{member_id}"
+    if not campaign_id:
+        return f"job:{job_id}:{member_id}"
+    return f"campaign:{campaign_id}:{member_id}" + (f":{occurrence}" if occurrence and occurrence > 1 else "")
 
 
 def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, source: str,
-                    campaign_id: str | None = None) -> str:
+                    campaign_id: str | None = None, occurrence: int | None = None) -> str:
     """Queue issuing one coupon of ``template_id`` to each member (a background job with
-    progress; idempotent per (campaign_id, member) when campaign_id is given). Runs in the
+    progress; idempotent per (campaign_id, member, occurrence) when campaign_id is given: the
+    campaign's ``occurrence``-th coupon to each of them, the first when None). Runs in the
     caller's transaction ``tx`` (a service_runtime.db.Tx); returns the job id. Raises
     contracts.errors.InvalidInput / NotFound / Conflict (budget) as the coupon side decides."""
     try:
@@ -51,7 +54,7 @@ def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, sou
     if (template.budget_value is not None and Decimal(template.face_value) > 0
             and Decimal(template.issued_value) + Decimal(template.face_value) > Decimal(template.budget_value)):
         raise Conflict("the template's budget is used up", "budget_value")
-    return coupon_store.add_job(tx, template_id, list(members), source, campaign_id, None)
+    return coupon_store.add_job(tx, template_id, list(members), source, campaign_id, None, occurrence)
 
 
 def first_job_of(tx: Any, campaign_id: str) -> tuple[str, str] | None:

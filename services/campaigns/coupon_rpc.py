@@ -240,7 +240,7 @@ class CouponEntrypoints:
                 if template is None:
                     store.fail_job(tx, str(job.id), "template gone", now)
                     continue
-                keys = [coupon_issue.issue_key(str(job.id), job.campaign_id, m) for m in members]
+                keys = [coupon_issue.issue_key(str(job.id), job.campaign_id, m, job.occurrence) for m in members]
                 outcome = store.issue(tx, template, members, keys, source=job.source, campaign_id=job.campaign_id,
                                       job_id=str(job.id), now=now)
                 done = job.position + len(members) >= job.total or not members

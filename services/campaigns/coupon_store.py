@@ -234,13 +234,13 @@ def campaign_stats(tx: Tx, campaign_id: str) -> tuple[int, list[Any]]:
 
 # ---- jobs -----------------------------------------------------------------------------------------------------
 def add_job(tx: Tx, template_id: str, members: list[str], source: str, campaign_id: str | None,
-            created_by: str | None) -> str:
+            created_by: str | None, occurrence: int | None = None) -> str:
     job_id = str(uuid.uuid4())
     tx.execute(sa.text("""
-        INSERT INTO coupon_jobs (id, template_id, campaign_id, source, member_ids, total, created_by)
-        VALUES (:id, :t, :c, :s, CAST(:m AS uuid[]), :n, :by)"""),
+        INSERT INTO coupon_jobs (id, template_id, campaign_id, source, member_ids, total, created_by, occurrence)
+        VALUES (:id, :t, :c, :s, CAST(:m AS uuid[]), :n, :by, :o)"""),
         {"id": job_id, "t": template_id, "c": campaign_id, "s": source, "m": members, "n": len(members),
-         "by": created_by})
+         "by": created_by, "o": occurrence})
     return job_id
 
 
@@ -259,7 +259,7 @@ def get_job(tx: Tx, job_id: str) -> Any:
 def claim_job(tx: Tx, chunk: int) -> tuple[Any, list[str]] | None:
     """The oldest open job not being worked on elsewhere (locked), and its next members."""
     job = tx.execute(sa.text("""
-        SELECT id, template_id, campaign_id, source, position, total FROM coupon_jobs
+        SELECT id, template_id, campaign_id, source, position, total, occurrence FROM coupon_jobs
         WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED""")).one_or_none()
     if job is None:
         return None

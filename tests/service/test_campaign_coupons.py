@@ -100,6 +100,36 @@ def test_a_birthday_campaign_gives_the_coupon_on_the_day_once_and_only_to_treate
                   "AND rewards > 0", c=cid) == 0
 
 
+def test_a_per_member_limit_of_two_gives_each_member_two_coupons_and_no_third(campaigns):
+    from nameko.testing.services import entrypoint_hook
+
+    from contracts.events import MemberBirthday
+
+    st = new_store()
+    members = [add_member(st) for _ in range(2)]
+    segment_id = call(campaigns, "create_segment", name="two", rule={"field": "store", "op": "eq", "value": st})
+    now = datetime.now(UTC)
+    c = call(campaigns, "create_campaign", name="Birthdays", type="birthday", segment_id=segment_id["segment_id"],
+             starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=30)).isoformat(),
+             coupon_template_id=_template(campaigns), control_share="0", per_member_limit=2)
+    cid = c["campaign_id"]
+    call(campaigns, "change_status", cid, "scheduled")
+    call(campaigns, "change_status", cid, "running")
+    for year in (2026, 2027, 2028):  # three birthdays: the limit is two
+        for member_id in members:
+            event = MemberBirthday(member_id=member_id, year=year, local_date=now.date(), registration_store=st)
+            with entrypoint_hook(campaigns, "on_birthday_for_campaigns") as handle:
+                handle(event.envelope().model_dump(mode="json"))
+
+    def coupons() -> list:
+        return query("campaigns", "SELECT member_id, code FROM coupons WHERE campaign_id = :c", c=cid)
+
+    wait_for(lambda: len(coupons()) >= 4, message="two coupons each")
+    per_member = {m: sorted(r.code for r in coupons() if str(r.member_id) == m) for m in members}
+    assert all(len(codes) == 2 and codes[0] != codes[1] for codes in per_member.values())
+    assert scalar("campaigns", "SELECT max(rewards) FROM campaign_members WHERE campaign_id = :c", c=cid) == 2
+
+
 def test_a_campaign_that_cannot_start_does_not_stop_the_timer_moving_the_others(campaigns):
     import uuid
 

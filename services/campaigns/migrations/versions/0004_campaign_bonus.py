@@ -1,4 +1,5 @@
-"""campaigns: bonus points points granted under each campaign's rules, per store of sale
+"""campaigns: bonus points granted under each campaign's rules, per store of sale; the reward
+number of a campaign's coupon jobs (a member's second coupon of a campaign is another coupon)
 
 Revision ID: 0004
 """
@@ -19,7 +20,9 @@ def upgrade() -> None:
         sa.Column("points", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("value", sa.Numeric(18, 6), nullable=False, server_default="0"),
     )
+    op.add_column("coupon_jobs", sa.Column("occurrence", sa.Integer, nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("coupon_jobs", "occurrence")
     op.drop_table("campaign_bonus")
