@@ -37,7 +37,7 @@ from services.campaigns import campaign_store as cstore
 from services.campaigns import coupon_issue
 from services.campaigns import segment_store as sstore
 from services.campaigns.ids import uuid_or_none
-from services.campaigns.segment_rules import parse_rule
+from services.campaigns.segment_rules import parse_rule, required_fields
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
@@ -98,8 +98,13 @@ class CampaignEntrypoints:
         campaign_id = _id(cmd.campaign_id, "campaign_id") if cmd.campaign_id else str(uuid.uuid4())
         spec = {k: data[k] for k in SPEC_FIELDS}
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            if sstore.get_segment(tx, _id(cmd.segment_id, "segment_id")) is None:
+            segment = sstore.get_segment(tx, _id(cmd.segment_id, "segment_id"))
+            if segment is None:
                 raise NotFound("no such segment", "segment_id")
+            if cmd.type == "win_back" and not {"lifecycle", "days_since_last_purchase"} & required_fields(
+                    parse_rule(segment.rule)):
+                raise InvalidInput("a win-back campaign is for lapsed members: its segment must require a lifecycle "
+                                   "or days_since_last_purchase condition", "segment_id")
             row, created = cstore.add(tx, {
                 "id": campaign_id, "name": cmd.name, "type": cmd.type, "segment_id": cmd.segment_id,
                 "starts_at": cmd.starts_at, "ends_at": cmd.ends_at, "spec": spec, "control_share": cmd.control_share,
@@ -198,7 +203,7 @@ class CampaignEntrypoints:
                                     launched_at=now)
         spec = row.spec
         granted: list[str] | None = None  # coupon campaigns tell only the members who got a coupon
-        if row.type in rules.COUPON_TYPES and row.type != "birthday":  # birthday coupons go out on the day
+        if row.type in rules.COUPON_TYPES and row.type not in rules.ON_EVENT_TYPES:  # those go out on the day
             granted = self._issue(tx, updated, None)
         if row.type in rules.POINTS_TYPES:  # points rewards the treated audience only
             treated = [str(m.member_id) for m in cstore.treated(tx, campaign_id)]
@@ -228,13 +233,22 @@ class CampaignEntrypoints:
     def on_birthday_for_campaigns(self, tx: Tx, event: MemberBirthday, envelope: Envelope) -> None:
         """A running birthday campaign gives its treated members their coupon (and tells them) on
         their birthday, within the per-member limit and the cap."""
-        for found in cstore.live_of_type(tx, "birthday", envelope.occurred_at):
+        self._reward_on_event(tx, "birthday", event.member_id, event.registration_store, envelope.occurred_at)
+
+    def on_referrals(self, tx: Tx, referrers: list[tuple[str, str | None, datetime]]) -> None:
+        """Referral campaigns: each referral points credited (member, store, time) gives the
+        referrer a coupon if they are in a running referral campaign's treated audience, up to its
+        per-member limit (referrals rewarded per referrer) and its coupon cap."""
+        for member_id, store, at in referrers:
+            self._reward_on_event(tx, "referral", member_id, store, at)
+
+    def _reward_on_event(self, tx: Tx, kind: str, member_id: str, store: str | None, at: datetime) -> None:
+        for found in cstore.live_of_type(tx, kind, at):
             row = cstore.get(tx, str(found.id), lock=True)
-            if self._issue(tx, row, event.member_id) and row.spec.get("channel"):
-                tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=event.member_id,
-                                          channel=row.spec["channel"], template=row.spec["template"],
-                                          variables=self._variables(tx, row), store=event.registration_store,
-                                          announced_at=envelope.occurred_at))
+            if self._issue(tx, row, member_id) and row.spec.get("channel"):
+                tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=member_id, channel=row.spec["channel"],
+                                          template=row.spec["template"], variables=self._variables(tx, row),
+                                          store=store, announced_at=at))
 
     def _bonus_start(self, tx: Tx, row: Any, now: datetime, key: str) -> None:
         spec = row.spec

@@ -22,6 +22,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 POINTS_TYPES = ("points_multiplier", "points_bonus", "member_day")
 COUPON_TYPES = ("coupon_drop", "birthday", "win_back", "referral")
+ON_EVENT_TYPES = ("birthday", "referral")  # coupons on a member's birthday / per referral, not at launch
 BUCKETS = 10_000
 
 

@@ -110,6 +110,9 @@ class SegmentEntrypoints(CampaignEntrypoints):
                                                              value + points * (event.point_value or Decimal(0)))
         store.sales_seen(tx, balances, [(e.member_id, e.store, e.occurred_at, 1, e.amount) for e, _ in events
                                         if e.source == "sale" and e.amount is not None], bonuses)
+        # the referrer's side of a referral (the referred member's side has their own id as reference)
+        self.on_referrals(tx, [(e.member_id, e.store, env.occurred_at) for e, env in events
+                               if e.source == "referral" and e.reference != e.member_id])
 
     @subscribe("points", "points.reversed")
     def on_points_reversed(self, tx: Tx, event: PointsReversed, envelope: Envelope) -> None:

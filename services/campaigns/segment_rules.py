@@ -72,6 +72,17 @@ def parse_rule(raw: Any, path: str = "rule") -> Group:
     return node if isinstance(node, Group) else Group("all", (node,))
 
 
+def required_fields(rule: Group) -> set[str]:
+    """Fields every member of the segment is tested on (conditions of the top-level "all" chain,
+    nested "all" groups included; alternatives under "any" or "not" do not count)."""
+    if rule.kind != "all":
+        return set()
+    out: set[str] = set()
+    for item in rule.items:
+        out |= {item.field} if isinstance(item, Condition) else required_fields(item)
+    return out
+
+
 def _node(raw: Any, path: str, depth: int, counter: list[int]) -> Group | Condition:
     if not isinstance(raw, dict):
         raise InvalidInput("must be an object: a group {all|any|not} or a condition {field, op, value}", path)

@@ -70,6 +70,21 @@ def test_a_budget_below_what_is_committed_is_refused(campaigns):
     assert err.value.field == "budget.coupons"
 
 
+def test_a_win_back_campaign_needs_a_segment_of_lapsed_members(campaigns):
+    st = new_store()
+    everyone = call(campaigns, "create_segment", name="a store", rule={"field": "store", "op": "eq", "value": st})
+    lapsed = call(campaigns, "create_segment", name="lapsed", rule={"all": [
+        {"field": "store", "op": "eq", "value": st},
+        {"field": "lifecycle", "op": "in", "value": ["lapsed", "dormant"]}]})
+    now = datetime.now(UTC)
+    terms = dict(name="Come back", type="win_back", starts_at=(now + timedelta(days=1)).isoformat(),
+                 ends_at=(now + timedelta(days=30)).isoformat(), coupon_template_id=_template(campaigns))
+    with pytest.raises(InvalidInput) as err:
+        call(campaigns, "create_campaign", segment_id=everyone["segment_id"], **terms)
+    assert err.value.field == "segment_id"
+    assert call(campaigns, "create_campaign", segment_id=lapsed["segment_id"], **terms)["status"] == "draft"
+
+
 def test_a_birthday_campaign_gives_the_coupon_on_the_day_once_and_only_to_treated_members(campaigns):
     from nameko.testing.services import entrypoint_hook
 
@@ -128,6 +143,42 @@ def test_a_per_member_limit_of_two_gives_each_member_two_coupons_and_no_third(ca
     per_member = {m: sorted(r.code for r in coupons() if str(r.member_id) == m) for m in members}
     assert all(len(codes) == 2 and codes[0] != codes[1] for codes in per_member.values())
     assert scalar("campaigns", "SELECT max(rewards) FROM campaign_members WHERE campaign_id = :c", c=cid) == 2
+
+
+def test_a_referral_campaign_rewards_the_referrer_per_referral_up_to_the_limit(campaigns):
+    from nameko.testing.services import entrypoint_hook
+
+    from contracts.events import PointsAccrued
+
+    st = new_store()
+    referrer, referred_member = add_member(st), add_member(st)
+    segment_id = call(campaigns, "create_segment", name="r", rule={"field": "store", "op": "eq", "value": st})
+    now = datetime.now(UTC)
+    c = call(campaigns, "create_campaign", name="Refer a friend", type="referral", segment_id=segment_id["segment_id"],
+             starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=30)).isoformat(),
+             coupon_template_id=_template(campaigns), control_share="0", per_member_limit=2)
+    cid = c["campaign_id"]
+    call(campaigns, "change_status", cid, "scheduled")
+    call(campaigns, "change_status", cid, "running")
+    assert scalar("campaigns", "SELECT count(*) FROM coupon_jobs WHERE campaign_id = :c", c=cid) == 0  # not at launch
+
+    def referral(member_id: str, referred: str) -> dict:
+        return PointsAccrued(member_id=member_id, store=st, source="referral", reference=referred, points=100,
+                             amount=None, occurred_at=now, balance=100).envelope().model_dump(mode="json")
+
+    friends = [referred_member, add_member(st), add_member(st)]
+    batch = [referral(referrer, friend) for friend in friends]  # three friends brought in
+    batch.append(referral(referred_member, referred_member))  # the referred side of the first: no reward
+    with entrypoint_hook(campaigns, "on_points_accrued") as handle:
+        handle(batch)
+
+    def owners() -> list[str]:
+        return [str(r.member_id) for r in query("campaigns", "SELECT member_id FROM coupons WHERE campaign_id = :c",
+                                                c=cid)]
+
+    wait_for(lambda: len(owners()) >= 2, message="the referrer's coupons")
+    assert owners() == [referrer, referrer]  # two referrals rewarded: the per-referrer limit
+    assert call(campaigns, "campaign_results", cid)["total"]["reached"] == 2  # the audience fixed at launch
 
 
 def test_a_campaign_that_cannot_start_does_not_stop_the_timer_moving_the_others(campaigns):

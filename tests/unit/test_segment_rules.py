@@ -88,3 +88,16 @@ def test_rfm_parameters_are_validated():
         with pytest.raises(InvalidInput) as err:
             rfm.parse_params(raw)
         assert err.value.field == field
+
+
+def test_required_fields_are_those_every_member_is_tested_on() -> None:
+    from services.campaigns.segment_rules import parse_rule, required_fields
+
+    rule = parse_rule({"all": [{"field": "store", "op": "eq", "value": "S1"},
+                               {"all": [{"field": "lifecycle", "op": "eq", "value": "dormant"}]},
+                               {"any": [{"field": "tier", "op": "eq", "value": "gold"},
+                                        {"field": "gender", "op": "eq", "value": "female"}]}]})
+    assert required_fields(rule) == {"store", "lifecycle"}
+    assert required_fields(parse_rule({"field": "days_since_last_purchase", "op": "gte", "value": 90})) == {
+        "days_since_last_purchase"}
+    assert required_fields(parse_rule({"not": {"field": "lifecycle", "op": "eq", "value": "active"}})) == set()
