@@ -23,6 +23,18 @@ def _template(campaigns) -> str:
                 valid_days=30)["template_id"]
 
 
+def _running(campaigns, store: str, **terms) -> str:
+    """A campaign over the members of ``store``, live from a minute ago for 30 days, running."""
+    segment_id = call(campaigns, "create_segment", name="s", rule={"field": "store", "op": "eq", "value": store})
+    now = datetime.now(UTC)
+    c = call(campaigns, "create_campaign", segment_id=segment_id["segment_id"],
+             starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=30)).isoformat(),
+             coupon_template_id=_template(campaigns), **terms)
+    call(campaigns, "change_status", c["campaign_id"], "scheduled")
+    call(campaigns, "change_status", c["campaign_id"], "running")
+    return c["campaign_id"]
+
+
 def _coupon_campaign(campaigns, cap=None, **extra):
     st = new_store()
     members = [add_member(st) for _ in range(20)]
@@ -92,14 +104,9 @@ def test_a_birthday_campaign_gives_the_coupon_on_the_day_once_and_only_to_treate
 
     st = new_store()
     members = [add_member(st) for _ in range(12)]
-    segment_id = call(campaigns, "create_segment", name="b", rule={"field": "store", "op": "eq", "value": st})
     now = datetime.now(UTC)
-    c = call(campaigns, "create_campaign", name="Birthday", type="birthday", segment_id=segment_id["segment_id"],
-             starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=30)).isoformat(),
-             coupon_template_id=_template(campaigns), control_share="0.3", channel="sms", template="birthday")
-    cid = c["campaign_id"]
-    call(campaigns, "change_status", cid, "scheduled")
-    call(campaigns, "change_status", cid, "running")
+    cid = _running(campaigns, st, name="Birthday", type="birthday", control_share="0.3", channel="sms",
+                   template="birthday")
     assert scalar("campaigns", "SELECT sum(rewards) FROM campaign_members WHERE campaign_id = :c", c=cid) == 0
     for member_id in members:
         for _ in range(2):  # two birthday events (another year's event id): one coupon per campaign
@@ -122,14 +129,8 @@ def test_a_per_member_limit_of_two_gives_each_member_two_coupons_and_no_third(ca
 
     st = new_store()
     members = [add_member(st) for _ in range(2)]
-    segment_id = call(campaigns, "create_segment", name="two", rule={"field": "store", "op": "eq", "value": st})
     now = datetime.now(UTC)
-    c = call(campaigns, "create_campaign", name="Birthdays", type="birthday", segment_id=segment_id["segment_id"],
-             starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=30)).isoformat(),
-             coupon_template_id=_template(campaigns), control_share="0", per_member_limit=2)
-    cid = c["campaign_id"]
-    call(campaigns, "change_status", cid, "scheduled")
-    call(campaigns, "change_status", cid, "running")
+    cid = _running(campaigns, st, name="Birthdays", type="birthday", control_share="0", per_member_limit=2)
     for year in (2026, 2027, 2028):  # three birthdays: the limit is two
         for member_id in members:
             event = MemberBirthday(member_id=member_id, year=year, local_date=now.date(), registration_store=st)
@@ -152,14 +153,8 @@ def test_a_referral_campaign_rewards_the_referrer_per_referral_up_to_the_limit(c
 
     st = new_store()
     referrer, referred_member = add_member(st), add_member(st)
-    segment_id = call(campaigns, "create_segment", name="r", rule={"field": "store", "op": "eq", "value": st})
     now = datetime.now(UTC)
-    c = call(campaigns, "create_campaign", name="Refer a friend", type="referral", segment_id=segment_id["segment_id"],
-             starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=30)).isoformat(),
-             coupon_template_id=_template(campaigns), control_share="0", per_member_limit=2)
-    cid = c["campaign_id"]
-    call(campaigns, "change_status", cid, "scheduled")
-    call(campaigns, "change_status", cid, "running")
+    cid = _running(campaigns, st, name="Refer a friend", type="referral", control_share="0", per_member_limit=2)
     assert scalar("campaigns", "SELECT count(*) FROM coupon_jobs WHERE campaign_id = :c", c=cid) == 0  # not at launch
 
     def referral(member_id: str, referred: str) -> dict:

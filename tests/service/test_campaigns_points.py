@@ -40,6 +40,17 @@ def audience(campaign_id: str, store: str, treated: int, control: int, share: De
     return picked[False], picked[True]
 
 
+def running(campaigns, store: str, campaign_id: str, **terms) -> None:
+    """A points campaign over the members of ``store``, live from 5 minutes ago for a day, running."""
+    segment_id = call(campaigns, "create_segment", name="s", rule={"field": "store", "op": "eq", "value": store})
+    now = datetime.now(UTC)
+    call(campaigns, "create_campaign", type="points_bonus", segment_id=segment_id["segment_id"], stores=[store],
+         starts_at=(now - timedelta(minutes=5)).isoformat(), ends_at=(now + timedelta(days=1)).isoformat(),
+         campaign_id=campaign_id, **terms)
+    call(campaigns, "change_status", campaign_id, "scheduled")
+    call(campaigns, "change_status", campaign_id, "running")
+
+
 def bonus_of(result: dict) -> int:
     return sum(line["points"] for line in result["breakdown"] if line["rule"].startswith(("bonus:", "budget:")))
 
@@ -52,13 +63,7 @@ def test_a_points_campaign_opens_and_ends_a_bonus_rule_in_points(start_service):
     st = new_store()
     cid = str(uuid.uuid4())
     treated, control = audience(cid, st, treated=2, control=2, share=Decimal("0.5"))
-    segment_id = call(campaigns, "create_segment", name="x", rule={"field": "store", "op": "eq", "value": st})
-    now = datetime.now(UTC)
-    call(campaigns, "create_campaign", name="Bonus 77", type="points_bonus", segment_id=segment_id["segment_id"],
-         starts_at=(now - timedelta(minutes=5)).isoformat(), ends_at=(now + timedelta(days=1)).isoformat(),
-         points_per_sale=77, stores=[st], control_share="0.5", campaign_id=cid)
-    call(campaigns, "change_status", cid, "scheduled")
-    call(campaigns, "change_status", cid, "running")
+    running(campaigns, st, cid, name="Bonus 77", points_per_sale=77, control_share="0.5")
     wait_for(lambda: rules_of(cid), message="bonus rule in points")
     (rule,) = rules_of(cid)
     assert rule.rule["points_per_sale"] == 77 and rule.rule["stores"] == [st]
@@ -96,14 +101,8 @@ def test_a_points_budget_holds_under_concurrent_sales(start_service):
     st = new_store()
     cid = str(uuid.uuid4())
     treated, _ = audience(cid, st, treated=8, control=0, share=Decimal("0"))
-    segment_id = call(campaigns, "create_segment", name="budget", rule={"field": "store", "op": "eq", "value": st})
-    now = datetime.now(UTC)
-    call(campaigns, "create_campaign", name="Bonus 50, 120 in all", type="points_bonus",
-         segment_id=segment_id["segment_id"], starts_at=(now - timedelta(minutes=5)).isoformat(),
-         ends_at=(now + timedelta(days=1)).isoformat(), points_per_sale=50, stores=[st], control_share="0",
-         budget={"points": 120}, campaign_id=cid)
-    call(campaigns, "change_status", cid, "scheduled")
-    call(campaigns, "change_status", cid, "running")
+    running(campaigns, st, cid, name="Bonus 50, 120 in all", points_per_sale=50, control_share="0",
+            budget={"points": 120})
     wait_for(lambda: scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
                             a=f"campaign:{cid}") == 8 and rules_of(cid), message="rule and audience in points")
     with ClusterRpcClient() as client:  # eight tills at once, served by concurrent workers
