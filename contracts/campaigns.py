@@ -209,6 +209,8 @@ class CampaignBonusStarted(EventPayload):
     audience_only: bool = Field(default=False, description="Only members granted the campaign's audience")
     points_budget: int | None = Field(default=None, ge=0,
                                       description="Most bonus points all of the campaign's rules may grant")
+    money_budget: Decimal | None = Field(default=None, ge=0,
+                                         description="Most value (bonus points x point value) they may grant")
 
 
 class CampaignAudienceGranted(EventPayload):
@@ -222,6 +224,21 @@ class CampaignAudienceGranted(EventPayload):
 
     campaign_id: str
     member_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class CampaignBudgetChanged(EventPayload):
+    """A points campaign's caps changed: points applies them to what the campaign's rules grant from
+    now on (a cap below what they granted already stops them there). None: no such cap."""
+
+    TYPE = "campaign.budget_changed"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    campaign_id: str
+    points_budget: int | None = Field(default=None, ge=0)
+    money_budget: Decimal | None = Field(default=None, ge=0)
+    granted: int = Field(default=0, ge=0, description="Bonus points campaigns has seen granted so far (where a "
+                                                          "new budget starts counting)")
 
 
 class CampaignBonusEnded(EventPayload):
@@ -241,4 +258,4 @@ CAMPAIGN_MODELS: dict[str, type[BaseModel]] = {
                                   ResultFigures, CampaignResults)
 }
 CAMPAIGN_EVENTS: tuple[type[EventPayload], ...] = (CampaignAnnounced, CampaignBonusStarted, CampaignBonusEnded,
-                                                   CampaignAudienceGranted)
+                                                   CampaignAudienceGranted, CampaignBudgetChanged)

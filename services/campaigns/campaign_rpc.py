@@ -18,6 +18,7 @@ from contracts.campaigns import (
     CampaignAudienceGranted,
     CampaignBonusEnded,
     CampaignBonusStarted,
+    CampaignBudgetChanged,
     CampaignIn,
     CampaignOut,
     CampaignResults,
@@ -151,14 +152,24 @@ class CampaignEntrypoints:
             rules.check_budget(new.model_dump(), committed)
             row = cstore.set_spec(tx, row, {**row.spec, "budget": new.model_dump(mode="json")}, self._actor(),
                                   "budget changed")
+            if row.type in rules.POINTS_TYPES and row.launched_at is not None:
+                tx.emit(CampaignBudgetChanged(campaign_id=str(row.id), points_budget=new.points,
+                                              money_budget=new.money, granted=int(committed["points"])))
         return _out(row).model_dump(mode="json")
 
     def _committed(self, tx: Tx, row: Any) -> dict[str, Any]:
-        """Coupons granted so far (ours, queued jobs included) and the discount redeemed (coupon side)."""
-        if row.type in rules.COUPON_TYPES and row.launched_at is not None:
+        """What the campaign has committed: coupons granted (queued jobs included) and their face
+        value or the discount redeemed, whichever is more; for points campaigns the bonus points
+        points reported granted (and their value)."""
+        if row.launched_at is None:
+            return {"coupons": 0, "money": 0, "points": 0}
+        if row.type in rules.COUPON_TYPES:
             stats = coupon_issue.campaign_coupon_stats(tx, str(row.id))
-            return {"coupons": cstore.rewards_given(tx, str(row.id)), "money": stats["discount"], "points": 0}
-        return {"coupons": 0, "money": 0, "points": 0}
+            given = cstore.rewards_given(tx, str(row.id))
+            face = coupon_issue.face_value(tx, row.spec["coupon_template_id"])
+            return {"coupons": given, "money": max(stats["discount"], given * face), "points": 0}
+        bonus = sstore.bonus_granted(tx, str(row.id)).values()
+        return {"coupons": 0, "points": sum(p for p, _ in bonus), "money": sum((v for _, v in bonus), Decimal(0))}
 
     @rpc(expected_exceptions=EXPECTED)
     def change_status(self, campaign_id: str, status: str, note: str | None = None,
@@ -216,10 +227,17 @@ class CampaignEntrypoints:
         return updated
 
     def _issue(self, tx: Tx, row: Any, member_id: str | None) -> list[str]:
-        """Coupons to treated members within the per-member limit and the coupon cap."""
+        """Coupons to treated members within the per-member limit, the coupon cap and the money cap
+        (each coupon counts its face value)."""
         spec = row.spec
-        granted = cstore.grant(tx, str(row.id), int(spec.get("per_member_limit") or 1),
-                               (spec.get("budget") or {}).get("coupons"), member_id)
+        budget = spec.get("budget") or {}
+        cap = budget.get("coupons")
+        if budget.get("money") is not None:
+            face = coupon_issue.face_value(tx, spec["coupon_template_id"])
+            if face > 0:
+                by_money = int(Decimal(budget["money"]) // face)
+                cap = by_money if cap is None else min(cap, by_money)
+        granted = cstore.grant(tx, str(row.id), int(spec.get("per_member_limit") or 1), cap, member_id)
         by_number: dict[int, list[str]] = {}
         for member, number in granted:  # a member's 2nd coupon of the campaign is another coupon
             by_number.setdefault(number, []).append(member)
@@ -257,7 +275,8 @@ class CampaignEntrypoints:
                                          starts_at=max(now, row.starts_at), ends_at=row.ends_at,
                                          multiplier=spec.get("multiplier"), points_per_sale=spec.get("points_per_sale"),
                                          stores=spec.get("stores") or [], audience_only=True,
-                                         points_budget=(spec.get("budget") or {}).get("points")))
+                                         points_budget=(spec.get("budget") or {}).get("points"),
+                                         money_budget=(spec.get("budget") or {}).get("money")))
         elif row.type == "member_day":
             self._member_days(tx, row, now)
 
@@ -277,7 +296,8 @@ class CampaignEntrypoints:
             tx.emit(CampaignBonusStarted(campaign_id=str(row.id), rule_key=occ.key, name=f"{row.name} {occ.key[-30:]}",
                                          starts_at=start, ends_at=end, multiplier=spec.get("multiplier"),
                                          points_per_sale=spec.get("points_per_sale"), stores=list(occ.stores),
-                                         audience_only=True, points_budget=(spec.get("budget") or {}).get("points")))
+                                         audience_only=True, points_budget=(spec.get("budget") or {}).get("points"),
+                                         money_budget=(spec.get("budget") or {}).get("money")))
         if fresh:
             cstore.set_spec(tx, row, {**spec, "occurrences": sorted(done | set(fresh))}, "timer",
                             "member day " + ", ".join(fresh))

@@ -94,6 +94,12 @@ def member_export(tx: Any, member_id: str) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def face_value(tx: Any, template_id: str) -> Decimal:
+    """What one coupon of the template counts against a value budget (0 for an unknown template)."""
+    row = coupon_store.get_template(tx, template_id)
+    return Decimal(0) if row is None else Decimal(row.face_value)
+
+
 def template_variables(tx: Any, template_id: str) -> dict[str, str | int]:
     """What an announcement says about a template's coupon: ``coupon_value`` (the amount off, the
     percent, or the gift); empty for an unknown template."""

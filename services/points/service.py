@@ -15,7 +15,12 @@ from nameko.timer import timer
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from contracts.campaigns import CampaignAudienceGranted, CampaignBonusEnded, CampaignBonusStarted
+from contracts.campaigns import (
+    CampaignAudienceGranted,
+    CampaignBonusEnded,
+    CampaignBonusStarted,
+    CampaignBudgetChanged,
+)
 from contracts.envelope import Envelope
 from contracts.errors import (
     Conflict,
@@ -243,9 +248,25 @@ class PointsService(ServiceBase):
         source = f"campaign:{event.campaign_id}"
         store.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at, None,
                              source=source, rule_id=rule_id, audience=source if event.audience_only else None)
-        if event.points_budget is not None:
-            store.set_budget(tx, source, event.points_budget)
+        cap = self._bonus_cap(tx, event.points_budget, event.money_budget)
+        if cap is not None:
+            store.set_budget(tx, source, cap)
         self.programs.invalidate()
+
+    @subscribe("campaigns", "campaign.budget_changed")
+    def on_campaign_budget_changed(self, tx: Tx, event: CampaignBudgetChanged, envelope: Envelope) -> None:
+        cap = self._bonus_cap(tx, event.points_budget, event.money_budget)
+        store.set_budget(tx, f"campaign:{event.campaign_id}", cap, event.granted)
+        self.programs.invalidate()
+
+    def _bonus_cap(self, tx: Tx, points: int | None, money: Decimal | None) -> int | None:
+        """The bonus points a campaign may grant: its points cap, and its money cap in points at the
+        program's point value, whichever is less (None: no cap)."""
+        caps = [] if points is None else [points]
+        _, program = self.programs.current(tx)
+        if money is not None and program.point_value > 0:
+            caps.append(int(money // program.point_value))
+        return min(caps) if caps else None
 
     @subscribe("campaigns", "campaign.audience_granted")
     def on_campaign_audience_granted(self, tx: Tx, event: CampaignAudienceGranted, envelope: Envelope) -> None:

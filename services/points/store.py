@@ -395,11 +395,14 @@ def move_audiences(tx: Tx, merged_id: str, survivor_id: str) -> None:
     tx.execute(bonus_audiences.delete().where(bonus_audiences.c.member_id == merged_id))
 
 
-def set_budget(tx: Tx, source: str, cap: int) -> None:
-    """A source's bonus budget; a lower cap than what it granted already stops at what it granted."""
-    stmt = pg_insert(bonus_budgets).values(source=source, cap=cap)
+def set_budget(tx: Tx, source: str, cap: int | None, granted: int = 0) -> None:
+    """A source's bonus budget (None: no cap, still counted). A new one starts from ``granted``
+    (what the campaign granted before it had one); a cap below what was granted stops there."""
+    start = granted if cap is None else min(granted, cap)
+    stmt = pg_insert(bonus_budgets).values(source=source, cap=cap, granted=start)
     tx.execute(stmt.on_conflict_do_update(index_elements=["source"], set_={
-        "cap": sa.func.greatest(stmt.excluded.cap, bonus_budgets.c.granted)}))
+        "cap": sa.case((stmt.excluded.cap.is_(None), None),
+                       else_=sa.func.greatest(stmt.excluded.cap, bonus_budgets.c.granted))}))
 
 
 def budgeted_sources(tx: Tx) -> set[str]:

@@ -182,9 +182,9 @@ bonus_budgets = sa.Table(
     "bonus_budgets",
     metadata,
     sa.Column("source", sa.Text, primary_key=True),
-    sa.Column("cap", sa.BigInteger, nullable=False),
+    sa.Column("cap", sa.BigInteger, nullable=True),  # NULL: no cap (still counted)
     sa.Column("granted", sa.BigInteger, nullable=False, server_default="0"),
-    sa.CheckConstraint("granted >= 0 AND granted <= cap", name="bonus_budgets_within_cap"),
+    sa.CheckConstraint("granted >= 0 AND (cap IS NULL OR granted <= cap)", name="bonus_budgets_within_cap"),
 )
 
 reminders = sa.Table(

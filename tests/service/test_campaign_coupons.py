@@ -75,6 +75,18 @@ def test_a_coupon_drop_tells_only_the_members_who_got_a_coupon_and_its_value(cam
     assert all(a["variables"] == {"campaign_name": "Drop", "coupon_value": "10.00"} for a in announced)
 
 
+def test_a_money_budget_caps_coupons_by_their_face_value(campaigns):
+    st = new_store()
+    for _ in range(6):
+        add_member(st)
+    cid = _running(campaigns, st, name="Drop", type="coupon_drop", control_share="0", budget={"money": "25.00"})
+    # the template takes 10.00 off: 25.00 allows two coupons
+    assert scalar("campaigns", "SELECT sum(rewards) FROM campaign_members WHERE campaign_id = :c", c=cid) == 2
+    with pytest.raises(InvalidInput) as err:
+        call(campaigns, "set_budget", cid, money="19.99")
+    assert err.value.field == "budget.money"
+
+
 def test_a_budget_below_what_is_committed_is_refused(campaigns):
     cid, _ = _coupon_campaign(campaigns, cap=5)
     with pytest.raises(InvalidInput) as err:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from nameko.standalone.rpc import ClusterRpcClient
 from nameko.testing.services import entrypoint_hook
 
@@ -111,3 +112,36 @@ def test_a_points_budget_holds_under_concurrent_sales(start_service):
     bonuses = sorted(bonus_of(r) for r in results)
     assert sum(bonuses) == 120 and bonuses[-2:] == [50, 50] and bonuses.count(20) == 1
     assert scalar("points", "SELECT granted FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}") == 120
+
+
+def test_a_money_budget_caps_bonus_value_and_a_budget_change_reaches_points(start_service):
+    from contracts.errors import InvalidInput
+
+    execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    points = start_service("points")
+    campaigns = start_service("campaigns")
+    st = new_store()
+    cid = str(uuid.uuid4())
+    treated, _ = audience(cid, st, treated=4, control=0, share=Decimal("0"))
+    running(campaigns, st, cid, name="Bonus 50, 1.30 in value", points_per_sale=50, control_share="0",
+            budget={"money": "1.30"})  # 130 points at the default point value of 0.01
+
+    def cap() -> object:
+        return scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}")
+
+    wait_for(lambda: cap() == 130 and scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
+                                             a=f"campaign:{cid}") == 4, message="the budget and audience in points")
+
+    def sell(member_id: str) -> int:
+        with entrypoint_hook(points, "record_sale") as record:
+            return bonus_of(record(**sale(member_id, "10.00", store=st)))
+
+    assert [sell(m) for m in treated[:3]] == [50, 50, 30]
+    wait_for(lambda: call(campaigns, "campaign_results", cid)["total"]["bonus_points"] == 130,
+             message="campaigns saw the bonus granted")
+    with pytest.raises(InvalidInput) as refused:  # below what is committed already
+        call(campaigns, "set_budget", cid, money="1.00")
+    assert refused.value.args[1] == "budget.money"
+    call(campaigns, "set_budget", cid, money="2.00")
+    wait_for(lambda: cap() == 200, message="the new cap in points")
+    assert [sell(treated[3]), sell(treated[0]), sell(treated[1])] == [50, 20, 0]
