@@ -136,7 +136,9 @@ class CampaignIn(_Model):
             raise ValueError("time out of range") from None
     recurrence: Recurrence | None = None
     budget: Budget = Field(default_factory=Budget)
-    per_member_limit: int = Field(default=1, ge=1, le=1000)
+    per_member_limit: int | None = Field(default=None, ge=1, le=1000,
+                                         description="Most rewards per member: coupons (default 1), or sales "
+                                                     "earning a points campaign's bonus (default: no limit)")
     control_share: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1, max_digits=5, decimal_places=4)
     attribution_days: int = Field(default=14, ge=1, le=365)
     channel: Literal["sms", "email", "push", "webhook"] | None = None
@@ -211,6 +213,7 @@ class CampaignBonusStarted(EventPayload):
                                       description="Most bonus points all of the campaign's rules may grant")
     money_budget: Decimal | None = Field(default=None, ge=0,
                                          description="Most value (bonus points x point value) they may grant")
+    per_member_limit: int | None = Field(default=None, ge=1, description="Most sales of one member earning the bonus")
 
 
 class CampaignAudienceGranted(EventPayload):

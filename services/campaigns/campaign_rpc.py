@@ -276,7 +276,8 @@ class CampaignEntrypoints:
                                          multiplier=spec.get("multiplier"), points_per_sale=spec.get("points_per_sale"),
                                          stores=spec.get("stores") or [], audience_only=True,
                                          points_budget=(spec.get("budget") or {}).get("points"),
-                                         money_budget=(spec.get("budget") or {}).get("money")))
+                                         money_budget=(spec.get("budget") or {}).get("money"),
+                                         per_member_limit=spec.get("per_member_limit")))
         elif row.type == "member_day":
             self._member_days(tx, row, now)
 
@@ -297,7 +298,8 @@ class CampaignEntrypoints:
                                          starts_at=start, ends_at=end, multiplier=spec.get("multiplier"),
                                          points_per_sale=spec.get("points_per_sale"), stores=list(occ.stores),
                                          audience_only=True, points_budget=(spec.get("budget") or {}).get("points"),
-                                         money_budget=(spec.get("budget") or {}).get("money")))
+                                         money_budget=(spec.get("budget") or {}).get("money"),
+                                         per_member_limit=spec.get("per_member_limit")))
         if fresh:
             cstore.set_spec(tx, row, {**spec, "occurrences": sorted(done | set(fresh))}, "timer",
                             "member day " + ", ".join(fresh))

@@ -249,8 +249,8 @@ class PointsService(ServiceBase):
         store.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at, None,
                              source=source, rule_id=rule_id, audience=source if event.audience_only else None)
         cap = self._bonus_cap(tx, event.points_budget, event.money_budget)
-        if cap is not None:
-            store.set_budget(tx, source, cap)
+        if cap is not None or event.per_member_limit is not None:
+            store.set_budget(tx, source, cap, per_member=event.per_member_limit)
         self.programs.invalidate()
 
     @subscribe("campaigns", "campaign.budget_changed")
@@ -417,7 +417,8 @@ class PointsService(ServiceBase):
                                                                                 Decimal(0)),
                                       currency=sale.currency, tier=account.tier, store=sale.store,
                                       sold_at=sale.sold_at, bonuses=open_to, earned_today=today)
-                earning = self._within_budgets(tx, earning, [b for b in open_to if b.source in budgeted])
+                earning = self._within_budgets(tx, earning, [b for b in open_to if b.source in budgeted],
+                                               account.member_id)
             except domain.RuleError as exc:
                 outcomes[index] = InvalidInput(str(exc), exc.field)
                 continue
@@ -477,14 +478,17 @@ class PointsService(ServiceBase):
         return outcomes
 
     @staticmethod
-    def _within_budgets(tx: Tx, earning: domain.Earning, budgeted: list[domain.Bonus]) -> domain.Earning:
-        """Bonus points of budgeted campaigns, taken from their budgets (under the budget row's lock);
-        a refund does not give budget back (what a campaign granted stays spent)."""
+    def _within_budgets(tx: Tx, earning: domain.Earning, budgeted: list[domain.Bonus],
+                        member_id: str) -> domain.Earning:
+        """Bonus points of budgeted campaigns, taken from their budgets (under the budget row's lock)
+        and within their per-member limit of bonus-earning sales; a refund gives neither back."""
         if not budgeted:
             return earning
         sources = {f"bonus:{b.rule_id}": b.source for b in budgeted}
-        allowed = {label: store.take_budget(tx, sources[label], points) for label, points in earning.breakdown
-                   if label in sources and points > 0}
+        earning_sources = {sources[label] for label, points in earning.breakdown if label in sources and points > 0}
+        over_limit = {source for source in sorted(earning_sources) if not store.take_award(tx, source, member_id)}
+        allowed = {label: 0 if sources[label] in over_limit else store.take_budget(tx, sources[label], points)
+                   for label, points in earning.breakdown if label in sources and points > 0}
         return domain.within_budgets(earning, allowed)
 
     def _refund(self, tx: Tx, refund: Refund) -> RefundResult | ServiceError:

@@ -395,14 +395,31 @@ def move_audiences(tx: Tx, merged_id: str, survivor_id: str) -> None:
     tx.execute(bonus_audiences.delete().where(bonus_audiences.c.member_id == merged_id))
 
 
-def set_budget(tx: Tx, source: str, cap: int | None, granted: int = 0) -> None:
-    """A source's bonus budget (None: no cap, still counted). A new one starts from ``granted``
-    (what the campaign granted before it had one); a cap below what was granted stops there."""
+def set_budget(tx: Tx, source: str, cap: int | None, granted: int = 0, per_member: int | None = None) -> None:
+    """A source's bonus budget (None: no cap, still counted) and per-member limit. A new one
+    starts from ``granted`` (what the campaign granted before it had one); a cap below what was
+    granted stops there."""
     start = granted if cap is None else min(granted, cap)
-    stmt = pg_insert(bonus_budgets).values(source=source, cap=cap, granted=start)
+    stmt = pg_insert(bonus_budgets).values(source=source, cap=cap, granted=start, per_member=per_member)
     tx.execute(stmt.on_conflict_do_update(index_elements=["source"], set_={
         "cap": sa.case((stmt.excluded.cap.is_(None), None),
-                       else_=sa.func.greatest(stmt.excluded.cap, bonus_budgets.c.granted))}))
+                       else_=sa.func.greatest(stmt.excluded.cap, bonus_budgets.c.granted)),
+        "per_member": sa.func.coalesce(stmt.excluded.per_member, bonus_budgets.c.per_member)}))
+
+
+def take_award(tx: Tx, source: str, member_id: str) -> bool:
+    """Count one more bonus-earning sale of this member for the source; False when its
+    per-member limit is reached (the member's account lock serialises their sales)."""
+    row = tx.execute(sa.text(
+        "INSERT INTO bonus_member_awards (source, member_id, awards) "
+        "SELECT source, :m, 1 FROM bonus_budgets WHERE source = :s AND per_member IS NOT NULL "
+        "ON CONFLICT (source, member_id) DO UPDATE SET awards = bonus_member_awards.awards + 1 "
+        "WHERE bonus_member_awards.awards < (SELECT per_member FROM bonus_budgets WHERE source = :s) "
+        "RETURNING awards"), {"s": source, "m": member_id}).first()
+    if row is not None:
+        return True
+    limited = tx.execute(sa.select(bonus_budgets.c.per_member).where(bonus_budgets.c.source == source)).scalar()
+    return limited is None
 
 
 def budgeted_sources(tx: Tx) -> set[str]:

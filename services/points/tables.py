@@ -185,6 +185,16 @@ bonus_budgets = sa.Table(
     sa.Column("cap", sa.BigInteger, nullable=True),  # NULL: no cap (still counted)
     sa.Column("granted", sa.BigInteger, nullable=False, server_default="0"),
     sa.CheckConstraint("granted >= 0 AND (cap IS NULL OR granted <= cap)", name="bonus_budgets_within_cap"),
+    sa.Column("per_member", sa.Integer, nullable=True),  # most sales of one member earning the source's bonus
+)
+
+# sales of one member that earned a source's bonus (for its per-member limit)
+bonus_member_awards = sa.Table(
+    "bonus_member_awards",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("awards", sa.Integer, nullable=False),
 )
 
 reminders = sa.Table(

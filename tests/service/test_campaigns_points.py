@@ -145,3 +145,22 @@ def test_a_money_budget_caps_bonus_value_and_a_budget_change_reaches_points(star
     call(campaigns, "set_budget", cid, money="2.00")
     wait_for(lambda: cap() == 200, message="the new cap in points")
     assert [sell(treated[3]), sell(treated[0]), sell(treated[1])] == [50, 20, 0]
+
+
+def test_a_per_member_limit_caps_the_sales_earning_the_bonus(start_service):
+    execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    start_service("points")
+    campaigns = start_service("campaigns")
+    st = new_store()
+    cid = str(uuid.uuid4())
+    (member,), _ = audience(cid, st, treated=1, control=0, share=Decimal("0"))
+    running(campaigns, st, cid, name="Bonus 40, twice each", points_per_sale=40, control_share="0",
+            per_member_limit=2)
+    wait_for(lambda: scalar("points", "SELECT per_member FROM bonus_budgets WHERE source = :s",
+                            s=f"campaign:{cid}") == 2 and rules_of(cid), message="the limit in points")
+    wait_for(lambda: scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
+                            a=f"campaign:{cid}") == 1, message="the audience in points")
+    with ClusterRpcClient() as client:  # four sales of one member at once
+        pending = [client.points.record_sale.call_async(**sale(member, "10.00", store=st)) for _ in range(4)]
+        bonuses = sorted(bonus_of(p.result()) for p in pending)
+    assert bonuses == [0, 0, 40, 40]
