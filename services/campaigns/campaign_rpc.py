@@ -216,11 +216,11 @@ class CampaignEntrypoints:
         granted: list[str] | None = None  # coupon campaigns tell only the members who got a coupon
         if row.type in rules.COUPON_TYPES and row.type not in rules.ON_EVENT_TYPES:  # those go out on the day
             granted = self._issue(tx, updated, None)
-        if row.type in rules.POINTS_TYPES:  # points rewards the treated audience only
-            treated = [str(m.member_id) for m in cstore.treated(tx, campaign_id)]
-            for start in range(0, len(treated), AUDIENCE_CHUNK):
-                tx.emit(CampaignAudienceGranted(campaign_id=campaign_id,
-                                                member_ids=treated[start:start + AUDIENCE_CHUNK]))
+        if row.type in rules.POINTS_TYPES:  # points rewards the treated audience only, told in pages
+            page = [str(m.member_id) for m in cstore.treated(tx, campaign_id, AUDIENCE_CHUNK)]
+            while page:
+                tx.emit(CampaignAudienceGranted(campaign_id=campaign_id, member_ids=page))
+                page = [str(m.member_id) for m in cstore.treated(tx, campaign_id, AUDIENCE_CHUNK, page[-1])]
         self._bonus_start(tx, updated, now, campaign_id)
         if spec.get("channel") and row.type != "birthday":
             self._announce(tx, updated, now, granted)

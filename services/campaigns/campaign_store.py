@@ -101,10 +101,13 @@ def live_of_type(tx: Tx, kind: str, now: datetime) -> list[Any]:
                                                    C.c.ends_at > now)).all())
 
 
-def treated(tx: Tx, campaign_id: str, limit: int | None = None) -> list[Any]:
+def treated(tx: Tx, campaign_id: str, limit: int | None = None, after: str | None = None) -> list[Any]:
+    """Treated members in member id order (a page of ``limit`` after ``after``, or all)."""
     stmt = (sa.select(campaign_members.c.member_id, campaign_members.c.store)
             .where(campaign_members.c.campaign_id == campaign_id, campaign_members.c.control.is_(False))
             .order_by(campaign_members.c.member_id))
+    if after is not None:
+        stmt = stmt.where(campaign_members.c.member_id > after)
     return list(tx.execute(stmt.limit(limit) if limit is not None else stmt).all())
 
 

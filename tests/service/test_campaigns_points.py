@@ -95,7 +95,10 @@ def test_a_points_campaign_opens_and_ends_a_bonus_rule_in_points(start_service):
     wait_for(lambda: rules_of(cid)[0].ends_at <= datetime.now(UTC), message="bonus rule ended")
 
 
-def test_a_points_budget_holds_under_concurrent_sales(start_service):
+def test_a_points_budget_holds_under_concurrent_sales(start_service, monkeypatch):
+    from services.campaigns import campaign_rpc
+
+    monkeypatch.setattr(campaign_rpc, "AUDIENCE_CHUNK", 3)  # the 8 treated members told in pages of 3
     execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
     start_service("points")
     campaigns = start_service("campaigns")
