@@ -485,10 +485,16 @@ class PointsService(ServiceBase):
         if not budgeted:
             return earning
         sources = {f"bonus:{b.rule_id}": b.source for b in budgeted}
-        earning_sources = {sources[label] for label, points in earning.breakdown if label in sources and points > 0}
-        over_limit = {source for source in sorted(earning_sources) if not store.take_award(tx, source, member_id)}
-        allowed = {label: 0 if sources[label] in over_limit else store.take_budget(tx, sources[label], points)
-                   for label, points in earning.breakdown if label in sources and points > 0}
+        wanted = [(label, points) for label, points in earning.breakdown if label in sources and points > 0]
+        allowed: dict[str, int] = {}
+        for source in sorted({sources[label] for label, _ in wanted}):
+            labels = [(label, points) for label, points in wanted if sources[label] == source]
+            if not store.take_award(tx, source, member_id):
+                allowed.update((label, 0) for label, _ in labels)  # the member's limit of bonus sales
+                continue
+            allowed.update((label, store.take_budget(tx, source, points)) for label, points in labels)
+            if not any(allowed[label] for label, _ in labels):
+                store.give_back_award(tx, source, member_id)  # nothing granted: the sale does not count
         return domain.within_budgets(earning, allowed)
 
     def _refund(self, tx: Tx, refund: Refund) -> RefundResult | ServiceError:

@@ -422,6 +422,12 @@ def take_award(tx: Tx, source: str, member_id: str) -> bool:
     return limited is None
 
 
+def give_back_award(tx: Tx, source: str, member_id: str) -> None:
+    """Undo take_award (the sale's bonus came to nothing: its budget was spent)."""
+    tx.execute(sa.text("UPDATE bonus_member_awards SET awards = awards - 1 WHERE source = :s AND member_id = :m"),
+               {"s": source, "m": member_id})
+
+
 def budgeted_sources(tx: Tx) -> set[str]:
     return {str(r[0]) for r in tx.execute(sa.select(bonus_budgets.c.source))}
 

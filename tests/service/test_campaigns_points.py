@@ -167,3 +167,28 @@ def test_a_per_member_limit_caps_the_sales_earning_the_bonus(start_service):
         pending = [client.points.record_sale.call_async(**sale(member, "10.00", store=st)) for _ in range(4)]
         bonuses = sorted(bonus_of(p.result()) for p in pending)
     assert bonuses == [0, 0, 40, 40]
+
+
+def test_a_sale_whose_bonus_the_budget_cut_to_nothing_does_not_use_the_members_limit(start_service):
+    execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    points = start_service("points")
+    campaigns = start_service("campaigns")
+    st = new_store()
+    cid = str(uuid.uuid4())
+    (first, second), _ = audience(cid, st, treated=2, control=0, share=Decimal("0"))
+    running(campaigns, st, cid, name="Bonus 40 once", points_per_sale=40, control_share="0", per_member_limit=1,
+            budget={"points": 40})
+    wait_for(lambda: scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}") == 40
+             and scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a", a=f"campaign:{cid}") == 2,
+             message="budget and audience in points")
+
+    def sell(member_id: str) -> int:
+        with entrypoint_hook(points, "record_sale") as record:
+            return bonus_of(record(**sale(member_id, "10.00", store=st)))
+
+    assert [sell(first), sell(second)] == [40, 0]  # the budget ran out on the second member's sale
+    wait_for(lambda: call(campaigns, "campaign_results", cid)["total"]["bonus_points"] == 40, message="results")
+    call(campaigns, "set_budget", cid, points=80)
+    wait_for(lambda: scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}") == 80,
+             message="the new cap")
+    assert [sell(second), sell(first)] == [40, 0]  # the second member's one bonus sale was still theirs
