@@ -377,6 +377,10 @@ class PointsService(ServiceBase):
                 and any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)}
         granted = store.granted_audiences(tx, live, sorted(accounts))
         budgeted = self.programs.budgeted(tx)
+        # the budgets these sales may draw on, locked at once in order: two uploads taking from
+        # two campaigns' budgets in opposite orders would deadlock
+        store.lock_budgets(tx, {b.source for b in bonuses if b.source in budgeted
+                                and any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)})
         writes = ledger.Writes()
         seen: dict[tuple[str, str], tuple[str, int]] = {}
         rows: list[dict[str, Any]] = []

@@ -432,6 +432,13 @@ def budgeted_sources(tx: Tx) -> set[str]:
     return {str(r[0]) for r in tx.execute(sa.select(bonus_budgets.c.source))}
 
 
+def lock_budgets(tx: Tx, sources: set[str]) -> None:
+    """Lock these sources' budget rows in a fixed order (take_budget locks them one by one)."""
+    if len(sources) > 1:
+        tx.execute(sa.select(bonus_budgets.c.source).where(bonus_budgets.c.source.in_(sorted(sources)))
+                   .order_by(bonus_budgets.c.source).with_for_update())
+
+
 def take_budget(tx: Tx, source: str, want: int) -> int:
     """Up to ``want`` bonus points from the source's budget (all of it without a budget), taken
     under the budget row's lock so concurrent sales never grant past the cap."""

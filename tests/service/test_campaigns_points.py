@@ -192,3 +192,55 @@ def test_a_sale_whose_bonus_the_budget_cut_to_nothing_does_not_use_the_members_l
     wait_for(lambda: scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}") == 80,
              message="the new cap")
     assert [sell(second), sell(first)] == [40, 0]  # the second member's one bonus sale was still theirs
+
+
+def test_offline_uploads_drawing_on_two_budgets_in_opposite_orders_both_post(start_service):
+    """Two uploads, each with a sale under campaign A's budget and one under B's, in opposite
+    orders: points takes both budgets before the first sale, in one order, so neither upload
+    waits for the other while holding a budget (a deadlock would fail one of them)."""
+    import sqlalchemy as sa
+
+    from service_runtime.config import database_url
+
+    execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    start_service("points")
+    campaigns = start_service("campaigns")
+    stores = [new_store(), new_store()]
+    cids = sorted(str(uuid.uuid4()) for _ in stores)  # A sorts before B, as their budget rows
+    members = []
+    for cid, st in zip(cids, stores, strict=True):
+        treated, _ = audience(cid, st, treated=2, control=0, share=Decimal("0"))
+        members.append(treated)
+        running(campaigns, st, cid, name="Bonus 10", points_per_sale=10, control_share="0", budget={"points": 1000})
+    for cid in cids:
+        wait_for(lambda cid=cid: scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s",
+                                        s=f"campaign:{cid}") == 1000
+                 and scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
+                            a=f"campaign:{cid}") == 2, message="budgets and audiences in points")
+    (a1, a2), (b1, b2) = members
+    in_a, in_b = stores
+
+    def waiting() -> int:
+        return int(scalar("points", "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND wait_event_type = 'Lock'"))
+
+    engine = sa.create_engine(database_url("points"), poolclass=sa.pool.NullPool)
+    try:
+        with ClusterRpcClient() as client:
+            with engine.connect() as holder:  # A's budget held, so both uploads line up behind it
+                holder.execute(sa.text("SELECT 1 FROM bonus_budgets WHERE source = :s FOR UPDATE"),
+                               {"s": f"campaign:{cids[0]}"})
+                first = client.points.record_batch.call_async(
+                    items=[{"kind": "sale", **sale(a1, "10.00", store=in_a)},
+                           {"kind": "sale", **sale(b1, "10.00", store=in_b)}])
+                wait_for(lambda: waiting() == 1, message="the first upload waiting for A's budget")
+                second = client.points.record_batch.call_async(
+                    items=[{"kind": "sale", **sale(b2, "10.00", store=in_b)},
+                           {"kind": "sale", **sale(a2, "10.00", store=in_a)}])
+                wait_for(lambda: waiting() == 2, message="the second upload waiting too")
+                holder.rollback()
+            results = [first.result(), second.result()]
+    finally:
+        engine.dispose()
+    assert [r["accepted"] for r in results] == [2, 2]
+    assert [bonus_of(item["sale"]) for r in results for item in r["results"]] == [10, 10, 10, 10]
