@@ -9,7 +9,10 @@ Starts the platform as `make run` does (its own databases, vhost and ports), the
    (POST /v1/coupons/validate, then POST /v1/coupons/redeem). Figures: latency of every request of
    that load (validate and redeem alike) `coupon_redeem_p50_ms` / `coupon_redeem_p99_ms` (target
    p99 <= 50 ms on this machine), each kind apart, and checkouts per second. Every redemption must
-   succeed; any other answer ends the run with an error.
+   succeed; any other answer ends the run with an error. The terminals go back to back (the next
+   request as soon as the last is answered), so this measures the box saturated.
+   Then the same 32 terminals paced, each one checkout a second (32/s, about half of what the box
+   serves back to back): `coupon_redeem_paced_p50_ms` / `coupon_redeem_paced_p99_ms`.
 2. issuing: one background job issuing a coupon to each of N members (POST /v1/coupons/issue-jobs,
    then polling the job until done). Figure: `coupon_issue_100k_s` with N = 100,000 (SCALE=medium or
    large); SCALE=small issues 20,000 and prints `coupon_issue_20k_s` instead.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import statistics
 import sys
 import time
@@ -36,6 +40,8 @@ from bench.points import Cpu
 SCALES = {"small": (25, 20_000), "medium": (100, 100_000), "large": (300, 100_000)}  # sales per terminal, issue N
 STORES = [f"BENCH-{i}" for i in range(1, 5)]
 TERMINALS_PER_STORE = 8
+PACED_SALES = 10  # per terminal, in the paced phase
+PACED_INTERVAL_S = 1.0  # a checkout per terminal per second: 32/s (a real till rings one up every ~30 s)
 
 
 async def _gather_limited(coros: list[Any], limit: int) -> list[Any]:
@@ -70,7 +76,7 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
             "name": "bench 5 off 50", "kind": "threshold", "amount": "5.00", "min_spend": "50.00",
             "valid_days": 30, "stores": STORES, "restore_on_refund": True})
         assert made.status_code == 201, made.text
-        members = [str(uuid.uuid4()) for _ in range(terminals * per_terminal)]
+        members = [str(uuid.uuid4()) for _ in range(terminals * (per_terminal + PACED_SALES))]
         started = await client.post("/v1/coupons/issue-jobs", json={
             "template_id": made.json()["template_id"], "member_ids": members, "source": "staff"})
         assert started.status_code == 202, started.text
@@ -78,7 +84,10 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
         assert job["issued"] == len(members), job
 
         async def code_of(member: str) -> str:
-            response = await client.get(f"/v1/members/{member}/coupons")
+            try:
+                response = await client.get(f"/v1/members/{member}/coupons")
+            except httpx.RemoteProtocolError:  # a pooled connection the server closed as idle: once more
+                response = await client.get(f"/v1/members/{member}/coupons")
             assert response.status_code == 200, response.text
             return str(response.json()[0]["code"])
 
@@ -86,20 +95,32 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
 
     latencies: dict[str, list[float]] = {"validate": [], "redeem": []}
 
-    async def terminal(index: int, pool: Pool, store: str, mine: list[str]) -> None:
+    paced: list[float] = []
+
+    async def one_checkout(pool: Pool, index: int, n: str, store: str, code: str, record: Any) -> None:
         headers = {"X-API-Key": keys[store]}
+        basket = {"codes": [code], "store": store, "amount": "88.00",
+                  "items": [{"sku": "SKU-1", "category": "food", "amount": "60.00"},
+                            {"sku": "SKU-2", "category": "drinks", "amount": "28.00"}]}
+        for kind, path, body in (("validate", "/v1/coupons/validate", basket),
+                                 ("redeem", "/v1/coupons/redeem",
+                                  {**basket, "transaction_id": f"t{index}-{n}", "terminal": f"till-{index}"})):
+            began = time.perf_counter()
+            status, answer = await post_json(pool, path, body, headers)
+            record(kind, (time.perf_counter() - began) * 1000)
+            if status not in (200, 201) or answer["discount"] != "5.00":
+                raise SystemExit(f"{kind} failed: {status} {answer}")
+
+    async def terminal(index: int, pool: Pool, store: str, mine: list[str]) -> None:
         for n, code in enumerate(mine):
-            basket = {"codes": [code], "store": store, "amount": "88.00",
-                      "items": [{"sku": "SKU-1", "category": "food", "amount": "60.00"},
-                                {"sku": "SKU-2", "category": "drinks", "amount": "28.00"}]}
-            for kind, path, body in (("validate", "/v1/coupons/validate", basket),
-                                     ("redeem", "/v1/coupons/redeem",
-                                      {**basket, "transaction_id": f"t{index}-{n}", "terminal": f"till-{index}"})):
-                began = time.perf_counter()
-                status, answer = await post_json(pool, path, body, headers)
-                latencies[kind].append((time.perf_counter() - began) * 1000)
-                if status not in (200, 201) or answer["discount"] != "5.00":
-                    raise SystemExit(f"{kind} failed: {status} {answer}")
+            await one_checkout(pool, index, str(n), store, code, lambda kind, ms: latencies[kind].append(ms))
+
+    async def paced_terminal(index: int, pool: Pool, store: str, mine: list[str]) -> None:
+        """A checkout every PACED_INTERVAL_S from a random start, on schedule (late ones go at once)."""
+        start = time.perf_counter() + random.uniform(0, PACED_INTERVAL_S)
+        for n, code in enumerate(mine):
+            await asyncio.sleep(max(0.0, start + n * PACED_INTERVAL_S - time.perf_counter()))
+            await one_checkout(pool, index, f"p{n}", store, code, lambda kind, ms: paced.append(ms))
 
     # one keep-alive connection per terminal (httpx cost ~5 ms of CPU per request on this machine)
     pool = Pool(base, timeout=60, size=terminals)
@@ -124,6 +145,11 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
             await asyncio.gather(*work)
         elapsed = time.perf_counter() - began
         Cpu.report("checkouts (validate + redeem)", before, cpu.snapshot())
+        rest = codes[terminals * per_terminal:]
+        before = cpu.snapshot()
+        await asyncio.gather(*(paced_terminal(i, pool, STORES[i % len(STORES)],
+                                              rest[i * PACED_SALES:(i + 1) * PACED_SALES]) for i in range(terminals)))
+        Cpu.report(f"paced checkouts ({terminals / PACED_INTERVAL_S:.0f}/s)", before, cpu.snapshot())
     finally:
         pool.close()
     both = latencies["validate"] + latencies["redeem"]
@@ -133,6 +159,11 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
         bench(f"coupon_{kind}_only_p50_ms", statistics.median(values), "ms")
         bench(f"coupon_{kind}_only_p99_ms", percentile(values, 0.99), "ms")
     bench("coupon_checkouts_per_s", len(latencies["redeem"]) / elapsed, "checkouts/s")
+    bench("coupon_redeem_paced_p50_ms", statistics.median(paced), "ms")
+    bench("coupon_redeem_paced_p99_ms", percentile(paced, 0.99), "ms")
+    print(f"# coupon_redeem_p50/p99: {terminals} terminals back to back (each sends its next request as soon as "
+          f"the last is answered: the box's saturation); paced: each terminal one checkout every "
+          f"{PACED_INTERVAL_S:.0f} s ({terminals / PACED_INTERVAL_S:.0f} checkouts/s)", flush=True)
 
 
 async def issue(base: str, admin: dict[str, str], count: int) -> None:
