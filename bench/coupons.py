@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from bench.http import Pool, post_json
+from bench.http import Pool, on_schedule, post_json
 from bench.platform import bench, percentile, profiled, running_platform
 from bench.points import Cpu
 
@@ -116,11 +115,8 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
             await one_checkout(pool, index, str(n), store, code, lambda kind, ms: latencies[kind].append(ms))
 
     async def paced_terminal(index: int, pool: Pool, store: str, mine: list[str]) -> None:
-        """A checkout every PACED_INTERVAL_S from a random start, on schedule (late ones go at once)."""
-        start = time.perf_counter() + random.uniform(0, PACED_INTERVAL_S)
-        for n, code in enumerate(mine):
-            await asyncio.sleep(max(0.0, start + n * PACED_INTERVAL_S - time.perf_counter()))
-            await one_checkout(pool, index, f"p{n}", store, code, lambda kind, ms: paced.append(ms))
+        async for n in on_schedule(len(mine), PACED_INTERVAL_S):
+            await one_checkout(pool, index, f"p{n}", store, mine[n], lambda kind, ms: paced.append(ms))
 
     # one keep-alive connection per terminal (httpx cost ~5 ms of CPU per request on this machine)
     pool = Pool(base, timeout=60, size=terminals)

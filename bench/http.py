@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import time
 import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
 
@@ -110,3 +113,12 @@ async def get_json(pool: Pool, path: str, headers: dict[str, str]) -> tuple[int,
 async def post_json(pool: Pool, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
     status, data = await pool.request("POST", path, json.dumps(body, separators=(",", ":")).encode(), headers)
     return status, json.loads(data) if data else None
+
+
+async def on_schedule(count: int, interval: float) -> AsyncIterator[int]:
+    """0..count-1, one every ``interval`` seconds from a random start within the first interval
+    (paced clients do not all fire at once); a late one goes at once, so the pace holds on average."""
+    start = time.perf_counter() + random.uniform(0, interval)
+    for n in range(count):
+        await asyncio.sleep(max(0.0, start + n * interval - time.perf_counter()))
+        yield n

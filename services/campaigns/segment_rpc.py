@@ -27,6 +27,7 @@ from contracts.events import (
     MemberErased,
     MemberMerged,
     MemberRegistered,
+    MembersImported,
     MemberUpdated,
     PointsAccrued,
     PointsAdjusted,
@@ -74,10 +75,19 @@ class SegmentEntrypoints(CampaignEntrypoints):
     # -- the read model ---------------------------------------------------------------------------
     @subscribe_batch("members", "member.registered")
     def on_member_registered(self, tx: Tx, events: list[tuple[MemberRegistered, Envelope]]) -> None:
-        """In batches (one statement each): a member import is a burst of these events."""
+        """In batches (one statement each): registrations come in bursts at opening time."""
+        self._members_registered(tx, [event for event, _ in events])
+
+    @subscribe_batch("members", "members.imported", max_batch=10)
+    def on_members_imported(self, tx: Tx, events: list[tuple[MembersImported, Envelope]]) -> None:
+        """A bulk import's members, up to 500 an event, in one statement."""
+        self._members_registered(tx, [member for event, _ in events for member in event.members])
+
+    @staticmethod
+    def _members_registered(tx: Tx, events: list[MemberRegistered]) -> None:
         store.members_registered(tx, {event.member_id: {
             "store": event.registration_store, "channel": event.channel, "registered_at": event.registered_at,
-            "gender": event.gender, "birthday": event.birthday, "tags": event.tags} for event, _ in events})
+            "gender": event.gender, "birthday": event.birthday, "tags": event.tags} for event in events})
 
     @subscribe("members", "member.updated")
     def on_member_updated(self, tx: Tx, event: MemberUpdated, envelope: Envelope) -> None:

@@ -19,6 +19,7 @@ from contracts.events import (
     MemberErased,
     MemberMerged,
     MemberRegistered,
+    MembersImported,
     MemberUpdated,
 )
 from contracts.notify import MemberContact
@@ -381,10 +382,12 @@ class MembersService(ServiceBase):
                                    "message": f"same phone as line {prior.import_line} of this file"})
                 else:
                     existing += 1  # known already (same phone or external id): nothing created twice
-            tx.emit_many([MemberRegistered(member_id=str(r.id), member_number=r.member_number,
-                                           registration_store=r.registration_store, channel=r.channel,
-                                           registered_at=r.created_at, gender=r.gender, birthday=r.birthday,
-                                           tags=list(r.tags or [])) for r in inserted])
+            if inserted:  # one event for the batch's new members
+                tx.emit(MembersImported(job_id=job_id, batch_no=batch.batch_no, members=[
+                    MemberRegistered(member_id=str(r.id), member_number=r.member_number,
+                                     registration_store=r.registration_store, channel=r.channel,
+                                     registered_at=r.created_at, gender=r.gender, birthday=r.birthday,
+                                     tags=list(r.tags or [])) for r in inserted]))
             store.record_import_progress(tx, job_id, len(batch.rows), len(inserted), existing, errors)
             job = store.import_job(tx, job_id)
         return _job(job).model_dump(mode="json")

@@ -12,7 +12,7 @@ from nameko.testing.services import entrypoint_hook
 
 from contracts.events import MemberRegistered, MemberUpdated, PointsAccrued
 from service_runtime.config import amqp_uri
-from tests.helpers import scalar, wait_for
+from tests.helpers import query, scalar, wait_for
 
 
 def _phone() -> str:
@@ -184,3 +184,9 @@ def test_a_member_import_reaches_the_read_model_with_its_segmentation_fields(pla
     assert count({"field": "gender", "op": "eq", "value": "female"}) == 300
     assert count({"field": "tags", "op": "has", "value": "vip"}) == 200
     assert count({"field": "birthday_month", "op": "eq", "value": 7}) == 600
+    # one members.imported event a batch, none per member; points opened an account for each
+    events = query("members", "SELECT event_type, jsonb_array_length(body->'payload'->'members') AS n FROM outbox "
+                              "WHERE body->'payload'->>'job_id' = :job", job=job["job_id"])
+    assert sorted((e.event_type, e.n) for e in events) == [("members.imported", 200)] * 3
+    wait_for(lambda: scalar("points", "SELECT count(*) FROM accounts WHERE registration_store = :s",
+                            s=store_code) == 600, timeout=60, message="600 points accounts")
