@@ -55,9 +55,9 @@ def test_relay_killed_after_publish_before_marking_duplicates_only_harmlessly(st
     relay = OutboxRelay(make_engine(ServiceSettings.load("members").database_url, 2), ServiceSettings.load("members"))
     try:
         with relay.engine.connect() as conn, conn.begin() as transaction:
-            events = [e for e in relay.fetch(conn) if e.body["payload"]["member_id"] == member_id]
+            events = [e for e in relay.claim(conn) if e.body["payload"]["member_id"] == member_id]
             relay.publisher.publish(events)  # confirmed by the broker...
-            transaction.rollback()  # ...and the relay dies before marking the row published
+            transaction.rollback()  # ...and the relay dies before its mark commits
         wait_for(lambda: _account_count(member_id) == 1, message="first delivery handled")
 
         assert relay.relay_once() >= 1  # the next relay publishes the same event again
