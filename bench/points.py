@@ -13,6 +13,7 @@ body), 2% refunds of earlier sales. Figures, one `BENCH` line each:
     gateway_healthz_per_s      the gateway's floor: /healthz (no RPC) through its middleware
     gateway_readyz_per_s       /readyz: a ping to each of the four services and a database check
     accrual_sync_*             32 terminals in a closed loop: requests/s, p50, p99 of sales
+    accrual_one_terminal_*     one terminal alone for 3 s: requests/s, p50, p99 (the latency floor)
     accrual_paced_*            open loop at 100 sales/s: p50, p99 from each sale's due time
     accrual_batch_per_s        offline uploads of 1000 sales (and refunds) per request, 3 uploaders
     accrual_sync_2procs_per_s  the closed loop again with a second points process
@@ -498,7 +499,7 @@ async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books:
 
 
 async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: float, label: str,
-                      prefix: str) -> None:
+                      prefix: str, concurrent: int = CONCURRENT_TERMINALS) -> None:
     sales: list[float] = []
     refunds: list[float] = []
     terminals = fleet.terminals[:]
@@ -509,20 +510,20 @@ async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: 
         async def terminal(i: int, deadline: float) -> None:
             while time.perf_counter() < deadline:  # each of the 32 moves round the fleet's tills
                 store, name = terminals[i % len(terminals)]
-                i += CONCURRENT_TERMINALS
+                i += concurrent
                 await till.act(store, name, sales, refunds)
 
         async def run() -> None:
             deadline = time.perf_counter() + seconds
-            await asyncio.gather(*(terminal(i, deadline) for i in range(CONCURRENT_TERMINALS)))
+            await asyncio.gather(*(terminal(i, deadline) for i in range(concurrent)))
 
         errors_before = sum(books.errors.values())
         elapsed = await measured(cpu, label, run)
     requests = len(sales) + len(refunds)
     bench(f"{prefix}_per_s", requests / elapsed, "req/s")
-    if prefix == "accrual_sync":
-        bench("accrual_sync_p50_ms", p50(sales), "ms")
-        bench("accrual_sync_p99_ms", p99(sales), "ms")
+    if prefix in ("accrual_sync", "accrual_one_terminal"):
+        bench(f"{prefix}_p50_ms", p50(sales), "ms")
+        bench(f"{prefix}_p99_ms", p99(sales), "ms")
     print(f"# {label}: {len(sales)} sales (resends included) and {len(refunds)} refunds in {elapsed:.1f} s; "
           f"sales p50 {p50(sales):.1f} ms p99 {p99(sales):.1f} ms"
           + (f", refunds p50 {p50(refunds):.1f} ms" if refunds else "")
@@ -874,6 +875,8 @@ def main() -> int:
         asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, books, min(knobs["sync_s"], 8)))
         asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 1 points process",
                                 "accrual_sync"))
+        # the latency floor: one terminal, nothing else going on
+        asyncio.run(closed_loop(base, fleet, books, cpu, 3, "one terminal", "accrual_one_terminal", concurrent=1))
         asyncio.run(paced(base, fleet, books, cpu, knobs["paced_s"]))
         asyncio.run(batches(base, fleet, books, cpu, knobs["batches"]))
         second = start_second_points(env)
