@@ -81,6 +81,7 @@ from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
 from services.points import domain, ledger, store
 from services.points import store as points_store  # for methods whose `store` argument shadows it
+from services.points.combine import SaleCombiner, SaleCombinerProvider
 from services.points.programs import ProgramProvider, Programs
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ def _error(exc: ServiceError) -> ItemError:
 class PointsService(ServiceBase):
     name = "points"
     programs: Programs = ProgramProvider()  # type: ignore[assignment]
+    sales: SaleCombiner = SaleCombinerProvider()  # type: ignore[assignment]
 
     # -- who may do what (the gateway checks too; this holds for any caller) ------------------
     def _check_store(self, store_code: str | None, field: str = "store") -> None:
@@ -292,14 +294,20 @@ class PointsService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def record_sale(self, **request: Any) -> dict[str, Any]:
         sale: Sale = parse_request(Sale, request)
-        outcome = self._post([(0, sale)], [])[0]
-        if isinstance(outcome, ServiceError):
+        self._check_store(sale.store)
+        outcome = self.sales.submit(sale, self._post_sales)  # with the sales other tills send meanwhile
+        if isinstance(outcome, BaseException):
             raise outcome
         return outcome.model_dump(mode="json")
+
+    def _post_sales(self, sales: list[Sale]) -> list[SaleResult | ServiceError]:
+        outcomes = self._post(list(enumerate(sales)), [])
+        return [outcomes[index] for index in range(len(sales))]  # type: ignore[misc]
 
     @rpc(expected_exceptions=EXPECTED)
     def refund_sale(self, **request: Any) -> dict[str, Any]:
         refund: Refund = parse_request(Refund, request)
+        self._check_store(refund.store)
         outcome = self._post([], [(0, refund)])[0]
         if isinstance(outcome, ServiceError):
             raise outcome
@@ -314,6 +322,10 @@ class PointsService(ServiceBase):
                     for i, item in enumerate(batch.items) if item.kind == "sale"]
         refunds_in = [(i, Refund.model_validate(item.model_dump(exclude={"kind"})))
                       for i, item in enumerate(batch.items) if item.kind == "refund"]
+        for _, sale in sales_in:
+            self._check_store(sale.store)
+        for _, refund in refunds_in:
+            self._check_store(refund.store)
         outcomes = self._post(sales_in, refunds_in)
         results = []
         for i, item in enumerate(batch.items):
@@ -329,10 +341,8 @@ class PointsService(ServiceBase):
 
     def _post(self, sales_in: list[tuple[int, Sale]], refunds_in: list[tuple[int, Refund]]
               ) -> dict[int, SaleResult | RefundResult | ServiceError]:
-        for _, sale in sales_in:
-            self._check_store(sale.store)
-        for _, refund in refunds_in:
-            self._check_store(refund.store)
+        """Sales and refunds in one transaction, each answered on its own (the callers checked
+        that the caller may post for their stores)."""
         for attempt in (1, 2):
             try:
                 with self.db.transaction() as tx:

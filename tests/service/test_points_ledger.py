@@ -259,3 +259,55 @@ def test_merge_moves_balance_and_history_to_the_survivor(points):
                                               "member_number": merged_number})
     assert by_number["member_id"] == survivor and by_number["balance"] == 35
     execute("SELECT 1")
+
+
+def test_tills_selling_at_once_share_transactions_and_each_gets_its_own_answer(points, monkeypatch):
+    """Sales arriving together are written in shared transactions (group commit): each till still
+    gets its own receipt, a till bound to another store its own refusal, a retry sent alongside
+    its first the same answer, and a sale that breaks the transaction fails alone."""
+    from nameko.exceptions import RemoteError
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    from services.points import domain
+
+    earn = domain.earn
+
+    def earn_or_break(program, **kwargs):
+        if kwargs["store"] == "BREAKS":
+            raise RuntimeError("a sale that breaks its transaction")
+        return earn(program, **kwargs)
+
+    monkeypatch.setattr(domain, "earn", earn_or_break)
+    members = [open_account()[0] for _ in range(6)]
+    tills = {store: ClusterRpcClient(context_data={"caller": f'{{"kind":"key","id":"{store}","roles":["pos"],'
+                                                             f'"stores":["{store}"]}}'}) for store in ("S1", "S2")}
+    tills["any"] = ClusterRpcClient()  # an internal caller, any store
+    clients = {store: client.start() for store, client in tills.items()}
+    try:
+        sent = [(store, sale(member, f"{10 * (n + 1)}.00", store=store))
+                for n, member in enumerate(members) for store in ("S1", "S2")]
+        sent.append(("S1", sent[0][1]))  # a retry beside its first
+        sent.append(("S1", sale(members[0], "5.00", store="S2")))  # S1's till selling for S2
+        sent.append(("S1", sale(str(uuid.uuid4()), "5.00", store="S1")))  # an unknown member
+        calls = [clients[store].points.record_sale.call_async(**body) for store, body in sent]
+        broken = clients["any"].points.record_sale.call_async(**sale(members[2], "7.00", store="BREAKS"))
+        answers = []
+        for pending in [*calls, broken]:
+            try:
+                answers.append(pending.result())
+            except RemoteError as exc:
+                answers.append(exc.exc_type)
+    finally:
+        for client in tills.values():
+            client.stop()
+    receipts, (retry, wrong_store, unknown, breaks) = answers[:12], answers[12:]
+    for (store, body), receipt in zip(sent, receipts, strict=False):
+        assert (receipt["member_id"], receipt["store"], receipt["points_earned"]) == (
+            body["member_id"], store, int(body["amount"].split(".")[0]))
+    assert {k: v for k, v in retry.items() if k != "replayed"} == {
+        k: v for k, v in receipts[0].items() if k != "replayed"}
+    assert (wrong_store, unknown, breaks) == ("Forbidden", "NotFound", "RuntimeError")
+    transactions = scalar("points", "SELECT count(DISTINCT xmin::text) FROM sales WHERE member_id::text = ANY(:m)",
+                          m=members)
+    assert scalar("points", "SELECT count(*) FROM sales WHERE member_id::text = ANY(:m)", m=members) == 12
+    assert transactions < 12  # some were written together
