@@ -106,6 +106,7 @@ class CampaignEntrypoints:
                     parse_rule(segment.rule)):
                 raise InvalidInput("a win-back campaign is for lapsed members: its segment must require a lifecycle "
                                    "or days_since_last_purchase condition", "segment_id")
+            self._check_money_budget(tx, cmd.type, spec)
             row, created = cstore.add(tx, {
                 "id": campaign_id, "name": cmd.name, "type": cmd.type, "segment_id": cmd.segment_id,
                 "starts_at": cmd.starts_at, "ends_at": cmd.ends_at, "spec": spec, "control_share": cmd.control_share,
@@ -150,12 +151,25 @@ class CampaignEntrypoints:
                 raise Conflict("the campaign is finished", "status")
             committed = self._committed(tx, row)
             rules.check_budget(new.model_dump(), committed)
+            self._check_money_budget(tx, row.type, {**row.spec, "budget": new.model_dump(mode="json")})
             row = cstore.set_spec(tx, row, {**row.spec, "budget": new.model_dump(mode="json")}, self._actor(),
                                   "budget changed")
             if row.type in rules.POINTS_TYPES and row.launched_at is not None:
                 tx.emit(CampaignBudgetChanged(campaign_id=str(row.id), points_budget=new.points,
                                               money_budget=new.money, granted=int(committed["points"])))
         return _out(row).model_dump(mode="json")
+
+    @staticmethod
+    def _check_money_budget(tx: Tx, kind: str, spec: dict[str, Any]) -> None:
+        """A coupon campaign's money budget counts each coupon's face value: a template without
+        one (a percent coupon with no max_discount, a gift with no gift_value) cannot be budgeted
+        by money (it would cap nothing)."""
+        if kind not in rules.COUPON_TYPES or (spec.get("budget") or {}).get("money") is None:
+            return
+        template = spec.get("coupon_template_id")
+        if template and uuid_or_none(template) and coupon_issue.face_value(tx, template) <= 0:
+            raise InvalidInput("the coupon template has no face value to count against a money budget (give it a "
+                               "max_discount or gift_value, or budget by coupons)", "budget.money")
 
     def _committed(self, tx: Tx, row: Any) -> dict[str, Any]:
         """What the campaign has committed: coupons granted (queued jobs included) and their face
@@ -263,7 +277,13 @@ class CampaignEntrypoints:
     def _reward_on_event(self, tx: Tx, kind: str, member_id: str, store: str | None, at: datetime) -> None:
         for found in cstore.live_of_type(tx, kind, at):
             row = cstore.get(tx, str(found.id), lock=True)
-            if self._issue(tx, row, member_id) and row.spec.get("channel"):
+            try:
+                with tx.conn.begin_nested():  # a refused issue takes back its grant, nothing else
+                    granted = self._issue(tx, row, member_id)
+            except (Conflict, NotFound) as refused:  # the template's budget is used up, or it is gone
+                log.warning("campaign %s gave no %s coupon to %s: %s", row.id, kind, member_id, refused)
+                continue  # the event that brought us here (a sale's points, a birthday) is handled still
+            if granted and row.spec.get("channel"):
                 tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=member_id, channel=row.spec["channel"],
                                           template=row.spec["template"], variables=self._variables(tx, row),
                                           store=store, announced_at=at))

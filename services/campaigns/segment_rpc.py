@@ -340,11 +340,16 @@ class SegmentEntrypoints(CampaignEntrypoints):
         return run_rfm(self.db.engine, str(job.id), rfm.parse_params(job.params), _today(at))
 
 
+RFM_LOCK = 0x52464D  # advisory lock key of the recompute ("RFM")
+
+
 def run_rfm(engine: sa.Engine, job_id: str, params: rfm.RfmParams, today: date) -> dict[str, Any]:
     """The recompute: stats, then scores in one transaction (the old scores stay readable until it
     commits); progress is recorded in separate short transactions so it is visible meanwhile."""
     try:
         with engine.begin() as conn:
+            # one recompute at a time: two building and swapping the score tables at once deadlock
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": RFM_LOCK})
             with engine.begin() as progress:
                 progress.execute(sa.text("UPDATE rfm_jobs SET steps_done = 0 WHERE id = :j"), {"j": job_id})
             store.compute_stats(conn, params, today)

@@ -212,3 +212,48 @@ def test_a_campaign_that_cannot_start_does_not_stop_the_timer_moving_the_others(
     statuses = dict(query("campaigns", "SELECT id::text, status FROM campaigns WHERE id IN (:a, :b)",
                           a=broken, b=fine))
     assert statuses == {broken: "scheduled", fine: "running"}
+
+
+def test_a_money_budget_needs_a_coupon_with_a_face_value(campaigns):
+    st = new_store()
+    add_member(st)
+    segment_id = call(campaigns, "create_segment", name="s", rule={"field": "store", "op": "eq", "value": st})
+    now = datetime.now(UTC)
+    no_cap = call(campaigns, "create_template", name="20% off", kind="percent", percent="20",
+                  valid_days=30)["template_id"]  # no max_discount: its value is the basket's
+    terms = {"name": "Drop", "type": "coupon_drop", "segment_id": segment_id["segment_id"],
+             "starts_at": now.isoformat(), "ends_at": (now + timedelta(days=3)).isoformat(),
+             "coupon_template_id": no_cap}
+    with pytest.raises(InvalidInput) as refused:
+        call(campaigns, "create_campaign", budget={"money": "100.00"}, **terms)
+    assert refused.value.field == "budget.money"
+    cid = call(campaigns, "create_campaign", budget={"coupons": 10}, **terms)["campaign_id"]
+    with pytest.raises(InvalidInput) as refused:
+        call(campaigns, "set_budget", cid, coupons=10, money="100.00")
+    assert refused.value.field == "budget.money"
+
+
+def test_a_referral_whose_coupon_budget_is_spent_still_books_the_points_event(campaigns):
+    from nameko.testing.services import entrypoint_hook
+
+    from contracts.events import PointsAccrued
+
+    spent = call(campaigns, "create_template", name="last one", kind="cash", amount="5.00", valid_days=30,
+                 budget_count=1)["template_id"]
+    call(campaigns, "issue_coupon", template_id=spent, member_id=add_member(new_store()))  # the budget is used up
+    st = new_store()
+    referrer, friend = add_member(st), add_member(st)
+    segment_id = call(campaigns, "create_segment", name="s", rule={"field": "store", "op": "eq", "value": st})
+    now = datetime.now(UTC)
+    cid = call(campaigns, "create_campaign", name="Refer", type="referral", segment_id=segment_id["segment_id"],
+               starts_at=(now - timedelta(minutes=1)).isoformat(), ends_at=(now + timedelta(days=3)).isoformat(),
+               coupon_template_id=spent, control_share="0")["campaign_id"]
+    call(campaigns, "change_status", cid, "scheduled")
+    call(campaigns, "change_status", cid, "running")
+    event = PointsAccrued(member_id=referrer, store=st, source="referral", reference=friend, points=100, amount=None,
+                          occurred_at=now, balance=777).envelope().model_dump(mode="json")
+    with entrypoint_hook(campaigns, "on_points_accrued") as handle:
+        assert handle([event]) == ["ack"]  # not requeued until dead-lettered
+    assert scalar("campaigns", "SELECT balance FROM rm_members WHERE member_id = :m", m=referrer) == 777
+    assert scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND rewards > 0",
+                  c=cid) == 0  # no grant without its coupon

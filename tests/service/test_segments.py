@@ -225,3 +225,19 @@ def test_rfm_parameters_and_roles_are_checked(campaigns):
     with entrypoint_hook(campaigns, "start_rfm", context_data={"caller": cashier}) as start:
         with pytest.raises(Forbidden):
             start()
+
+
+def test_two_rfm_recomputes_at_once_both_finish(campaigns):
+    """Two jobs run at once (two timers, or an admin's run beside the timer's) take turns: before,
+    both building and swapping the score tables deadlocked and one job failed."""
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    st = new_store()
+    for i in range(30):
+        add_member(st, purchases=[(date(2101, 1, 1) - timedelta(days=i), Decimal(10 + i))])
+    jobs = [call(campaigns, "start_rfm")["job_id"] for _ in range(2)]
+    with ClusterRpcClient() as client:
+        running = [client.campaigns.run_rfm_job.call_async(job, at="2101-01-01") for job in jobs]
+        finished = [r.result() for r in running]
+    assert [f["status"] for f in finished] == ["done", "done"]
+    assert scalar("campaigns", "SELECT count(*) FROM rm_scores") >= 30
