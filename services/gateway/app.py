@@ -78,6 +78,13 @@ def ensure_bootstrap_admin(engine: sa.Engine, settings: GatewaySettings) -> str 
     return str(row.id)
 
 
+def _database_answers(engine: sa.Engine) -> None:
+    """Raise unless the database answers a statement. Checking a connection out is not enough: the
+    pool pings only connections idle a while, so one that died moments after its last use looks fine."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
 async def _housekeeping(db: GatewayDb, hours: int) -> None:
     """Seal audit entries a few times a second; expire idempotency keys hourly."""
     last_expiry = 0.0
@@ -158,7 +165,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         async def database() -> tuple[str, str]:
             try:
-                await asyncio.wait_for(db.run(lambda engine: engine.connect().close()), settings.ready_timeout_seconds)
+                await asyncio.wait_for(db.run(_database_answers), settings.ready_timeout_seconds)
                 return "database", "ok"
             except Exception as exc:
                 return "database", type(exc).__name__

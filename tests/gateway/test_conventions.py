@@ -1,6 +1,8 @@
 """Idempotency-Key, rate limits, body rules, pagination, the audit chain."""
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 import uuid
@@ -9,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from services.gateway import store
 from services.gateway.app import create_app
 from tests.gateway.conftest import audit_count, bearer, gateway_settings, make_staff, staff_token, unique
 
@@ -45,6 +48,36 @@ def test_replayed_key_creation_does_not_reveal_the_secret_again(client, callers)
     first = client.post("/v1/api-keys", headers=headers, json=body).json()
     again = client.post("/v1/api-keys", headers=headers, json=body).json()
     assert first["key"].startswith("lk_") and again["key"] is None and again["id"] == first["id"]
+
+
+def _audited_requests(engine, *responses) -> list[int]:
+    """How many audit entries each response's request wrote."""
+    with engine.connect() as conn:
+        return [int(conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE request_id = :r"),
+                                 {"r": r.headers["X-Request-ID"]}).scalar()) for r in responses]
+
+
+def test_idempotency_refusals_by_the_guard_are_not_audited(client, engine):
+    admin, _ = make_staff(engine, ["admin"])
+    headers = {**bearer(staff_token(admin)), "Idempotency-Key": f"key-{uuid.uuid4()}"}
+    body = {"username": unique("idem"), "password": "a good long password", "roles": ["clerk"]}
+    accepted = client.post("/v1/staff", headers=headers, json=body)
+    replayed = client.post("/v1/staff", headers=headers, json=body)
+    reused = client.post("/v1/staff", headers=headers, json={**body, "username": unique("idem")})
+    malformed = client.post("/v1/staff", headers={**headers, "Idempotency-Key": "has spaces"}, json=body)
+    # a claim still in progress for exactly this request (another gateway is handling it)
+    content = json.dumps({**body, "username": unique("idem")}).encode()
+    pending_key = f"key-{uuid.uuid4()}"
+    fingerprint = hashlib.sha256(b"POST /v1/staff?\n" + content).hexdigest()
+    assert store.claim_idempotency_key(engine, f"staff:{admin.id}", pending_key, fingerprint, 3600) is None
+    in_progress = client.post("/v1/staff", content=content, headers={
+        **headers, "Idempotency-Key": pending_key, "Content-Type": "application/json"})
+    assert (accepted.status_code, replayed.status_code) == (201, 201)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert (reused.status_code, reused.json()["error"]["code"]) == (409, "idempotency_key_reused")
+    assert (malformed.status_code, malformed.json()["error"]["field"]) == (422, "Idempotency-Key")
+    assert (in_progress.status_code, in_progress.json()["error"]["code"]) == (409, "idempotency_in_progress")
+    assert _audited_requests(engine, accepted, replayed, reused, malformed, in_progress) == [1, 0, 0, 0, 0]
 
 
 def test_bad_idempotency_key_is_422(client, callers):

@@ -1,10 +1,17 @@
 """The gateway's HTTP behaviour that needs no running service (the broker is unreachable here)."""
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from services.gateway.app import create_app
 from services.gateway.errors import remote_error_status
 from services.gateway.rpc import RemoteError, parse_remote_error
+from tests.gateway.conftest import unique
+from tests.helpers import wait_for
 
 
 def test_health_is_up_but_not_ready_without_broker(client):
@@ -12,6 +19,33 @@ def test_health_is_up_but_not_ready_without_broker(client):
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["broker"] == "unreachable"
+
+
+def _backends(engine: sa.Engine, application_name: str, condition: str = "true") -> int:
+    """How many connections to the database carry this application name (and meet the condition)."""
+    with engine.connect() as conn:  # a new connection each time: pg_stat_activity is a snapshot per transaction
+        return int(conn.execute(sa.text(
+            f"SELECT count(*) FILTER (WHERE {condition}) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = :n"),
+            {"n": application_name}).scalar())
+
+
+def test_readiness_notices_a_database_connection_that_died_moments_ago(settings, engine):
+    # an app of its own, its database connections named so only they are killed; not started (no
+    # lifespan), so no sealer shares its pool and the readiness check is the first to use the dead connection
+    name = unique("readyz")
+    url = sa.engine.make_url(settings.database_url).update_query_dict({"application_name": name})
+    app = create_app(replace(settings, database_url=url.render_as_string(hide_password=False)))
+    try:
+        ready = TestClient(app, raise_server_exceptions=False)
+        assert ready.get("/readyz").json()["checks"]["database"] == "ok"  # leaves a pooled connection, just used
+        assert _backends(engine, name, "pg_terminate_backend(pid)") == 1
+        wait_for(lambda: _backends(engine, name) == 0, timeout=5, interval=0.05, message="backend gone")
+        down = ready.get("/readyz")
+        assert down.status_code == 503 and down.json()["checks"]["database"] != "ok"
+        assert ready.get("/readyz").json()["checks"]["database"] == "ok"  # a fresh connection next time
+    finally:
+        app.state.db.dispose()
 
 
 def test_broker_unreachable_is_503_with_the_error_body(client, callers):

@@ -161,13 +161,15 @@ class Guard:
             if retry_after is not None:
                 raise ApiError(429, "rate_limited", "too many requests; slow down",
                                headers={"Retry-After": str(retry_after)})
-            send = self._auditing(request, send)
+            # the app's answers go out audited (a replay marks itself audited already); the guard's own
+            # refusals (a bad, reused or in-progress Idempotency-Key) go out below through the plain send
+            audited_send = self._auditing(request, send)
             if request.method == "POST" and request.headers.get("idempotency-key") is not None \
                     and not request.url.path.startswith(_NO_IDEMPOTENCY_PREFIX) \
                     and request.url.path not in _STREAMED_ROUTES:
-                await self._idempotent(request, principal, app, receive, send)
+                await self._idempotent(request, principal, app, receive, audited_send)
             else:
-                await app(scope, receive, send)
+                await app(scope, receive, audited_send)
         except ApiError as exc:
             await _error(request, exc)(scope, receive, send)
 
