@@ -3,7 +3,7 @@ validity windows, and the discount a coupon gives on a basket."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -211,11 +211,18 @@ def discount(rules: Rules, basket: Basket) -> Decimal:
         if rules.max_discount is not None:
             off = min(off, rules.max_discount)
     else:
-        gift = next((ln for ln in basket.lines if ln.sku == rules.gift_sku), None)
-        off = (gift.amount / gift.qty).quantize(CENT, rounding=ROUND_HALF_UP) if gift is not None else Decimal(0)
-        if gift is not None:
-            off = min(off, gift.amount)
+        at = _gift_line(rules, basket.lines)
+        off = Decimal(0)
+        if at is not None:
+            gift = basket.lines[at]
+            off = min((gift.amount / gift.qty).quantize(CENT, rounding=ROUND_HALF_UP), gift.amount)
     return min(off, base).quantize(CENT)
+
+
+def _gift_line(rules: Rules, lines: list[Line]) -> int | None:
+    """Index of the line a gift coupon takes its unit from: the first line of the gift's sku with a
+    unit left (a stacked gift coupon before it may have taken the only one)."""
+    return next((i for i, ln in enumerate(lines) if ln.sku == rules.gift_sku and ln.qty > 0), None)
 
 
 def combine(found: list[tuple[str, Rules]], basket: Basket) -> list[tuple[str, Decimal]]:
@@ -224,6 +231,11 @@ def combine(found: list[tuple[str, Rules]], basket: Basket) -> list[tuple[str, D
     whole basket (otherwise in the order given): each sees the basket as the coupons before it
     left it, so its minimum spend and its percentage count what is still to pay, and the total
     never exceeds the basket."""
+    return settle(found, basket)[0]
+
+
+def settle(found: list[tuple[str, Rules]], basket: Basket) -> tuple[list[tuple[str, Decimal]], Basket]:
+    """``combine``'s discounts, and the basket (amount and lines) left to pay after them."""
     if len({code for code, _ in found}) != len(found):
         raise Refusal("the same coupon twice", "codes")
     if len(found) > 1 and any(not rules.stackable for _, rules in found):
@@ -236,23 +248,36 @@ def combine(found: list[tuple[str, Rules]], basket: Basket) -> list[tuple[str, D
         off = min(discount(rules, left), left.amount)
         offs[i] = off
         left = Basket(left.store, left.amount - off, _take_off(left.lines, rules, off))
-    return [(code, offs[i]) for i, (code, _) in enumerate(found)]
+    return [(code, offs[i]) for i, (code, _) in enumerate(found)], left
 
 
 def _take_off(lines: list[Line], rules: Rules, off: Decimal) -> list[Line]:
-    """The lines after a discount of ``off`` spread over the coupon's eligible lines by amount, to
-    the cent (the last of them takes the rounding), none below zero."""
+    """The lines after a discount of ``off``. A gift coupon's comes off the gift's line, which also
+    loses the unit given. Any other coupon's is spread over its eligible lines by amount, to the
+    cent, the odd cents going to the largest remainders: the lines lose ``off`` exactly (all they
+    have when that is less), none goes below zero."""
+    out = list(lines)
+    if rules.kind == "gift":
+        at = _gift_line(rules, lines)
+        if at is not None:
+            gift = lines[at]
+            out[at] = replace(gift, amount=gift.amount - min(off, gift.amount),
+                              qty=max(gift.qty - 1, Decimal(0)))
+        return out
     eligible = [i for i, ln in enumerate(lines) if not (rules.categories or rules.skus)
                 or (rules.skus and ln.sku in rules.skus) or (rules.categories and ln.category in rules.categories)]
-    base = sum((lines[i].amount for i in eligible), Decimal(0))
-    if off <= 0 or base <= 0:
-        return lines
-    out, remaining = list(lines), min(off, base)
-    for n, i in enumerate(eligible):
-        line = lines[i]
-        share = remaining if n == len(eligible) - 1 else min(
-            (off * line.amount / base).quantize(CENT, rounding=ROUND_HALF_UP), remaining, line.amount)
-        share = min(share, line.amount)
-        out[i] = Line(sku=line.sku, amount=line.amount - share, qty=line.qty, category=line.category)
-        remaining -= share
+    # in whole cents, so every share and remainder is exact
+    have = {i: int(lines[i].amount / CENT) for i in eligible}
+    base = sum(have.values())
+    target = min(int(off.quantize(CENT) / CENT), base)
+    if target <= 0:
+        return out
+    share = {i: target * have[i] // base for i in eligible}  # never more than have[i], as target <= base
+    # the odd cents are the sum of the remainders (each under a cent): fewer than the lines with a
+    # remainder, which come first and each have room for one (share < target * have / base <= have)
+    odd = target - sum(share.values())
+    for i in sorted(eligible, key=lambda j: (-(target * have[j] % base), j))[:odd]:
+        share[i] += 1
+    for i in eligible:
+        out[i] = replace(lines[i], amount=lines[i].amount - share[i] * CENT)
     return out

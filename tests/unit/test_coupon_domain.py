@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.campaigns import coupon_domain as d
 
@@ -176,3 +178,94 @@ def test_a_discount_spread_over_lines_adds_up_to_the_cent() -> None:
     lines = [d.Line("A", D("10.00")), d.Line("B", D("10.00")), d.Line("C", D("10.00"))]
     after = d._take_off(lines, d.Rules("cash", amount=D(10)), D("10.00"))
     assert sum(ln.amount for ln in after) == D("20.00") and all(ln.amount >= 0 for ln in after)
+
+
+def test_spread_cents_go_to_the_largest_remainders_so_the_lines_lose_exactly_the_discount() -> None:
+    # half-up shares with the remainder on the last (small) line used to take off 4.74 of 4.75
+    lines = [d.Line("A", D("2.30")), d.Line("B", D("0.21")), d.Line("C", D("2.57")), d.Line("D", D("0.04"))]
+    after = d._take_off(lines, d.Rules("cash", amount=D("4.75")), D("4.75"))
+    assert [ln.amount for ln in after] == [D("0.17"), D("0.01"), D("0.19"), D("0.00")]
+    assert sum(ln.amount for ln in lines) - sum(ln.amount for ln in after) == D("4.75")
+    # more than the eligible lines hold: they go to zero, not below
+    drinks = d.Rules("cash", amount=D(9), categories=("drinks",))
+    basket = [d.Line("COLA", D("3.00"), category="drinks"), d.Line("BREAD", D("5.00"), category="bakery")]
+    assert [ln.amount for ln in d._take_off(basket, drinks, D(9))] == [D("0.00"), D("5.00")]
+
+
+def _gift_basket(gift_qty: int) -> d.Basket:
+    return d.Basket("S1", D("100.00"), [d.Line("G", D("10.00"), qty=D(gift_qty)), d.Line("X", D("90.00"))])
+
+
+def test_a_gift_coupon_comes_off_its_gift_line_only() -> None:
+    gift = d.Rules("gift", gift_sku="G", stackable=True)
+    # one unit of G: the first coupon takes it, the second finds no unit left (0: the till hands the gift)
+    offs, left = d.settle([("A", gift), ("B", gift)], _gift_basket(1))
+    assert offs == [("A", D("10.00")), ("B", D("0.00"))]
+    assert [(ln.amount, ln.qty) for ln in left.lines] == [(D("0.00"), D(0)), (D("90.00"), D(1))]
+    # two units: one each
+    offs, left = d.settle([("A", gift), ("B", gift)], _gift_basket(2))
+    assert offs == [("A", D("5.00")), ("B", D("5.00"))]
+    assert [ln.amount for ln in left.lines] == [D("0.00"), D("90.00")] and left.amount == D("90.00")
+    # a whole-basket coupon after the gift counts what is left: 10% of the 90.00 of X
+    ten_percent = d.Rules("percent", percent=D(10), stackable=True)
+    assert d.combine([("A", gift), ("P", ten_percent)], _gift_basket(1)) == [("A", D("10.00")), ("P", D("9.00"))]
+    # the gift sku on two lines: the second coupon takes its unit from the second line
+    two_lines = d.Basket("S1", D("25.00"), [d.Line("G", D("10.00")), d.Line("G", D("15.00"))])
+    assert d.combine([("A", gift), ("B", gift)], two_lines) == [("A", D("10.00")), ("B", D("15.00"))]
+
+
+# ---- stacked coupons add up ------------------------------------------------------------------------------
+_money = (st.integers(0, 50_000) | st.integers(0, 500)).map(lambda c: D(c) / 100)  # small lines too
+_scope = st.sampled_from([{}, {"categories": ("drinks",)}, {"skus": ("G", "A")}, {"categories": ("food", "drinks")}])
+
+
+@st.composite
+def _coupon(draw: st.DrawFn) -> d.Rules:
+    kind = draw(st.sampled_from(d.KINDS))
+    scope = draw(_scope)
+    min_spend = draw(st.sampled_from([D(0), D(0), D("5.00"), D("50.00")]))
+    if kind == "threshold":
+        spend = draw(st.integers(1, 20_000).map(lambda c: D(c) / 100))
+        return d.Rules(kind, amount=draw(st.integers(1, int(spend * 100)).map(lambda c: D(c) / 100)),
+                       min_spend=spend, stackable=True, **scope)
+    if kind == "cash":
+        return d.Rules(kind, amount=draw(_money.filter(bool)), min_spend=min_spend, stackable=True, **scope)
+    if kind == "percent":
+        return d.Rules(kind, percent=D(draw(st.integers(1, 100))), max_discount=draw(st.none() | _money),
+                       min_spend=min_spend, stackable=True, **scope)
+    return d.Rules(kind, gift_sku=draw(st.sampled_from(["G", "H"])), min_spend=min_spend, stackable=True)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lines=st.lists(st.tuples(st.sampled_from(["G", "H", "A", "B"]), st.sampled_from(["drinks", "food", None]),
+                                _money, st.integers(1, 3)), min_size=1, max_size=6),
+       coupons=st.lists(_coupon(), min_size=1, max_size=4))
+def test_stacked_coupons_take_off_exactly_their_discounts(lines: list[tuple[str, str | None, Decimal, int]],
+                                                          coupons: list[d.Rules]) -> None:
+    basket = d.Basket("S1", sum((a for _, _, a, _ in lines), D(0)),
+                      [d.Line(sku, a, D(q), c) for sku, c, a, q in lines])
+    try:
+        offs, left = d.settle([(f"C{i}", rules) for i, rules in enumerate(coupons)], basket)
+    except d.Refusal:
+        return
+    total = sum((off for _, off in offs), D(0))
+    assert all(off >= 0 and off == off.quantize(d.CENT) for _, off in offs)
+    assert total <= basket.amount
+    assert sum((ln.amount for ln in basket.lines), D(0)) - sum((ln.amount for ln in left.lines), D(0)) == total
+    assert left.amount == basket.amount - total
+    assert all(ln.amount >= 0 and ln.qty >= 0 for ln in left.lines)
+    for sku in ("G", "H"):  # gift coupons never give more than the gift's lines cost
+        gifts = sum((off for (_, off), rules in zip(offs, coupons, strict=True) if rules.gift_sku == sku), D(0))
+        assert gifts <= sum((ln.amount for ln in basket.lines if ln.sku == sku), D(0))
+    assert d.combine([(f"C{i}", rules) for i, rules in enumerate(coupons)], basket) == offs
+
+
+@settings(max_examples=500, deadline=None)
+@given(amounts=st.lists(_money, min_size=1, max_size=8), data=st.data())
+def test_a_spread_discount_takes_off_exactly_the_discount(amounts: list[Decimal], data: st.DataObject) -> None:
+    lines = [d.Line(f"S{i}", a) for i, a in enumerate(amounts)]
+    total = sum(amounts, D(0))
+    off = data.draw(st.integers(0, int(total * 100)).map(lambda c: D(c) / 100))
+    after = d._take_off(lines, d.Rules("cash", amount=off), off)
+    assert total - sum((ln.amount for ln in after), D(0)) == off
+    assert all(0 <= a.amount <= b.amount for a, b in zip(after, lines, strict=True))
