@@ -230,11 +230,6 @@ class CampaignEntrypoints:
         granted: list[str] | None = None  # coupon campaigns tell only the members who got a coupon
         if row.type in rules.COUPON_TYPES and row.type not in rules.ON_EVENT_TYPES:  # those go out on the day
             granted = self._issue(tx, updated, None)
-        if row.type in rules.POINTS_TYPES:  # points rewards the treated audience only, told in pages
-            page = [str(m.member_id) for m in cstore.treated(tx, campaign_id, AUDIENCE_CHUNK)]
-            while page:
-                tx.emit(CampaignAudienceGranted(campaign_id=campaign_id, member_ids=page))
-                page = [str(m.member_id) for m in cstore.treated(tx, campaign_id, AUDIENCE_CHUNK, page[-1])]
         self._bonus_start(tx, updated, now, campaign_id)
         if spec.get("channel") and row.type != "birthday":
             self._announce(tx, updated, now, granted)
@@ -288,9 +283,21 @@ class CampaignEntrypoints:
                                           template=row.spec["template"], variables=self._variables(tx, row),
                                           store=store, announced_at=at))
 
+    @staticmethod
+    def _send_audience(tx: Tx, row: Any) -> None:
+        """Tell points the treated audience its audience-only bonus rules reward, in pages. Sent with
+        every bonus start (launch, resume, each member day): points keeps each member once, and a
+        campaign launched before audiences existed gets one."""
+        campaign_id = str(row.id)
+        page = [str(m.member_id) for m in cstore.treated(tx, campaign_id, AUDIENCE_CHUNK)]
+        while page:
+            tx.emit(CampaignAudienceGranted(campaign_id=campaign_id, member_ids=page))
+            page = [str(m.member_id) for m in cstore.treated(tx, campaign_id, AUDIENCE_CHUNK, page[-1])]
+
     def _bonus_start(self, tx: Tx, row: Any, now: datetime, key: str) -> None:
         spec = row.spec
         if row.type in ("points_multiplier", "points_bonus"):
+            self._send_audience(tx, row)
             tx.emit(CampaignBonusStarted(campaign_id=str(row.id), rule_key=key, name=row.name,
                                          starts_at=max(now, row.starts_at), ends_at=row.ends_at,
                                          multiplier=spec.get("multiplier"), points_per_sale=spec.get("points_per_sale"),
@@ -321,6 +328,7 @@ class CampaignEntrypoints:
                                          money_budget=(spec.get("budget") or {}).get("money"),
                                          per_member_limit=spec.get("per_member_limit")))
         if fresh:
+            self._send_audience(tx, row)
             cstore.set_spec(tx, row, {**spec, "occurrences": sorted(done | set(fresh))}, "timer",
                             "member day " + ", ".join(fresh))
 

@@ -244,3 +244,24 @@ def test_offline_uploads_drawing_on_two_budgets_in_opposite_orders_both_post(sta
         engine.dispose()
     assert [r["accepted"] for r in results] == [2, 2]
     assert [bonus_of(item["sale"]) for r in results for item in r["results"]] == [10, 10, 10, 10]
+
+
+def test_each_bonus_start_tells_points_the_audience_so_a_campaign_that_lost_it_gets_it_back(start_service):
+    """A campaign launched before points kept audiences (or whose audience points lost) gets it
+    again when its bonus starts again: here, a resume after a pause."""
+    execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    start_service("points")
+    campaigns = start_service("campaigns")
+    st = new_store()
+    cid = str(uuid.uuid4())
+    treated, _ = audience(cid, st, treated=3, control=0, share=Decimal("0"))
+
+    def granted() -> int:
+        return int(scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a", a=f"campaign:{cid}"))
+
+    running(campaigns, st, cid, name="Bonus 5", points_per_sale=5, control_share="0")
+    wait_for(lambda: granted() == 3, message="the audience in points")
+    execute_in_points("DELETE FROM bonus_audiences WHERE audience = :a", a=f"campaign:{cid}")
+    call(campaigns, "change_status", cid, "paused")
+    call(campaigns, "change_status", cid, "running")
+    wait_for(lambda: granted() == 3, message="the audience sent again with the resumed bonus")
