@@ -43,11 +43,34 @@ class Bonus:
         return self.audience is None or (self.audience, member_id) in granted
 
 
+CAP_LINES = ("cap_sale", "cap_day")
+
+
+def paid_bonus(earning: "Earning") -> dict[str, int]:
+    """The points each ``bonus:`` line really adds to the sale: a sale or day cap takes bonus
+    points first (the last bonus line first, then the one before), and a ``budget:`` line
+    takes from its own bonus line. Never negative."""
+    cut = -sum(points for label, points in earning.breakdown if label in CAP_LINES)
+    paid: dict[str, int] = {}
+    for label, points in reversed(earning.breakdown):
+        if label.startswith("bonus:"):
+            taken = min(max(points, 0), cut)
+            cut -= taken
+            paid[label] = max(points, 0) - taken
+    for label, points in earning.breakdown:
+        if label.startswith("budget:"):
+            bonus = "bonus:" + label.removeprefix("budget:")
+            paid[bonus] = max(0, paid.get(bonus, 0) + points)
+    return paid
+
+
 def within_budgets(earning: "Earning", allowed: dict[str, int]) -> "Earning":
     """The earning with each bonus line cut to what its budget allowed (``allowed`` maps a
-    breakdown label to the points its budget granted), each cut shown as a ``budget:`` line."""
-    cuts = [(label, allowed[label] - points) for label, points in earning.breakdown
-            if label in allowed and allowed[label] < points]
+    breakdown label to the points its budget granted, of what the line pays after the caps:
+    ``paid_bonus``), each cut shown as a ``budget:`` line."""
+    paid = paid_bonus(earning)
+    cuts = [(label, allowed[label] - paid[label]) for label in paid
+            if label in allowed and allowed[label] < paid[label]]
     if not cuts:
         return earning
     breakdown = [*earning.breakdown, *((f"budget:{label.removeprefix('bonus:')}", cut) for label, cut in cuts)]

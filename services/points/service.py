@@ -102,14 +102,14 @@ def _member_id(value: str, field: str = "member_id") -> str:
 
 
 def _campaign_bonus(earning: domain.Earning, bonuses: list[domain.Bonus]) -> dict[str, int]:
-    """Bonus points of this earning by campaign id (its bonus lines less its budget cuts)."""
-    campaign_of = {b.rule_id: b.source.removeprefix("campaign:") for b in bonuses if b.source.startswith("campaign:")}
+    """Bonus points this earning really pays by campaign id (after caps and budget cuts)."""
+    campaign_of = {f"bonus:{b.rule_id}": b.source.removeprefix("campaign:") for b in bonuses
+                   if b.source.startswith("campaign:")}
     out: dict[str, int] = {}
-    for label, points in earning.breakdown:
-        kind, _, rule_id = label.partition(":")
-        if kind in ("bonus", "budget") and rule_id in campaign_of:
-            out[campaign_of[rule_id]] = out.get(campaign_of[rule_id], 0) + points
-    return {campaign: points for campaign, points in out.items() if points}
+    for label, points in domain.paid_bonus(earning).items():
+        if label in campaign_of and points:
+            out[campaign_of[label]] = out.get(campaign_of[label], 0) + points
+    return out
 
 
 def _hash(model: BaseModel) -> str:
@@ -229,7 +229,7 @@ class PointsService(ServiceBase):
         for hold in store.open_holds(tx, merged.member_id):
             ledger.release(tx, merged, hold, "released", now)
         store.move_member(tx, merged.member_id, survivor.member_id)
-        store.move_audiences(tx, merged.member_id, survivor.member_id)
+        store.move_bonus_state(tx, merged.member_id, survivor.member_id)
         store.add_ledger(tx, [
             {"member_id": survivor.member_id, "kind": "merge_in", "delta": 0, "reference": merged.member_id,
              "detail": {"balance": merged.balance, "debt": merged.debt}}])
@@ -509,7 +509,10 @@ class PointsService(ServiceBase):
         if not budgeted:
             return earning
         sources = {f"bonus:{b.rule_id}": b.source for b in budgeted}
-        wanted = [(label, points) for label, points in earning.breakdown if label in sources and points > 0]
+        # what each budgeted line pays after the sale's caps: a capped-away bonus takes no budget
+        # and does not count against the member's limit
+        wanted = [(label, points) for label, points in domain.paid_bonus(earning).items()
+                  if label in sources and points > 0]
         allowed: dict[str, int] = {}
         for source in sorted({sources[label] for label, _ in wanted}):
             labels = [(label, points) for label, points in wanted if sources[label] == source]

@@ -388,11 +388,19 @@ def granted_audiences(tx: Tx, audiences: set[str], member_ids: list[str]) -> set
     return {(r.audience, str(r.member_id)) for r in rows}
 
 
-def move_audiences(tx: Tx, merged_id: str, survivor_id: str) -> None:
+def move_bonus_state(tx: Tx, merged_id: str, survivor_id: str) -> None:
+    """A merged member's campaign audiences and bonus sales, moved to the survivor."""
     tx.execute(sa.text("INSERT INTO bonus_audiences (audience, member_id) SELECT audience, :survivor "
                        "FROM bonus_audiences WHERE member_id = :merged ON CONFLICT DO NOTHING"),
                {"survivor": survivor_id, "merged": merged_id})
     tx.execute(bonus_audiences.delete().where(bonus_audiences.c.member_id == merged_id))
+    # the bonus sales both made count against the survivor's per-member limits
+    tx.execute(sa.text("INSERT INTO bonus_member_awards (source, member_id, awards) "
+                       "SELECT source, :survivor, awards FROM bonus_member_awards WHERE member_id = :merged "
+                       "ON CONFLICT (source, member_id) DO UPDATE "
+                       "SET awards = bonus_member_awards.awards + EXCLUDED.awards"),
+               {"survivor": survivor_id, "merged": merged_id})
+    tx.execute(sa.text("DELETE FROM bonus_member_awards WHERE member_id = :merged"), {"merged": merged_id})
 
 
 def set_budget(tx: Tx, source: str, cap: int | None, granted: int = 0, per_member: int | None = None) -> None:

@@ -261,6 +261,23 @@ def test_merge_moves_balance_and_history_to_the_survivor(points):
     execute("SELECT 1")
 
 
+def test_merge_adds_the_merged_members_bonus_sales_to_the_survivors_limits(points):
+    from contracts.events import MemberMerged
+
+    survivor, _ = open_account()
+    merged, merged_number = open_account()
+    both, only_merged = f"campaign:{uuid.uuid4()}", f"campaign:{uuid.uuid4()}"
+    execute("INSERT INTO bonus_member_awards (source, member_id, awards) VALUES (:b, :s, 1), (:b, :m, 1), "
+            "(:o, :m, 2)", b=both, o=only_merged, s=survivor, m=merged)
+    with entrypoint_hook(points, "on_member_merged") as handle:
+        handle(MemberMerged(survivor_id=survivor, merged_id=merged, merged_member_number=merged_number,
+                            merged_at=datetime.now(UTC)).envelope().model_dump(mode="json"))
+    awards = {(r.source, str(r.member_id)): r.awards
+              for r in query("points", "SELECT source, member_id, awards FROM bonus_member_awards "
+                                       "WHERE source IN (:b, :o)", b=both, o=only_merged)}
+    assert awards == {(both, survivor): 2, (only_merged, survivor): 2}  # a limit of 2 is used up for both
+
+
 def test_tills_selling_at_once_share_transactions_and_each_gets_its_own_answer(points, monkeypatch):
     """Sales arriving together are written in shared transactions (group commit): each till still
     gets its own receipt, a till bound to another store its own refusal, a retry sent alongside
@@ -311,3 +328,42 @@ def test_tills_selling_at_once_share_transactions_and_each_gets_its_own_answer(p
                           m=members)
     assert scalar("points", "SELECT count(*) FROM sales WHERE member_id::text = ANY(:m)", m=members) == 12
     assert transactions < 12  # some were written together
+
+
+def test_a_budgeted_bonus_the_caps_took_away_takes_no_budget_and_no_award(points):
+    """Caps take bonus points first; a campaign budget pays only the bonus the caps left, a sale
+    whose bonus the caps took entirely does not use the member's limit, and a budget cut never
+    takes a sale's points below zero."""
+    import json
+
+    now = datetime.now(UTC)
+    source = f"campaign:{uuid.uuid4()}"
+    rule = {"name": "b", "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(days=1)).isoformat(), "points_per_sale": 100, "stores": ["CAPS"]}
+    execute("INSERT INTO bonus_rules (id, name, starts_at, ends_at, rule, source) "
+            "VALUES (:i, 'b', :s, :e, CAST(:r AS jsonb), :src)", i=str(uuid.uuid4()), s=now - timedelta(hours=1),
+            e=now + timedelta(days=1), r=json.dumps(rule), src=source)
+    execute("INSERT INTO bonus_budgets (source, cap, granted, per_member) VALUES (:s, 70, 0, 2)", s=source)
+
+    def budget() -> tuple[int, int]:
+        return (int(scalar("points", "SELECT granted FROM bonus_budgets WHERE source = :s", s=source)),
+                int(scalar("points", "SELECT coalesce(sum(awards), 0) FROM bonus_member_awards WHERE source = :s",
+                           s=source)))
+
+    call(points, "set_program", program={"cap_per_sale": 50})
+    try:
+        member_id, _ = open_account()
+        first = call(points, "record_sale", **sale(member_id, "10.00", store="CAPS"))
+        assert first["points_earned"] == 50 and budget() == (40, 1)  # 10 base + 40 of the bonus paid
+        second = call(points, "record_sale", **sale(member_id, "10.00", store="CAPS"))
+        assert second["points_earned"] == 40 and budget() == (70, 2)  # the budget's last 30
+        third = call(points, "record_sale", **sale(member_id, "10.00", store="CAPS"))
+        assert third["points_earned"] == 10 and budget() == (70, 2)  # the member's limit: base points only
+        call(points, "set_program", program={"cap_per_day": 10})  # the day is full: no bonus survives
+        other, _ = open_account()
+        capped = call(points, "record_sale", **sale(other, "10.00", store="CAPS"))
+        assert capped["points_earned"] == 10 and budget() == (70, 2)
+        for receipt in (first, second, third, capped):
+            assert sum(line["points"] for line in receipt["breakdown"]) == receipt["points_earned"]
+    finally:
+        call(points, "set_program", program={})

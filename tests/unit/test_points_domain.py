@@ -447,3 +447,14 @@ def test_a_budget_cut_shows_as_its_own_line_and_the_lines_still_add_up():
     assert cut.breakdown[-1] == ("budget:r1", -18) and cut.points == 82
     assert sum(points for _, points in cut.breakdown) == cut.points
     assert domain.within_budgets(earning, {"bonus:r1": 30}) is earning
+
+
+def test_caps_take_bonus_points_first_and_a_budget_pays_only_what_they_left():
+    capped = domain.Earning(50, Decimal("10"), [("base", 10), ("bonus:r1", 30), ("bonus:r2", 70), ("cap_sale", -60)])
+    assert domain.paid_bonus(capped) == {"bonus:r2": 10, "bonus:r1": 30}  # the last bonus line cut first
+    cut = domain.within_budgets(capped, {"bonus:r2": 4, "bonus:r1": 30})
+    assert cut.points == 44 and ("budget:r2", -6) in cut.breakdown
+    assert domain.paid_bonus(cut) == {"bonus:r2": 4, "bonus:r1": 30}
+    full_day = domain.Earning(0, Decimal("10"), [("base", 10), ("bonus:r1", 100), ("cap_day", -110)])
+    assert domain.paid_bonus(full_day) == {"bonus:r1": 0}
+    assert domain.within_budgets(full_day, {"bonus:r1": 0}) is full_day  # nothing to cut below zero
