@@ -2,8 +2,9 @@
 the next transaction together.
 
 Each sale alone costs a lock, three statements, a commit and an outbox relay pass; 32 tills
-at once paid that 32 times. Here the first sale to arrive is written at once (no waiting, so a
-quiet till sees no delay); sales arriving meanwhile queue, and when the write finishes the
+at once paid that 32 times. Here up to ``WRITERS`` sale transactions run at once, each sale
+written at once while one is free (a quiet till sees no delay, and sales of a moderately busy
+moment still overlap); sales arriving while all are busy queue, and when a write finishes the
 first of them leads the next transaction with every sale queued by then (up to ``MAX_SALES``),
 through the same code as an offline upload (per-sale answers, accounts locked in order).
 
@@ -20,8 +21,10 @@ from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
 from contracts.errors import Conflict
+from service_runtime.config import env_int
 
 MAX_SALES = 50  # per transaction
+WRITERS = 2  # sale transactions under way at once per process (POINTS_SALE_WRITERS)
 
 
 @dataclass
@@ -34,21 +37,25 @@ Post = Callable[[list[Any]], list[Any]]  # sales -> their outcomes, in order (an
 
 
 class SaleCombiner:
-    def __init__(self) -> None:
+    def __init__(self, writers: int = 1) -> None:
+        self.writers = writers  # transactions of sales under way at once in this process
+        self._busy = 0
         self._queue: list[_Waiting] = []
-        self._writing = False
 
     def submit(self, sale: Any, post: Post) -> Any:
         """The outcome of this sale (an answer or an exception instance), written by ``post``
         alone or together with the sales queued beside it."""
         mine = _Waiting(sale)
-        self._queue.append(mine)
-        if self._writing:
+        if self._busy < self.writers:
+            self._busy += 1  # a free writer: this sale is written at once
+        else:
+            self._queue.append(mine)
             kind, outcome = mine.done.wait()
             if kind == "answer":
                 return outcome
-        self._writing = True  # this worker leads the next transaction, its own sale in it
-        batch, self._queue = self._queue[:MAX_SALES], self._queue[MAX_SALES:]
+            # "lead": a writer that finished handed this worker its place (and took it off the queue)
+        batch = [mine, *self._queue[:MAX_SALES - 1]]
+        del self._queue[:MAX_SALES - 1]
         outcomes: list[Any] | None = None
         try:
             outcomes = self._post_all(batch, post)
@@ -57,13 +64,12 @@ class SaleCombiner:
                 outcomes = [Conflict("the sale's transaction was interrupted: send it again", "transaction_id")
                             for _ in batch]
             if self._queue:
-                self._queue[0].done.send(("lead", None))  # the next write starts at once
+                self._queue.pop(0).done.send(("lead", None))  # the next write starts at once
             else:
-                self._writing = False
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                if waiting is not mine:
-                    waiting.done.send(("answer", outcome))
-        return outcomes[batch.index(mine)]
+                self._busy -= 1
+            for waiting, outcome in zip(batch[1:], outcomes[1:], strict=True):
+                waiting.done.send(("answer", outcome))
+        return outcomes[0]
 
     @staticmethod
     def _post_all(batch: list[_Waiting], post: Post) -> list[Any]:
@@ -84,7 +90,7 @@ class SaleCombiner:
 
 class SaleCombinerProvider(DependencyProvider):
     def setup(self) -> None:
-        self.combiner = SaleCombiner()
+        self.combiner = SaleCombiner(env_int("POINTS_SALE_WRITERS", WRITERS))
 
     def get_dependency(self, worker_ctx: Any) -> SaleCombiner:
         return self.combiner

@@ -22,9 +22,24 @@ def test_sales_arriving_during_a_write_go_together_into_the_next_and_each_gets_i
         eventlet.sleep(0.01)  # the database round trips: other callers queue meanwhile
         return [f"receipt of {sale}" for sale in sales]
 
-    answers = run_all(combine.SaleCombiner(), [f"s{i}" for i in range(6)], post)
+    answers = run_all(combine.SaleCombiner(writers=1), [f"s{i}" for i in range(6)], post)
     assert answers == [f"receipt of s{i}" for i in range(6)]
     assert writes == [["s0"], ["s1", "s2", "s3", "s4", "s5"]]
+
+
+def test_with_two_writers_two_sales_are_written_at_once_and_the_rest_wait_together():
+    writes: list[list[str]] = []
+
+    def post(sales: list[str]) -> list[object]:
+        writes.append(list(sales))
+        eventlet.sleep(0.01)
+        return list(sales)
+
+    answers = run_all(combine.SaleCombiner(writers=2), [f"s{i}" for i in range(6)], post)
+    assert answers == [f"s{i}" for i in range(6)]
+    # s0 and s1 at once; s2..s5 wait; each writer that finishes hands its place to the first in
+    # line, which takes everyone queued by then
+    assert writes == [["s0"], ["s1"], ["s2", "s4", "s5"], ["s3"]]
 
 
 def test_a_write_takes_at_most_max_sales_and_the_rest_follow(monkeypatch):
@@ -36,7 +51,7 @@ def test_a_write_takes_at_most_max_sales_and_the_rest_follow(monkeypatch):
         eventlet.sleep(0.01)
         return list(sales)
 
-    assert run_all(combine.SaleCombiner(), ["a", "b", "c", "d", "e"], post) == ["a", "b", "c", "d", "e"]
+    assert run_all(combine.SaleCombiner(writers=1), ["a", "b", "c", "d", "e"], post) == ["a", "b", "c", "d", "e"]
     assert writes == [["a"], ["b", "c"], ["d", "e"]]
 
 
@@ -50,14 +65,14 @@ def test_a_write_failing_as_a_whole_is_retried_sale_by_sale_so_only_the_culprit_
             raise RuntimeError("breaks the transaction")
         return [sale.upper() for sale in sales]
 
-    answers = run_all(combine.SaleCombiner(), ["first", "x", "poison", "y"], post)
+    answers = run_all(combine.SaleCombiner(writers=1), ["first", "x", "poison", "y"], post)
     assert answers[:2] == ["FIRST", "X"] and answers[3] == "Y"
     assert isinstance(answers[2], RuntimeError)
     assert writes == [["first"], ["x", "poison", "y"], ["x"], ["poison"], ["y"]]
 
 
 def test_a_quiet_till_is_written_at_once_and_alone():
-    combiner = combine.SaleCombiner()
+    combiner = combine.SaleCombiner(writers=1)
     assert combiner.submit("only", lambda sales: [s + "!" for s in sales]) == "only!"
     assert combiner.submit("next", lambda sales: [s + "?" for s in sales]) == "next?"
 
@@ -73,7 +88,7 @@ def test_a_leader_stopped_mid_write_answers_its_followers_with_a_retryable_confl
             raise stopped()
         return list(sales)
 
-    combiner = combine.SaleCombiner()
+    combiner = combine.SaleCombiner(writers=1)
     first = eventlet.spawn(combiner.submit, "first", post)
     eventlet.sleep(0)
     others = [eventlet.spawn(combiner.submit, s, post) for s in ("a", "b")]
