@@ -1,5 +1,5 @@
-"""Group commit for sales from tills: the sales that arrive while one is being written go into
-the next transaction together.
+"""Group commit for sales from tills: the sales that arrive while the process's sale
+transactions are busy go into the next transaction together.
 
 Each sale alone costs a lock, three statements, a commit and an outbox relay pass; 32 tills
 at once paid that 32 times. Here up to ``WRITERS`` sale transactions run at once, each sale
@@ -37,7 +37,7 @@ Post = Callable[[list[Any]], list[Any]]  # sales -> their outcomes, in order (an
 
 
 class SaleCombiner:
-    def __init__(self, writers: int = 1) -> None:
+    def __init__(self, writers: int = WRITERS) -> None:
         self.writers = writers  # transactions of sales under way at once in this process
         self._busy = 0
         self._queue: list[_Waiting] = []
@@ -50,7 +50,14 @@ class SaleCombiner:
             self._busy += 1  # a free writer: this sale is written at once
         else:
             self._queue.append(mine)
-            kind, outcome = mine.done.wait()
+            try:
+                kind, outcome = mine.done.wait()
+            except BaseException:  # this worker was stopped while waiting: leave no place taken
+                if mine in self._queue:
+                    self._queue.remove(mine)
+                elif mine.done.ready() and mine.done.wait()[0] == "lead":
+                    self._hand_on()
+                raise
             if kind == "answer":
                 return outcome
             # "lead": a writer that finished handed this worker its place (and took it off the queue)
@@ -63,13 +70,18 @@ class SaleCombiner:
             if outcomes is None:  # this worker was stopped mid-write: nothing was written
                 outcomes = [Conflict("the sale's transaction was interrupted: send it again", "transaction_id")
                             for _ in batch]
-            if self._queue:
-                self._queue.pop(0).done.send(("lead", None))  # the next write starts at once
-            else:
-                self._busy -= 1
+            self._hand_on()
             for waiting, outcome in zip(batch[1:], outcomes[1:], strict=True):
                 waiting.done.send(("answer", outcome))
         return outcomes[0]
+
+    def _hand_on(self) -> None:
+        """A writer's place goes to the first sale in line (the next write starts at once), or
+        becomes free."""
+        if self._queue:
+            self._queue.pop(0).done.send(("lead", None))
+        else:
+            self._busy -= 1
 
     @staticmethod
     def _post_all(batch: list[_Waiting], post: Post) -> list[Any]:

@@ -98,3 +98,19 @@ def test_a_leader_stopped_mid_write_answers_its_followers_with_a_retryable_confl
         leader.wait()
     assert isinstance(follower.wait(), Conflict)
     assert combiner.submit("later", post) == "later"  # nothing is left waiting or locked
+
+
+def test_a_worker_stopped_while_queued_leaves_no_place_taken():
+    def post(sales: list[str]) -> list[object]:
+        eventlet.sleep(0.01)
+        return list(sales)
+
+    combiner = combine.SaleCombiner(writers=1)
+    first = eventlet.spawn(combiner.submit, "first", post)
+    eventlet.sleep(0)
+    queued = eventlet.spawn(combiner.submit, "queued", post)
+    eventlet.sleep(0)
+    queued.kill()  # stopped while waiting in line
+    assert first.wait() == "first"
+    with eventlet.Timeout(1):
+        assert combiner.submit("next", post) == "next"  # the place came free
