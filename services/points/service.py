@@ -393,14 +393,13 @@ class PointsService(ServiceBase):
         existing, spend, summaries = store.sale_context(
             tx, sorted(accounts), [(s.store, s.transaction_id) for _, s in sales_in], since, now)
         bonuses = self.programs.bonuses(tx)
-        live = {b.audience for b in bonuses if b.audience is not None  # no query unless one applies
-                and any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)}
-        granted = store.granted_audiences(tx, live, sorted(accounts))
+        live = [b for b in bonuses if any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)]
+        # no query unless an audience-only rule applies
+        granted = store.granted_audiences(tx, {b.audience for b in live if b.audience is not None}, sorted(accounts))
         budgeted = self.programs.budgeted(tx)
         # the budgets these sales may draw on, locked at once in order: two uploads taking from
         # two campaigns' budgets in opposite orders would deadlock
-        store.lock_budgets(tx, {b.source for b in bonuses if b.source in budgeted
-                                and any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)})
+        store.lock_budgets(tx, {b.source for b in live if b.source in budgeted})
         writes = ledger.Writes()
         seen: dict[tuple[str, str], tuple[str, int]] = {}
         rows: list[dict[str, Any]] = []

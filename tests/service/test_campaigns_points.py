@@ -52,6 +52,16 @@ def running(campaigns, store: str, campaign_id: str, **terms) -> None:
     call(campaigns, "change_status", campaign_id, "running")
 
 
+def audience_in_points(campaign_id: str) -> int:
+    """How many members points keeps in the campaign's audience."""
+    return int(scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
+                      a=f"campaign:{campaign_id}"))
+
+
+def budget_cap(campaign_id: str) -> int | None:
+    return scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{campaign_id}")
+
+
 def bonus_of(result: dict) -> int:
     return sum(line["points"] for line in result["breakdown"] if line["rule"].startswith(("bonus:", "budget:")))
 
@@ -68,8 +78,7 @@ def test_a_points_campaign_opens_and_ends_a_bonus_rule_in_points(start_service):
     wait_for(lambda: rules_of(cid), message="bonus rule in points")
     (rule,) = rules_of(cid)
     assert rule.rule["points_per_sale"] == 77 and rule.rule["stores"] == [st]
-    wait_for(lambda: scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
-                            a=f"campaign:{cid}") == 2, message="the treated audience in points")
+    wait_for(lambda: audience_in_points(cid) == 2, message="the treated audience in points")
 
     # the same start again (a redelivered or repeated event with another id) adds nothing
     again = CampaignBonusStarted(campaign_id=cid, rule_key=cid, name="Bonus 77", starts_at=rule.starts_at,
@@ -107,8 +116,7 @@ def test_a_points_budget_holds_under_concurrent_sales(start_service, monkeypatch
     treated, _ = audience(cid, st, treated=8, control=0, share=Decimal("0"))
     running(campaigns, st, cid, name="Bonus 50, 120 in all", points_per_sale=50, control_share="0",
             budget={"points": 120})
-    wait_for(lambda: scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
-                            a=f"campaign:{cid}") == 8 and rules_of(cid), message="rule and audience in points")
+    wait_for(lambda: audience_in_points(cid) == 8 and rules_of(cid), message="rule and audience in points")
     with ClusterRpcClient() as client:  # eight tills at once, served by concurrent workers
         pending = [client.points.record_sale.call_async(**sale(m, "10.00", store=st)) for m in treated]
         results = [p.result() for p in pending]
@@ -129,11 +137,8 @@ def test_a_money_budget_caps_bonus_value_and_a_budget_change_reaches_points(star
     running(campaigns, st, cid, name="Bonus 50, 1.30 in value", points_per_sale=50, control_share="0",
             budget={"money": "1.30"})  # 130 points at the default point value of 0.01
 
-    def cap() -> object:
-        return scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}")
-
-    wait_for(lambda: cap() == 130 and scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
-                                             a=f"campaign:{cid}") == 4, message="the budget and audience in points")
+    wait_for(lambda: budget_cap(cid) == 130 and audience_in_points(cid) == 4,
+             message="the budget and audience in points")
 
     def sell(member_id: str) -> int:
         with entrypoint_hook(points, "record_sale") as record:
@@ -146,7 +151,7 @@ def test_a_money_budget_caps_bonus_value_and_a_budget_change_reaches_points(star
         call(campaigns, "set_budget", cid, money="1.00")
     assert refused.value.args[1] == "budget.money"
     call(campaigns, "set_budget", cid, money="2.00")
-    wait_for(lambda: cap() == 200, message="the new cap in points")
+    wait_for(lambda: budget_cap(cid) == 200, message="the new cap in points")
     assert [sell(treated[3]), sell(treated[0]), sell(treated[1])] == [50, 20, 0]
 
 
@@ -161,8 +166,7 @@ def test_a_per_member_limit_caps_the_sales_earning_the_bonus(start_service):
             per_member_limit=2)
     wait_for(lambda: scalar("points", "SELECT per_member FROM bonus_budgets WHERE source = :s",
                             s=f"campaign:{cid}") == 2 and rules_of(cid), message="the limit in points")
-    wait_for(lambda: scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
-                            a=f"campaign:{cid}") == 1, message="the audience in points")
+    wait_for(lambda: audience_in_points(cid) == 1, message="the audience in points")
     with ClusterRpcClient() as client:  # four sales of one member at once
         pending = [client.points.record_sale.call_async(**sale(member, "10.00", store=st)) for _ in range(4)]
         bonuses = sorted(bonus_of(p.result()) for p in pending)
@@ -178,9 +182,7 @@ def test_a_sale_whose_bonus_the_budget_cut_to_nothing_does_not_use_the_members_l
     (first, second), _ = audience(cid, st, treated=2, control=0, share=Decimal("0"))
     running(campaigns, st, cid, name="Bonus 40 once", points_per_sale=40, control_share="0", per_member_limit=1,
             budget={"points": 40})
-    wait_for(lambda: scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}") == 40
-             and scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a", a=f"campaign:{cid}") == 2,
-             message="budget and audience in points")
+    wait_for(lambda: budget_cap(cid) == 40 and audience_in_points(cid) == 2, message="budget and audience in points")
 
     def sell(member_id: str) -> int:
         with entrypoint_hook(points, "record_sale") as record:
@@ -189,8 +191,7 @@ def test_a_sale_whose_bonus_the_budget_cut_to_nothing_does_not_use_the_members_l
     assert [sell(first), sell(second)] == [40, 0]  # the budget ran out on the second member's sale
     wait_for(lambda: call(campaigns, "campaign_results", cid)["total"]["bonus_points"] == 40, message="results")
     call(campaigns, "set_budget", cid, points=80)
-    wait_for(lambda: scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s", s=f"campaign:{cid}") == 80,
-             message="the new cap")
+    wait_for(lambda: budget_cap(cid) == 80, message="the new cap")
     assert [sell(second), sell(first)] == [40, 0]  # the second member's one bonus sale was still theirs
 
 
@@ -213,10 +214,8 @@ def test_offline_uploads_drawing_on_two_budgets_in_opposite_orders_both_post(sta
         members.append(treated)
         running(campaigns, st, cid, name="Bonus 10", points_per_sale=10, control_share="0", budget={"points": 1000})
     for cid in cids:
-        wait_for(lambda cid=cid: scalar("points", "SELECT cap FROM bonus_budgets WHERE source = :s",
-                                        s=f"campaign:{cid}") == 1000
-                 and scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a",
-                            a=f"campaign:{cid}") == 2, message="budgets and audiences in points")
+        wait_for(lambda cid=cid: budget_cap(cid) == 1000
+                 and audience_in_points(cid) == 2, message="budgets and audiences in points")
     (a1, a2), (b1, b2) = members
     in_a, in_b = stores
 
@@ -254,14 +253,10 @@ def test_each_bonus_start_tells_points_the_audience_so_a_campaign_that_lost_it_g
     campaigns = start_service("campaigns")
     st = new_store()
     cid = str(uuid.uuid4())
-    treated, _ = audience(cid, st, treated=3, control=0, share=Decimal("0"))
-
-    def granted() -> int:
-        return int(scalar("points", "SELECT count(*) FROM bonus_audiences WHERE audience = :a", a=f"campaign:{cid}"))
-
+    audience(cid, st, treated=3, control=0, share=Decimal("0"))
     running(campaigns, st, cid, name="Bonus 5", points_per_sale=5, control_share="0")
-    wait_for(lambda: granted() == 3, message="the audience in points")
+    wait_for(lambda: audience_in_points(cid) == 3, message="the audience in points")
     execute_in_points("DELETE FROM bonus_audiences WHERE audience = :a", a=f"campaign:{cid}")
     call(campaigns, "change_status", cid, "paused")
     call(campaigns, "change_status", cid, "running")
-    wait_for(lambda: granted() == 3, message="the audience sent again with the resumed bonus")
+    wait_for(lambda: audience_in_points(cid) == 3, message="the audience sent again with the resumed bonus")
