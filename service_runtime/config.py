@@ -91,6 +91,8 @@ class ServiceSettings:
     outbox_relay: bool
     outbox_batch_size: int
     outbox_poll_seconds: float
+    outbox_bundle_size: int
+    outbox_linger_ms: int
     outbox_retention_hours: int
     event_delivery_limit: int
     log_level: str
@@ -113,6 +115,8 @@ class ServiceSettings:
             outbox_relay=env_bool("OUTBOX_RELAY_ENABLED", True),
             outbox_batch_size=env_int("OUTBOX_BATCH_SIZE", 200),
             outbox_poll_seconds=float(env("OUTBOX_POLL_SECONDS", "1.0")),
+            outbox_bundle_size=max(env_int("OUTBOX_BUNDLE_SIZE", 100), 1),
+            outbox_linger_ms=max(env_int("OUTBOX_LINGER_MS", 20), 0),
             outbox_retention_hours=env_int("OUTBOX_RETENTION_HOURS", 72),
             event_delivery_limit=env_int("EVENT_DELIVERY_LIMIT", 10),
             log_level=env("LOG_LEVEL", "INFO"),

@@ -19,6 +19,12 @@ for more) in one transaction, with their ids claimed in the inbox in one stateme
 duplicates left out. For bursts (an import of a million members) that is one transaction per
 batch instead of one per event. If the batch fails, each of its events is tried alone, so one bad
 event is requeued (and in the end dead-lettered) without holding back the others.
+
+Bundles (``service_runtime.outbox``): a message may carry a list of envelopes of one type. Both
+kinds of handler take each event in it through the inbox as if it had come alone; the message is
+acknowledged when all of them are done. If one fails, the message is requeued (the events done
+already are skipped when it comes back); if one can never be processed, the others are still
+processed and the message is then dead-lettered whole (a replay skips the events done).
 """
 from __future__ import annotations
 
@@ -83,21 +89,37 @@ def _backoff(message: Any) -> float:
     return min(0.5 * 2 ** deliveries, 30.0)
 
 
+def unbundle(body: Any) -> list[Any]:
+    """The envelopes a message carries: a bundle's list, or the one envelope."""
+    return body if isinstance(body, list) else [body]
+
+
+_SEVERITY = {"ack": 0, "reject": 1, "requeue": 2}
+
+
+def _worse(outcome: str, other: str) -> str:
+    """A message's outcome from its events': any to retry requeues it, else any bad one rejects it."""
+    return outcome if _SEVERITY[outcome] >= _SEVERITY[other] else other
+
+
 class BatchEventHandler(ReliableEventHandler):
-    """Hands the decorated method the bodies of up to ``max_batch`` messages at once (as one
-    worker), then acks, requeues or dead-letters each message as the method's answer says:
-    a list with "ack", "requeue" or "reject" per body."""
+    """Hands the decorated method the bodies of the messages that arrive together (as one
+    worker; up to ``max_batch`` events, a bundle counting each of its events), then acks,
+    requeues or dead-letters each message as the method's answer says: a list with "ack",
+    "requeue" or "reject" per body."""
 
     def __init__(self, source_service: str, event_type: str, max_batch: int = 200, max_wait: float = 0.05,
                  **kwargs: Any) -> None:
         self.max_batch, self.max_wait = max_batch, max_wait
         self._pending: list[tuple[Any, Any]] = []
+        self._events = 0
         self._timer: Any = None
         super().__init__(source_service, event_type, prefetch_count=max_batch, **kwargs)
 
     def handle_message(self, body: Any, message: Any) -> None:
         self._pending.append((body, message))
-        if len(self._pending) >= self.max_batch:
+        self._events += len(body) if isinstance(body, list) else 1
+        if self._events >= self.max_batch:
             self._flush()
         elif self._timer is None:
             self._timer = self.container.spawn_managed_thread(self._flush_soon)
@@ -108,7 +130,7 @@ class BatchEventHandler(ReliableEventHandler):
         self._flush()
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
+        batch, self._pending, self._events = self._pending, [], 0
         if not batch:
             return
         messages = [message for _, message in batch]
@@ -159,8 +181,7 @@ def subscribe(source_service: str, event_type: str) -> Callable[[Callable[..., A
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         handler_name = fn.__name__
 
-        @functools.wraps(fn)
-        def handle(self: Any, body: Any) -> Any:
+        def run(self: Any, body: Any) -> Any:
             envelope, payload = _parse(body, event_type)
             with self.db.transaction() as tx:
                 if not tx.claim_inbox(envelope, handler_name):
@@ -168,6 +189,21 @@ def subscribe(source_service: str, event_type: str) -> Callable[[Callable[..., A
                     log.info("duplicate %s %s skipped", envelope.type, envelope.event_id)
                     return None
                 return fn(self, tx, payload, envelope)
+
+        @functools.wraps(fn)
+        def handle(self: Any, body: Any) -> Any:
+            if not isinstance(body, list):
+                return run(self, body)
+            invalid: InvalidEvent | None = None
+            for one in body:  # in order, each in its own transaction; a failure requeues the rest
+                try:
+                    run(self, one)
+                except InvalidEvent as exc:
+                    log.warning("dead-lettering a bundle for %s after the rest of it: %s", handler_name, exc)
+                    invalid = invalid or exc
+            if invalid is not None:
+                raise invalid
+            return None
 
         return ReliableEventHandler.decorator(source_service, event_type)(handle)  # type: ignore[no-any-return]
 
@@ -214,21 +250,23 @@ def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200, 
             outcomes = ["ack"] * len(bodies)
             if when is not None and not when(self):
                 return outcomes
-            items: list[tuple[int, Envelope, Any]] = []
+            items: list[tuple[int, Envelope, Any]] = []  # (the message's index, the event)
             for index, body in enumerate(bodies):
-                try:
-                    envelope, payload = _parse(body, event_type)
-                except InvalidEvent as exc:
-                    log.warning("dead-lettering an event for %s: %s", handler_name, exc)
-                    outcomes[index] = "reject"
-                    continue
-                items.append((index, envelope, payload))
+                for one in unbundle(body):
+                    try:
+                        envelope, payload = _parse(one, event_type)
+                    except InvalidEvent as exc:
+                        log.warning("dead-lettering an event for %s: %s", handler_name, exc)
+                        outcomes[index] = "reject"
+                        continue
+                    items.append((index, envelope, payload))
             try:
                 run(self, items)
             except Exception:
                 if len(items) == 1:
                     log.exception("%s failed on %s", handler_name, items[0][1].event_id)
-                    outcomes[items[0][0]] = "reject" if isinstance(sys.exc_info()[1], InvalidEvent) else "requeue"
+                    failed = "reject" if isinstance(sys.exc_info()[1], InvalidEvent) else "requeue"
+                    outcomes[items[0][0]] = _worse(outcomes[items[0][0]], failed)
                     return outcomes
                 log.warning("%s failed on a batch of %d; trying each alone", handler_name, len(items),
                             exc_info=True)
@@ -237,10 +275,10 @@ def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200, 
                         run(self, [item])
                     except InvalidEvent as exc:
                         log.warning("dead-lettering %s for %s: %s", item[1].event_id, handler_name, exc)
-                        outcomes[item[0]] = "reject"
+                        outcomes[item[0]] = _worse(outcomes[item[0]], "reject")
                     except Exception:
                         log.exception("%s failed on %s", handler_name, item[1].event_id)
-                        outcomes[item[0]] = "requeue"
+                        outcomes[item[0]] = _worse(outcomes[item[0]], "requeue")
             return outcomes
 
         return BatchEventHandler.decorator(source_service, event_type, max_batch=max_batch,  # type: ignore
