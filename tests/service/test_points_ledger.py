@@ -180,6 +180,11 @@ def test_an_offline_batch_answers_each_item_and_takes_a_refund_before_its_sale(p
     again = call(points, "record_batch", items=items)
     assert [r["ok"] for r in again["results"]] == oks
     assert call(points, "get_account", member_id)["balance"] == 45
+    # the till sends an uploaded sale and refund again on its own: the same requests, replayed
+    alone = {k: v for k, v in b1.items() if k != "kind"}
+    assert call(points, "record_sale", **alone) == {**result["results"][1]["sale"], "replayed": True}
+    refund = {k: v for k, v in items[0].items() if k != "kind"}
+    assert call(points, "refund_sale", **refund)["replayed"] is True
 
 
 def test_a_sale_crossing_a_threshold_upgrades_the_tier_at_once(points):
