@@ -67,9 +67,11 @@ from contracts.points import (
     Program,
     ProgramVersion,
     Refund,
+    RefundItem,
     RefundResult,
     Sale,
     SaleBatch,
+    SaleItem,
     SaleResult,
     SetProgram,
     SettlementRow,
@@ -115,7 +117,7 @@ def _campaign_bonus(earning: domain.Earning, bonuses: list[domain.Bonus]) -> dic
 def _hash(model: BaseModel) -> str:
     """The request's digest for idempotency: an upload's item hashes as the same sale or refund
     sent alone (its "kind" left out)."""
-    body = model.model_dump(mode="json", exclude={"kind"})
+    body = model.model_dump(mode="json", exclude={"kind"} if isinstance(model, SaleItem | RefundItem) else None)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
