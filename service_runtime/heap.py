@@ -1,7 +1,7 @@
 """Garbage collection for request latency.
 
 A full (generation 2) collection walks every object the process holds: with Nameko,
-SQLAlchemy, pydantic and OpenTelemetry loaded that is millions of objects, and points paused
+SQLAlchemy, pydantic and OpenTelemetry loaded that is over 100,000 at start, and points paused
 for 100-190 ms at each of its full collections (9-11 in a `make bench-points` run, measured with
 a gc callback), stalling every sale in flight. What exists once a process has started (its
 modules, schemas, compiled statements, routes) lives as long as the process, so ``settle``
