@@ -118,7 +118,7 @@ class BatchEventHandler(ReliableEventHandler):
 
     def handle_message(self, body: Any, message: Any) -> None:
         self._pending.append((body, message))
-        self._events += len(body) if isinstance(body, list) else 1
+        self._events += len(unbundle(body))
         if self._events >= self.max_batch:
             self._flush()
         elif self._timer is None:

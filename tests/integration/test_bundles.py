@@ -11,6 +11,7 @@ from kombu import Connection, Exchange, Queue
 
 from contracts.events import MemberRegistered, MemberUpdated
 from service_runtime.config import ServiceSettings, amqp_uri
+from service_runtime.events import unbundle
 from service_runtime.metrics import INBOX_DUPLICATES
 from service_runtime.outbox import BUNDLE_HEADER, ConfirmingPublisher, OutgoingEvent
 from service_runtime.topology import DEAD_LETTER_QUEUE
@@ -36,7 +37,7 @@ def _dead_lettered(conn: Connection, event_id: str) -> object:
     """The dead-lettered message (a list for a bundle) that carries this event, if any yet."""
     while (message := conn.default_channel.basic_get(DEAD_LETTER_QUEUE, no_ack=True)) is not None:
         body = json.loads(message.body)
-        if any(one.get("event_id") == event_id for one in (body if isinstance(body, list) else [body])):
+        if any(one.get("event_id") == event_id for one in unbundle(body)):
             return body
     return None
 
