@@ -1,7 +1,6 @@
 """Idempotency-Key, rate limits, body rules, pagination, the audit chain."""
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from services.gateway import store
 from services.gateway.app import create_app
+from services.gateway.security.guard import request_fingerprint
 from tests.gateway.conftest import audit_count, bearer, gateway_settings, make_staff, staff_token, unique
 
 
@@ -42,6 +42,19 @@ def test_idempotency_key_replays_the_first_response_and_refuses_a_different_body
     assert fresh.status_code == 201
 
 
+def test_idempotency_compares_the_parsed_body_not_its_bytes(client, callers, engine):
+    body = {"username": unique("idem"), "password": "a good long password", "roles": ["clerk"], "stores": None}
+    headers = {**callers["admin"], "Idempotency-Key": f"key-{uuid.uuid4()}", "Content-Type": "application/json"}
+    before = _staff_count(engine)
+    first = client.post("/v1/staff", headers=headers, content=json.dumps(body))
+    # the same JSON, keys in another order and spaced differently: the same request
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    again = client.post("/v1/staff", headers=headers, content=reordered)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert _staff_count(engine) == before + 1
+
+
 def test_replayed_key_creation_does_not_reveal_the_secret_again(client, callers):
     headers = {**callers["admin"], "Idempotency-Key": f"key-{uuid.uuid4()}"}
     body = {"name": "replayed", "kind": "erp"}
@@ -68,7 +81,7 @@ def test_idempotency_refusals_by_the_guard_are_not_audited(client, engine):
     # a claim still in progress for exactly this request (another gateway is handling it)
     content = json.dumps({**body, "username": unique("idem")}).encode()
     pending_key = f"key-{uuid.uuid4()}"
-    fingerprint = hashlib.sha256(b"POST /v1/staff?\n" + content).hexdigest()
+    fingerprint = request_fingerprint("POST", "/v1/staff", "", content)
     assert store.claim_idempotency_key(engine, f"staff:{admin.id}", pending_key, fingerprint, 3600) is None
     in_progress = client.post("/v1/staff", content=content, headers={
         **headers, "Idempotency-Key": pending_key, "Content-Type": "application/json"})

@@ -219,10 +219,7 @@ class Guard:
             raise ApiError(422, "invalid_input", "1-255 characters of A-Z a-z 0-9 _ . : -", field="Idempotency-Key")
         scope = f"{principal.kind}:{principal.id}" if principal else \
             "ip:" + (request.client.host if request.client else "?")
-        fingerprint = hashlib.sha256(
-            request.method.encode() + b" " + request.url.path.encode() + b"?" + request.url.query.encode()
-            + b"\n" + await request.body()
-        ).hexdigest()
+        fingerprint = request_fingerprint(request.method, request.url.path, request.url.query, await request.body())
         stale_after = 2 * self.settings.rpc_timeout_seconds + 30  # a claim no live request can still hold
         existing = await self.db.run(store.claim_idempotency_key, scope, key, fingerprint, stale_after)
         if existing is not None:
@@ -261,6 +258,22 @@ class Guard:
                               _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
         for message in messages:
             await send(message)
+
+
+def canonical_body(body: bytes) -> bytes:
+    """The body as the route reads it: a JSON body with its keys sorted and no spacing, so the same
+    request with its keys in another order (or pretty-printed) is the same request; anything that
+    is not JSON as sent (the route refuses it anyway)."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except (ValueError, RecursionError):
+        return body
+
+
+def request_fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """What an Idempotency-Key is bound to: method, path, query and the canonical body."""
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"?" + query.encode()
+                          + b"\n" + canonical_body(body)).hexdigest()
 
 
 class GuardMiddleware:
