@@ -29,7 +29,7 @@ class ErrorBody(BaseModel):
 
 def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
-        400: "Malformed request (undecodable body, both kinds of credentials)",
+        400: "Malformed request (a body that is not JSON, both kinds of credentials)",
         401: "No credentials, or credentials that are invalid, expired or revoked",
         403: "Authenticated, but not allowed (role, key scope, store or member)",
         404: "Not found",
@@ -91,14 +91,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
+        if first.get("type") == "json_invalid":  # not a field's fault: the body as a whole is not JSON
+            offset = (first.get("loc") or ("body", 0))[-1]
+            reason = (first.get("ctx") or {}).get("error") or "JSON decode error"
+            return _respond(request, 400, "invalid_json", f"the body is not valid JSON: {reason} at offset {offset}")
         named = (first.get("ctx") or {}).get("field")  # a model-level rule naming its field (validation.py)
         field = ".".join(p for p in (_field_of(first.get("loc", ())), named if isinstance(named, str) else None)
                          if p) or None
-        code = "invalid_json" if first.get("type") == "json_invalid" else "invalid_input"
-        return _respond(request, 422, code, first.get("msg", "invalid"), field)
+        return _respond(request, 422, "invalid_input", first.get("msg", "invalid"), field)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # FastAPI: not UTF-8
+            return _respond(request, 400, "invalid_json", "the body is not valid JSON: not UTF-8 text")
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                  415: "unsupported_media_type"}
         return _respond(request, exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),

@@ -119,7 +119,9 @@ def test_rate_limits_answer_429_with_retry_after(engine, platform_env):
     (b"{" + b" " * 2_000_000 + b"}", "application/json", 413, "payload_too_large"),
     (b"username=x", "text/plain", 415, "unsupported_media_type"),
     (b"<staff/>", "application/xml", 415, "unsupported_media_type"),
-    (b'{"username": ', "application/json", 422, "invalid_json"),
+    (b'{"username": ', "application/json", 400, "invalid_json"),
+    (b'\xff\xfe{}', "application/json", 400, "invalid_json"),
+    (b'[' * 100_000, "application/json", 400, "invalid_json"),
     (b'["not", "an", "object"]', "application/json", 422, "invalid_input"),
 ])
 def test_bad_bodies_get_the_right_4xx_and_write_nothing(client, callers, engine, content, content_type, status,

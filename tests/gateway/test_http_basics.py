@@ -83,11 +83,13 @@ def test_query_times_with_no_utc_equivalent_are_422_naming_the_field(client, cal
     assert response.json()["error"]["field"] == field
 
 
-def test_malformed_json_is_422(client, callers):
-    response = client.post("/v1/members", content=b"{not json",
+def test_malformed_json_is_400_saying_where(client, callers):
+    response = client.post("/v1/members", content=b'{"name": "x",, }',
                            headers={**callers["admin"], "Content-Type": "application/json"})
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_json"
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_json" and "field" not in error
+    assert "not valid JSON" in error["message"] and "offset 13" in error["message"]
 
 
 def test_unknown_route_uses_the_error_body_and_keeps_a_given_request_id(client):
