@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.envelope import EventPayload
+from contracts.money import Money
 
 
 class CampaignAnnounced(EventPayload):
@@ -108,8 +109,7 @@ CampaignStatus = Literal["draft", "scheduled", "running", "paused", "finished"]
 class Budget(_Model):
     coupons: int | None = Field(default=None, ge=0, description="Most coupons the campaign may issue")
     points: int | None = Field(default=None, ge=0, description="Most points the campaign may grant")
-    money: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2,
-                                  description="Most discount value the campaign may grant")
+    money: Money | None = Field(default=None, description="Most discount value the campaign may grant")
 
 
 class Recurrence(_Model):

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from contracts.envelope import EventPayload
+from contracts.money import Money
 
 
 def to_utc(value: datetime | None) -> datetime | None:
@@ -27,7 +28,6 @@ def to_utc(value: datetime | None) -> datetime | None:
         raise ValueError("time out of range") from None
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 UtcTime = Annotated[datetime, AfterValidator(to_utc)]
 CouponKind = Literal["threshold", "percent", "cash", "gift"]

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.money import Money
 from contracts.rpc import to_utc
 
 
@@ -30,7 +31,6 @@ def _plausible(value: datetime | None) -> datetime | None:
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 Text = Annotated[str, AfterValidator(_printable)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Rounding = Literal["floor", "half_up", "ceil"]
 TierName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
