@@ -10,10 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from prometheus_client import make_asgi_app
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from service_runtime.config import SERVICES, GatewaySettings
 from services.gateway import (
@@ -100,6 +101,12 @@ async def _housekeeping(db: GatewayDb, hours: int) -> None:
         await asyncio.sleep(0.25)
 
 
+async def _metrics(request: Request) -> Response:
+    """Prometheus' exposition, in the format the scraper asks for."""
+    encoder, content_type = choose_encoder(request.headers.get("accept"))
+    return Response(encoder(REGISTRY), media_type=content_type)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings.load()
     if not settings.jwt_secret or len(settings.jwt_secret) < 32:
@@ -145,7 +152,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(GuardMiddleware, guard=app.state.guard)  # inner: runs after telemetry set the request id
     app.add_middleware(TelemetryMiddleware)
     errors.install(app)
-    app.mount("/metrics", make_asgi_app())
+    for path in ("/metrics", "/metrics/"):  # answered at both, never a redirect (scrapers do not all follow one)
+        app.add_route(path, _metrics, include_in_schema=False)
 
     @app.get("/healthz", tags=["operations"], summary="The gateway process is up",
              responses=errors.COMMON_RESPONSES)

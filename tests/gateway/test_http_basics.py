@@ -102,7 +102,9 @@ def test_unknown_route_uses_the_error_body_and_keeps_a_given_request_id(client):
 def test_openapi_document_and_metrics_are_served(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/members", "/v1/members/{member_id}", "/healthz", "/readyz"} <= set(paths)
-    assert "loyalty_http_requests_total" in client.get("/metrics/").text
+    for path in ("/metrics", "/metrics/"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 200 and "loyalty_http_requests_total" in answer.text
 
 
 @pytest.mark.parametrize("exc_type, status", [
