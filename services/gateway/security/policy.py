@@ -5,6 +5,7 @@
 Staff pass when they hold one of the roles; API keys when they hold every listed scope
 (a route without scopes is closed to keys, unless ``any_key=True``); members when
 ``member=True`` (the route then limits them to their own data). Anyone else gets 401 (no credentials) or 403 (audited).
+A store-bound caller naming another store in a ``?store=`` query parameter gets 403 on every route.
 """
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
             permitted = member
         if not permitted:
             await deny(request, "this route is not open to your role or key scopes")
+        # a `?store=` filter outside a store-bound caller's stores is refused, on every route at once,
+        # rather than answered with an empty list that reads as "no data there"
+        for asked in request.query_params.getlist("store"):
+            if not principal.covers_store(asked):
+                await deny(request, f"not allowed for store {asked!r}", field="store", store=asked)
         return principal
 
     return Depends(dependency)
