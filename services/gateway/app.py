@@ -18,6 +18,7 @@ from prometheus_client.exposition import choose_encoder
 
 from service_runtime.config import SERVICES, GatewaySettings
 from services.gateway import (
+    docs_ui,
     errors,
     routes_admin,
     routes_audit,
@@ -139,6 +140,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                     "`{\"error\": {\"code\", \"message\", \"field\", \"request_id\"}}`. "
                     "POSTs honour `Idempotency-Key` (file imports excepted: re-importing creates nothing twice).",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # docs_ui serves both, with their assets, from the gateway itself
         # our middleware already makes one server span per request (parented by an incoming
         # traceparent, id in X-Trace-ID); FastAPI's native spans would double the cost
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -152,6 +154,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(GuardMiddleware, guard=app.state.guard)  # inner: runs after telemetry set the request id
     app.add_middleware(TelemetryMiddleware)
     errors.install(app)
+    docs_ui.install(app)
     for path in ("/metrics", "/metrics/"):  # answered at both, never a redirect (scrapers do not all follow one)
         app.add_route(path, _metrics, include_in_schema=False)
 

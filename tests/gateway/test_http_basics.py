@@ -1,6 +1,7 @@
 """The gateway's HTTP behaviour that needs no running service (the broker is unreachable here)."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -120,3 +121,16 @@ def test_remote_error_parsing_reads_message_and_field():
                                 "exc_args": ["bad number", "phone"], "value": "phone: bad number"})
     assert (error.exc_type, error.message, error.field) == ("InvalidInput", "bad number", "phone")
     assert parse_remote_error({"exc_type": "KeyError", "exc_args": [], "value": "'x'"}).field is None
+
+
+def test_docs_load_every_asset_from_the_gateway_itself(client):
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert sources, html.text
+        for source in sources:
+            assert source.startswith("/"), f"{page} loads {source} from elsewhere"
+            assert client.get(source).status_code == 200, source
+        assert "cdn" not in html.text.lower()
+    assert client.get("/docs/oauth2-redirect").status_code == 200

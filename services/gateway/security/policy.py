@@ -9,6 +9,7 @@ A store-bound caller naming another store in a ``?store=`` query parameter gets 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
@@ -51,7 +52,27 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
                 await deny(request, f"not allowed for store {asked!r}", field="store", store=asked)
         return principal
 
+    # who may call, readable from the route (the OpenAPI document derives 401/403 and "who may" from it)
+    dependency.access = Access(wanted_roles, wanted_scopes, member, any_key)  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+@dataclass(frozen=True)
+class Access:
+    roles: frozenset[str]
+    scopes: frozenset[str]
+    member: bool
+    any_key: bool
+
+    def describe(self) -> str:
+        who = [", ".join(sorted(self.roles)) + " staff"] if self.roles else []
+        if self.any_key:
+            who.append("any API key")
+        elif self.scopes:
+            who.append("API keys with " + " and ".join(f"`{s}`" for s in sorted(self.scopes)))
+        if self.member:
+            who.append("the member themselves")
+        return "Who may call: " + ("; ".join(who) or "nobody") + "."
 
 
 async def deny(request: Request, message: str, field: str | None = None, **details: Any) -> None:
