@@ -6,11 +6,12 @@ import uuid
 import pytest
 
 MEMBER = str(uuid.uuid4())
+SALE = {"store": "SH-001", "member_id": MEMBER, "transaction_id": "t-1"}
 
 
 @pytest.mark.parametrize("caller, path, body, field", [
-    ("pos", "/v1/points/sales", {"store": "SH-001", "member_id": MEMBER, "transaction_id": "t-1", "amount": 12.5}, "amount"),
-    ("pos", "/v1/points/sales", {"store": "SH-001", "member_id": MEMBER, "transaction_id": "t-1", "amount": 100}, "amount"),
+    ("pos", "/v1/points/sales", {**SALE, "amount": 12.5}, "amount"),
+    ("pos", "/v1/points/sales", {**SALE, "amount": 100}, "amount"),
     ("pos", "/v1/points/refunds", {"store": "SH-001", "transaction_id": "t-1", "refund_id": "r-1", "amount": 0.1}, "amount"),
     ("pos", "/v1/coupons/validate", {"store": "SH-001", "member_id": MEMBER, "codes": ["C1"], "amount": 99.99}, "amount"),
 ])
