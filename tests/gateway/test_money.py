@@ -12,8 +12,10 @@ SALE = {"store": "SH-001", "member_id": MEMBER, "transaction_id": "t-1"}
 @pytest.mark.parametrize("caller, path, body, field", [
     ("pos", "/v1/points/sales", {**SALE, "amount": 12.5}, "amount"),
     ("pos", "/v1/points/sales", {**SALE, "amount": 100}, "amount"),
-    ("pos", "/v1/points/refunds", {"store": "SH-001", "transaction_id": "t-1", "refund_id": "r-1", "amount": 0.1}, "amount"),
-    ("pos", "/v1/coupons/validate", {"store": "SH-001", "member_id": MEMBER, "codes": ["C1"], "amount": 99.99}, "amount"),
+    ("pos", "/v1/points/refunds", {"store": "SH-001", "transaction_id": "t-1",
+                                   "refund_id": "r-1", "amount": 0.1}, "amount"),
+    ("pos", "/v1/coupons/validate", {"store": "SH-001", "member_id": MEMBER, "codes": ["C1"],
+                                     "amount": 99.99}, "amount"),
 ])
 def test_money_as_a_json_number_is_refused_naming_the_field(client, callers, caller, path, body, field):
     response = client.post(path, headers=callers[caller], json=body)
