@@ -13,7 +13,9 @@ def header_problem(columns: list[str]) -> str | None:
     cleaned = [c.strip().lower() for c in columns]
     unknown = [c for c in cleaned if c not in IMPORT_COLUMNS]
     if unknown:
-        return f"unknown columns {unknown}; allowed: {', '.join(IMPORT_COLUMNS)}"
+        shown = [c if len(c) <= 40 else c[:40] + "…" for c in unknown[:5]]  # never echo a huge header back
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        return f"unknown columns {shown}{more}; allowed: {', '.join(IMPORT_COLUMNS)}"
     missing = [c for c in IMPORT_REQUIRED if c not in cleaned]
     if missing:
         return f"missing required columns {missing}"

@@ -28,6 +28,8 @@ def detect_encoding(spool: IO[bytes], requested: str) -> str:
     spool.seek(0)
     sample = spool.read(_SAMPLE)
     spool.seek(0)
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
+        raise FileProblem("encoding", "the file is UTF-16 text: save it as UTF-8 (or GBK) and send it again")
     if requested != "auto":
         name = {"gbk": "gb18030", "gb2312": "gb18030", "utf8": "utf-8"}.get(requested, requested)
         if name not in ENCODINGS:
@@ -73,6 +75,8 @@ def _json_objects(text: IO[str]) -> Iterator[dict[str, Any]]:
                 if not chunk or len(buffer) - position > _MAX_RECORD:
                     raise FileProblem("body", "malformed JSON, or a record over 1 MiB") from None
                 break  # the object continues in the next chunk
+            except (ValueError, RecursionError):  # a number of thousands of digits, nesting past the limit
+                raise FileProblem("body", "a JSON record too deeply nested or with a number too long") from None
             if not isinstance(value, dict):
                 raise FileProblem("body", "each record must be a JSON object")
             yield value
@@ -97,6 +101,8 @@ class ImportReader:
                 raise FileProblem("header", "the file is empty") from None
             except UnicodeDecodeError:
                 raise FileProblem("encoding", f"the header is not valid {encoding}") from None
+            except csv.Error as exc:  # NUL bytes, a field past the limit (an unclosed quote, a binary file)
+                raise FileProblem("header", _csv_problem(exc, "the header line")) from None
             problem = header_problem(header)
             if problem:
                 raise FileProblem("header", problem)
@@ -136,5 +142,18 @@ class ImportReader:
             where = f"after line {rows[-1][0]}" if rows else "in this part of the file"
             raise FileProblem("encoding", f"bytes that are not valid text {where} ({exc.reason})") from None
         except csv.Error as exc:
-            raise FileProblem("body", f"malformed CSV: {exc}") from None
+            where = f"after line {rows[-1][0]}" if rows else "in this part of the file"
+            raise FileProblem("body", _csv_problem(exc, where)) from None
         return rows
+
+
+def _csv_problem(exc: csv.Error, where: str) -> str:
+    """csv's complaint, said for a person who sent a file ("field larger than field limit" means a
+    value past 128 KiB, usually an unclosed quote or a file that is not CSV at all)."""
+    reason = str(exc)
+    if "field limit" in reason:
+        reason = (f"a value longer than {csv.field_size_limit() // 1024} KiB (an unclosed quote, or not a CSV "
+                  "file?)")
+    elif "NUL" in reason:
+        reason = "NUL bytes (a binary file, or UTF-16 text: save it as UTF-8 CSV)"
+    return f"malformed CSV {where}: {reason}"
