@@ -60,3 +60,19 @@ def page(items: list[Any], limit: int, position_of: Any) -> tuple[list[Any], str
         items = items[:limit]
         return items, make_cursor(position_of(items[-1]))
     return items, None
+
+
+def page_of_all(items: list[Any], paging: PageParams) -> tuple[list[Any], str | None]:
+    """Pages of a list a service answers whole (a member's consents or history, the templates):
+    the cursor is the offset of the next item, enough for lists this short and this stable."""
+    start = paging.position(int) or 0
+    return page(items[start:start + paging.limit + 1], paging.limit, lambda _: start + paging.limit)
+
+
+def page_by_time(rows: list[Any], limit: int, asked: int, time_of: Any) -> tuple[list[Any], str | None]:
+    """A page of newest-first rows fetched with ``before`` (strictly older) and ``asked`` rows
+    (limit + 1, or limit when the service caps it there): the cursor is the last row's time."""
+    if len(rows) > limit or (asked == limit and len(rows) == limit):
+        rows = rows[:limit]
+        return rows, make_cursor(time_of(rows[-1]))
+    return rows, None

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.rpc import UpdateMember
 from services.gateway import store
 from services.gateway.errors import ApiError
-from services.gateway.pagination import Page, PageParams, make_cursor, page_params
+from services.gateway.pagination import Page, PageParams, make_cursor, page_of_all, page_params
 from services.gateway.rpc import RemoteError
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
@@ -250,24 +250,27 @@ async def update_member(member_id: uuid.UUID, body: UpdateMemberBody, request: R
     return await _member_out(request, caller, member)
 
 
-@router.get("/members/{member_id}/history", response_model=list[MemberChangeOut],
+@router.get("/members/{member_id}/history", response_model=Page[MemberChangeOut],
             summary="Who changed what, when (personal values are not repeated)")
-async def member_history(member_id: uuid.UUID, request: Request,
+async def member_history(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
                          caller: Principal = allow("manager", "admin", "auditor", member=True)
-                         ) -> list[MemberChangeOut]:
+                         ) -> Page[MemberChangeOut]:
     await _check_member_scope(request, caller, str(member_id))
     rows = await request.app.state.services.call(request, "members", "history", member_id=str(member_id))
-    return [MemberChangeOut(**row) for row in rows]
+    items, cursor = page_of_all(rows, paging)
+    return Page[MemberChangeOut](items=[MemberChangeOut(**row) for row in items], next_cursor=cursor)
 
 
-@router.get("/members/{member_id}/consents", response_model=list[ConsentOut])
-async def member_consents(member_id: uuid.UUID, request: Request,
+@router.get("/members/{member_id}/consents", response_model=Page[ConsentOut],
+            summary="A member's consents, one per channel they answered for")
+async def member_consents(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
                           caller: Principal = allow("clerk", "manager", "marketer", "admin", scopes=["members:read"],
-                                                    member=True)) -> list[ConsentOut]:
+                                                    member=True)) -> Page[ConsentOut]:
     if caller.kind == "member" and caller.member_id != str(member_id):
         await deny(request, "a member sees only their own record", member_id=str(member_id))
     rows = await request.app.state.services.call(request, "members", "consents", member_id=str(member_id))
-    return [ConsentOut(**row) for row in rows]
+    items, cursor = page_of_all(rows, paging)
+    return Page[ConsentOut](items=[ConsentOut(**row) for row in items], next_cursor=cursor)
 
 
 @router.put("/members/{member_id}/consents/{channel}", response_model=ConsentOut,

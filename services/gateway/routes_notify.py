@@ -8,10 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from contracts.notify import Channel, Locale, Message, Preview, PreviewOut, TemplateOut
+from services.gateway.errors import ApiError
+from services.gateway.pagination import Page, PageParams, page_by_time, page_of_all, page_params
 from services.gateway.security.policy import allow, deny
 from services.gateway.security.principal import Principal
 
@@ -28,9 +30,31 @@ class TemplateBody(BaseModel):
     body: str = Field(min_length=1, max_length=4000, description="Text with {{variable}} placeholders")
 
 
-class DeadLetters(BaseModel):
+class DeadLetters(Page[Message]):
     depth: int = Field(description="Messages in the dead-letter list")
-    items: list[Message]
+
+
+_SERVICE_MAX = 200  # notify answers at most this many messages per call
+
+
+def _before(paging: PageParams, before: datetime | None) -> str | None:
+    """Where a page of messages starts: the cursor's time, else the ``before`` filter."""
+    position = paging.position(str)
+    if position is not None:
+        try:
+            return datetime.fromisoformat(position).isoformat()
+        except ValueError:
+            raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor") from None
+    return before.isoformat() if before else None
+
+
+async def _messages_page(request: Request, paging: PageParams, before: datetime | None, method: str = "messages",
+                         **filters: Any) -> tuple[Any, list[Any], str | None]:
+    asked = min(paging.limit + 1, _SERVICE_MAX)
+    answer = await _notify(request, method, before=_before(paging, before), limit=asked, **filters)
+    rows = answer["items"] if isinstance(answer, dict) else answer
+    items, cursor = page_by_time(rows, paging.limit, asked, lambda m: m["created_at"])
+    return answer, items, cursor
 
 
 async def _notify(request: Request, method: str, **kwargs: Any) -> Any:
@@ -38,10 +62,12 @@ async def _notify(request: Request, method: str, **kwargs: Any) -> Any:
 
 
 # ---- templates ------------------------------------------------------------------------------------------
-@router.get("/notify/templates", response_model=list[TemplateOut], summary="Message templates")
+@router.get("/notify/templates", response_model=Page[TemplateOut], summary="Message templates",
+            description="By key, channel and locale.")
 async def list_templates(request: Request, key: str | None = Query(default=None, max_length=64),
-                         caller: Principal = allow(*EDITORS)) -> Any:
-    return await _notify(request, "list_templates", key=key)
+                         paging: PageParams = Depends(page_params), caller: Principal = allow(*EDITORS)) -> Any:
+    items, cursor = page_of_all(await _notify(request, "list_templates", key=key), paging)
+    return {"items": items, "next_cursor": cursor}
 
 
 @router.get("/notify/templates/{key}/{channel}/{locale}", response_model=TemplateOut, summary="One template")
@@ -69,16 +95,16 @@ async def preview(body: Preview, request: Request, caller: Principal = allow(*ED
 
 
 # ---- the delivery log ---------------------------------------------------------------------------------------
-@router.get("/notify/messages", response_model=list[Message], summary="The delivery log, newest first",
-            description="By member and/or campaign; `before` (created_at of the last row seen) pages back.")
+@router.get("/notify/messages", response_model=Page[Message], summary="The delivery log, newest first",
+            description="By member, campaign and/or status; `before` starts at a time, `cursor` pages back.")
 async def list_messages(request: Request, member_id: uuid.UUID | None = None,
                         campaign_id: str | None = Query(default=None, max_length=64),
                         status: Status | None = None, before: datetime | None = None,
-                        limit: int = Query(default=50, ge=1, le=200),
+                        paging: PageParams = Depends(page_params),
                         caller: Principal = allow(*LOG_READERS)) -> Any:
-    return await _notify(request, "messages", member_id=str(member_id) if member_id else None,
-                         campaign_id=campaign_id, status=status,
-                         before=before.isoformat() if before else None, limit=limit)
+    _, items, cursor = await _messages_page(request, paging, before, member_id=str(member_id) if member_id else None,
+                                            campaign_id=campaign_id, status=status)
+    return {"items": items, "next_cursor": cursor}
 
 
 @router.get("/notify/messages/{message_id}", response_model=Message,
@@ -87,20 +113,22 @@ async def get_message(message_id: uuid.UUID, request: Request, caller: Principal
     return await _notify(request, "message", message_id=str(message_id))
 
 
-@router.get("/members/{member_id}/messages", response_model=list[Message],
+@router.get("/members/{member_id}/messages", response_model=Page[Message],
             summary="The messages sent to a member (members: their own)")
-async def member_messages(member_id: uuid.UUID, request: Request, limit: int = Query(default=50, ge=1, le=200),
+async def member_messages(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
                           caller: Principal = allow(*LOG_READERS, member=True)) -> Any:
     if caller.kind == "member" and caller.member_id != str(member_id):
         await deny(request, "a member sees only their own messages", member_id=str(member_id))
-    return await _notify(request, "messages", member_id=str(member_id), limit=limit)
+    _, items, cursor = await _messages_page(request, paging, None, member_id=str(member_id))
+    return {"items": items, "next_cursor": cursor}
 
 
 # ---- the dead-letter list ---------------------------------------------------------------------------------
 @router.get("/notify/dead-letters", response_model=DeadLetters, summary="Messages that used up their attempts")
-async def dead_letters(request: Request, before: datetime | None = None, limit: int = Query(default=50, ge=1, le=200),
+async def dead_letters(request: Request, before: datetime | None = None, paging: PageParams = Depends(page_params),
                        caller: Principal = allow("admin")) -> Any:
-    return await _notify(request, "dead_letters", before=before.isoformat() if before else None, limit=limit)
+    answer, items, cursor = await _messages_page(request, paging, before, method="dead_letters")
+    return {"depth": answer["depth"], "items": items, "next_cursor": cursor}
 
 
 @router.post("/notify/dead-letters/{message_id}/replay", response_model=Message,

@@ -283,7 +283,7 @@ def test_member_record_update_with_etag_history_and_store_scope(platform):
     assert changed.headers["ETag"] == '"2"' and changed.json()["name"] == "Renamed"
     stale = http.patch(path, json={"name": "Lost Update"}, headers={"If-Match": '"1"'})
     assert stale.status_code == 409 and stale.json()["error"]["field"] == "version"
-    history = http.get(path + "/history").json()
+    history = http.get(path + "/history").json()["items"]
     assert [h["version"] for h in history] == [2] and history[0]["fields"]["name"]["to"] == "Renamed"
     with _staff(platform, "manager", ["BJ-001"]) as elsewhere:
         assert elsewhere.patch(path, json={"name": "Not Mine"}, headers={"If-Match": '"2"'}).status_code == 403
@@ -325,7 +325,7 @@ def test_consent_given_at_a_till_and_withdrawn(platform):
     withdrawn = http.put(f"/v1/members/{member['member_id']}/consents/sms",
                          json={"granted": False, "text_version": "2026-11", "source": "phone call"})
     assert withdrawn.json()["granted"] is False
-    consents = http.get(f"/v1/members/{member['member_id']}/consents").json()
+    consents = http.get(f"/v1/members/{member['member_id']}/consents").json()["items"]
     assert [(c["channel"], c["granted"]) for c in consents] == [("sms", False)]
     assert http.put(f"/v1/members/{member['member_id']}/consents/fax",
                     json={"granted": True, "text_version": "1"}).status_code == 422

@@ -54,7 +54,7 @@ def test_routes_make_one_call_each_and_relay_the_answer(client, callers, fake): 
     replayed = client.post(f"/v1/notify/dead-letters/{message['message_id']}/replay", headers=callers["admin"])
     assert replayed.status_code == 200 and replayed.json()["status"] == "queued"
     campaign = client.get("/v1/notify/messages?campaign_id=c-1", headers=callers["auditor"])
-    assert campaign.status_code == 200 and campaign.json()[0]["message_id"] == message["message_id"]
+    assert campaign.status_code == 200 and campaign.json()["items"][0]["message_id"] == message["message_id"]
     assert [(s, m) for s, m, _ in services.calls] == [("notify", "dead_letters"), ("notify", "replay"),
                                                       ("notify", "messages")]
     assert services.calls[1][2] == {"message_id": message["message_id"]}
