@@ -38,4 +38,4 @@ def api_routes(app: FastAPI) -> Iterator[ApiRoute]:
         if not isinstance(route, routing.APIRoute) or not route.include_in_schema:
             continue
         for method in sorted(route.methods or ()):
-            yield ApiRoute(method, route.path_format, route, _access(route.dependant))
+            yield ApiRoute(method, str(context.path_format), route, _access(route.dependant))

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
@@ -15,9 +15,11 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
+from pydantic import BaseModel, Field
 
 from service_runtime.config import SERVICES, GatewaySettings
 from services.gateway import (
+    api_doc,
     docs_ui,
     errors,
     routes_admin,
@@ -40,6 +42,11 @@ from services.gateway.telemetry import TelemetryMiddleware, rpc_context
 
 tracer = trace.get_tracer("gateway")
 log = logging.getLogger(__name__)
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description="broker, database and each service: `ok` or what failed")
 
 
 class Services:
@@ -104,7 +111,7 @@ async def _housekeeping(db: GatewayDb, hours: int) -> None:
 
 async def _metrics(request: Request) -> Response:
     """Prometheus' exposition, in the format the scraper asks for."""
-    encoder, content_type = choose_encoder(request.headers.get("accept"))
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encoder(REGISTRY), media_type=content_type)
 
 
@@ -141,6 +148,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                     "POSTs honour `Idempotency-Key` (file imports excepted: re-importing creates nothing twice).",
         lifespan=lifespan,
         docs_url=None, redoc_url=None,  # docs_ui serves both, with their assets, from the gateway itself
+        generate_unique_id_function=api_doc.operation_id,  # operationIds are the route functions' names
         # our middleware already makes one server span per request (parented by an incoming
         # traceparent, id in X-Trace-ID); FastAPI's native spans would double the cost
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -158,13 +166,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for path in ("/metrics", "/metrics/"):  # answered at both, never a redirect (scrapers do not all follow one)
         app.add_route(path, _metrics, include_in_schema=False)
 
-    @app.get("/healthz", tags=["operations"], summary="The gateway process is up",
-             responses=errors.COMMON_RESPONSES)
+    @app.get("/healthz", tags=["operations"], summary="The gateway process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="Broker, database and every service answering",
-             responses={503: {"description": "Not ready"}, **errors.COMMON_RESPONSES})
+             response_model=Readiness,
+             responses={503: {"description": "Not ready: `checks` says which failed", "model": Readiness}})
     async def readyz(request: Request) -> JSONResponse:
         async def check(service: str) -> tuple[str, str]:
             try:
@@ -191,5 +199,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
                    routes_points.router, routes_coupons.router, routes_campaigns.router, routes_notify.router,
                    routes_admin.router, routes_audit.router):
-        app.include_router(router, prefix="/v1", responses=errors.COMMON_RESPONSES)
+        app.include_router(router, prefix="/v1")
+    api_doc.install(app)  # error statuses, headers, examples and descriptions, from each route's metadata
     return app

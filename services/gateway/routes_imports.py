@@ -10,6 +10,7 @@ from typing import Any, Literal
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 
+from contracts.imports import IMPORT_COLUMNS, IMPORT_REQUIRED
 from contracts.rpc import ImportError_, ImportJob
 from services.gateway.errors import ApiError
 from services.gateway.imports import FileProblem, ImportReader, detect_encoding
@@ -30,7 +31,31 @@ ImportJobOut = ImportJob
 ImportErrorOut = ImportError_
 
 
-@router.post("/members/imports", status_code=202, response_model=ImportJobOut,
+_CSV_EXAMPLE = ("external_id,name,phone,email,id_number,gender,birthday,registration_store,tags\r\n"
+                "E-1001,Zhang San,13900001111,zhang.san@example.com,,male,1990-05-17,SH-001,vip;newsletter\r\n"
+                "E-1002,Li Si,+8613900002222,,,female,,SH-002,\r\n")
+_ROW_SCHEMA = {"type": "object", "additionalProperties": False, "required": list(IMPORT_REQUIRED),
+               "properties": {**{c: {"type": ["string", "null"]} for c in IMPORT_COLUMNS},
+                              "tags": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"},
+                                                 {"type": "null"}]}}}
+_ROW_EXAMPLE = {"external_id": "E-1001", "name": "Zhang San", "phone": "13900001111", "registration_store": "SH-001",
+                "tags": ["vip"]}
+# the route reads the body as a stream (never buffered), so FastAPI cannot see it: declared here
+IMPORT_BODY = {"requestBody": {"required": True, "description": "The file itself, as the body (up to "
+                                                                  "MAX_IMPORT_BYTES)", "content": {
+    "text/csv": {"schema": {"type": "string", "description": "A header row naming the columns, then one member "
+                                                             "per row; tags separated by ';' or '|'"},
+                 "example": _CSV_EXAMPLE},
+    "application/json": {"schema": {"type": "array", "items": _ROW_SCHEMA}, "example": [_ROW_EXAMPLE]},
+    "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON object per line, as in "
+                                                                         "application/json"},
+                             "example": '{"name": "Zhang San", "phone": "13900001111"}\n'},
+}}}
+
+
+@router.post("/members/imports", status_code=202, response_model=ImportJobOut, openapi_extra=IMPORT_BODY,
+             responses={413: {"description": "The file is larger than MAX_IMPORT_BYTES"},
+                        415: {"description": "Not text/csv, application/json or application/x-ndjson"}},
              summary="Import members from a CSV or JSON file (a job: poll its status)",
              description="Send the file as the body: text/csv with a header row (external_id, name, phone, "
                          "email, id_number, gender, birthday, registration_store, tags), or application/json "

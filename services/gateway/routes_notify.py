@@ -64,14 +64,14 @@ async def _notify(request: Request, method: str, **kwargs: Any) -> Any:
 # ---- templates ------------------------------------------------------------------------------------------
 @router.get("/notify/templates", response_model=Page[TemplateOut], summary="Message templates",
             description="By key, channel and locale.")
-async def list_templates(request: Request, key: str | None = Query(default=None, max_length=64),
+async def list_message_templates(request: Request, key: str | None = Query(default=None, max_length=64),
                          paging: PageParams = Depends(page_params), caller: Principal = allow(*EDITORS)) -> Any:
     items, cursor = page_of_all(await _notify(request, "list_templates", key=key), paging)
     return {"items": items, "next_cursor": cursor}
 
 
 @router.get("/notify/templates/{key}/{channel}/{locale}", response_model=TemplateOut, summary="One template")
-async def get_template(key: Key, channel: Channel, locale: Locale, request: Request,
+async def get_message_template(key: Key, channel: Channel, locale: Locale, request: Request,
                        caller: Principal = allow(*EDITORS)) -> Any:
     return await _notify(request, "get_template", key=key, channel=channel, locale=locale)
 
@@ -81,7 +81,7 @@ async def get_template(key: Key, channel: Channel, locale: Locale, request: Requ
             description="A variable the kind of message never has (e.g. {{points}} in a login code) is refused "
                         "with 422 naming it, so a customer never gets a blank. Keys: birthday, points.expiring, "
                         "tier.changed, login_code, campaign.<name>.")
-async def save_template(key: Key, channel: Channel, locale: Locale, body: TemplateBody, request: Request,
+async def save_message_template(key: Key, channel: Channel, locale: Locale, body: TemplateBody, request: Request,
                         caller: Principal = allow(*EDITORS)) -> Any:
     return await _notify(request, "save_template", key=key, channel=channel, locale=locale, subject=body.subject,
                          body=body.body)

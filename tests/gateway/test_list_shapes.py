@@ -104,7 +104,8 @@ def test_lists_answered_whole_by_a_service_are_paged(client, callers, fake):  # 
     consents = [{"member_id": member, "channel": c, "granted": True, "text_version": "1", "source": "pos",
                  "changed_at": "2026-11-01T00:00:00+00:00"} for c in ("sms", "email", "push", "marketing")]
     templates = [{"key": f"k{i}", "channel": "sms", "locale": "en", "subject": None, "body": "x",
-                  "version": 1, "variables": [], "updated_at": "2026-11-01T00:00:00+00:00", "updated_by": "a"} for i in range(5)]
+                  "version": 1, "variables": [], "updated_at": "2026-11-01T00:00:00+00:00", "updated_by": "a"}
+                 for i in range(5)]
     fake({("members", "consents"): consents, ("notify", "list_templates"): templates})
     for path, expected in ((f"/v1/members/{member}/consents", 4), ("/v1/notify/templates", 5)):
         items, cursor = [], None

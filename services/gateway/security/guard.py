@@ -45,6 +45,12 @@ _CACHE_SECONDS = 10.0  # a revoked key or a disabled staff user stops working wi
 _KEY_TOUCH_SECONDS = 60.0
 
 
+def honours_idempotency(method: str, path: str) -> bool:
+    """Whether an Idempotency-Key on this request is kept and replayed (the OpenAPI document declares
+    the header exactly where this says yes)."""
+    return method == "POST" and not path.startswith(_NO_IDEMPOTENCY_PREFIX) and path not in _STREAMED_ROUTES
+
+
 class Guard:
     def __init__(self, settings: GatewaySettings, db: GatewayDb) -> None:
         self.settings = settings
@@ -164,9 +170,8 @@ class Guard:
             # the app's answers go out audited (a replay marks itself audited already); the guard's own
             # refusals (a bad, reused or in-progress Idempotency-Key) go out below through the plain send
             audited_send = self._auditing(request, send)
-            if request.method == "POST" and request.headers.get("idempotency-key") is not None \
-                    and not request.url.path.startswith(_NO_IDEMPOTENCY_PREFIX) \
-                    and request.url.path not in _STREAMED_ROUTES:
+            if request.headers.get("idempotency-key") is not None and honours_idempotency(request.method,
+                                                                                           request.url.path):
                 await self._idempotent(request, principal, app, receive, audited_send)
             else:
                 await app(scope, receive, audited_send)
