@@ -35,7 +35,7 @@ from services.gateway import (
 )
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
-from services.gateway.rpc import RpcClient
+from services.gateway.rpc import RemoteError, RpcClient
 from services.gateway.security import secrets
 from services.gateway.security.guard import Guard, GuardMiddleware
 from services.gateway.telemetry import TelemetryMiddleware, rpc_context
@@ -60,7 +60,13 @@ class Services:
             f"rpc {service}.{method}", kind=SpanKind.CLIENT,
             attributes={"rpc.system": "nameko", "rpc.service": service, "rpc.method": method},
         ):
-            return await self.client.call(service, method, context=rpc_context(request), **kwargs)
+            try:
+                return await self.client.call(service, method, context=rpc_context(request), **kwargs)
+            except RemoteError as exc:
+                # services page with `after`; callers of this API send the position as `cursor`
+                if exc.field == "after" and "after" not in request.query_params:
+                    exc.field = "cursor"
+                raise
 
 
 def ensure_bootstrap_admin(engine: sa.Engine, settings: GatewaySettings) -> str | None:

@@ -214,13 +214,21 @@ def _expected_version(if_match: str | None) -> int:
     return int(raw)
 
 
-async def _check_member_scope(request: Request, caller: Principal, member_id: str) -> dict[str, Any]:
-    """A member reaches only their own record; store-bound staff and keys only their stores' members."""
+async def _check_member_scope(request: Request, caller: Principal, member_id: str,
+                              field: str = "member_id") -> dict[str, Any]:
+    """A member reaches only their own record; store-bound staff and keys only their stores' members.
+    ``field``: what the request calls this id, so an unknown one is a 404 naming it."""
     if caller.kind == "member":
         if caller.member_id != member_id:
             await deny(request, "a member sees only their own record", member_id=member_id)
         return {}
-    member: dict[str, Any] = await request.app.state.services.call(request, "members", "get", member_id=member_id)
+    try:
+        member: dict[str, Any] = await request.app.state.services.call(request, "members", "get",
+                                                                       member_id=member_id)
+    except RemoteError as exc:
+        if exc.field == "member_id":
+            exc.field = field
+        raise
     await require_store(request, caller, member.get("registration_store"))
     return member
 
@@ -314,8 +322,8 @@ class BulkTagsOut(BaseModel):
              responses={409: {"description": "One of them is merged or erased already"}})
 async def merge_members(member_id: uuid.UUID, body: MergeBody, request: Request,
                         caller: Principal = allow("manager", "admin")) -> MemberOut:
-    for target in (member_id, body.merged_member_id):
-        await _check_member_scope(request, caller, str(target))
+    for target, field in ((member_id, "member_id"), (body.merged_member_id, "merged_member_id")):
+        await _check_member_scope(request, caller, str(target), field)
     member = await request.app.state.services.call(request, "members", "merge", survivor_id=str(member_id),
                                                    merged_id=str(body.merged_member_id))
     await request.app.state.db.run(store.revoke_subject_tokens, "member", str(body.merged_member_id))
