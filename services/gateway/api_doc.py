@@ -26,22 +26,25 @@ from services.gateway.errors import ErrorBody
 from services.gateway.security.guard import honours_idempotency
 
 _ERROR = {"$ref": "#/components/schemas/ErrorBody"}
-_ERROR_TEXT = {
-    400: ("Malformed request: a body that is not JSON, or both kinds of credentials", "invalid_json"),
-    401: ("No credentials, or credentials that are invalid, expired or revoked", "unauthenticated"),
-    403: ("Authenticated, but not allowed (role, key scope, store or member); audited", "forbidden"),
-    404: ("Not found; `field` names the id", "not_found"),
+_ERROR_TEXT = {  # status: (description, code, the message the gateway gives)
+    400: ("Malformed request: a body that is not JSON, or both kinds of credentials", "invalid_json",
+          "the body is not valid JSON: Expecting value at offset 0"),
+    401: ("No credentials, or credentials that are invalid, expired or revoked", "unauthenticated",
+          "credentials required: a bearer token or an X-API-Key"),
+    403: ("Authenticated, but not allowed (role, key scope, store or member); audited", "forbidden",
+          "this route is not open to your role or key scopes"),
+    404: ("Not found; `field` names the id", "not_found", "not found"),
     409: ("Conflict: Idempotency-Key reused with another body or still in progress, or a duplicate",
-          "idempotency_key_reused"),
-    413: ("Body too large (MAX_BODY_BYTES)", "payload_too_large"),
-    415: ("Body is not application/json", "unsupported_media_type"),
-    422: ("A field is missing or malformed; `field` names it", "invalid_input"),
-    429: ("Rate limited; retry after Retry-After seconds", "rate_limited"),
-    500: ("Internal error; quote request_id", "internal_error"),
+          "idempotency_key_reused", "this Idempotency-Key was used with a different request"),
+    413: ("Body too large (MAX_BODY_BYTES)", "payload_too_large", "body larger than 1048576 bytes"),
+    415: ("Body is not application/json", "unsupported_media_type", "send the body as application/json"),
+    422: ("A field is missing or malformed; `field` names it", "invalid_input", "Field required"),
+    429: ("Rate limited; retry after Retry-After seconds", "rate_limited", "too many requests; slow down"),
+    500: ("Internal error; quote request_id", "internal_error", "internal error"),
     503: ("A service, the broker or the database is unavailable; retry after Retry-After seconds",
-          "service_unavailable"),
+          "service_unavailable", "broker unreachable"),
     504: ("A service did not answer in time; the request may or may not have taken effect: retry with "
-          "the same Idempotency-Key", "upstream_timeout"),
+          "the same Idempotency-Key", "upstream_timeout", "no answer within 5 s"),
 }
 _RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 _REQUEST_ID_PARAM = {"name": "X-Request-ID", "in": "header", "required": False,
@@ -110,10 +113,11 @@ def error_statuses(api: ApiRoute, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def _error_answer(status: int, declared: dict[str, Any] | None) -> dict[str, Any]:
-    description, code = _ERROR_TEXT.get(status, ("Error", "error"))
-    example = {"error": {"code": code, "message": description.split(";")[0].split(":")[0].lower(),
-                         **({"field": "amount"} if status == 422 else {}),
+def _error_answer(status: int, declared: dict[str, Any] | None, field: str | None) -> dict[str, Any]:
+    description, code, message = _ERROR_TEXT.get(status, ("Error", "error", "error"))
+    if status == 409 and field is None:
+        field = "Idempotency-Key"
+    example = {"error": {"code": code, "message": message, **({"field": field} if field else {}),
                          "request_id": "4bf92f3577b34da6a3ce929d0e0e4736"}}
     answer: dict[str, Any] = {
         "description": (declared or {}).get("description") or description,
@@ -210,6 +214,12 @@ def _string_example(schema: dict[str, Any], name: str) -> str:
 
 
 # ---- the document ---------------------------------------------------------------------------------------
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
 def _set_example(content: dict[str, Any], written: Any, doc: dict[str, Any]) -> None:
     for media, body in content.items():
         if "example" in body or "examples" in body:
@@ -253,8 +263,15 @@ def _complete(doc: dict[str, Any], api: ApiRoute) -> None:
         if "content" in answer:
             _set_example(answer["content"], written.get("response") if status < 300 else None, doc)
         responses[str(status)] = answer
+    params = [p["name"] for p in operation.get("parameters", []) if p["in"] in ("path", "query")]
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    required = _resolve(doc, body).get("required", []) if body else []
+    fields = {404: next((p["name"] for p in operation.get("parameters", []) if p["in"] == "path"), None),
+              422: (required or params or [None])[0]}
     for status in sorted(statuses):
-        answer = _error_answer(status, declared.get(status) if status != 422 else None)
+        answer = _error_answer(status, declared.get(status) if status != 422 else None, fields.get(status))
+        if status == 422 and not required:
+            answer["content"]["application/json"]["example"]["error"]["message"] = "Input should be a valid value"
         if status != 422 and "content" in declared.get(status, {}):  # the route gave this status its own body
             answer["content"] = declared[status]["content"]
             _set_example(answer["content"], written.get(str(status)), doc)
