@@ -39,6 +39,8 @@ _ERROR_TEXT = {  # status: (description, code, the message the gateway gives)
     413: ("Body too large (MAX_BODY_BYTES)", "payload_too_large", "body larger than 1048576 bytes"),
     415: ("Body is not application/json", "unsupported_media_type", "send the body as application/json"),
     422: ("A field is missing or malformed; `field` names it", "invalid_input", "Field required"),
+    423: ("Account locked after too many failed logins", "account_locked", "too many failed logins; try again later"),
+    428: ("If-Match is required", "precondition_required", "send If-Match with the member's version (its ETag)"),
     429: ("Rate limited; retry after Retry-After seconds", "rate_limited", "too many requests; slow down"),
     500: ("Internal error; quote request_id", "internal_error", "internal error"),
     503: ("A service, the broker or the database is unavailable; retry after Retry-After seconds",

@@ -27,28 +27,6 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        400: "Malformed request (a body that is not JSON, both kinds of credentials)",
-        401: "No credentials, or credentials that are invalid, expired or revoked",
-        403: "Authenticated, but not allowed (role, key scope, store or member)",
-        404: "Not found",
-        409: "Conflict (Idempotency-Key reused with another body, duplicate)",
-        413: "Body too large",
-        415: "Unsupported content type",
-        422: "A field is missing or malformed; `field` names it",
-        429: "Rate limited; see Retry-After",
-        500: "Internal error",
-        503: "Broker or service unavailable; see Retry-After",
-        504: "A service did not answer in time",
-    }
-    return {status: {"model": ErrorBody, "description": descriptions[status]} for status in statuses}
-
-
-# Every route may answer these; routes add their own specific ones.
-COMMON_RESPONSES = _documented(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503, 504)
-
-
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
