@@ -28,6 +28,24 @@ def _plausible(value: datetime | None) -> datetime | None:
     return value
 
 
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit of a card number's body (members issues 12 digits: '8', ten of
+    sequence, this digit)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def _card_number(value: str | None) -> str | None:
+    """A mistyped card number is a bad field (422), not an unknown member (404)."""
+    if value is not None and not (len(value) == 12 and value.isascii() and value.isdigit()
+                                  and luhn_digit(value[:-1]) == value[-1]):
+        raise ValueError("not a member number: 12 digits with a valid check digit")
+    return value
+
+
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 Text = Annotated[str, AfterValidator(_printable)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -45,6 +63,8 @@ class _MemberRef(_Model):
 
     member_id: str | None = Field(default=None, max_length=36)
     member_number: Text | None = Field(default=None, min_length=1, max_length=20)
+
+    _number = field_validator("member_number")(lambda cls, v: _card_number(v))
 
     @model_validator(mode="after")
     def _one_member(self) -> "_MemberRef":

@@ -5,12 +5,13 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nameko.rpc import rpc
+from nameko.rpc import ServiceRpc, rpc
 from nameko.timer import timer
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -81,7 +82,7 @@ from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.points import domain, ledger, store
+from services.points import domain, ledger, opening, store
 from services.points import store as points_store  # for methods whose `store` argument shadows it
 from services.points.combine import SaleCombiner, SaleCombinerProvider
 from services.points.programs import ProgramProvider, Programs
@@ -163,6 +164,7 @@ class PointsService(ServiceBase):
     name = "points"
     programs: Programs = ProgramProvider()  # type: ignore[assignment]
     sales: SaleCombiner = SaleCombinerProvider()  # type: ignore[assignment]
+    members = ServiceRpc("members")  # only to confirm a member whose account is not open yet
 
     # -- who may do what (the gateway checks too; this holds for any caller) ------------------
     def _check_store(self, store_code: str | None, field: str = "store") -> None:
@@ -348,20 +350,32 @@ class PointsService(ServiceBase):
               ) -> dict[int, SaleResult | RefundResult | ServiceError]:
         """Sales and refunds in one transaction, each answered on its own (the callers checked
         that the caller may post for their stores)."""
-        for attempt in (1, 2):
+        confirmed: set[str] = set()  # references members was asked about (opened, or unknown)
+        races = 0
+        while True:
             try:
                 with self.db.transaction() as tx:
                     if refunds_in:  # every account of the upload locked at once, in order: no deadlocks
                         self._lock_all(tx, sales_in, refunds_in)
                     outcomes: dict[int, SaleResult | RefundResult | ServiceError] = {}
-                    outcomes.update(self._sales(tx, sales_in))
+                    outcomes.update(self._sales(tx, sales_in, confirmed))
                     for index, refund in refunds_in:
                         outcomes[index] = self._refund(tx, refund)
                     return outcomes
             except _Race:
-                if attempt == 2:
+                races += 1
+                if races == 2:
                     raise Conflict("the same sale is being recorded concurrently: retry", "transaction_id") from None
-        raise AssertionError("unreachable")
+            except opening.Missing as missing:  # at most once: every reference is confirmed after it
+                self._open_missing(missing.member_ids, missing.numbers)
+                confirmed.update(missing.member_ids, missing.numbers)
+
+    def _open_missing(self, member_ids: list[str], numbers: list[str]) -> None:
+        """Accounts of members registered a moment ago (member.registered not handled yet)."""
+        found = opening.confirm(self.members, member_ids, numbers)
+        if found:
+            with self.db.transaction() as tx:
+                opening.open_confirmed(tx, found)
 
     @staticmethod
     def _lock_all(tx: Tx, sales_in: list[tuple[int, Sale]], refunds_in: list[tuple[int, Refund]]) -> None:
@@ -379,7 +393,8 @@ class PointsService(ServiceBase):
         members |= set(store.sale_members(tx, [(r.store, r.transaction_id) for _, r in refunds_in]))
         store.lock_accounts(tx, members)
 
-    def _sales(self, tx: Tx, sales_in: list[tuple[int, Sale]]) -> dict[int, SaleResult | ServiceError]:
+    def _sales(self, tx: Tx, sales_in: list[tuple[int, Sale]], confirmed: set[str]
+               ) -> dict[int, SaleResult | ServiceError]:
         if not sales_in:
             return {}
         outcomes: dict[int, SaleResult | ServiceError] = {}
@@ -392,7 +407,13 @@ class PointsService(ServiceBase):
         sales_in = [(index, sale) for index, sale in sales_in if index in refs]
         resolved, accounts = store.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
                                              [refs[i] for i, s in sales_in if not s.member_id])
+        unconfirmed = opening.unknown([refs[i] for i, _ in sales_in], resolved, confirmed)
+        if unconfirmed:  # registered a moment ago, or unknown: members says which
+            raise opening.Missing([r for i, s in sales_in if s.member_id and (r := refs[i]) in unconfirmed],
+                                  [r for i, s in sales_in if not s.member_id and (r := refs[i]) in unconfirmed])
         now = _now()
+        for held in accounts.values():  # an expired hold stops counting at once, not at the next hold job
+            ledger.release_expired(tx, held, now)
         _, current = self.programs.current(tx)
         since = now - timedelta(days=current.tier_window_days)
         existing, spend, summaries = store.sale_context(
@@ -426,7 +447,8 @@ class PointsService(ServiceBase):
                 member_id = resolved.get(refs[index])
                 account = accounts.get(member_id) if member_id else None
                 if account is None:
-                    raise NotFound("no points account for this member (unknown, or registered a moment ago)",
+                    raise NotFound("unknown member: no member has this id" if sale.member_id else
+                                   "unknown member: no member has this card number",
                                    "member_id" if sale.member_id else "member_number")
                 if account.status != "active":
                     raise Conflict(f"the member's account is {account.status}", "member_id")
@@ -610,13 +632,27 @@ class PointsService(ServiceBase):
     def hold(self, **request: Any) -> dict[str, Any]:
         req: HoldRequest = parse_request(HoldRequest, request)
         self._check_store(req.store)
+        return self._opening(lambda confirmed: self._hold(req, confirmed))
+
+    def _opening(self, attempt: Callable[[bool], dict[str, Any]]) -> dict[str, Any]:
+        """attempt(confirmed); when it finds an account missing, members confirms the member (the
+        account opens) and it runs once more, now answering an unknown member."""
+        try:
+            return attempt(False)
+        except opening.Missing as missing:
+            self._open_missing(missing.member_ids, missing.numbers)
+            return attempt(True)
+
+    def _hold(self, req: HoldRequest, confirmed: bool) -> dict[str, Any]:
         digest = _hash(req)
         with self.db.transaction() as tx:
             ref = _member_id(req.member_id) if req.member_id else req.member_number
             member_id = store.resolve(tx, [ref] if req.member_id else [], [] if req.member_id else [ref]).get(ref)  # type: ignore[list-item]
             account = store.lock_accounts(tx, [member_id]).get(member_id) if member_id else None  # type: ignore[list-item]
             if account is None:
-                raise NotFound("no points account for this member", "member_id" if req.member_id else "member_number")
+                if not confirmed:
+                    raise opening.Missing([ref] if req.member_id else [], [] if req.member_id else [ref])  # type: ignore[list-item]
+                raise NotFound("unknown member", "member_id" if req.member_id else "member_number")
             self._check_member(account.member_id)
             existing = store.get_hold(tx, key=(req.store, req.transaction_id))
             if existing is not None:
@@ -626,6 +662,7 @@ class PointsService(ServiceBase):
             if account.status != "active":
                 raise Conflict(f"the member's account is {account.status}", "member_id")
             now = _now()
+            ledger.release_expired(tx, account, now)  # an expired hold blocks nothing
             row = {"id": str(uuid.uuid4()), "member_id": account.member_id, "store": req.store,
                    "terminal": req.terminal, "transaction_id": req.transaction_id, "points": req.points,
                    "status": "held", "request_hash": digest, "expires_at": now + timedelta(seconds=req.ttl_seconds)}
@@ -678,12 +715,22 @@ class PointsService(ServiceBase):
     def get_account(self, member_id: str) -> dict[str, Any]:
         member_id = _member_id(member_id)
         self._check_member(member_id)
+        return self._opening(lambda confirmed: self._account(member_id, confirmed))
+
+    def _account(self, member_id: str, confirmed: bool) -> dict[str, Any]:
         with self.db.transaction() as tx:
             target = store.resolve(tx, [member_id]).get(member_id, member_id)
             row = store.get_account(tx, target)
             if row is None:
-                raise NotFound(f"no points account for member {member_id}", "member_id")
+                if not confirmed:
+                    raise opening.Missing([member_id], [])
+                raise NotFound("unknown member", "member_id")
             now = _now()
+            if row.held > 0:  # an expired hold stops counting at once, not at the next hold job
+                locked = store.lock_accounts(tx, [target])[target]
+                if ledger.release_expired(tx, locked, now):
+                    store.save_accounts(tx, [locked])
+                    row = store.get_account(tx, target)
             summary = store.summaries(tx, [target], now)[target]
             _, program = self.programs.current(tx)
             spend, points = store.qualifying(tx, [target], now - timedelta(days=program.tier_window_days))[target]
@@ -756,6 +803,7 @@ class PointsService(ServiceBase):
                               reference=reference, program=program, zone=zone, at=now, detail=detail,
                               actor_id=actor)
             else:
+                ledger.release_expired(tx, account, now)  # an expired hold blocks nothing
                 ledger.debit(tx, account, -cmd.points, kind="adjustment", at_store=cmd.store,
                              reference=reference, now=now, detail=detail, actor_id=actor)
             store.save_accounts(tx, [account])
@@ -774,12 +822,15 @@ class PointsService(ServiceBase):
                 raise Forbidden("members record check-ins and shares; staff record the rest", "kind")
             cmd = cmd.model_copy(update={"store": None, "at": None})  # their registration store's day, now
         self._check_store(cmd.store)
-        with self.db.transaction() as tx:
-            return self._activity(tx, member_id, cmd.kind, cmd.key, cmd.store, cmd.at or _now()).model_dump(
-                mode="json")
+
+        def attempt(confirmed: bool) -> dict[str, Any]:
+            with self.db.transaction() as tx:
+                return self._activity(tx, member_id, cmd.kind, cmd.key, cmd.store, cmd.at or _now(),
+                                      confirmed).model_dump(mode="json")
+        return self._opening(attempt)
 
     def _activity(self, tx: Tx, member_id: str, kind: str, key: str | None, store_code: str | None,
-                  at: datetime) -> ActivityResult:
+                  at: datetime, confirmed: bool = True) -> ActivityResult:
         referred: str | None = None
         ids = [member_id]
         if kind == "referral":
@@ -792,7 +843,9 @@ class PointsService(ServiceBase):
         accounts = store.lock_accounts(tx, ids)
         account = accounts.get(member_id)
         if account is None or (referred and referred not in accounts):
-            raise NotFound("no points account for this member", "key" if account else "member_id")
+            if not confirmed:
+                raise opening.Missing([m for m in ids if m not in accounts], [])
+            raise NotFound("unknown member", "key" if account else "member_id")
         _, program = self.programs.current(tx)
         zone = self._zone(store_code or account.registration_store)
         points = {"checkin": program.activities.checkin, "share": program.activities.share,

@@ -55,7 +55,7 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
 
 TILL = {"clerk", "manager", "admin", "pos"}
 POINTS_READERS = {"clerk", "manager", "admin", "marketer", "auditor", "pos", "erp"}
-SALE = {"member_number": "80000001", "store": "SH-001", "transaction_id": "t-1", "amount": "10.00",
+SALE = {"member_number": "800000000011", "store": "SH-001", "transaction_id": "t-1", "amount": "10.00",
         "sold_at": "2026-11-23T10:00:00+08:00"}
 REFUND = {"store": "SH-001", "refund_id": "r-1", "transaction_id": "t-1", "amount": "5.00",
           "refunded_at": "2026-11-23T11:00:00+08:00"}
@@ -71,7 +71,7 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}]},
          {"manager", "admin", "pos"}),
         ("POST", "/v1/points/refunds", REFUND, TILL),
-        ("POST", "/v1/points/holds", {"member_number": "80000001", "store": "SH-001", "transaction_id": "t-2",
+        ("POST", "/v1/points/holds", {"member_number": "800000000011", "store": "SH-001", "transaction_id": "t-2",
                                       "points": 100}, TILL),
         ("POST", "/v1/points/holds/h-1/commit", None, TILL),
         ("POST", "/v1/points/holds/h-1/release", None, TILL),

@@ -1,0 +1,133 @@
+"""At the till, on the real database: a member registered a moment ago earns on their first sale
+(members confirms them; the later member.registered changes nothing), an unknown member is an
+unknown member, a mistyped card number is a bad field, and an expired hold stops counting at once."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from contracts.errors import InvalidInput, NotFound
+from contracts.events import MemberRegistered
+from contracts.points import luhn_digit
+from tests.helpers import scalar
+from tests.service.points_support import execute, invariant_violations, open_account, sale
+
+
+@pytest.fixture
+def members(start_service):
+    return start_service("members", outbox_relay=False)  # member.registered never reaches points here
+
+
+@pytest.fixture
+def points(start_service, members):
+    container = start_service("points", outbox_relay=False)
+    yield container
+    assert invariant_violations() == []
+
+
+def call(container, method, *args, **kwargs):
+    with entrypoint_hook(container, method) as hook:
+        return hook(*args, **kwargs)
+
+
+def _register(members, store: str = "S1") -> dict:
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    return call(members, "register", name="Li Lei", phone=phone, channel="pos", registration_store=store)["member"]
+
+
+def test_a_sale_right_after_registration_earns_at_once_every_time(points, members):
+    for n in range(20):
+        member = _register(members)
+        ref = {"member_id": member["member_id"]} if n % 2 else {"member_id": None,
+                                                                 "member_number": member["member_number"]}
+        receipt = call(points, "record_sale", **{**sale(None, "50.00"), **ref})
+        assert receipt["member_id"] == member["member_id"] and receipt["points_earned"] == 50
+        assert scalar("points", "SELECT registration_store FROM accounts WHERE member_id = :m",
+                      m=member["member_id"]) == "S1"
+
+
+def test_the_registration_event_after_the_first_sale_changes_nothing(points, members):
+    member = _register(members)
+    call(points, "record_sale", **sale(member["member_id"], "30.00"))
+    event = MemberRegistered(member_id=member["member_id"], member_number=member["member_number"], channel="pos",
+                             registration_store="S1", registered_at=datetime.now(UTC))
+    with entrypoint_hook(points, "on_member_registered") as handle:
+        handle([event.envelope().model_dump(mode="json")])
+    assert call(points, "get_account", member["member_id"])["balance"] == 30
+
+
+def test_an_offline_upload_credits_members_registered_a_moment_ago(points, members):
+    fresh = [_register(members) for _ in range(3)]
+    known, _ = open_account()
+    items = [{**sale(m["member_id"], "10.00"), "kind": "sale"} for m in fresh] + [
+        {**sale(known, "10.00"), "kind": "sale"}, {**sale(str(uuid.uuid4()), "10.00"), "kind": "sale"}]
+    result = call(points, "record_batch", items=items)
+    assert [r["ok"] for r in result["results"]] == [True, True, True, True, False]
+    assert result["results"][4]["error"]["code"] == "not_found"
+    assert result["results"][4]["error"]["message"].startswith("unknown member")
+
+
+def test_an_unknown_member_is_an_unknown_member_and_nothing_opens(points):
+    stranger = str(uuid.uuid4())
+    with pytest.raises(NotFound) as caught:
+        call(points, "record_sale", **sale(stranger, "10.00"))
+    assert caught.value.field == "member_id" and caught.value.message.startswith("unknown member")
+    assert "moment ago" not in caught.value.message
+    with pytest.raises(NotFound) as caught:
+        call(points, "record_sale", **{**sale(None, "10.00"), "member_id": None,
+                                       "member_number": "89999999999" + luhn_digit("89999999999")})
+    assert caught.value.field == "member_number"
+    with pytest.raises(NotFound):
+        call(points, "get_account", stranger)
+    assert scalar("points", "SELECT count(*) FROM accounts WHERE member_id = :m", m=stranger) == 0
+
+
+def test_a_hold_and_a_check_in_right_after_registration_find_the_account(points, members):
+    member = _register(members)
+    assert call(points, "activity", member_id=member["member_id"], kind="checkin")["granted"] is True
+    other = _register(members)
+    assert call(points, "get_account", other["member_id"])["balance"] == 0
+
+
+def test_a_card_number_with_a_wrong_check_digit_is_a_bad_field(points):
+    with pytest.raises(InvalidInput) as caught:
+        call(points, "record_sale", **{**sale(None, "10.00"), "member_id": None, "member_number": "800000000017"})
+    assert caught.value.field == "member_number"
+
+
+def test_an_expired_hold_stops_counting_the_moment_it_expires(points):
+    member_id, _ = open_account()
+    call(points, "record_sale", **sale(member_id, "100.00"))
+    hold = call(points, "hold", member_id=member_id, store="S1", transaction_id=uuid.uuid4().hex, points=80)
+    assert call(points, "get_account", member_id)["available"] == 20
+    # the hold's time passes; the hold job has not run
+    execute("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :h", h=hold["hold_id"])
+    account = call(points, "get_account", member_id)
+    assert account["held"] == 0 and account["available"] == 100  # at read
+    execute("UPDATE holds SET status = 'held', expires_at = now() + interval '1 hour' WHERE id = :h",
+            h=hold["hold_id"])
+    execute("UPDATE accounts SET held = 80 WHERE member_id = :m", m=member_id)
+    execute("UPDATE lots SET remaining = 20 WHERE member_id = :m", m=member_id)
+    assert invariant_violations(member_id) == []
+    execute("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :h", h=hold["hold_id"])
+    again = call(points, "hold", member_id=member_id, store="S1", transaction_id=uuid.uuid4().hex, points=90)
+    assert again["status"] == "held" and again["available"] == 10  # at spend
+    assert scalar("points", "SELECT status FROM holds WHERE id = :h", h=hold["hold_id"]) == "expired"
+
+
+def test_an_expired_hold_does_not_block_a_deduction_or_a_receipt(points):
+    member_id, _ = open_account()
+    call(points, "record_sale", **sale(member_id, "100.00"))
+    hold = call(points, "hold", member_id=member_id, store="S1", transaction_id=uuid.uuid4().hex, points=100)
+    execute("UPDATE holds SET expires_at = :t WHERE id = :h", t=datetime.now(UTC) - timedelta(seconds=1),
+            h=hold["hold_id"])
+    receipt = call(points, "record_sale", **sale(member_id, "1.00"))
+    assert receipt["available"] == 101
+    hold = call(points, "hold", member_id=member_id, store="S1", transaction_id=uuid.uuid4().hex, points=101)
+    execute("UPDATE holds SET expires_at = :t WHERE id = :h", t=datetime.now(UTC) - timedelta(seconds=1),
+            h=hold["hold_id"])
+    done = call(points, "adjust", member_id=member_id, points=-101, reason="expired hold, then a deduction")
+    assert done["balance"] == 0
