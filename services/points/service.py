@@ -71,7 +71,6 @@ from contracts.points import (
     RefundItem,
     RefundResult,
     Sale,
-    SaleBatch,
     SaleItem,
     SaleResult,
     SetProgram,
@@ -82,12 +81,13 @@ from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.points import domain, ledger, opening, store
+from services.points import domain, ledger, limits, opening, store, uploads
 from services.points import store as points_store  # for methods whose `store` argument shadows it
 from services.points.combine import SaleCombiner, SaleCombinerProvider
 from services.points.programs import ProgramProvider, Programs
 
 log = logging.getLogger(__name__)
+limits.from_env()  # a limit setting that cannot be used stops the service at start, not at a sale
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints)
 CAMPAIGN_RULES = uuid.UUID("0b6a3f55-2f7c-4a59-8d0e-5f3c1d2e9a41")  # bonus rule ids from campaigns' rule keys
 JOB_BATCH = 100  # accounts locked per job transaction (short, so tills wait little)
@@ -102,6 +102,12 @@ def _member_id(value: str, field: str = "member_id") -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise InvalidInput("not a member id", field) from None
+
+
+def _within(problem: tuple[str, str] | None) -> None:
+    """An amount above the sanity limits (limits.py) is a bad field."""
+    if problem is not None:
+        raise InvalidInput(problem[1], problem[0])
 
 
 def _campaign_bonus(earning: domain.Earning, bonuses: list[domain.Bonus]) -> dict[str, int]:
@@ -154,10 +160,6 @@ def _adjustment(rows: list[Any]) -> LedgerEntry:
     first = _entry(rows[0])
     return first.model_copy(update={"points": sum(r.delta for r in rows),
                                     "store": first.store if len({r.store for r in rows}) == 1 else None})
-
-
-def _error(exc: ServiceError) -> ItemError:
-    return ItemError(code=exc.code, message=exc.message, field=exc.field)
 
 
 class PointsService(ServiceBase):
@@ -302,6 +304,7 @@ class PointsService(ServiceBase):
     def record_sale(self, **request: Any) -> dict[str, Any]:
         sale: Sale = parse_request(Sale, request)
         self._check_store(sale.store)
+        _within(limits.from_env().sale_problem(sale))
         outcome = self.sales.submit(sale, self._post_sales)  # with the sales other tills send meanwhile
         if isinstance(outcome, BaseException):
             raise outcome
@@ -315,30 +318,30 @@ class PointsService(ServiceBase):
     def refund_sale(self, **request: Any) -> dict[str, Any]:
         refund: Refund = parse_request(Refund, request)
         self._check_store(refund.store)
+        _within(limits.from_env().refund_problem(refund))
         outcome = self._post([], [(0, refund)])[0]
         if isinstance(outcome, ServiceError):
             raise outcome
         return outcome.model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
-    def record_batch(self, **request: Any) -> dict[str, Any]:
+    def record_batch(self, items: Any = None) -> dict[str, Any]:
         """An offline upload: sales first (a refund may come before its sale in the file), then
-        refunds; each item answered on its own, all in one transaction."""
-        batch: SaleBatch = parse_request(SaleBatch, request)
+        refunds, all in one transaction; each item answered on its own, a refused item (its
+        validation, its store, its limits, its member) included, with the balance after it."""
+        good, refused = uploads.check_items(items, self.caller.stores, limits.from_env())
         # the items are sales and refunds already (validated once; their hashes leave out "kind")
-        sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in enumerate(batch.items) if item.kind == "sale"]
-        refunds_in: list[tuple[int, Refund]] = [(i, item) for i, item in enumerate(batch.items)
-                                                if item.kind == "refund"]
-        for _, sale in sales_in:
-            self._check_store(sale.store)
-        for _, refund in refunds_in:
-            self._check_store(refund.store)
-        outcomes = self._post(sales_in, refunds_in)
+        sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in good if item.kind == "sale"]
+        refunds_in: list[tuple[int, Refund]] = [(i, item) for i, item in good if item.kind == "refund"]  # type: ignore[misc]
+        outcomes: dict[int, Any] = {**self._post(sales_in, refunds_in), **refused} if good else dict(refused)
         results = []
-        for i, item in enumerate(batch.items):
+        for i, raw in enumerate(items):
             outcome = outcomes[i]
+            kind = "refund" if isinstance(raw, dict) and raw.get("kind") == "refund" else "sale"
             if isinstance(outcome, ServiceError):
-                results.append(BatchItemResult(index=i, kind=item.kind, ok=False, error=_error(outcome)))
+                field = outcome.field if i in refused else uploads.item_field(i, outcome.field)
+                results.append(BatchItemResult(index=i, kind=kind, ok=False, error=ItemError(
+                    code=outcome.code, message=outcome.message, field=field)))
             elif isinstance(outcome, SaleResult):
                 results.append(BatchItemResult(index=i, kind="sale", ok=True, sale=outcome))
             else:
@@ -495,8 +498,9 @@ class PointsService(ServiceBase):
                          "terminal": sale.terminal, "amount": sale.amount, "net_amount": earning.net_amount,
                          "currency": sale.currency, "sold_at": sale.sold_at, "points": earning.points,
                          "program_version": version, "request_hash": digest})
-            pending.append((index, sale, account, {"earning": earning, "repaid": repaid,
-                                                   "tier_changed": bool(new_tier), "row": rows[-1]}))
+            pending.append((index, sale, account, {"earning": earning, "repaid": repaid, "row": rows[-1],
+                                                   "tier_changed": bool(new_tier),
+                                                   "balance": account.balance, "tier": account.tier}))
             events.append(PointsAccrued(member_id=account.member_id, store=sale.store, source="sale",
                                         reference=sale.transaction_id, points=earning.points,
                                         amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
@@ -511,8 +515,8 @@ class PointsService(ServiceBase):
             result = SaleResult(
                 store=sale.store, transaction_id=sale.transaction_id, member_id=account.member_id,
                 points_earned=earning.points, breakdown=[{"rule": r, "points": p} for r, p in earning.breakdown],
-                balance=account.balance, available=summaries[account.member_id]["available"],
-                pending=summaries[account.member_id]["pending"], debt_repaid=info["repaid"], tier=account.tier,
+                balance=info["balance"], available=summaries[account.member_id]["available"],
+                pending=summaries[account.member_id]["pending"], debt_repaid=info["repaid"], tier=info["tier"],
                 tier_changed=info["tier_changed"], expiring=_expiring(summaries[account.member_id]))
             info["row"]["result"] = result.model_dump(mode="json")
             outcomes[index] = result
@@ -595,6 +599,7 @@ class PointsService(ServiceBase):
                 own_lot=f"{refund.store}:{refund.transaction_id}")
             uncovered = reverse - from_lots
             store.record_refund_on_sale(tx, refund.store, refund.transaction_id, refund.amount, reverse, give_back)
+            self._tier_after_refund(tx, account, sale.sold_at, now)
             result = RefundResult(
                 store=refund.store, refund_id=refund.refund_id, transaction_id=refund.transaction_id,
                 member_id=account.member_id, points_reversed=reverse, points_uncovered=uncovered,
@@ -614,6 +619,18 @@ class PointsService(ServiceBase):
         except ServiceError as exc:
             return exc
 
+    def _tier_after_refund(self, tx: Tx, account: Any, sold_at: datetime, now: datetime) -> None:
+        """Qualifying spend recomputed without the refunded amount; an upgrade the sale made is undone."""
+        _, program = self.programs.current(tx)
+        spend, points = store.qualifying(tx, [account.member_id],
+                                         now - timedelta(days=program.tier_window_days))[account.member_id]
+        lower = domain.tier_after_refund(program, account.tier, spend if program.tier_basis == "spend"
+                                         else Decimal(points), account.tier_since, sold_at)
+        if lower:
+            tx.emit(TierChanged(member_id=account.member_id, old_tier=account.tier, new_tier=lower,
+                                direction="down", reason="refund", changed_at=now))
+            account.tier, account.tier_since, account.dirty = lower, now, True
+
     @staticmethod
     def _replayed_refund(existing: Any, refund: Refund) -> RefundResult | ServiceError:
         if existing.request_hash != _hash(refund):
@@ -632,6 +649,7 @@ class PointsService(ServiceBase):
     def hold(self, **request: Any) -> dict[str, Any]:
         req: HoldRequest = parse_request(HoldRequest, request)
         self._check_store(req.store)
+        _within(limits.from_env().hold_problem(req.points))
         return self._opening(lambda confirmed: self._hold(req, confirmed))
 
     def _opening(self, attempt: Callable[[bool], dict[str, Any]]) -> dict[str, Any]:
@@ -771,6 +789,7 @@ class PointsService(ServiceBase):
     def _adjust(self, **request: Any) -> dict[str, Any]:
         cmd: Adjust = parse_request(Adjust, request)
         member_id = _member_id(cmd.member_id)
+        _within(limits.from_env().adjust_problem(cmd.points))
         if self.caller.kind != "internal" and not ({"manager", "admin"} & set(self.caller.roles)
                                                    and self.caller.kind == "staff"):
             raise Forbidden("adjustments are for managers and admins", "member_id")

@@ -131,3 +131,70 @@ def test_an_expired_hold_does_not_block_a_deduction_or_a_receipt(points):
             h=hold["hold_id"])
     done = call(points, "adjust", member_id=member_id, points=-101, reason="expired hold, then a deduction")
     assert done["balance"] == 0
+
+
+# ---- sanity limits, refunds and tiers, uploads answered per item ----------------------------------------
+def test_an_absurd_sale_is_refused_naming_the_field_and_writes_nothing(points):
+    member_id, _ = open_account()
+    for body, field in [(sale(member_id, "999999999999.99"), "amount"),
+                        (sale(member_id, "60000.00", items=[{"sku": "A", "amount": "60000.00"}]), "items.0.amount")]:
+        with pytest.raises(InvalidInput) as caught:
+            call(points, "record_sale", **body)
+        assert caught.value.field == field and "limit" in caught.value.message
+    with pytest.raises(InvalidInput) as caught:
+        call(points, "hold", member_id=member_id, store="S1", transaction_id="h1", points=5_000_000)
+    assert caught.value.field == "points"
+    with pytest.raises(InvalidInput) as caught:
+        call(points, "adjust", member_id=member_id, points=500_000, reason="typo in the amount")
+    assert caught.value.field == "points"
+    assert scalar("points", "SELECT count(*) FROM ledger WHERE member_id = :m", m=member_id) == 0
+
+
+def test_a_full_refund_undoes_the_tier_its_sale_gave(points):
+    member_id, _ = open_account()
+    first = call(points, "record_sale", **sale(member_id, "25000.00", txn="big-1"))
+    assert first["tier"] == "platinum" and first["tier_changed"]
+    refund = {"store": "S1", "refund_id": "rf-1", "transaction_id": "big-1", "amount": "25000.00",
+              "refunded_at": datetime.now(UTC).isoformat()}
+    call(points, "refund_sale", **refund)
+    account = call(points, "get_account", member_id)
+    assert account["tier"] == "normal" and account["balance"] == 0
+    assert scalar("points", "SELECT count(*) FROM outbox WHERE event_type = 'tier.changed' "
+                            "AND body->'payload'->>'member_id' = :m AND body->'payload'->>'reason' = 'refund'",
+                  m=member_id) == 1
+
+
+def test_a_partial_refund_keeps_a_tier_the_rest_still_reaches(points):
+    member_id, _ = open_account()
+    call(points, "record_sale", **sale(member_id, "9000.00", txn="mid-1"))
+    call(points, "refund_sale", store="S1", refund_id="rf-2", transaction_id="mid-1", amount="500.00",
+         refunded_at=datetime.now(UTC).isoformat())
+    assert call(points, "get_account", member_id)["tier"] == "gold"  # 8,500 still reaches gold
+
+
+def test_an_upload_answers_each_item_and_posts_the_good_ones(points, start_service):
+    member_id, _ = open_account()
+    items = [{**sale(member_id, "10.00"), "kind": "sale"},
+             {**sale(member_id, "-5.00"), "kind": "sale"},
+             {**sale(member_id, "20.00", store="S9"), "kind": "sale"},
+             {**sale(member_id, "999999.00"), "kind": "sale"},
+             {**sale(member_id, "30.00"), "kind": "sale"}]
+    result = call(points, "record_batch", items=items)
+    assert [r["ok"] for r in result["results"]] == [True, False, True, False, True]
+    assert result["results"][1]["error"]["field"] == "items.1.amount"
+    assert result["results"][3]["error"]["field"] == "items.3.amount"
+    assert [r["sale"]["balance"] for r in result["results"] if r["ok"]] == [10, 30, 60]  # after each item
+    assert result["accepted"] == 3 and result["failed"] == 2
+
+
+def test_an_item_for_another_store_is_that_items_answer_not_the_uploads(points):
+    import json
+
+    member_id, _ = open_account()
+    items = [{**sale(member_id, "10.00"), "kind": "sale"}, {**sale(member_id, "20.00", store="S9"), "kind": "sale"}]
+    caller = json.dumps({"kind": "key", "id": "erp-1", "roles": ["erp"], "stores": ["S1"]})
+    with entrypoint_hook(points, "record_batch", context_data={"caller": caller}) as upload:
+        result = upload(items=items)
+    assert [r["ok"] for r in result["results"]] == [True, False]
+    assert result["results"][1]["error"] == {"code": "forbidden", "message": "not allowed for store 'S9'",
+                                             "field": "items.1.store"}
