@@ -7,12 +7,22 @@ points service and relays its answer (the service checks the caller again itself
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from contracts.points import (
     Account,
@@ -94,12 +104,17 @@ class RefundItemBody(RefundItem):
     _utc = field_validator("refunded_at")(utc)
 
 
+BatchItem = Annotated[SaleItemBody | RefundItemBody, Field(discriminator="kind")]
+_BATCH_ITEM: TypeAdapter[SaleItemBody | RefundItemBody] = TypeAdapter(BatchItem)
+
+
 class BatchBody(BaseModel):
-    """An offline upload (points.record_batch): sales and refunds in any order."""
+    """An offline upload (points.record_batch): sales and refunds in any order. Each item is
+    checked on its own (documented as below, validated by the route): a bad item is that item's
+    answer, not the upload's."""
 
     model_config = ConfigDict(extra="forbid")
-    items: list[Annotated[SaleItemBody | RefundItemBody, Field(discriminator="kind")]] = Field(
-        min_length=1, max_length=1000)
+    items: list[SkipValidation[BatchItem]] = Field(min_length=1, max_length=1000)
 
 
 class HoldBody(HoldRequest):
@@ -209,18 +224,67 @@ async def record_sale(body: SaleBody, request: Request, response: Response,
 @router.post("/points/sales/batch", response_model=BatchResult,
              summary="Upload a POS's offline sales and refunds (up to 1000, any order)",
              description="Each item is idempotent on its own (a re-upload credits nothing twice) and answered "
-                         "on its own: `ok`, or an error naming the item's field. Every item's store must be "
-                         "one of the caller's stores, else the whole upload is refused (403 naming the item).")
+                         "on its own: `ok` with the item's result (its `balance` is the balance after that item, "
+                         "sales applied before refunds), or an `error` naming the field as the request does "
+                         "(`items.4.amount`). An item that fails validation, is above the amount limits or is "
+                         "for a store the caller may not post for is refused alone; the others are posted. "
+                         "POS keys need points:write, ERP keys points:upload.")
 async def record_batch(body: BatchBody, request: Request,
-                       caller: Principal = allow("manager", "admin", scopes=["points:write"])) -> dict[str, Any]:
-    for index, item in enumerate(body.items):
-        if not caller.covers_store(item.store):
-            await deny(request, f"item {index}: not allowed for store {item.store!r}", field=f"items.{index}.store",
-                       store=item.store, index=index)
-    items = [item.model_dump(mode="json") for item in body.items]
-    result: dict[str, Any] = await _points(request, "record_batch", timeout=BATCH_TIMEOUT, items=items)
+                       caller: Principal = allow("manager", "admin", any_key=True)) -> dict[str, Any]:
+    if caller.kind == "key" and not {"points:write", "points:upload"} & caller.scopes:
+        await deny(request, "this route needs the points:write or points:upload scope")
+    checked: list[dict[str, Any]] = []
+    sent: list[int] = []  # the upload's index of each item sent
+    refused: dict[int, dict[str, Any]] = {}
+    for index, raw in enumerate(body.items):
+        item, error = _batch_item(index, raw, caller)
+        if error is not None:
+            refused[index] = error
+        else:
+            sent.append(index)
+            checked.append(item)  # type: ignore[arg-type]
+    if any(e["code"] == "forbidden" for e in refused.values()):
+        await request.app.state.auditor.record(
+            request, "access.denied", "denied", details={
+                "route": request.url.path, "reason": "upload items for stores not the caller's",
+                "items": sorted(i for i, e in refused.items() if e["code"] == "forbidden")})
+    answers: list[dict[str, Any]] = []
+    if checked:
+        posted = await _points(request, "record_batch", timeout=BATCH_TIMEOUT, items=checked)
+        answers = posted["results"]
+    results: list[dict[str, Any]] = [{}] * len(body.items)
+    for answer, index in zip(answers, sent, strict=True):
+        error = answer.get("error")
+        if error and error.get("field"):  # the service named the field within the items it was sent
+            error = {**error, "field": re.sub(r"^items\.\d+", f"items.{index}", error["field"])}
+        results[index] = {**answer, "index": index, "error": error}
+    for index, error in refused.items():
+        raw = body.items[index]
+        kind = "refund" if isinstance(raw, dict) and raw.get("kind") == "refund" else "sale"
+        results[index] = {"index": index, "kind": kind, "ok": False, "error": error}
     _ledger_is_the_record(request)
-    return result
+    failed = sum(1 for r in results if not r["ok"])
+    return {"results": results, "accepted": len(results) - failed, "failed": failed}
+
+
+def _batch_item(index: int, raw: Any, caller: Principal) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the item as sent to points, None) or (None, its refusal naming the field as the request does)."""
+    try:
+        item = _BATCH_ITEM.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        if loc and loc[0] in ("sale", "refund"):  # pydantic's tag of the union, not a key of the request
+            loc = loc[1:]
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["kind"]
+        named_field = (first.get("ctx") or {}).get("field")
+        field = ".".join(["items", str(index), *loc, *([named_field] if isinstance(named_field, str) else [])])
+        return None, {"code": "invalid_input", "message": first["msg"], "field": field}
+    if not caller.covers_store(item.store):
+        return None, {"code": "forbidden", "message": f"not allowed for store {item.store!r}",
+                      "field": f"items.{index}.store"}
+    return item.model_dump(mode="json"), None
 
 
 @router.post("/points/refunds", status_code=201, response_model=RefundResult, responses=_REPLAYED,

@@ -97,11 +97,11 @@ class _Race(Exception):
     """Another process recorded one of these sales between our check and our insert."""
 
 
-def _member_id(value: str, field: str = "member_id") -> str:
+def _member_id(value: str, field: str = "member_id", what: str = "a member id") -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise InvalidInput("not a member id", field) from None
+        raise InvalidInput(f"not {what}", field) from None
 
 
 def _within(problem: tuple[str, str] | None) -> None:
@@ -690,7 +690,7 @@ class PointsService(ServiceBase):
             return self._hold_out(tx, store.get_hold(tx, row["id"]), account)
 
     def _finish(self, hold_id: str, action: str) -> dict[str, Any]:
-        hold_id = _member_id(hold_id, "hold_id")
+        hold_id = _member_id(hold_id, "hold_id", "a hold id (the hold_id of POST /v1/points/holds)")
         with self.db.transaction() as tx:
             hold = store.get_hold(tx, hold_id)
             if hold is None:
@@ -975,7 +975,7 @@ class PointsService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def end_bonus_rule(self, rule_id: str) -> dict[str, Any]:
         self._staff("admin", "marketer")
-        rule_id = _member_id(rule_id, "rule_id")
+        rule_id = _member_id(rule_id, "rule_id", "a rule id")
         with self.db.transaction() as tx:
             row = store.end_bonus_rule(tx, rule_id, _now())
         if row is None:

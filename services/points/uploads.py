@@ -28,6 +28,8 @@ def _validation_error(index: int, exc: ValidationError) -> InvalidInput:
     loc = [str(p) for p in first["loc"]]
     if loc and loc[0] in ("sale", "refund"):
         loc = loc[1:]
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = ["kind"]
     if not loc:  # a rule on the whole item: the field its message names first
         loc = [next((f for f in _WHOLE_ITEM_FIELDS if f in first["msg"]), "")]
     return InvalidInput(first["msg"], item_field(index, ".".join(p for p in loc if p)))

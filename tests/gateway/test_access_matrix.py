@@ -69,7 +69,7 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("POST", "/v1/points/sales", SALE, TILL),
         ("POST", "/v1/points/sales", {**SALE, "member_number": None, "member_phone": "13800000001"}, TILL),
         ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}]},
-         {"manager", "admin", "pos"}),
+         {"manager", "admin", "pos", "erp"}),
         ("POST", "/v1/points/refunds", REFUND, TILL),
         ("POST", "/v1/points/holds", {"member_number": "800000000011", "store": "SH-001", "transaction_id": "t-2",
                                       "points": 100}, TILL),

@@ -46,12 +46,6 @@ BAD_BODIES = [
     ("POST", "/v1/points/sales", {**SALE, "discounts": [{"code": "X", "amount": "200"}]}, "discounts"),
     ("POST", "/v1/points/sales/batch", {"items": []}, "items"),
     ("POST", "/v1/points/sales/batch", _batch(1001), "items"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "void"}]}, "items.0"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale", "amount": "-5"}]}, "items.0.sale.amount"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale", "member_number": "8"}]},
-     "items.0.sale.member_number"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**REFUND, "kind": "refund", "refunded_at": "yesterday"}]},
-     "items.0.refund.refunded_at"),
     ("POST", "/v1/points/refunds", {**REFUND, "amount": "-10.00"}, "amount"),
     ("POST", "/v1/points/refunds", _without(REFUND, "refund_id"), "refund_id"),
     ("POST", "/v1/points/holds", {**HOLD, "points": 0}, "points"),
@@ -109,12 +103,58 @@ def test_store_bound_callers_cannot_act_for_another_store(client, callers, engin
     assert client.request(method, path, headers=callers["admin"], json=body).status_code == 503  # chain-wide
 
 
-def test_a_batch_is_refused_whole_naming_the_first_item_of_another_store(client, callers):
-    body = {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}, {**REFUND, "kind": "refund",
-                                                                               "store": "BJ-009"}]}
-    response = client.post("/v1/points/sales/batch", headers=callers["pos"], json=body)
-    assert response.status_code == 403
-    assert response.json()["error"]["field"] == "items.2.store"
+BAD_ITEMS = [  # an upload's bad item is that item's answer, its field named as in the request
+    ({**SALE, "kind": "void"}, "items.1.kind"),
+    ({**SALE, "kind": "sale", "amount": "-5"}, "items.1.amount"),
+    ({**SALE, "kind": "sale", "member_number": "8"}, "items.1.member_number"),
+    ({**SALE, "kind": "sale", "member_number": "800000000017", "member_id": None}, "items.1.member_number"),
+    ({**SALE, "kind": "sale", "member_phone": "13800000001"}, "items.1.member_phone"),
+    ({**SALE, "kind": "sale", "member_id": None}, "items.1.member_id"),
+    ({**SALE, "kind": "sale", "discounts": [{"code": "X", "amount": "200"}]}, "items.1.discounts"),
+    ({**REFUND, "kind": "refund", "refunded_at": "yesterday"}, "items.1.refunded_at"),
+    ({**REFUND, "kind": "refund", "store": "BJ-009"}, "items.1.store"),
+]
+
+
+@pytest.mark.parametrize("bad, field", BAD_ITEMS, ids=[f for _, f in BAD_ITEMS])
+def test_a_bad_item_is_that_items_answer_and_the_others_are_posted(client, callers, fake, bad, field):
+    def post(kw: dict[str, Any]) -> dict[str, Any]:
+        return {"results": [{"index": i, "kind": "sale", "ok": i != 1, "sale": _receipt(item) if i != 1 else None,
+                             "error": None if i != 1 else {"code": "not_found", "message": "unknown member",
+                                                           "field": "items.1.member_id"}}
+                            for i, item in enumerate(kw["items"])], "accepted": 1, "failed": 1}
+
+    services = fake({("points", "record_batch"): post})
+    good = [{**SALE, "kind": "sale", "transaction_id": f"t-{i}"} for i in range(3)]
+    response = client.post("/v1/points/sales/batch", headers=callers["pos"],
+                           json={"items": [good[0], bad, good[1], good[2]]})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3] and [r["ok"] for r in results] == [True, False, False, True]
+    assert results[1]["error"]["field"] == field, results[1]
+    assert results[1]["error"]["code"] == ("forbidden" if field.endswith("store") else "invalid_input")
+    assert results[2]["error"]["field"] == "items.2.member_id"  # the service's item 1 is the upload's item 2
+    sent = services.calls[0][2]["items"]
+    assert [item["transaction_id"] for item in sent] == ["t-0", "t-1", "t-2"]
+    assert response.json()["accepted"] == 2 and response.json()["failed"] == 2
+
+
+def test_the_default_erp_key_uploads_offline_sales(client, callers, fake):
+    fake({("points", "record_batch"): lambda kw: {"results": [{"index": 0, "kind": "sale", "ok": True,
+                                                                "sale": _receipt(kw["items"][0])}],
+                                                   "accepted": 1, "failed": 0}})
+    response = client.post("/v1/points/sales/batch", headers=callers["erp"], json=_batch(1))
+    assert response.status_code == 200, response.text
+    refused = client.post("/v1/points/sales", headers=callers["erp"], json=SALE)  # uploads, not till sales
+    assert refused.status_code == 403
+
+
+def test_a_hold_id_that_is_not_one_is_named_as_a_hold_id(client, callers):
+    response = client.post("/v1/points/holds/None/commit", headers=callers["admin"])
+    assert response.status_code in (422, 503)
+    if response.status_code == 422:
+        assert response.json()["error"]["field"] == "hold_id"
+        assert "member" not in response.json()["error"]["message"]
 
 
 def test_store_bound_adjustments_and_activities_stay_in_their_stores(client, callers):
