@@ -34,6 +34,7 @@ from contracts.points import (
     BonusRule,
     BonusRuleOut,
     Code,
+    DailyReport,
     Hold,
     HoldRequest,
     JobResult,
@@ -196,6 +197,14 @@ def _ledger_is_the_record(request: Request) -> None:
     and transaction id, in its append-only ledger: no gateway audit entry as well (at till rates
     it cost a quarter of the gateway's CPU). Refused ones are audited as usual."""
     request.state.audited = True
+
+
+def _paged(rows: list[dict[str, Any]], paging: PageParams) -> dict[str, Any]:
+    """One list shape everywhere ({items, next_cursor}): these lists come whole from points (a
+    program's versions, bonus rules, a report's rows) and are paged here by position."""
+    start = paging.position(int) or 0
+    end = start + paging.limit
+    return {"items": rows[start:end], "next_cursor": make_cursor(end) if end < len(rows) else None}
 
 
 def _created_or_replayed(response: Response, result: dict[str, Any]) -> dict[str, Any]:
@@ -387,11 +396,11 @@ async def get_program(request: Request, caller: Principal = allow(*PROGRAM_READE
     return result
 
 
-@router.get("/points/program/versions", response_model=list[ProgramVersion],
+@router.get("/points/program/versions", response_model=Page[ProgramVersion],
             summary="Every version of the program, past and scheduled")
-async def program_versions(request: Request, caller: Principal = allow(*PROGRAM_READERS)) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _points(request, "program_versions")
-    return result
+async def program_versions(request: Request, paging: PageParams = Depends(page_params),
+                           caller: Principal = allow(*PROGRAM_READERS)) -> dict[str, Any]:
+    return _paged(await _points(request, "program_versions"), paging)
 
 
 @router.put("/points/program", response_model=ProgramVersion, summary="Set a new program version (audited)",
@@ -407,11 +416,10 @@ async def set_program(body: SetProgramBody, request: Request,
     return result
 
 
-@router.get("/points/bonus-rules", response_model=list[BonusRuleOut], summary="Bonus rules (double points days)")
-async def list_bonus_rules(request: Request, active_only: bool = False,
-                           caller: Principal = allow("admin", "marketer")) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _points(request, "bonus_rules", active_only=active_only)
-    return result
+@router.get("/points/bonus-rules", response_model=Page[BonusRuleOut], summary="Bonus rules (double points days)")
+async def list_bonus_rules(request: Request, active_only: bool = False, paging: PageParams = Depends(page_params),
+                           caller: Principal = allow("admin", "marketer")) -> dict[str, Any]:
+    return _paged(await _points(request, "bonus_rules", active_only=active_only), paging)
 
 
 @router.post("/points/bonus-rules", status_code=201, response_model=BonusRuleOut,
@@ -453,33 +461,51 @@ def _days(day_from: date, day_to: date) -> dict[str, str]:
     return {"day_from": day_from.isoformat(), "day_to": day_to.isoformat()}
 
 
-@router.get("/points/reports/liability", response_model=list[LiabilityRow],
+@router.get("/points/reports/liability", response_model=Page[LiabilityRow],
             summary="Outstanding points and their value, per issuing store and day",
             description="`from` and `to` are days (inclusive), at most 366 days apart. Store-bound callers must "
-                        "name one of their stores.")
+                        "name one of their stores. Rows with `bucket` \"chain\" (and `store` null) are points no "
+                        "store issued: members' own check-ins and shares, activities and adjustments booked to "
+                        "no store; the chain carries them.")
 async def liability_report(request: Request, day_from: date = Query(alias="from"), day_to: date = Query(alias="to"),
                            store: str | None = Query(None, min_length=1, max_length=64),
-                           caller: Principal = allow("admin", "auditor", "manager")) -> list[dict[str, Any]]:
+                           paging: PageParams = Depends(page_params),
+                           caller: Principal = allow("admin", "auditor", "manager")) -> dict[str, Any]:
     days = _days(day_from, day_to)
     if caller.stores is not None:
         if store is None:
             raise ApiError(422, "invalid_input", "name one of your stores", field="store")
         await require_store(request, caller, store)
-    result: list[dict[str, Any]] = await _points(request, "liability", timeout=REPORT_TIMEOUT, store=store, **days)
+    return _paged(await _points(request, "liability", timeout=REPORT_TIMEOUT, store=store, **days), paging)
+
+
+@router.get("/points/reports/daily", response_model=DailyReport,
+            summary="A store's day: member sales, members' share, points issued, redeemed, expired and reversed",
+            description="`day` in the store's time zone. Points sees member sales only: give the store's "
+                        "takings as `total_sales` (from the POS or the ERP) for `members_share`. Store-bound "
+                        "callers for their stores.")
+async def daily_report(request: Request, day: date, store: str = Query(min_length=1, max_length=64),
+                       total_sales: str | None = Query(None, max_length=20, description="e.g. \"125000.00\""),
+                       caller: Principal = allow("admin", "auditor", "manager")) -> dict[str, Any]:
+    _days(day, day)
+    await require_store(request, caller, store)
+    result: dict[str, Any] = await _points(request, "daily_report", timeout=REPORT_TIMEOUT, store=store,
+                                           day=day.isoformat(), total_sales=total_sales)
     return result
 
 
-@router.get("/points/reports/settlement", response_model=list[SettlementRow],
+@router.get("/points/reports/settlement", response_model=Page[SettlementRow],
             summary="Points earned in one store and spent in another, for settlement between stores",
             description="`from` and `to` are days (inclusive), at most 366 days apart. Store-bound callers see "
                         "the rows where one of their stores earned or spent.")
 async def settlement_report(request: Request, day_from: date = Query(alias="from"), day_to: date = Query(alias="to"),
-                            caller: Principal = allow("admin", "auditor", "manager")) -> list[dict[str, Any]]:
+                            paging: PageParams = Depends(page_params),
+                            caller: Principal = allow("admin", "auditor", "manager")) -> dict[str, Any]:
     rows: list[dict[str, Any]] = await _points(request, "settlement", timeout=REPORT_TIMEOUT,
                                                **_days(day_from, day_to))
     if caller.stores is not None:
         rows = [r for r in rows if r.get("earned_store") in caller.stores or r.get("spent_store") in caller.stores]
-    return rows
+    return _paged(rows, paging)
 
 
 @router.post("/points/jobs/{name}", response_model=JobResult, summary="Run a points job now (audited)",

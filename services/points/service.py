@@ -81,7 +81,7 @@ from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.points import domain, ledger, limits, opening, store, uploads
+from services.points import domain, ledger, limits, opening, reports, store, uploads
 from services.points import store as points_store  # for methods whose `store` argument shadows it
 from services.points.combine import SaleCombiner, SaleCombinerProvider
 from services.points.programs import ProgramProvider, Programs
@@ -1010,9 +1010,25 @@ class PointsService(ServiceBase):
         with self.db.transaction() as tx:
             _, program = self.programs.current(tx)
             rows = points_store.liability(tx, start, end, zone, store)
-        return [LiabilityRow(store=r.store, day=r.day, points=int(r.points),
+        return [LiabilityRow(store=r.store, bucket="store" if r.store is not None else "chain", day=r.day,
+                             points=int(r.points),
                              value=(Decimal(int(r.points)) * program.point_value).quantize(Decimal("0.01"))
                              ).model_dump(mode="json") for r in rows]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def daily_report(self, store: str, day: str, total_sales: str | None = None) -> dict[str, Any]:
+        """A store's day: member sales, their share of the takings (given the total), points issued,
+        redeemed, expired and reversed."""
+        if self.caller.kind == "member":
+            raise Forbidden("reports are for staff")
+        self._check_store(store)
+        start, _ = self._days(day, day)
+        total = reports.takings(total_sales)
+        start_at, end_at = domain.local_day_bounds(
+            datetime.combine(start, time(12), tzinfo=ZoneInfo(self._zone(store))), self._zone(store))
+        with self.db.transaction() as tx:
+            figures = points_store.daily(tx, store, start_at, end_at)
+        return reports.daily(store, start, figures, total).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def settlement(self, day_from: str, day_to: str) -> list[dict[str, Any]]:

@@ -583,7 +583,7 @@ def test_points_for_staff_adjustment_audited_program_report_and_job(platform):
     today = datetime.now(UTC).date().isoformat()
     liability = http.get("/v1/points/reports/liability", params={"from": today, "to": today, "store": "SH-001"})
     assert liability.status_code == 200, liability.text
-    assert all(row["store"] == "SH-001" for row in liability.json())
+    assert all(row["store"] == "SH-001" for row in liability.json()["items"])
     job = http.post("/v1/points/jobs/holds")
     assert job.status_code == 200 and job.json()["job"] == "holds", job.text
 

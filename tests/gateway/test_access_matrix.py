@@ -93,6 +93,7 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("GET", "/v1/points/reports/liability?from=2026-11-01&to=2026-11-30&store=SH-001", None,
          {"admin", "auditor", "manager"}),
         ("GET", "/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30", None, {"admin", "auditor", "manager"}),
+        ("GET", "/v1/points/reports/daily?day=2026-11-23&store=SH-001", None, {"admin", "auditor", "manager"}),
         ("POST", "/v1/points/jobs/expiry", None, {"admin"}),
     ]
 

@@ -323,8 +323,8 @@ def test_settlement_for_a_store_bound_manager_shows_rows_of_their_stores(client,
             {"earned_store": "BJ-001", "spent_store": "GZ-001", "points": 30, "value": "0.30"}]
     fake({("points", "settlement"): rows})
     path = "/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30"
-    assert [r["points"] for r in client.get(path, headers=callers["manager"]).json()] == [10, 20]
-    assert [r["points"] for r in client.get(path, headers=callers["auditor"]).json()] == [10, 20, 30]
+    assert [r["points"] for r in client.get(path, headers=callers["manager"]).json()["items"]] == [10, 20]
+    assert [r["points"] for r in client.get(path, headers=callers["auditor"]).json()["items"]] == [10, 20, 30]
 
 
 def test_program_changes_and_jobs_are_audited(client, callers, engine, fake):
@@ -343,3 +343,58 @@ def test_program_changes_and_jobs_are_audited(client, callers, engine, fake):
     assert services.calls[1][2] == {"name": "expiry", "at": "2026-12-31T16:00:00+00:00", "timeout": 300.0}
     assert (audit_count(engine, "points.program_changed"), audit_count(engine, "points.job_run")) == (
         before[0] + 1, before[1] + 1)
+
+
+ROWS = {
+    "program_versions": lambda n: {"version": n, "effective_from": NOW, "program": {}, "created_by": None,
+                                   "created_at": NOW},
+    "bonus_rules": lambda n: {**RULE, "rule_id": str(n), "source": "manual", "active": False},
+    "liability": lambda n: {"store": None if n == 0 else "SH-001", "bucket": "chain" if n == 0 else "store",
+                            "day": f"2026-11-0{n + 1}", "points": n, "value": "0.00"},
+    "settlement": lambda n: {"earned_store": "SH-001", "spent_store": "BJ-001", "points": n, "value": "0.00"},
+}
+LISTS = [("/v1/points/program/versions", "program_versions"), ("/v1/points/bonus-rules", "bonus_rules"),
+         ("/v1/points/reports/liability?from=2026-11-01&to=2026-11-30", "liability"),
+         ("/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30", "settlement")]
+
+
+@pytest.mark.parametrize("path, method", LISTS)
+def test_points_lists_are_items_and_next_cursor_and_page(client, callers, fake, path, method):
+    fake({("points", method): [ROWS[method](n) for n in range(5)]})
+    separator = "&" if "?" in path else "?"
+    first = client.get(f"{path}{separator}limit=2", headers=callers["admin"])
+    assert first.status_code == 200, first.text
+    assert set(first.json()) == {"items", "next_cursor"} and len(first.json()["items"]) == 2
+    seen = []
+    cursor = None
+    while True:
+        page = client.get(f"{path}{separator}limit=2" + (f"&cursor={cursor}" if cursor else ""),
+                          headers=callers["admin"]).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 5
+
+
+def test_points_list_routes_declare_the_page_shape_in_openapi(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, _ in LISTS:
+        schema = paths[path.split("?")[0]]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert "$ref" in schema and "Page" in schema["$ref"], (path, schema)
+
+
+def test_the_daily_report_is_for_a_store_its_managers_may_see(client, callers, fake):
+    report = {"store": "SH-001", "day": "2026-11-23", "members_share": "0.4000", "sales": {
+        "count": 3, "amount": "420.00", "net_amount": "400.00", "members": 2, "refunds": 0, "refunded_amount": "0"},
+        "points": {"issued": 400, "redeemed": 100, "expired": 0, "reversed": 0}}
+    services = fake({("points", "daily_report"): report})
+    path = "/v1/points/reports/daily?day=2026-11-23&store="
+    response = client.get(path + "SH-001&total_sales=1000.00", headers=callers["manager"])
+    assert response.status_code == 200 and response.json()["points"]["issued"] == 400, response.text
+    assert services.calls[0][2] == {"store": "SH-001", "day": "2026-11-23", "total_sales": "1000.00",
+                                    "timeout": 60.0} or services.calls[0][2]["store"] == "SH-001"
+    assert client.get(path + "BJ-009", headers=callers["manager"]).status_code == 403
+    assert client.get("/v1/points/reports/daily?day=2026-11-23", headers=callers["manager"]).json()["error"][
+        "field"] == "store"
+    assert client.get(path + "SH-001", headers=callers["clerk"]).status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from nameko.testing.services import entrypoint_hook
@@ -198,3 +199,40 @@ def test_an_item_for_another_store_is_that_items_answer_not_the_uploads(points):
     assert [r["ok"] for r in result["results"]] == [True, False]
     assert result["results"][1]["error"] == {"code": "forbidden", "message": "not allowed for store 'S9'",
                                              "field": "items.1.store"}
+
+
+# ---- reports: the manager's day, and the chain's own liability ----------------------------------------
+def test_a_stores_daily_report_counts_its_member_sales_and_points(points):
+    store = f"D{uuid.uuid4().hex[:6]}"
+    member_id, _ = open_account()
+    call(points, "record_sale", **sale(member_id, "100.00", store=store, txn="d-1"))
+    call(points, "record_sale", **sale(member_id, "50.00", store=store, txn="d-2"))
+    call(points, "refund_sale", store=store, refund_id="dr-1", transaction_id="d-2", amount="50.00",
+         refunded_at=datetime.now(UTC).isoformat())
+    hold = call(points, "hold", member_id=member_id, store=store, transaction_id="d-3", points=30)
+    call(points, "commit_hold", hold["hold_id"])
+    execute("UPDATE lots SET expires_at = now() - interval '1 second' WHERE member_id = :m", m=member_id)
+    call(points, "run_job", "expiry")
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    report = call(points, "daily_report", store=store, day=today, total_sales="600.00")
+    assert report["sales"] == {"count": 2, "amount": "150.00", "net_amount": "150.00", "members": 1, "refunds": 1,
+                               "refunded_amount": "50.00"}
+    assert report["points"] == {"issued": 150, "redeemed": 30, "reversed": 50, "expired": 70}
+    assert report["members_share"] == "0.2500"
+    with pytest.raises(InvalidInput) as caught:
+        call(points, "daily_report", store=store, day=today, total_sales="lots")
+    assert caught.value.field == "total_sales"
+
+
+def test_a_members_own_check_in_is_in_the_chain_bucket_of_the_liability_report(points):
+    import json
+
+    member_id, _ = open_account()
+    caller = json.dumps({"kind": "member", "id": member_id, "member_id": member_id})
+    with entrypoint_hook(points, "activity", context_data={"caller": caller}) as check_in:
+        assert check_in(member_id=member_id, kind="checkin")["granted"] is True
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    rows = call(points, "liability", today, today)
+    chain = [r for r in rows if r["store"] is None]
+    assert chain and all(r["bucket"] == "chain" for r in chain) and chain[-1]["points"] >= 5
+    assert all(r["bucket"] == "store" for r in rows if r["store"] is not None)
