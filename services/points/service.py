@@ -762,6 +762,21 @@ class PointsService(ServiceBase):
         ).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
+    def brief_accounts(self, member_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What the till's member look-up shows, for members the caller has just found in members:
+        balance, tier, held and available points (a member whose account opens on first use shows
+        as it will open)."""
+        if not isinstance(member_ids, list) or len(member_ids) > 200:
+            raise InvalidInput("a list of at most 200 member ids", "member_ids")
+        ids = [_member_id(m, "member_ids") for m in member_ids]
+        if self.caller.kind == "member" and set(ids) - {self.caller.member_id}:
+            raise Forbidden("a member sees only their own points", "member_ids")
+        with self.db.transaction() as tx:
+            found = store.brief(tx, ids, _now())
+        return {m: found.get(m, {"balance": domain.OPENING_BALANCE, "tier": domain.DEFAULT_TIER, "held": 0,
+                                 "available": domain.OPENING_BALANCE}) for m in ids}
+
+    @rpc(expected_exceptions=EXPECTED)
     def history(self, member_id: str, limit: int = 50, after: str | None = None) -> dict[str, Any]:
         member_id = _member_id(member_id)
         self._check_member(member_id)

@@ -398,3 +398,32 @@ def test_the_daily_report_is_for_a_store_its_managers_may_see(client, callers, f
     assert client.get("/v1/points/reports/daily?day=2026-11-23", headers=callers["manager"]).json()["error"][
         "field"] == "store"
     assert client.get(path + "SH-001", headers=callers["clerk"]).status_code == 403
+
+
+def _member(member_id: str) -> dict[str, Any]:
+    return {"member_id": member_id, "member_number": "800000000011", "name": "Li Lei", "phone": "+8613800000001",
+            "registration_store": "SH-001", "channel": "pos", "status": "active", "version": 1,
+            "created_at": NOW}
+
+
+def test_the_tills_member_lookup_shows_balance_tier_and_points_held_in_one_more_call(client, callers, fake):
+    member_id = str(uuid.uuid4())
+    services = fake({("members", "search"): {"items": [_member(member_id)], "next": None},
+                     ("points", "brief_accounts"): {member_id: {"balance": 320, "tier": "silver", "held": 80,
+                                                                "available": 240}}})
+    found = client.get("/v1/members?member_number=800000000011", headers=callers["pos"])
+    assert found.status_code == 200, found.text
+    assert found.json()["items"][0]["points"] == {"balance": 320, "tier": "silver", "held": 80, "available": 240}
+    assert services.methods() == ["members.search", "points.brief_accounts"]
+    assert services.calls[1][2]["member_ids"] == [member_id]
+    browse = fake({("members", "search"): {"items": [_member(member_id)], "next": None}})
+    assert client.get("/v1/members?name_prefix=Li", headers=callers["admin"]).json()["items"][0]["points"] is None
+    assert browse.methods() == ["members.search"]  # browsing lists pay no points call
+
+
+def test_the_lookup_answers_without_points_when_points_does_not(client, callers, fake):
+    member_id = str(uuid.uuid4())
+    fake({("members", "search"): {"items": [_member(member_id)], "next": None},
+          ("points", "brief_accounts"): RemoteError("NotFound", "gone", None)})
+    found = client.get("/v1/members?phone=13800000001", headers=callers["pos"])
+    assert found.status_code == 200 and found.json()["items"][0]["points"] is None

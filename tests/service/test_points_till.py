@@ -236,3 +236,16 @@ def test_a_members_own_check_in_is_in_the_chain_bucket_of_the_liability_report(p
     chain = [r for r in rows if r["store"] is None]
     assert chain and all(r["bucket"] == "chain" for r in chain) and chain[-1]["points"] >= 5
     assert all(r["bucket"] == "store" for r in rows if r["store"] is not None)
+
+
+def test_the_till_brief_shows_live_holds_only_and_a_fresh_member_as_they_open(points):
+    member_id, _ = open_account()
+    call(points, "record_sale", **sale(member_id, "100.00"))
+    live = call(points, "hold", member_id=member_id, store="S1", transaction_id=uuid.uuid4().hex, points=30)
+    lapsed = call(points, "hold", member_id=member_id, store="S1", transaction_id=uuid.uuid4().hex, points=20)
+    execute("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :h", h=lapsed["hold_id"])
+    fresh = str(uuid.uuid4())
+    brief = call(points, "brief_accounts", member_ids=[member_id, fresh])
+    assert brief[member_id] == {"balance": 100, "tier": "normal", "held": 30, "available": 70}
+    assert brief[fresh] == {"balance": 0, "tier": "normal", "held": 0, "available": 0}
+    assert live["status"] == "held"
