@@ -350,8 +350,11 @@ async def get_account(member_id: uuid.UUID, request: Request,
 async def points_history(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
                          caller: Principal = allow(*READERS, scopes=["points:read"], member=True)
                          ) -> Page[LedgerEntry]:
+    position = paging.position(str)
+    if position is not None and not position.isdigit():  # the service's position is a ledger entry id
+        raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
     result = await _points(request, "history", member_id=await _own_member(request, caller, member_id),
-                           limit=paging.limit, after=paging.position(str))
+                           limit=paging.limit, after=position)
     return Page[LedgerEntry](items=result["items"], next_cursor=make_cursor(result["next"]) if result["next"] else None)
 
 
@@ -363,8 +366,13 @@ async def adjust_points(member_id: uuid.UUID, body: AdjustBody, request: Request
                         idempotency_key: str | None = Header(None, include_in_schema=False),
                         caller: Principal = allow("manager", "admin")) -> dict[str, Any]:
     store = await _booking_store(request, caller, body.store)
-    result = await _points(request, "adjust", member_id=str(member_id), points=body.points, reason=body.reason,
-                           store=store, request_id=_request_id(idempotency_key))
+    try:
+        result = await _points(request, "adjust", member_id=str(member_id), points=body.points, reason=body.reason,
+                               store=store, request_id=_request_id(idempotency_key))
+    except RemoteError as exc:
+        if exc.field == "request_id":  # the service's name for the request's Idempotency-Key
+            exc.field = "Idempotency-Key"
+        raise
     await request.app.state.auditor.record(
         request, "points.adjusted", "ok", object_type="member", object_id=str(member_id), store=store,
         details={"points": body.points, "reason": body.reason, "entry_id": result["entry"]["entry_id"],

@@ -427,3 +427,16 @@ def test_the_lookup_answers_without_points_when_points_does_not(client, callers,
           ("points", "brief_accounts"): RemoteError("NotFound", "gone", None)})
     found = client.get("/v1/members?phone=13800000001", headers=callers["pos"])
     assert found.status_code == 200 and found.json()["items"][0]["points"] is None
+
+
+def test_refusals_name_the_fields_of_the_request_not_the_services(client, callers, fake):
+    from services.gateway.pagination import make_cursor
+
+    fake({("points", "history"): RemoteError("InvalidInput", "not a position from a previous page", "after"),
+          ("points", "adjust"): RemoteError("Conflict", "this request_id was used for another adjustment",
+                                            "request_id")})
+    history = client.get(f"/v1/members/{MEMBER}/points/history?cursor={make_cursor('abc')}", headers=callers["admin"])
+    assert history.status_code == 422 and history.json()["error"]["field"] == "cursor"
+    adjusted = client.post(f"/v1/members/{MEMBER}/points/adjustments", json={"points": 5, "reason": "goodwill"},
+                           headers={**callers["admin"], "Idempotency-Key": "adj-1"})
+    assert adjusted.status_code == 409 and adjusted.json()["error"]["field"] == "Idempotency-Key"
