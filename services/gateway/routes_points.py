@@ -6,6 +6,7 @@ points service and relays its answer (the service checks the caller again itself
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -90,11 +91,15 @@ class SaleBody(_SaleChecks):
 
 
 class SaleItemBody(_SaleChecks):
+    """An upload's sale: as a single sale, the member by id, card number or phone."""
+
     kind: Literal["sale"]
+    member_phone: str | None = Field(default=None, min_length=1, max_length=32,
+                                     description="Instead of member_id or member_number: the member's phone")
 
     @model_validator(mode="after")
     def _one_member(self) -> SaleItemBody:
-        return exactly_one(self, "member_id", "member_number")
+        return exactly_one(self, "member_id", "member_number", "member_phone")
 
 
 class RefundBody(Refund):
@@ -225,7 +230,12 @@ async def record_sale(body: SaleBody, request: Request, response: Response,
     sale = body.model_dump(mode="json", exclude={"member_phone"})
     if body.member_phone is not None:
         sale["member_id"] = await _member_by_phone(request, body.member_phone)
-    result = await _points(request, "record_sale", **sale)
+    try:
+        result = await _points(request, "record_sale", **sale)
+    except RemoteError as exc:
+        if body.member_phone is not None and exc.field == "member_id":  # the request named the member by phone
+            exc.field = "member_phone"
+        raise
     _ledger_is_the_record(request)
     return _created_or_replayed(response, result)
 
@@ -245,8 +255,18 @@ async def record_batch(body: BatchBody, request: Request,
     checked: list[dict[str, Any]] = []
     sent: list[int] = []  # the upload's index of each item sent
     refused: dict[int, dict[str, Any]] = {}
-    for index, raw in enumerate(body.items):
-        item, error = _batch_item(index, raw, caller)
+    parsed = [_batch_item(index, raw, caller) for index, raw in enumerate(body.items)]
+    phones = await _phones(request, {i: item["member_phone"] for i, (item, _) in enumerate(parsed)
+                                     if item is not None and item.get("member_phone") is not None})
+    for index, (item, error) in enumerate(parsed):
+        if item is not None and "member_phone" in item:
+            phone = item.pop("member_phone")
+            if phone is not None:
+                found = phones[index]
+                if isinstance(found, dict):
+                    item, error = None, found
+                else:
+                    item["member_id"] = found
         if error is not None:
             refused[index] = error
         else:
@@ -265,7 +285,10 @@ async def record_batch(body: BatchBody, request: Request,
     for answer, index in zip(answers, sent, strict=True):
         error = answer.get("error")
         if error and error.get("field"):  # the service named the field within the items it was sent
-            error = {**error, "field": re.sub(r"^items\.\d+", f"items.{index}", error["field"])}
+            field = re.sub(r"^items\.\d+", f"items.{index}", error["field"])
+            if index in phones and field == f"items.{index}.member_id":  # the item named its member by phone
+                field = f"items.{index}.member_phone"
+            error = {**error, "field": field}
         results[index] = {**answer, "index": index, "error": error}
     for index, error in refused.items():
         raw = body.items[index]
@@ -274,6 +297,26 @@ async def record_batch(body: BatchBody, request: Request,
     _ledger_is_the_record(request)
     failed = sum(1 for r in results if not r["ok"])
     return {"results": results, "accepted": len(results) - failed, "failed": failed}
+
+
+PHONE_LOOKUPS_AT_ONCE = 8  # an upload's phone-only items, looked up in members a few at a time
+
+
+async def _phones(request: Request, phones: dict[int, str]) -> dict[int, str | dict[str, Any]]:
+    """Member id by item index for items naming their member by phone, or that item's refusal."""
+    if not phones:
+        return {}
+    gate = asyncio.Semaphore(PHONE_LOOKUPS_AT_ONCE)
+
+    async def one(index: int, phone: str) -> str | dict[str, Any]:
+        async with gate:
+            try:
+                return await _member_by_phone(request, phone)
+            except ApiError as exc:
+                return {"code": exc.code, "message": exc.message, "field": f"items.{index}.member_phone"}
+
+    found = await asyncio.gather(*(one(i, p) for i, p in phones.items()))
+    return dict(zip(phones, found, strict=True))
 
 
 def _batch_item(index: int, raw: Any, caller: Principal) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

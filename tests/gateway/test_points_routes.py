@@ -440,3 +440,34 @@ def test_refusals_name_the_fields_of_the_request_not_the_services(client, caller
     adjusted = client.post(f"/v1/members/{MEMBER}/points/adjustments", json={"points": 5, "reason": "goodwill"},
                            headers={**callers["admin"], "Idempotency-Key": "adj-1"})
     assert adjusted.status_code == 409 and adjusted.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_an_upload_names_members_by_phone_as_a_single_sale_does(client, callers, fake):
+    known = str(uuid.uuid4())
+
+    def lookup(kw: dict[str, Any]) -> dict[str, Any]:
+        return {"phone": "+86" + kw["phone"], "member_id": known if kw["phone"] == "13800000001" else None}
+
+    def post(kw: dict[str, Any]) -> dict[str, Any]:
+        return {"results": [{"index": i, "kind": "sale", "ok": True, "sale": _receipt(item)}
+                            for i, item in enumerate(kw["items"])], "accepted": len(kw["items"]), "failed": 0}
+
+    services = fake({("members", "lookup_phone"): lookup, ("points", "record_batch"): post})
+    by_phone = {**_without(SALE, "member_id"), "kind": "sale"}
+    body = {"items": [{**by_phone, "member_phone": "13800000001", "transaction_id": "p-1"},
+                      {**by_phone, "member_phone": "13800000009", "transaction_id": "p-2"}]}
+    response = client.post("/v1/points/sales/batch", headers=callers["pos"], json=body)
+    assert response.status_code == 200, response.text
+    first, second = response.json()["results"]
+    assert first["ok"] and first["sale"]["member_id"] == known
+    assert not second["ok"] and second["error"]["field"] == "items.1.member_phone"
+    sent = services.calls[-1][2]["items"]
+    assert len(sent) == 1 and sent[0]["member_id"] == known and "member_phone" not in sent[0]
+
+
+def test_a_sale_by_phone_whose_member_points_does_not_know_names_the_phone(client, callers, fake):
+    fake({("members", "lookup_phone"): {"phone": "+8613800000001", "member_id": str(uuid.uuid4())},
+          ("points", "record_sale"): RemoteError("NotFound", "unknown member: no member has this id", "member_id")})
+    response = client.post("/v1/points/sales", headers=callers["pos"],
+                           json={**_without(SALE, "member_id"), "member_phone": "13800000001"})
+    assert response.status_code == 404 and response.json()["error"]["field"] == "member_phone"
