@@ -78,7 +78,8 @@ class MemberOut(BaseModel):
     created_at: datetime
     updated_at: datetime | None = None
     points: PointsSummary | None = Field(
-        default=None, description="Null until the points service has opened the account (milliseconds)"
+        default=None, description="On a member's record and on look-ups by phone or card number (a till's); "
+                                  "null elsewhere, or when the points service did not answer"
     )
 
 
