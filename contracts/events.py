@@ -225,7 +225,7 @@ class TierChanged(EventPayload):
     old_tier: str
     new_tier: str
     direction: Literal["up", "down"]
-    reason: Literal["sale", "evaluation", "merge", "program"]
+    reason: Literal["sale", "evaluation", "merge", "program", "refund"]
     changed_at: datetime
 
 

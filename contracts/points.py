@@ -29,6 +29,24 @@ def _plausible(value: datetime | None) -> datetime | None:
     return value
 
 
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit of a card number's body (members issues 12 digits: '8', ten of
+    sequence, this digit)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def _card_number(value: str | None) -> str | None:
+    """A mistyped card number is a bad field (422), not an unknown member (404)."""
+    if value is not None and not (len(value) == 12 and value.isascii() and value.isdigit()
+                                  and luhn_digit(value[:-1]) == value[-1]):
+        raise ValueError("not a member number: 12 digits with a valid check digit")
+    return value
+
+
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 Text = Annotated[str, AfterValidator(_printable)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -45,6 +63,8 @@ class _MemberRef(_Model):
 
     member_id: str | None = Field(default=None, max_length=36)
     member_number: Text | None = Field(default=None, min_length=1, max_length=20)
+
+    _number = field_validator("member_number")(lambda cls, v: _card_number(v))
 
     @model_validator(mode="after")
     def _one_member(self) -> "_MemberRef":
@@ -439,10 +459,42 @@ class BonusRuleOut(BonusRule):
 
 # ---- reports ----------------------------------------------------------------------------
 class LiabilityRow(_Model):
-    store: str | None = Field(description="Issuing store; null for chain-wide (adjustments without a store)")
+    store: str | None = Field(description="Issuing store; null in the chain bucket")
+    bucket: Literal["store", "chain"] = Field(
+        default="store", description="chain: points no store issued, carried by the chain as a whole (members' "
+                                     "own check-ins and shares in the app, referrals and profile completion "
+                                     "credited without a store, adjustments booked to no store)")
     day: date
     points: int
     value: Decimal
+
+
+class DailySales(_Model):
+    count: int = Field(description="Member sales recorded (by their time of sale)")
+    amount: Decimal = Field(description="Their total before discounts")
+    net_amount: Decimal = Field(description="Their total after discounts (what earns points)")
+    members: int = Field(description="Distinct members who bought")
+    refunds: int = Field(description="Refunds recorded (by their time)")
+    refunded_amount: Decimal
+
+
+class DailyPoints(_Model):
+    issued: int = Field(description="Earned on sales, activities and positive adjustments booked to the store")
+    redeemed: int = Field(description="Spent at the store (committed holds)")
+    expired: int = Field(description="Of the store's lots, expired")
+    reversed: int = Field(description="Taken back by refunds at the store")
+
+
+class DailyReport(_Model):
+    """A store manager's day (days in the store's time zone)."""
+
+    store: str
+    day: date
+    sales: DailySales
+    members_share: Decimal | None = Field(
+        description="Member sales' share of the store's takings (net_amount / total_sales), when total_sales "
+                    "is given: points sees member sales only")
+    points: DailyPoints
 
 
 class SettlementRow(_Model):
@@ -464,5 +516,5 @@ POINTS_MODELS: dict[str, type[BaseModel]] = {
                 ItemError, BatchItemResult, BatchResult, HoldRequest, Hold, Adjustment, Adjust, Activity,
                 ActivityResult, LedgerEntry, AdjustResult, LedgerPage, TierProgress, Account, TierRule, ExpiryRule,
                 ActivityPoints, Program, SetProgram, ProgramVersion, BonusRule, BonusRuleOut, LiabilityRow,
-                SettlementRow, JobResult)
+                DailySales, DailyPoints, DailyReport, SettlementRow, JobResult)
 }

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from services.campaigns.meta import metadata
 
 MONEY = sa.Numeric(14, 2)
+SUM = sa.Numeric(20, 2)  # sums of sales: wider than one sale (migration 0005_sums)
 _NOW = sa.func.now()
 
 rm_members = sa.Table(
@@ -35,7 +36,7 @@ rm_purchases = sa.Table(
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("store", sa.Text, primary_key=True),
     sa.Column("purchases", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("spend", MONEY, nullable=False, server_default="0"),
+    sa.Column("spend", SUM, nullable=False, server_default="0"),
 )
 
 # analytic scores, rewritten whole by each RFM recompute (one row per live member)
@@ -44,7 +45,7 @@ rm_scores = sa.Table(
     sa.Column("member_id", UUID(as_uuid=False), primary_key=True),
     sa.Column("recency_days", sa.Integer, nullable=True),
     sa.Column("frequency", sa.Integer, nullable=True),
-    sa.Column("monetary", MONEY, nullable=True),
+    sa.Column("monetary", SUM, nullable=True),
     sa.Column("r", sa.SmallInteger, nullable=True),
     sa.Column("f", sa.SmallInteger, nullable=True),
     sa.Column("m", sa.SmallInteger, nullable=True),
@@ -140,7 +141,7 @@ campaign_bonus = sa.Table(
     sa.Column("campaign_id", UUID(as_uuid=False), primary_key=True),
     sa.Column("store", sa.Text, primary_key=True),
     sa.Column("points", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("value", sa.Numeric(18, 6), nullable=False, server_default="0"),  # points x point value at sale
+    sa.Column("value", sa.Numeric(24, 6), nullable=False, server_default="0"),  # points x point value at sale
 )
 
 campaign_outcomes = sa.Table(

@@ -14,7 +14,7 @@ from contracts.rpc import UpdateMember
 from services.gateway import store
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor, page_of_all, page_params
-from services.gateway.rpc import RemoteError
+from services.gateway.rpc import RemoteError, RpcTimeout, RpcUnavailable
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
 from services.gateway.validation import iso, query_time
@@ -51,8 +51,12 @@ UpdateMemberBody = UpdateMember  # the API takes the members service's contract 
 
 
 class PointsSummary(BaseModel):
+    """What a till shows next to the member (an expired hold holds nothing)."""
+
     balance: int
     tier: str
+    held: int = Field(description="Points held by open holds (a redemption under way)")
+    available: int = Field(description="Spendable now")
 
 
 class MemberOut(BaseModel):
@@ -74,7 +78,8 @@ class MemberOut(BaseModel):
     created_at: datetime
     updated_at: datetime | None = None
     points: PointsSummary | None = Field(
-        default=None, description="Null until the points service has opened the account (milliseconds)"
+        default=None, description="On a member's record and on look-ups by phone or card number (a till's); "
+                                  "null elsewhere, or when the points service did not answer"
     )
 
 
@@ -174,8 +179,22 @@ async def search_members(
     position = paging.position(str)
     result = await request.app.state.services.call(request, "members", "search", limit=paging.limit,
                                                    after=position, **filters)
-    items = [await _member_out(request, caller, m) for m in result["items"]]
+    points = await _till_points(request, [m["member_id"] for m in result["items"]]) if phone or member_number \
+        else {}
+    items = [await _member_out(request, caller, m, points.get(m["member_id"])) for m in result["items"]]
     return Page[MemberOut](items=items, next_cursor=make_cursor(result["next"]) if result["next"] else None)
+
+
+async def _till_points(request: Request, member_ids: list[str]) -> dict[str, PointsSummary]:
+    """The till's look-up (by phone or card number) shows points too: one RPC for the page; the
+    look-up still answers, without points, if points does not."""
+    if not member_ids:
+        return {}
+    try:
+        found = await request.app.state.services.call(request, "points", "brief_accounts", member_ids=member_ids)
+    except (RemoteError, RpcTimeout, RpcUnavailable):
+        return {}
+    return {m: PointsSummary(**p) for m, p in found.items()}
 
 
 @router.get("/members/{member_id}", response_model=MemberOut,
@@ -199,7 +218,8 @@ async def get_member(member_id: uuid.UUID, request: Request, response: Response,
     elif isinstance(account, BaseException):
         raise account
     else:
-        points = PointsSummary(balance=account["balance"], tier=account["tier"])
+        points = PointsSummary(balance=account["balance"], tier=account["tier"], held=account["held"],
+                               available=account["available"])
     response.headers["ETag"] = f'"{member["version"]}"'
     return await _member_out(request, caller, member, points)
 

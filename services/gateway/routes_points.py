@@ -6,13 +6,24 @@ points service and relays its answer (the service checks the caller again itself
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from contracts.points import (
     Account,
@@ -24,6 +35,7 @@ from contracts.points import (
     BonusRule,
     BonusRuleOut,
     Code,
+    DailyReport,
     Hold,
     HoldRequest,
     JobResult,
@@ -79,11 +91,15 @@ class SaleBody(_SaleChecks):
 
 
 class SaleItemBody(_SaleChecks):
+    """An upload's sale: as a single sale, the member by id, card number or phone."""
+
     kind: Literal["sale"]
+    member_phone: str | None = Field(default=None, min_length=1, max_length=32,
+                                     description="Instead of member_id or member_number: the member's phone")
 
     @model_validator(mode="after")
     def _one_member(self) -> SaleItemBody:
-        return exactly_one(self, "member_id", "member_number")
+        return exactly_one(self, "member_id", "member_number", "member_phone")
 
 
 class RefundBody(Refund):
@@ -94,12 +110,17 @@ class RefundItemBody(RefundItem):
     _utc = field_validator("refunded_at")(utc)
 
 
+BatchItem = Annotated[SaleItemBody | RefundItemBody, Field(discriminator="kind")]
+_BATCH_ITEM: TypeAdapter[SaleItemBody | RefundItemBody] = TypeAdapter(BatchItem)
+
+
 class BatchBody(BaseModel):
-    """An offline upload (points.record_batch): sales and refunds in any order."""
+    """An offline upload (points.record_batch): sales and refunds in any order. Each item is
+    checked on its own (documented as below, validated by the route): a bad item is that item's
+    answer, not the upload's."""
 
     model_config = ConfigDict(extra="forbid")
-    items: list[Annotated[SaleItemBody | RefundItemBody, Field(discriminator="kind")]] = Field(
-        min_length=1, max_length=1000)
+    items: list[SkipValidation[BatchItem]] = Field(min_length=1, max_length=1000)
 
 
 class HoldBody(HoldRequest):
@@ -183,6 +204,14 @@ def _ledger_is_the_record(request: Request) -> None:
     request.state.audited = True
 
 
+def _paged(rows: list[dict[str, Any]], paging: PageParams) -> dict[str, Any]:
+    """One list shape everywhere ({items, next_cursor}): these lists come whole from points (a
+    program's versions, bonus rules, a report's rows) and are paged here by position."""
+    start = paging.position(int) or 0
+    end = start + paging.limit
+    return {"items": rows[start:end], "next_cursor": make_cursor(end) if end < len(rows) else None}
+
+
 def _created_or_replayed(response: Response, result: dict[str, Any]) -> dict[str, Any]:
     if result.get("replayed"):
         response.status_code = 200
@@ -201,7 +230,12 @@ async def record_sale(body: SaleBody, request: Request, response: Response,
     sale = body.model_dump(mode="json", exclude={"member_phone"})
     if body.member_phone is not None:
         sale["member_id"] = await _member_by_phone(request, body.member_phone)
-    result = await _points(request, "record_sale", **sale)
+    try:
+        result = await _points(request, "record_sale", **sale)
+    except RemoteError as exc:
+        if body.member_phone is not None and exc.field == "member_id":  # the request named the member by phone
+            exc.field = "member_phone"
+        raise
     _ledger_is_the_record(request)
     return _created_or_replayed(response, result)
 
@@ -209,18 +243,100 @@ async def record_sale(body: SaleBody, request: Request, response: Response,
 @router.post("/points/sales/batch", response_model=BatchResult,
              summary="Upload a POS's offline sales and refunds (up to 1000, any order)",
              description="Each item is idempotent on its own (a re-upload credits nothing twice) and answered "
-                         "on its own: `ok`, or an error naming the item's field. Every item's store must be "
-                         "one of the caller's stores, else the whole upload is refused (403 naming the item).")
+                         "on its own: `ok` with the item's result (its `balance` is the balance after that item, "
+                         "sales applied before refunds), or an `error` naming the field as the request does "
+                         "(`items.4.amount`). An item that fails validation, is above the amount limits or is "
+                         "for a store the caller may not post for is refused alone; the others are posted. "
+                         "POS keys need points:write, ERP keys points:upload.")
 async def record_batch(body: BatchBody, request: Request,
-                       caller: Principal = allow("manager", "admin", scopes=["points:write"])) -> dict[str, Any]:
-    for index, item in enumerate(body.items):
-        if not caller.covers_store(item.store):
-            await deny(request, f"item {index}: not allowed for store {item.store!r}", field=f"items.{index}.store",
-                       store=item.store, index=index)
-    items = [item.model_dump(mode="json") for item in body.items]
-    result: dict[str, Any] = await _points(request, "record_batch", timeout=BATCH_TIMEOUT, items=items)
+                       caller: Principal = allow("manager", "admin", any_key=True)) -> dict[str, Any]:
+    if caller.kind == "key" and not {"points:write", "points:upload"} & caller.scopes:
+        await deny(request, "this route needs the points:write or points:upload scope")
+    checked: list[dict[str, Any]] = []
+    sent: list[int] = []  # the upload's index of each item sent
+    refused: dict[int, dict[str, Any]] = {}
+    parsed = [_batch_item(index, raw, caller) for index, raw in enumerate(body.items)]
+    phones = await _phones(request, {i: item["member_phone"] for i, (item, _) in enumerate(parsed)
+                                     if item is not None and item.get("member_phone") is not None})
+    for index, (item, error) in enumerate(parsed):
+        if item is not None and "member_phone" in item:
+            phone = item.pop("member_phone")
+            if phone is not None:
+                found = phones[index]
+                if isinstance(found, dict):
+                    item, error = None, found
+                else:
+                    item["member_id"] = found
+        if error is not None:
+            refused[index] = error
+        else:
+            sent.append(index)
+            checked.append(item)  # type: ignore[arg-type]
+    if any(e["code"] == "forbidden" for e in refused.values()):
+        await request.app.state.auditor.record(
+            request, "access.denied", "denied", details={
+                "route": request.url.path, "reason": "upload items for stores not the caller's",
+                "items": sorted(i for i, e in refused.items() if e["code"] == "forbidden")})
+    answers: list[dict[str, Any]] = []
+    if checked:
+        posted = await _points(request, "record_batch", timeout=BATCH_TIMEOUT, items=checked)
+        answers = posted["results"]
+    results: list[dict[str, Any]] = [{}] * len(body.items)
+    for answer, index in zip(answers, sent, strict=True):
+        error = answer.get("error")
+        if error and error.get("field"):  # the service named the field within the items it was sent
+            field = re.sub(r"^items\.\d+", f"items.{index}", error["field"])
+            if index in phones and field == f"items.{index}.member_id":  # the item named its member by phone
+                field = f"items.{index}.member_phone"
+            error = {**error, "field": field}
+        results[index] = {**answer, "index": index, "error": error}
+    for index, error in refused.items():
+        raw = body.items[index]
+        kind = "refund" if isinstance(raw, dict) and raw.get("kind") == "refund" else "sale"
+        results[index] = {"index": index, "kind": kind, "ok": False, "error": error}
     _ledger_is_the_record(request)
-    return result
+    failed = sum(1 for r in results if not r["ok"])
+    return {"results": results, "accepted": len(results) - failed, "failed": failed}
+
+
+PHONE_LOOKUPS_AT_ONCE = 8  # an upload's phone-only items, looked up in members a few at a time
+
+
+async def _phones(request: Request, phones: dict[int, str]) -> dict[int, str | dict[str, Any]]:
+    """Member id by item index for items naming their member by phone, or that item's refusal."""
+    if not phones:
+        return {}
+    gate = asyncio.Semaphore(PHONE_LOOKUPS_AT_ONCE)
+
+    async def one(index: int, phone: str) -> str | dict[str, Any]:
+        async with gate:
+            try:
+                return await _member_by_phone(request, phone)
+            except ApiError as exc:
+                return {"code": exc.code, "message": exc.message, "field": f"items.{index}.member_phone"}
+
+    found = await asyncio.gather(*(one(i, p) for i, p in phones.items()))
+    return dict(zip(phones, found, strict=True))
+
+
+def _batch_item(index: int, raw: Any, caller: Principal) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the item as sent to points, None) or (None, its refusal naming the field as the request does)."""
+    try:
+        item = _BATCH_ITEM.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        if loc and loc[0] in ("sale", "refund"):  # pydantic's tag of the union, not a key of the request
+            loc = loc[1:]
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["kind"]
+        named_field = (first.get("ctx") or {}).get("field")
+        field = ".".join(["items", str(index), *loc, *([named_field] if isinstance(named_field, str) else [])])
+        return None, {"code": "invalid_input", "message": first["msg"], "field": field}
+    if not caller.covers_store(item.store):
+        return None, {"code": "forbidden", "message": f"not allowed for store {item.store!r}",
+                      "field": f"items.{index}.store"}
+    return item.model_dump(mode="json"), None
 
 
 @router.post("/points/refunds", status_code=201, response_model=RefundResult, responses=_REPLAYED,
@@ -277,8 +393,11 @@ async def get_account(member_id: uuid.UUID, request: Request,
 async def points_history(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
                          caller: Principal = allow(*READERS, scopes=["points:read"], member=True)
                          ) -> Page[LedgerEntry]:
+    position = paging.position(str)
+    if position is not None and not position.isdigit():  # the service's position is a ledger entry id
+        raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
     result = await _points(request, "history", member_id=await _own_member(request, caller, member_id),
-                           limit=paging.limit, after=paging.position(str))
+                           limit=paging.limit, after=position)
     return Page[LedgerEntry](items=result["items"], next_cursor=make_cursor(result["next"]) if result["next"] else None)
 
 
@@ -290,8 +409,13 @@ async def adjust_points(member_id: uuid.UUID, body: AdjustBody, request: Request
                         idempotency_key: str | None = Header(None, include_in_schema=False),
                         caller: Principal = allow("manager", "admin")) -> dict[str, Any]:
     store = await _booking_store(request, caller, body.store)
-    result = await _points(request, "adjust", member_id=str(member_id), points=body.points, reason=body.reason,
-                           store=store, request_id=_request_id(idempotency_key))
+    try:
+        result = await _points(request, "adjust", member_id=str(member_id), points=body.points, reason=body.reason,
+                               store=store, request_id=_request_id(idempotency_key))
+    except RemoteError as exc:
+        if exc.field == "request_id":  # the service's name for the request's Idempotency-Key
+            exc.field = "Idempotency-Key"
+        raise
     await request.app.state.auditor.record(
         request, "points.adjusted", "ok", object_type="member", object_id=str(member_id), store=store,
         details={"points": body.points, "reason": body.reason, "entry_id": result["entry"]["entry_id"],
@@ -323,11 +447,11 @@ async def get_program(request: Request, caller: Principal = allow(*PROGRAM_READE
     return result
 
 
-@router.get("/points/program/versions", response_model=list[ProgramVersion],
+@router.get("/points/program/versions", response_model=Page[ProgramVersion],
             summary="Every version of the program, past and scheduled")
-async def program_versions(request: Request, caller: Principal = allow(*PROGRAM_READERS)) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _points(request, "program_versions")
-    return result
+async def program_versions(request: Request, paging: PageParams = Depends(page_params),
+                           caller: Principal = allow(*PROGRAM_READERS)) -> dict[str, Any]:
+    return _paged(await _points(request, "program_versions"), paging)
 
 
 @router.put("/points/program", response_model=ProgramVersion, summary="Set a new program version (audited)",
@@ -343,11 +467,10 @@ async def set_program(body: SetProgramBody, request: Request,
     return result
 
 
-@router.get("/points/bonus-rules", response_model=list[BonusRuleOut], summary="Bonus rules (double points days)")
-async def list_bonus_rules(request: Request, active_only: bool = False,
-                           caller: Principal = allow("admin", "marketer")) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _points(request, "bonus_rules", active_only=active_only)
-    return result
+@router.get("/points/bonus-rules", response_model=Page[BonusRuleOut], summary="Bonus rules (double points days)")
+async def list_bonus_rules(request: Request, active_only: bool = False, paging: PageParams = Depends(page_params),
+                           caller: Principal = allow("admin", "marketer")) -> dict[str, Any]:
+    return _paged(await _points(request, "bonus_rules", active_only=active_only), paging)
 
 
 @router.post("/points/bonus-rules", status_code=201, response_model=BonusRuleOut,
@@ -389,33 +512,51 @@ def _days(day_from: date, day_to: date) -> dict[str, str]:
     return {"day_from": day_from.isoformat(), "day_to": day_to.isoformat()}
 
 
-@router.get("/points/reports/liability", response_model=list[LiabilityRow],
+@router.get("/points/reports/liability", response_model=Page[LiabilityRow],
             summary="Outstanding points and their value, per issuing store and day",
             description="`from` and `to` are days (inclusive), at most 366 days apart. Store-bound callers must "
-                        "name one of their stores.")
+                        "name one of their stores. Rows with `bucket` \"chain\" (and `store` null) are points no "
+                        "store issued: members' own check-ins and shares, activities and adjustments booked to "
+                        "no store; the chain carries them.")
 async def liability_report(request: Request, day_from: date = Query(alias="from"), day_to: date = Query(alias="to"),
                            store: str | None = Query(None, min_length=1, max_length=64),
-                           caller: Principal = allow("admin", "auditor", "manager")) -> list[dict[str, Any]]:
+                           paging: PageParams = Depends(page_params),
+                           caller: Principal = allow("admin", "auditor", "manager")) -> dict[str, Any]:
     days = _days(day_from, day_to)
     if caller.stores is not None:
         if store is None:
             raise ApiError(422, "invalid_input", "name one of your stores", field="store")
         await require_store(request, caller, store)
-    result: list[dict[str, Any]] = await _points(request, "liability", timeout=REPORT_TIMEOUT, store=store, **days)
+    return _paged(await _points(request, "liability", timeout=REPORT_TIMEOUT, store=store, **days), paging)
+
+
+@router.get("/points/reports/daily", response_model=DailyReport,
+            summary="A store's day: member sales, members' share, points issued, redeemed, expired and reversed",
+            description="`day` in the store's time zone. Points sees member sales only: give the store's "
+                        "takings as `total_sales` (from the POS or the ERP) for `members_share`. Store-bound "
+                        "callers for their stores.")
+async def daily_report(request: Request, day: date, store: str = Query(min_length=1, max_length=64),
+                       total_sales: str | None = Query(None, max_length=20, description="e.g. \"125000.00\""),
+                       caller: Principal = allow("admin", "auditor", "manager")) -> dict[str, Any]:
+    _days(day, day)
+    await require_store(request, caller, store)
+    result: dict[str, Any] = await _points(request, "daily_report", timeout=REPORT_TIMEOUT, store=store,
+                                           day=day.isoformat(), total_sales=total_sales)
     return result
 
 
-@router.get("/points/reports/settlement", response_model=list[SettlementRow],
+@router.get("/points/reports/settlement", response_model=Page[SettlementRow],
             summary="Points earned in one store and spent in another, for settlement between stores",
             description="`from` and `to` are days (inclusive), at most 366 days apart. Store-bound callers see "
                         "the rows where one of their stores earned or spent.")
 async def settlement_report(request: Request, day_from: date = Query(alias="from"), day_to: date = Query(alias="to"),
-                            caller: Principal = allow("admin", "auditor", "manager")) -> list[dict[str, Any]]:
+                            paging: PageParams = Depends(page_params),
+                            caller: Principal = allow("admin", "auditor", "manager")) -> dict[str, Any]:
     rows: list[dict[str, Any]] = await _points(request, "settlement", timeout=REPORT_TIMEOUT,
                                                **_days(day_from, day_to))
     if caller.stores is not None:
         rows = [r for r in rows if r.get("earned_store") in caller.stores or r.get("spent_store") in caller.stores]
-    return rows
+    return _paged(rows, paging)
 
 
 @router.post("/points/jobs/{name}", response_model=JobResult, summary="Run a points job now (audited)",

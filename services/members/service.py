@@ -156,6 +156,22 @@ class MembersService(ServiceBase):
         return self._view(row).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
+    def identify(self, member_ids: list[str] | None = None, member_numbers: list[str] | None = None
+                 ) -> list[dict[str, Any]]:
+        """Which of these ids and card numbers are members (points asks when a sale comes before
+        member.registered): ids, numbers, stores and statuses, nothing personal."""
+        ids = [_member_id(m, "member_ids") for m in member_ids or []]
+        numbers = [str(n) for n in member_numbers or []]
+        if len(ids) + len(numbers) > 1000:
+            raise InvalidInput("at most 1000 at once", "member_ids")
+        if self.caller.kind == "member" and (numbers or set(ids) - {self.caller.member_id}):
+            raise Forbidden("a member identifies only themselves", "member_ids")
+        with self.db.transaction() as tx:
+            rows = store.identify(tx, ids, numbers)
+        return [{"member_id": str(r.id), "member_number": r.member_number,
+                 "registration_store": r.registration_store, "status": r.status} for r in rows]
+
+    @rpc(expected_exceptions=EXPECTED)
     def contact(self, member_id: str) -> dict[str, Any]:
         """How to reach a member (notify, at send time). Services only: a call that came through the
         gateway carries its caller and is refused, so no person reaches decrypted contacts this way."""

@@ -263,3 +263,10 @@ def claim_birthdays(tx: Tx, member_ids: list[str], year: int) -> set[str]:
 def consent_log_of(tx: Tx, member_id: str) -> list[Any]:
     return list(tx.execute(sa.select(consent_log).where(consent_log.c.member_id == member_id)
                            .order_by(consent_log.c.id)).all())
+
+
+def identify(tx: Tx, member_ids: list[str], numbers: list[str]) -> list[Any]:
+    """Members by id or card number: their ids, numbers, stores and statuses only."""
+    return tx.execute(sa.select(members.c.id, members.c.member_number, members.c.registration_store,
+                                members.c.status)
+                      .where(sa.or_(members.c.id.in_(member_ids), members.c.member_number.in_(numbers)))).all()

@@ -326,6 +326,18 @@ def downgrade(program: Program, current: str, qualifying: Decimal, tier_since: d
     return program.tiers[rank - 1].name
 
 
+def tier_after_refund(program: Program, current: str, qualifying: Decimal, tier_since: datetime | None,
+                      sold_at: datetime) -> str | None:
+    """A refund undoes the upgrade its sale made: when the current tier was reached at or after
+    the refunded sale and the qualifying spend left no longer reaches it, the tier that spend
+    reaches, at once; else None (a tier reached before the sale is the periodic evaluation's,
+    with its grace period)."""
+    if tier_since is None or tier_since < sold_at:
+        return None
+    earned = tier_for(program, qualifying)
+    return earned if tier_rank(program, earned) < tier_rank(program, current) else None
+
+
 def split(points: int, weights: dict[str | None, int]) -> dict[str | None, int]:
     """``points`` divided over the keys in proportion to their weights, adding up exactly
     (largest remainders take the odd points)."""

@@ -141,3 +141,14 @@ def commit(tx: Tx, account: Account, hold: Any, now: datetime) -> None:
 
 def pending_until(program: Program, sold_at: datetime) -> datetime:
     return sold_at + timedelta(days=program.pending_days)
+
+
+def release_expired(tx: Tx, account: Account, now: datetime) -> int:
+    """An expired hold stops counting the moment it expires, whatever the hold job does later:
+    release this locked account's expired holds before anything reads or spends it. How many."""
+    if account.held <= 0:
+        return 0  # no query for the many accounts with nothing held
+    expired = [h for h in store.open_holds(tx, account.member_id) if h.expires_at <= now]
+    for hold_row in expired:
+        release(tx, account, hold_row, "expired", now)
+    return len(expired)

@@ -5,12 +5,13 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nameko.rpc import rpc
+from nameko.rpc import ServiceRpc, rpc
 from nameko.timer import timer
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -70,7 +71,6 @@ from contracts.points import (
     RefundItem,
     RefundResult,
     Sale,
-    SaleBatch,
     SaleItem,
     SaleResult,
     SetProgram,
@@ -81,12 +81,13 @@ from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.points import domain, ledger, store
+from services.points import domain, ledger, limits, opening, reports, store, uploads
 from services.points import store as points_store  # for methods whose `store` argument shadows it
 from services.points.combine import SaleCombiner, SaleCombinerProvider
 from services.points.programs import ProgramProvider, Programs
 
 log = logging.getLogger(__name__)
+limits.from_env()  # a limit setting that cannot be used stops the service at start, not at a sale
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints)
 CAMPAIGN_RULES = uuid.UUID("0b6a3f55-2f7c-4a59-8d0e-5f3c1d2e9a41")  # bonus rule ids from campaigns' rule keys
 JOB_BATCH = 100  # accounts locked per job transaction (short, so tills wait little)
@@ -96,11 +97,17 @@ class _Race(Exception):
     """Another process recorded one of these sales between our check and our insert."""
 
 
-def _member_id(value: str, field: str = "member_id") -> str:
+def _member_id(value: str, field: str = "member_id", what: str = "a member id") -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise InvalidInput("not a member id", field) from None
+        raise InvalidInput(f"not {what}", field) from None
+
+
+def _within(problem: tuple[str, str] | None) -> None:
+    """An amount above the sanity limits (limits.py) is a bad field."""
+    if problem is not None:
+        raise InvalidInput(problem[1], problem[0])
 
 
 def _campaign_bonus(earning: domain.Earning, bonuses: list[domain.Bonus]) -> dict[str, int]:
@@ -155,14 +162,11 @@ def _adjustment(rows: list[Any]) -> LedgerEntry:
                                     "store": first.store if len({r.store for r in rows}) == 1 else None})
 
 
-def _error(exc: ServiceError) -> ItemError:
-    return ItemError(code=exc.code, message=exc.message, field=exc.field)
-
-
 class PointsService(ServiceBase):
     name = "points"
     programs: Programs = ProgramProvider()  # type: ignore[assignment]
     sales: SaleCombiner = SaleCombinerProvider()  # type: ignore[assignment]
+    members = ServiceRpc("members")  # only to confirm a member whose account is not open yet
 
     # -- who may do what (the gateway checks too; this holds for any caller) ------------------
     def _check_store(self, store_code: str | None, field: str = "store") -> None:
@@ -300,6 +304,7 @@ class PointsService(ServiceBase):
     def record_sale(self, **request: Any) -> dict[str, Any]:
         sale: Sale = parse_request(Sale, request)
         self._check_store(sale.store)
+        _within(limits.from_env().sale_problem(sale))
         outcome = self.sales.submit(sale, self._post_sales)  # with the sales other tills send meanwhile
         if isinstance(outcome, BaseException):
             raise outcome
@@ -313,30 +318,30 @@ class PointsService(ServiceBase):
     def refund_sale(self, **request: Any) -> dict[str, Any]:
         refund: Refund = parse_request(Refund, request)
         self._check_store(refund.store)
+        _within(limits.from_env().refund_problem(refund))
         outcome = self._post([], [(0, refund)])[0]
         if isinstance(outcome, ServiceError):
             raise outcome
         return outcome.model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
-    def record_batch(self, **request: Any) -> dict[str, Any]:
+    def record_batch(self, items: Any = None) -> dict[str, Any]:
         """An offline upload: sales first (a refund may come before its sale in the file), then
-        refunds; each item answered on its own, all in one transaction."""
-        batch: SaleBatch = parse_request(SaleBatch, request)
+        refunds, all in one transaction; each item answered on its own, a refused item (its
+        validation, its store, its limits, its member) included, with the balance after it."""
+        good, refused = uploads.check_items(items, self.caller.stores, limits.from_env())
         # the items are sales and refunds already (validated once; their hashes leave out "kind")
-        sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in enumerate(batch.items) if item.kind == "sale"]
-        refunds_in: list[tuple[int, Refund]] = [(i, item) for i, item in enumerate(batch.items)
-                                                if item.kind == "refund"]
-        for _, sale in sales_in:
-            self._check_store(sale.store)
-        for _, refund in refunds_in:
-            self._check_store(refund.store)
-        outcomes = self._post(sales_in, refunds_in)
+        sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in good if item.kind == "sale"]
+        refunds_in: list[tuple[int, Refund]] = [(i, item) for i, item in good if item.kind == "refund"]  # type: ignore[misc]
+        outcomes: dict[int, Any] = {**self._post(sales_in, refunds_in), **refused} if good else dict(refused)
         results = []
-        for i, item in enumerate(batch.items):
+        for i, raw in enumerate(items):
             outcome = outcomes[i]
+            kind = "refund" if isinstance(raw, dict) and raw.get("kind") == "refund" else "sale"
             if isinstance(outcome, ServiceError):
-                results.append(BatchItemResult(index=i, kind=item.kind, ok=False, error=_error(outcome)))
+                field = outcome.field if i in refused else uploads.item_field(i, outcome.field)
+                results.append(BatchItemResult(index=i, kind=kind, ok=False, error=ItemError(
+                    code=outcome.code, message=outcome.message, field=field)))
             elif isinstance(outcome, SaleResult):
                 results.append(BatchItemResult(index=i, kind="sale", ok=True, sale=outcome))
             else:
@@ -348,20 +353,32 @@ class PointsService(ServiceBase):
               ) -> dict[int, SaleResult | RefundResult | ServiceError]:
         """Sales and refunds in one transaction, each answered on its own (the callers checked
         that the caller may post for their stores)."""
-        for attempt in (1, 2):
+        confirmed: set[str] = set()  # references members was asked about (opened, or unknown)
+        races = 0
+        while True:
             try:
                 with self.db.transaction() as tx:
                     if refunds_in:  # every account of the upload locked at once, in order: no deadlocks
                         self._lock_all(tx, sales_in, refunds_in)
                     outcomes: dict[int, SaleResult | RefundResult | ServiceError] = {}
-                    outcomes.update(self._sales(tx, sales_in))
+                    outcomes.update(self._sales(tx, sales_in, confirmed))
                     for index, refund in refunds_in:
                         outcomes[index] = self._refund(tx, refund)
                     return outcomes
             except _Race:
-                if attempt == 2:
+                races += 1
+                if races == 2:
                     raise Conflict("the same sale is being recorded concurrently: retry", "transaction_id") from None
-        raise AssertionError("unreachable")
+            except opening.Missing as missing:  # at most once: every reference is confirmed after it
+                self._open_missing(missing.member_ids, missing.numbers)
+                confirmed.update(missing.member_ids, missing.numbers)
+
+    def _open_missing(self, member_ids: list[str], numbers: list[str]) -> None:
+        """Accounts of members registered a moment ago (member.registered not handled yet)."""
+        found = opening.confirm(self.members, member_ids, numbers)
+        if found:
+            with self.db.transaction() as tx:
+                opening.open_confirmed(tx, found)
 
     @staticmethod
     def _lock_all(tx: Tx, sales_in: list[tuple[int, Sale]], refunds_in: list[tuple[int, Refund]]) -> None:
@@ -379,7 +396,8 @@ class PointsService(ServiceBase):
         members |= set(store.sale_members(tx, [(r.store, r.transaction_id) for _, r in refunds_in]))
         store.lock_accounts(tx, members)
 
-    def _sales(self, tx: Tx, sales_in: list[tuple[int, Sale]]) -> dict[int, SaleResult | ServiceError]:
+    def _sales(self, tx: Tx, sales_in: list[tuple[int, Sale]], confirmed: set[str]
+               ) -> dict[int, SaleResult | ServiceError]:
         if not sales_in:
             return {}
         outcomes: dict[int, SaleResult | ServiceError] = {}
@@ -392,7 +410,13 @@ class PointsService(ServiceBase):
         sales_in = [(index, sale) for index, sale in sales_in if index in refs]
         resolved, accounts = store.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
                                              [refs[i] for i, s in sales_in if not s.member_id])
+        unconfirmed = opening.unknown([refs[i] for i, _ in sales_in], resolved, confirmed)
+        if unconfirmed:  # registered a moment ago, or unknown: members says which
+            raise opening.Missing([r for i, s in sales_in if s.member_id and (r := refs[i]) in unconfirmed],
+                                  [r for i, s in sales_in if not s.member_id and (r := refs[i]) in unconfirmed])
         now = _now()
+        for held in accounts.values():  # an expired hold stops counting at once, not at the next hold job
+            ledger.release_expired(tx, held, now)
         _, current = self.programs.current(tx)
         since = now - timedelta(days=current.tier_window_days)
         existing, spend, summaries = store.sale_context(
@@ -426,7 +450,8 @@ class PointsService(ServiceBase):
                 member_id = resolved.get(refs[index])
                 account = accounts.get(member_id) if member_id else None
                 if account is None:
-                    raise NotFound("no points account for this member (unknown, or registered a moment ago)",
+                    raise NotFound("unknown member: no member has this id" if sale.member_id else
+                                   "unknown member: no member has this card number",
                                    "member_id" if sale.member_id else "member_number")
                 if account.status != "active":
                     raise Conflict(f"the member's account is {account.status}", "member_id")
@@ -473,8 +498,9 @@ class PointsService(ServiceBase):
                          "terminal": sale.terminal, "amount": sale.amount, "net_amount": earning.net_amount,
                          "currency": sale.currency, "sold_at": sale.sold_at, "points": earning.points,
                          "program_version": version, "request_hash": digest})
-            pending.append((index, sale, account, {"earning": earning, "repaid": repaid,
-                                                   "tier_changed": bool(new_tier), "row": rows[-1]}))
+            pending.append((index, sale, account, {"earning": earning, "repaid": repaid, "row": rows[-1],
+                                                   "tier_changed": bool(new_tier),
+                                                   "balance": account.balance, "tier": account.tier}))
             events.append(PointsAccrued(member_id=account.member_id, store=sale.store, source="sale",
                                         reference=sale.transaction_id, points=earning.points,
                                         amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
@@ -489,8 +515,8 @@ class PointsService(ServiceBase):
             result = SaleResult(
                 store=sale.store, transaction_id=sale.transaction_id, member_id=account.member_id,
                 points_earned=earning.points, breakdown=[{"rule": r, "points": p} for r, p in earning.breakdown],
-                balance=account.balance, available=summaries[account.member_id]["available"],
-                pending=summaries[account.member_id]["pending"], debt_repaid=info["repaid"], tier=account.tier,
+                balance=info["balance"], available=summaries[account.member_id]["available"],
+                pending=summaries[account.member_id]["pending"], debt_repaid=info["repaid"], tier=info["tier"],
                 tier_changed=info["tier_changed"], expiring=_expiring(summaries[account.member_id]))
             info["row"]["result"] = result.model_dump(mode="json")
             outcomes[index] = result
@@ -573,6 +599,7 @@ class PointsService(ServiceBase):
                 own_lot=f"{refund.store}:{refund.transaction_id}")
             uncovered = reverse - from_lots
             store.record_refund_on_sale(tx, refund.store, refund.transaction_id, refund.amount, reverse, give_back)
+            self._tier_after_refund(tx, account, sale.sold_at, now)
             result = RefundResult(
                 store=refund.store, refund_id=refund.refund_id, transaction_id=refund.transaction_id,
                 member_id=account.member_id, points_reversed=reverse, points_uncovered=uncovered,
@@ -592,6 +619,18 @@ class PointsService(ServiceBase):
         except ServiceError as exc:
             return exc
 
+    def _tier_after_refund(self, tx: Tx, account: Any, sold_at: datetime, now: datetime) -> None:
+        """Qualifying spend recomputed without the refunded amount; an upgrade the sale made is undone."""
+        _, program = self.programs.current(tx)
+        spend, points = store.qualifying(tx, [account.member_id],
+                                         now - timedelta(days=program.tier_window_days))[account.member_id]
+        lower = domain.tier_after_refund(program, account.tier, spend if program.tier_basis == "spend"
+                                         else Decimal(points), account.tier_since, sold_at)
+        if lower:
+            tx.emit(TierChanged(member_id=account.member_id, old_tier=account.tier, new_tier=lower,
+                                direction="down", reason="refund", changed_at=now))
+            account.tier, account.tier_since, account.dirty = lower, now, True
+
     @staticmethod
     def _replayed_refund(existing: Any, refund: Refund) -> RefundResult | ServiceError:
         if existing.request_hash != _hash(refund):
@@ -610,13 +649,28 @@ class PointsService(ServiceBase):
     def hold(self, **request: Any) -> dict[str, Any]:
         req: HoldRequest = parse_request(HoldRequest, request)
         self._check_store(req.store)
+        _within(limits.from_env().hold_problem(req.points))
+        return self._opening(lambda confirmed: self._hold(req, confirmed))
+
+    def _opening(self, attempt: Callable[[bool], dict[str, Any]]) -> dict[str, Any]:
+        """attempt(confirmed); when it finds an account missing, members confirms the member (the
+        account opens) and it runs once more, now answering an unknown member."""
+        try:
+            return attempt(False)
+        except opening.Missing as missing:
+            self._open_missing(missing.member_ids, missing.numbers)
+            return attempt(True)
+
+    def _hold(self, req: HoldRequest, confirmed: bool) -> dict[str, Any]:
         digest = _hash(req)
         with self.db.transaction() as tx:
             ref = _member_id(req.member_id) if req.member_id else req.member_number
             member_id = store.resolve(tx, [ref] if req.member_id else [], [] if req.member_id else [ref]).get(ref)  # type: ignore[list-item]
             account = store.lock_accounts(tx, [member_id]).get(member_id) if member_id else None  # type: ignore[list-item]
             if account is None:
-                raise NotFound("no points account for this member", "member_id" if req.member_id else "member_number")
+                if not confirmed:
+                    raise opening.Missing([ref] if req.member_id else [], [] if req.member_id else [ref])  # type: ignore[list-item]
+                raise NotFound("unknown member", "member_id" if req.member_id else "member_number")
             self._check_member(account.member_id)
             existing = store.get_hold(tx, key=(req.store, req.transaction_id))
             if existing is not None:
@@ -626,6 +680,7 @@ class PointsService(ServiceBase):
             if account.status != "active":
                 raise Conflict(f"the member's account is {account.status}", "member_id")
             now = _now()
+            ledger.release_expired(tx, account, now)  # an expired hold blocks nothing
             row = {"id": str(uuid.uuid4()), "member_id": account.member_id, "store": req.store,
                    "terminal": req.terminal, "transaction_id": req.transaction_id, "points": req.points,
                    "status": "held", "request_hash": digest, "expires_at": now + timedelta(seconds=req.ttl_seconds)}
@@ -635,7 +690,7 @@ class PointsService(ServiceBase):
             return self._hold_out(tx, store.get_hold(tx, row["id"]), account)
 
     def _finish(self, hold_id: str, action: str) -> dict[str, Any]:
-        hold_id = _member_id(hold_id, "hold_id")
+        hold_id = _member_id(hold_id, "hold_id", "a hold id (the hold_id of POST /v1/points/holds)")
         with self.db.transaction() as tx:
             hold = store.get_hold(tx, hold_id)
             if hold is None:
@@ -678,12 +733,22 @@ class PointsService(ServiceBase):
     def get_account(self, member_id: str) -> dict[str, Any]:
         member_id = _member_id(member_id)
         self._check_member(member_id)
+        return self._opening(lambda confirmed: self._account(member_id, confirmed))
+
+    def _account(self, member_id: str, confirmed: bool) -> dict[str, Any]:
         with self.db.transaction() as tx:
             target = store.resolve(tx, [member_id]).get(member_id, member_id)
             row = store.get_account(tx, target)
             if row is None:
-                raise NotFound(f"no points account for member {member_id}", "member_id")
+                if not confirmed:
+                    raise opening.Missing([member_id], [])
+                raise NotFound("unknown member", "member_id")
             now = _now()
+            if row.held > 0:  # an expired hold stops counting at once, not at the next hold job
+                locked = store.lock_accounts(tx, [target])[target]
+                if ledger.release_expired(tx, locked, now):
+                    store.save_accounts(tx, [locked])
+                    row = store.get_account(tx, target)
             summary = store.summaries(tx, [target], now)[target]
             _, program = self.programs.current(tx)
             spend, points = store.qualifying(tx, [target], now - timedelta(days=program.tier_window_days))[target]
@@ -695,6 +760,21 @@ class PointsService(ServiceBase):
             progress=TierProgress(basis=program.tier_basis, qualifying=qualifying, next_tier=nxt, needed=needed),
             expiring=_expiring(summary), status=row.status, opened_at=row.opened_at,
         ).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def brief_accounts(self, member_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What the till's member look-up shows, for members the caller has just found in members:
+        balance, tier, held and available points (a member whose account opens on first use shows
+        as it will open)."""
+        if not isinstance(member_ids, list) or len(member_ids) > 200:
+            raise InvalidInput("a list of at most 200 member ids", "member_ids")
+        ids = [_member_id(m, "member_ids") for m in member_ids]
+        if self.caller.kind == "member" and set(ids) - {self.caller.member_id}:
+            raise Forbidden("a member sees only their own points", "member_ids")
+        with self.db.transaction() as tx:
+            found = store.brief(tx, ids, _now())
+        return {m: found.get(m, {"balance": domain.OPENING_BALANCE, "tier": domain.DEFAULT_TIER, "held": 0,
+                                 "available": domain.OPENING_BALANCE}) for m in ids}
 
     @rpc(expected_exceptions=EXPECTED)
     def history(self, member_id: str, limit: int = 50, after: str | None = None) -> dict[str, Any]:
@@ -724,6 +804,7 @@ class PointsService(ServiceBase):
     def _adjust(self, **request: Any) -> dict[str, Any]:
         cmd: Adjust = parse_request(Adjust, request)
         member_id = _member_id(cmd.member_id)
+        _within(limits.from_env().adjust_problem(cmd.points))
         if self.caller.kind != "internal" and not ({"manager", "admin"} & set(self.caller.roles)
                                                    and self.caller.kind == "staff"):
             raise Forbidden("adjustments are for managers and admins", "member_id")
@@ -756,6 +837,7 @@ class PointsService(ServiceBase):
                               reference=reference, program=program, zone=zone, at=now, detail=detail,
                               actor_id=actor)
             else:
+                ledger.release_expired(tx, account, now)  # an expired hold blocks nothing
                 ledger.debit(tx, account, -cmd.points, kind="adjustment", at_store=cmd.store,
                              reference=reference, now=now, detail=detail, actor_id=actor)
             store.save_accounts(tx, [account])
@@ -774,12 +856,15 @@ class PointsService(ServiceBase):
                 raise Forbidden("members record check-ins and shares; staff record the rest", "kind")
             cmd = cmd.model_copy(update={"store": None, "at": None})  # their registration store's day, now
         self._check_store(cmd.store)
-        with self.db.transaction() as tx:
-            return self._activity(tx, member_id, cmd.kind, cmd.key, cmd.store, cmd.at or _now()).model_dump(
-                mode="json")
+
+        def attempt(confirmed: bool) -> dict[str, Any]:
+            with self.db.transaction() as tx:
+                return self._activity(tx, member_id, cmd.kind, cmd.key, cmd.store, cmd.at or _now(),
+                                      confirmed).model_dump(mode="json")
+        return self._opening(attempt)
 
     def _activity(self, tx: Tx, member_id: str, kind: str, key: str | None, store_code: str | None,
-                  at: datetime) -> ActivityResult:
+                  at: datetime, confirmed: bool = True) -> ActivityResult:
         referred: str | None = None
         ids = [member_id]
         if kind == "referral":
@@ -792,7 +877,9 @@ class PointsService(ServiceBase):
         accounts = store.lock_accounts(tx, ids)
         account = accounts.get(member_id)
         if account is None or (referred and referred not in accounts):
-            raise NotFound("no points account for this member", "key" if account else "member_id")
+            if not confirmed:
+                raise opening.Missing([m for m in ids if m not in accounts], [])
+            raise NotFound("unknown member", "key" if account else "member_id")
         _, program = self.programs.current(tx)
         zone = self._zone(store_code or account.registration_store)
         points = {"checkin": program.activities.checkin, "share": program.activities.share,
@@ -903,7 +990,7 @@ class PointsService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def end_bonus_rule(self, rule_id: str) -> dict[str, Any]:
         self._staff("admin", "marketer")
-        rule_id = _member_id(rule_id, "rule_id")
+        rule_id = _member_id(rule_id, "rule_id", "a rule id")
         with self.db.transaction() as tx:
             row = store.end_bonus_rule(tx, rule_id, _now())
         if row is None:
@@ -938,9 +1025,25 @@ class PointsService(ServiceBase):
         with self.db.transaction() as tx:
             _, program = self.programs.current(tx)
             rows = points_store.liability(tx, start, end, zone, store)
-        return [LiabilityRow(store=r.store, day=r.day, points=int(r.points),
+        return [LiabilityRow(store=r.store, bucket="store" if r.store is not None else "chain", day=r.day,
+                             points=int(r.points),
                              value=(Decimal(int(r.points)) * program.point_value).quantize(Decimal("0.01"))
                              ).model_dump(mode="json") for r in rows]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def daily_report(self, store: str, day: str, total_sales: str | None = None) -> dict[str, Any]:
+        """A store's day: member sales, their share of the takings (given the total), points issued,
+        redeemed, expired and reversed."""
+        if self.caller.kind == "member":
+            raise Forbidden("reports are for staff")
+        self._check_store(store)
+        start, _ = self._days(day, day)
+        total = reports.takings(total_sales)
+        start_at, end_at = domain.local_day_bounds(
+            datetime.combine(start, time(12), tzinfo=ZoneInfo(self._zone(store))), self._zone(store))
+        with self.db.transaction() as tx:
+            figures = points_store.daily(tx, store, start_at, end_at)
+        return reports.daily(store, start, figures, total).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def settlement(self, day_from: str, day_to: str) -> list[dict[str, Any]]:

@@ -678,3 +678,44 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def daily(tx: Tx, store: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """A store's day in [start, end): member sales and refunds by their time, points by when the
+    ledger booked them (issued by the store; redeemed and reversed at it; expired of its lots)."""
+    sold = tx.execute(sa.text("""
+        SELECT count(*) AS count, coalesce(sum(amount), 0) AS gross, coalesce(sum(net_amount), 0) AS net,
+               count(DISTINCT member_id) AS members
+        FROM sales WHERE store = :store AND sold_at >= :start AND sold_at < :end"""),
+        {"store": store, "start": start, "end": end}).one()
+    refunded = tx.execute(sa.text("""
+        SELECT count(*) AS count, coalesce(sum(amount), 0) AS amount
+        FROM refunds WHERE store = :store AND refunded_at >= :start AND refunded_at < :end"""),
+        {"store": store, "start": start, "end": end}).one()
+    points = tx.execute(sa.text("""
+        SELECT coalesce(sum(delta) FILTER (WHERE delta > 0 AND store = :store
+                          AND kind IN ('accrual', 'activity', 'adjustment')), 0) AS issued,
+               coalesce(-sum(delta) FILTER (WHERE kind = 'redemption' AND at_store = :store), 0) AS redeemed,
+               coalesce(-sum(delta) FILTER (WHERE kind = 'expiry' AND store = :store), 0) AS expired,
+               coalesce(-sum(delta) FILTER (WHERE kind = 'reversal' AND at_store = :store), 0) AS reversed
+        FROM ledger WHERE created_at >= :start AND created_at < :end
+          AND (store = :store OR at_store = :store)"""), {"store": store, "start": start, "end": end}).one()
+    return {"sales": sold._asdict(), "refunds": refunded._asdict(), "points": points._asdict()}
+
+
+def brief(tx: Tx, member_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """What a till shows of each account: balance, tier, points held by live holds (an expired
+    hold counts for nothing, released or not) and available points (one statement, no lock)."""
+    rows = tx.execute(sa.text("""
+        SELECT a.member_id, a.balance, a.tier, a.status,
+               coalesce(sum(h.points) FILTER (WHERE h.expires_at > :now), 0) AS held,
+               coalesce(sum(h.points) FILTER (WHERE h.expires_at <= :now), 0) AS lapsed
+        FROM accounts a LEFT JOIN holds h ON h.member_id = a.member_id AND h.status = 'held'
+        WHERE a.member_id = ANY(CAST(:ids AS uuid[]))
+        GROUP BY a.member_id"""), {"ids": member_ids, "now": now}).all()
+    lots = summaries(tx, [str(r.member_id) for r in rows], now)
+    return {str(r.member_id): {
+        "balance": int(r.balance), "tier": r.tier, "held": int(r.held),
+        # lapsed holds' points go back to the lots at the next read or spend: available already
+        "available": max(0, min(lots[str(r.member_id)]["available"] + int(r.lapsed), int(r.balance) - int(r.held))),
+    } for r in rows}

@@ -102,7 +102,7 @@ def test_register_then_read_with_points_from_the_points_service(platform):
     member = created.json()["member"]
     assert created.headers["Location"] == f"/v1/members/{member['member_id']}"
     points = wait_for(lambda: _points_of(http, member["member_id"]), message="points account")
-    assert points == {"balance": 0, "tier": "normal"}
+    assert points == {"balance": 0, "tier": "normal", "held": 0, "available": 0}
     again = http.post("/v1/members", json={"name": "Someone Else", "phone": member["phone"]})
     assert again.status_code == 200 and again.json()["created"] is False
     assert again.json()["member"]["member_id"] == member["member_id"]
@@ -560,6 +560,29 @@ def test_points_at_the_till_sale_replay_hold_commit_refund(platform):
     assert kinds == ["accrual", "accrual", "redemption", "reversal"], ledger
 
 
+def test_register_at_the_till_and_sell_at_once_every_time(platform):
+    """The commonest checkout: sign up and earn on this purchase, with no wait and no retry."""
+    with _till(platform) as till:
+        for n in range(25):
+            registered = till.post("/v1/members", json={"name": "Till Signup", "phone": _phone()})
+            assert registered.status_code == 201, registered.text
+            member = registered.json()["member"]
+            ref = {"member_number": member["member_number"]} if n % 2 else {"member_id": member["member_id"]}
+            sold = till.post("/v1/points/sales", json={**ref, "store": "SH-001", "transaction_id": f"SU-{n}-"
+                                                       f"{uuid.uuid4().hex[:8]}", "amount": "88.00",
+                                                       "sold_at": datetime.now(UTC).isoformat()})
+            assert sold.status_code == 201, (n, sold.text)
+            assert sold.json()["member_id"] == member["member_id"] and sold.json()["points_earned"] == 88
+        unknown = till.post("/v1/points/sales", json={"member_id": str(uuid.uuid4()), "store": "SH-001",
+                                                      "transaction_id": f"SU-x-{uuid.uuid4().hex[:8]}",
+                                                      "amount": "8.00", "sold_at": datetime.now(UTC).isoformat()})
+        assert unknown.status_code == 404 and unknown.json()["error"]["message"].startswith("unknown member")
+        typo = till.post("/v1/points/sales", json={"member_number": "800000000017", "store": "SH-001",
+                                                   "transaction_id": f"SU-y-{uuid.uuid4().hex[:8]}",
+                                                   "amount": "8.00", "sold_at": datetime.now(UTC).isoformat()})
+        assert typo.status_code == 422 and typo.json()["error"]["field"] == "member_number"
+
+
 def test_points_for_staff_adjustment_audited_program_report_and_job(platform):
     http = platform["http"]
     member_id = http.post("/v1/members", json={"name": "Adjusted", "phone": _phone(),
@@ -583,7 +606,7 @@ def test_points_for_staff_adjustment_audited_program_report_and_job(platform):
     today = datetime.now(UTC).date().isoformat()
     liability = http.get("/v1/points/reports/liability", params={"from": today, "to": today, "store": "SH-001"})
     assert liability.status_code == 200, liability.text
-    assert all(row["store"] == "SH-001" for row in liability.json())
+    assert all(row["store"] == "SH-001" for row in liability.json()["items"])
     job = http.post("/v1/points/jobs/holds")
     assert job.status_code == 200 and job.json()["job"] == "holds", job.text
 

@@ -55,7 +55,7 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
 
 TILL = {"clerk", "manager", "admin", "pos"}
 POINTS_READERS = {"clerk", "manager", "admin", "marketer", "auditor", "pos", "erp"}
-SALE = {"member_number": "80000001", "store": "SH-001", "transaction_id": "t-1", "amount": "10.00",
+SALE = {"member_number": "800000000011", "store": "SH-001", "transaction_id": "t-1", "amount": "10.00",
         "sold_at": "2026-11-23T10:00:00+08:00"}
 REFUND = {"store": "SH-001", "refund_id": "r-1", "transaction_id": "t-1", "amount": "5.00",
           "refunded_at": "2026-11-23T11:00:00+08:00"}
@@ -69,9 +69,9 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("POST", "/v1/points/sales", SALE, TILL),
         ("POST", "/v1/points/sales", {**SALE, "member_number": None, "member_phone": "13800000001"}, TILL),
         ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}]},
-         {"manager", "admin", "pos"}),
+         {"manager", "admin", "pos", "erp"}),
         ("POST", "/v1/points/refunds", REFUND, TILL),
-        ("POST", "/v1/points/holds", {"member_number": "80000001", "store": "SH-001", "transaction_id": "t-2",
+        ("POST", "/v1/points/holds", {"member_number": "800000000011", "store": "SH-001", "transaction_id": "t-2",
                                       "points": 100}, TILL),
         ("POST", "/v1/points/holds/h-1/commit", None, TILL),
         ("POST", "/v1/points/holds/h-1/release", None, TILL),
@@ -93,6 +93,7 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("GET", "/v1/points/reports/liability?from=2026-11-01&to=2026-11-30&store=SH-001", None,
          {"admin", "auditor", "manager"}),
         ("GET", "/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30", None, {"admin", "auditor", "manager"}),
+        ("GET", "/v1/points/reports/daily?day=2026-11-23&store=SH-001", None, {"admin", "auditor", "manager"}),
         ("POST", "/v1/points/jobs/expiry", None, {"admin"}),
     ]
 

@@ -46,12 +46,6 @@ BAD_BODIES = [
     ("POST", "/v1/points/sales", {**SALE, "discounts": [{"code": "X", "amount": "200"}]}, "discounts"),
     ("POST", "/v1/points/sales/batch", {"items": []}, "items"),
     ("POST", "/v1/points/sales/batch", _batch(1001), "items"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "void"}]}, "items.0"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale", "amount": "-5"}]}, "items.0.sale.amount"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale", "member_number": "8"}]},
-     "items.0.sale.member_number"),
-    ("POST", "/v1/points/sales/batch", {"items": [{**REFUND, "kind": "refund", "refunded_at": "yesterday"}]},
-     "items.0.refund.refunded_at"),
     ("POST", "/v1/points/refunds", {**REFUND, "amount": "-10.00"}, "amount"),
     ("POST", "/v1/points/refunds", _without(REFUND, "refund_id"), "refund_id"),
     ("POST", "/v1/points/holds", {**HOLD, "points": 0}, "points"),
@@ -109,12 +103,58 @@ def test_store_bound_callers_cannot_act_for_another_store(client, callers, engin
     assert client.request(method, path, headers=callers["admin"], json=body).status_code == 503  # chain-wide
 
 
-def test_a_batch_is_refused_whole_naming_the_first_item_of_another_store(client, callers):
-    body = {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}, {**REFUND, "kind": "refund",
-                                                                               "store": "BJ-009"}]}
-    response = client.post("/v1/points/sales/batch", headers=callers["pos"], json=body)
-    assert response.status_code == 403
-    assert response.json()["error"]["field"] == "items.2.store"
+BAD_ITEMS = [  # an upload's bad item is that item's answer, its field named as in the request
+    ({**SALE, "kind": "void"}, "items.1.kind"),
+    ({**SALE, "kind": "sale", "amount": "-5"}, "items.1.amount"),
+    ({**SALE, "kind": "sale", "member_number": "8"}, "items.1.member_number"),
+    ({**SALE, "kind": "sale", "member_number": "800000000017", "member_id": None}, "items.1.member_number"),
+    ({**SALE, "kind": "sale", "member_phone": "13800000001"}, "items.1.member_phone"),
+    ({**SALE, "kind": "sale", "member_id": None}, "items.1.member_id"),
+    ({**SALE, "kind": "sale", "discounts": [{"code": "X", "amount": "200"}]}, "items.1.discounts"),
+    ({**REFUND, "kind": "refund", "refunded_at": "yesterday"}, "items.1.refunded_at"),
+    ({**REFUND, "kind": "refund", "store": "BJ-009"}, "items.1.store"),
+]
+
+
+@pytest.mark.parametrize("bad, field", BAD_ITEMS, ids=[f for _, f in BAD_ITEMS])
+def test_a_bad_item_is_that_items_answer_and_the_others_are_posted(client, callers, fake, bad, field):
+    def post(kw: dict[str, Any]) -> dict[str, Any]:
+        return {"results": [{"index": i, "kind": "sale", "ok": i != 1, "sale": _receipt(item) if i != 1 else None,
+                             "error": None if i != 1 else {"code": "not_found", "message": "unknown member",
+                                                           "field": "items.1.member_id"}}
+                            for i, item in enumerate(kw["items"])], "accepted": 1, "failed": 1}
+
+    services = fake({("points", "record_batch"): post})
+    good = [{**SALE, "kind": "sale", "transaction_id": f"t-{i}"} for i in range(3)]
+    response = client.post("/v1/points/sales/batch", headers=callers["pos"],
+                           json={"items": [good[0], bad, good[1], good[2]]})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3] and [r["ok"] for r in results] == [True, False, False, True]
+    assert results[1]["error"]["field"] == field, results[1]
+    assert results[1]["error"]["code"] == ("forbidden" if field.endswith("store") else "invalid_input")
+    assert results[2]["error"]["field"] == "items.2.member_id"  # the service's item 1 is the upload's item 2
+    sent = services.calls[0][2]["items"]
+    assert [item["transaction_id"] for item in sent] == ["t-0", "t-1", "t-2"]
+    assert response.json()["accepted"] == 2 and response.json()["failed"] == 2
+
+
+def test_the_default_erp_key_uploads_offline_sales(client, callers, fake):
+    fake({("points", "record_batch"): lambda kw: {"results": [{"index": 0, "kind": "sale", "ok": True,
+                                                                "sale": _receipt(kw["items"][0])}],
+                                                   "accepted": 1, "failed": 0}})
+    response = client.post("/v1/points/sales/batch", headers=callers["erp"], json=_batch(1))
+    assert response.status_code == 200, response.text
+    refused = client.post("/v1/points/sales", headers=callers["erp"], json=SALE)  # uploads, not till sales
+    assert refused.status_code == 403
+
+
+def test_a_hold_id_that_is_not_one_is_named_as_a_hold_id(client, callers):
+    response = client.post("/v1/points/holds/None/commit", headers=callers["admin"])
+    assert response.status_code in (422, 503)
+    if response.status_code == 422:
+        assert response.json()["error"]["field"] == "hold_id"
+        assert "member" not in response.json()["error"]["message"]
 
 
 def test_store_bound_adjustments_and_activities_stay_in_their_stores(client, callers):
@@ -283,8 +323,8 @@ def test_settlement_for_a_store_bound_manager_shows_rows_of_their_stores(client,
             {"earned_store": "BJ-001", "spent_store": "GZ-001", "points": 30, "value": "0.30"}]
     fake({("points", "settlement"): rows})
     path = "/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30"
-    assert [r["points"] for r in client.get(path, headers=callers["manager"]).json()] == [10, 20]
-    assert [r["points"] for r in client.get(path, headers=callers["auditor"]).json()] == [10, 20, 30]
+    assert [r["points"] for r in client.get(path, headers=callers["manager"]).json()["items"]] == [10, 20]
+    assert [r["points"] for r in client.get(path, headers=callers["auditor"]).json()["items"]] == [10, 20, 30]
 
 
 def test_program_changes_and_jobs_are_audited(client, callers, engine, fake):
@@ -303,3 +343,131 @@ def test_program_changes_and_jobs_are_audited(client, callers, engine, fake):
     assert services.calls[1][2] == {"name": "expiry", "at": "2026-12-31T16:00:00+00:00", "timeout": 300.0}
     assert (audit_count(engine, "points.program_changed"), audit_count(engine, "points.job_run")) == (
         before[0] + 1, before[1] + 1)
+
+
+ROWS = {
+    "program_versions": lambda n: {"version": n, "effective_from": NOW, "program": {}, "created_by": None,
+                                   "created_at": NOW},
+    "bonus_rules": lambda n: {**RULE, "rule_id": str(n), "source": "manual", "active": False},
+    "liability": lambda n: {"store": None if n == 0 else "SH-001", "bucket": "chain" if n == 0 else "store",
+                            "day": f"2026-11-0{n + 1}", "points": n, "value": "0.00"},
+    "settlement": lambda n: {"earned_store": "SH-001", "spent_store": "BJ-001", "points": n, "value": "0.00"},
+}
+LISTS = [("/v1/points/program/versions", "program_versions"), ("/v1/points/bonus-rules", "bonus_rules"),
+         ("/v1/points/reports/liability?from=2026-11-01&to=2026-11-30", "liability"),
+         ("/v1/points/reports/settlement?from=2026-11-01&to=2026-11-30", "settlement")]
+
+
+@pytest.mark.parametrize("path, method", LISTS)
+def test_points_lists_are_items_and_next_cursor_and_page(client, callers, fake, path, method):
+    fake({("points", method): [ROWS[method](n) for n in range(5)]})
+    separator = "&" if "?" in path else "?"
+    first = client.get(f"{path}{separator}limit=2", headers=callers["admin"])
+    assert first.status_code == 200, first.text
+    assert set(first.json()) == {"items", "next_cursor"} and len(first.json()["items"]) == 2
+    seen = []
+    cursor = None
+    while True:
+        page = client.get(f"{path}{separator}limit=2" + (f"&cursor={cursor}" if cursor else ""),
+                          headers=callers["admin"]).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 5
+
+
+def test_points_list_routes_declare_the_page_shape_in_openapi(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, _ in LISTS:
+        schema = paths[path.split("?")[0]]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert "$ref" in schema and "Page" in schema["$ref"], (path, schema)
+
+
+def test_the_daily_report_is_for_a_store_its_managers_may_see(client, callers, fake):
+    report = {"store": "SH-001", "day": "2026-11-23", "members_share": "0.4000", "sales": {
+        "count": 3, "amount": "420.00", "net_amount": "400.00", "members": 2, "refunds": 0, "refunded_amount": "0"},
+        "points": {"issued": 400, "redeemed": 100, "expired": 0, "reversed": 0}}
+    services = fake({("points", "daily_report"): report})
+    path = "/v1/points/reports/daily?day=2026-11-23&store="
+    response = client.get(path + "SH-001&total_sales=1000.00", headers=callers["manager"])
+    assert response.status_code == 200 and response.json()["points"]["issued"] == 400, response.text
+    assert services.calls[0][2] == {"store": "SH-001", "day": "2026-11-23", "total_sales": "1000.00",
+                                    "timeout": 60.0} or services.calls[0][2]["store"] == "SH-001"
+    assert client.get(path + "BJ-009", headers=callers["manager"]).status_code == 403
+    assert client.get("/v1/points/reports/daily?day=2026-11-23", headers=callers["manager"]).json()["error"][
+        "field"] == "store"
+    assert client.get(path + "SH-001", headers=callers["clerk"]).status_code == 403
+
+
+def _member(member_id: str) -> dict[str, Any]:
+    return {"member_id": member_id, "member_number": "800000000011", "name": "Li Lei", "phone": "+8613800000001",
+            "registration_store": "SH-001", "channel": "pos", "status": "active", "version": 1,
+            "created_at": NOW}
+
+
+def test_the_tills_member_lookup_shows_balance_tier_and_points_held_in_one_more_call(client, callers, fake):
+    member_id = str(uuid.uuid4())
+    services = fake({("members", "search"): {"items": [_member(member_id)], "next": None},
+                     ("points", "brief_accounts"): {member_id: {"balance": 320, "tier": "silver", "held": 80,
+                                                                "available": 240}}})
+    found = client.get("/v1/members?member_number=800000000011", headers=callers["pos"])
+    assert found.status_code == 200, found.text
+    assert found.json()["items"][0]["points"] == {"balance": 320, "tier": "silver", "held": 80, "available": 240}
+    assert services.methods() == ["members.search", "points.brief_accounts"]
+    assert services.calls[1][2]["member_ids"] == [member_id]
+    browse = fake({("members", "search"): {"items": [_member(member_id)], "next": None}})
+    assert client.get("/v1/members?name_prefix=Li", headers=callers["admin"]).json()["items"][0]["points"] is None
+    assert browse.methods() == ["members.search"]  # browsing lists pay no points call
+
+
+def test_the_lookup_answers_without_points_when_points_does_not(client, callers, fake):
+    member_id = str(uuid.uuid4())
+    fake({("members", "search"): {"items": [_member(member_id)], "next": None},
+          ("points", "brief_accounts"): RemoteError("NotFound", "gone", None)})
+    found = client.get("/v1/members?phone=13800000001", headers=callers["pos"])
+    assert found.status_code == 200 and found.json()["items"][0]["points"] is None
+
+
+def test_refusals_name_the_fields_of_the_request_not_the_services(client, callers, fake):
+    from services.gateway.pagination import make_cursor
+
+    fake({("points", "history"): RemoteError("InvalidInput", "not a position from a previous page", "after"),
+          ("points", "adjust"): RemoteError("Conflict", "this request_id was used for another adjustment",
+                                            "request_id")})
+    history = client.get(f"/v1/members/{MEMBER}/points/history?cursor={make_cursor('abc')}", headers=callers["admin"])
+    assert history.status_code == 422 and history.json()["error"]["field"] == "cursor"
+    adjusted = client.post(f"/v1/members/{MEMBER}/points/adjustments", json={"points": 5, "reason": "goodwill"},
+                           headers={**callers["admin"], "Idempotency-Key": "adj-1"})
+    assert adjusted.status_code == 409 and adjusted.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_an_upload_names_members_by_phone_as_a_single_sale_does(client, callers, fake):
+    known = str(uuid.uuid4())
+
+    def lookup(kw: dict[str, Any]) -> dict[str, Any]:
+        return {"phone": "+86" + kw["phone"], "member_id": known if kw["phone"] == "13800000001" else None}
+
+    def post(kw: dict[str, Any]) -> dict[str, Any]:
+        return {"results": [{"index": i, "kind": "sale", "ok": True, "sale": _receipt(item)}
+                            for i, item in enumerate(kw["items"])], "accepted": len(kw["items"]), "failed": 0}
+
+    services = fake({("members", "lookup_phone"): lookup, ("points", "record_batch"): post})
+    by_phone = {**_without(SALE, "member_id"), "kind": "sale"}
+    body = {"items": [{**by_phone, "member_phone": "13800000001", "transaction_id": "p-1"},
+                      {**by_phone, "member_phone": "13800000009", "transaction_id": "p-2"}]}
+    response = client.post("/v1/points/sales/batch", headers=callers["pos"], json=body)
+    assert response.status_code == 200, response.text
+    first, second = response.json()["results"]
+    assert first["ok"] and first["sale"]["member_id"] == known
+    assert not second["ok"] and second["error"]["field"] == "items.1.member_phone"
+    sent = services.calls[-1][2]["items"]
+    assert len(sent) == 1 and sent[0]["member_id"] == known and "member_phone" not in sent[0]
+
+
+def test_a_sale_by_phone_whose_member_points_does_not_know_names_the_phone(client, callers, fake):
+    fake({("members", "lookup_phone"): {"phone": "+8613800000001", "member_id": str(uuid.uuid4())},
+          ("points", "record_sale"): RemoteError("NotFound", "unknown member: no member has this id", "member_id")})
+    response = client.post("/v1/points/sales", headers=callers["pos"],
+                           json={**_without(SALE, "member_id"), "member_phone": "13800000001"})
+    assert response.status_code == 404 and response.json()["error"]["field"] == "member_phone"

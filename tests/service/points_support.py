@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from contracts.points import luhn_digit
 from service_runtime.config import database_url
 
 _numbers = itertools.count(int(datetime.now(UTC).timestamp() * 1000) % 10**9)
@@ -25,7 +26,8 @@ def execute(sql: str, **params: Any) -> None:
 
 def open_account(store: str = "S1") -> tuple[str, str]:
     """(member id, member number) of a fresh account, as the member.registered handler opens it."""
-    member_id, number = str(uuid.uuid4()), f"9{next(_numbers):011d}"
+    member_id, body = str(uuid.uuid4()), f"9{next(_numbers):010d}"
+    number = body + luhn_digit(body)  # a card number members could have issued
     execute("INSERT INTO accounts (member_id, member_number, registration_store) VALUES (:m, :n, :s)",
             m=member_id, n=number, s=store)
     return member_id, number

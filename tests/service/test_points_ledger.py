@@ -14,6 +14,7 @@ from tests.service.points_support import execute, invariant_violations, open_acc
 
 @pytest.fixture
 def points(start_service):
+    start_service("members", outbox_relay=False)  # confirms members whose account is not open yet
     container = start_service("points", outbox_relay=False)
     yield container
     assert invariant_violations() == []

@@ -8,11 +8,13 @@ from typing import Literal
 STAFF_ROLES = ("clerk", "manager", "marketer", "admin", "auditor")
 
 # What an API key may be allowed to do. A key holds a subset; routes name the one they need.
-KEY_SCOPES = ("members:read", "members:write", "points:read", "points:write", "coupons:redeem", "import:write")
+# points:upload is offline sales uploads only (the ERP's); points:write includes them (a POS's).
+KEY_SCOPES = ("members:read", "members:write", "points:read", "points:write", "points:upload", "coupons:redeem",
+              "import:write")
 CHAIN_ONLY_SCOPES = frozenset({"import:write"})  # never on a store-bound POS key
 DEFAULT_KEY_SCOPES = {
     "pos": ("members:read", "members:write", "points:read", "points:write", "coupons:redeem"),
-    "erp": ("members:read", "members:write", "points:read", "import:write"),
+    "erp": ("members:read", "members:write", "points:read", "points:upload", "import:write"),
 }
 
 Kind = Literal["staff", "key", "member"]

@@ -1,0 +1,55 @@
+"""Accounts opened on first use: a sale (hold, activity, look-up) for a member registered a moment
+ago can come before points handles member.registered. Only when an account is missing, one RPC
+asks members whether those ids and card numbers are members; the confirmed active ones get their
+account as the event would open it (the event, later, finds it open and leaves it as it is).
+What members does not know is an unknown member."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import eventlet
+from nameko.exceptions import RemoteError, UnknownService
+
+from contracts.errors import Conflict
+from service_runtime.config import env_int
+from service_runtime.db import Tx
+from services.points import store
+
+MEMBERS_TIMEOUT = env_int("POINTS_MEMBERS_TIMEOUT_SECONDS", 5)
+
+
+class Missing(Exception):
+    """Some member references have no account yet: confirm them with members, then try again."""
+
+    def __init__(self, member_ids: Iterable[str], numbers: Iterable[str]) -> None:
+        super().__init__("accounts missing")
+        self.member_ids, self.numbers = sorted(set(member_ids)), sorted(set(numbers))
+
+
+def unknown(member_refs: Iterable[str], resolved: dict[str, Any], confirmed: set[str]) -> list[str]:
+    """References with no account that members has not been asked about yet."""
+    return [ref for ref in member_refs if ref not in resolved and ref not in confirmed]
+
+
+def confirm(members: Any, member_ids: list[str], numbers: list[str]) -> list[dict[str, Any]]:
+    """The members among these references (one RPC, with a timeout)."""
+    try:
+        with eventlet.Timeout(MEMBERS_TIMEOUT):
+            found: list[dict[str, Any]] = members.identify(member_ids=member_ids, member_numbers=numbers)
+            return found
+    except (eventlet.Timeout, UnknownService):
+        raise Conflict("the members service did not answer to confirm this member: retry",
+                       "member_id" if member_ids else "member_number") from None
+    except RemoteError as exc:
+        raise Conflict(f"the members service could not confirm this member: {exc.value}",
+                       "member_id" if member_ids else "member_number") from None
+
+
+def open_confirmed(tx: Tx, members: list[dict[str, Any]]) -> int:
+    """Open the accounts of confirmed active members (frozen, merged and erased ones open by
+    their events). How many were opened."""
+    return store.open_accounts(tx, [{"member_id": m["member_id"], "opened_by_event": None,
+                                     "member_number": m["member_number"],
+                                     "registration_store": m["registration_store"]}
+                                    for m in members if m.get("status") == "active"])
