@@ -35,7 +35,7 @@ from service_runtime.db import Tx
 from service_runtime.events import subscribe
 from services.campaigns import campaign_rules as rules
 from services.campaigns import campaign_store as cstore
-from services.campaigns import coupon_issue
+from services.campaigns import coupon_issue, paging
 from services.campaigns import segment_store as sstore
 from services.campaigns.ids import uuid_or_none
 from services.campaigns.segment_rules import parse_rule, required_fields
@@ -123,22 +123,32 @@ class CampaignEntrypoints:
         return _out(row).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_campaigns(self, status: str | None = None) -> list[dict[str, Any]]:
+    def list_campaigns(self, status: str | None = None, limit: int = 200,
+                       after: list[str] | None = None) -> dict[str, Any]:
+        """A page of campaigns, newest first: {"items", "next"} (``next``: pass as ``after``)."""
         self._may("admin", "marketer", "auditor")
         if status is not None and status not in rules.STATES:
             raise InvalidInput(f"one of {', '.join(rules.STATES)}", "status")
+        limit = paging.check_limit(limit)
+        start = paging.position(after, paging.CAMPAIGN_POSITION)
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            rows = cstore.listing(tx, status)
-        return [_out(r).model_dump(mode="json") for r in rows]
+            rows = cstore.listing(tx, status, limit + 1, start)  # type: ignore[arg-type]
+        rows, more = paging.cut(rows, limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+        return {"items": [_out(r).model_dump(mode="json") for r in rows], "next": more}
 
     @rpc(expected_exceptions=EXPECTED)
-    def campaign_history(self, campaign_id: str) -> list[dict[str, Any]]:
+    def campaign_history(self, campaign_id: str, limit: int = 200, after: int | None = None) -> dict[str, Any]:
+        """A page of the campaign's state changes, oldest first: {"items", "next"}."""
         self._may("admin", "marketer", "auditor")
+        limit = paging.check_limit(limit)
+        start = paging.position(after, paging.HISTORY_POSITION)
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
             self._campaign(tx, campaign_id)
-            rows = cstore.history_of(tx, _id(campaign_id, "campaign_id"))
-        return [HistoryEntry(from_status=r.from_status, to_status=r.to_status, actor=r.actor, note=r.note,
-                             at=r.at).model_dump(mode="json") for r in rows]
+            rows = cstore.history_of(tx, _id(campaign_id, "campaign_id"), limit + 1,
+                                     None if start is None else start[0])
+        rows, more = paging.cut(rows, limit, lambda r: int(r.id))  # type: ignore[arg-type,return-value]
+        return {"items": [HistoryEntry(from_status=r.from_status, to_status=r.to_status, actor=r.actor, note=r.note,
+                                       at=r.at).model_dump(mode="json") for r in rows], "next": more}
 
     @rpc(expected_exceptions=EXPECTED)
     def set_budget(self, campaign_id: str, **budget: Any) -> dict[str, Any]:

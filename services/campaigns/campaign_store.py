@@ -26,10 +26,14 @@ def get(tx: Tx, campaign_id: str, lock: bool = False) -> Any:
     return tx.execute(stmt.with_for_update() if lock else stmt).first()
 
 
-def listing(tx: Tx, status: str | None) -> list[Any]:
-    stmt = sa.select(C).order_by(C.c.created_at.desc()).limit(500)
+def listing(tx: Tx, status: str | None, limit: int = 500, after: tuple[datetime, str] | None = None) -> list[Any]:
+    """Newest first (created_at, then id), after a (created_at, id) position."""
+    stmt = sa.select(C).order_by(C.c.created_at.desc(), C.c.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(C.c.status == status)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(C.c.created_at, C.c.id) < sa.tuple_(sa.literal(after[0]),
+                                                                         sa.cast(after[1], C.c.id.type)))
     return list(tx.execute(stmt).all())
 
 
@@ -38,9 +42,13 @@ def history(tx: Tx, campaign_id: str, old: str | None, new: str, actor: str | No
                                                 actor=actor, note=note))
 
 
-def history_of(tx: Tx, campaign_id: str) -> list[Any]:
-    return list(tx.execute(sa.select(campaign_history).where(campaign_history.c.campaign_id == campaign_id)
-                           .order_by(campaign_history.c.id)).all())
+def history_of(tx: Tx, campaign_id: str, limit: int = 500, after: int | None = None) -> list[Any]:
+    """Oldest first, after the entry numbered ``after``."""
+    stmt = (sa.select(campaign_history).where(campaign_history.c.campaign_id == campaign_id)
+            .order_by(campaign_history.c.id).limit(limit))
+    if after is not None:
+        stmt = stmt.where(campaign_history.c.id > after)
+    return list(tx.execute(stmt).all())
 
 
 def set_status(tx: Tx, row: Any, new: str, actor: str | None, note: str | None = None, **values: Any) -> Any:

@@ -46,7 +46,7 @@ from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
 from services.campaigns import coupon_domain as domain
-from services.campaigns import coupon_issue
+from services.campaigns import coupon_issue, paging
 from services.campaigns import coupon_store as store
 from services.campaigns.ids import as_uuid
 
@@ -73,13 +73,13 @@ def _template_out(row: Any) -> dict[str, Any]:
                                        "created_at": row.created_at}).model_dump(mode="json")
 
 
-def _coupon_out(row: Any, now: datetime, replayed: bool = False, store_code: str | None = None) -> CouponOut:
+def _coupon_out(row: Any, now: datetime, replayed: bool = False) -> CouponOut:
     return CouponOut(coupon_id=str(row.id), code=row.code, template_id=str(row.template_id), name=row.name,
                      kind=row.kind, member_id=None if row.member_id is None else str(row.member_id),
                      status=domain.status(row.state, row.valid_from, row.valid_until, now),  # type: ignore[arg-type]
                      source=row.source, campaign_id=row.campaign_id, valid_from=row.valid_from,
                      valid_until=row.valid_until, issued_at=row.issued_at, redeemed_at=row.redeemed_at,
-                     redeemed_store=store_code, discount=row.discount, replayed=replayed)
+                     redeemed_store=row.redeemed_store, discount=row.discount, replayed=replayed)
 
 
 def _codes(raw: list[str]) -> list[str]:
@@ -149,10 +149,15 @@ class CouponEntrypoints:
             return _template_out(row)
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_templates(self) -> list[dict[str, Any]]:
+    def list_templates(self, limit: int = 200, after: list[str] | None = None) -> dict[str, Any]:
+        """A page of templates, newest first: {"items", "next"}."""
         self._role(*MANAGERS, "manager", "auditor")
+        limit = paging.check_limit(limit)
+        start = paging.position(after, paging.TEMPLATE_POSITION)
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            return [_template_out(r) for r in store.templates(tx)]
+            rows, more = paging.cut(store.templates(tx, limit + 1, start), limit,  # type: ignore[arg-type]
+                                    lambda r: [r.created_at.isoformat(), str(r.id)])
+            return {"items": [_template_out(r) for r in rows], "next": more}
 
     # -- issuing -------------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
@@ -372,18 +377,20 @@ class CouponEntrypoints:
 
     # -- a member's coupons -------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
-    def member_coupons(self, member_id: str, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def member_coupons(self, member_id: str, status: str | None = None, limit: int = 200,
+                       after: list[str] | None = None) -> dict[str, Any]:
+        """A page of the member's coupons, newest first: {"items", "next"} (``next``: pass as ``after``)."""
         member_id = as_uuid(member_id, "member_id")
         self._own(member_id)
         if status is not None and status not in ("valid", "used", "expired", "not_yet_valid", "void"):
             raise InvalidInput("one of valid, used, expired, not_yet_valid, void", "status")
-        if not 1 <= int(limit) <= 500:
-            raise InvalidInput("between 1 and 500", "limit")
+        limit = paging.check_limit(limit)
+        start = paging.position(after, paging.COUPON_POSITION)
         now = _now()
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            rows = store.member_coupons(tx, member_id, int(limit))
-        out = [_coupon_out(r, now) for r in rows]
-        return [c.model_dump(mode="json") for c in out if status is None or c.status == status]
+            rows = store.member_coupons(tx, member_id, limit + 1, status, now, start)  # type: ignore[arg-type]
+        rows, more = paging.cut(rows, limit, lambda r: [r.issued_at.isoformat(), str(r.id)])
+        return {"items": [_coupon_out(r, now).model_dump(mode="json") for r in rows], "next": more}
 
     # -- the rewards catalog ------------------------------------------------------------------------------
     @staticmethod
@@ -417,9 +424,14 @@ class CouponEntrypoints:
             return self._item_out(store.add_item(tx, item.model_dump()))
 
     @rpc(expected_exceptions=EXPECTED)
-    def catalog(self, active_only: bool = True) -> list[dict[str, Any]]:
+    def catalog(self, active_only: bool = True, limit: int = 200, after: list[Any] | None = None) -> dict[str, Any]:
+        """A page of the catalog, cheapest first: {"items", "next"}."""
+        limit = paging.check_limit(limit)
+        start = paging.position(after, paging.ITEM_POSITION)
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
-            return [self._item_out(r) for r in store.items(tx, bool(active_only))]
+            rows, more = paging.cut(store.items(tx, bool(active_only), limit + 1, start),  # type: ignore[arg-type]
+                                    limit, lambda r: [int(r.points), r.name, str(r.id)])
+            return {"items": [self._item_out(r) for r in rows], "next": more}
 
     @rpc(expected_exceptions=EXPECTED)
     def restock_item(self, item_id: str, **request: Any) -> dict[str, Any]:

@@ -59,9 +59,12 @@ def get_template(tx: Tx, template_id: str, lock: bool = False) -> Any:
                       {"id": template_id}).one_or_none()
 
 
-def templates(tx: Tx, limit: int = 500) -> list[Any]:
-    return list(tx.execute(sa.text(f"""SELECT t.*, {_REDEEMED} AS redeemed FROM coupon_templates t
-                                       ORDER BY t.created_at DESC LIMIT :n"""), {"n": limit}))
+def templates(tx: Tx, limit: int = 500, after: tuple[datetime, str] | None = None) -> list[Any]:
+    """Newest first (created_at, then id), after a (created_at, id) position."""
+    where = "WHERE (t.created_at, t.id) < (:at, CAST(:id AS uuid))" if after else ""
+    return list(tx.execute(sa.text(f"""SELECT t.*, {_REDEEMED} AS redeemed FROM coupon_templates t {where}
+                                       ORDER BY t.created_at DESC, t.id DESC LIMIT :n"""),
+                           {"n": limit, "at": after[0] if after else None, "id": after[1] if after else None}))
 
 
 # ---- issuing ----------------------------------------------------------------------------------------------
@@ -138,8 +141,11 @@ def issue(tx: Tx, template: Any, members: Sequence[str], keys: Sequence[str], *,
     return Issued(rows, skipped)
 
 
+# the store of a redemption lives on the redemption: a coupon's own row has only its id
 COUPON_VIEW = """
-    SELECT c.*, t.name, t.kind, t.terms FROM coupons c JOIN coupon_templates t ON t.id = c.template_id"""
+    SELECT c.*, t.name, t.kind, t.terms, r.store AS redeemed_store
+    FROM coupons c JOIN coupon_templates t ON t.id = c.template_id
+    LEFT JOIN coupon_redemptions r ON r.id = c.redemption_id"""
 
 
 def coupon_by_key(tx: Tx, issue_key: str) -> Any:
@@ -150,9 +156,28 @@ def coupon_by_id(tx: Tx, coupon_id: str) -> Any:
     return tx.execute(sa.text(COUPON_VIEW + " WHERE c.id = :i"), {"i": coupon_id}).one_or_none()
 
 
-def member_coupons(tx: Tx, member_id: str, limit: int) -> list[Any]:
-    return list(tx.execute(sa.text(COUPON_VIEW + " WHERE c.member_id = :m ORDER BY c.issued_at DESC, c.id LIMIT :n"),
-                           {"m": member_id, "n": limit}))
+# what a member sees (coupon_domain.status) as SQL, so a filtered page is cut after filtering
+_STATUS_SQL = {
+    "used": "c.state = 'redeemed'",
+    "void": "c.state = 'void'",
+    "expired": "c.state = 'issued' AND :now >= c.valid_until",
+    "not_yet_valid": "c.state = 'issued' AND :now < c.valid_from",
+    "valid": "c.state = 'issued' AND c.valid_from <= :now AND :now < c.valid_until",
+}
+
+
+def member_coupons(tx: Tx, member_id: str, limit: int, status: str | None = None, now: datetime | None = None,
+                   after: tuple[datetime, str] | None = None) -> list[Any]:
+    """Newest first (issued_at, then id), optionally of one status, after a (issued_at, id) position."""
+    where = ["c.member_id = :m"]
+    if status is not None:
+        where.append(_STATUS_SQL[status])
+    if after is not None:
+        where.append("(c.issued_at, c.id) < (:after_at, CAST(:after_id AS uuid))")
+    return list(tx.execute(sa.text(COUPON_VIEW + " WHERE " + " AND ".join(where)
+                                   + " ORDER BY c.issued_at DESC, c.id DESC LIMIT :n"),
+                           {"m": member_id, "n": limit, "now": now, "after_at": after[0] if after else None,
+                            "after_id": after[1] if after else None}))
 
 
 def lock_codes(tx: Tx, codes: Sequence[str]) -> dict[str, Any]:
@@ -294,9 +319,15 @@ def get_item(tx: Tx, item_id: str) -> Any:
     return tx.execute(sa.text("SELECT * FROM catalog_items WHERE id = :id"), {"id": item_id}).one_or_none()
 
 
-def items(tx: Tx, active_only: bool) -> list[Any]:
-    return list(tx.execute(sa.text("SELECT * FROM catalog_items" + (" WHERE active" if active_only else "")
-                                   + " ORDER BY points, name")))
+def items(tx: Tx, active_only: bool, limit: int = 500, after: tuple[int, str, str] | None = None) -> list[Any]:
+    """Cheapest first (points, name, id), after a (points, name, id) position."""
+    where = ["active"] if active_only else []
+    if after is not None:
+        where.append("(points, name, id) > (:p, :name, CAST(:id AS uuid))")
+    return list(tx.execute(sa.text("SELECT * FROM catalog_items" + (" WHERE " + " AND ".join(where) if where else "")
+                                   + " ORDER BY points, name, id LIMIT :n"),
+                           {"n": limit, "p": after[0] if after else None, "name": after[1] if after else None,
+                            "id": after[2] if after else None}))
 
 
 def restock(tx: Tx, item_id: str, add: int) -> Any:

@@ -40,7 +40,7 @@ from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.campaigns import coupon_issue, rfm
+from services.campaigns import coupon_issue, paging, rfm
 from services.campaigns import segment_store as store
 from services.campaigns.campaign_rpc import CampaignEntrypoints
 from services.campaigns.ids import as_uuid, uuid_or_none
@@ -215,11 +215,15 @@ class SegmentEntrypoints(CampaignEntrypoints):
         return _segment_out(row).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_segments(self) -> list[dict[str, Any]]:
+    def list_segments(self, limit: int = 200, after: list[str] | None = None) -> dict[str, Any]:
+        """A page of segments, oldest first: {"items", "next"} (``next``: pass as ``after``)."""
         self._staff("admin", "marketer", "auditor")
+        limit = paging.check_limit(limit)
+        start = paging.position(after, paging.SEGMENT_POSITION)
         with self.db.transaction() as tx:
-            rows = store.list_segments(tx)
-        return [_segment_out(r).model_dump(mode="json") for r in rows]
+            rows = store.list_segments(tx, limit + 1, start)  # type: ignore[arg-type]
+        rows, more = paging.cut(rows, limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+        return {"items": [_segment_out(r).model_dump(mode="json") for r in rows], "next": more}
 
     @rpc(expected_exceptions=EXPECTED)
     def preview_rule(self, rule: Any, sample: int = 20, at: str | None = None) -> dict[str, Any]:

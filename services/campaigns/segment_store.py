@@ -276,8 +276,13 @@ def get_segment(tx: Tx, segment_id: str) -> Any:
     return tx.execute(sa.select(segments).where(segments.c.id == segment_id)).first()
 
 
-def list_segments(tx: Tx) -> list[Any]:
-    return list(tx.execute(sa.select(segments).order_by(segments.c.created_at)).all())
+def list_segments(tx: Tx, limit: int = 500, after: tuple[datetime, str] | None = None) -> list[Any]:
+    """Oldest first (created_at, then id), after a (created_at, id) position."""
+    stmt = sa.select(segments).order_by(segments.c.created_at, segments.c.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(segments.c.created_at, segments.c.id) > sa.tuple_(
+            sa.literal(after[0]), sa.cast(after[1], segments.c.id.type)))
+    return list(tx.execute(stmt).all())
 
 
 def take_snapshot(tx: Tx, snapshot_id: str, segment: Any, rule: Group, today: date) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.campaigns import (
@@ -19,15 +19,17 @@ from contracts.campaigns import (
     CampaignOut,
     CampaignResults,
     HistoryEntry,
-    MemberIdPage,
     RfmJobOut,
     SegmentIn,
     SegmentOut,
     SegmentPreview,
     SnapshotOut,
 )
+from services.campaigns.paging import CAMPAIGN_POSITION, HISTORY_POSITION, MEMBER_ID_POSITION, SEGMENT_POSITION
+from services.gateway.pagination import Page, PageParams, make_cursor, page_params
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
+from services.gateway.service_pages import answer, position
 
 router = APIRouter(tags=["segments and campaigns"])
 
@@ -96,10 +98,11 @@ async def create_segment(body: SegmentIn, request: Request, caller: Principal = 
     return result
 
 
-@router.get("/segments", response_model=list[SegmentOut], summary="Segments")
-async def list_segments(request: Request, caller: Principal = allow(*READ)) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _campaigns(request, "list_segments")
-    return result
+@router.get("/segments", response_model=Page[SegmentOut], summary="Segments, oldest first (paged)")
+async def list_segments(request: Request, paging: PageParams = Depends(page_params),
+                        caller: Principal = allow(*READ)) -> dict[str, Any]:
+    return answer(await _campaigns(request, "list_segments", limit=paging.limit,
+                                   after=position(paging, SEGMENT_POSITION)))
 
 
 @router.post("/segments/preview", response_model=SegmentPreview,
@@ -150,17 +153,23 @@ async def snapshot_segment(segment_id: uuid.UUID, body: SnapshotBody, request: R
     return result
 
 
-@router.get("/segments/{segment_id}/members", response_model=MemberIdPage,
-            summary="Export a segment's member ids (a snapshot's, or live), paged (audited)")
+@router.get("/segments/{segment_id}/members", response_model=Page[str],
+            summary="Export a segment's member ids (a snapshot's, or live), paged by cursor (audited)",
+            description="`items` are member ids in id order; pass `next_cursor` as `cursor` for the next page "
+                        "(null at the end). Pages are larger than other lists' (up to 100,000 ids).")
 async def export_segment(segment_id: uuid.UUID, request: Request, snapshot_id: uuid.UUID | None = None,
-                         after: uuid.UUID | None = None, limit: int = Query(default=10_000, ge=1, le=100_000),
+                         cursor: str | None = Query(None, max_length=500,
+                                                    description="next_cursor of the previous page"),
+                         limit: int = Query(default=10_000, ge=1, le=100_000),
                          caller: Principal = allow(*MANAGE)) -> dict[str, Any]:
+    after = position(PageParams(limit, cursor), MEMBER_ID_POSITION)
     result: dict[str, Any] = await _campaigns(
         request, "export_segment", segment_id=str(segment_id),
-        snapshot_id=None if snapshot_id is None else str(snapshot_id), after=None if after is None else str(after),
-        limit=limit, timeout=SNAPSHOT_TIMEOUT)
+        snapshot_id=None if snapshot_id is None else str(snapshot_id), after=after, limit=limit,
+        timeout=SNAPSHOT_TIMEOUT)
     await _audit(request, "campaigns.segment_exported", "segment", str(segment_id), count=len(result["member_ids"]))
-    return result
+    return {"items": result["member_ids"], "next_cursor": None if result["next"] is None
+            else make_cursor(result["next"])}
 
 
 @router.post("/segments/{segment_id}/coupons", status_code=202, response_model=IssueJob,
@@ -184,12 +193,13 @@ async def create_campaign(body: CampaignIn, request: Request, caller: Principal 
     return result
 
 
-@router.get("/campaigns", response_model=list[CampaignOut], summary="Campaigns (newest first)")
+@router.get("/campaigns", response_model=Page[CampaignOut], summary="Campaigns, newest first (paged)")
 async def list_campaigns(request: Request, status: Literal["draft", "scheduled", "running", "paused",
                                                            "finished"] | None = None,
-                         caller: Principal = allow(*READ)) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _campaigns(request, "list_campaigns", status=status)
-    return result
+                         paging: PageParams = Depends(page_params),
+                         caller: Principal = allow(*READ)) -> dict[str, Any]:
+    return answer(await _campaigns(request, "list_campaigns", status=status, limit=paging.limit,
+                                   after=position(paging, CAMPAIGN_POSITION)))
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, summary="A campaign")
@@ -218,12 +228,12 @@ async def set_budget(campaign_id: uuid.UUID, body: Budget, request: Request,
     return result
 
 
-@router.get("/campaigns/{campaign_id}/history", response_model=list[HistoryEntry],
-            summary="Every state change of a campaign, with who made it")
-async def campaign_history(campaign_id: uuid.UUID, request: Request,
-                           caller: Principal = allow(*READ)) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _campaigns(request, "campaign_history", campaign_id=str(campaign_id))
-    return result
+@router.get("/campaigns/{campaign_id}/history", response_model=Page[HistoryEntry],
+            summary="Every state change of a campaign, with who made it, oldest first (paged)")
+async def campaign_history(campaign_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
+                           caller: Principal = allow(*READ)) -> dict[str, Any]:
+    return answer(await _campaigns(request, "campaign_history", campaign_id=str(campaign_id), limit=paging.limit,
+                                   after=position(paging, HISTORY_POSITION)))
 
 
 @router.get("/campaigns/{campaign_id}/results", response_model=CampaignResults,

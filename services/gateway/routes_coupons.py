@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.coupons import (
@@ -32,9 +32,12 @@ from contracts.coupons import (
     Validation,
 )
 from services.campaigns.coupon_domain import code_problem
+from services.campaigns.paging import COUPON_POSITION, ITEM_POSITION, TEMPLATE_POSITION
 from services.gateway.errors import ApiError
+from services.gateway.pagination import Page, PageParams, page_params
 from services.gateway.security.policy import allow, deny, require_store
 from services.gateway.security.principal import Principal
+from services.gateway.service_pages import answer, position
 
 router = APIRouter(tags=["coupons"])
 
@@ -78,10 +81,11 @@ async def create_template(body: CouponTemplate, request: Request,
     return result
 
 
-@router.get("/coupons/templates", response_model=list[TemplateOut], summary="Coupon templates, newest first")
-async def list_templates(request: Request, caller: Principal = allow(*TEMPLATE_READERS)) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _campaigns(request, "list_templates")
-    return result
+@router.get("/coupons/templates", response_model=Page[TemplateOut], summary="Coupon templates, newest first (paged)")
+async def list_templates(request: Request, paging: PageParams = Depends(page_params),
+                         caller: Principal = allow(*TEMPLATE_READERS)) -> dict[str, Any]:
+    return answer(await _campaigns(request, "list_templates", limit=paging.limit,
+                                   after=position(paging, TEMPLATE_POSITION)))
 
 
 @router.get("/coupons/templates/{template_id}", response_model=TemplateOut,
@@ -164,23 +168,25 @@ async def refund_coupons(body: CouponRefund, request: Request,
 
 
 # ---- a member's coupons ------------------------------------------------------------------------------------
-@router.get("/members/{member_id}/coupons", response_model=list[CouponOut],
-            summary="A member's coupons: valid, used, expired (newest first)")
+@router.get("/members/{member_id}/coupons", response_model=Page[CouponOut],
+            summary="A member's coupons: valid, used, expired (newest first, paged)")
 async def member_coupons(member_id: uuid.UUID, request: Request,
                          status: Literal["valid", "used", "expired", "not_yet_valid", "void"] | None = None,
+                         paging: PageParams = Depends(page_params),
                          caller: Principal = allow(*COUPON_READERS, scopes=["coupons:redeem"], member=True)
-                         ) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _campaigns(
-        request, "member_coupons", member_id=await _own_member(request, caller, member_id), status=status)
-    return result
+                         ) -> dict[str, Any]:
+    member = await _own_member(request, caller, member_id)
+    return answer(await _campaigns(request, "member_coupons", member_id=member, status=status, limit=paging.limit,
+                                   after=position(paging, COUPON_POSITION)))
 
 
 # ---- the rewards catalog -----------------------------------------------------------------------------------
-@router.get("/rewards", response_model=list[CatalogItemOut], summary="The rewards catalog: items priced in points")
-async def catalog(request: Request, active_only: bool = True,
-                  caller: Principal = allow(*COUPON_READERS, member=True)) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await _campaigns(request, "catalog", active_only=active_only)
-    return result
+@router.get("/rewards", response_model=Page[CatalogItemOut],
+            summary="The rewards catalog: items priced in points, cheapest first (paged)")
+async def catalog(request: Request, active_only: bool = True, paging: PageParams = Depends(page_params),
+                  caller: Principal = allow(*COUPON_READERS, member=True)) -> dict[str, Any]:
+    return answer(await _campaigns(request, "catalog", active_only=active_only, limit=paging.limit,
+                                   after=position(paging, ITEM_POSITION)))
 
 
 @router.post("/rewards", status_code=201, response_model=CatalogItemOut, summary="Add a catalog item (audited)",

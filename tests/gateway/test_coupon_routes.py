@@ -111,7 +111,7 @@ def test_service_refusals_keep_their_status_and_field(client, callers, stub):
 
 def test_members_see_and_exchange_only_for_themselves(client, callers, engine, stub):
     me = callers["member_id"]["id"]
-    services = stub({("campaigns", "member_coupons"): [],
+    services = stub({("campaigns", "member_coupons"): {"items": [], "next": None},
                      ("campaigns", "exchange"): lambda kw: {
                          "exchange_id": str(uuid.uuid4()), "item_id": kw["item_id"], "member_id": kw["member_id"],
                          "points": 100, "status": "completed", "gift_sku": "MUG", "created_at": "2026-11-23T10:00:00Z",

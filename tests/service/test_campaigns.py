@@ -96,7 +96,7 @@ def test_states_move_only_as_allowed_and_every_change_is_audited_with_its_actor(
         change(cid, "scheduled")
         with pytest.raises(Conflict):  # before starts_at only the timer starts it
             change(cid, "running", at=(START - timedelta(days=1)).isoformat())
-    history = call(campaigns, "campaign_history", cid)
+    history = call(campaigns, "campaign_history", cid)["items"]
     assert [(h["from_status"], h["to_status"]) for h in history] == [
         (None, "draft"), ("draft", "scheduled"), ("scheduled", "draft"), ("draft", "scheduled")]
     assert {h["actor"] for h in history} == {"staff:mk-1"} and history[1]["note"] == "ready"
@@ -140,7 +140,7 @@ def test_the_timer_launches_once_with_a_deterministic_control_group_and_finishes
     assert call(campaigns, "campaign_tick", at=(END + timedelta(minutes=1)).isoformat())["finished"] >= 1  # shared db
     assert call(campaigns, "campaign_tick", at=(END + timedelta(minutes=2)).isoformat())["finished"] == 0
     assert call(campaigns, "get_campaign", cid)["status"] == "finished"
-    assert [h["to_status"] for h in call(campaigns, "campaign_history", cid)] == [
+    assert [h["to_status"] for h in call(campaigns, "campaign_history", cid)["items"]] == [
         "draft", "scheduled", "running", "paused", "running", "finished"]
 
 
@@ -241,7 +241,8 @@ def test_two_timers_and_a_marketer_at_once_launch_a_campaign_once(campaigns):
                    client.campaigns.change_status.call_async(cid, "running")]
         for reply in pending:
             reply.result()
-    assert [h["to_status"] for h in call(campaigns, "campaign_history", cid)] == ["draft", "scheduled", "running"]
+    history = call(campaigns, "campaign_history", cid)["items"]
+    assert [h["to_status"] for h in history] == ["draft", "scheduled", "running"]
     treated = scalar("campaigns", "SELECT count(*) FROM campaign_members WHERE campaign_id = :c AND NOT control",
                      c=cid)
     assert len(outbox("campaign.announced", cid)) == treated

@@ -133,13 +133,13 @@ def test_validate_changes_nothing_redeem_is_idempotent_refund_restores(campaigns
     assert refused.value.field == "code"
     assert scalar("campaigns", "SELECT count(*) FROM outbox WHERE event_type = 'coupon.redeemed' "
                                "AND body->'payload'->>'transaction_id' = 'T-1'") == 1
-    mine = call(campaigns, "member_coupons", member, caller=member_caller(member))
+    mine = call(campaigns, "member_coupons", member, caller=member_caller(member))["items"]
     assert [c["status"] for c in mine] == ["used"] and mine[0]["discount"] == "20.00"
     refund = call(campaigns, "refund_coupons", caller=CLERK_S1, store="S1", transaction_id="T-1")
     assert refund["restored"] == [coupon["code"]] and refund["kept"] == []
     assert call(campaigns, "refund_coupons", caller=CLERK_S1, store="S1", transaction_id="T-1") == {
         **refund, "replayed": True}
-    assert call(campaigns, "member_coupons", member, caller=member_caller(member))[0]["status"] == "valid"
+    assert call(campaigns, "member_coupons", member, caller=member_caller(member))["items"][0]["status"] == "valid"
     again = call(campaigns, "redeem_coupons", caller=POS_S1, **{**sale, "transaction_id": "T-3"})
     assert again["discount"] == "20.00"
 
@@ -220,9 +220,10 @@ def test_a_member_sees_their_coupons_valid_used_and_expired_and_no_one_elses(cam
     used = issue(campaigns, make(campaigns)["template_id"], member)
     expired = issue(campaigns, make(campaigns, valid_days=None, **fixed_dates(-10, 5))["template_id"], member)
     call(campaigns, "redeem_coupons", caller=POS_S1, codes=[used["code"]], transaction_id=f"U-{member}", **NOW_BASKET)
-    seen = {c["code"]: c["status"] for c in call(campaigns, "member_coupons", member, caller=member_caller(member))}
+    listed = call(campaigns, "member_coupons", member, caller=member_caller(member))
+    seen = {c["code"]: c["status"] for c in listed["items"]}
     assert seen == {valid["code"]: "valid", used["code"]: "used", expired["code"]: "expired"}
-    only_valid = call(campaigns, "member_coupons", member, status="valid", caller=member_caller(member))
+    only_valid = call(campaigns, "member_coupons", member, status="valid", caller=member_caller(member))["items"]
     assert [c["code"] for c in only_valid] == [valid["code"]]
     with pytest.raises(Forbidden):
         call(campaigns, "member_coupons", member, caller=member_caller(new_member()))
@@ -233,6 +234,40 @@ def test_a_member_sees_their_coupons_valid_used_and_expired_and_no_one_elses(cam
     assert {c["code"]: c["state"] for c in exported["coupons"]} == {
         valid["code"]: "issued", used["code"]: "redeemed", expired["code"]: "issued"}
     assert exported["reward_exchanges"] == []
+
+
+def test_a_used_coupon_shows_the_store_it_was_redeemed_at_until_a_refund_gives_it_back(campaigns):
+    member = new_member()
+    coupon = issue(campaigns, make(campaigns)["template_id"], member)
+    call(campaigns, "redeem_coupons", caller=POS_S1, codes=[coupon["code"]], transaction_id=f"S-{member}",
+         **NOW_BASKET)
+    [used] = call(campaigns, "member_coupons", member, caller=member_caller(member))["items"]
+    assert (used["status"], used["redeemed_store"], used["discount"]) == ("used", "S1", "20.00")
+    call(campaigns, "refund_coupons", caller=CLERK_S1, store="S1", transaction_id=f"S-{member}")
+    [back] = call(campaigns, "member_coupons", member, caller=member_caller(member))["items"]
+    assert (back["status"], back["redeemed_store"]) == ("valid", None)
+
+
+def test_a_members_coupons_page_by_position_and_filter_before_the_page_is_cut(campaigns):
+    member = new_member()
+    made = make(campaigns)["template_id"]
+    expired = make(campaigns, valid_days=None, **fixed_dates(-10, 5))["template_id"]
+    codes = [issue(campaigns, made, member)["code"] for _ in range(3)]
+    old = [issue(campaigns, expired, member)["code"] for _ in range(4)]  # the newest: a status filter skips them
+    seen, after = [], None
+    while True:
+        page = call(campaigns, "member_coupons", member, status="valid", limit=2, after=after, caller=MARKETER)
+        seen += [c["code"] for c in page["items"]]
+        assert len(page["items"]) == 2 or page["next"] is None
+        after = page["next"]
+        if after is None:
+            break
+    assert sorted(seen) == sorted(codes)
+    everything = call(campaigns, "member_coupons", member, limit=500, caller=MARKETER)["items"]
+    assert {c["code"] for c in everything} == set(codes + old)
+    with pytest.raises(InvalidInput) as refused:
+        call(campaigns, "member_coupons", member, after=["yesterday", "x"], caller=MARKETER)
+    assert refused.value.field == "after"
 
 
 def test_an_issue_job_runs_in_the_background_with_progress_once_per_campaign_member(campaigns):
@@ -299,13 +334,13 @@ def test_merge_moves_coupons_to_the_survivor_and_erase_drops_the_link_keeping_co
                          merged_at=datetime.now(UTC))
     envelope = deliver(campaigns, "on_member_merged_coupons", event)
     deliver(campaigns, "on_member_merged_coupons", event, envelope)  # redelivered: nothing more happens
-    assert {c["code"] for c in call(campaigns, "member_coupons", survivor, caller=MARKETER)} == {
+    assert {c["code"] for c in call(campaigns, "member_coupons", survivor, caller=MARKETER)["items"]} == {
         kept["code"], moved["code"]}
-    assert call(campaigns, "member_coupons", merged, caller=MARKETER) == []
+    assert call(campaigns, "member_coupons", merged, caller=MARKETER)["items"] == []
     call(campaigns, "redeem_coupons", caller=POS_S1, codes=[kept["code"]], transaction_id=f"E-{survivor}",
          **NOW_BASKET)
     deliver(campaigns, "on_member_erased_coupons", MemberErased(member_id=survivor, erased_at=datetime.now(UTC)))
-    assert call(campaigns, "member_coupons", survivor, caller=MARKETER) == []
+    assert call(campaigns, "member_coupons", survivor, caller=MARKETER)["items"] == []
     states = {r.code: (r.state, r.member_id) for r in _rows(
         "SELECT code, state, member_id FROM coupons WHERE code IN (:a, :b)", a=kept["code"], b=moved["code"])}
     assert states == {kept["code"]: ("redeemed", None), moved["code"]: ("void", None)}
