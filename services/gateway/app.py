@@ -31,6 +31,7 @@ from services.gateway import (
 )
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
+from services.gateway.health import LivenessMiddleware
 from services.gateway.rpc import RpcClient
 from services.gateway.security import secrets
 from services.gateway.security.guard import Guard, GuardMiddleware
@@ -104,7 +105,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings.load()
     if not settings.jwt_secret or len(settings.jwt_secret) < 32:
         raise RuntimeError("GATEWAY_JWT_SECRET must be set to a random string of at least 32 characters")
-    client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds)
+    client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds, settings.rpc_till_timeout_seconds,
+                       settings.breaker_threshold, settings.breaker_open_seconds)
     db = GatewayDb(settings.database_url)
 
     @asynccontextmanager
@@ -144,6 +146,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.background = set()  # running import jobs (kept referenced until they finish)
     app.add_middleware(GuardMiddleware, guard=app.state.guard)  # inner: runs after telemetry set the request id
     app.add_middleware(TelemetryMiddleware)
+    app.add_middleware(LivenessMiddleware)  # outermost: /healthz needs nothing else
     errors.install(app)
     app.mount("/metrics", make_asgi_app())
 
