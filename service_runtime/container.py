@@ -73,7 +73,7 @@ def _establish_connection(self: Consumer) -> Iterator[Any]:
         yield conn
 
 
-Consumer.establish_connection = _establish_connection  # type: ignore[method-assign]
+Consumer.establish_connection = _establish_connection
 
 
 class ResilientContainer(ServiceContainer):

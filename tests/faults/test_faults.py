@@ -42,13 +42,11 @@ _expected_restarts: dict[str, int] = {}
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory, pytestconfig):
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
 
     def say(line: str) -> None:  # the figures belong in the run's output, not in captured stdout
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line)
+        with capture.global_and_fixture_disabled():
+            print(line, flush=True)
     base = tmp_path_factory.mktemp("faults")
     tag = "".join(ch for ch in os.environ.get("LOYALTY_TEST_TAG", "") if ch.isalnum()).lower()
     (base / "rabbit").mkdir()
