@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help
+.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help
 
 help:
 	@echo "make run     set up everything and start the platform in the background"
 	@echo "make stop    stop it"
 	@echo "make status  show what is running"
 	@echo "make test    set up everything and run the whole test suite (lint included)"
+	@echo "make test-faults  the fault-injection suite alone (private broker and database; ~3 min)"
 	@echo "make lint    ruff and mypy"
 	@echo "make schemas regenerate contracts/schemas and contracts/openapi.json from the code"
 	@echo "make bench   benchmarks (BENCH lines; SCALE=small|medium|large)"
@@ -49,6 +50,12 @@ schemas: venv
 test: venv infra lint
 	$(PY) -m pytest tests/unit tests/gateway tests/e2e $(PYTEST_ARGS)
 	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-faults
+
+# Broker bounce and kill, database restart, a killed and a stalled service under till load, on a
+# RabbitMQ node and a PostgreSQL cluster the suite starts itself (never the shared ones).
+test-faults: venv
+	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
 bench: bench-slice bench-members bench-points bench-campaigns bench-notify

@@ -60,7 +60,15 @@ class InvalidEvent(ServiceError):
     http_status = 500
 
 
+class ServiceUnavailable(ServiceError):
+    """A dependency of the service (its database, the broker) is briefly away: retry later."""
+
+    code = "service_unavailable"
+    http_status = 503
+
+
 ERRORS: dict[str, type[ServiceError]] = {
     cls.__name__: cls
-    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, InvalidEvent)
+    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, InvalidEvent,
+                ServiceUnavailable)
 }

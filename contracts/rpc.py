@@ -75,6 +75,8 @@ class Member(_Model):
     version: int = Field(description="Increases with every change; send it back to update (optimistic concurrency)")
     created_at: datetime
     updated_at: datetime | None = None
+    unreadable: list[str] = Field(default_factory=list,
+                                  description="Contact fields stored for this member that do not decrypt (shown empty)")
 
 
 class RegisterMemberResult(_Model):

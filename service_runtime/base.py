@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.errors import Forbidden, InvalidInput
 from contracts.rpc import Pong
+from service_runtime import container as _container  # noqa: F401  (survives broker faults)
 from service_runtime.db import Database
 from service_runtime.metrics import Metrics, MetricsServer
 from service_runtime.worker_tracing import Tracing

@@ -128,6 +128,7 @@ class ServiceSettings:
             "max_workers": self.max_workers,
             "PREFETCH_COUNT": self.prefetch_count,
             "serializer": "json",
+            "SERVICE_CONTAINER_CLS": "service_runtime.container.ResilientContainer",
             "SERVICE_SETTINGS": {self.name: self},
         }
 
@@ -150,6 +151,9 @@ class GatewaySettings:
     ready_timeout_seconds: float
     public_url: str
     log_level: str
+    rpc_till_timeout_seconds: float = 3.0  # sales, refunds, holds, member lookups (docs/decisions/0012)
+    breaker_threshold: int = 5
+    breaker_open_seconds: float = 2.0
     database_url: str = ""
     jwt_secret: str = ""
     access_token_seconds: int = 900
@@ -179,6 +183,9 @@ class GatewaySettings:
             amqp_uri=amqp_uri(),
             rpc_timeout_seconds=float(env("RPC_TIMEOUT_SECONDS", "10")),
             ready_timeout_seconds=float(env("READY_TIMEOUT_SECONDS", "2")),
+            rpc_till_timeout_seconds=float(env("RPC_TILL_TIMEOUT_SECONDS", "3")),
+            breaker_threshold=env_int("BREAKER_THRESHOLD", 5),
+            breaker_open_seconds=float(env("BREAKER_OPEN_SECONDS", "2")),
             public_url=env("GATEWAY_PUBLIC_URL", f"http://{host}:{port}"),
             log_level=env("LOG_LEVEL", "INFO"),
             database_url=database_url("gateway"),

@@ -53,10 +53,30 @@ class ExpectedErrorFilter(logging.Filter):
         return True
 
 
+class UnavailableFilter(logging.Filter):
+    """A database or broker outage fails every worker the same way: keep each line, but only
+    one traceback per ``window`` seconds."""
+
+    def __init__(self, window: float = 10.0) -> None:
+        super().__init__()
+        self.window, self._last = window, 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from service_runtime.faults import is_unavailable
+
+        if record.exc_info and is_unavailable(record.exc_info[1]):
+            if record.created - self._last < self.window:
+                record.exc_info, record.exc_text = None, None
+            else:
+                self._last = record.created
+        return True
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     handler.addFilter(ExpectedErrorFilter())
+    handler.addFilter(UnavailableFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

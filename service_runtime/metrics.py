@@ -99,3 +99,15 @@ class MetricsServer(SharedExtension):
 
     def kill(self) -> None:
         self.stop()
+
+
+CONTAINED_FAILURES = Counter(
+    "loyalty_contained_failures_total",
+    "Failures outside a service method (reply publish, ack, worker hooks) logged and survived",
+    ["service", "stage"],
+)
+UNAVAILABLE_ERRORS = Counter(
+    "loyalty_dependency_unavailable_total",
+    "Requests answered ServiceUnavailable because the database or broker was away",
+    ["service"],
+)

@@ -1,11 +1,18 @@
 """Run the whole platform on this machine in the background: start, stop, status.
 
-    python deploy/local/platform.py start   # bootstrap, start every Procfile process, wait until ready
+    python deploy/local/platform.py start   # bootstrap, start the supervisor, wait until ready
     python deploy/local/platform.py stop    # stop what start started
     python deploy/local/platform.py status
 
-Processes come from deploy/Procfile; each runs in its own session with its log in
-$VAR_DIR/log/<name>.log and its pid in $VAR_DIR/run/<name>.pid (VAR_DIR defaults to ./var).
+Processes come from deploy/Procfile. A supervisor (``platform.py supervise``, started by
+``start``) runs each in its own session with its log in $VAR_DIR/log/<name>.log and its pid in
+$VAR_DIR/run/<name>.pid (VAR_DIR defaults to ./var), and restarts one that exits, with backoff
+(1 s doubling to 30 s; back to 1 s once it has run a minute). Its own log is
+$VAR_DIR/log/supervisor.log; its restart counts are in $VAR_DIR/run/supervisor.json.
+
+``start`` refuses to start a second platform against what a running one uses (its gateway or
+metrics port, consumers on its virtual host's service queues, connections to its databases),
+whichever checkout started it; docs/operations.md says how to run an isolated copy.
 """
 from __future__ import annotations
 
@@ -24,6 +31,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# this file's directory first on the path would make it the standard library's `platform` module
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
 from service_runtime.config import GatewaySettings, env, env_bool, env_int  # noqa: E402
@@ -178,28 +187,48 @@ def start() -> int:
         print(f"platform already running ({', '.join(f'{n}={p}' for n, p in already.items())}); "
               "`make stop` first to restart it")
         return 0
+    gateway = GatewaySettings.load()
+    if not env_bool("PLATFORM_SKIP_RUNNING_CHECK", False):
+        from deploy.local.occupied import occupied
+
+        taken = occupied(gateway.host, gateway.port)
+        if taken:
+            print("refusing to start: a platform is already running on this machine with these settings "
+                  "(perhaps from another checkout):", file=sys.stderr)
+            for reason in taken:
+                print(f"  - {reason}", file=sys.stderr)
+            print("Stop it there (`make stop` in its checkout), or run an isolated copy with its own DB_NAME_PREFIX, "
+                  "a virtual host in AMQP_URI and its own ports (docs/operations.md, \"An isolated copy\").",
+                  file=sys.stderr)
+            return 1
     RUN.mkdir(parents=True, exist_ok=True)
     LOG.mkdir(parents=True, exist_ok=True)
-    gateway = GatewaySettings.load()
 
     print("bootstrap: databases, migrations, broker topology")
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap"], cwd=ROOT, env=child_env(), check=True)
 
-    for name, argv in procfile():
-        log_file = (LOG / f"{name}.log").open("ab")
-        process = subprocess.Popen(argv, cwd=ROOT, env=process_env(name), stdout=log_file, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        (RUN / f"{name}.pid").write_text(str(process.pid))
-        print(f"started {name} (pid {process.pid}, log {LOG / (name + '.log')})")
+    with (LOG / "supervisor.log").open("ab") as log_file:
+        supervisor = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "supervise"], cwd=ROOT,
+                                      env=dict(os.environ), stdout=log_file, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
+    (RUN / "supervisor.pid").write_text(str(supervisor.pid))
+    print(f"started supervisor (pid {supervisor.pid}, log {LOG / 'supervisor.log'})")
+    announced: set[str] = set()
 
     base = f"http://{gateway.host}:{gateway.port}"
     deadline = time.monotonic() + env_int("READY_WAIT_SECONDS", 90)
     last: object = None
     while time.monotonic() < deadline:
-        dead = [n for n, _ in procfile() if n not in running()]
-        if dead:
-            for name in dead:
-                print(f"--- {name} exited; last lines of its log:\n{tail(LOG / (name + '.log'))}", file=sys.stderr)
+        procs = running()
+        for name, _ in procfile():
+            if name in procs and name not in announced:
+                announced.add(name)
+                print(f"started {name} (pid {procs[name]}, log {LOG / (name + '.log')})")
+        failing = [n for n, state in supervisor_state().items() if state.get("restarts", 0) >= 3]
+        if failing or "supervisor" not in procs:
+            for name in failing or ["supervisor"]:
+                print(f"--- {name} keeps exiting; last lines of its log:\n{tail(LOG / (name + '.log'))}",
+                      file=sys.stderr)
             stop()
             return 1
         try:
@@ -249,6 +278,16 @@ def stop() -> int:
     if not procs:
         print("platform is not running")
         return 0
+    supervisor = procs.pop("supervisor", None)
+    if supervisor is not None:  # first, so that it restarts nothing; it stops its processes itself
+        try:
+            os.kill(supervisor, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline and alive(supervisor):
+            time.sleep(0.2)
+        (RUN / "supervisor.pid").unlink(missing_ok=True)
     for pid in procs.values():
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -265,19 +304,42 @@ def stop() -> int:
             except ProcessLookupError:
                 pass
         (RUN / f"{name}.pid").unlink(missing_ok=True)
-    print(f"stopped {', '.join(procs)}")
+    print(f"stopped {', '.join((['supervisor'] if supervisor else []) + list(procs))}")
     return 0
+
+
+def supervisor_state() -> dict[str, dict[str, object]]:
+    try:
+        return dict(json.loads((RUN / "supervisor.json").read_text()))
+    except (OSError, ValueError):
+        return {}
 
 
 def status() -> int:
     procs = running()
+    state = supervisor_state()
+    if "supervisor" in procs:
+        print(f"{'supervisor':10} running, pid {procs['supervisor']}")
+    elif procs:
+        print(f"{'supervisor':10} NOT RUNNING: nothing restarts a process that exits (`make stop`, `make run`)")
     for name, _ in procfile():
-        print(f"{name:10} {'running, pid ' + str(procs[name]) if name in procs else 'stopped'}")
+        line = f"{name:10} {'running, pid ' + str(procs[name]) if name in procs else 'stopped'}"
+        restarts = int(state.get(name, {}).get("restarts", 0) or 0)  # type: ignore[call-overload]
+        if restarts:
+            line += f", restarted {restarts} time(s), last at {state[name].get('last_restart')} " \
+                    f"after exit {state[name].get('last_exit')}"
+        print(line)
     return 0 if procs else 3
 
 
+def supervise() -> int:
+    from deploy.local.supervisor import Supervisor
+
+    return Supervisor(procfile(), process_env, RUN, LOG).run()
+
+
 if __name__ == "__main__":
-    commands = {"start": start, "stop": stop, "status": status}
+    commands = {"start": start, "stop": stop, "status": status, "supervise": supervise}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

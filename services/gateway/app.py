@@ -35,6 +35,7 @@ from services.gateway import (
 )
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
+from services.gateway.health import LivenessMiddleware
 from services.gateway.rpc import RemoteError, RpcClient
 from services.gateway.security import secrets
 from services.gateway.security.guard import Guard, GuardMiddleware
@@ -125,7 +126,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings.load()
     if not settings.jwt_secret or len(settings.jwt_secret) < 32:
         raise RuntimeError("GATEWAY_JWT_SECRET must be set to a random string of at least 32 characters")
-    client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds)
+    client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds, settings.rpc_till_timeout_seconds,
+                       settings.breaker_threshold, settings.breaker_open_seconds)
     db = GatewayDb(settings.database_url)
 
     @asynccontextmanager
@@ -167,6 +169,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.background = set()  # running import jobs (kept referenced until they finish)
     app.add_middleware(GuardMiddleware, guard=app.state.guard)  # inner: runs after telemetry set the request id
     app.add_middleware(TelemetryMiddleware)
+    app.add_middleware(LivenessMiddleware)  # outermost: /healthz needs nothing else
     errors.install(app)
     docs_ui.install(app)
     for path in ("/metrics", "/metrics/"):  # answered at both, never a redirect (scrapers do not all follow one)

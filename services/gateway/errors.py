@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg2
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,9 +13,12 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import ERRORS
+from service_runtime.faults import BurstLog, is_unavailable
 from services.gateway.rpc import RemoteError, RpcTimeout, RpcUnavailable
 
 log = logging.getLogger(__name__)
+_UNAVAILABLE_LOG = BurstLog(log, "answering 503: a database or service is unavailable")
+RETRY_AFTER = {"Retry-After": "1"}
 
 
 class ErrorDetail(BaseModel):
@@ -51,9 +56,18 @@ def _respond(request: Request, status: int, code: str, message: str, field: str 
 def remote_error_status(exc: RemoteError) -> tuple[int, str]:
     """HTTP status and code for a service's typed error; unknown ones are internal errors."""
     cls = ERRORS.get(exc.exc_type)
+    if cls is not None and cls.http_status == 503:
+        return 503, cls.code
     if cls is None or cls.http_status >= 500:
         return 500, "internal_error"
     return cls.http_status, cls.code
+
+
+def unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
+    """503 with Retry-After for a dependency that is briefly away (logged once per burst)."""
+    _UNAVAILABLE_LOG.failed(exc)
+    return _respond(request, 503, "service_unavailable", "temporarily unavailable; retry shortly",
+                    headers=RETRY_AFTER)
 
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
@@ -90,6 +104,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RemoteError)
     async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
         status, code = remote_error_status(exc)
+        if status == 503:
+            return unavailable_response(request, exc)
         if status >= 500:
             log.error("service error: %s", exc)
             return _respond(request, status, code, "internal error")
@@ -101,9 +117,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RpcUnavailable)
     async def _unavailable(request: Request, exc: RpcUnavailable) -> JSONResponse:
-        return _respond(request, 503, "service_unavailable", str(exc), headers={"Retry-After": "1"})
+        return _respond(request, 503, "service_unavailable", str(exc),
+                        headers={"Retry-After": str(exc.retry_after)})
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            return unavailable_response(request, exc)
+        log.exception("unhandled database error", exc_info=exc)
+        return _respond(request, 500, "internal_error", "internal error")
+
+    for db_error in (sa.exc.DBAPIError, sa.exc.TimeoutError, psycopg2.Error):
+        app.add_exception_handler(db_error, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            return unavailable_response(request, exc)
         log.exception("unhandled error")
         return _respond(request, 500, "internal_error", "internal error")

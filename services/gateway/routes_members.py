@@ -67,6 +67,8 @@ class MemberOut(BaseModel):
     email: str | None = None
     id_number: str | None = None
     contact_masked: bool = Field(description="True when phone, email and ID number are masked for this caller")
+    unreadable: list[str] = Field(default_factory=list, description="Contact fields that do not decrypt (shown "
+                                  "empty; a key mix-up on this row, alerted on)")
     gender: str | None = None
     birthday: date | None = None
     registration_store: str | None

@@ -22,13 +22,26 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from services.gateway.breaker import Breaker, CircuitOpen
+
 log = logging.getLogger(__name__)
 
 RPC_EXCHANGE = "nameko-rpc"
 
+# What a till waits on: a sale or a hold takes tens of milliseconds when points is well, so a
+# few seconds is already a fault; answering 503 soon lets the till retry or sell without points.
+TILL_METHODS = frozenset({
+    "points.record_sale", "points.refund_sale", "points.hold", "points.commit_hold", "points.release_hold",
+    "points.get_account", "members.lookup_phone", "members.get", "members.register",
+})
+
 
 class RpcUnavailable(Exception):
     """The broker cannot be reached, or no service consumes the request."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RpcTimeout(Exception):
@@ -55,9 +68,13 @@ def parse_remote_error(error: dict[str, Any]) -> RemoteError:
 
 
 class RpcClient:
-    def __init__(self, amqp_uri: str, default_timeout: float = 10.0) -> None:
+    def __init__(self, amqp_uri: str, default_timeout: float = 10.0, till_timeout: float = 3.0,
+                 breaker_threshold: int = 5, breaker_open_seconds: float = 2.0) -> None:
         self.amqp_uri = amqp_uri
         self.default_timeout = default_timeout
+        self.till_timeout = min(till_timeout, default_timeout)
+        self._breaker_args = (breaker_threshold, breaker_open_seconds)
+        self._breakers: dict[str, Breaker] = {}
         self._connection: AbstractRobustConnection | None = None
         self._exchange: Any = None
         self._reply_queue_name = f"rpc.reply-gateway-{uuid.uuid4().hex}"
@@ -143,9 +160,45 @@ class RpcClient:
             future.set_exception(RpcUnavailable(f"service {service!r} is not running"))
 
     # -- calls ----------------------------------------------------------------------
+    def timeout_for(self, service: str, method: str) -> float:
+        return self.till_timeout if f"{service}.{method}" in TILL_METHODS else self.default_timeout
+
+    def breaker(self, service: str) -> Breaker:
+        if service not in self._breakers:
+            threshold, open_seconds = self._breaker_args
+            self._breakers[service] = Breaker(service, threshold, open_seconds)
+        return self._breakers[service]
+
     async def call(self, service: str, method: str, *, context: dict[str, str] | None = None,
                    timeout: float | None = None, **kwargs: Any) -> Any:
-        timeout = self.default_timeout if timeout is None else timeout
+        """One call through the service's breaker: an open breaker answers RpcUnavailable at once."""
+        breaker = self.breaker(service)
+        try:
+            probe = breaker.before_call()
+        except CircuitOpen as exc:
+            raise RpcUnavailable(str(exc), retry_after=exc.retry_after) from None
+        outcome = None
+        try:
+            result = await self._call(service, method, context=context, timeout=timeout, **kwargs)
+            outcome = True
+            return result
+        except (RpcUnavailable, RpcTimeout):
+            outcome = False
+            raise
+        except RemoteError as exc:
+            outcome = exc.exc_type != "ServiceUnavailable"
+            raise
+        finally:
+            if outcome is None:
+                breaker.released(probe)
+            elif outcome:
+                breaker.succeeded(probe)
+            else:
+                breaker.failed(probe)
+
+    async def _call(self, service: str, method: str, *, context: dict[str, str] | None = None,
+                    timeout: float | None = None, **kwargs: Any) -> Any:
+        timeout = self.timeout_for(service, method) if timeout is None else timeout
         if not self._ready.is_set() or not self.connected:
             raise RpcUnavailable("broker unreachable")
         correlation_id = uuid.uuid4().hex

@@ -15,9 +15,10 @@ from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service_runtime.faults import is_unavailable
 from service_runtime.logs import request_id_var
 from service_runtime.tracing import extract
-from services.gateway.errors import error_body
+from services.gateway.errors import error_body, unavailable_response
 
 HTTP_REQUESTS = Counter("loyalty_http_requests_total", "Gateway HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -76,12 +77,16 @@ class TelemetryMiddleware:
 
             try:
                 await self.app(scope, receive, send_with_ids)
-            except Exception:  # an unhandled error still answers with the error body and our headers
-                log.exception("unhandled error")
+            except Exception as exc:  # an unhandled error still answers with the error body and our headers
                 if response_started:
+                    log.exception("unhandled error")
                     raise
-                await JSONResponse(error_body(request, "internal_error", "internal error"),
-                                   status_code=500)(scope, receive, send_with_ids)
+                if is_unavailable(exc):  # the guard's own database work (keys, idempotency) during an outage
+                    await unavailable_response(request, exc)(scope, receive, send_with_ids)
+                else:
+                    log.exception("unhandled error")
+                    await JSONResponse(error_body(request, "internal_error", "internal error"),
+                                       status_code=500)(scope, receive, send_with_ids)
             finally:
                 request_id_var.reset(token)
             route = _route_of(request)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
+from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -44,6 +45,8 @@ from services.members import domain, store
 from services.members.crypto import FieldCipher
 
 log = logging.getLogger(__name__)
+UNREADABLE_FIELDS = Counter("loyalty_members_unreadable_fields_total",
+                            "Member contact fields that did not decrypt when listed (alert on any)", ["field"])
 SENSITIVE = ("phone", "email", "id_number")
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
 
@@ -90,19 +93,33 @@ class MembersService(ServiceBase):
     cipher = Cipher()
 
     # -- views ------------------------------------------------------------------------
-    def _view(self, row: Any) -> Member:
+    def _view(self, row: Any, tolerant: bool = False) -> Member:
+        """``tolerant`` (lists): a field that does not decrypt is shown empty and named in
+        ``unreadable`` (counted, logged without its content) instead of failing the whole list."""
+        unreadable: list[str] = []
+
         def clear(field: str) -> str | None:
             if row.status == "erased":
                 return None
             stored = getattr(row, f"{field}_enc")
-            return None if stored is None else self.cipher.decrypt(stored, str(row.id), field)
+            if stored is None:
+                return None
+            try:
+                return self.cipher.decrypt(stored, str(row.id), field)
+            except ValueError as exc:  # KeyConfigError too: a key mix-up on one row
+                if not tolerant:
+                    raise
+                UNREADABLE_FIELDS.labels(field).inc()
+                log.error("member %s: %s", row.id, exc)
+                unreadable.append(field)
+                return None
 
         return Member(
             member_id=str(row.id), member_number=row.member_number, name=row.name, phone=clear("phone") or "",
             email=clear("email"), id_number=clear("id_number"), gender=row.gender, birthday=row.birthday,
             registration_store=row.registration_store, channel=row.channel, tags=list(row.tags),
             preferences=dict(row.preferences), status=row.status, version=row.version,
-            created_at=row.created_at, updated_at=row.updated_at,
+            created_at=row.created_at, updated_at=row.updated_at, unreadable=unreadable,
         )
 
     def _check_self(self, member_id: str) -> None:
@@ -223,7 +240,7 @@ class MembersService(ServiceBase):
         more = len(rows) > query.limit
         rows = rows[:query.limit]
         following = f"{rows[-1].created_at.isoformat()}|{rows[-1].id}" if more else None
-        return MemberPage(items=[self._view(r) for r in rows], next=following).model_dump(mode="json")
+        return MemberPage(items=[self._view(r, tolerant=True) for r in rows], next=following).model_dump(mode="json")
 
     # -- changes ----------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
