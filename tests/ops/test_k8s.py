@@ -2,10 +2,12 @@
 schemas, and the operators' kinds carry the fields they need."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -13,6 +15,9 @@ import yaml
 from tests.ops.conftest import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
+# the operators' own CRD schemas (storage version, descriptions dropped; "source" names repo and commit)
+CRDS = {(crd["group"], crd["kind"]): crd for crd in (json.loads(path.read_text()) for path in
+                                                     (ROOT / "tests" / "ops" / "crds").glob("*.json"))}
 CRD_GROUPS = ("rabbitmq.com/", "postgresql.cnpg.io/", "keda.sh/")
 
 
@@ -91,3 +96,45 @@ def test_operator_kinds_have_what_they_need(rendered: list[dict[str, Any]]) -> N
 def test_pg_queries_match_the_local_ones() -> None:
     for path in (ROOT / "deploy" / "prometheus" / "pg-queries").glob("*.yaml"):
         assert (K8S / "base" / "pg-queries" / path.name).read_text() == path.read_text(), path.name
+
+
+def _unknown_fields(value: Any, schema: dict[str, Any], path: str) -> list[str]:
+    """Fields the API server would prune silently (a typo in a CRD field is no error there)."""
+    if isinstance(value, dict) and "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        found = [f"{path}.{key}" for key in value if key not in schema["properties"]]
+        for key, item in value.items():
+            if key in schema["properties"]:
+                found += _unknown_fields(item, schema["properties"][key], f"{path}.{key}")
+        return found
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [bad for i, item in enumerate(value) for bad in _unknown_fields(item, schema["items"], f"{path}[{i}]")]
+    return []
+
+
+def test_operator_kinds_validate_against_their_crds(rendered: list[dict[str, Any]]) -> None:
+    checked = 0
+    for doc in rendered:
+        if not doc["apiVersion"].startswith(CRD_GROUPS):
+            continue
+        group, version = doc["apiVersion"].split("/")
+        crd = CRDS[(group, doc["kind"])]
+        assert version == crd["version"], (doc["kind"], version, crd["version"])
+        spec_schema = crd["schema"]["properties"]["spec"]
+        jsonschema.Draft7Validator(spec_schema).validate(doc["spec"])
+        assert _unknown_fields(doc["spec"], spec_schema, doc["kind"]) == []
+        checked += 1
+    assert checked >= 13
+
+
+# the trigger settings KEDA's rabbitmq scaler reads (pkg/scalers/rabbitmq_scaler.go, keda:"name=..." tags)
+KEDA_RABBITMQ_METADATA = {"queueName", "mode", "queueLength", "value", "activationValue", "host", "protocol",
+                          "vhostName", "useRegex", "excludeUnacknowledged", "pageSize", "operation", "timeout",
+                          "unsafeSsl"}
+
+
+def test_keda_trigger_uses_only_settings_the_scaler_reads(rendered: list[dict[str, Any]]) -> None:
+    trigger = _of(rendered, "ScaledObject")["points"]["spec"]["triggers"][0]
+    assert set(trigger["metadata"]) <= KEDA_RABBITMQ_METADATA
+    assert trigger["metadata"]["protocol"] == "http"  # useRegex needs the management API
+    auth = _of(rendered, "TriggerAuthentication")[trigger["authenticationRef"]["name"]]["spec"]
+    assert {ref["parameter"] for ref in auth["secretTargetRef"]} == {"username", "password"}
