@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help
+.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore
 
 help:
 	@echo "make run     set up everything and start the platform in the background"
@@ -51,6 +51,7 @@ test: venv infra lint
 	$(PY) -m pytest tests/unit tests/gateway tests/e2e $(PYTEST_ARGS)
 	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-faults
+	$(MAKE) --no-print-directory test-ops
 
 # Broker bounce and kill, database restart, a killed and a stalled service under till load, on a
 # RabbitMQ node and a PostgreSQL cluster the suite starts itself (never the shared ones).
@@ -75,6 +76,23 @@ bench-campaigns: venv infra
 
 bench-notify: venv infra
 	$(PY) -m bench.notify
+
+# Operations (deploy/prometheus, deploy/grafana, deploy/k8s, backups): promtool, kustomize, restore drill.
+ops-tools:
+	@bash deploy/local/ensure-prometheus.sh
+
+test-ops: venv infra ops-tools
+	$(PY) -m pytest tests/ops $(PYTEST_ARGS)
+
+# Prometheus and postgres_exporter beside a running platform (`make run` first): http://127.0.0.1:9090
+prometheus: venv ops-tools
+	@$(PY) deploy/prometheus/local.py start
+
+prometheus-stop:
+	@$(PY) deploy/prometheus/local.py stop
+
+bench-restore: venv infra
+	$(PY) -m bench.restore
 
 clean: stop
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -74,8 +74,23 @@ def _admin_engine() -> sa.Engine:
     return engine
 
 
+def _reachable(url: str) -> bool:
+    """Whether the database exists and answers (on Kubernetes each service's database is its own
+    CloudNativePG cluster, created there: no admin URL reaches them all)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
 def ensure_database(url: str, drop: bool = False) -> None:
     name = _database_name(url)
+    if not drop and _reachable(url):
+        return
     engine = _admin_engine()
     with engine.connect() as conn:
         if drop:

@@ -15,11 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
+from service_runtime import pool_metrics
+
 PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def create_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **options: Any) -> sa.Engine:
     engine = sa.create_engine(url, pool_pre_ping=False, **options)
+    pool_metrics.track(engine)
     dialect = engine.dialect
 
     @event.listens_for(engine, "checkin")
