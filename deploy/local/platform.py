@@ -145,6 +145,7 @@ def child_env() -> dict[str, str]:
     if not child.get("MEMBERS_BLIND_INDEX_KEY"):
         child["MEMBERS_BLIND_INDEX_KEY"] = _local_secret("members-blind-index-key", 32, binary=True)
     child.setdefault("OTP_DELIVERY", "dev")  # DEVELOPMENT DELIVERY CHANNEL for member login codes
+    child.setdefault("NOTIFY_DEV_CONSOLE", "1")  # a development platform: notify may use its console channel
     child.setdefault("OTEL_TRACES_EXPORTER", "jsonfile")
     child.setdefault("TRACE_FILE_DIR", str(VAR / "traces"))
     child["PYTHONPATH"] = str(ROOT) + (os.pathsep + child["PYTHONPATH"] if child.get("PYTHONPATH") else "")

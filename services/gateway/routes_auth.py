@@ -15,6 +15,7 @@ from services.gateway.rpc import RemoteError
 from services.gateway.security import secrets
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
+from services.gateway.views import mask_phone
 
 router = APIRouter(tags=["auth"])
 CODES_PER_HOUR = 5  # one-time codes sent to one phone per hour
@@ -163,8 +164,10 @@ async def member_code(body: MemberCodeBody, request: Request) -> MemberCodeOut:
         if settings.otp_delivery == "notify":
             await _send_code(request, found["phone"], code, body.purpose, settings.otp_seconds)
         else:
-            log.warning("DEVELOPMENT DELIVERY CHANNEL: one-time code for %s is %s",
-                        found["member_id"] or "a new registration", code)
+            # which phone, masked (the log outlives an erasure); OTP_DELIVERY=notify logs no code at all
+            log.warning("DEVELOPMENT DELIVERY CHANNEL: one-time code for %s, phone %s, is %s",
+                        f"member {found['member_id']}" if found["member_id"] else "a new registration",
+                        mask_phone(found["phone"]), code)
     return MemberCodeOut(sent=True, expires_in=settings.otp_seconds, delivery=settings.otp_delivery)
 
 
@@ -210,8 +213,11 @@ async def member_token(body: MemberTokenBody, request: Request) -> TokenOut:
 
 
 @router.get("/me", response_model=WhoAmI, summary="Who the credentials belong to")
-async def whoami(caller: Principal = allow("clerk", "manager", "marketer", "admin", "auditor",
-                                           any_key=True, member=True)) -> WhoAmI:
-    return WhoAmI(kind=caller.kind, id=caller.id, name=caller.name, roles=sorted(caller.roles),
+async def whoami(request: Request, caller: Principal = allow("clerk", "manager", "marketer", "admin", "auditor",
+                                                             any_key=True, member=True)) -> WhoAmI:
+    name = caller.name
+    if caller.kind == "member":  # a member's token carries no name (it can change): members has it
+        name = (await request.app.state.services.call(request, "members", "get", member_id=caller.member_id))["name"]
+    return WhoAmI(kind=caller.kind, id=caller.id, name=name, roles=sorted(caller.roles),
                   stores=None if caller.stores is None else sorted(caller.stores), scopes=sorted(caller.scopes),
                   member_id=caller.member_id)

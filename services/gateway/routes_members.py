@@ -22,6 +22,9 @@ from services.gateway.views import mask_email, mask_id_number, mask_phone, sees_
 
 router = APIRouter(tags=["members"])
 CONTACT_FIELDS = ("member.phone", "member.email", "member.id_number")
+# what a stored answer (replayed for an Idempotency-Key) leaves out: it would outlive an erasure
+PERSONAL_FIELDS = (*CONTACT_FIELDS, "member.name")
+PERSONAL_TOP_FIELDS = tuple(f.removeprefix("member.") for f in PERSONAL_FIELDS)
 _VERSION = re.compile(r"^[0-9]{1,9}$")
 
 Gender = Literal["female", "male", "other", "undisclosed"]
@@ -143,7 +146,7 @@ async def register_member(body: RegisterMemberBody, request: Request, response: 
                           ) -> RegisterMemberOut:
     store_code = body.registration_store or caller.home_store
     await require_store(request, caller, store_code)
-    request.state.idempotency_redact = CONTACT_FIELDS  # replays show contact data as null: never stored
+    request.state.idempotency_redact = PERSONAL_FIELDS  # replays show name and contact data as null
     result = await request.app.state.services.call(
         request, "members", "register", **body.model_dump(mode="json", exclude={"registration_store", "channel"}),
         registration_store=store_code, channel=body.channel or _default_channel(caller))
@@ -346,6 +349,7 @@ async def merge_members(member_id: uuid.UUID, body: MergeBody, request: Request,
                         caller: Principal = allow("manager", "admin")) -> MemberOut:
     for target, field in ((member_id, "member_id"), (body.merged_member_id, "merged_member_id")):
         await _check_member_scope(request, caller, str(target), field)
+    request.state.idempotency_redact = PERSONAL_TOP_FIELDS
     member = await request.app.state.services.call(request, "members", "merge", survivor_id=str(member_id),
                                                    merged_id=str(body.merged_member_id))
     await request.app.state.db.run(store.revoke_subject_tokens, "member", str(body.merged_member_id))
@@ -361,6 +365,11 @@ async def merge_members(member_id: uuid.UUID, body: MergeBody, request: Request,
 async def erase_member(member_id: uuid.UUID, request: Request,
                        caller: Principal = allow("manager", "admin")) -> MemberOut:
     await _check_member_scope(request, caller, str(member_id))
+    request.state.idempotency_redact = PERSONAL_TOP_FIELDS
+    # the gateway's own traces of them first (codes sent to their phone), so a retry after a failure finds them
+    known = await request.app.state.services.call(request, "members", "get", member_id=str(member_id))
+    if known["member_id"] == str(member_id):  # not a merged one's survivor
+        await request.app.state.db.run(store.forget_member_codes, str(member_id), known.get("phone"))
     member = await request.app.state.services.call(request, "members", "erase", member_id=str(member_id))
     await request.app.state.db.run(store.revoke_subject_tokens, "member", str(member_id))
     await request.app.state.auditor.record(request, "member.erased", "ok", object_type="member",
@@ -416,7 +425,10 @@ class SelfRegisterBody(BaseModel):
     phone: str = Field(min_length=1, max_length=32)
     code: str = Field(pattern=r"^\d{6}$", description="From POST /v1/auth/member/code with purpose=register")
     name: str = Field(min_length=1, max_length=100)
-    channel: Literal["web", "app"] = "app"
+    channel: Literal["web", "app"] = Field(default="app", description="Where the member signed up")
+    registration_store: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", examples=["SH-001"],
+        description="The store the member signed up at or for (a QR code at its till, the store they chose)")
     gender: Gender | None = None
     birthday: date | None = None
     email: str | None = Field(default=None, max_length=254)

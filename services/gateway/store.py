@@ -172,6 +172,14 @@ def purge_member_codes(engine: sa.Engine) -> None:
         conn.execute(dev_code_deliveries.delete().where(dev_code_deliveries.c.created_at < now() - timedelta(days=1)))
 
 
+def forget_member_codes(engine: sa.Engine, member_id: str, phone: str | None) -> None:
+    """An erased member's codes and the phone they went to (sent to log in, or to register)."""
+    with engine.begin() as conn:
+        conn.execute(member_codes.delete().where(sa.or_(member_codes.c.member_id == member_id,
+                                                        member_codes.c.phone == phone)))
+        conn.execute(dev_code_deliveries.delete().where(dev_code_deliveries.c.phone == phone))
+
+
 def consume_member_code(engine: sa.Engine, phone: str, code_hash: str, max_attempts: int = 5) -> bool:
     """Whether the newest live code for this phone matches (it is used up); counts failed attempts."""
     with engine.begin() as conn:

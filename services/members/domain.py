@@ -4,10 +4,10 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import unicodedata
 from datetime import date
 
 from contracts.errors import InvalidInput
+from services.members.names import clean_name as clean_name  # the rule lives in names.py
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -28,25 +28,6 @@ def normalize_phone(raw: str) -> str:
     if compact.startswith("+86") and not _CN_MOBILE.match(compact[3:]):
         raise InvalidInput("not a valid mainland China mobile number", "phone")
     return compact
-
-
-def clean_name(raw: str) -> str:
-    name = " ".join((raw or "").split())
-    if not name:
-        raise InvalidInput("must not be empty", "name")
-    if len(name) > 100:
-        raise InvalidInput("at most 100 characters", "name")
-    if not all(_name_char(ch) for ch in name):
-        raise InvalidInput("letters, digits, spaces and . - ' only", "name")
-    return name
-
-
-_NAME_PUNCTUATION = set(" .-'·’")
-
-
-def _name_char(ch: str) -> bool:
-    """Letters, combining marks and digits of any script, and the punctuation names use."""
-    return ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in ("L", "M", "N")
 
 
 def luhn_check_digit(digits: str) -> str:
@@ -143,6 +124,13 @@ _STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _EXTERNAL_ID = re.compile(r"^[\w.:\-]{1,64}$")
 
 
+def check_store(raw: str) -> str:
+    """A registration store's code, as the tills and the ERP name stores."""
+    if not _STORE.match(raw):
+        raise InvalidInput("a store code: letters, digits and _ . - up to 64", "registration_store")
+    return raw
+
+
 def import_row(fields: dict[str, object], today: date) -> dict[str, object]:
     """One row of an import file, validated and normalised (InvalidInput names the bad field)."""
     def text(name: str) -> str:
@@ -167,9 +155,7 @@ def import_row(fields: dict[str, object], today: date) -> dict[str, object]:
             raise InvalidInput("a date like 1990-04-01", "birthday") from None
         row["birthday"] = check_birthday(born, today)
     if text("registration_store"):
-        if not _STORE.match(text("registration_store")):
-            raise InvalidInput("a store code: letters, digits and _ . - up to 64", "registration_store")
-        row["registration_store"] = text("registration_store")
+        row["registration_store"] = check_store(text("registration_store"))
     raw_tags = fields.get("tags")
     if isinstance(raw_tags, list):
         row["tags"] = clean_tags([str(t) for t in raw_tags])

@@ -136,8 +136,10 @@ class MembersService(ServiceBase):
             "id": member_id, "name": domain.clean_name(cmd.name),
             "gender": None if cmd.gender is None else domain.check_gender(cmd.gender),
             "birthday": None if cmd.birthday is None else domain.check_birthday(cmd.birthday, _today()),
-            "registration_store": cmd.registration_store, "channel": cmd.channel,
-            "tags": domain.clean_tags(cmd.tags), "preferences": domain.check_preferences(dict(cmd.preferences)),
+            "registration_store": None if cmd.registration_store is None
+            else domain.check_store(cmd.registration_store),
+            "channel": cmd.channel, "tags": domain.clean_tags(cmd.tags),
+            "preferences": domain.check_preferences(dict(cmd.preferences)),
             "phone_enc": self.cipher.encrypt(phone, member_id, "phone"),
         }
         if cmd.email:

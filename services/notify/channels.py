@@ -69,16 +69,30 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, now: float,
     return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature.removeprefix("sha256="))
 
 
+DEV_CONSOLE_FLAG = "NOTIFY_DEV_CONSOLE"
+
+
 class ConsoleChannel:
-    """Development delivery: logs the message (``make run`` needs no provider)."""
+    """Development delivery (NOTIFY_DEV_CONSOLE=1 only): logs that a message would go out, never to
+    whom or what it says, since logs outlive a member's erasure."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     def send(self, message: Outgoing) -> str:
-        log.warning("DEVELOPMENT DELIVERY CHANNEL (console) %s to %s: %s%s", self.name, message.to,
-                    f"[{message.subject}] " if message.subject else "", message.body)
+        log.warning("DEVELOPMENT DELIVERY CHANNEL (console): %s message %s (%s, member %s) not sent to anyone",
+                    self.name, message.message_id, message.template, message.member_id or "none")
         return f"console-{message.message_id}"
+
+
+class NoProvider:
+    """A channel the deployment does not use (NOTIFY_<CHANNEL>_PROVIDER=none): its messages fail for good."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def send(self, message: Outgoing) -> str:
+        raise PermanentError(f"no provider is configured for {self.name}")
 
 
 @dataclass
@@ -117,8 +131,8 @@ class SmtpChannel:
                 if self.user:
                     smtp.login(self.user, self.password or "")
                 smtp.send_message(mail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise PermanentError(f"recipient refused: {exc.recipients}") from None
+        except smtplib.SMTPRecipientsRefused:
+            raise PermanentError("recipient refused") from None  # not which: errors are stored and logged
         except smtplib.SMTPResponseException as exc:
             if 500 <= exc.smtp_code < 600:  # 5xx is final in SMTP, 4xx is "try again later"
                 raise PermanentError(f"SMTP {exc.smtp_code}") from None
@@ -177,14 +191,24 @@ class WebhookChannel(HttpChannel):
                 "text": message.body, "nonce": uuid.uuid4().hex}
 
 
+def dev_console_enabled() -> bool:
+    return env(DEV_CONSOLE_FLAG, "").lower() in ("1", "true", "yes")
+
+
 def channel_from_env(name: str) -> Channel:
-    """The adapter configured for a channel: NOTIFY_<CHANNEL>_PROVIDER = console | http | smtp."""
+    """The adapter configured for a channel: NOTIFY_<CHANNEL>_PROVIDER = http | smtp | none, or console
+    (the default) where NOTIFY_DEV_CONSOLE=1 says this is a development platform; refused otherwise."""
     prefix = f"NOTIFY_{name.upper()}_"
     timeout = float(env("NOTIFY_PROVIDER_TIMEOUT", "10"))
-    default = "console"
-    kind = env(prefix + "PROVIDER", default).lower()
+    kind = env(prefix + "PROVIDER", "console").lower()
     if kind == "console":
+        if not dev_console_enabled():
+            raise ValueError(f"{prefix}PROVIDER is console (the default), a development channel: configure a "
+                             f"provider (http, smtp, or none to turn {name} off), or set {DEV_CONSOLE_FLAG}=1 "
+                             "on a development platform")
         return ConsoleChannel(name)
+    if kind == "none":
+        return NoProvider(name)
     if kind == "smtp" and name == "email":
         return SmtpChannel(host=env("NOTIFY_SMTP_HOST", "127.0.0.1"), port=env_int("NOTIFY_SMTP_PORT", 25),
                            sender=env("NOTIFY_SMTP_FROM", "loyalty@localhost"),

@@ -3,7 +3,6 @@ each claiming its channel's due messages, applying the marketing rules, renderin
 retries, a rate limit and a circuit breaker per provider. Every step lands in the delivery log."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from service_runtime.config import StoreZones, env, env_int, settings_for
 from service_runtime.db import Tx, make_engine
 from services.notify import domain, store
 from services.notify.channels import Channel, Outgoing, PermanentError, ProviderError, channel_from_env
+from services.notify.recipients import PhoneHasher
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +142,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def phone_hash(phone: str) -> str:
-    return hashlib.sha256(phone.encode()).hexdigest()
-
-
 class Pipeline:
-    def __init__(self, engine: sa.Engine, config: NotifyConfig, channels: dict[str, Channel], amqp_uri: str) -> None:
+    def __init__(self, engine: sa.Engine, config: NotifyConfig, channels: dict[str, Channel], amqp_uri: str,
+                 phones: PhoneHasher) -> None:
         self.engine, self.config, self.channels, self.amqp_uri = engine, config, channels, amqp_uri
+        self.phones = phones
         now = time.monotonic()
         self.breakers = {c: domain.Breaker(config.breaker_threshold, config.breaker_cooldown) for c in channels}
         self.buckets = {c: domain.TokenBucket(*config.rates.get(c, (0.0, 0.0)), now=now) for c in channels}
@@ -366,7 +364,7 @@ class Dispatcher(DependencyProvider):
         self.config = NotifyConfig.from_env()
         self.engine = make_engine(settings.database_url, len(SENDER_CHANNELS) * (self.config.senders + 1) + 2)
         channels = {name: channel_from_env(name) for name in SENDER_CHANNELS}
-        self.pipeline = Pipeline(self.engine, self.config, channels, settings.amqp_uri)
+        self.pipeline = Pipeline(self.engine, self.config, channels, settings.amqp_uri, PhoneHasher.from_env())
 
     def start(self) -> None:
         with self.pipeline.tx() as tx:

@@ -42,7 +42,7 @@ from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
 from services.notify import domain, store
 from services.notify.channels import Outgoing, PermanentError, ProviderError, verify
-from services.notify.pipeline import MESSAGES, BreakerOpen, Dispatcher, Pipeline, phone_hash
+from services.notify.pipeline import MESSAGES, BreakerOpen, Dispatcher, Pipeline
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
@@ -326,7 +326,7 @@ class NotifyService(ServiceBase):
         NOTIFY_CODES_PER_HOUR per phone. The code is never stored (only a hash of the phone)."""
         cmd: SendCode = parse_request(SendCode, request)
         config = self.pipeline.config
-        digest = phone_hash(cmd.phone)
+        digest = self.pipeline.phones.hash(cmd.phone)
         now = datetime.now(UTC)
         with self.db.transaction() as tx:
             store.lock_member(tx, digest)

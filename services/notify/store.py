@@ -199,6 +199,10 @@ def erase_member(tx: Any, member_id: str) -> list[Any]:
         messages.c.member_id == member_id, messages.c.status.in_(("queued", "failed")))
         .values(status="suppressed", reason="member_erased", dead_at=None, updated_at=sa.func.now())
         .returning(messages.c.id, messages.c.channel, messages.c.campaign_id)).all())
-    tx.execute(messages.update().where(messages.c.member_id == member_id)
-               .values(variables={}, recipient_hash=None))
+    theirs = [r.id for r in tx.execute(messages.update().where(messages.c.member_id == member_id)
+                                       .values(variables={}, recipient_hash=None, last_error=None)
+                                       .returning(messages.c.id)).all()]
+    if theirs:  # providers' error and receipt texts may have quoted them
+        tx.execute(message_log.update().where(message_log.c.message_id.in_(theirs), message_log.c.detail.is_not(None))
+                   .values(detail=None))
     return waiting

@@ -43,7 +43,7 @@ messages = sa.Table(
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("store", sa.Text, nullable=True),
     sa.Column("variables", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
-    sa.Column("recipient_hash", sa.Text, nullable=True),  # login codes: sha256 of the phone, for the rate limit
+    sa.Column("recipient_hash", sa.Text, nullable=True),  # login codes: HMAC of the phone, rate limit
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

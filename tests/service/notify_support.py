@@ -2,6 +2,7 @@
 HTTP provider stub of ours (http.server in a thread) that records requests and fails when told to."""
 from __future__ import annotations
 
+import base64
 import json
 import mailbox
 import os
@@ -151,6 +152,7 @@ def endpoints() -> Iterator[tuple[SmtpServer, ProviderStub, ProviderStub, Provid
 
 def notify_env(smtp: SmtpServer, sms: ProviderStub, push: ProviderStub, hook: ProviderStub) -> dict[str, str]:
     return {
+        "NOTIFY_PHONE_HASH_KEY": base64.b64encode(b"notify-test-phone-hash-key-32byt").decode(),
         "NOTIFY_EMAIL_PROVIDER": "smtp", "NOTIFY_SMTP_HOST": "127.0.0.1", "NOTIFY_SMTP_PORT": str(smtp.port),
         "NOTIFY_SMTP_FROM": "loyalty@example.test",
         "NOTIFY_SMS_PROVIDER": "http", "NOTIFY_SMS_URL": sms.url, "NOTIFY_SMS_SECRET": SECRET,

@@ -2,6 +2,7 @@
 provider, erasure, signed webhooks and receipts, members.contact for services only."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -75,6 +76,8 @@ def test_a_login_code_goes_out_at_once_and_codes_are_limited_per_phone(platform)
     stored = query("notify", "SELECT variables::text, recipient_hash FROM messages WHERE id = :m",
                    m=sent["message_id"])
     assert "482913" not in stored[0][0] and phone not in stored[0][1]
+    # keyed (HMAC): a plain SHA-256 of an 11-digit mobile number is reversed by trying them all
+    assert stored[0][1] != hashlib.sha256(phone.encode()).hexdigest()
 
 
 def test_a_failing_sms_provider_does_not_hold_up_email(platform):  # noqa: F811
