@@ -50,9 +50,9 @@ _ERROR_TEXT = {  # status: (description, code, the message the gateway gives)
 }
 _RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 _REQUEST_ID_PARAM = {"name": "X-Request-ID", "in": "header", "required": False,
-                     "description": "Your id for this request (up to 128 characters); echoed in the answer "
-                                    "and in error bodies, and generated when absent",
-                     "schema": {"type": "string", "maxLength": 128}, "example": "pos-sh001-3-000123"}
+                     "description": "Your id for this request (up to 128 of A-Z a-z 0-9 . _ -); echoed in the "
+                                    "answer and in error bodies; absent or not of that form, one is generated",
+                     "schema": {"type": "string"}, "example": "pos-sh001-3-000123"}
 _IDEMPOTENCY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": False,
                       "description": "Send the same key when retrying: the first answer is replayed (with "
                                      "`Idempotent-Replayed: true`) for 48 hours; the same key with another body "
@@ -134,7 +134,7 @@ def _error_answer(status: int, declared: dict[str, Any] | None, field: str | Non
 # ---- examples built from schemas ------------------------------------------------------------------------
 _BY_NAME = {
     "phone": "+8613900001111", "member_phone": "+8613900001111", "store": "SH-001", "registration_store": "SH-001",
-    "currency": "CNY", "email": "zhang.san@example.com", "name": "Zhang San", "member_number": "800000001234",
+    "currency": "CNY", "email": "zhang.san@example.com", "name": "Zhang San", "member_number": "800000001233",
     "transaction_id": "T-20261201-000123", "refund_id": "R-20261201-000007", "terminal": "till-3",
     "username": "li.clerk", "password": "at least twelve chars", "locale": "zh-CN", "channel": "sms",
     "source": "pos", "text_version": "2026-11", "code": "LOYAL-7Q2X", "key": "birthday", "sku": "SKU-10023",
@@ -145,7 +145,8 @@ _DECIMALS = {"amount": "128.50", "discount": "10.00", "amount_due": "118.50", "v
              "min_spend": "100.00", "gift_value": "0.00", "budget_value": "10000.00", "money_budget": "5000.00",
              "point_value": "0.01", "multiplier": "2", "threshold": "2000", "percent": "10", "qty": "1",
              "conversion": "0.12", "control_conversion": "0.08", "lift": "0.04", "relative_lift": "0.5",
-             "control_share": "0.10", "qualifying": "1520.00", "needed": "480.00"}
+             "control_share": "0.10", "qualifying": "1520.00", "needed": "480.00",
+             "net_amount": "118.50", "refunded_amount": "0.00", "members_share": "0.35", "total_sales": "3400.00"}
 _BY_FORMAT = {"date-time": "2026-12-01T10:15:00Z", "date": "2026-12-01", "uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
               "email": "zhang.san@example.com", "uri": "https://example.com/hook", "password": "at least twelve chars",
               "binary": "", "duration": "PT15M"}

@@ -18,11 +18,11 @@ _RECEIPT = {"store": "SH-001", "transaction_id": "T-20261201-000123", "member_id
             "breakdown": [{"rule": "base", "points": 118}], "balance": 1318, "available": 1218, "pending": 0,
             "debt_repaid": 0, "tier": "silver", "tier_changed": False,
             "expiring": {"points": 200, "expires_at": "2026-12-31T15:59:59Z"}, "replayed": False}
-_MEMBER = {"member_id": MEMBER, "member_number": "800000001234", "name": "Zhang San", "phone": "139****1111",
+_MEMBER = {"member_id": MEMBER, "member_number": "800000001233", "name": "Zhang San", "phone": "139****1111",
            "email": "z***@example.com", "id_number": None, "contact_masked": True, "gender": "male",
            "birthday": "1990-05-17", "registration_store": "SH-001", "channel": "pos", "tags": ["vip"],
            "preferences": {}, "status": "active", "version": 1, "created_at": SOLD_AT, "updated_at": SOLD_AT,
-           "points": {"balance": 1318, "tier": "silver"}}
+           "points": {"balance": 1318, "tier": "silver", "held": 0, "available": 1318}}
 _HOLD = {"hold_id": HOLD, "member_id": MEMBER, "store": "SH-001", "transaction_id": "T-20261201-000124",
          "points": 500, "status": "held", "expires_at": "2026-12-01T10:20:00Z", "balance": 1318, "available": 818,
          "replayed": False}
@@ -54,7 +54,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "refund_sale": {"request": {"store": "SH-001", "refund_id": "R-20261201-000007",
                                 "transaction_id": "T-20261201-000123", "terminal": "till-3", "amount": "38.50",
                                 "refunded_at": "2026-12-01T11:02:00Z"}},
-    "hold_points": {"request": {"member_number": "800000001234", "store": "SH-001", "terminal": "till-3",
+    "hold_points": {"request": {"member_number": "800000001233", "store": "SH-001", "terminal": "till-3",
                                 "transaction_id": "T-20261201-000124", "points": 500, "ttl_seconds": 300},
                     "response": _HOLD},
     "commit_hold": {"response": {**_HOLD, "status": "committed", "balance": 818, "available": 818}},
@@ -71,7 +71,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "set_program": {"request": {"program": _PROGRAM, "effective_from": "2027-01-01T00:00:00+08:00"},
                     "response": _VERSION},
     "get_program": {"response": _VERSION},
-    "program_versions": {"response": [_VERSION]},
-    "list_bonus_rules": {"response": [_BONUS_RULE]},
+    "program_versions": {"response": {"items": [_VERSION], "next_cursor": None}},
+    "list_bonus_rules": {"response": {"items": [_BONUS_RULE], "next_cursor": None}},
     "end_bonus_rule": {"response": {**_BONUS_RULE, "active": False}},
 }

@@ -249,9 +249,8 @@ async def record_sale(body: SaleBody, request: Request, response: Response,
                          "for a store the caller may not post for is refused alone; the others are posted. "
                          "POS keys need points:write, ERP keys points:upload.")
 async def record_batch(body: BatchBody, request: Request,
-                       caller: Principal = allow("manager", "admin", any_key=True)) -> dict[str, Any]:
-    if caller.kind == "key" and not {"points:write", "points:upload"} & caller.scopes:
-        await deny(request, "this route needs the points:write or points:upload scope")
+                       caller: Principal = allow("manager", "admin",
+                                                 any_scope=("points:write", "points:upload"))) -> dict[str, Any]:
     checked: list[dict[str, Any]] = []
     sent: list[int] = []  # the upload's index of each item sent
     refused: dict[int, dict[str, Any]] = {}

@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_every_scope_opens_some_route(client):
-    used = {scope for r in api_routes(client.app) if r.access for scope in r.access.scopes}
+    used = {scope for r in api_routes(client.app) if r.access for scope in r.access.scopes | r.access.any_scopes}
     assert used == set(KEY_SCOPES)
 
 

@@ -25,11 +25,12 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="POS or ERP API key")
 
 
-def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = False, any_key: bool = False) -> Any:
+def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = False, any_key: bool = False,
+          any_scope: tuple[str, ...] = ()) -> Any:
     unknown = set(roles) - set(STAFF_ROLES)
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
-    wanted_roles, wanted_scopes = frozenset(roles), frozenset(scopes)
+    wanted_roles, wanted_scopes, either = frozenset(roles), frozenset(scopes), frozenset(any_scope)
 
     async def dependency(request: Request, _bearer: str | None = Depends(bearer_scheme),
                          _key: str | None = Depends(api_key_scheme)) -> Principal:
@@ -40,7 +41,8 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
         if principal.kind == "staff":
             permitted = bool(principal.roles & wanted_roles)
         elif principal.kind == "key":
-            permitted = any_key or (bool(wanted_scopes) and wanted_scopes <= principal.scopes)
+            permitted = (any_key or (bool(wanted_scopes) and wanted_scopes <= principal.scopes)
+                         or bool(either & principal.scopes))  # any_scope: one of them is enough
         else:
             permitted = member
         if not permitted:
@@ -53,7 +55,7 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
         return principal
 
     # who may call, readable from the route (the OpenAPI document derives 401/403 and "who may" from it)
-    dependency.access = Access(wanted_roles, wanted_scopes, member, any_key)  # type: ignore[attr-defined]
+    dependency.access = Access(wanted_roles, wanted_scopes, member, any_key, either)  # type: ignore[attr-defined]
     return Depends(dependency)
 
 
@@ -63,6 +65,7 @@ class Access:
     scopes: frozenset[str]
     member: bool
     any_key: bool
+    any_scopes: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         who = [", ".join(sorted(self.roles)) + " staff"] if self.roles else []
@@ -70,6 +73,8 @@ class Access:
             who.append("any API key")
         elif self.scopes:
             who.append("API keys with " + " and ".join(f"`{s}`" for s in sorted(self.scopes)))
+        elif self.any_scopes:
+            who.append("API keys with " + " or ".join(f"`{s}`" for s in sorted(self.any_scopes)))
         if self.member:
             who.append("the member themselves")
         return "Who may call: " + ("; ".join(who) or "nobody") + "."
