@@ -126,7 +126,8 @@ async def list_staff(request: Request, paging: PageParams = Depends(page_params)
 
 
 @router.patch("/staff/{staff_id}", response_model=StaffOut, summary="Change roles, stores, password or status",
-              responses={404: {"description": "No such staff user"}})
+              responses={404: {"description": "No such staff user"},
+                         409: {"description": "Admins cannot change their own roles, stores or status"}})
 async def patch_staff(staff_id: uuid.UUID, body: StaffPatch, request: Request,
                       caller: Principal = allow("admin")) -> StaffOut:
     changes: dict[str, object] = {}

@@ -140,6 +140,7 @@ async def replay(message_id: uuid.UUID, request: Request, caller: Principal = al
 
 # ---- provider receipts ---------------------------------------------------------------------------------------
 @router.post("/notify/receipts/{channel}", response_model=Message,
+             responses={403: {"description": "Bad or missing receipt signature"}},
              summary="A provider reports delivery (HMAC-signed like our requests to it)",
              description="Body `{\"provider_message_id\": ..., \"status\": \"delivered\"|\"failed\"}`, signed with "
                          "the channel's provider secret: X-Loyalty-Timestamp (unix seconds, within 5 minutes) and "
