@@ -159,6 +159,11 @@ def alerts() -> dict[str, Any]:
               "5m"),
         alert("LoyaltyAuditSealingBehind", "loyalty_audit_oldest_unsealed_seconds > 60", "warning",
               "Audit entries wait {{ $value | humanizeDuration }} to be chained", "audit-sealing-behind", "5m"),
+        # any at all: a field that does not decrypt is a key mix-up or a tampered row, never noise
+        alert("LoyaltyMembersUnreadableFields",
+              "sum by (field) (increase(loyalty_members_unreadable_fields_total[15m])) > 0", "warning",
+              "Some members' {{ $labels.field }} does not decrypt: they are listed as unreadable",
+              "members-unreadable-fields", "1m"),
     ]
     return {"groups": [
         {"name": "loyalty-availability", "rules": availability},
