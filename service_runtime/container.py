@@ -21,6 +21,7 @@ from nameko.containers import ServiceContainer
 from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 
 from contracts.errors import ServiceUnavailable
+from service_runtime import health  # noqa: F401  (stamps every consumer's loop: liveness)
 from service_runtime.faults import BurstLog, is_unavailable
 from service_runtime.metrics import CONTAINED_FAILURES, UNAVAILABLE_ERRORS
 

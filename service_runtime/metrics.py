@@ -68,7 +68,8 @@ class Metrics(DependencyProvider):
 
 
 class MetricsServer(SharedExtension):
-    """Serves /metrics for the whole process on the configured port (a green WSGI server)."""
+    """Serves /metrics (and /healthz, /readyz) for the whole process on the configured port (a green
+    WSGI server)."""
 
     def setup(self) -> None:
         from service_runtime.config import settings_for
@@ -85,7 +86,9 @@ class MetricsServer(SharedExtension):
 
         self._sock = eventlet.listen(("0.0.0.0", self.port))
         self.bound_port = self._sock.getsockname()[1]
-        app = make_wsgi_app()
+        from service_runtime import health
+
+        app = health.wsgi(make_wsgi_app())  # /healthz and /readyz: its consumers, not just the process
         self.container.spawn_managed_thread(
             lambda: eventlet.wsgi.server(self._sock, app, log_output=False),
             identifier="metrics-server",

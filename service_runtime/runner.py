@@ -20,7 +20,7 @@ import sys  # noqa: E402
 import nameko  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
-from service_runtime import heap  # noqa: E402
+from service_runtime import health, heap  # noqa: E402
 from service_runtime.config import ServiceSettings, redact_url  # noqa: E402
 from service_runtime.logs import setup_logging  # noqa: E402
 from service_runtime.registry import SERVICE_CLASSES, load_service  # noqa: E402
@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
              redact_url(settings.amqp_uri), redact_url(settings.database_url), settings.max_workers)
     runner.start()
     heap.settle()
+    eventlet.spawn_n(health.watchdog, eventlet.sleep)  # a dead consumer ends the process: it is restarted
     log.info("%s started", name)
     waiter = eventlet.spawn(runner.wait)
     while True:

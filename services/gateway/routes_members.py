@@ -86,6 +86,12 @@ class MemberOut(BaseModel):
         default=None, description="On a member's record and on look-ups by phone or card number (a till's); "
                                   "null elsewhere, or when the points service did not answer"
     )
+    points_unavailable: bool = Field(
+        default=False, description="True when the points service did not answer in time (down, restarting or "
+                                   "overloaded): `points` is null because the balance is unknown, not because it "
+                                   "is zero or the account is not open yet. The rest of the member is current; "
+                                   "ask again in a few seconds for the points"
+    )
 
 
 class RegisterMemberOut(BaseModel):
@@ -120,7 +126,7 @@ class ConsentOut(BaseModel):
 
 
 async def _member_out(request: Request, caller: Principal, member: dict[str, Any],
-                      points: PointsSummary | None = None) -> MemberOut:
+                      points: PointsSummary | None = None, points_unavailable: bool = False) -> MemberOut:
     full = sees_contact_data(caller, member.get("registration_store"), member["member_id"])
     if full and caller.kind in ("staff", "key"):
         await request.app.state.auditor.record(request, "member.contact_data_read", "ok", object_type="member",
@@ -130,7 +136,7 @@ async def _member_out(request: Request, caller: Principal, member: dict[str, Any
         shown["phone"] = mask_phone(member["phone"])
         shown["email"] = member.get("email") and mask_email(member["email"])
         shown["id_number"] = member.get("id_number") and mask_id_number(member["id_number"])
-    return MemberOut(**shown, contact_masked=not full, points=points)
+    return MemberOut(**shown, contact_masked=not full, points=points, points_unavailable=points_unavailable)
 
 
 def _default_channel(caller: Principal) -> str:
@@ -186,18 +192,27 @@ async def search_members(
                                                    after=position, **filters)
     points = await _till_points(request, [m["member_id"] for m in result["items"]]) if phone or member_number \
         else {}
-    items = [await _member_out(request, caller, m, points.get(m["member_id"])) for m in result["items"]]
+    items = [await _member_out(request, caller, m, None if points is None else points.get(m["member_id"]),
+                               points_unavailable=points is None) for m in result["items"]]
     return Page[MemberOut](items=items, next_cursor=make_cursor(result["next"]) if result["next"] else None)
 
 
-async def _till_points(request: Request, member_ids: list[str]) -> dict[str, PointsSummary]:
+def _points_away(exc: BaseException) -> bool:
+    """Points did not answer (down, stalled, breaker open): the member is shown without points."""
+    return isinstance(exc, (RpcTimeout, RpcUnavailable)) or (
+        isinstance(exc, RemoteError) and exc.exc_type == "ServiceUnavailable")
+
+
+async def _till_points(request: Request, member_ids: list[str]) -> dict[str, PointsSummary] | None:
     """The till's look-up (by phone or card number) shows points too: one RPC for the page; the
-    look-up still answers, without points, if points does not."""
+    look-up still answers, without points (None: marked unavailable), if points does not."""
     if not member_ids:
         return {}
     try:
         found = await request.app.state.services.call(request, "points", "brief_accounts", member_ids=member_ids)
-    except (RemoteError, RpcTimeout, RpcUnavailable):
+    except (RemoteError, RpcTimeout, RpcUnavailable) as exc:
+        if _points_away(exc):
+            return None
         return {}
     return {m: PointsSummary(**p) for m, p in found.items()}
 
@@ -217,16 +232,17 @@ async def get_member(member_id: uuid.UUID, request: Request, response: Response,
     )
     if isinstance(member, BaseException):
         raise member
-    points = None
+    points, away = None, isinstance(account, BaseException) and _points_away(account)
     if isinstance(account, RemoteError) and account.exc_type == "NotFound":
         points = None  # the account opens when points handles member.registered
     elif isinstance(account, BaseException):
-        raise account
+        if not away:
+            raise account
     else:
         points = PointsSummary(balance=account["balance"], tier=account["tier"], held=account["held"],
                                available=account["available"])
     response.headers["ETag"] = f'"{member["version"]}"'
-    return await _member_out(request, caller, member, points)
+    return await _member_out(request, caller, member, points, points_unavailable=away)
 
 
 def _expected_version(if_match: str | None) -> int:
