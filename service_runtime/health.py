@@ -46,16 +46,18 @@ def _stamp(consumer: Consumer) -> None:
     consumer._loyalty_alive_at = time.monotonic()
 
 
-_original_init = Consumer.__init__
+_original_run = Consumer.run
 
 
-def _init(self: Consumer, *args: Any, **kwargs: Any) -> None:
-    _original_init(self, *args, **kwargs)
-    _stamp(self)  # a consumer that never connects goes stale from its creation
+def _run(self: Consumer, *args: Any, **kwargs: Any) -> Any:
+    """A consumer counts once its loop runs (a standalone client's reply consumer, consumed on
+    demand, never does), and still counts if the loop ends without being asked to stop."""
+    _stamp(self)  # a consumer that never connects goes stale from here
     _CONSUMERS.add(self)
+    return _original_run(self, *args, **kwargs)
 
 
-Consumer.__init__ = _init
+Consumer.run = _run
 Consumer.on_iteration = _stamp  # once a turn of the consume loop
 
 

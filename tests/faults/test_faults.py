@@ -20,7 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.faults.audit import PLATFORM, ROOT, db, expected_restarts, fault, killed, pid, scrape
+from tests.faults.audit import PLATFORM, ROOT, SERVICES, db, expected_restarts, fault, killed, pid, scrape
 from tests.faults.nodes import available
 from tests.helpers import wait_for
 
@@ -41,15 +41,29 @@ def _has_account(platform, member_id: str) -> bool:
         return False
 
 
+def _health(platform, service: str, path: str) -> int:
+    port = platform["env"][f"{service.upper()}_METRICS_PORT"]
+    return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5).status_code
+
+
 def test_broker_stopped_and_started_under_load(platform):
     before = _registered_then_account(platform)
 
-    def bounce() -> None:
+    def bounce() -> dict[str, Any]:
         platform["rabbit"].ctl("stop_app")
-        time.sleep(10)
+        began = time.monotonic()
+        # consumers cut off: not ready at once, still live (a 10 s outage restarts nothing)
+        wait_for(lambda: _health(platform, "points", "/readyz") == 503, timeout=8, interval=0.2,
+                 message="points not ready without its broker")
+        live = {name: _health(platform, name, "/healthz") for name in SERVICES}
+        time.sleep(max(0.0, 10 - (time.monotonic() - began)))
         platform["rabbit"].ctl("start_app")
+        return {"healthz_during_outage": live}
 
-    fault(platform, "broker_stop_app", bounce)
+    figures = fault(platform, "broker_stop_app", bounce)
+    assert set(figures["healthz_during_outage"].values()) == {200}, figures
+    wait_for(lambda: all(_health(platform, name, "/readyz") == 200 for name in SERVICES), timeout=60,
+             interval=0.5, message="every service consuming again")
     # the registration from before the outage reached points (moved here from the e2e suite)
     wait_for(lambda: _has_account(platform, before), timeout=90, interval=0.5, message="account after the bounce")
     wait_for(lambda: platform["admin"].get("/readyz").status_code == 200, timeout=60, interval=0.5,

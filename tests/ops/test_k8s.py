@@ -56,6 +56,10 @@ def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: 
             assert "PASSWORD" not in var["name"] or "valueFrom" in var, (name, var["name"])
     assert deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"][
         "path"] == "/readyz"
+    for name in ("members", "points", "campaigns", "notify"):  # a dead consumer, not just a live process
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
     assert "loyalty-members-keys" in str(deployments["members"]) and "loyalty-members-keys" not in str(
         deployments["points"])
 
