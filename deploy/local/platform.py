@@ -198,9 +198,9 @@ def start() -> int:
                   "(perhaps from another checkout):", file=sys.stderr)
             for reason in taken:
                 print(f"  - {reason}", file=sys.stderr)
-            print("Stop it there (`make stop` in its checkout), or run an isolated copy with its own DB_NAME_PREFIX, "
-                  "a virtual host in AMQP_URI and its own ports (docs/operations.md, \"An isolated copy\").",
-                  file=sys.stderr)
+            print("Stop it there (`make stop` in its checkout), or run an isolated copy with its own DB_NAME_PREFIX,\n"
+                  "a virtual host in AMQP_URI, its own ports and its own VAR_DIR (docs/operations.md, "
+                  "\"An isolated copy\").", file=sys.stderr)
             return 1
     RUN.mkdir(parents=True, exist_ok=True)
     LOG.mkdir(parents=True, exist_ok=True)
