@@ -92,7 +92,12 @@ def wsgi(metrics_app: Callable[..., Any]) -> Callable[..., Any]:
     return app
 
 
-def watchdog(sleep: Callable[[float], Any], exit_: Callable[[int], Any] = os._exit) -> None:
+def _exit(code: int) -> None:
+    logging.shutdown()  # the last lines reach the log before the process goes
+    os._exit(code)
+
+
+def watchdog(sleep: Callable[[float], Any], exit_: Callable[[int], Any] = _exit) -> None:
     """Exit the process once a consumer has been stale for the watchdog's limit (0: never)."""
     limit = watchdog_seconds()
     if limit <= 0:
@@ -103,5 +108,4 @@ def watchdog(sleep: Callable[[float], Any], exit_: Callable[[int], Any] = os._ex
         if state["consumers"] and state["stalest_seconds"] >= limit:
             log.error("a consumer has not consumed for %ss (limit %ss): exiting so the supervisor restarts "
                       "this process", state["stalest_seconds"], limit)
-            logging.shutdown()
             exit_(WATCHDOG_EXIT_CODE)
