@@ -252,7 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("show takes a position or --event-id")
 
     with open_queue(cfg.amqp_uri()) as queue:
-        letters = queue.fetch(args.limit)
+        try:
+            letters = queue.fetch(args.limit)
+        except amqp.exceptions.NotFound:
+            print(f"no queue {DEAD_LETTER_QUEUE} on {cfg.amqp_vhost()}: run `python -m service_runtime.bootstrap` "
+                  "(or check AMQP_URI)", file=sys.stderr)
+            return 1
         if args.command == "list":
             print_list(select(letters, event_type=args.type))
             return 0
