@@ -5,10 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore
+.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
 
 help:
-	@echo "make run     set up everything and start the platform in the background"
+	@echo "make run     set up everything and start the platform in the background (PROMETHEUS=1: Prometheus too)"
 	@echo "make stop    stop it"
 	@echo "make status  show what is running"
 	@echo "make test    set up everything and run the whole test suite (lint included)"
@@ -16,21 +16,41 @@ help:
 	@echo "make lint    ruff and mypy"
 	@echo "make schemas regenerate contracts/schemas and contracts/openapi.json from the code"
 	@echo "make bench   benchmarks (BENCH lines; SCALE=small|medium|large)"
+	@echo "make lock    regenerate the hashed lock files after editing requirements*.txt"
+	@echo "make audit   check the locked packages for known vulnerabilities (pip-audit)"
+	@echo "make deadletters [CMD='show 2']  list (show, replay) the dead-lettered events"
 
-$(STAMP): requirements.txt requirements-dev.txt deploy/local/ensure-venv.sh
+# Installs requirements-dev.lock (every package pinned with its sha256) with --require-hashes.
+$(STAMP): requirements-dev.lock requirements-tools.lock deploy/local/ensure-venv.sh
 	@PYTHON=$(PYTHON) VENV=$(VENV) bash deploy/local/ensure-venv.sh
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
+# After editing requirements.txt or requirements-dev.txt: regenerate the locks (needs PyPI).
+lock: venv
+	@bash deploy/local/lock.sh
+
+# Known vulnerabilities in the locked packages; fails when the database cannot be asked.
+audit:
+	@PYTHON=$(PYTHON) bash deploy/local/audit.sh
+
 infra:
 	@bash deploy/local/ensure-infra.sh
 
-run: venv infra
+# PROMETHEUS=1: Prometheus (and the PostgreSQL exporters) beside it, as `make prometheus` starts them.
+WITH_PROMETHEUS := $(filter 1 yes true on,$(PROMETHEUS))
+
+run: venv infra $(if $(WITH_PROMETHEUS),ops-tools)
 	@DEMO_DATA=$${DEMO_DATA:-1} $(PY) deploy/local/platform.py start
+ifneq ($(WITH_PROMETHEUS),)
+	@$(PY) deploy/prometheus/local.py stop
+	@$(PY) deploy/prometheus/local.py start
+endif
 
 stop:
-	@if [ -x $(PY) ]; then $(PY) deploy/local/platform.py stop; else echo "platform is not running"; fi
+	@if [ -x $(PY) ]; then $(PY) deploy/local/platform.py stop; $(PY) deploy/prometheus/local.py stop; \
+	else echo "platform is not running"; fi
 
 status: venv
 	@$(PY) deploy/local/platform.py status
@@ -93,6 +113,14 @@ prometheus-stop:
 
 bench-restore: venv infra
 	$(PY) -m bench.restore
+
+# Dead-lettered events (docs/runbooks/dead-letters.md): CMD="show 3", "show --event-id ID", "replay --all".
+deadletters: venv
+	@$(PY) -m service_runtime.deadletters $(or $(CMD),list)
+
+# Replay to the original exchange and routing key: TYPE=points.accrued, or ALL=1.
+deadletters-replay: venv
+	@$(PY) -m service_runtime.deadletters replay $(if $(ALL),--all,--type $(TYPE))
 
 clean: stop
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

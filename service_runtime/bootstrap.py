@@ -1,11 +1,15 @@
 """Prepare broker and databases before services start (run by `make run` and the tests).
 
-    python -m service_runtime.bootstrap [--drop]
+    python -m service_runtime.bootstrap [--drop [--yes-really]]
 
 Creates the AMQP virtual host if the URI names one, one database per service (and the
 gateway's when it has one), applies each service's migrations, and declares every event
 exchange, event queue and the dead-letter queue, so no event is published before the
 queue that should receive it exists. Safe to run again.
+
+``--drop`` deletes every service's database first. It runs alone only where every database
+name starts with a throwaway prefix (tests, benchmarks: ``BOOTSTRAP_DROP_PREFIXES``); anywhere
+else it also needs ``--yes-really``, so a wrong environment cannot wipe a chain's data.
 """
 from __future__ import annotations
 
@@ -22,9 +26,26 @@ import sqlalchemy as sa
 from tenacity import retry, stop_after_delay, wait_fixed
 
 from service_runtime import config as cfg
-from service_runtime import migrate, topology
+from service_runtime import inbox, migrate, topology
 
 log = logging.getLogger("bootstrap")
+
+# database name prefixes the test suites and benchmarks create and throw away
+THROWAWAY_PREFIXES = "loyalty_test,loyalty_e2e,loyalty_ops,loyalty_bench,faults_"
+
+
+class DropRefused(Exception):
+    """--drop named a database that is not a throwaway one, without confirmation."""
+
+
+def check_drop(names: list[str], confirmed: bool) -> None:
+    """Refuse to drop a database outside the throwaway prefixes unless confirmed."""
+    prefixes = tuple(p.strip() for p in cfg.env("BOOTSTRAP_DROP_PREFIXES", THROWAWAY_PREFIXES).split(",")
+                     if p.strip())
+    kept = [name for name in names if not name.startswith(prefixes)]
+    if kept and not confirmed:
+        raise DropRefused(f"refusing to drop {', '.join(kept)}: not a throwaway database (prefixes "
+                          f"{', '.join(prefixes)}); add --yes-really to drop them and everything in them")
 
 
 def _management(method: str, path: str, body: dict[str, str] | None = None) -> None:
@@ -118,13 +139,16 @@ def declare_topology(amqp_uri: str) -> None:
     topology.declare(amqp_uri, entities)
 
 
-def bootstrap(drop: bool = False) -> None:
+def bootstrap(drop: bool = False, confirmed: bool = False) -> None:
     amqp_uri = cfg.amqp_uri()
+    if drop:
+        check_drop([_database_name(cfg.database_url(service)) for service in cfg.DATABASES], confirmed)
     ensure_vhost(amqp_uri)
     for service in cfg.DATABASES:
         url = cfg.database_url(service)
         ensure_database(url, drop=drop)
         migrate.upgrade(service, url)
+        inbox.ensure_index(url)
         log.info("database %s migrated", _database_name(url))
     declare_topology(amqp_uri)
     log.info("broker topology declared on vhost %s", cfg.amqp_vhost(amqp_uri))
@@ -133,10 +157,16 @@ def bootstrap(drop: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--drop", action="store_true", help="drop and recreate the databases first")
+    parser.add_argument("--yes-really", action="store_true",
+                        help="confirm --drop of databases outside the throwaway (test) prefixes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="bootstrap: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    bootstrap(drop=args.drop)
+    try:
+        bootstrap(drop=args.drop, confirmed=args.yes_really)
+    except DropRefused as exc:
+        print(f"bootstrap: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

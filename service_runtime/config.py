@@ -96,11 +96,16 @@ class ServiceSettings:
     outbox_retention_hours: int
     event_delivery_limit: int
     log_level: str
+    inbox_retention_hours: int = 168  # why this long: service_runtime/inbox.py
+    inbox_purge_seconds: float = 600.0
 
     @classmethod
     def load(cls, name: str) -> "ServiceSettings":
         prefix = name.upper() + "_"
+        from service_runtime.inbox import DEFAULT_RETENTION_HOURS, check_retention
+
         max_workers = env_int(prefix + "MAX_WORKERS", env_int("MAX_WORKERS", 10))
+        outbox_retention_hours = env_int("OUTBOX_RETENTION_HOURS", 72)
         metrics_port = env_int(prefix + "METRICS_PORT", _METRICS_PORTS.get(name, 9100))
         return cls(
             name=name,
@@ -117,9 +122,12 @@ class ServiceSettings:
             outbox_poll_seconds=float(env("OUTBOX_POLL_SECONDS", "1.0")),
             outbox_bundle_size=max(env_int("OUTBOX_BUNDLE_SIZE", 100), 1),
             outbox_linger_ms=max(env_int("OUTBOX_LINGER_MS", 20), 0),
-            outbox_retention_hours=env_int("OUTBOX_RETENTION_HOURS", 72),
+            outbox_retention_hours=outbox_retention_hours,
             event_delivery_limit=env_int("EVENT_DELIVERY_LIMIT", 10),
             log_level=env("LOG_LEVEL", "INFO"),
+            inbox_retention_hours=check_retention(env_int("INBOX_RETENTION_HOURS", DEFAULT_RETENTION_HOURS),
+                                                  outbox_retention_hours),
+            inbox_purge_seconds=float(env("INBOX_PURGE_SECONDS", "600")),
         )
 
     def nameko_config(self) -> dict[str, object]:

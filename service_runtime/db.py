@@ -158,19 +158,24 @@ class Database(DependencyProvider):
     """Engine per process, a ``WorkerDb`` per worker, and the outbox relay for the process."""
 
     def setup(self) -> None:
+        from service_runtime.inbox import InboxJanitor
         from service_runtime.outbox import OutboxRelay
 
         self.service_name = self.container.service_name
         settings = self.settings = settings_for(self.service_name)
         self.engine = make_engine(settings.database_url, settings.db_pool_size)
         self.relay = OutboxRelay(self.engine, settings) if settings.outbox_relay else None
+        self.janitor = InboxJanitor(self.engine, self.service_name, settings.inbox_retention_hours,
+                                    settings.inbox_purge_seconds)
         self._workers: dict[object, WorkerDb] = {}
 
     def start(self) -> None:
         if self.relay is not None:
             self.container.spawn_managed_thread(self.relay.run, identifier="outbox-relay")
+        self.container.spawn_managed_thread(self.janitor.run, identifier="inbox-janitor")
 
     def stop(self) -> None:
+        self.janitor.stop()
         if self.relay is not None:
             self.relay.stop()
         self.engine.dispose()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Create .venv with Python 3.11 and install the pinned requirements (runtime and development).
+# Create .venv with Python 3.11 and install the locked requirements (runtime and development):
+# requirements-dev.lock pins every package, dependencies of dependencies included, to a version
+# and the sha256 of its files, and the install refuses anything else (--require-hashes).
 # uv installs them in seconds (pip takes about 40 s on a 2-core machine); pip is the fallback.
 set -euo pipefail
 VENV=${VENV:-.venv}
-UV_VERSION=0.13.9
+LOCK=${LOCK:-requirements-dev.lock}
 
 python=""
 for candidate in "${PYTHON:-}" python3.11 python3; do
@@ -30,9 +32,11 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$python" -m venv "$VENV"
 fi
 
-if "$VENV/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION" >/dev/null 2>&1; then
-  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -r requirements-dev.txt
+# uv itself comes from its own lock, hash-checked like the rest
+if "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+     -r requirements-tools.lock >/dev/null 2>&1; then
+  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes -r "$LOCK"
 else
   echo "venv: uv unavailable, installing with pip"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$LOCK"
 fi
