@@ -14,7 +14,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from contracts.errors import Conflict
 from service_runtime.config import env_int
 from service_runtime.db import Tx
-from services.points import store
+from services.points import repo
 
 MEMBERS_TIMEOUT = env_int("POINTS_MEMBERS_TIMEOUT_SECONDS", 5)
 
@@ -49,7 +49,7 @@ def confirm(members: Any, member_ids: list[str], numbers: list[str]) -> list[dic
 def open_confirmed(tx: Tx, members: list[dict[str, Any]]) -> int:
     """Open the accounts of confirmed active members (frozen, merged and erased ones open by
     their events). How many were opened."""
-    return store.open_accounts(tx, [{"member_id": m["member_id"], "opened_by_event": None,
+    return repo.open_accounts(tx, [{"member_id": m["member_id"], "opened_by_event": None,
                                      "member_number": m["member_number"],
                                      "registration_store": m["registration_store"]}
                                     for m in members if m.get("status") == "active"])

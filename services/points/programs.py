@@ -11,7 +11,7 @@ from nameko.extensions import DependencyProvider
 
 from contracts.points import BonusRule, Program
 from service_runtime.db import Tx
-from services.points import domain, store
+from services.points import domain, repo
 
 CACHE_SECONDS = 2.0
 SEED_FROM = datetime(2000, 1, 1, tzinfo=UTC)
@@ -32,14 +32,14 @@ class Programs:
     def _refresh(self, tx: Tx) -> None:
         if time.monotonic() - self._loaded < CACHE_SECONDS:
             return
-        rows = store.program_versions(tx)
+        rows = repo.program_versions(tx)
         if not rows:
-            store.seed_program(tx, Program().model_dump(mode="json"), SEED_FROM)
-            rows = store.program_versions(tx)
+            repo.seed_program(tx, Program().model_dump(mode="json"), SEED_FROM)
+            rows = repo.program_versions(tx)
         rows = sorted(rows, key=lambda r: (r.effective_from, r.version))
         bonuses = [domain.Bonus(str(r.id), BonusRule.model_validate(r.rule), r.audience, r.source)
-                   for r in store.bonus_rules_since(tx, datetime.now(UTC) - timedelta(days=400))]
-        budgeted = store.budgeted_sources(tx)
+                   for r in repo.bonus_rules_since(tx, datetime.now(UTC) - timedelta(days=400))]
+        budgeted = repo.budgeted_sources(tx)
         with self._lock:
             self._starts = [r.effective_from for r in rows]
             self._versions = [(r.version, Program.model_validate(r.program)) for r in rows]

@@ -1,4 +1,4 @@
-"""The store manager's daily report, shaped from the figures the store gives (store.daily). Pure."""
+"""The store manager's daily report, shaped from the figures the store gives (repo.daily). Pure."""
 from __future__ import annotations
 
 from datetime import date

@@ -81,8 +81,7 @@ from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.points import domain, ledger, limits, opening, reports, store, uploads
-from services.points import store as points_store  # for methods whose `store` argument shadows it
+from services.points import domain, ledger, limits, opening, repo, reports, uploads
 from services.points.combine import SaleCombiner, SaleCombinerProvider
 from services.points.programs import ProgramProvider, Programs
 
@@ -199,35 +198,35 @@ class PointsService(ServiceBase):
                 _member_id(event.member_id)
             except InvalidInput:
                 raise InvalidEvent(f"{envelope.type} with a malformed member_id {event.member_id!r}") from None
-        store.open_accounts(tx, [{"member_id": event.member_id, "opened_by_event": str(envelope.event_id),
+        repo.open_accounts(tx, [{"member_id": event.member_id, "opened_by_event": str(envelope.event_id),
                                   "member_number": event.member_number,
                                   "registration_store": event.registration_store} for event, envelope in registered])
 
     @subscribe("members", "member.updated")
     def on_member_updated(self, tx: Tx, event: MemberUpdated, envelope: Envelope) -> None:
         if "status" in event.changed_fields and event.status in ("active", "frozen"):
-            accounts = store.lock_accounts(tx, [event.member_id])
+            accounts = repo.lock_accounts(tx, [event.member_id])
             if event.member_id in accounts and accounts[event.member_id].status in ("active", "frozen"):
-                store.set_status(tx, event.member_id, event.status)
+                repo.set_status(tx, event.member_id, event.status)
 
     @subscribe("members", "member.erased")
     def on_member_erased(self, tx: Tx, event: MemberErased, envelope: Envelope) -> None:
         """Points hold no personal data beyond the member id; the accounting stays, the
         account takes no more points."""
-        accounts = store.lock_accounts(tx, [event.member_id])
+        accounts = repo.lock_accounts(tx, [event.member_id])
         account = accounts.get(event.member_id)
         if account is not None:
-            for hold in store.open_holds(tx, account.member_id):
+            for hold in repo.open_holds(tx, account.member_id):
                 ledger.release(tx, account, hold, "released", _now())
-            store.save_accounts(tx, [account])
-            store.set_status(tx, event.member_id, "erased")
+            repo.save_accounts(tx, [account])
+            repo.set_status(tx, event.member_id, "erased")
 
     @subscribe("members", "member.merged")
     def on_member_merged(self, tx: Tx, event: MemberMerged, envelope: Envelope) -> None:
         """Balance, lots, holds released, history, sales and activities move to the survivor."""
         # the survivor may itself have been merged since (events handled out of order): follow it
-        survivor_id = store.resolve(tx, [event.survivor_id]).get(event.survivor_id, event.survivor_id)
-        accounts = store.lock_accounts(tx, [survivor_id, event.merged_id])
+        survivor_id = repo.resolve(tx, [event.survivor_id]).get(event.survivor_id, event.survivor_id)
+        accounts = repo.lock_accounts(tx, [survivor_id, event.merged_id])
         survivor, merged = accounts.get(survivor_id), accounts.get(event.merged_id)
         if survivor is None or merged is None:  # not opened yet (member.registered behind): try again later
             raise RuntimeError(f"merge of {event.merged_id} into {survivor_id}: account not open yet")
@@ -235,11 +234,11 @@ class PointsService(ServiceBase):
             log.info("merge of %s into %s: already merged", event.merged_id, survivor_id)
             return
         now = _now()
-        for hold in store.open_holds(tx, merged.member_id):
+        for hold in repo.open_holds(tx, merged.member_id):
             ledger.release(tx, merged, hold, "released", now)
-        store.move_member(tx, merged.member_id, survivor.member_id)
-        store.move_bonus_state(tx, merged.member_id, survivor.member_id)
-        store.add_ledger(tx, [
+        repo.move_member(tx, merged.member_id, survivor.member_id)
+        repo.move_bonus_state(tx, merged.member_id, survivor.member_id)
+        repo.add_ledger(tx, [
             {"member_id": survivor.member_id, "kind": "merge_in", "delta": 0, "reference": merged.member_id,
              "detail": {"balance": merged.balance, "debt": merged.debt}}])
         survivor.balance += merged.balance
@@ -251,9 +250,9 @@ class PointsService(ServiceBase):
                                 direction="up", reason="merge", changed_at=now))
             survivor.tier, survivor.tier_since = merged.tier, now
         survivor.dirty = merged.dirty = True
-        store.save_accounts(tx, [survivor, merged])
-        store.trim_lots(tx, survivor.member_id, max(0, survivor.balance - survivor.held))
-        store.set_status(tx, merged.member_id, "merged", merged_into=survivor.member_id)
+        repo.save_accounts(tx, [survivor, merged])
+        repo.trim_lots(tx, survivor.member_id, max(0, survivor.balance - survivor.held))
+        repo.set_status(tx, merged.member_id, "merged", merged_into=survivor.member_id)
 
     @subscribe("members", "member.birthday")
     def on_member_birthday(self, tx: Tx, event: MemberBirthday, envelope: Envelope) -> None:
@@ -267,17 +266,17 @@ class PointsService(ServiceBase):
                          multiplier=event.multiplier, points_per_sale=event.points_per_sale, stores=event.stores)
         rule_id = str(uuid.uuid5(CAMPAIGN_RULES, event.rule_key))
         source = f"campaign:{event.campaign_id}"
-        store.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at, None,
+        repo.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at, None,
                              source=source, rule_id=rule_id, audience=source if event.audience_only else None)
         cap = self._bonus_cap(tx, event.points_budget, event.money_budget)
         if cap is not None or event.per_member_limit is not None:
-            store.set_budget(tx, source, cap, per_member=event.per_member_limit)
+            repo.set_budget(tx, source, cap, per_member=event.per_member_limit)
         self.programs.invalidate()
 
     @subscribe("campaigns", "campaign.budget_changed")
     def on_campaign_budget_changed(self, tx: Tx, event: CampaignBudgetChanged, envelope: Envelope) -> None:
         cap = self._bonus_cap(tx, event.points_budget, event.money_budget)
-        store.set_budget(tx, f"campaign:{event.campaign_id}", cap, event.granted)
+        repo.set_budget(tx, f"campaign:{event.campaign_id}", cap, event.granted)
         self.programs.invalidate()
 
     def _bonus_cap(self, tx: Tx, points: int | None, money: Decimal | None) -> int | None:
@@ -292,11 +291,11 @@ class PointsService(ServiceBase):
     @subscribe("campaigns", "campaign.audience_granted")
     def on_campaign_audience_granted(self, tx: Tx, event: CampaignAudienceGranted, envelope: Envelope) -> None:
         """Members the campaign's audience-only bonus rules reward (its treated audience)."""
-        store.grant_audience(tx, f"campaign:{event.campaign_id}", [_member_id(m) for m in event.member_ids])
+        repo.grant_audience(tx, f"campaign:{event.campaign_id}", [_member_id(m) for m in event.member_ids])
 
     @subscribe("campaigns", "campaign.bonus_ended")
     def on_campaign_bonus_ended(self, tx: Tx, event: CampaignBonusEnded, envelope: Envelope) -> None:
-        store.end_bonus_rules_of(tx, f"campaign:{event.campaign_id}", event.ended_at)
+        repo.end_bonus_rules_of(tx, f"campaign:{event.campaign_id}", event.ended_at)
         self.programs.invalidate()
 
     # -- sales -------------------------------------------------------------------------------------
@@ -392,9 +391,9 @@ class PointsService(ServiceBase):
                 ids.append(_member_id(sale.member_id or ""))
             except InvalidInput:
                 continue  # answered as that item's error later
-        members = set(store.resolve(tx, ids, numbers).values())
-        members |= set(store.sale_members(tx, [(r.store, r.transaction_id) for _, r in refunds_in]))
-        store.lock_accounts(tx, members)
+        members = set(repo.resolve(tx, ids, numbers).values())
+        members |= set(repo.sale_members(tx, [(r.store, r.transaction_id) for _, r in refunds_in]))
+        repo.lock_accounts(tx, members)
 
     def _sales(self, tx: Tx, sales_in: list[tuple[int, Sale]], confirmed: set[str]
                ) -> dict[int, SaleResult | ServiceError]:
@@ -408,7 +407,7 @@ class PointsService(ServiceBase):
             except InvalidInput as exc:
                 outcomes[index] = exc
         sales_in = [(index, sale) for index, sale in sales_in if index in refs]
-        resolved, accounts = store.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
+        resolved, accounts = repo.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
                                              [refs[i] for i, s in sales_in if not s.member_id])
         unconfirmed = opening.unknown([refs[i] for i, _ in sales_in], resolved, confirmed)
         if unconfirmed:  # registered a moment ago, or unknown: members says which
@@ -419,16 +418,16 @@ class PointsService(ServiceBase):
             ledger.release_expired(tx, held, now)
         _, current = self.programs.current(tx)
         since = now - timedelta(days=current.tier_window_days)
-        existing, spend, summaries = store.sale_context(
+        existing, spend, summaries = repo.sale_context(
             tx, sorted(accounts), [(s.store, s.transaction_id) for _, s in sales_in], since, now)
         bonuses = self.programs.bonuses(tx)
         live = [b for b in bonuses if any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)]
         # no query unless an audience-only rule applies
-        granted = store.granted_audiences(tx, {b.audience for b in live if b.audience is not None}, sorted(accounts))
+        granted = repo.granted_audiences(tx, {b.audience for b in live if b.audience is not None}, sorted(accounts))
         budgeted = self.programs.budgeted(tx)
         # the budgets these sales may draw on, locked at once in order: two uploads taking from
         # two campaigns' budgets in opposite orders would deadlock
-        store.lock_budgets(tx, {b.source for b in live if b.source in budgeted})
+        repo.lock_budgets(tx, {b.source for b in live if b.source in budgeted})
         writes = ledger.Writes()
         seen: dict[tuple[str, str], tuple[str, int]] = {}
         rows: list[dict[str, Any]] = []
@@ -460,7 +459,7 @@ class PointsService(ServiceBase):
                 today = 0
                 if program.cap_per_day is not None:
                     start, end = domain.local_day_bounds(sale.sold_at, zone)
-                    today = store.earned_between(tx, account.member_id, start, end) + sum(
+                    today = repo.earned_between(tx, account.member_id, start, end) + sum(
                         r["points"] for r in rows
                         if r["member_id"] == account.member_id and start <= r["sold_at"] < end)
                 lines = [domain.Line(i.sku, i.category, i.amount, i.discount) for i in sale.items] or [
@@ -507,7 +506,7 @@ class PointsService(ServiceBase):
                                         balance=account.balance, point_value=program.point_value,
                                         campaign_bonus=_campaign_bonus(earning, open_to)))
         for lot in writes.lots:
-            store.add_to_summary(summaries[lot["member_id"]], lot, now)
+            repo.add_to_summary(summaries[lot["member_id"]], lot, now)
         for index, sale, account, info in pending:
             if account is None:
                 continue
@@ -525,7 +524,7 @@ class PointsService(ServiceBase):
                 first = outcomes[info["same_as"]]
                 outcomes[index] = first.model_copy(update={"replayed": True}) if isinstance(first, SaleResult) \
                     else first
-        if store.write_sales(tx, writes.ledger, writes.lots, rows, [a for a in accounts.values() if a.dirty]) \
+        if repo.write_sales(tx, writes.ledger, writes.lots, rows, [a for a in accounts.values() if a.dirty]) \
                 != len(rows):
             raise _Race()
         tx.emit_many(events)
@@ -546,29 +545,29 @@ class PointsService(ServiceBase):
         allowed: dict[str, int] = {}
         for source in sorted({sources[label] for label, _ in wanted}):
             labels = [(label, points) for label, points in wanted if sources[label] == source]
-            if not store.take_award(tx, source, member_id):
+            if not repo.take_award(tx, source, member_id):
                 allowed.update((label, 0) for label, _ in labels)  # the member's limit of bonus sales
                 continue
-            allowed.update((label, store.take_budget(tx, source, points)) for label, points in labels)
+            allowed.update((label, repo.take_budget(tx, source, points)) for label, points in labels)
             if not any(allowed[label] for label, _ in labels):
-                store.give_back_award(tx, source, member_id)  # nothing granted: the sale does not count
+                repo.give_back_award(tx, source, member_id)  # nothing granted: the sale does not count
         return domain.within_budgets(earning, allowed)
 
     def _refund(self, tx: Tx, refund: Refund) -> RefundResult | ServiceError:
         try:
-            existing = store.existing_refund(tx, refund.store, refund.refund_id)
+            existing = repo.existing_refund(tx, refund.store, refund.refund_id)
             if existing is not None:
                 return self._replayed_refund(existing, refund)
-            sale = store.existing_sales(tx, [(refund.store, refund.transaction_id)]).get(
+            sale = repo.existing_sales(tx, [(refund.store, refund.transaction_id)]).get(
                 (refund.store, refund.transaction_id))
             if sale is None:
                 raise NotFound("no sale with this transaction_id in this store", "transaction_id")
-            account = store.lock_accounts(tx, [str(sale.member_id)]).get(str(sale.member_id))
+            account = repo.lock_accounts(tx, [str(sale.member_id)]).get(str(sale.member_id))
             if account is None:
                 raise NotFound("the sale's points account is gone", "transaction_id")
-            sale = store.existing_sales(tx, [(refund.store, refund.transaction_id)], lock=True)[
+            sale = repo.existing_sales(tx, [(refund.store, refund.transaction_id)], lock=True)[
                 (refund.store, refund.transaction_id)]
-            existing = store.existing_refund(tx, refund.store, refund.refund_id)  # raced while we waited
+            existing = repo.existing_refund(tx, refund.store, refund.refund_id)  # raced while we waited
             if existing is not None:
                 return self._replayed_refund(existing, refund)
             left = sale.net_amount - sale.refunded_amount
@@ -578,7 +577,7 @@ class PointsService(ServiceBase):
             # shares of the whole so far, less what earlier refunds took: exact over any split, and
             # right even when points were paid on the sale after an earlier partial refund
             reverse = domain.cumulative_share(sale.points, sale.net_amount, Decimal(0), after) - sale.points_reversed
-            paid = store.redeemed_for_sale(tx, refund.store, refund.transaction_id)
+            paid = repo.redeemed_for_sale(tx, refund.store, refund.transaction_id)
             give_back = max(0, domain.cumulative_share(sum(paid.values()), sale.net_amount, Decimal(0), after)
                             - sale.redeemed_returned)
             _, program = self.programs.current(tx)
@@ -598,18 +597,18 @@ class PointsService(ServiceBase):
                 detail={"transaction_id": refund.transaction_id, "amount": str(refund.amount)},
                 own_lot=f"{refund.store}:{refund.transaction_id}")
             uncovered = reverse - from_lots
-            store.record_refund_on_sale(tx, refund.store, refund.transaction_id, refund.amount, reverse, give_back)
+            repo.record_refund_on_sale(tx, refund.store, refund.transaction_id, refund.amount, reverse, give_back)
             self._tier_after_refund(tx, account, sale.sold_at, now)
             result = RefundResult(
                 store=refund.store, refund_id=refund.refund_id, transaction_id=refund.transaction_id,
                 member_id=account.member_id, points_reversed=reverse, points_uncovered=uncovered,
                 policy=program.refund_policy if uncovered else None, redeemed_points_returned=give_back,
                 balance=account.balance, debt=account.debt)
-            store.insert_refund(tx, {"store": refund.store, "refund_id": refund.refund_id,
+            repo.insert_refund(tx, {"store": refund.store, "refund_id": refund.refund_id,
                                      "transaction_id": refund.transaction_id, "member_id": account.member_id,
                                      "amount": refund.amount, "refunded_at": refund.refunded_at,
                                      "request_hash": _hash(refund), "result": result.model_dump(mode="json")})
-            store.save_accounts(tx, [account])
+            repo.save_accounts(tx, [account])
             tx.emit(PointsReversed(member_id=account.member_id, store=refund.store,
                                    transaction_id=refund.transaction_id, refund_id=refund.refund_id,
                                    amount=refund.amount, points_reversed=reverse, points_uncovered=uncovered,
@@ -622,7 +621,7 @@ class PointsService(ServiceBase):
     def _tier_after_refund(self, tx: Tx, account: Any, sold_at: datetime, now: datetime) -> None:
         """Qualifying spend recomputed without the refunded amount; an upgrade the sale made is undone."""
         _, program = self.programs.current(tx)
-        spend, points = store.qualifying(tx, [account.member_id],
+        spend, points = repo.qualifying(tx, [account.member_id],
                                          now - timedelta(days=program.tier_window_days))[account.member_id]
         lower = domain.tier_after_refund(program, account.tier, spend if program.tier_basis == "spend"
                                          else Decimal(points), account.tier_since, sold_at)
@@ -639,7 +638,7 @@ class PointsService(ServiceBase):
 
     # -- redemption: hold, commit, release --------------------------------------------------------
     def _hold_out(self, tx: Tx, hold: Any, account: Any, replayed: bool = False) -> dict[str, Any]:
-        summary = store.summaries(tx, [str(hold.member_id)], _now())[str(hold.member_id)]
+        summary = repo.summaries(tx, [str(hold.member_id)], _now())[str(hold.member_id)]
         return Hold(hold_id=str(hold.id), member_id=str(hold.member_id), store=hold.store,
                     transaction_id=hold.transaction_id, points=hold.points, status=hold.status,
                     expires_at=hold.expires_at, balance=account.balance, available=summary["available"],
@@ -665,14 +664,14 @@ class PointsService(ServiceBase):
         digest = _hash(req)
         with self.db.transaction() as tx:
             ref = _member_id(req.member_id) if req.member_id else req.member_number
-            member_id = store.resolve(tx, [ref] if req.member_id else [], [] if req.member_id else [ref]).get(ref)  # type: ignore[list-item]
-            account = store.lock_accounts(tx, [member_id]).get(member_id) if member_id else None  # type: ignore[list-item]
+            member_id = repo.resolve(tx, [ref] if req.member_id else [], [] if req.member_id else [ref]).get(ref)  # type: ignore[list-item]
+            account = repo.lock_accounts(tx, [member_id]).get(member_id) if member_id else None  # type: ignore[list-item]
             if account is None:
                 if not confirmed:
                     raise opening.Missing([ref] if req.member_id else [], [] if req.member_id else [ref])  # type: ignore[list-item]
                 raise NotFound("unknown member", "member_id" if req.member_id else "member_number")
             self._check_member(account.member_id)
-            existing = store.get_hold(tx, key=(req.store, req.transaction_id))
+            existing = repo.get_hold(tx, key=(req.store, req.transaction_id))
             if existing is not None:
                 if existing.request_hash != digest:
                     raise Conflict("a hold for this transaction_id exists with a different body", "transaction_id")
@@ -686,23 +685,23 @@ class PointsService(ServiceBase):
                    "status": "held", "request_hash": digest, "expires_at": now + timedelta(seconds=req.ttl_seconds)}
             if not ledger.hold(tx, account, row, now):
                 raise Conflict("a hold for this transaction_id is being placed concurrently: retry", "transaction_id")
-            store.save_accounts(tx, [account])
-            return self._hold_out(tx, store.get_hold(tx, row["id"]), account)
+            repo.save_accounts(tx, [account])
+            return self._hold_out(tx, repo.get_hold(tx, row["id"]), account)
 
     def _finish(self, hold_id: str, action: str) -> dict[str, Any]:
         hold_id = _member_id(hold_id, "hold_id", "a hold id (the hold_id of POST /v1/points/holds)")
         with self.db.transaction() as tx:
-            hold = store.get_hold(tx, hold_id)
+            hold = repo.get_hold(tx, hold_id)
             if hold is None:
                 raise NotFound("no such hold", "hold_id")
             self._check_store(hold.store, "hold_id")
-            account = store.lock_accounts(tx, [str(hold.member_id)])[str(hold.member_id)]
-            hold = store.get_hold(tx, hold_id, lock=True)
+            account = repo.lock_accounts(tx, [str(hold.member_id)])[str(hold.member_id)]
+            hold = repo.get_hold(tx, hold_id, lock=True)
             now = _now()
             if hold.status == "held" and hold.expires_at <= now:
                 ledger.release(tx, account, hold, "expired", now)
-                store.save_accounts(tx, [account])
-                hold = store.get_hold(tx, hold_id)
+                repo.save_accounts(tx, [account])
+                hold = repo.get_hold(tx, hold_id)
             wanted = "committed" if action == "commit" else "released"
             if hold.status == wanted:
                 return self._hold_out(tx, hold, account, replayed=True)
@@ -717,8 +716,8 @@ class PointsService(ServiceBase):
                                        redeemed_at=now, balance=account.balance))
             else:
                 ledger.release(tx, account, hold, "released", now)
-            store.save_accounts(tx, [account])
-            return self._hold_out(tx, store.get_hold(tx, hold_id), account)
+            repo.save_accounts(tx, [account])
+            return self._hold_out(tx, repo.get_hold(tx, hold_id), account)
 
     @rpc(expected_exceptions=EXPECTED)
     def commit_hold(self, hold_id: str) -> dict[str, Any]:
@@ -737,21 +736,21 @@ class PointsService(ServiceBase):
 
     def _account(self, member_id: str, confirmed: bool) -> dict[str, Any]:
         with self.db.transaction() as tx:
-            target = store.resolve(tx, [member_id]).get(member_id, member_id)
-            row = store.get_account(tx, target)
+            target = repo.resolve(tx, [member_id]).get(member_id, member_id)
+            row = repo.get_account(tx, target)
             if row is None:
                 if not confirmed:
                     raise opening.Missing([member_id], [])
                 raise NotFound("unknown member", "member_id")
             now = _now()
             if row.held > 0:  # an expired hold stops counting at once, not at the next hold job
-                locked = store.lock_accounts(tx, [target])[target]
+                locked = repo.lock_accounts(tx, [target])[target]
                 if ledger.release_expired(tx, locked, now):
-                    store.save_accounts(tx, [locked])
-                    row = store.get_account(tx, target)
-            summary = store.summaries(tx, [target], now)[target]
+                    repo.save_accounts(tx, [locked])
+                    row = repo.get_account(tx, target)
+            summary = repo.summaries(tx, [target], now)[target]
             _, program = self.programs.current(tx)
-            spend, points = store.qualifying(tx, [target], now - timedelta(days=program.tier_window_days))[target]
+            spend, points = repo.qualifying(tx, [target], now - timedelta(days=program.tier_window_days))[target]
             qualifying = spend if program.tier_basis == "spend" else Decimal(points)
         nxt, needed = domain.next_tier(program, row.tier, qualifying)
         return Account(
@@ -772,7 +771,7 @@ class PointsService(ServiceBase):
         if self.caller.kind == "member" and set(ids) - {self.caller.member_id}:
             raise Forbidden("a member sees only their own points", "member_ids")
         with self.db.transaction() as tx:
-            found = store.brief(tx, ids, _now())
+            found = repo.brief(tx, ids, _now())
         return {m: found.get(m, {"balance": domain.OPENING_BALANCE, "tier": domain.DEFAULT_TIER, "held": 0,
                                  "available": domain.OPENING_BALANCE}) for m in ids}
 
@@ -787,8 +786,8 @@ class PointsService(ServiceBase):
         except ValueError:
             raise InvalidInput("not a position from a previous page", "after") from None
         with self.db.transaction() as tx:
-            target = store.resolve(tx, [member_id]).get(member_id, member_id)
-            rows = store.history(tx, target, limit + 1, before)
+            target = repo.resolve(tx, [member_id]).get(member_id, member_id)
+            rows = repo.history(tx, target, limit + 1, before)
         items = [_entry(r) for r in rows[:limit]]
         return LedgerPage(items=items, next=str(rows[limit - 1].id) if len(rows) > limit else None
                           ).model_dump(mode="json")
@@ -812,10 +811,10 @@ class PointsService(ServiceBase):
         actor = self.caller.id or self.caller.kind
         reference = f"{actor}:{cmd.request_id or uuid.uuid4()}"
         with self.db.transaction() as tx:
-            account = store.lock_accounts(tx, [member_id]).get(member_id)
+            account = repo.lock_accounts(tx, [member_id]).get(member_id)
             if account is None:
                 raise NotFound(f"no points account for member {member_id}", "member_id")
-            done = store.adjustment(tx, reference) if cmd.request_id else []
+            done = repo.adjustment(tx, reference) if cmd.request_id else []
             if done:
                 if done[0].member_id != member_id or sum(r.delta for r in done) != cmd.points:
                     raise Conflict("this request_id was used for another adjustment", "request_id")
@@ -827,7 +826,7 @@ class PointsService(ServiceBase):
             _, program = self.programs.current(tx)
             zone = self._zone(cmd.store)
             day_start, _ = domain.local_day_bounds(now, zone)
-            used = store.adjusted_today(tx, actor, day_start)
+            used = repo.adjusted_today(tx, actor, day_start)
             if used + abs(cmd.points) > program.adjust_daily_limit:
                 raise InvalidInput(f"over your daily adjustment limit ({program.adjust_daily_limit} points, "
                                    f"{used} used today)", "points")
@@ -840,8 +839,8 @@ class PointsService(ServiceBase):
                 ledger.release_expired(tx, account, now)  # an expired hold blocks nothing
                 ledger.debit(tx, account, -cmd.points, kind="adjustment", at_store=cmd.store,
                              reference=reference, now=now, detail=detail, actor_id=actor)
-            store.save_accounts(tx, [account])
-            entry = _adjustment(store.adjustment(tx, reference))
+            repo.save_accounts(tx, [account])
+            entry = _adjustment(repo.adjustment(tx, reference))
             tx.emit(PointsAdjusted(member_id=member_id, store=cmd.store, points=cmd.points, reason=cmd.reason,
                                    actor_id=actor, adjusted_at=now, balance=account.balance))
             return AdjustResult(entry=entry, balance=account.balance).model_dump(mode="json")
@@ -874,7 +873,7 @@ class PointsService(ServiceBase):
             if referred == member_id:
                 raise InvalidInput("a member cannot refer themselves", "key")
             ids.append(referred)
-        accounts = store.lock_accounts(tx, ids)
+        accounts = repo.lock_accounts(tx, ids)
         account = accounts.get(member_id)
         if account is None or (referred and referred not in accounts):
             if not confirmed:
@@ -892,7 +891,7 @@ class PointsService(ServiceBase):
             if not key:
                 raise InvalidInput("what was shared (an id)", "key")
             start, end = domain.local_day_bounds(at, zone)
-            if store.activities_between(tx, member_id, "share", start, end) >= program.activities.share_daily_limit:
+            if repo.activities_between(tx, member_id, "share", start, end) >= program.activities.share_daily_limit:
                 points = 0
             natural = key
         elif kind == "referral":
@@ -901,7 +900,7 @@ class PointsService(ServiceBase):
             natural = key if kind == "birthday" and key else kind
         if account.status != "active":
             raise Conflict(f"the member's account is {account.status}", "member_id")
-        granted = store.claim_activity(tx, member_id, kind, natural, points)
+        granted = repo.claim_activity(tx, member_id, kind, natural, points)
         if not granted:
             return ActivityResult(member_id=member_id, kind=kind, granted=False, points=0, balance=account.balance,
                                   referred_member_id=referred)
@@ -916,7 +915,7 @@ class PointsService(ServiceBase):
                               program=program, zone=zone, at=at, detail={"activity": kind})
                 events.append(PointsAccrued(member_id=target.member_id, store=store_code, source=kind,  # type: ignore[arg-type]
                                             reference=natural, points=amount, occurred_at=at, balance=target.balance))
-        store.save_accounts(tx, [a for a in accounts.values() if a.dirty])
+        repo.save_accounts(tx, [a for a in accounts.values() if a.dirty])
         tx.emit_many(events)
         return ActivityResult(member_id=member_id, kind=kind, granted=True, points=points, balance=account.balance,
                               referred_member_id=referred,
@@ -939,14 +938,14 @@ class PointsService(ServiceBase):
     def get_program(self) -> dict[str, Any]:
         with self.db.transaction() as tx:
             version, _ = self.programs.current(tx)
-            row = next(r for r in store.program_versions(tx) if r.version == version)
+            row = next(r for r in repo.program_versions(tx) if r.version == version)
         return self._version(row).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def program_versions(self) -> list[dict[str, Any]]:
         with self.db.transaction() as tx:
             self.programs.current(tx)  # seeds the default on first use
-            return [self._version(r).model_dump(mode="json") for r in store.program_versions(tx)]
+            return [self._version(r).model_dump(mode="json") for r in repo.program_versions(tx)]
 
     @rpc(expected_exceptions=EXPECTED)
     def set_program(self, **request: Any) -> dict[str, Any]:
@@ -959,7 +958,7 @@ class PointsService(ServiceBase):
                                "effective_from")
         with self.db.transaction() as tx:
             self.programs.current(tx)
-            row = store.add_program(tx, cmd.program.model_dump(mode="json"), effective, self.caller.id)
+            row = repo.add_program(tx, cmd.program.model_dump(mode="json"), effective, self.caller.id)
         self.programs.invalidate()
         return self._version(row).model_dump(mode="json")
 
@@ -973,7 +972,7 @@ class PointsService(ServiceBase):
     def bonus_rules(self, active_only: bool = False) -> list[dict[str, Any]]:
         now = _now()
         with self.db.transaction() as tx:
-            rows = store.all_bonus_rules(tx)
+            rows = repo.all_bonus_rules(tx)
         out = [self._bonus(r, now) for r in rows]
         return [b.model_dump(mode="json") for b in out if b.active or not active_only]
 
@@ -982,7 +981,7 @@ class PointsService(ServiceBase):
         self._staff("admin", "marketer")
         rule: BonusRule = parse_request(BonusRule, request)
         with self.db.transaction() as tx:
-            row = store.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at,
+            row = repo.add_bonus_rule(tx, rule.model_dump(mode="json"), rule.name, rule.starts_at, rule.ends_at,
                                        self.caller.id)
         self.programs.invalidate()
         return self._bonus(row, _now()).model_dump(mode="json")
@@ -992,7 +991,7 @@ class PointsService(ServiceBase):
         self._staff("admin", "marketer")
         rule_id = _member_id(rule_id, "rule_id", "a rule id")
         with self.db.transaction() as tx:
-            row = store.end_bonus_rule(tx, rule_id, _now())
+            row = repo.end_bonus_rule(tx, rule_id, _now())
         if row is None:
             raise NotFound("no such bonus rule", "rule_id")
         self.programs.invalidate()
@@ -1024,7 +1023,7 @@ class PointsService(ServiceBase):
         zone = StoreZones.from_env().default
         with self.db.transaction() as tx:
             _, program = self.programs.current(tx)
-            rows = points_store.liability(tx, start, end, zone, store)
+            rows = repo.liability(tx, start, end, zone, store)
         return [LiabilityRow(store=r.store, bucket="store" if r.store is not None else "chain", day=r.day,
                              points=int(r.points),
                              value=(Decimal(int(r.points)) * program.point_value).quantize(Decimal("0.01"))
@@ -1042,7 +1041,7 @@ class PointsService(ServiceBase):
         start_at, end_at = domain.local_day_bounds(
             datetime.combine(start, time(12), tzinfo=ZoneInfo(self._zone(store))), self._zone(store))
         with self.db.transaction() as tx:
-            figures = points_store.daily(tx, store, start_at, end_at)
+            figures = repo.daily(tx, store, start_at, end_at)
         return reports.daily(store, start, figures, total).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
@@ -1053,7 +1052,7 @@ class PointsService(ServiceBase):
         finish = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
         with self.db.transaction() as tx:
             _, program = self.programs.current(tx)
-            rows = store.settlement(tx, begin, finish)
+            rows = repo.settlement(tx, begin, finish)
         return [SettlementRow(earned_store=r.earned_store, spent_store=r.spent_store, points=int(r.points),
                               value=(Decimal(int(r.points)) * program.point_value).quantize(Decimal("0.01"))
                               ).model_dump(mode="json") for r in rows
@@ -1088,14 +1087,14 @@ class PointsService(ServiceBase):
         done = 0
         while True:
             with self.db.transaction() as tx:
-                due = store.expired_holds(tx, now, JOB_BATCH)
-                locked = store.lock_accounts(tx, [str(m) for _, m in due])  # in one go, in order
+                due = repo.expired_holds(tx, now, JOB_BATCH)
+                locked = repo.lock_accounts(tx, [str(m) for _, m in due])  # in one go, in order
                 for hold_id, member_id in due:
                     account = locked[str(member_id)]
-                    hold = store.get_hold(tx, str(hold_id), lock=True)
+                    hold = repo.get_hold(tx, str(hold_id), lock=True)
                     if hold.status == "held":
                         ledger.release(tx, account, hold, "expired", now)
-                        store.save_accounts(tx, [account])
+                        repo.save_accounts(tx, [account])
                         done += 1
             if len(due) < JOB_BATCH:
                 return done, 0
@@ -1106,22 +1105,22 @@ class PointsService(ServiceBase):
         members = events = 0
         while True:
             with self.db.transaction() as tx:
-                due = store.members_with_expired_lots(tx, now, JOB_BATCH)
-                locked = store.lock_accounts(tx, due)  # in one go, in order
+                due = repo.members_with_expired_lots(tx, now, JOB_BATCH)
+                locked = repo.lock_accounts(tx, due)  # in one go, in order
                 out = []
                 for member_id in due:
                     account = locked[member_id]
-                    expired = [lot for lot in store.open_lots(tx, member_id)
+                    expired = [lot for lot in repo.open_lots(tx, member_id)
                                if lot.expires_at is not None and lot.expires_at <= now]
                     if not expired:
                         continue
                     total = sum(lot.remaining for lot in expired)
-                    store.take_from_lots(tx, [(lot, lot.remaining) for lot in expired])
-                    store.add_ledger(tx, [{"member_id": member_id, "kind": "expiry", "delta": -lot.remaining,
+                    repo.take_from_lots(tx, [(lot, lot.remaining) for lot in expired])
+                    repo.add_ledger(tx, [{"member_id": member_id, "kind": "expiry", "delta": -lot.remaining,
                                            "store": lot.store, "reference": f"lot:{lot.lot_id}",
                                            "lot_id": lot.lot_id} for lot in expired])
                     account.balance -= total
-                    store.save_accounts(tx, [account])
+                    repo.save_accounts(tx, [account])
                     out.append(PointsExpired(member_id=member_id, points=total, expired_at=now,
                                              balance=account.balance))
                 tx.emit_many(out)
@@ -1136,10 +1135,10 @@ class PointsService(ServiceBase):
             _, program = self.programs.current(tx)
         while True:
             with self.db.transaction() as tx:
-                due = store.expiring_between(tx, now, now + timedelta(days=program.reminder_days), JOB_BATCH)
+                due = repo.expiring_between(tx, now, now + timedelta(days=program.reminder_days), JOB_BATCH)
                 out = []
                 for row in due:
-                    if store.claim_reminder(tx, str(row.member_id), row.expires_at, int(row.points)):
+                    if repo.claim_reminder(tx, str(row.member_id), row.expires_at, int(row.points)):
                         out.append(PointsExpiring(member_id=str(row.member_id), points=int(row.points),
                                                   expires_at=row.expires_at,
                                                   days_ahead=max(0, (row.expires_at - now).days)))
@@ -1156,11 +1155,11 @@ class PointsService(ServiceBase):
             _, program = self.programs.current(tx)
         while True:
             with self.db.transaction() as tx:
-                ids = store.tiered_members(tx, after, JOB_BATCH, program.tiers[0].name)
+                ids = repo.tiered_members(tx, after, JOB_BATCH, program.tiers[0].name)
                 if not ids:
                     return checked, changed
-                accounts = store.lock_accounts(tx, ids)
-                spend = store.qualifying(tx, ids, now - timedelta(days=program.tier_window_days))
+                accounts = repo.lock_accounts(tx, ids)
+                spend = repo.qualifying(tx, ids, now - timedelta(days=program.tier_window_days))
                 out = []
                 for member_id, account in accounts.items():
                     total, points = spend[member_id]
@@ -1170,7 +1169,7 @@ class PointsService(ServiceBase):
                         out.append(TierChanged(member_id=member_id, old_tier=account.tier, new_tier=lower,
                                                direction="down", reason="evaluation", changed_at=now))
                         account.tier, account.tier_since, account.dirty = lower, now, True
-                store.save_accounts(tx, [a for a in accounts.values() if a.dirty])
+                repo.save_accounts(tx, [a for a in accounts.values() if a.dirty])
                 tx.emit_many(out)
                 checked += len(ids)
                 changed += len(out)
@@ -1182,10 +1181,10 @@ class PointsService(ServiceBase):
         member_id = _member_id(member_id)
         self._check_member(member_id)
         with self.db.transaction() as tx:
-            row = store.get_account(tx, member_id)
+            row = repo.get_account(tx, member_id)
             if row is None:
                 return {}
-            rows = store.export_rows(tx, member_id)
+            rows = repo.export_rows(tx, member_id)
         return {
             "account": {"member_id": member_id, "balance": row.balance, "held": row.held, "debt": row.debt,
                         "tier": row.tier, "status": row.status, "opened_at": row.opened_at.isoformat()},
