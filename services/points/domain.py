@@ -349,3 +349,12 @@ def split(points: int, weights: dict[str | None, int]) -> dict[str | None, int]:
     for key in sorted(weights, key=lambda k: -(points * weights[k] % total))[:odd]:
         shares[key] += 1
     return {key: share for key, share in shares.items() if share}
+
+
+def budget_cap(points: int | None, money: Decimal | None, point_value: Decimal) -> int | None:
+    """A campaign's bonus cap in points: its points cap and its money cap at the point value,
+    whichever is less (None: no cap)."""
+    caps = [] if points is None else [points]
+    if money is not None and point_value > 0:
+        caps.append(int(money // point_value))
+    return min(caps) if caps else None

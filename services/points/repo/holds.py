@@ -19,8 +19,10 @@ from services.points.tables import (
 
 def get_hold(tx: Tx, hold_id: str | None = None, key: tuple[str, str] | None = None, lock: bool = False) -> Any:
     query = sa.select(holds)
-    query = query.where(holds.c.id == hold_id) if hold_id else query.where(
-        holds.c.store == key[0], holds.c.transaction_id == key[1])  # type: ignore[index]
+    if hold_id:
+        query = query.where(holds.c.id == hold_id)
+    elif key is not None:
+        query = query.where(holds.c.store == key[0], holds.c.transaction_id == key[1])
     return tx.execute(query.with_for_update() if lock else query).first()
 
 

@@ -50,7 +50,8 @@ def sale_context(tx: Tx, member_ids: Sequence[str], keys: Sequence[tuple[str, st
     existing = {(e["store"], e["transaction_id"]): _Existing(e["request_hash"], e["result"]) for e in row.existing}
     spend = {m: (Decimal(0), 0) for m in member_ids}
     spend.update({q["member_id"]: (Decimal(q["spend"]), int(q["points"])) for q in row.spend})
-    summaries = {m: {"pending": 0, "available": 0, "soonest": None, "soonest_points": 0} for m in member_ids}
+    summaries: dict[str, dict[str, Any]] = {m: {"pending": 0, "available": 0, "soonest": None, "soonest_points": 0}
+                                            for m in member_ids}
     for s in row.lots:
         soonest = None if s["soonest"] is None else datetime.fromisoformat(s["soonest"])
         summaries[s["member_id"]] = {"pending": int(s["pending"]), "available": int(s["available"]),

@@ -1,0 +1,218 @@
+"""Recording sales (till sales, combined; offline uploads with their refunds): one transaction,
+every account locked in order, each sale answered on its own. The rules are in sale_rules.py
+and domain.py; this gathers their inputs in as few statements as it can (the hot path)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from contracts.errors import Conflict, InvalidInput, ServiceError
+from contracts.events import PointsAccrued, TierChanged
+from contracts.points import Expiring, Refund, RefundResult, Sale, SaleResult
+from service_runtime.db import Tx, WorkerDb
+from services.points import domain, inputs, ledger, opening, refunds, repo, sale_rules
+from services.points.programs import Programs
+from services.points.repo import Account
+
+Outcome = SaleResult | RefundResult | ServiceError
+
+
+class _Race(Exception):
+    """Another process recorded one of these sales between our check and our insert."""
+
+
+def post(db: WorkerDb, programs: Programs, members: Any, sales_in: Sequence[tuple[int, Sale]],
+         refunds_in: Sequence[tuple[int, Refund]]) -> dict[int, Outcome]:
+    """Sales and refunds in one transaction, each answered on its own (the callers checked
+    that the caller may post for their stores)."""
+    confirmed: set[str] = set()  # references members was asked about (opened, or unknown)
+    races = 0
+    while True:
+        try:
+            with db.transaction() as tx:
+                if refunds_in:  # every account of the upload locked at once, in order: no deadlocks
+                    _lock_all(tx, sales_in, refunds_in)
+                outcomes: dict[int, Outcome] = {}
+                outcomes.update(record(tx, programs, sales_in, confirmed))
+                for index, refund in refunds_in:
+                    outcomes[index] = refunds.refund(tx, programs, refund)
+                return outcomes
+        except _Race:
+            races += 1
+            if races == 2:
+                raise Conflict("the same sale is being recorded concurrently: retry", "transaction_id") from None
+        except opening.Missing as missing:  # at most once: every reference is confirmed after it
+            opening.open_missing(db, members, missing)
+            confirmed.update(missing.member_ids, missing.numbers)
+
+
+def _lock_all(tx: Tx, sales_in: Sequence[tuple[int, Sale]], refunds_in: Sequence[tuple[int, Refund]]) -> None:
+    ids: list[str] = []
+    numbers: list[str] = []
+    for _, sale in sales_in:
+        if sale.member_number:
+            numbers.append(sale.member_number)
+            continue
+        try:
+            ids.append(inputs.member_id(sale.member_id or ""))
+        except InvalidInput:
+            continue  # answered as that item's error later
+    members = set(repo.resolve(tx, ids, numbers).values())
+    members |= set(repo.sale_members(tx, [(r.store, r.transaction_id) for _, r in refunds_in]))
+    repo.lock_accounts(tx, members)
+
+
+def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], confirmed: set[str]
+           ) -> dict[int, SaleResult | ServiceError]:
+    """Earn each sale's points: replays answered as first recorded, a sale twice in the batch
+    once, daily caps counting the batch's earlier sales, tiers raised as spend grows."""
+    if not sales_in:
+        return {}
+    outcomes: dict[int, SaleResult | ServiceError] = {}
+    refs: dict[int, str] = {}
+    for index, sale in sales_in:
+        try:
+            refs[index] = inputs.member_id(sale.member_id) if sale.member_id else str(sale.member_number)
+        except InvalidInput as exc:
+            outcomes[index] = exc
+    sales_in = [(index, sale) for index, sale in sales_in if index in refs]
+    resolved, accounts = repo.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
+                                        [refs[i] for i, s in sales_in if not s.member_id])
+    unconfirmed = opening.unknown([refs[i] for i, _ in sales_in], resolved, confirmed)
+    if unconfirmed:  # registered a moment ago, or unknown: members says which
+        raise opening.Missing([r for i, s in sales_in if s.member_id and (r := refs[i]) in unconfirmed],
+                              [r for i, s in sales_in if not s.member_id and (r := refs[i]) in unconfirmed])
+    now = inputs.now()
+    for held in accounts.values():  # an expired hold stops counting at once, not at the next hold job
+        ledger.release_expired(tx, held, now)
+    _, current = programs.current(tx)
+    since = now - timedelta(days=current.tier_window_days)
+    existing, spend, summaries = repo.sale_context(
+        tx, sorted(accounts), [(s.store, s.transaction_id) for _, s in sales_in], since, now)
+    bonuses = programs.bonuses(tx)
+    live = [b for b in bonuses if any(b.rule.starts_at <= s.sold_at < b.rule.ends_at for _, s in sales_in)]
+    # no query unless an audience-only rule applies
+    granted = repo.granted_audiences(tx, {b.audience for b in live if b.audience is not None}, sorted(accounts))
+    budgeted = programs.budgeted(tx)
+    # the budgets these sales may draw on, locked at once in order: two uploads taking from
+    # two campaigns' budgets in opposite orders would deadlock
+    repo.lock_budgets(tx, {b.source for b in live if b.source in budgeted})
+    writes = ledger.Writes()
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    rows: list[dict[str, Any]] = []
+    written: list[tuple[int, Sale, Account, dict[str, Any]]] = []
+    twice: list[tuple[int, int]] = []  # (index, index of the same sale earlier in the batch)
+    events: list[Any] = []
+    for index, sale in sales_in:
+        key, digest = (sale.store, sale.transaction_id), inputs.request_hash(sale)
+        try:
+            replayed = sale_rules.replay(key, digest, existing)
+            if replayed is not None:
+                outcomes[index] = SaleResult.model_validate(replayed)
+                continue
+            first = sale_rules.same_as(key, digest, seen)
+            if first is not None:
+                twice.append((index, first))
+                continue
+            member_id = resolved.get(refs[index])
+            account = accounts.get(member_id) if member_id else None
+            if account is None:
+                raise sale_rules.unknown_member(sale)
+            if account.status != "active":
+                raise Conflict(f"the member's account is {account.status}", "member_id")
+            version, program = programs.at(tx, sale.sold_at)
+            zone = inputs.zone(sale.store)
+            today = 0
+            if program.cap_per_day is not None:
+                start, end = domain.local_day_bounds(sale.sold_at, zone)
+                today = sale_rules.earned_today(repo.earned_between(tx, account.member_id, start, end), rows,
+                                                account.member_id, start, end)
+            lines, sale_discount = sale_rules.lines(sale)
+            open_to = [b for b in bonuses if b.open_to(account.member_id, granted)]
+            earning = domain.earn(program, lines=lines, sale_discount=sale_discount, currency=sale.currency,
+                                  tier=account.tier, store=sale.store, sold_at=sale.sold_at, bonuses=open_to,
+                                  earned_today=today)
+            earning = within_budgets(tx, earning, [b for b in open_to if b.source in budgeted], account.member_id)
+        except domain.RuleError as exc:
+            outcomes[index] = InvalidInput(str(exc), exc.field)
+            continue
+        except ServiceError as exc:
+            outcomes[index] = exc
+            continue
+        reference = f"{sale.store}:{sale.transaction_id}"
+        repaid = ledger.credit(tx, account, earning.points, kind="accrual", store_code=sale.store,
+                               reference=reference, program=program, zone=zone, at=sale.sold_at,
+                               available_at=ledger.pending_until(program, sale.sold_at),
+                               detail={"breakdown": dict(earning.breakdown)}, writes=writes)
+        totals = sale_rules.qualifying_after(spend.get(account.member_id, (Decimal(0), 0)), sale.sold_at, since,
+                                             earning.net_amount, earning.points)
+        spend[account.member_id] = totals
+        new_tier = domain.upgrade(current, account.tier, sale_rules.qualifying(current.tier_basis, totals))
+        if new_tier:
+            events.append(TierChanged(member_id=account.member_id, old_tier=account.tier, new_tier=new_tier,
+                                      direction="up", reason="sale", changed_at=now))
+            account.tier, account.tier_since, account.dirty = new_tier, now, True
+        seen[key] = (digest, index)
+        rows.append({"store": sale.store, "transaction_id": sale.transaction_id, "member_id": account.member_id,
+                     "terminal": sale.terminal, "amount": sale.amount, "net_amount": earning.net_amount,
+                     "currency": sale.currency, "sold_at": sale.sold_at, "points": earning.points,
+                     "program_version": version, "request_hash": digest})
+        written.append((index, sale, account, {"earning": earning, "repaid": repaid, "row": rows[-1],
+                                               "tier_changed": bool(new_tier),
+                                               "balance": account.balance, "tier": account.tier}))
+        events.append(PointsAccrued(member_id=account.member_id, store=sale.store, source="sale",
+                                    reference=sale.transaction_id, points=earning.points,
+                                    amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
+                                    balance=account.balance, point_value=program.point_value,
+                                    campaign_bonus=sale_rules.campaign_bonus(earning, open_to)))
+    for lot in writes.lots:
+        repo.add_to_summary(summaries[lot["member_id"]], lot, now)
+    for index, sale, account, info in written:
+        earning = info["earning"]
+        summary = summaries[account.member_id]
+        result = SaleResult(
+            store=sale.store, transaction_id=sale.transaction_id, member_id=account.member_id,
+            points_earned=earning.points, breakdown=[{"rule": r, "points": p} for r, p in earning.breakdown],
+            balance=info["balance"], available=summary["available"], pending=summary["pending"],
+            debt_repaid=info["repaid"], tier=info["tier"], tier_changed=info["tier_changed"],
+            expiring=expiring(summary))
+        info["row"]["result"] = result.model_dump(mode="json")
+        outcomes[index] = result
+    for index, first_index in twice:
+        answer = outcomes[first_index]
+        outcomes[index] = answer.model_copy(update={"replayed": True}) if isinstance(answer, SaleResult) else answer
+    if repo.write_sales(tx, writes.ledger, writes.lots, rows, [a for a in accounts.values() if a.dirty]) != len(rows):
+        raise _Race()
+    tx.emit_many(events)
+    return outcomes
+
+
+def within_budgets(tx: Tx, earning: domain.Earning, budgeted: list[domain.Bonus], member_id: str) -> domain.Earning:
+    """Bonus points of budgeted campaigns, taken from their budgets (under the budget row's lock)
+    and within their per-member limit of bonus-earning sales; a refund gives neither back."""
+    if not budgeted:
+        return earning
+    sources = {f"bonus:{b.rule_id}": b.source for b in budgeted}
+    # what each budgeted line pays after the sale's caps: a capped-away bonus takes no budget
+    # and does not count against the member's limit
+    wanted = [(label, points) for label, points in domain.paid_bonus(earning).items()
+              if label in sources and points > 0]
+    allowed: dict[str, int] = {}
+    for source in sorted({sources[label] for label, _ in wanted}):
+        labels = [(label, points) for label, points in wanted if sources[label] == source]
+        if not repo.take_award(tx, source, member_id):
+            allowed.update((label, 0) for label, _ in labels)  # the member's limit of bonus sales
+            continue
+        allowed.update((label, repo.take_budget(tx, source, points)) for label, points in labels)
+        if not any(allowed[label] for label, _ in labels):
+            repo.give_back_award(tx, source, member_id)  # nothing granted: the sale does not count
+    return domain.within_budgets(earning, allowed)
+
+
+def expiring(summary: dict[str, Any]) -> Expiring | None:
+    """The soonest-expiring points of a lot summary (None: nothing expires)."""
+    if summary["soonest"] is None or not summary["soonest_points"]:
+        return None
+    return Expiring(points=summary["soonest_points"], expires_at=summary["soonest"])
