@@ -10,8 +10,10 @@ from contracts.events import PointsRedeemed
 from contracts.points import Hold, HoldRequest
 from service_runtime.base import Caller
 from service_runtime.db import Tx, WorkerDb
-from services.points import access, inputs, ledger, opening, repo
+from services.points import access, inputs, ledger, opening, ports
 from services.points.repo import Account
+
+repo: ports.LedgerRows = ports.REPO  # the in-memory fake in unit tests
 
 
 def shown(tx: Tx, hold: Any, account: Account, replayed: bool = False) -> Hold:

@@ -11,8 +11,10 @@ from typing import Any
 from contracts.errors import InsufficientPoints
 from contracts.points import Program
 from service_runtime.db import Tx
-from services.points import domain, repo
+from services.points import domain, ports
 from services.points.repo import Account
+
+repo: ports.LedgerRows = ports.REPO  # the in-memory fake in unit tests
 
 
 class Writes:

@@ -10,9 +10,11 @@ from contracts.errors import Conflict, InvalidInput, NotFound, ServiceError
 from contracts.events import PointsReversed, TierChanged
 from contracts.points import Refund, RefundResult
 from service_runtime.db import Tx
-from services.points import domain, inputs, ledger, repo
+from services.points import domain, inputs, ledger, ports
 from services.points.programs import Programs
 from services.points.repo import Account
+
+repo: ports.LedgerRows = ports.REPO  # the in-memory fake in unit tests
 
 
 def refund(tx: Tx, programs: Programs, refund: Refund) -> RefundResult | ServiceError:

@@ -12,11 +12,13 @@ from contracts.errors import Conflict, InvalidInput, ServiceError
 from contracts.events import PointsAccrued, TierChanged
 from contracts.points import Expiring, Refund, RefundResult, Sale, SaleResult
 from service_runtime.db import Tx, WorkerDb
-from services.points import domain, inputs, ledger, opening, refunds, repo, sale_rules
+from services.points import domain, inputs, ledger, opening, ports, refunds, sale_rules
 from services.points.programs import Programs
 from services.points.repo import Account
 
 Outcome = SaleResult | RefundResult | ServiceError
+
+repo: ports.LedgerRows = ports.REPO  # the in-memory fake in unit tests
 
 
 class _Race(Exception):
@@ -104,6 +106,7 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
     rows: list[dict[str, Any]] = []
     written: list[tuple[int, Sale, Account, dict[str, Any]]] = []
     twice: list[tuple[int, int]] = []  # (index, index of the same sale earlier in the batch)
+    counted = 0  # lots already added to the summaries
     events: list[Any] = []
     for index, sale in sales_in:
         key, digest = (sale.store, sale.transaction_id), inputs.request_hash(sale)
@@ -159,19 +162,21 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
                      "terminal": sale.terminal, "amount": sale.amount, "net_amount": earning.net_amount,
                      "currency": sale.currency, "sold_at": sale.sold_at, "points": earning.points,
                      "program_version": version, "request_hash": digest})
+        for lot in writes.lots[counted:]:  # this sale's lot: its answer shows the account after it
+            repo.add_to_summary(summaries[lot["member_id"]], lot, now)
+        counted = len(writes.lots)
         written.append((index, sale, account, {"earning": earning, "repaid": repaid, "row": rows[-1],
-                                               "tier_changed": bool(new_tier),
-                                               "balance": account.balance, "tier": account.tier}))
+                                               "tier_changed": bool(new_tier), "balance": account.balance,
+                                               "summary": dict(summaries[account.member_id]),
+                                               "tier": account.tier}))
         events.append(PointsAccrued(member_id=account.member_id, store=sale.store, source="sale",
                                     reference=sale.transaction_id, points=earning.points,
                                     amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
                                     balance=account.balance, point_value=program.point_value,
                                     campaign_bonus=sale_rules.campaign_bonus(earning, open_to)))
-    for lot in writes.lots:
-        repo.add_to_summary(summaries[lot["member_id"]], lot, now)
     for index, sale, account, info in written:
         earning = info["earning"]
-        summary = summaries[account.member_id]
+        summary = info["summary"]
         result = SaleResult(
             store=sale.store, transaction_id=sale.transaction_id, member_id=account.member_id,
             points_earned=earning.points, breakdown=[{"rule": r, "points": p} for r, p in earning.breakdown],
