@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from contracts.errors import Conflict, NotFound
 from contracts.events import PointsRedeemed
@@ -27,9 +27,9 @@ def shown(tx: Tx, hold: Any, account: Account, replayed: bool = False) -> Hold:
 def place(db: WorkerDb, caller: Caller, req: HoldRequest, confirmed: bool) -> Hold:
     """Take the points out of the member's lots into a hold (a replay answers the same hold)."""
     digest = inputs.request_hash(req)
-    by_id = req.member_id is not None
+    by_id = bool(req.member_id)
     with db.transaction() as tx:
-        ref = inputs.member_id(req.member_id) if req.member_id else str(req.member_number)
+        ref = inputs.member_id(req.member_id) if req.member_id else cast(str, req.member_number)
         member_id = repo.resolve(tx, [ref] if by_id else [], [] if by_id else [ref]).get(ref)
         account = repo.lock_accounts(tx, [member_id]).get(member_id) if member_id else None
         if account is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from contracts.errors import Conflict, InvalidInput, ServiceError
 from contracts.events import PointsAccrued, TierChanged
@@ -76,7 +76,7 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
     refs: dict[int, str] = {}
     for index, sale in sales_in:
         try:
-            refs[index] = inputs.member_id(sale.member_id) if sale.member_id else str(sale.member_number)
+            refs[index] = inputs.member_id(sale.member_id) if sale.member_id else cast(str, sale.member_number)
         except InvalidInput as exc:
             outcomes[index] = exc
     sales_in = [(index, sale) for index, sale in sales_in if index in refs]
