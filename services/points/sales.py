@@ -4,13 +4,14 @@ and domain.py; this gathers their inputs in as few statements as it can (the hot
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
 from contracts.errors import Conflict, InvalidInput, ServiceError
 from contracts.events import PointsAccrued, TierChanged
-from contracts.points import Expiring, Refund, RefundResult, Sale, SaleResult
+from contracts.points import Expiring, Program, Refund, RefundResult, Sale, SaleResult
 from service_runtime.db import Tx, WorkerDb
 from services.points import domain, inputs, ledger, opening, ports, refunds, sale_rules
 from services.points.programs import Programs
@@ -66,6 +67,27 @@ def _lock_all(tx: Tx, sales_in: Sequence[tuple[int, Sale]], refunds_in: Sequence
     repo.lock_accounts(tx, members)
 
 
+@dataclass
+class _Batch:
+    """What the sales of one transaction share: their members' locked accounts, recorded sales,
+    qualifying spend and lots, and the program and bonus rules in force."""
+
+    resolved: dict[str, str]
+    accounts: dict[str, Account]
+    existing: dict[tuple[str, str], Any]
+    spend: dict[str, tuple[Decimal, int]]
+    summaries: dict[str, dict[str, Any]]
+    current: Program
+    bonuses: list[domain.Bonus]
+    granted: set[tuple[str, str]]
+    budgeted: set[str]
+    now: datetime
+    since: datetime
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the sales rows to insert
+    writes: ledger.Writes = field(default_factory=ledger.Writes)
+    events: list[Any] = field(default_factory=list)
+
+
 def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], confirmed: set[str]
            ) -> dict[int, SaleResult | ServiceError]:
     """Earn each sale's points: replays answered as first recorded, a sale twice in the batch
@@ -80,6 +102,46 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
         except InvalidInput as exc:
             outcomes[index] = exc
     sales_in = [(index, sale) for index, sale in sales_in if index in refs]
+    batch = _open(tx, programs, sales_in, refs, confirmed)
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    for index, sale in sales_in:
+        key, digest = (sale.store, sale.transaction_id), inputs.request_hash(sale)
+        try:
+            replayed = sale_rules.replay(key, digest, batch.existing)
+            if replayed is not None:
+                outcomes[index] = SaleResult.model_validate(replayed)
+                continue
+            first = sale_rules.same_as(key, digest, seen)
+            if first is not None:  # answered as that sale, which was booked (only booked ones are seen)
+                outcomes[index] = cast(SaleResult, outcomes[first]).model_copy(update={"replayed": True})
+                continue
+            member_id = batch.resolved.get(refs[index])
+            account = batch.accounts.get(member_id) if member_id else None
+            if account is None:
+                raise sale_rules.unknown_member(sale)
+            if account.status != "active":
+                raise Conflict(f"the member's account is {account.status}", "member_id")
+            version, program = programs.at(tx, sale.sold_at)
+            open_to = [b for b in batch.bonuses if b.open_to(account.member_id, batch.granted)]
+            earning = _earn(tx, batch, sale, account, program, open_to)
+        except domain.RuleError as exc:
+            outcomes[index] = InvalidInput(str(exc), exc.field)
+            continue
+        except ServiceError as exc:
+            outcomes[index] = exc
+            continue
+        seen[key] = (digest, index)
+        outcomes[index] = _book(tx, batch, sale, account, version, program, earning, open_to, digest)
+    changed = [a for a in batch.accounts.values() if a.dirty]
+    if repo.write_sales(tx, batch.writes.ledger, batch.writes.lots, batch.rows, changed) != len(batch.rows):
+        raise _Race()
+    tx.emit_many(batch.events)
+    return outcomes
+
+
+def _open(tx: Tx, programs: Programs, sales_in: list[tuple[int, Sale]], refs: dict[int, str],
+          confirmed: set[str]) -> _Batch:
+    """Lock the members' accounts (in one statement on the POS path) and read what their sales need."""
     resolved, accounts = repo.lock_refs(tx, [refs[i] for i, s in sales_in if s.member_id],
                                         [refs[i] for i, s in sales_in if not s.member_id])
     unconfirmed = opening.unknown([refs[i] for i, _ in sales_in], resolved, confirmed)
@@ -101,97 +163,63 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
     # the budgets these sales may draw on, locked at once in order: two uploads taking from
     # two campaigns' budgets in opposite orders would deadlock
     repo.lock_budgets(tx, {b.source for b in live if b.source in budgeted})
-    writes = ledger.Writes()
-    seen: dict[tuple[str, str], tuple[str, int]] = {}
-    rows: list[dict[str, Any]] = []
-    written: list[tuple[int, Sale, Account, dict[str, Any]]] = []
-    twice: list[tuple[int, int]] = []  # (index, index of the same sale earlier in the batch)
-    counted = 0  # lots already added to the summaries
-    events: list[Any] = []
-    for index, sale in sales_in:
-        key, digest = (sale.store, sale.transaction_id), inputs.request_hash(sale)
-        try:
-            replayed = sale_rules.replay(key, digest, existing)
-            if replayed is not None:
-                outcomes[index] = SaleResult.model_validate(replayed)
-                continue
-            first = sale_rules.same_as(key, digest, seen)
-            if first is not None:
-                twice.append((index, first))
-                continue
-            member_id = resolved.get(refs[index])
-            account = accounts.get(member_id) if member_id else None
-            if account is None:
-                raise sale_rules.unknown_member(sale)
-            if account.status != "active":
-                raise Conflict(f"the member's account is {account.status}", "member_id")
-            version, program = programs.at(tx, sale.sold_at)
-            zone = inputs.zone(sale.store)
-            today = 0
-            if program.cap_per_day is not None:
-                start, end = domain.local_day_bounds(sale.sold_at, zone)
-                today = sale_rules.earned_today(repo.earned_between(tx, account.member_id, start, end), rows,
-                                                account.member_id, start, end)
-            lines, sale_discount = sale_rules.lines(sale)
-            open_to = [b for b in bonuses if b.open_to(account.member_id, granted)]
-            earning = domain.earn(program, lines=lines, sale_discount=sale_discount, currency=sale.currency,
-                                  tier=account.tier, store=sale.store, sold_at=sale.sold_at, bonuses=open_to,
-                                  earned_today=today)
-            earning = within_budgets(tx, earning, [b for b in open_to if b.source in budgeted], account.member_id)
-        except domain.RuleError as exc:
-            outcomes[index] = InvalidInput(str(exc), exc.field)
-            continue
-        except ServiceError as exc:
-            outcomes[index] = exc
-            continue
-        reference = f"{sale.store}:{sale.transaction_id}"
-        repaid = ledger.credit(tx, account, earning.points, kind="accrual", store_code=sale.store,
-                               reference=reference, program=program, zone=zone, at=sale.sold_at,
-                               available_at=ledger.pending_until(program, sale.sold_at),
-                               detail={"breakdown": dict(earning.breakdown)}, writes=writes)
-        totals = sale_rules.qualifying_after(spend.get(account.member_id, (Decimal(0), 0)), sale.sold_at, since,
-                                             earning.net_amount, earning.points)
-        spend[account.member_id] = totals
-        new_tier = domain.upgrade(current, account.tier, sale_rules.qualifying(current.tier_basis, totals))
-        if new_tier:
-            events.append(TierChanged(member_id=account.member_id, old_tier=account.tier, new_tier=new_tier,
-                                      direction="up", reason="sale", changed_at=now))
-            account.tier, account.tier_since, account.dirty = new_tier, now, True
-        seen[key] = (digest, index)
-        rows.append({"store": sale.store, "transaction_id": sale.transaction_id, "member_id": account.member_id,
-                     "terminal": sale.terminal, "amount": sale.amount, "net_amount": earning.net_amount,
-                     "currency": sale.currency, "sold_at": sale.sold_at, "points": earning.points,
-                     "program_version": version, "request_hash": digest})
-        for lot in writes.lots[counted:]:  # this sale's lot: its answer shows the account after it
-            repo.add_to_summary(summaries[lot["member_id"]], lot, now)
-        counted = len(writes.lots)
-        written.append((index, sale, account, {"earning": earning, "repaid": repaid, "row": rows[-1],
-                                               "tier_changed": bool(new_tier), "balance": account.balance,
-                                               "summary": dict(summaries[account.member_id]),
-                                               "tier": account.tier}))
-        events.append(PointsAccrued(member_id=account.member_id, store=sale.store, source="sale",
-                                    reference=sale.transaction_id, points=earning.points,
-                                    amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
-                                    balance=account.balance, point_value=program.point_value,
-                                    campaign_bonus=sale_rules.campaign_bonus(earning, open_to)))
-    for index, sale, account, info in written:
-        earning = info["earning"]
-        summary = info["summary"]
-        result = SaleResult(
-            store=sale.store, transaction_id=sale.transaction_id, member_id=account.member_id,
-            points_earned=earning.points, breakdown=[{"rule": r, "points": p} for r, p in earning.breakdown],
-            balance=info["balance"], available=summary["available"], pending=summary["pending"],
-            debt_repaid=info["repaid"], tier=info["tier"], tier_changed=info["tier_changed"],
-            expiring=expiring(summary))
-        info["row"]["result"] = result.model_dump(mode="json")
-        outcomes[index] = result
-    for index, first_index in twice:
-        answer = outcomes[first_index]
-        outcomes[index] = answer.model_copy(update={"replayed": True}) if isinstance(answer, SaleResult) else answer
-    if repo.write_sales(tx, writes.ledger, writes.lots, rows, [a for a in accounts.values() if a.dirty]) != len(rows):
-        raise _Race()
-    tx.emit_many(events)
-    return outcomes
+    return _Batch(resolved, accounts, existing, spend, summaries, current, bonuses, granted, budgeted, now, since)
+
+
+def _earn(tx: Tx, batch: _Batch, sale: Sale, account: Account, program: Program,
+          open_to: list[domain.Bonus]) -> domain.Earning:
+    """The sale's points by the program in force when it was sold, within the day's cap (this
+    batch's earlier sales included) and the campaigns' budgets."""
+    today = 0
+    if program.cap_per_day is not None:
+        start, end = domain.local_day_bounds(sale.sold_at, inputs.zone(sale.store))
+        today = sale_rules.earned_today(repo.earned_between(tx, account.member_id, start, end), batch.rows,
+                                        account.member_id, start, end)
+    lines, sale_discount = sale_rules.lines(sale)
+    earning = domain.earn(program, lines=lines, sale_discount=sale_discount, currency=sale.currency,
+                          tier=account.tier, store=sale.store, sold_at=sale.sold_at, bonuses=open_to,
+                          earned_today=today)
+    return within_budgets(tx, earning, [b for b in open_to if b.source in batch.budgeted], account.member_id)
+
+
+def _book(tx: Tx, batch: _Batch, sale: Sale, account: Account, version: int, program: Program,
+          earning: domain.Earning, open_to: list[domain.Bonus], digest: str) -> SaleResult:
+    """Credit the points (rows gathered for one insert), raise the tier if the spend now
+    qualifies, and answer with the account as it is right after this sale."""
+    now = batch.now
+    lots_before = len(batch.writes.lots)
+    repaid = ledger.credit(tx, account, earning.points, kind="accrual", store_code=sale.store,
+                           reference=f"{sale.store}:{sale.transaction_id}", program=program,
+                           zone=inputs.zone(sale.store), at=sale.sold_at,
+                           available_at=ledger.pending_until(program, sale.sold_at),
+                           detail={"breakdown": dict(earning.breakdown)}, writes=batch.writes)
+    totals = sale_rules.qualifying_after(batch.spend.get(account.member_id, (Decimal(0), 0)), sale.sold_at,
+                                         batch.since, earning.net_amount, earning.points)
+    batch.spend[account.member_id] = totals
+    new_tier = domain.upgrade(batch.current, account.tier, sale_rules.qualifying(batch.current.tier_basis, totals))
+    if new_tier:
+        batch.events.append(TierChanged(member_id=account.member_id, old_tier=account.tier, new_tier=new_tier,
+                                        direction="up", reason="sale", changed_at=now))
+        account.tier, account.tier_since, account.dirty = new_tier, now, True
+    summary = batch.summaries[account.member_id]
+    for lot in batch.writes.lots[lots_before:]:  # this sale's lot (none when it earned nothing)
+        repo.add_to_summary(summary, lot, now)
+    result = SaleResult(
+        store=sale.store, transaction_id=sale.transaction_id, member_id=account.member_id,
+        points_earned=earning.points, breakdown=[{"rule": r, "points": p} for r, p in earning.breakdown],
+        balance=account.balance, available=summary["available"], pending=summary["pending"], debt_repaid=repaid,
+        tier=account.tier, tier_changed=bool(new_tier), expiring=expiring(summary))
+    batch.rows.append({"store": sale.store, "transaction_id": sale.transaction_id, "member_id": account.member_id,
+                       "terminal": sale.terminal, "amount": sale.amount, "net_amount": earning.net_amount,
+                       "currency": sale.currency, "sold_at": sale.sold_at, "points": earning.points,
+                       "program_version": version, "request_hash": digest,
+                       "result": result.model_dump(mode="json")})
+    batch.events.append(PointsAccrued(member_id=account.member_id, store=sale.store, source="sale",
+                                      reference=sale.transaction_id, points=earning.points,
+                                      amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
+                                      balance=account.balance, point_value=program.point_value,
+                                      campaign_bonus=sale_rules.campaign_bonus(earning, open_to)))
+    return result
 
 
 def within_budgets(tx: Tx, earning: domain.Earning, budgeted: list[domain.Bonus], member_id: str) -> domain.Earning:
