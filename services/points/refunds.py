@@ -37,13 +37,9 @@ def refund(tx: Tx, programs: Programs, refund: Refund) -> RefundResult | Service
         left = sale.net_amount - sale.refunded_amount
         if refund.amount > left:
             raise InvalidInput(f"more than what is left of the sale ({left})", "amount")
-        after = sale.refunded_amount + refund.amount
-        # shares of the whole so far, less what earlier refunds took: exact over any split, and
-        # right even when points were paid on the sale after an earlier partial refund
-        reverse = domain.cumulative_share(sale.points, sale.net_amount, Decimal(0), after) - sale.points_reversed
         paid = repo.redeemed_for_sale(tx, refund.store, refund.transaction_id)
-        give_back = max(0, domain.cumulative_share(sum(paid.values()), sale.net_amount, Decimal(0), after)
-                        - sale.redeemed_returned)
+        reverse, give_back = domain.refund_shares(sale.points, sale.net_amount, sale.refunded_amount, refund.amount,
+                                                  sale.points_reversed, sum(paid.values()), sale.redeemed_returned)
         _, program = programs.current(tx)
         reference = f"{refund.store}:{refund.refund_id}"
         zone = inputs.zone(refund.store)
