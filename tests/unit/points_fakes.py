@@ -12,6 +12,7 @@ from typing import Any
 
 from contracts.points import Program
 from services.points import domain
+from services.points.domain import CENT
 from services.points.repo import Account, add_to_summary
 
 
@@ -144,7 +145,8 @@ class FakeRows:
         for row in sale_rows:
             key = (row["store"], row["transaction_id"])
             if key not in self.sales:
-                self.sales[key] = SimpleNamespace(**row, refunded_amount=Decimal(0), points_reversed=0,
+                money = {k: Decimal(row[k]).quantize(CENT) for k in ("amount", "net_amount")}  # numeric(14, 2)
+                self.sales[key] = SimpleNamespace(**{**row, **money}, refunded_amount=CENT * 0, points_reversed=0,
                                                   redeemed_returned=0)
                 inserted += 1
         self.save_accounts(tx, changed)
