@@ -79,7 +79,7 @@ def activity(tx: Tx, programs: Programs, member_id: str, kind: str, key: str | N
     if kind == "referral":
         if not key:
             raise InvalidInput("the referred member's id", "key")
-        referred = inputs.member_id(key, "key")
+        referred = inputs.canonical_id(key, "key")
         if referred == member_id:
             raise InvalidInput("a member cannot refer themselves", "key")
         ids.append(referred)

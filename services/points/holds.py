@@ -29,7 +29,7 @@ def place(db: WorkerDb, caller: Caller, req: HoldRequest, confirmed: bool) -> Ho
     digest = inputs.request_hash(req)
     by_id = bool(req.member_id)
     with db.transaction() as tx:
-        ref = inputs.member_id(req.member_id) if req.member_id else cast(str, req.member_number)
+        ref = inputs.canonical_id(req.member_id) if req.member_id else cast(str, req.member_number)
         member_id = repo.resolve(tx, [ref] if by_id else [], [] if by_id else [ref]).get(ref)
         account = repo.lock_accounts(tx, [member_id]).get(member_id) if member_id else None
         if account is None:
@@ -57,7 +57,7 @@ def place(db: WorkerDb, caller: Caller, req: HoldRequest, confirmed: bool) -> Ho
 
 def finish(db: WorkerDb, caller: Caller, hold_id: str, action: str) -> Hold:
     """Commit (the points are spent) or release (they go back); a repeat answers the same."""
-    hold_id = inputs.member_id(hold_id, "hold_id", "a hold id (the hold_id of POST /v1/points/holds)")
+    hold_id = inputs.canonical_id(hold_id, "hold_id", "a hold id (the hold_id of POST /v1/points/holds)")
     with db.transaction() as tx:
         hold = repo.get_hold(tx, hold_id)
         if hold is None:

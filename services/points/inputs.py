@@ -13,8 +13,8 @@ from contracts.points import RefundItem, SaleItem
 from service_runtime.config import StoreZones
 
 
-def member_id(value: str, field: str = "member_id", what: str = "a member id") -> str:
-    """A UUID in its canonical form, or a 400 naming ``field``."""
+def canonical_id(value: str, field: str = "member_id", what: str = "a member id") -> str:
+    """A UUID (member, hold, rule) in its canonical form, or InvalidInput naming ``field``."""
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:

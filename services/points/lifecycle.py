@@ -22,7 +22,7 @@ CAMPAIGN_RULES = uuid.UUID("0b6a3f55-2f7c-4a59-8d0e-5f3c1d2e9a41")  # bonus rule
 def open_accounts(tx: Tx, registered: list[tuple[MemberRegistered, Envelope]]) -> None:
     for event, envelope in registered:
         try:
-            inputs.member_id(event.member_id)
+            inputs.canonical_id(event.member_id)
         except InvalidInput:
             raise InvalidEvent(f"{envelope.type} with a malformed member_id {event.member_id!r}") from None
     repo.open_accounts(tx, [{"member_id": event.member_id, "opened_by_event": str(envelope.event_id),
@@ -111,7 +111,7 @@ def bonus_cap(tx: Tx, programs: Programs, points: int | None, money: Decimal | N
 
 def audience_granted(tx: Tx, campaign_id: str, member_ids: list[str]) -> None:
     """Members the campaign's audience-only bonus rules reward (its treated audience)."""
-    repo.grant_audience(tx, f"campaign:{campaign_id}", [inputs.member_id(m) for m in member_ids])
+    repo.grant_audience(tx, f"campaign:{campaign_id}", [inputs.canonical_id(m) for m in member_ids])
 
 
 def bonus_ended(tx: Tx, programs: Programs, campaign_id: str, ended_at: datetime) -> None:

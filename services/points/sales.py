@@ -59,7 +59,7 @@ def _lock_all(tx: Tx, sales_in: Sequence[tuple[int, Sale]], refunds_in: Sequence
             numbers.append(sale.member_number)
             continue
         try:
-            ids.append(inputs.member_id(sale.member_id or ""))
+            ids.append(inputs.canonical_id(sale.member_id or ""))
         except InvalidInput:
             continue  # answered as that item's error later
     members = set(repo.resolve(tx, ids, numbers).values())
@@ -98,7 +98,7 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
     refs: dict[int, str] = {}
     for index, sale in sales_in:
         try:
-            refs[index] = inputs.member_id(sale.member_id) if sale.member_id else cast(str, sale.member_number)
+            refs[index] = inputs.canonical_id(sale.member_id) if sale.member_id else cast(str, sale.member_number)
         except InvalidInput as exc:
             outcomes[index] = exc
     sales_in = [(index, sale) for index, sale in sales_in if index in refs]

@@ -192,7 +192,7 @@ class PointsService(ServiceBase):
     # -- accounts and history ------------------------------------------------------------------------
     @entrypoint
     def get_account(self, member_id: str) -> dict[str, Any]:
-        member_id = inputs.member_id(member_id)
+        member_id = inputs.canonical_id(member_id)
         access.check_member(self.caller, member_id)
         return opening.with_opening(self.db, self.members, lambda confirmed: accounts.account(
             self.db, self.program_cache, member_id, confirmed)).model_dump(mode="json")
@@ -202,20 +202,20 @@ class PointsService(ServiceBase):
         """What the till's member look-up shows, for members the caller has just found in members."""
         if not isinstance(member_ids, list) or len(member_ids) > 200:
             raise InvalidInput("a list of at most 200 member ids", "member_ids")
-        ids = [inputs.member_id(m, "member_ids") for m in member_ids]
+        ids = [inputs.canonical_id(m, "member_ids") for m in member_ids]
         if self.caller.kind == "member" and set(ids) - {self.caller.member_id}:
             raise Forbidden("a member sees only their own points", "member_ids")
         return accounts.brief(self.db, ids)
 
     @entrypoint
     def history(self, member_id: str, limit: int = 50, after: str | None = None) -> dict[str, Any]:
-        member_id = inputs.member_id(member_id)
+        member_id = inputs.canonical_id(member_id)
         access.check_member(self.caller, member_id)
         return accounts.history(self.db, member_id, limit, after).model_dump(mode="json")
 
     @entrypoint
     def export_member(self, member_id: str) -> dict[str, Any]:
-        member_id = inputs.member_id(member_id)
+        member_id = inputs.canonical_id(member_id)
         access.check_member(self.caller, member_id)
         return accounts.export(self.db, member_id)
 
@@ -223,7 +223,7 @@ class PointsService(ServiceBase):
     @entrypoint
     def adjust(self, **request: Any) -> dict[str, Any]:
         cmd: Adjust = parse_request(Adjust, request)
-        member_id = inputs.member_id(cmd.member_id)
+        member_id = inputs.canonical_id(cmd.member_id)
         inputs.within(limits.from_env().adjust_problem(cmd.points))
         if self.caller.kind != "internal" and not ({"manager", "admin"} & set(self.caller.roles)
                                                    and self.caller.kind == "staff"):
@@ -238,7 +238,7 @@ class PointsService(ServiceBase):
     @entrypoint
     def activity(self, **request: Any) -> dict[str, Any]:
         cmd: Activity = parse_request(Activity, request)
-        member_id = inputs.member_id(cmd.member_id)
+        member_id = inputs.canonical_id(cmd.member_id)
         access.check_member(self.caller, member_id)
         if self.caller.kind == "member":
             if cmd.kind not in ("checkin", "share"):
@@ -276,7 +276,7 @@ class PointsService(ServiceBase):
     @entrypoint
     def end_bonus_rule(self, rule_id: str) -> dict[str, Any]:
         access.require_staff(self.caller, "admin", "marketer")
-        rule_id = inputs.member_id(rule_id, "rule_id", "a rule id")
+        rule_id = inputs.canonical_id(rule_id, "rule_id", "a rule id")
         return programs.end_bonus_rule(self.db, self.program_cache, rule_id).model_dump(mode="json")
 
     # -- reports ------------------------------------------------------------------------------------
