@@ -70,7 +70,8 @@ def operation_id(route: routing.APIRoute) -> str:
 def _calls_services(fn: Any) -> bool:
     """Whether a route function reaches a service over RPC: it (or a module-level helper or closure
     it uses) touches ``services``. Read from the code objects, so no route has to say so."""
-    module_globals, module = getattr(fn, "__globals__", {}), getattr(fn, "__module__", "")
+    module_globals = getattr(fn, "__globals__", {})
+    package = getattr(fn, "__module__", "").rpartition(".")[0]  # helpers of the route's own package too
     seen: set[int] = set()
 
     def reaches(code: types.CodeType) -> bool:
@@ -80,7 +81,7 @@ def _calls_services(fn: Any) -> bool:
         if "services" in code.co_names:
             return True
         helpers = [module_globals[n].__code__ for n in code.co_names
-                   if getattr(module_globals.get(n), "__module__", None) == module
+                   if str(getattr(module_globals.get(n), "__module__", "")).rpartition(".")[0] == package
                    and hasattr(module_globals[n], "__code__")]
         nested = [c for c in code.co_consts if isinstance(c, types.CodeType)]
         return any(reaches(c) for c in helpers + nested)

@@ -100,7 +100,7 @@ class SaleCombiner:
         return outcomes
 
 
-class SaleCombinerProvider(DependencyProvider):
+class SaleCombinerProvider(DependencyProvider):  # type: ignore[misc]  # nameko is untyped
     def setup(self) -> None:
         self.combiner = SaleCombiner(env_int("POINTS_SALE_WRITERS", WRITERS))
 

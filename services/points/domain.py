@@ -349,3 +349,23 @@ def split(points: int, weights: dict[str | None, int]) -> dict[str | None, int]:
     for key in sorted(weights, key=lambda k: -(points * weights[k] % total))[:odd]:
         shares[key] += 1
     return {key: share for key, share in shares.items() if share}
+
+
+def budget_cap(points: int | None, money: Decimal | None, point_value: Decimal) -> int | None:
+    """A campaign's bonus cap in points: its points cap and its money cap at the point value,
+    whichever is less (None: no cap)."""
+    caps = [] if points is None else [points]
+    if money is not None and point_value > 0:
+        caps.append(int(money // point_value))
+    return min(caps) if caps else None
+
+
+def refund_shares(sale_points: int, net_amount: Decimal, refunded_before: Decimal, amount: Decimal,
+                  points_reversed: int, redeemed: int, redeemed_returned: int) -> tuple[int, int]:
+    """(points to reverse, redeemed points to give back) for refunding ``amount`` of a sale:
+    shares of the whole so far, less what earlier refunds took, so any split of refunds adds
+    up exactly, even when points were paid on the sale after an earlier partial refund."""
+    after = refunded_before + amount
+    reverse = cumulative_share(sale_points, net_amount, Decimal(0), after) - points_reversed
+    give_back = max(0, cumulative_share(redeemed, net_amount, Decimal(0), after) - redeemed_returned)
+    return reverse, give_back

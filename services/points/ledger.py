@@ -1,7 +1,7 @@
 """Ledger operations on one locked account: each keeps the invariants of tables.py.
 
-These functions write through ``store`` and change the in-memory ``Account``; the caller locks
-the account first (``store.lock_accounts``) and saves it at the end (``store.save_accounts``).
+These functions write through ``repo`` and change the in-memory ``Account``; the caller locks
+the account first (``repo.lock_accounts``) and saves it at the end (``repo.save_accounts``).
 """
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 from contracts.errors import InsufficientPoints
 from contracts.points import Program
 from service_runtime.db import Tx
-from services.points import domain, store
-from services.points.store import Account
+from services.points import domain, ports
+from services.points.repo import Account
+
+repo: ports.LedgerRows = ports.REPO  # the in-memory fake in unit tests
 
 
 class Writes:
@@ -24,8 +26,8 @@ class Writes:
         self.lots: list[dict[str, Any]] = []
 
     def flush(self, tx: Tx) -> None:
-        store.add_ledger(tx, self.ledger)
-        store.add_lots(tx, self.lots)
+        repo.add_ledger(tx, self.ledger)
+        repo.add_lots(tx, self.lots)
         self.ledger, self.lots = [], []
 
 
@@ -62,14 +64,14 @@ def credit(tx: Tx, account: Account, points: int, *, kind: str, store_code: str 
 def debit(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | None, reference: str, now: datetime,
           detail: dict[str, Any] | None = None, actor_id: str | None = None) -> None:
     """Spend available points at once (soonest-expiring lots first), one ledger row per issuing store."""
-    lots = domain.spendable(store.open_lots(tx, account.member_id), now)
+    lots = domain.spendable(repo.open_lots(tx, account.member_id), now)
     try:
         taken = domain.consume(lots, points)
     except domain.RuleError as exc:
         raise InsufficientPoints(str(exc), "points") from None
-    store.take_from_lots(tx, taken)
+    repo.take_from_lots(tx, taken)
     by_store = domain.per_store((lot.store, take) for lot, take in taken)
-    store.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
+    repo.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
                            "at_store": at_store, "reference": reference, "detail": detail or {},
                            "actor_id": actor_id} for issuer, take in by_store.items()])
     account.balance -= points
@@ -84,13 +86,13 @@ def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str
     from_balance, to_debt = domain.refund_split(points, account.balance, account.held,
                                                 program.refund_policy == "debt", program.negative_limit)
     # the refunded sale's own lot first (its store's liability), then soonest expiry
-    ordered = domain.by_expiry(store.open_lots(tx, account.member_id), first_reference=own_lot)
+    ordered = domain.by_expiry(repo.open_lots(tx, account.member_id), first_reference=own_lot)
     from_lots = min(from_balance, sum(lot.remaining for lot in ordered))
     taken = domain.consume(ordered, from_lots)
-    store.take_from_lots(tx, taken)
+    repo.take_from_lots(tx, taken)
     # the negative part (spent points no lot covers) is carried by the refunding store
     by_store = domain.per_store([*((lot.store, take) for lot, take in taken), (at_store, from_balance - from_lots)])
-    store.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
+    repo.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
                            "at_store": at_store, "reference": reference, "detail": detail or {}}
                           for issuer, take in by_store.items() if take])
     account.balance -= from_balance
@@ -101,12 +103,12 @@ def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str
 
 def hold(tx: Tx, account: Account, row: dict[str, Any], now: datetime) -> bool:
     """Take the points out of their lots into a hold; False if a hold with this key appeared meanwhile."""
-    lots = domain.spendable(store.open_lots(tx, account.member_id), now)
+    lots = domain.spendable(repo.open_lots(tx, account.member_id), now)
     try:
         taken = domain.consume(lots, row["points"])
     except domain.RuleError as exc:
         raise InsufficientPoints(str(exc), "points") from None
-    if not store.insert_hold(tx, row, taken):
+    if not repo.insert_hold(tx, row, taken):
         return False
     account.held += row["points"]
     account.dirty = True
@@ -116,26 +118,26 @@ def hold(tx: Tx, account: Account, row: dict[str, Any], now: datetime) -> bool:
 def release(tx: Tx, account: Account, hold: Any, status: str, now: datetime) -> None:
     """Give a hold's points back to their lots (as far as the balance still covers them)."""
     account.held -= hold.points
-    room = max(0, account.balance - account.held) - sum(lot.remaining for lot in store.open_lots(tx, account.member_id))
+    room = max(0, account.balance - account.held) - sum(lot.remaining for lot in repo.open_lots(tx, account.member_id))
     parts: list[tuple[int, int]] = []
-    for part in store.hold_parts(tx, str(hold.id)):
+    for part in repo.hold_parts(tx, str(hold.id)):
         give = min(part.points, max(0, room))
         if give:
             parts.append((part.lot_id, give))
             room -= give
-    store.give_back_to_lots(tx, parts)
-    store.finish_hold(tx, str(hold.id), status, now)
+    repo.give_back_to_lots(tx, parts)
+    repo.finish_hold(tx, str(hold.id), status, now)
     account.dirty = True
 
 
 def commit(tx: Tx, account: Account, hold: Any, now: datetime) -> None:
-    by_store = domain.per_store((part.lot_store, part.points) for part in store.hold_parts(tx, str(hold.id)))
-    store.add_ledger(tx, [{"member_id": account.member_id, "kind": "redemption", "delta": -points, "store": issuer,
+    by_store = domain.per_store((part.lot_store, part.points) for part in repo.hold_parts(tx, str(hold.id)))
+    repo.add_ledger(tx, [{"member_id": account.member_id, "kind": "redemption", "delta": -points, "store": issuer,
                            "at_store": hold.store, "reference": f"{hold.store}:{hold.transaction_id}",
                            "detail": {"hold_id": str(hold.id)}} for issuer, points in by_store.items()])
     account.held -= hold.points
     account.balance -= hold.points
-    store.finish_hold(tx, str(hold.id), "committed", now)
+    repo.finish_hold(tx, str(hold.id), "committed", now)
     account.dirty = True
 
 
@@ -148,7 +150,7 @@ def release_expired(tx: Tx, account: Account, now: datetime) -> int:
     release this locked account's expired holds before anything reads or spends it. How many."""
     if account.held <= 0:
         return 0  # no query for the many accounts with nothing held
-    expired = [h for h in store.open_holds(tx, account.member_id) if h.expires_at <= now]
+    expired = [h for h in repo.open_holds(tx, account.member_id) if h.expires_at <= now]
     for hold_row in expired:
         release(tx, account, hold_row, "expired", now)
     return len(expired)

@@ -5,18 +5,19 @@ account as the event would open it (the event, later, finds it open and leaves i
 What members does not know is an unknown member."""
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
 
 from contracts.errors import Conflict
 from service_runtime.config import env_int
-from service_runtime.db import Tx
-from services.points import store
+from service_runtime.db import Tx, WorkerDb
+from services.points import repo
 
 MEMBERS_TIMEOUT = env_int("POINTS_MEMBERS_TIMEOUT_SECONDS", 5)
+T = TypeVar("T")
 
 
 class Missing(Exception):
@@ -49,7 +50,25 @@ def confirm(members: Any, member_ids: list[str], numbers: list[str]) -> list[dic
 def open_confirmed(tx: Tx, members: list[dict[str, Any]]) -> int:
     """Open the accounts of confirmed active members (frozen, merged and erased ones open by
     their events). How many were opened."""
-    return store.open_accounts(tx, [{"member_id": m["member_id"], "opened_by_event": None,
+    return repo.open_accounts(tx, [{"member_id": m["member_id"], "opened_by_event": None,
                                      "member_number": m["member_number"],
                                      "registration_store": m["registration_store"]}
                                     for m in members if m.get("status") == "active"])
+
+
+def open_missing(db: WorkerDb, members: Any, missing: Missing) -> None:
+    """Accounts of members registered a moment ago (member.registered not handled yet)."""
+    found = confirm(members, missing.member_ids, missing.numbers)
+    if found:
+        with db.transaction() as tx:
+            open_confirmed(tx, found)
+
+
+def with_opening(db: WorkerDb, members: Any, attempt: Callable[[bool], T]) -> T:
+    """attempt(confirmed); when it finds an account missing, members confirms the member (the
+    account opens) and it runs once more, now answering an unknown member."""
+    try:
+        return attempt(False)
+    except Missing as missing:
+        open_missing(db, members, missing)
+        return attempt(True)

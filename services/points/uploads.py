@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter, ValidationError
 
 from contracts.errors import Forbidden, InvalidInput, ServiceError
-from contracts.points import RefundItem, SaleItem
+from contracts.points import BatchItemResult, BatchResult, ItemError, RefundItem, SaleItem, SaleResult
 from services.points.limits import Limits
 
 MAX_ITEMS = 1000
@@ -58,3 +58,22 @@ def check_items(raw: Any, stores: tuple[str, ...] | None, limits: Limits
             continue
         good.append((index, item))
     return good, refused
+
+
+def answer(raw: list[Any], outcomes: dict[int, Any], refused: dict[int, ServiceError]) -> BatchResult:
+    """Each item's answer in upload order: its result, or its error with the field named as
+    in the request."""
+    results = []
+    for i, data in enumerate(raw):
+        outcome = outcomes[i]
+        kind = "refund" if isinstance(data, dict) and data.get("kind") == "refund" else "sale"
+        if isinstance(outcome, ServiceError):
+            field = outcome.field if i in refused else item_field(i, outcome.field)
+            results.append(BatchItemResult(index=i, kind=kind, ok=False, error=ItemError(
+                code=outcome.code, message=outcome.message, field=field)))
+        elif isinstance(outcome, SaleResult):
+            results.append(BatchItemResult(index=i, kind="sale", ok=True, sale=outcome))
+        else:
+            results.append(BatchItemResult(index=i, kind="refund", ok=True, refund=outcome))
+    failed = sum(1 for r in results if not r.ok)
+    return BatchResult(results=results, accepted=len(results) - failed, failed=failed)

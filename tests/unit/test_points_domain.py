@@ -259,6 +259,18 @@ def test_partial_refunds_take_back_in_proportion_and_add_up_to_the_earning():
     assert domain.cumulative_share(0, whole, D(0), whole) == 0
 
 
+def test_refund_shares_reverse_points_and_return_redeemed_ones_exactly_over_any_split():
+    whole, reversed_, returned, refunded = D("90.00"), 0, 0, D(0)
+    parts = []
+    for amount in (D("10.00"), D("45.55"), D("34.45")):
+        reverse, give_back = domain.refund_shares(91, whole, refunded, amount, reversed_, 30, returned)
+        parts.append((reverse, give_back))
+        reversed_, returned, refunded = reversed_ + reverse, returned + give_back, refunded + amount
+    assert (reversed_, returned) == (91, 30) and all(r >= 0 and g >= 0 for r, g in parts)
+    # points paid on the sale after a partial refund all come back when the rest is refunded
+    assert domain.refund_shares(100, D(100), D(50), D(50), 50, 40, 0) == (50, 40)
+
+
 @settings(max_examples=300)
 @given(total=st.integers(0, 10_000_000), whole_cents=st.integers(1, 100_000_000), data=st.data())
 def test_refunds_in_any_split_add_up_to_the_total_exactly(total, whole_cents, data):

@@ -1,0 +1,55 @@
+"""Request values every use case reads the same way: ids, times, limits, idempotency digests."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from contracts.errors import InvalidInput
+from contracts.points import RefundItem, SaleItem
+from service_runtime.config import StoreZones
+
+
+def canonical_id(value: str, field: str = "member_id", what: str = "a member id") -> str:
+    """A UUID (member, hold, rule) in its canonical form, or InvalidInput naming ``field``."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise InvalidInput(f"not {what}", field) from None
+
+
+def within(problem: tuple[str, str] | None) -> None:
+    """An amount above the sanity limits (limits.py) is a bad field."""
+    if problem is not None:
+        raise InvalidInput(problem[1], problem[0])
+
+
+def request_hash(model: BaseModel) -> str:
+    """The request's digest for idempotency: an upload's item hashes as the same sale or refund
+    sent alone (its "kind" left out)."""
+    body = model.model_dump(mode="json", exclude={"kind"} if isinstance(model, SaleItem | RefundItem) else None)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def at(value: str | None) -> datetime:
+    """An ISO-8601 time with a zone (``at`` of a job run), now when not given."""
+    if not value:
+        return now()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("an ISO-8601 time with a zone", "at") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput("give a time zone", "at")
+    return parsed.astimezone(UTC)
+
+
+def zone(store_code: str | None) -> str:
+    return StoreZones.from_env().zone_of(store_code)
