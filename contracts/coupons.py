@@ -241,42 +241,13 @@ class ExchangeResult(_Model):
 
 
 # ---- events --------------------------------------------------------------------------------------
-class CouponRedeemed(EventPayload):
-    """A coupon was used on a sale (campaign results count these)."""
-
-    TYPE = "coupon.redeemed"
-    VERSION = 1
-    PRODUCER = "campaigns"
-
-    coupon_id: str
-    template_id: str
-    member_id: str | None
-    campaign_id: str | None
-    store: str
-    transaction_id: str
-    discount: Decimal
-    redeemed_at: datetime
-
-
-class CouponRestored(EventPayload):
-    """The sale a coupon was used on was refunded and the coupon is usable again."""
-
-    TYPE = "coupon.restored"
-    VERSION = 1
-    PRODUCER = "campaigns"
-
-    coupon_id: str
-    template_id: str
-    member_id: str | None
-    campaign_id: str | None
-    store: str
-    transaction_id: str
-    restored_at: datetime
-
+# None: coupon.redeemed and coupon.restored were published with no consumer (campaign results read
+# the coupon tables in this same service), so RabbitMQ dropped each one (NO_ROUTE). See
+# docs/decisions/0012-campaign-results-and-coupon-terms.md.
 
 COUPON_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, IssueJob,
                             BasketLine, Basket, Redeem, AppliedCoupon, Validation, Redemption, CouponRefund,
                             CouponRefundResult, CatalogItem, CatalogItemOut, RestockItem, Exchange, ExchangeResult)
 }
-COUPON_EVENTS: tuple[type[EventPayload], ...] = (CouponRedeemed, CouponRestored)
+COUPON_EVENTS: tuple[type[EventPayload], ...] = ()

@@ -22,10 +22,8 @@ from contracts.coupons import (
     CatalogItem,
     CatalogItemOut,
     CouponOut,
-    CouponRedeemed,
     CouponRefund,
     CouponRefundResult,
-    CouponRestored,
     CouponTemplate,
     Exchange,
     ExchangeResult,
@@ -337,11 +335,6 @@ class CouponEntrypoints:
                 raise _Race()  # the same sale recorded by another till a moment ago: answer that
             store.mark_redeemed(tx, redemption.redemption_id, [(c.coupon_id, c.discount) for c in result.coupons],
                                 now)
-            tx.emit_many([CouponRedeemed(coupon_id=str(r.id), template_id=str(r.template_id),
-                                         member_id=None if r.member_id is None else str(r.member_id),
-                                         campaign_id=r.campaign_id, store=req.store,
-                                         transaction_id=req.transaction_id, discount=c.discount, redeemed_at=now)
-                          for r, c in zip(rows, result.coupons, strict=True)])
             return redemption.model_dump(mode="json")
 
     @staticmethod
@@ -369,10 +362,6 @@ class CouponEntrypoints:
                                         restored=[r.code for r in back],
                                         kept=[r.code for r in rows if r not in back]).model_dump(mode="json")
             store.mark_refunded(tx, str(redemption.id), result, now)
-            tx.emit_many([CouponRestored(coupon_id=str(r.id), template_id=str(r.template_id),
-                                         member_id=None if r.member_id is None else str(r.member_id),
-                                         campaign_id=r.campaign_id, store=req.store,
-                                         transaction_id=req.transaction_id, restored_at=now) for r in back])
             return result
 
     # -- a member's coupons -------------------------------------------------------------------------------

@@ -131,8 +131,8 @@ def test_validate_changes_nothing_redeem_is_idempotent_refund_restores(campaigns
     with pytest.raises(Conflict) as refused:  # another sale cannot use it again
         call(campaigns, "redeem_coupons", caller=POS_S1, **{**sale, "transaction_id": "T-2"})
     assert refused.value.field == "code"
-    assert scalar("campaigns", "SELECT count(*) FROM outbox WHERE event_type = 'coupon.redeemed' "
-                               "AND body->'payload'->>'transaction_id' = 'T-1'") == 1
+    # nothing consumes a redemption event (it was dropped as NO_ROUTE): none is published
+    assert scalar("campaigns", "SELECT count(*) FROM outbox WHERE event_type LIKE 'coupon.%'") == 0
     mine = call(campaigns, "member_coupons", member, caller=member_caller(member))["items"]
     assert [c["status"] for c in mine] == ["used"] and mine[0]["discount"] == "20.00"
     refund = call(campaigns, "refund_coupons", caller=CLERK_S1, store="S1", transaction_id="T-1")
