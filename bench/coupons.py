@@ -165,8 +165,8 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
 async def issue(base: str, admin: dict[str, str], count: int) -> None:
     async with httpx.AsyncClient(base_url=base, headers=admin, timeout=120) as client:
         made = await client.post("/v1/coupons/templates", json={
-            "name": "bench drop", "kind": "percent", "percent": "10", "max_discount": "20.00", "valid_days": 14,
-            "budget_count": count, "per_member_limit": 1})
+            "name": "bench drop", "kind": "percent", "discount_percent": "10", "max_discount": "20.00",
+            "valid_days": 14, "budget_count": count, "per_member_limit": 1})
         assert made.status_code == 201, made.text
         members = [str(uuid.uuid4()) for _ in range(count)]
         began = time.perf_counter()

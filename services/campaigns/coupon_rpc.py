@@ -54,6 +54,7 @@ JOB_CHUNK = env_int("COUPON_JOB_CHUNK", 5000)
 POINTS_TIMEOUT = 10.0
 HOLD_TTL = 900  # seconds: a hold left by a crash releases itself; recovery finishes well before
 MANAGERS = ("admin", "marketer")
+MAX_DISCOUNT_PERCENT = env_int("COUPON_MAX_DISCOUNT_PERCENT", 50)  # above it a percent coupon needs confirming
 AT_THE_TILL = ("clerk", "manager", "admin")
 
 
@@ -66,9 +67,12 @@ def _hash(model: BaseModel) -> str:
 
 
 def _template_out(row: Any) -> dict[str, Any]:
-    return TemplateOut.model_validate({**row.terms, "template_id": str(row.id), "issued_count": row.issued_count,
-                                       "issued_value": row.issued_value, "redeemed_count": row.redeemed,
-                                       "created_at": row.created_at}).model_dump(mode="json")
+    off = store.rules_of(row.terms).discount_percent
+    terms = {k: v for k, v in row.terms.items() if k != "percent"}  # older templates' name for discount_percent
+    return TemplateOut.model_validate({
+        **terms, "discount_percent": off, "price_percent": None if off is None else Decimal(100) - off,
+        "template_id": str(row.id), "issued_count": row.issued_count, "issued_value": row.issued_value,
+        "redeemed_count": row.redeemed, "created_at": row.created_at}).model_dump(mode="json")
 
 
 def _coupon_out(row: Any, now: datetime, replayed: bool = False) -> CouponOut:
@@ -127,10 +131,14 @@ class CouponEntrypoints:
     def create_template(self, **request: Any) -> dict[str, Any]:
         self._role(*MANAGERS)
         template: CouponTemplate = parse_request(CouponTemplate, request)
-        terms = template.model_dump(mode="json")
+        # kept as the share taken off, however given; the confirmation is a question, not a term
+        terms = {**template.model_dump(mode="json", exclude={"percent", "price_percent", "confirm_high_discount"}),
+                 "discount_percent": None if template.off_percent() is None else str(template.off_percent())}
         rules = store.rules_of(terms)
         problem = domain.template_problem(rules, template.valid_from, template.valid_until, template.valid_days,
-                                          template.budget_value)
+                                          template.budget_value) or domain.percent_problem(
+            rules, template.budget_count, Decimal(MAX_DISCOUNT_PERCENT), template.confirm_high_discount,
+            "price_percent" if template.price_percent is not None else "discount_percent")
         if problem:
             raise InvalidInput(problem[1], problem[0])
         with self.db.transaction() as tx:  # type: ignore[attr-defined]

@@ -24,7 +24,9 @@ def rules_of(terms: dict[str, Any]) -> domain.Rules:
         value = terms.get(name)
         return None if value is None else tuple(value)
 
-    return domain.Rules(kind=terms["kind"], amount=money("amount"), percent=money("percent"),
+    # templates made before discount_percent said "percent", meaning the share taken off
+    off = money("discount_percent") if terms.get("discount_percent") is not None else money("percent")
+    return domain.Rules(kind=terms["kind"], amount=money("amount"), discount_percent=off,
                         max_discount=money("max_discount"), gift_sku=terms.get("gift_sku"),
                         gift_value=money("gift_value") or Decimal(0), min_spend=money("min_spend") or Decimal(0),
                         stores=names("stores"), categories=names("categories"), skus=names("skus"),

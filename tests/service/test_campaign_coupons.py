@@ -219,8 +219,8 @@ def test_a_money_budget_needs_a_coupon_with_a_face_value(campaigns):
     add_member(st)
     segment_id = call(campaigns, "create_segment", name="s", rule={"field": "store", "op": "eq", "value": st})
     now = datetime.now(UTC)
-    no_cap = call(campaigns, "create_template", name="20% off", kind="percent", percent="20",
-                  valid_days=30)["template_id"]  # no max_discount: its value is the basket's
+    no_cap = call(campaigns, "create_template", name="20% off", kind="percent", discount_percent="20",
+                  budget_count=1000, valid_days=30)["template_id"]  # no max_discount: its value is the basket's
     terms = {"name": "Drop", "type": "coupon_drop", "segment_id": segment_id["segment_id"],
              "starts_at": now.isoformat(), "ends_at": (now + timedelta(days=3)).isoformat(),
              "coupon_template_id": no_cap}

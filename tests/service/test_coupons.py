@@ -49,13 +49,21 @@ def count_templates() -> int:
 
 
 @pytest.mark.parametrize("terms, field", [
-    ({"kind": "percent", "amount": None, "min_spend": "0", "percent": "120"}, "percent"),
+    ({"kind": "percent", "amount": None, "min_spend": "0", "discount_percent": "120"}, "discount_percent"),
+    ({"kind": "percent", "amount": None, "min_spend": "0", "percent": "10", "max_discount": "5"}, "percent"),
+    # 9折 typed as a discount of 90: above the maximum discount, so refused unless confirmed
+    ({"kind": "percent", "amount": None, "min_spend": "0", "discount_percent": "90", "max_discount": "5"},
+     "discount_percent"),
+    ({"kind": "percent", "amount": None, "min_spend": "0", "price_percent": "10", "max_discount": "5"},
+     "price_percent"),
+    ({"kind": "percent", "amount": None, "min_spend": "0", "discount_percent": "10"}, "max_discount"),  # no limit
     ({"amount": "-5"}, "amount"),
     ({"min_spend": "-1"}, "min_spend"),
     ({"valid_days": None, **fixed_dates(5, -2)}, "valid_until"),
     ({"valid_days": None}, "valid_until"),
     ({"kind": "gift", "amount": None, "min_spend": "0"}, "gift_sku"),
-    ({"kind": "percent", "amount": None, "min_spend": "0", "percent": "10", "budget_value": "100"}, "max_discount"),
+    ({"kind": "percent", "amount": None, "min_spend": "0", "discount_percent": "10", "budget_value": "100"},
+     "max_discount"),
     ({"amount": "10.001"}, "amount"),
     ({"per_member_limit": 0}, "per_member_limit"),
     ({"colour": "red"}, "colour"),
@@ -71,10 +79,19 @@ def test_bad_templates_are_refused_naming_the_field_and_write_nothing(campaigns,
 def test_templates_are_for_marketers_and_admins(campaigns):
     with pytest.raises(Forbidden):
         call(campaigns, "create_template", caller=CLERK_S1, **template())
-    made = make(campaigns, kind="percent", amount=None, min_spend="0", percent="15", max_discount="30",
+    made = make(campaigns, kind="percent", amount=None, min_spend="0", price_percent="85", max_discount="30",
                 stores=["S1"], categories=["drinks"], stackable=True, budget_count=10, budget_value="300")
-    assert Decimal(made["percent"]) == 15 and Decimal(made["max_discount"]) == 30 and made["issued_count"] == 0
+    assert (Decimal(made["discount_percent"]), Decimal(made["price_percent"])) == (15, 85)
+    assert Decimal(made["max_discount"]) == 30 and made["issued_count"] == 0
     assert call(campaigns, "get_template", made["template_id"], caller=MARKETER)["name"] == made["name"]
+
+
+def test_a_confirmed_high_discount_and_an_uncapped_one_under_a_count_budget_are_made(campaigns):
+    high = make(campaigns, kind="percent", amount=None, min_spend="0", discount_percent="90", max_discount="50",
+                confirm_high_discount=True)
+    assert (high["discount_percent"], high["price_percent"]) == ("90", "10") and "confirm_high_discount" not in high
+    uncapped = make(campaigns, kind="percent", amount=None, min_spend="0", price_percent="90", budget_count=100)
+    assert uncapped["discount_percent"] == "10" and uncapped["max_discount"] is None
 
 
 def test_issue_to_a_member_respects_the_per_member_limit_and_replays_by_request_id(campaigns):
