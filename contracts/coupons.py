@@ -158,6 +158,11 @@ class IssueJobRequest(_Model):
     campaign_id: str | None = Field(default=None, max_length=64)
 
 
+class SkippedMember(_Model):
+    member_id: str
+    reason: Literal["no_such_member", "member_erased", "member_merged"]
+
+
 class IssueJob(_Model):
     job_id: str
     template_id: str
@@ -166,7 +171,13 @@ class IssueJob(_Model):
     total: int
     processed: int
     issued: int
-    skipped: int = Field(description="Members who already had it, or over their per-member limit or the budget")
+    skipped: int = Field(description="Members given no coupon: the sum of skipped_reasons")
+    skipped_reasons: dict[str, int] = Field(default_factory=dict, description=(
+        "Members skipped, by reason: no_such_member (no member has this id), member_erased, member_merged "
+        "(these use no budget), already (had this coupon of the job or campaign), per_member_limit, budget_count, "
+        "budget_value"))
+    skipped_members: list[SkippedMember] = Field(default_factory=list, description=(
+        "The ids skipped because they are no (live) member, with the reason; the first 1,000"))
     error: str | None = None
     created_at: datetime
     finished_at: datetime | None = None
@@ -290,8 +301,8 @@ class ExchangeResult(_Model):
 # docs/decisions/0012-campaign-results-and-coupon-terms.md.
 
 COUPON_MODELS: dict[str, type[BaseModel]] = {
-    m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, IssueJob,
-                            BasketLine, Basket, Redeem, AppliedCoupon, Validation, Redemption, CouponRefund,
+    m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, SkippedMember,
+                            IssueJob, BasketLine, Basket, Redeem, AppliedCoupon, Validation, Redemption, CouponRefund,
                             CouponRefundResult, CatalogItem, CatalogItemOut, RestockItem, Exchange, ExchangeResult)
 }
 COUPON_EVENTS: tuple[type[EventPayload], ...] = ()

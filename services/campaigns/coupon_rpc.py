@@ -33,23 +33,32 @@ from contracts.coupons import (
     Redeem,
     Redemption,
     RestockItem,
+    SkippedMember,
     TemplateOut,
     Validation,
 )
 from contracts.envelope import Envelope
-from contracts.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotFound, ServiceError
+from contracts.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientPoints,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    ServiceUnavailable,
+)
 from contracts.events import MemberErased, MemberMerged
 from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
 from services.campaigns import coupon_domain as domain
-from services.campaigns import coupon_issue, paging
+from services.campaigns import coupon_issue, member_check, paging
 from services.campaigns import coupon_store as store
 from services.campaigns.ids import as_uuid
 
 log = logging.getLogger(__name__)
-EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints)
+EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, ServiceUnavailable)
 JOB_CHUNK = env_int("COUPON_JOB_CHUNK", 5000)
 POINTS_TIMEOUT = 10.0
 HOLD_TTL = 900  # seconds: a hold left by a crash releases itself; recovery finishes well before
@@ -105,6 +114,7 @@ class PointsUnavailable(Conflict):
 
 class CouponEntrypoints:
     points = ServiceRpc("points")
+    members = ServiceRpc("members")  # only for member ids campaigns' read model does not know yet
 
     # -- who may do what (the gateway checks too; this holds for any caller) ---------------------------
     def _role(self, *roles: str) -> None:
@@ -175,6 +185,11 @@ class CouponEntrypoints:
         key = (f"request:{template_id}:{req.request_id}" if req.request_id
                else f"{req.source}:{uuid.uuid4()}")
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            why = member_check.not_members(tx, self.members, [member_id]).get(member_id)
+            if why == member_check.UNKNOWN:
+                raise NotFound("no such member", "member_id")
+            if why is not None:
+                raise Conflict(f"no coupon for this member: {why.replace('_', ' ')}", "member_id")
             return self._issue_one(tx, template_id, member_id, key, req.source, req.campaign_id).model_dump(
                 mode="json")
 
@@ -221,8 +236,9 @@ class CouponEntrypoints:
             raise NotFound("no such issue job", "job_id")
         return IssueJob(job_id=str(row.id), template_id=str(row.template_id), campaign_id=row.campaign_id,
                         status=row.status, total=row.total, processed=row.position, issued=row.issued,
-                        skipped=row.skipped, error=row.error, created_at=row.created_at,
-                        finished_at=row.finished_at).model_dump(mode="json")
+                        skipped=row.skipped, skipped_reasons=row.skipped_reasons,
+                        skipped_members=[SkippedMember(member_id=m, reason=r) for m, r in row.skipped_members],
+                        error=row.error, created_at=row.created_at, finished_at=row.finished_at).model_dump(mode="json")
 
     @timer(interval=env_int("COUPON_JOB_SECONDS", 1))
     def coupon_jobs(self) -> None:
@@ -251,12 +267,18 @@ class CouponEntrypoints:
                 if template is None:
                     store.fail_job(tx, str(job.id), "template gone", now)
                     continue
-                keys = [coupon_issue.issue_key(str(job.id), job.campaign_id, m, job.occurrence) for m in members]
-                outcome = store.issue(tx, template, members, keys, source=job.source, campaign_id=job.campaign_id,
+                try:  # ids that are no member are skipped with their reason and use no budget
+                    gone = member_check.not_members(tx, self.members, members)
+                except member_check.MembersUnavailable as exc:
+                    log.warning("issue job %s waits for the members service: %s", job.id, exc)
+                    return chunks  # nothing of this chunk is written; the next tick tries again
+                wanted = [m for m in members if m not in gone]
+                keys = [coupon_issue.issue_key(str(job.id), job.campaign_id, m, job.occurrence) for m in wanted]
+                outcome = store.issue(tx, template, wanted, keys, source=job.source, campaign_id=job.campaign_id,
                                       job_id=str(job.id), now=now)
                 done = job.position + len(members) >= job.total or not members
-                store.advance_job(tx, str(job.id), len(members), len(outcome.coupons), len(outcome.skipped), done,
-                                  now)
+                store.advance_job(tx, job, len(members), len(outcome.coupons),
+                                  [*gone.values(), *outcome.skipped.values()], gone, done, now)
                 chunks += 1
 
     # -- at checkout -----------------------------------------------------------------------------------

@@ -189,11 +189,10 @@ def test_a_referral_campaign_rewards_the_referrer_per_referral_up_to_the_limit(c
 
 
 def test_a_campaign_that_cannot_start_does_not_stop_the_timer_moving_the_others(campaigns):
-    import uuid
 
     spent = call(campaigns, "create_template", name="last one", kind="cash", amount="5.00", valid_days=30,
                  budget_count=1)["template_id"]
-    call(campaigns, "issue_coupon", template_id=spent, member_id=str(uuid.uuid4()))  # the budget is now used up
+    call(campaigns, "issue_coupon", template_id=spent, member_id=add_member(new_store()))  # the budget is now used up
     st = new_store()
     for _ in range(4):
         add_member(st)

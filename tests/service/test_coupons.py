@@ -24,6 +24,7 @@ from tests.service.coupons_support import (
     fixed_dates,
     member_caller,
     new_member,
+    new_members,
     template,
 )
 
@@ -289,7 +290,7 @@ def test_a_members_coupons_page_by_position_and_filter_before_the_page_is_cut(ca
 
 def test_an_issue_job_runs_in_the_background_with_progress_once_per_campaign_member(campaigns):
     made = make(campaigns, budget_count=2500)
-    members = [new_member() for _ in range(3000)]
+    members = new_members(3000)
     job = call(campaigns, "start_issue_job", caller=MARKETER, template_id=made["template_id"],
                member_ids=members[:2000] + members[:10], campaign_id="camp-1")  # duplicates count once
     assert job["status"] in ("queued", "running") and job["total"] == 2000
