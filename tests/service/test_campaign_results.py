@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from nameko.testing.services import entrypoint_hook
 
-from contracts.events import PointsAccrued, PointsReversed
+from contracts.events import PointsReversed
 from tests.helpers import query
-from tests.service.segments_support import add_member, call, new_store
+from tests.service.segments_support import add_member, call, new_store, sell
 
 
 @pytest.fixture
@@ -40,15 +40,6 @@ def _launched(campaigns, control_share: str, members: int = 30, **extra) -> tupl
             [r[0] for r in rows if r[1]])
 
 
-def _sales(campaigns, *sales: tuple[str, str, datetime, str]) -> None:
-    """(member, transaction id, time of sale, amount) as points publishes them, in one batch."""
-    batch = [PointsAccrued(member_id=m, store="S1", source="sale", reference=ref, points=1, balance=1,
-                           amount=Decimal(amount), occurred_at=at).envelope(occurred_at=at).model_dump(mode="json")
-             for m, ref, at, amount in sales]
-    with entrypoint_hook(campaigns, "on_points_accrued") as handle:
-        handle(batch)
-
-
 def _refund(campaigns, member: str, transaction_id: str, amount: str, at: datetime) -> None:
     refund = PointsReversed(member_id=member, store="S1", transaction_id=transaction_id,
                             refund_id=f"r-{transaction_id}", amount=Decimal(amount), points_reversed=0,
@@ -61,7 +52,7 @@ def _refund(campaigns, member: str, transaction_id: str, amount: str, at: dateti
 def test_only_sales_from_the_launch_to_the_window_end_are_attributed_net_of_their_refunds(campaigns):
     cid, launched, treated, control = _launched(campaigns, "0.5")
     assert len(treated) >= 3 and control
-    _sales(campaigns,
+    sell(campaigns,
            (treated[0], f"{cid}-early", launched - timedelta(minutes=2), "99.00"),  # two minutes before the launch
            (treated[1], f"{cid}-t1", launched + timedelta(minutes=1), "25.50"),
            (treated[2], f"{cid}-late", launched + timedelta(days=7, minutes=1), "40.00"),  # after the window
@@ -78,7 +69,7 @@ def test_only_sales_from_the_launch_to_the_window_end_are_attributed_net_of_thei
 
 def test_a_sale_fully_refunded_is_no_conversion(campaigns):
     cid, launched, treated, _ = _launched(campaigns, "0.5", members=10)
-    _sales(campaigns, (treated[0], f"{cid}-t1", launched + timedelta(minutes=1), "30.00"))
+    sell(campaigns, (treated[0], f"{cid}-t1", launched + timedelta(minutes=1), "30.00"))
     _refund(campaigns, treated[0], f"{cid}-t1", "30.00", launched + timedelta(minutes=5))
     total = call(campaigns, "campaign_results", cid)["total"]
     assert total["conversion"] == "0.0000" and total["attributed_sales"] == "0.00"
@@ -87,7 +78,7 @@ def test_a_sale_fully_refunded_is_no_conversion(campaigns):
 def test_without_a_control_group_there_is_no_lift(campaigns):
     cid, launched, treated, control = _launched(campaigns, "0", members=8)
     assert not control
-    _sales(campaigns, (treated[0], f"{cid}-t1", launched + timedelta(minutes=1), "12.00"))
+    sell(campaigns, (treated[0], f"{cid}-t1", launched + timedelta(minutes=1), "12.00"))
     res = call(campaigns, "campaign_results", cid)
     for figures in (res["total"], *res["by_store"].values()):
         assert figures["control"] == 0
