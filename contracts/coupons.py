@@ -108,9 +108,11 @@ class CouponTemplate(_TemplateTerms):
 
 
 class TemplateOut(_TemplateTerms):
-    discount_percent: Decimal | None = Field(default=None, description="percent: the share of the price taken off")
-    price_percent: Decimal | None = Field(default=None, description="percent: the share of the price paid "
-                                                                    "(100 - discount_percent)")
+    discount_percent: Decimal | None = Field(default=None, examples=["10"],
+                                             description="percent: the share of the price taken off")
+    price_percent: Decimal | None = Field(default=None, examples=["90"], description="percent: the share of the "
+                                                                                     "price paid (100 - "
+                                                                                     "discount_percent)")
     template_id: str
     issued_count: int
     issued_value: Decimal
