@@ -269,7 +269,7 @@ class CouponEntrypoints:
                     continue
                 try:  # ids that are no member are skipped with their reason and use no budget
                     gone = member_check.not_members(tx, self.members, members)
-                except member_check.MembersUnavailable as exc:
+                except ServiceUnavailable as exc:
                     log.warning("issue job %s waits for the members service: %s", job.id, exc)
                     return chunks  # nothing of this chunk is written; the next tick tries again
                 wanted = [m for m in members if m not in gone]

@@ -20,13 +20,10 @@ GONE = {"erased": "member_erased", "merged": "member_merged"}  # status -> why n
 UNKNOWN = "no_such_member"
 
 
-class MembersUnavailable(ServiceUnavailable):
-    """members did not answer: nothing is issued to the ids it was asked about (retry later)."""
-
-
 def not_members(tx: Tx, members: Any, member_ids: Sequence[str]) -> dict[str, str]:
     """The ids that are not live members, each with why (no_such_member, member_erased,
-    member_merged). Raises MembersUnavailable when members must be asked and does not answer."""
+    member_merged). Raises ServiceUnavailable (itself, not a subclass: the gateway maps errors by
+    class name, to a 503) when members must be asked and does not answer."""
     known = {str(r.member_id): r.status for r in tx.execute(sa.text(
         "SELECT member_id, status FROM rm_members WHERE member_id = ANY(CAST(:ids AS uuid[]))"),
         {"ids": list(member_ids)})}
@@ -50,8 +47,8 @@ def _identify(members: Any, member_ids: list[str]) -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = members.identify(member_ids=member_ids)
             return found
     except (eventlet.Timeout, UnknownService):
-        raise MembersUnavailable("the members service did not answer to confirm the member: retry",
+        raise ServiceUnavailable("the members service did not answer to confirm the member: retry",
                                  "member_id") from None
     except RemoteError as exc:
-        raise MembersUnavailable(f"the members service could not confirm the member: {exc.value}",
+        raise ServiceUnavailable(f"the members service could not confirm the member: {exc.value}",
                                  "member_id") from None

@@ -73,3 +73,4 @@ def test_without_members_an_unknown_id_is_503_not_a_coupon(start_service):
     with pytest.raises(ServiceUnavailable) as refused:
         call(campaigns, "issue_coupon", caller=MARKETER, template_id=made["template_id"], member_id=str(uuid.uuid4()))
     assert refused.value.field == "member_id" and _issued(made["template_id"]) == 0
+    assert type(refused.value) is ServiceUnavailable  # the gateway maps errors by class name: this one is a 503
