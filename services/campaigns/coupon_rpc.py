@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import eventlet
-from nameko.exceptions import RemoteError
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import ServiceRpc, rpc
 from nameko.timer import timer
 from pydantic import BaseModel
@@ -488,7 +488,10 @@ class CouponEntrypoints:
                 if existing.request_hash != digest:
                     raise Conflict("this exchange_key was used with a different body", "exchange_key")
                 exchange_id = str(existing.id)
-        return self._drive(exchange_id, replayed=not created)
+        try:
+            return self._drive(exchange_id, replayed=not created)
+        except PointsUnavailable as exc:  # by its own class name the gateway would answer 500, not 503
+            raise ServiceUnavailable(exc.args[0], "exchange_key") from None
 
     def _drive(self, exchange_id: str, replayed: bool = False) -> dict[str, Any]:
         """Take an exchange from wherever it is to completed or failed (safe to run again)."""
@@ -590,7 +593,7 @@ class CouponEntrypoints:
                 message = str(args[0]) if args else str(exc.value)
                 raise cls(message, args[1] if args and len(args) > 1 else None) from None
             raise
-        except eventlet.Timeout:
+        except (eventlet.Timeout, UnknownService):
             raise PointsUnavailable("the points service did not answer in time: retry with the same key",
                                     "exchange_key") from None
 
