@@ -140,7 +140,8 @@ class CampaignIn(_Model):
                                          description="Most rewards per member: coupons (default 1), or sales "
                                                      "earning a points campaign's bonus (default: no limit)")
     control_share: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1, max_digits=5, decimal_places=4)
-    attribution_days: int = Field(default=14, ge=1, le=365)
+    attribution_days: int = Field(default=14, ge=1, le=365, description="Days from the launch during which a "
+                                  "member's sales count for the campaign (the attribution window)")
     channel: Literal["sms", "email", "push", "webhook"] | None = None
     template: str | None = Field(default=None, max_length=100)
     multiplier: Decimal | None = Field(default=None, gt=0, le=100, max_digits=6, decimal_places=3)
@@ -169,24 +170,39 @@ class HistoryEntry(_Model):
 
 
 class ResultFigures(_Model):
-    reached: int = Field(description="Treated members (audience minus control)")
-    control: int
-    delivered: int = Field(description="Announcements notify reported sent or delivered")
-    redeemed: int = Field(description="Treated members who redeemed a campaign coupon or bought in the window")
-    conversion: Decimal = Field(description="Treated members who bought in the attribution window / reached")
-    control_conversion: Decimal
-    lift: Decimal = Field(description="conversion - control_conversion")
-    relative_lift: Decimal | None = Field(description="lift / control_conversion; null when control converted 0")
-    attributed_sales: Decimal
-    cost: Decimal = Field(description="Coupon campaigns: discount redeemed; points campaigns: bonus points x point "
-                                      "value (by_store: the store of redemption or sale)")
-    bonus_points: int = Field(default=0, description="Bonus points granted (points campaigns)")
+    """A campaign's figures (docs/decisions/0012-campaign-results-and-coupon-terms.md defines each).
+    The attribution window is [window_starts_at, window_ends_at): from the launch, never before,
+    for ``attribution_days``; the same window for treated and control members."""
+
+    reached: int = Field(description="Treated members: the audience fixed at launch minus its control group")
+    control: int = Field(description="Control members: in the audience, held out (no message, no reward)")
+    delivered: int = Field(description="Treated members notify reported an announcement sent or delivered to")
+    redeemed: int | None = Field(description="Coupon campaigns: coupons issued by this campaign and used on a sale "
+                                             "(coupons of other campaigns or issued by hand never count); "
+                                             "points campaigns: null (they issue no coupons; see bonus_points)")
+    conversion: Decimal | None = Field(description="Treated members with an attributed sale (a sale in the window "
+                                                   "not refunded in full) / reached; null when reached is 0")
+    control_conversion: Decimal | None = Field(description="The same for control members / control; null when "
+                                                           "there is no control group")
+    lift: Decimal | None = Field(description="conversion - control_conversion; null when there is no control group "
+                                             "(or no treated member): nothing to compare with")
+    relative_lift: Decimal | None = Field(description="lift / control_conversion; null when lift is null or no "
+                                                      "control member converted")
+    attributed_sales: Decimal = Field(description="Treated members' sales in the window, less what was refunded of "
+                                                  "those sales (control members' sales are not counted)")
+    cost: Decimal = Field(description="Coupon campaigns: discount given by the campaign's redeemed coupons; points "
+                                      "campaigns: bonus points x point value (by_store: the store of redemption or "
+                                      "sale)")
+    bonus_points: int = Field(default=0, description="Bonus points the campaign's rules granted (points campaigns)")
 
 
 class CampaignResults(_Model):
     campaign_id: str
+    window_starts_at: datetime = Field(description="Attribution from here: the launch")
+    window_ends_at: datetime = Field(description="Attribution until here (excluded): launch + attribution_days")
     total: ResultFigures
-    by_store: dict[str, ResultFigures]
+    by_store: dict[str, ResultFigures] = Field(description="By home store of the audience's members (`\"\"` for "
+                                                           "members with none)")
 
 
 # ---- events --------------------------------------------------------------------------------------------

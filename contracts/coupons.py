@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from contracts.envelope import EventPayload
 from contracts.money import Money
@@ -40,16 +40,19 @@ class _Model(BaseModel):
 
 
 # ---- templates ----------------------------------------------------------------------------------
-class CouponTemplate(_Model):
-    """campaigns.create_template(**CouponTemplate). Validity: valid_from and valid_until, or
-    valid_days from the moment of issue."""
+Percent = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2)]
+_PERCENT_NAMES = ("ambiguous, so refused: give discount_percent (the share taken off: 9折 is \"10\") or "
+                  "price_percent (the share paid: 9折 is \"90\")")
 
+
+class _TemplateTerms(_Model):
     name: str = Field(min_length=1, max_length=120)
-    kind: CouponKind = Field(description="threshold: spend min_spend, get amount off; percent: percent off "
-                                         "(capped by max_discount); cash: amount off; gift: gift_sku free")
+    kind: CouponKind = Field(description="threshold: spend min_spend, get amount off; percent: a share of the price "
+                                         "off (discount_percent or price_percent), capped by max_discount; cash: "
+                                         "amount off; gift: gift_sku free")
     amount: Money | None = Field(default=None, description="threshold and cash: the amount off")
-    percent: Decimal | None = Field(default=None, gt=0, le=100, max_digits=5, decimal_places=2)
-    max_discount: Money | None = None
+    max_discount: Money | None = Field(default=None, description="percent: the most one coupon takes off a sale. "
+                                                                 "An uncapped percent coupon needs a budget_count")
     gift_sku: Code | None = None
     gift_value: Money = Field(default=Decimal(0), description="gift: what the gift costs (counted in budget_value)")
     min_spend: Money = Field(default=Decimal(0), description="on eligible items")
@@ -66,7 +69,50 @@ class CouponTemplate(_Model):
     restore_on_refund: bool = Field(default=True, description="A refund of the sale gives the coupon back")
 
 
-class TemplateOut(CouponTemplate):
+class CouponTemplate(_TemplateTerms):
+    """campaigns.create_template(**CouponTemplate). Validity: valid_from and valid_until, or
+    valid_days from the moment of issue. A percent coupon gives exactly one of discount_percent and
+    price_percent; above the deployment's maximum discount (COUPON_MAX_DISCOUNT_PERCENT, 50 by
+    default) it needs confirm_high_discount."""
+
+    discount_percent: Percent | None = Field(default=None, description="percent: the share of the price taken "
+                                                                       "off; 9折 (pay 90%) is \"10\"")
+    price_percent: Percent | None = Field(default=None, description="percent: the share of the price paid; 9折 is "
+                                                                    "\"90\" (the same coupon as discount_percent "
+                                                                    "\"10\")")
+    percent: Decimal | None = Field(default=None, deprecated=True,
+                                    description="Refused (422 naming it): it was read as the share off, so 9折 "
+                                                "entered as 90 made a 90%-off coupon. " + _PERCENT_NAMES)
+    confirm_high_discount: bool = Field(default=False, description="Yes, this coupon takes off more than the "
+                                                                   "maximum discount the deployment allows unasked")
+
+    @field_validator("percent")
+    @classmethod
+    def _no_bare_percent(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None:
+            raise ValueError(_PERCENT_NAMES)
+        return value
+
+    @field_validator("price_percent")
+    @classmethod
+    def _one_percent(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if value is not None and info.data.get("discount_percent") is not None:
+            raise ValueError("give discount_percent or price_percent, not both")
+        return value
+
+    def off_percent(self) -> Decimal | None:
+        """The share of the price taken off, however it was given."""
+        if self.price_percent is not None:
+            return Decimal(100) - self.price_percent
+        return self.discount_percent
+
+
+class TemplateOut(_TemplateTerms):
+    discount_percent: Decimal | None = Field(default=None, examples=["10"],
+                                             description="percent: the share of the price taken off")
+    price_percent: Decimal | None = Field(default=None, examples=["90"], description="percent: the share of the "
+                                                                                     "price paid (100 - "
+                                                                                     "discount_percent)")
     template_id: str
     issued_count: int
     issued_value: Decimal
@@ -114,6 +160,11 @@ class IssueJobRequest(_Model):
     campaign_id: str | None = Field(default=None, max_length=64)
 
 
+class SkippedMember(_Model):
+    member_id: str
+    reason: Literal["no_such_member", "member_erased", "member_merged"]
+
+
 class IssueJob(_Model):
     job_id: str
     template_id: str
@@ -122,7 +173,13 @@ class IssueJob(_Model):
     total: int
     processed: int
     issued: int
-    skipped: int = Field(description="Members who already had it, or over their per-member limit or the budget")
+    skipped: int = Field(description="Members given no coupon: the sum of skipped_reasons")
+    skipped_reasons: dict[str, int] = Field(default_factory=dict, description=(
+        "Members skipped, by reason: no_such_member (no member has this id), member_erased, member_merged "
+        "(these use no budget), already (had this coupon of the job or campaign), per_member_limit, budget_count, "
+        "budget_value"))
+    skipped_members: list[SkippedMember] = Field(default_factory=list, description=(
+        "The ids skipped because they are no (live) member, with the reason; the first 1,000"))
     error: str | None = None
     created_at: datetime
     finished_at: datetime | None = None
@@ -241,42 +298,13 @@ class ExchangeResult(_Model):
 
 
 # ---- events --------------------------------------------------------------------------------------
-class CouponRedeemed(EventPayload):
-    """A coupon was used on a sale (campaign results count these)."""
-
-    TYPE = "coupon.redeemed"
-    VERSION = 1
-    PRODUCER = "campaigns"
-
-    coupon_id: str
-    template_id: str
-    member_id: str | None
-    campaign_id: str | None
-    store: str
-    transaction_id: str
-    discount: Decimal
-    redeemed_at: datetime
-
-
-class CouponRestored(EventPayload):
-    """The sale a coupon was used on was refunded and the coupon is usable again."""
-
-    TYPE = "coupon.restored"
-    VERSION = 1
-    PRODUCER = "campaigns"
-
-    coupon_id: str
-    template_id: str
-    member_id: str | None
-    campaign_id: str | None
-    store: str
-    transaction_id: str
-    restored_at: datetime
-
+# None: coupon.redeemed and coupon.restored were published with no consumer (campaign results read
+# the coupon tables in this same service), so RabbitMQ dropped each one (NO_ROUTE). See
+# docs/decisions/0012-campaign-results-and-coupon-terms.md.
 
 COUPON_MODELS: dict[str, type[BaseModel]] = {
-    m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, IssueJob,
-                            BasketLine, Basket, Redeem, AppliedCoupon, Validation, Redemption, CouponRefund,
+    m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, SkippedMember,
+                            IssueJob, BasketLine, Basket, Redeem, AppliedCoupon, Validation, Redemption, CouponRefund,
                             CouponRefundResult, CatalogItem, CatalogItemOut, RestockItem, Exchange, ExchangeResult)
 }
-COUPON_EVENTS: tuple[type[EventPayload], ...] = (CouponRedeemed, CouponRestored)
+COUPON_EVENTS: tuple[type[EventPayload], ...] = ()

@@ -21,9 +21,7 @@ from contracts.campaigns import (
     CampaignBudgetChanged,
     CampaignIn,
     CampaignOut,
-    CampaignResults,
     HistoryEntry,
-    ResultFigures,
 )
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -33,9 +31,9 @@ from service_runtime.base import parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
+from services.campaigns import campaign_results, coupon_issue, paging
 from services.campaigns import campaign_rules as rules
 from services.campaigns import campaign_store as cstore
-from services.campaigns import coupon_issue, paging
 from services.campaigns import segment_store as sstore
 from services.campaigns.ids import uuid_or_none
 from services.campaigns.segment_rules import parse_rule, required_fields
@@ -408,53 +406,11 @@ class CampaignEntrypoints:
     @rpc(expected_exceptions=EXPECTED)
     def campaign_results(self, campaign_id: str) -> dict[str, Any]:
         """Reached, delivered, redeemed, conversion, attributed sales, cost and lift against the
-        control group, for the campaign and per home store of its members. Store managers see
-        only their stores' rows, and a total over those."""
-        caller = self.caller  # type: ignore[attr-defined]
+        control group, for the campaign and per home store of its members (campaign_results)."""
         self._may("admin", "marketer", "auditor", "manager")
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
             row = self._campaign(tx, campaign_id)
             if row.launched_at is None:
                 raise Conflict("the campaign has not started: no results yet", "status")
-            first, last = rules.attribution_days(row.launched_at.date(), row.attribution_days)
-            groups = cstore.results(tx, str(row.id), first, last)
-            coupons = (coupon_issue.campaign_coupon_stats(tx, str(row.id)) if row.type in rules.COUPON_TYPES
-                       else None)
-            bonus = sstore.bonus_granted(tx, str(row.id)) if row.type in rules.POINTS_TYPES else {}
-        restricted = caller.kind == "staff" and "manager" in caller.roles and not (
-            {"admin", "marketer", "auditor"} & set(caller.roles)) and caller.stores is not None
-        by_store: dict[str, dict[str, Any]] = {}
-        for g in groups:
-            entry = by_store.setdefault(g.store, {"t": (0, 0, 0, Decimal(0)), "c": (0, 0, 0, Decimal(0))})
-            entry["c" if g.control else "t"] = (g.members, g.delivered, g.converted, Decimal(g.spend))
-        if restricted:  # a store manager: their stores only, and a total over those
-            by_store = {s: v for s, v in by_store.items() if s in caller.stores}
-            if coupons is not None:
-                mine = [coupons.get("by_store", {}).get(s, {}) for s in caller.stores]
-                coupons = {**coupons, "redeemed": sum(int(m.get("redeemed", 0)) for m in mine),
-                           "discount": sum((Decimal(m.get("discount", 0)) for m in mine), Decimal(0))}
-        if restricted:
-            bonus = {s: v for s, v in bonus.items() if s in caller.stores}
-        stores = {s: self._figures(v, coupons, s, bonus) for s, v in sorted(by_store.items())}
-        total_t = tuple(sum(v["t"][i] for v in by_store.values()) for i in range(4))
-        total_c = tuple(sum(v["c"][i] for v in by_store.values()) for i in range(4))
-        total = self._figures({"t": total_t, "c": total_c}, coupons, None, bonus)
-        return CampaignResults(campaign_id=str(row.id), total=total, by_store=stores).model_dump(mode="json")
-
-    @staticmethod
-    def _figures(v: dict[str, tuple[Any, ...]], coupons: dict[str, Any] | None, store: str | None,
-                 bonus: dict[str, tuple[int, Decimal]]) -> ResultFigures:
-        reached, delivered, converted, spend = v["t"]
-        control, _, control_converted, _ = v["c"]
-        mine = list(bonus.values()) if store is None else [bonus[store]] if store in bonus else []
-        points = sum(p for p, _ in mine)
-        if coupons is None:
-            redeemed, cost = converted, sum((value for _, value in mine), Decimal(0)).quantize(Decimal("0.01"))
-        elif store is None:
-            redeemed, cost = coupons["redeemed"], Decimal(coupons["discount"])
-        else:
-            mine = coupons.get("by_store", {}).get(store, {})
-            redeemed, cost = int(mine.get("redeemed", 0)), Decimal(mine.get("discount", 0))
-        return ResultFigures(reached=reached, control=control, delivered=delivered, redeemed=redeemed,
-                             attributed_sales=Decimal(spend), cost=cost, bonus_points=points,
-                             **rules.figures(reached, control, converted, control_converted))
+            found = campaign_results.results(tx, row, self.caller)  # type: ignore[attr-defined]
+        return found.model_dump(mode="json")

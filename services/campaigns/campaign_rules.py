@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,21 +118,21 @@ def member_day_occurrences(campaign_id: str, weekdays: Sequence[int], at: dateti
     return out
 
 
-def ratio(part: int, whole: int) -> Decimal:
+def ratio(part: int, whole: int) -> Decimal | None:
+    """part / whole to 4 places; None when there is no whole (nothing to divide by)."""
     if whole == 0:
-        return Decimal(0)
+        return None
     return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))
 
 
 def figures(reached: int, control: int, converted: int, control_converted: int) -> dict[str, Decimal | None]:
-    """Conversion of treated and control members, and the lift (absolute and relative)."""
+    """Conversion of treated and control members, and the lift (absolute and relative): null
+    where a group is empty (no control group: nothing to compare with, so no lift)."""
     conversion, control_conversion = ratio(converted, reached), ratio(control_converted, control)
+    if conversion is None or control_conversion is None:
+        return {"conversion": conversion, "control_conversion": control_conversion, "lift": None,
+                "relative_lift": None}
     lift = conversion - control_conversion
     relative = None if control_conversion == 0 else (lift / control_conversion).quantize(Decimal("0.0001"))
     return {"conversion": conversion, "control_conversion": control_conversion, "lift": lift,
             "relative_lift": relative}
-
-
-def attribution_days(start: date, days: int) -> tuple[date, date]:
-    """[first, last] day of the attribution window opened by a launch on ``start``."""
-    return start, start + timedelta(days=days - 1)

@@ -1,14 +1,21 @@
 """The only code that touches the campaign tables (campaigns, history, audience, outcomes)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
-from services.campaigns.segment_tables import campaign_history, campaign_members, campaign_outcomes, campaigns
+from services.campaigns.segment_tables import (
+    campaign_history,
+    campaign_members,
+    campaign_outcomes,
+    campaign_sales,
+    campaigns,
+)
 
 C = campaigns
 
@@ -147,23 +154,50 @@ def record_outcome(tx: Tx, message_id: str, campaign_id: str, member_id: str | N
                                           where=campaign_outcomes.c.at <= stmt.excluded.at))
 
 
-def results(tx: Tx, campaign_id: str, first: date, last: date) -> list[Any]:
-    """Per home store and group (treated/control): members, delivered, buyers and their spend in
-    the attribution window, from the read model."""
+def attribute_sales(tx: Tx, sales: list[tuple[str, str | None, str, datetime, Decimal]]) -> None:
+    """Sales (member, store, transaction id, time, amount) of members in a launched campaign's
+    audience (treated or control), each in every campaign whose window [launch, launch +
+    attribution_days) holds its time. One statement per batch; a replay adds nothing."""
+    if not sales:
+        return
+    tx.execute(sa.text("""
+        INSERT INTO campaign_sales (campaign_id, store, transaction_id, member_id, at, amount)
+        SELECT cm.campaign_id, s.store, s.ref, cm.member_id, s.at, s.amount
+        FROM unnest(CAST(:m AS uuid[]), CAST(:s AS text[]), CAST(:r AS text[]), CAST(:a AS timestamptz[]),
+                    CAST(:x AS numeric[])) AS s(member_id, store, ref, at, amount)
+        JOIN campaign_members cm ON cm.member_id = s.member_id
+        JOIN campaigns c ON c.id = cm.campaign_id
+        WHERE c.launched_at IS NOT NULL AND s.at >= c.launched_at
+          AND s.at < c.launched_at + make_interval(days => c.attribution_days)
+        ON CONFLICT DO NOTHING"""),
+        {"m": [m for m, *_ in sales], "s": [shop or "" for _, shop, *_ in sales], "r": [r for _, _, r, _, _ in sales],
+         "a": [at for *_, at, _ in sales], "x": [amount for *_, amount in sales]})
+
+
+def attribute_refund(tx: Tx, store: str, transaction_id: str, amount: Decimal) -> None:
+    """A refund of an attributed sale takes its amount off that sale (never below zero), whenever
+    it comes: attributed sales are net of their refunds."""
+    tx.execute(campaign_sales.update().where(campaign_sales.c.store == store,
+                                             campaign_sales.c.transaction_id == transaction_id)
+               .values(refunded=sa.func.least(campaign_sales.c.amount, campaign_sales.c.refunded + amount)))
+
+
+def results(tx: Tx, campaign_id: str) -> list[Any]:
+    """Per home store and group (treated/control): members, delivered, converted (members with
+    an attributed sale not refunded in full) and attributed sales net of refunds."""
     return list(tx.execute(sa.text("""
         WITH bought AS (
-            SELECT p.member_id, sum(p.spend) AS spend
-            FROM campaign_members cm JOIN rm_purchases p ON p.member_id = cm.member_id
-            WHERE cm.campaign_id = :c AND p.day BETWEEN :first AND :last
-            GROUP BY p.member_id HAVING sum(p.purchases) > 0),
+            SELECT member_id, sum(amount - refunded) AS spend,
+                   bool_or(refunded = 0 OR refunded < amount) AS converted
+            FROM campaign_sales WHERE campaign_id = :c GROUP BY member_id),
         delivered AS (
             SELECT DISTINCT member_id FROM campaign_outcomes
             WHERE campaign_id = :c AND status IN ('sent', 'delivered'))
         SELECT coalesce(cm.store, '') AS store, cm.control, count(*) AS members,
-               count(d.member_id) AS delivered, count(b.member_id) AS converted,
+               count(d.member_id) AS delivered, count(*) FILTER (WHERE b.converted) AS converted,
                coalesce(sum(b.spend), 0) AS spend
         FROM campaign_members cm
         LEFT JOIN bought b ON b.member_id = cm.member_id
         LEFT JOIN delivered d ON d.member_id = cm.member_id
         WHERE cm.campaign_id = :c
-        GROUP BY 1, 2"""), {"c": campaign_id, "first": first, "last": last}).all())
+        GROUP BY 1, 2"""), {"c": campaign_id}).all())

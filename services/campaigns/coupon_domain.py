@@ -81,7 +81,7 @@ class Rules:
 
     kind: str
     amount: Decimal | None = None
-    percent: Decimal | None = None
+    discount_percent: Decimal | None = None  # the share of the price taken off (9折: 10)
     max_discount: Decimal | None = None
     gift_sku: str | None = None
     gift_value: Decimal = Decimal(0)
@@ -102,12 +102,12 @@ def template_problem(rules: Rules, valid_from: datetime | None, valid_until: dat
     if rules.kind == "threshold" and rules.amount is not None and rules.amount > rules.min_spend:
         return "amount", "more than the spend it needs"
     if rules.kind == "percent":
-        if rules.percent is None or not Decimal(0) < rules.percent <= Decimal(100):
-            return "percent", "between 0 (excluded) and 100"
+        if rules.discount_percent is None or not Decimal(0) < rules.discount_percent <= Decimal(100):
+            return "discount_percent", "a percent coupon gives discount_percent or price_percent, between 0 and 100"
         if budget_value is not None and rules.max_discount is None:
             return "max_discount", "a percent coupon under a value budget needs a maximum discount"
-    if rules.kind != "percent" and rules.percent is not None:
-        return "percent", f"only for percent coupons, not {rules.kind}"
+    if rules.kind != "percent" and rules.discount_percent is not None:
+        return "discount_percent", f"only for percent coupons, not {rules.kind}"
     if rules.kind == "gift" and not rules.gift_sku:
         return "gift_sku", "a gift coupon names the gift's sku"
     if rules.kind == "gift" and budget_value is not None and rules.gift_value <= 0:
@@ -122,6 +122,24 @@ def template_problem(rules: Rules, valid_from: datetime | None, valid_until: dat
         return "valid_days", "give fixed dates or a number of days from issue, not both"
     if valid_from is not None and valid_until is not None and valid_until <= valid_from:
         return "valid_until", "after valid_from"
+    return None
+
+
+def percent_problem(rules: Rules, budget_count: int | None, most: Decimal, confirmed: bool,
+                    field: str) -> tuple[str, str] | None:
+    """(field, why) when a percent coupon is riskier than its terms say: a discount above ``most``
+    percent not confirmed (``field`` is how the percentage was given), or no limit at all on what
+    it gives (no max_discount, and no budget_count on how many are issued)."""
+    if rules.kind != "percent" or rules.discount_percent is None:
+        return None
+    if rules.discount_percent > most and not confirmed:
+        paid = Decimal(100) - rules.discount_percent
+        return field, (f"takes {rules.discount_percent.normalize():f}% off (the buyer pays {paid.normalize():f}%), "
+                       f"above the maximum discount of {most.normalize():f}%: send confirm_high_discount true if "
+                       "that is meant (9折 is discount_percent 10, or price_percent 90)")
+    if rules.max_discount is None and budget_count is None:
+        return "max_discount", ("an uncapped percent coupon has no limit on what it costs: give a max_discount "
+                                "(the most one coupon takes off), or a budget_count (how many are issued)")
     return None
 
 
@@ -207,7 +225,7 @@ def discount(rules: Rules, basket: Basket) -> Decimal:
     if rules.kind in ("threshold", "cash"):
         off = rules.amount or Decimal(0)
     elif rules.kind == "percent":
-        off = (base * (rules.percent or Decimal(0)) / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
+        off = (base * (rules.discount_percent or Decimal(0)) / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
         if rules.max_discount is not None:
             off = min(off, rules.max_discount)
     else:

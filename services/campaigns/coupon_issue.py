@@ -108,7 +108,8 @@ def template_variables(tx: Any, template_id: str) -> dict[str, str | int]:
         return {}
     terms = row.terms or {}
     if row.kind == "percent":
-        value = f"{Decimal(str(terms.get('percent', 0))).normalize():f}%"
+        off = coupon_store.rules_of(terms).discount_percent or Decimal(0)
+        value = f"{off.normalize():f}%"
     elif row.kind == "gift":
         value = str(terms.get("gift_sku") or row.name)
     else:

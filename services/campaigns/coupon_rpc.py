@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import eventlet
-from nameko.exceptions import RemoteError
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import ServiceRpc, rpc
 from nameko.timer import timer
 from pydantic import BaseModel
@@ -22,10 +22,8 @@ from contracts.coupons import (
     CatalogItem,
     CatalogItemOut,
     CouponOut,
-    CouponRedeemed,
     CouponRefund,
     CouponRefundResult,
-    CouponRestored,
     CouponTemplate,
     Exchange,
     ExchangeResult,
@@ -35,27 +33,37 @@ from contracts.coupons import (
     Redeem,
     Redemption,
     RestockItem,
+    SkippedMember,
     TemplateOut,
     Validation,
 )
 from contracts.envelope import Envelope
-from contracts.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotFound, ServiceError
+from contracts.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientPoints,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    ServiceUnavailable,
+)
 from contracts.events import MemberErased, MemberMerged
 from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
 from services.campaigns import coupon_domain as domain
-from services.campaigns import coupon_issue, paging
+from services.campaigns import coupon_issue, member_check, paging
 from services.campaigns import coupon_store as store
 from services.campaigns.ids import as_uuid
 
 log = logging.getLogger(__name__)
-EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints)
+EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, ServiceUnavailable)
 JOB_CHUNK = env_int("COUPON_JOB_CHUNK", 5000)
 POINTS_TIMEOUT = 10.0
 HOLD_TTL = 900  # seconds: a hold left by a crash releases itself; recovery finishes well before
 MANAGERS = ("admin", "marketer")
+MAX_DISCOUNT_PERCENT = env_int("COUPON_MAX_DISCOUNT_PERCENT", 50)  # above it a percent coupon needs confirming
 AT_THE_TILL = ("clerk", "manager", "admin")
 
 
@@ -68,9 +76,12 @@ def _hash(model: BaseModel) -> str:
 
 
 def _template_out(row: Any) -> dict[str, Any]:
-    return TemplateOut.model_validate({**row.terms, "template_id": str(row.id), "issued_count": row.issued_count,
-                                       "issued_value": row.issued_value, "redeemed_count": row.redeemed,
-                                       "created_at": row.created_at}).model_dump(mode="json")
+    off = store.rules_of(row.terms).discount_percent
+    terms = {k: v for k, v in row.terms.items() if k != "percent"}  # older templates' name for discount_percent
+    return TemplateOut.model_validate({
+        **terms, "discount_percent": off, "price_percent": None if off is None else Decimal(100) - off,
+        "template_id": str(row.id), "issued_count": row.issued_count, "issued_value": row.issued_value,
+        "redeemed_count": row.redeemed, "created_at": row.created_at}).model_dump(mode="json")
 
 
 def _coupon_out(row: Any, now: datetime, replayed: bool = False) -> CouponOut:
@@ -103,6 +114,7 @@ class PointsUnavailable(Conflict):
 
 class CouponEntrypoints:
     points = ServiceRpc("points")
+    members = ServiceRpc("members")  # only for member ids campaigns' read model does not know yet
 
     # -- who may do what (the gateway checks too; this holds for any caller) ---------------------------
     def _role(self, *roles: str) -> None:
@@ -129,10 +141,14 @@ class CouponEntrypoints:
     def create_template(self, **request: Any) -> dict[str, Any]:
         self._role(*MANAGERS)
         template: CouponTemplate = parse_request(CouponTemplate, request)
-        terms = template.model_dump(mode="json")
+        # kept as the share taken off, however given; the confirmation is a question, not a term
+        terms = {**template.model_dump(mode="json", exclude={"percent", "price_percent", "confirm_high_discount"}),
+                 "discount_percent": None if template.off_percent() is None else str(template.off_percent())}
         rules = store.rules_of(terms)
         problem = domain.template_problem(rules, template.valid_from, template.valid_until, template.valid_days,
-                                          template.budget_value)
+                                          template.budget_value) or domain.percent_problem(
+            rules, template.budget_count, Decimal(MAX_DISCOUNT_PERCENT), template.confirm_high_discount,
+            "price_percent" if template.price_percent is not None else "discount_percent")
         if problem:
             raise InvalidInput(problem[1], problem[0])
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
@@ -169,6 +185,11 @@ class CouponEntrypoints:
         key = (f"request:{template_id}:{req.request_id}" if req.request_id
                else f"{req.source}:{uuid.uuid4()}")
         with self.db.transaction() as tx:  # type: ignore[attr-defined]
+            why = member_check.not_members(tx, self.members, [member_id]).get(member_id)
+            if why == member_check.UNKNOWN:
+                raise NotFound("no such member", "member_id")
+            if why is not None:
+                raise Conflict(f"no coupon for this member: {why.replace('_', ' ')}", "member_id")
             return self._issue_one(tx, template_id, member_id, key, req.source, req.campaign_id).model_dump(
                 mode="json")
 
@@ -215,8 +236,9 @@ class CouponEntrypoints:
             raise NotFound("no such issue job", "job_id")
         return IssueJob(job_id=str(row.id), template_id=str(row.template_id), campaign_id=row.campaign_id,
                         status=row.status, total=row.total, processed=row.position, issued=row.issued,
-                        skipped=row.skipped, error=row.error, created_at=row.created_at,
-                        finished_at=row.finished_at).model_dump(mode="json")
+                        skipped=row.skipped, skipped_reasons=row.skipped_reasons,
+                        skipped_members=[SkippedMember(member_id=m, reason=r) for m, r in row.skipped_members],
+                        error=row.error, created_at=row.created_at, finished_at=row.finished_at).model_dump(mode="json")
 
     @timer(interval=env_int("COUPON_JOB_SECONDS", 1))
     def coupon_jobs(self) -> None:
@@ -245,12 +267,18 @@ class CouponEntrypoints:
                 if template is None:
                     store.fail_job(tx, str(job.id), "template gone", now)
                     continue
-                keys = [coupon_issue.issue_key(str(job.id), job.campaign_id, m, job.occurrence) for m in members]
-                outcome = store.issue(tx, template, members, keys, source=job.source, campaign_id=job.campaign_id,
+                try:  # ids that are no member are skipped with their reason and use no budget
+                    gone = member_check.not_members(tx, self.members, members)
+                except ServiceUnavailable as exc:
+                    log.warning("issue job %s waits for the members service: %s", job.id, exc)
+                    return chunks  # nothing of this chunk is written; the next tick tries again
+                wanted = [m for m in members if m not in gone]
+                keys = [coupon_issue.issue_key(str(job.id), job.campaign_id, m, job.occurrence) for m in wanted]
+                outcome = store.issue(tx, template, wanted, keys, source=job.source, campaign_id=job.campaign_id,
                                       job_id=str(job.id), now=now)
                 done = job.position + len(members) >= job.total or not members
-                store.advance_job(tx, str(job.id), len(members), len(outcome.coupons), len(outcome.skipped), done,
-                                  now)
+                store.advance_job(tx, job, len(members), len(outcome.coupons),
+                                  [*gone.values(), *outcome.skipped.values()], gone, done, now)
                 chunks += 1
 
     # -- at checkout -----------------------------------------------------------------------------------
@@ -337,11 +365,6 @@ class CouponEntrypoints:
                 raise _Race()  # the same sale recorded by another till a moment ago: answer that
             store.mark_redeemed(tx, redemption.redemption_id, [(c.coupon_id, c.discount) for c in result.coupons],
                                 now)
-            tx.emit_many([CouponRedeemed(coupon_id=str(r.id), template_id=str(r.template_id),
-                                         member_id=None if r.member_id is None else str(r.member_id),
-                                         campaign_id=r.campaign_id, store=req.store,
-                                         transaction_id=req.transaction_id, discount=c.discount, redeemed_at=now)
-                          for r, c in zip(rows, result.coupons, strict=True)])
             return redemption.model_dump(mode="json")
 
     @staticmethod
@@ -369,10 +392,6 @@ class CouponEntrypoints:
                                         restored=[r.code for r in back],
                                         kept=[r.code for r in rows if r not in back]).model_dump(mode="json")
             store.mark_refunded(tx, str(redemption.id), result, now)
-            tx.emit_many([CouponRestored(coupon_id=str(r.id), template_id=str(r.template_id),
-                                         member_id=None if r.member_id is None else str(r.member_id),
-                                         campaign_id=r.campaign_id, store=req.store,
-                                         transaction_id=req.transaction_id, restored_at=now) for r in back])
             return result
 
     # -- a member's coupons -------------------------------------------------------------------------------
@@ -469,7 +488,10 @@ class CouponEntrypoints:
                 if existing.request_hash != digest:
                     raise Conflict("this exchange_key was used with a different body", "exchange_key")
                 exchange_id = str(existing.id)
-        return self._drive(exchange_id, replayed=not created)
+        try:
+            return self._drive(exchange_id, replayed=not created)
+        except PointsUnavailable as exc:  # by its own class name the gateway would answer 500, not 503
+            raise ServiceUnavailable(exc.args[0], "exchange_key") from None
 
     def _drive(self, exchange_id: str, replayed: bool = False) -> dict[str, Any]:
         """Take an exchange from wherever it is to completed or failed (safe to run again)."""
@@ -571,7 +593,7 @@ class CouponEntrypoints:
                 message = str(args[0]) if args else str(exc.value)
                 raise cls(message, args[1] if args and len(args) > 1 else None) from None
             raise
-        except eventlet.Timeout:
+        except (eventlet.Timeout, UnknownService):
             raise PointsUnavailable("the points service did not answer in time: retry with the same key",
                                     "exchange_key") from None
 

@@ -24,7 +24,9 @@ def rules_of(terms: dict[str, Any]) -> domain.Rules:
         value = terms.get(name)
         return None if value is None else tuple(value)
 
-    return domain.Rules(kind=terms["kind"], amount=money("amount"), percent=money("percent"),
+    # templates made before discount_percent said "percent", meaning the share taken off
+    off = money("discount_percent") if terms.get("discount_percent") is not None else money("percent")
+    return domain.Rules(kind=terms["kind"], amount=money("amount"), discount_percent=off,
                         max_discount=money("max_discount"), gift_sku=terms.get("gift_sku"),
                         gift_value=money("gift_value") or Decimal(0), min_spend=money("min_spend") or Decimal(0),
                         stores=names("stores"), categories=names("categories"), skus=names("skus"),
@@ -277,14 +279,16 @@ def first_job_of(tx: Tx, campaign_id: str) -> tuple[str, str] | None:
 
 def get_job(tx: Tx, job_id: str) -> Any:
     return tx.execute(sa.text("""SELECT id, template_id, campaign_id, source, status, total, position, issued, skipped,
-                                 error, created_at, finished_at FROM coupon_jobs WHERE id = :id"""),
+                                 skipped_reasons, skipped_members, error, created_at, finished_at
+                                 FROM coupon_jobs WHERE id = :id"""),
                       {"id": job_id}).one_or_none()
 
 
 def claim_job(tx: Tx, chunk: int) -> tuple[Any, list[str]] | None:
     """The oldest open job not being worked on elsewhere (locked), and its next members."""
     job = tx.execute(sa.text("""
-        SELECT id, template_id, campaign_id, source, position, total, occurrence FROM coupon_jobs
+        SELECT id, template_id, campaign_id, source, position, total, occurrence, skipped_reasons, skipped_members
+        FROM coupon_jobs
         WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED""")).one_or_none()
     if job is None:
         return None
@@ -294,12 +298,25 @@ def claim_job(tx: Tx, chunk: int) -> tuple[Any, list[str]] | None:
     return job, [str(m) for m in (members or [])]
 
 
-def advance_job(tx: Tx, job_id: str, processed: int, issued: int, skipped: int, done: bool, now: datetime) -> None:
+SKIPPED_MEMBERS_KEPT = 1000  # ids a job lists as no member (the count by reason has them all)
+
+
+def advance_job(tx: Tx, job: Any, processed: int, issued: int, reasons: Sequence[str], not_members: dict[str, str],
+                done: bool, now: datetime) -> None:
+    """A chunk done: its counts, why members were skipped (by reason), and the first ids that are no
+    member. The job row is locked (claim_job), so adding up here is safe."""
+    counts = dict(job.skipped_reasons or {})
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    listed = list(job.skipped_members or [])
+    listed += [[m, why] for m, why in not_members.items()][:max(0, SKIPPED_MEMBERS_KEPT - len(listed))]
     tx.execute(sa.text("""
         UPDATE coupon_jobs SET position = position + :p, issued = issued + :i, skipped = skipped + :s,
+               skipped_reasons = CAST(:reasons AS jsonb), skipped_members = CAST(:members AS jsonb),
                status = CASE WHEN :done THEN 'done' ELSE 'running' END,
                finished_at = CASE WHEN :done THEN CAST(:now AS timestamptz) END
-        WHERE id = :id"""), {"p": processed, "i": issued, "s": skipped, "done": done, "now": now, "id": job_id})
+        WHERE id = :id"""), {"p": processed, "i": issued, "s": len(reasons), "reasons": json.dumps(counts),
+                             "members": json.dumps(listed), "done": done, "now": now, "id": job.id})
 
 
 def fail_job(tx: Tx, job_id: str, error: str, now: datetime) -> None:

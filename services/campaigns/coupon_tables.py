@@ -93,6 +93,8 @@ coupon_jobs = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("occurrence", sa.Integer, nullable=True),  # a campaign's nth reward to these members
+    sa.Column("skipped_reasons", JSONB, nullable=False, server_default="{}"),  # reason -> members skipped
+    sa.Column("skipped_members", JSONB, nullable=False, server_default="[]"),  # [[id, reason]]: ids no member
     sa.Index("coupon_jobs_open", "created_at", postgresql_where=sa.text("status IN ('queued', 'running')")),
 )
 

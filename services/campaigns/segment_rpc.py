@@ -40,6 +40,7 @@ from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
+from services.campaigns import campaign_store as cstore
 from services.campaigns import coupon_issue, paging, rfm
 from services.campaigns import segment_store as store
 from services.campaigns.campaign_rpc import CampaignEntrypoints
@@ -118,8 +119,9 @@ class SegmentEntrypoints(CampaignEntrypoints):
                 n, value = bonuses.get((campaign_id, event.store or ""), (0, Decimal(0)))
                 bonuses[(campaign_id, event.store or "")] = (n + points,
                                                              value + points * (event.point_value or Decimal(0)))
-        store.sales_seen(tx, balances, [(e.member_id, e.store, e.occurred_at, 1, e.amount) for e, _ in events
-                                        if e.source == "sale" and e.amount is not None], bonuses)
+        sales = [e for e, _ in events if e.source == "sale" and e.amount is not None]
+        store.sales_seen(tx, balances, [(e.member_id, e.store, e.occurred_at, 1, e.amount) for e in sales], bonuses)
+        cstore.attribute_sales(tx, [(e.member_id, e.store, e.reference, e.occurred_at, e.amount) for e in sales])
         # the referrer's side of a referral (the referred member's side has their own id as reference)
         self.on_referrals(tx, [(e.member_id, e.store, env.occurred_at) for e, env in events
                                if e.source == "referral" and e.reference != e.member_id])
@@ -128,6 +130,7 @@ class SegmentEntrypoints(CampaignEntrypoints):
     def on_points_reversed(self, tx: Tx, event: PointsReversed, envelope: Envelope) -> None:
         store.balance(tx, event.member_id, event.balance, envelope.occurred_at)
         store.purchase(tx, event.member_id, event.store, event.refunded_at, 0, -event.amount)
+        cstore.attribute_refund(tx, event.store, event.transaction_id, event.amount)
 
     @subscribe("points", "points.redeemed")
     def on_points_redeemed(self, tx: Tx, event: PointsRedeemed, envelope: Envelope) -> None:

@@ -132,6 +132,21 @@ campaign_members = sa.Table(
     sa.Column("control", sa.Boolean, nullable=False),
     sa.Column("store", sa.Text, nullable=True),
     sa.Column("rewards", sa.Integer, nullable=False, server_default="0"),  # rewards given (per-member limit)
+    sa.Index("campaign_members_member", "member_id"),  # a sale finds its member's campaigns
+)
+
+# the audience's sales inside each campaign's attribution window (launch to launch + attribution_days),
+# from points.accrued, less what points.reversed refunded of them: what results count (decision 0012)
+campaign_sales = sa.Table(
+    "campaign_sales", metadata,
+    sa.Column("campaign_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("store", sa.Text, primary_key=True),
+    sa.Column("transaction_id", sa.Text, primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("amount", SUM, nullable=False),
+    sa.Column("refunded", SUM, nullable=False, server_default="0"),
+    sa.Index("campaign_sales_sale", "store", "transaction_id"),  # a refund finds its sale
 )
 
 # notify's outcomes for campaign announcements (one row per message, the latest status)

@@ -74,4 +74,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "program_versions": {"response": {"items": [_VERSION], "next_cursor": None}},
     "list_bonus_rules": {"response": {"items": [_BONUS_RULE], "next_cursor": None}},
     "end_bonus_rule": {"response": {**_BONUS_RULE, "active": False}},
+    # 9折 capped at 50: the share paid (price_percent 90) or, the same coupon, discount_percent "10"
+    "create_template": {"request": {"name": "9折 up to 50 off", "kind": "percent", "price_percent": "90",
+                                    "max_discount": "50.00", "valid_days": 30, "budget_count": 10000}},
 }

@@ -237,7 +237,12 @@ async def campaign_history(campaign_id: uuid.UUID, request: Request, paging: Pag
 
 
 @router.get("/campaigns/{campaign_id}/results", response_model=CampaignResults,
-            summary="Reached, delivered, redeemed, conversion, attributed sales, cost and lift, per store")
+            summary="Reached, delivered, redeemed, conversion, attributed sales, cost and lift, per store",
+            description="Sales count from the launch (`window_starts_at`), never before, until `window_ends_at` "
+                        "(launch + attribution_days), net of their refunds; the same window for treated and control "
+                        "members. `redeemed` counts this campaign's own coupons and is null for points campaigns; "
+                        "`conversion`, `control_conversion` and `lift` are null when the group they divide by is "
+                        "empty (no control group: no lift). Each field's description defines it.")
 async def campaign_results(campaign_id: uuid.UUID, request: Request,
                            caller: Principal = allow("admin", "marketer", "auditor", "manager")) -> dict[str, Any]:
     result: dict[str, Any] = await _campaigns(request, "campaign_results", campaign_id=str(campaign_id),

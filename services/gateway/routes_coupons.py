@@ -69,9 +69,14 @@ async def _own_member(request: Request, caller: Principal, member_id: uuid.UUID)
 # ---- templates and issuing (marketing) -------------------------------------------------------------------
 @router.post("/coupons/templates", status_code=201, response_model=TemplateOut,
              summary="Create a coupon template (audited)",
-             description="Threshold cash-off, percent-off with a maximum, cash-off or a free gift; validity as "
-                         "fixed dates or days from issue; eligible stores, categories and SKUs; minimum spend; "
-                         "stackable or exclusive; per-member limit; budget by count and value.")
+             description="Threshold cash-off, percent-off, cash-off or a free gift; validity as fixed dates or "
+                         "days from issue; eligible stores, categories and SKUs; minimum spend; stackable or "
+                         "exclusive; per-member limit; budget by count and value. A percent coupon says which "
+                         "percent it means: `discount_percent` (the share off: 9折 is \"10\") or `price_percent` "
+                         "(the share paid: 9折 is \"90\"); the old `percent` is refused (422 naming it). Above "
+                         "the deployment's maximum discount (COUPON_MAX_DISCOUNT_PERCENT, 50 by default) it needs "
+                         "`confirm_high_discount`; without a `max_discount` it needs a `budget_count` (422 naming "
+                         "the field otherwise).")
 async def create_template(body: CouponTemplate, request: Request,
                           caller: Principal = allow(*MARKETING)) -> dict[str, Any]:
     result: dict[str, Any] = await _campaigns(request, "create_template", **body.model_dump(mode="json"))

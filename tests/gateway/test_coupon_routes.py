@@ -19,7 +19,10 @@ BASKET = {"codes": [CODE], "store": "SH-001", "amount": "120.00"}
 MEMBER = str(uuid.uuid4())
 
 BAD_BODIES = [
-    ("POST", "/v1/coupons/templates", {**TEMPLATE, "kind": "percent", "percent": "150"}, "percent"),
+    ("POST", "/v1/coupons/templates", {**TEMPLATE, "kind": "percent", "discount_percent": "150"}, "discount_percent"),
+    ("POST", "/v1/coupons/templates", {**TEMPLATE, "kind": "percent", "price_percent": "0"}, "price_percent"),
+    ("POST", "/v1/coupons/templates", {**TEMPLATE, "kind": "percent", "discount_percent": "10",
+                                       "price_percent": "90"}, "price_percent"),
     ("POST", "/v1/coupons/templates", {**TEMPLATE, "amount": "-20.00"}, "amount"),
     ("POST", "/v1/coupons/templates", {**TEMPLATE, "min_spend": "-1"}, "min_spend"),
     ("POST", "/v1/coupons/templates", {**TEMPLATE, "kind": "half-price"}, "kind"),
@@ -45,6 +48,16 @@ BAD_BODIES = [
     ("POST", f"/v1/members/{MEMBER}/rewards/exchanges", {"item_id": "mug", "exchange_key": "k"}, "item_id"),
     ("POST", f"/v1/members/{MEMBER}/rewards/exchanges", {"item_id": str(uuid.uuid4())}, "exchange_key"),
 ]
+
+
+def test_the_bare_percent_field_is_refused_naming_it_and_the_two_that_replace_it(client, callers):
+    """"90" meant 90% off, where a 9折 coupon (pay 90%) was meant: the field no longer guesses."""
+    response = client.post("/v1/coupons/templates", headers=callers["admin"],
+                           json={**TEMPLATE, "kind": "percent", "amount": None, "percent": "90"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "percent"
+    assert "discount_percent" in error["message"] and "price_percent" in error["message"]
 
 
 @pytest.mark.parametrize("method, path, body, field", BAD_BODIES,

@@ -37,7 +37,20 @@ def fixed_dates(days_from_now: int, days_long: int) -> dict[str, str]:
 
 
 def new_member() -> str:
-    return str(uuid.uuid4())
+    """A member as campaigns knows one (its read model, as member.registered writes it): coupons go
+    only to members."""
+    from tests.service.segments_support import add_member
+
+    return add_member("S1", member_id=str(uuid.uuid4()))
+
+
+def new_members(count: int) -> list[str]:
+    """``count`` members of the read model, written in one statement."""
+    from tests.service.segments_support import execute
+
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    execute("INSERT INTO rm_members (member_id, store) SELECT unnest(CAST(:ids AS uuid[])), 'S1'", {"ids": ids})
+    return ids
 
 
 def deliver(container: Any, handler: str, payload: EventPayload, envelope: Envelope | None = None) -> Envelope:

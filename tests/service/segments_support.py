@@ -52,3 +52,15 @@ def add_member(store: str, *, tier: str = "normal", tags: tuple[str, ...] = (), 
                    SET purchases = rm_purchases.purchases + 1, spend = rm_purchases.spend + excluded.spend""",
                 [{"m": member_id, "d": d, "s": store, "a": a} for d, a in purchases])
     return member_id
+
+
+def sell(container: Any, *sales: tuple[str, str, datetime, str], store: str = "S1") -> None:
+    """Sales (member, transaction id, time of sale, amount) as points publishes them, in one batch
+    through campaigns' points.accrued handler."""
+    from contracts.events import PointsAccrued
+
+    batch = [PointsAccrued(member_id=m, store=store, source="sale", reference=ref, points=1, balance=1,
+                           amount=Decimal(amount), occurred_at=at).envelope(occurred_at=at).model_dump(mode="json")
+             for m, ref, at, amount in sales]
+    with entrypoint_hook(container, "on_points_accrued") as handle:
+        handle(batch)

@@ -189,11 +189,10 @@ def test_a_referral_campaign_rewards_the_referrer_per_referral_up_to_the_limit(c
 
 
 def test_a_campaign_that_cannot_start_does_not_stop_the_timer_moving_the_others(campaigns):
-    import uuid
 
     spent = call(campaigns, "create_template", name="last one", kind="cash", amount="5.00", valid_days=30,
                  budget_count=1)["template_id"]
-    call(campaigns, "issue_coupon", template_id=spent, member_id=str(uuid.uuid4()))  # the budget is now used up
+    call(campaigns, "issue_coupon", template_id=spent, member_id=add_member(new_store()))  # the budget is now used up
     st = new_store()
     for _ in range(4):
         add_member(st)
@@ -219,8 +218,8 @@ def test_a_money_budget_needs_a_coupon_with_a_face_value(campaigns):
     add_member(st)
     segment_id = call(campaigns, "create_segment", name="s", rule={"field": "store", "op": "eq", "value": st})
     now = datetime.now(UTC)
-    no_cap = call(campaigns, "create_template", name="20% off", kind="percent", percent="20",
-                  valid_days=30)["template_id"]  # no max_discount: its value is the basket's
+    no_cap = call(campaigns, "create_template", name="20% off", kind="percent", discount_percent="20",
+                  budget_count=1000, valid_days=30)["template_id"]  # no max_discount: its value is the basket's
     terms = {"name": "Drop", "type": "coupon_drop", "segment_id": segment_id["segment_id"],
              "starts_at": now.isoformat(), "ends_at": (now + timedelta(days=3)).isoformat(),
              "coupon_template_id": no_cap}

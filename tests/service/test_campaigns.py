@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.notify import NotificationOutcome
 from services.campaigns import campaign_rules
 from tests.helpers import query, scalar
-from tests.service.segments_support import add_member, call, new_store
+from tests.service.segments_support import add_member, call, new_store, sell
 
 START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # a Monday
 END = START + timedelta(days=10)
@@ -170,7 +170,9 @@ def test_member_days_open_one_bonus_rule_per_local_day(campaigns, monkeypatch):
 def test_results_count_reach_delivery_conversion_sales_and_lift_per_store(campaigns):
     st_a, st_b = new_store(), new_store()
     treated_share = "0.5"
-    members = {add_member(st_a): st_a for _ in range(30)} | {add_member(st_b): st_b for _ in range(30)}
+    for st in (st_a, st_b):
+        for _ in range(30):
+            add_member(st)
     segment_id = call(campaigns, "create_segment", name="two stores",
                       rule={"field": "store", "op": "in", "value": [st_a, st_b]})["segment_id"]
     now = datetime.now(UTC)
@@ -184,10 +186,9 @@ def test_results_count_reach_delivery_conversion_sales_and_lift_per_store(campai
     control = sorted(r[0] for r in rows if r[1])
     assert treated and control
     buyers_t, buyers_c = treated[:len(treated) // 2], control[:1]
-    today = date.today()
-    for m in buyers_t + buyers_c:
-        add_purchase(m, members[m], today, Decimal("25.50"))
-    add_purchase(treated[-1], members[treated[-1]], today - timedelta(days=3), Decimal("99.00"))  # before launch
+    launched = datetime.fromisoformat(call(campaigns, "get_campaign", cid)["launched_at"].replace("Z", "+00:00"))
+    sell(campaigns, *[(m, f"{cid}-{m}", launched + timedelta(minutes=1), "25.50") for m in buyers_t + buyers_c],
+         (treated[-1], f"{cid}-early", launched - timedelta(days=3), "99.00"))  # before launch
     for i, m in enumerate(treated[:5]):
         outcome = NotificationOutcome(message_id=f"msg-{cid}-{i}", member_id=m, campaign_id=cid, channel="sms",
                                       status="delivered" if i else "failed", at=now)
@@ -216,13 +217,6 @@ def test_results_count_reach_delivery_conversion_sales_and_lift_per_store(campai
     with entrypoint_hook(campaigns, "campaign_results", context_data={"caller": manager}) as results:
         mine = results(cid)
     assert set(mine["by_store"]) == {st_a} and mine["total"] == mine["by_store"][st_a]
-
-
-def add_purchase(member_id, store, day, amount):
-    from tests.service.segments_support import execute
-    execute("""INSERT INTO rm_purchases (member_id, day, store, purchases, spend) VALUES (:m, :d, :s, 1, :a)
-               ON CONFLICT (member_id, day, store) DO UPDATE SET purchases = rm_purchases.purchases + 1,
-               spend = rm_purchases.spend + excluded.spend""", {"m": member_id, "d": day, "s": store, "a": amount})
 
 
 def test_two_timers_and_a_marketer_at_once_launch_a_campaign_once(campaigns):

@@ -165,3 +165,19 @@ def test_a_reward_whose_hold_ended_before_its_commit_is_taken_back(services):
     assert scalar("campaigns", "SELECT state FROM catalog_exchanges WHERE id = :i", i=exchange_id) == "failed"
     after = account(points, member)
     assert (after["balance"], after["held"]) == (before["balance"], 0)
+
+
+def test_points_away_is_a_503_and_the_exchange_stays_pending_for_the_timer(start_service):
+    import uuid
+
+    from contracts.errors import ServiceUnavailable
+
+    campaigns = start_service("campaigns", outbox_relay=False)  # points is not running
+    item = gift_item(campaigns, stock=1)
+    member = str(uuid.uuid4())
+    with pytest.raises(ServiceUnavailable) as refused:
+        call(campaigns, "exchange", caller=member_caller(member), item_id=item["item_id"], member_id=member,
+             exchange_key="away-1")
+    assert type(refused.value) is ServiceUnavailable  # the gateway maps errors by class name: a 503
+    assert refused.value.field == "exchange_key"
+    assert scalar("campaigns", "SELECT state FROM catalog_exchanges WHERE member_id = :m", m=member) == "pending"

@@ -47,3 +47,23 @@ def test_committed_openapi_document_matches_the_app():
     from services.gateway import openapi
 
     assert openapi.TARGET.read_text() == openapi.render(openapi.document()), "run `make schemas`"
+
+
+def test_a_percent_template_says_which_percent_and_the_bare_one_is_refused_naming_the_new_names() -> None:
+    from pydantic import ValidationError
+
+    from contracts.coupons import CouponTemplate
+
+    base = {"name": "9折", "kind": "percent", "valid_days": 7, "max_discount": "50.00"}
+    assert CouponTemplate(**base, discount_percent="10").off_percent() == 10
+    assert CouponTemplate(**base, price_percent="90").off_percent() == 10  # the same coupon
+    for extra, field in (({"percent": "90"}, "percent"), ({"discount_percent": "10", "price_percent": "90"},
+                                                          "price_percent")):
+        try:
+            CouponTemplate(**base, **extra)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            assert error["loc"] == (field,)
+            assert "discount_percent" in error["msg"] and "price_percent" in error["msg"]
+        else:
+            raise AssertionError(f"{extra} accepted")

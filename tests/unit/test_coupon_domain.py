@@ -74,9 +74,9 @@ def test_template_checks_name_the_field() -> None:
     assert _problem(d.Rules("threshold", amount=D(20))) == "min_spend"
     assert _problem(d.Rules("threshold", amount=D(200), min_spend=D(100))) == "amount"
     assert _problem(d.Rules("cash")) == "amount"
-    assert _problem(d.Rules("percent", percent=D(101))) == "percent"
-    assert _problem(d.Rules("percent", percent=D(0))) == "percent"
-    assert _problem(d.Rules("percent", percent=D(10)), budget_value=D(100)) == "max_discount"
+    assert _problem(d.Rules("percent", discount_percent=D(101))) == "discount_percent"
+    assert _problem(d.Rules("percent", discount_percent=D(0))) == "discount_percent"
+    assert _problem(d.Rules("percent", discount_percent=D(10)), budget_value=D(100)) == "max_discount"
     assert _problem(d.Rules("gift")) == "gift_sku"
     assert _problem(d.Rules("gift", gift_sku="MUG"), budget_value=D(100)) == "gift_value"  # would count nothing
     assert _problem(d.Rules("gift", gift_sku="MUG", gift_value=D(8)), budget_value=D(100)) is None
@@ -86,6 +86,29 @@ def test_template_checks_name_the_field() -> None:
     assert _problem(d.Rules("cash", amount=D(5)), valid_days=None, valid_from=NOW,
                     valid_until=NOW - timedelta(days=1)) == "valid_until"
     assert _problem(d.Rules("cash", amount=D(5)), valid_days=3, valid_from=NOW) == "valid_days"
+
+
+def _percent(off: str, field: str = "discount_percent", confirmed: bool = False, max_discount: str | None = "30",
+             budget_count: int | None = None, most: str = "50") -> str | None:
+    rules = d.Rules("percent", discount_percent=D(off), max_discount=None if max_discount is None else D(max_discount))
+    found = d.percent_problem(rules, budget_count, D(most), confirmed, field)
+    return None if found is None else found[0]
+
+
+def test_a_percent_coupon_above_the_maximum_discount_needs_confirming_naming_how_it_was_given() -> None:
+    assert _percent("10") is None  # 9折
+    assert _percent("50") is None  # the maximum itself
+    assert _percent("90") == "discount_percent"  # 9折 typed as 90: refused, not a 90%-off coupon
+    assert _percent("90", field="price_percent") == "price_percent"  # a price_percent of 10 (1折)
+    assert _percent("90", confirmed=True) is None
+    assert _percent("60", most="70") is None  # the maximum is the deployment's
+
+
+def test_an_uncapped_percent_coupon_needs_a_budget_count() -> None:
+    assert _percent("10", max_discount=None) == "max_discount"
+    assert _percent("10", max_discount=None, budget_count=1000) is None
+    assert _percent("10", max_discount="20") is None
+    assert d.percent_problem(d.Rules("cash", amount=D(5)), None, D(50), False, "discount_percent") is None
 
 
 def test_validity_window_and_status() -> None:
@@ -108,7 +131,7 @@ def test_discounts_are_exact() -> None:
     with pytest.raises(d.Refusal) as refused:
         d.discount(d.Rules("threshold", amount=D(20), min_spend=D(100)), _basket("99.99"))
     assert refused.value.field == "amount"
-    percent = d.Rules("percent", percent=D("15"), max_discount=D("30"))
+    percent = d.Rules("percent", discount_percent=D("15"), max_discount=D("30"))
     assert d.discount(percent, _basket("33.33")) == D("5.00")  # 4.9995 rounds half up to 5.00
     assert d.discount(percent, _basket("1000")) == D("30")
     assert d.discount(d.Rules("cash", amount=D("50")), _basket("12.30")) == D("12.30")  # never more than the basket
@@ -118,7 +141,7 @@ def test_discounts_are_exact() -> None:
 
 
 def test_eligibility_by_store_category_and_sku() -> None:
-    rules = d.Rules("percent", percent=D(10), categories=("drinks",), stores=("S1",))
+    rules = d.Rules("percent", discount_percent=D(10), categories=("drinks",), stores=("S1",))
     basket = _basket("100", ("COLA", "30.00", "drinks"), ("BREAD", "70.00", "bakery"))
     assert d.discount(rules, basket) == D("3.00")
     with pytest.raises(d.Refusal) as refused:
@@ -151,7 +174,7 @@ def test_stacking() -> None:
 
 def test_face_value() -> None:
     assert d.face_value(d.Rules("cash", amount=D(5))) == D(5)
-    assert d.face_value(d.Rules("percent", percent=D(5), max_discount=D(8))) == D(8)
+    assert d.face_value(d.Rules("percent", discount_percent=D(5), max_discount=D(8))) == D(8)
     assert d.face_value(d.Rules("gift", gift_sku="M", gift_value=D(3))) == D(3)
 
 
@@ -165,7 +188,7 @@ def test_stacked_coupons_see_what_the_ones_before_them_left() -> None:
         ("A", D(20)), ("B", D(20))]
     # an item coupon goes first whatever the order given; a percentage counts what is left to pay
     drinks_5_off = d.Rules("cash", amount=D(5), categories=("drinks",), stackable=True)
-    ten_percent = d.Rules("percent", percent=D(10), stackable=True)
+    ten_percent = d.Rules("percent", discount_percent=D(10), stackable=True)
     basket = _basket("100", ("COLA", "30.00", "drinks"), ("BREAD", "70.00", "bakery"))
     assert d.combine([("P", ten_percent), ("D", drinks_5_off)], basket) == [("P", D("9.50")), ("D", D(5))]
     # a second drinks coupon sees only the 25 of drinks left after the first
@@ -207,7 +230,7 @@ def test_a_gift_coupon_comes_off_its_gift_line_only() -> None:
     assert offs == [("A", D("5.00")), ("B", D("5.00"))]
     assert [ln.amount for ln in left.lines] == [D("0.00"), D("90.00")] and left.amount == D("90.00")
     # a whole-basket coupon after the gift counts what is left: 10% of the 90.00 of X
-    ten_percent = d.Rules("percent", percent=D(10), stackable=True)
+    ten_percent = d.Rules("percent", discount_percent=D(10), stackable=True)
     assert d.combine([("A", gift), ("P", ten_percent)], _gift_basket(1)) == [("A", D("10.00")), ("P", D("9.00"))]
     # the gift sku on two lines: the second coupon takes its unit from the second line
     two_lines = d.Basket("S1", D("25.00"), [d.Line("G", D("10.00")), d.Line("G", D("15.00"))])
@@ -231,7 +254,7 @@ def _coupon(draw: st.DrawFn) -> d.Rules:
     if kind == "cash":
         return d.Rules(kind, amount=draw(_money.filter(bool)), min_spend=min_spend, stackable=True, **scope)
     if kind == "percent":
-        return d.Rules(kind, percent=D(draw(st.integers(1, 100))), max_discount=draw(st.none() | _money),
+        return d.Rules(kind, discount_percent=D(draw(st.integers(1, 100))), max_discount=draw(st.none() | _money),
                        min_spend=min_spend, stackable=True, **scope)
     return d.Rules(kind, gift_sku=draw(st.sampled_from(["G", "H"])), min_spend=min_spend, stackable=True)
 
