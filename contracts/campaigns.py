@@ -170,7 +170,7 @@ class HistoryEntry(_Model):
 
 
 class ResultFigures(_Model):
-    """A campaign's figures (docs/decisions/0012-campaign-results-and-coupon-terms.md defines each).
+    """A campaign's figures (docs/decisions/0016-campaign-results-and-coupon-terms.md defines each).
     The attribution window is [window_starts_at, window_ends_at): from the launch, never before,
     for ``attribution_days``; the same window for treated and control members."""
 

@@ -300,7 +300,7 @@ class ExchangeResult(_Model):
 # ---- events --------------------------------------------------------------------------------------
 # None: coupon.redeemed and coupon.restored were published with no consumer (campaign results read
 # the coupon tables in this same service), so RabbitMQ dropped each one (NO_ROUTE). See
-# docs/decisions/0012-campaign-results-and-coupon-terms.md.
+# docs/decisions/0016-campaign-results-and-coupon-terms.md.
 
 COUPON_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, SkippedMember,
