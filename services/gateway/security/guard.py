@@ -40,7 +40,7 @@ _FORM_ROUTES = {"/v1/auth/token"}  # OAuth2's password flow posts a form
 _STREAMED_ROUTES = {"/v1/members/imports"}
 _NO_IDEMPOTENCY_PREFIX = "/v1/auth/"  # responses carry fresh secrets: never stored, never replayed
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
-_OPERATIONS = ("/healthz", "/readyz", "/metrics")  # polled by monitoring: never rate limited
+_OPERATIONS = ("/healthz", "/readyz")  # polled by the orchestrator: never rate limited
 _CACHE_SECONDS = 10.0  # a revoked key or a disabled staff user stops working within this time
 _KEY_TOUCH_SECONDS = 60.0
 
