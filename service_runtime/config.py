@@ -178,6 +178,7 @@ class GatewaySettings:
     redis_prefix: str = "loyalty:rl:"
     redis_timeout_seconds: float = 0.1
     import_lease_seconds: float = 60.0  # an import whose gateway died is taken over after this
+    import_runner: bool = True  # this gateway runs import jobs (any replica may)
 
     @classmethod
     def load(cls) -> "GatewaySettings":
@@ -218,6 +219,7 @@ class GatewaySettings:
             redis_prefix=env("RATE_LIMIT_REDIS_PREFIX", "loyalty:rl:"),
             redis_timeout_seconds=env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 100) / 1000,
             import_lease_seconds=float(env("IMPORT_LEASE_SECONDS", "60")),
+            import_runner=env_bool("GATEWAY_IMPORT_RUNNER", True),
         )
 
 

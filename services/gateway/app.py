@@ -34,6 +34,7 @@ from services.gateway import (
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
 from services.gateway.health import LivenessMiddleware, dependency_status, readiness
+from services.gateway.import_runner import ImportRunner
 from services.gateway.ops_server import OpsServer
 from services.gateway.rpc import RemoteError, RpcClient
 from services.gateway.security import secrets
@@ -115,6 +116,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds, settings.rpc_till_timeout_seconds,
                        settings.breaker_threshold, settings.breaker_open_seconds)
     db = GatewayDb(settings.database_url)
+    imports = ImportRunner(db, client, settings.import_lease_seconds)
     ops = None if settings.metrics_port is None else OpsServer(
         settings.metrics_host, settings.metrics_port,
         lambda: dependency_status(client, db, settings.ready_timeout_seconds))
@@ -129,13 +131,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         except Exception:  # the database may be down at start; readiness reports it
             log.exception("could not check for a first admin")
         janitor = asyncio.get_running_loop().create_task(_housekeeping(db, settings.idempotency_hours))
+        if settings.import_runner:
+            imports.start()
         yield
         janitor.cancel()
-        for job in list(app.state.background):  # running imports mark themselves stopped
-            job.cancel()
-        await asyncio.gather(*app.state.background, return_exceptions=True)
+        await imports.stop()  # the import in hand is released for another gateway at once
         if ops is not None:
             await ops.close()
+        await app.state.guard.limiter.close()
         await client.close()
         db.dispose()
 
@@ -160,7 +163,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.services = Services(client)
     app.state.auditor = Auditor(db)
     app.state.guard = Guard(settings, db)
-    app.state.background = set()  # running import jobs (kept referenced until they finish)
+    app.state.imports = imports
     app.add_middleware(GuardMiddleware, guard=app.state.guard)  # inner: runs after telemetry set the request id
     app.add_middleware(TelemetryMiddleware)
     app.add_middleware(LivenessMiddleware)  # outermost: /healthz needs nothing else
