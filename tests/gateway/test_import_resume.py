@@ -22,12 +22,14 @@ ROWS = 3000
 
 
 @pytest.fixture(scope="module")
-def members_service(platform_env):
+def members_service(platform_env, tmp_path_factory):
     """The members service as its own process on the test database and virtual host."""
     env = {**os.environ, "MEMBERS_METRICS_PORT": "-1", "OUTBOX_RELAY_ENABLED": "false"}
+    log = open(tmp_path_factory.mktemp("members") / "members.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "service_runtime.runner", "members"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=subprocess.STDOUT)
     yield process
+    log.close()
     process.terminate()
     process.wait(timeout=30)
 
@@ -38,8 +40,15 @@ def _csv() -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def _ready(client: TestClient) -> bool:
-    return client.get("/readyz").status_code == 200
+def _members_answer(client: TestClient) -> bool:
+    async def ping() -> bool:
+        try:
+            await client.app.state.services.client.call("members", "ping", timeout=2)
+            return True
+        except Exception:  # not started yet
+            return False
+
+    return client.portal.call(ping)
 
 
 @pytest.mark.parametrize("stop", ["crash", "shutdown"])
@@ -52,7 +61,7 @@ def test_an_import_resumes_after_its_gateway_stops_and_imports_each_row_once(mem
     row, _ = make_staff(engine, ["admin"])
     admin = bearer(staff_token(row))
     with TestClient(create_app(settings), raise_server_exceptions=False) as first:
-        wait_for(lambda: _ready(first), timeout=30, message="first gateway connected")
+        wait_for(lambda: _members_answer(first), timeout=60, message="members service answering")
         started = first.post(f"/v1/members/imports?source=resume{stop}", content=_csv(),
                              headers={**admin, "Content-Type": "text/csv"})
         assert started.status_code == 202, started.text
