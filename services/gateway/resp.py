@@ -64,10 +64,15 @@ class Redis:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
             self._writer = writer
             self._reading = asyncio.get_running_loop().create_task(self._read_forever(reader, writer))
-            if self.password:
-                await self._send(writer, *(("AUTH", self.username) if self.username else ("AUTH",)), self.password)
-            if self.db:
-                await self._send(writer, "SELECT", self.db)
+            try:
+                if self.password:
+                    await self._send(writer, *(("AUTH", self.username) if self.username else ("AUTH",)),
+                                     self.password)
+                if self.db:
+                    await self._send(writer, "SELECT", self.db)
+            except BaseException as exc:  # never leave a connection that is not logged in or on its database
+                self._drop(writer, exc)
+                raise
             return writer
 
     async def _read_forever(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
