@@ -2,6 +2,7 @@
 fallback (never a refused request) when Redis cannot be reached."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -81,3 +82,66 @@ def test_without_redis_each_gateway_limits_alone_and_says_so(engine, prefix, cap
     assert statuses == [200, 200, 200, 429, 429]  # the per-process bucket: never a 5xx for Redis
     assert _fallbacks() - before == 5
     assert sum("Redis unreachable" in r.getMessage() for r in caplog.records) == 1  # once per outage
+
+
+class _Switch:
+    """A TCP relay to the real Redis that can be cut (every connection closed, new ones refused)
+    and restored, in the event loop of the app under test."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.links: list[asyncio.StreamWriter] = []
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.links:
+            writer.close()
+        self.links.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        self.links += [writer, up_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis on 127.0.0.1:6379")
+def test_limits_are_shared_again_once_redis_is_back(engine, prefix, monkeypatch):
+    from services.gateway.security import shared_limit
+
+    monkeypatch.setattr(shared_limit, "_RETRY_SECONDS", 0.0)  # try Redis again at the next request
+    row, _ = make_staff(engine, ["auditor"])
+    headers = bearer(staff_token(row))
+    switch = _Switch()
+    settings = gateway_settings(redis_prefix=prefix, rate_staff=(0.5, 1000))
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as gateway:
+        gateway.portal.call(switch.open)
+        app.state.guard.limiter.redis = Redis(f"redis://127.0.0.1:{switch.port}/9", 1.0)
+        assert gateway.get("/v1/me", headers=headers).status_code == 200
+        before = _fallbacks()
+        gateway.portal.call(switch.cut)
+        assert gateway.get("/v1/me", headers=headers).status_code == 200  # decided alone
+        assert _fallbacks() == before + 1
+        gateway.portal.call(switch.open)  # same port, Redis reachable again
+        assert gateway.get("/v1/me", headers=headers).status_code == 200
+        assert _fallbacks() == before + 1  # back in Redis
+        assert REGISTRY.get_sample_value("loyalty_gateway_ratelimit_shared") == 1
+        assert gateway.portal.call(_keys, prefix) == [f"{prefix}staff:{row.id}"]
+        gateway.portal.call(switch.cut)
