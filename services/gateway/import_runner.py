@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from service_runtime.faults import is_unavailable
 from services.gateway import import_jobs
 from services.gateway.db import GatewayDb
 from services.gateway.imports import FileProblem, ImportReader
@@ -38,7 +39,8 @@ class LeaseLost(Exception):
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, (RpcUnavailable, RpcTimeout)) or (
+    """The broker, the members service or our database away: a later retry can succeed."""
+    return isinstance(exc, (RpcUnavailable, RpcTimeout)) or is_unavailable(exc) or (
         isinstance(exc, RemoteError) and exc.exc_type == "ServiceUnavailable")
 
 
@@ -112,7 +114,7 @@ class ImportRunner:
         job_id = str(job.job_id)
         reason = f"{type(exc).__name__}: {exc}"
         try:
-            if _transient(exc):  # the broker or the members service is away: any runner retries later
+            if _transient(exc):  # any runner retries later
                 log.warning("import %s paused (%s); retrying in %ss", job_id, reason, RETRY_SECONDS)
                 await self.db.run(import_jobs.release, job_id, self.owner, reason, RETRY_SECONDS)
                 return
