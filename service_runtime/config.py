@@ -180,6 +180,13 @@ class GatewaySettings:
     otp_seconds: int = 300
     bootstrap_admin_user: str | None = None
     bootstrap_admin_password: str | None = None
+    metrics_port: int | None = None  # /metrics and /status, never on the public port; None: not served
+    metrics_host: str = "127.0.0.1"
+    redis_url: str = ""  # rate limits shared by every replica; empty: per process only
+    redis_prefix: str = "loyalty:rl:"
+    redis_timeout_seconds: float = 0.1
+    import_lease_seconds: float = 60.0  # an import whose gateway died is taken over after this
+    import_runner: bool = True  # this gateway runs import jobs (any replica may)
 
     @classmethod
     def load(cls) -> "GatewaySettings":
@@ -214,6 +221,13 @@ class GatewaySettings:
             otp_seconds=env_int("OTP_SECONDS", 300),
             bootstrap_admin_user=os.environ.get("BOOTSTRAP_ADMIN_USER") or None,
             bootstrap_admin_password=os.environ.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
+            metrics_port=None if env_int("GATEWAY_METRICS_PORT", 9100) < 0 else env_int("GATEWAY_METRICS_PORT", 9100),
+            metrics_host=env("GATEWAY_METRICS_HOST", host),
+            redis_url=env("RATE_LIMIT_REDIS_URL", ""),
+            redis_prefix=env("RATE_LIMIT_REDIS_PREFIX", "loyalty:rl:"),
+            redis_timeout_seconds=env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 100) / 1000,
+            import_lease_seconds=float(env("IMPORT_LEASE_SECONDS", "60")),
+            import_runner=env_bool("GATEWAY_IMPORT_RUNNER", True),
         )
 
 

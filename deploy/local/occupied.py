@@ -69,6 +69,9 @@ def occupied(gateway_host: str, gateway_port: int) -> list[str]:
     reasons = []
     if _port_taken(gateway_host, gateway_port):
         reasons.append(f"gateway port {gateway_host}:{gateway_port} is in use (GATEWAY_PORT)")
+    metrics_port = cfg.GatewaySettings.load().metrics_port
+    if metrics_port and _port_taken("127.0.0.1", metrics_port):
+        reasons.append(f"gateway metrics port {metrics_port} is in use (GATEWAY_METRICS_PORT)")
     for service in cfg.SERVICES:
         port = cfg.ServiceSettings.load(service).metrics_port
         if port is not None and _port_taken("127.0.0.1", port):

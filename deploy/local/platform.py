@@ -217,6 +217,12 @@ def start() -> int:
     announced: set[str] = set()
 
     base = f"http://{gateway.host}:{gateway.port}"
+    # the platform is ready when every service answers the gateway (its /status on the metrics port);
+    # the gateway's own /readyz only says the gateway can serve
+    ready_url, ready_name = base + "/readyz", "/readyz"
+    if gateway.metrics_port:
+        host = "127.0.0.1" if gateway.metrics_host in ("0.0.0.0", "::") else gateway.metrics_host
+        ready_url, ready_name = f"http://{host}:{gateway.metrics_port}/status", "/status"
     deadline = time.monotonic() + env_int("READY_WAIT_SECONDS", 90)
     last: object = None
     while time.monotonic() < deadline:
@@ -233,15 +239,15 @@ def start() -> int:
             stop()
             return 1
         try:
-            status, body = http_json("GET", base + "/readyz", timeout=3)
+            status, body = http_json("GET", ready_url, timeout=5)
             last = body
-            if status == 200:
+            if status == 200 and body.get("status") in ("ready", "ok"):
                 break
         except (urllib.error.URLError, OSError, ValueError) as exc:
             last = exc
         time.sleep(0.5)
     else:
-        print(f"platform did not become ready in time (last /readyz: {last}); logs in {LOG}", file=sys.stderr)
+        print(f"platform did not become ready in time (last {ready_name}: {last}); logs in {LOG}", file=sys.stderr)
         stop()
         return 1
 

@@ -3,7 +3,7 @@
     python deploy/prometheus/local.py start   # write $VAR_DIR/prometheus, start the exporters and Prometheus
     python deploy/prometheus/local.py stop
 
-Targets come from the same variables the platform reads (GATEWAY_PORT, <SERVICE>_METRICS_PORT,
+Targets come from the same variables the platform reads (GATEWAY_METRICS_PORT, <SERVICE>_METRICS_PORT,
 DB_NAME_PREFIX, PG_ADMIN_URL), so a platform on its own ports and databases (the tests') gets its
 own Prometheus. PROMETHEUS_PORT (9090) and PG_EXPORTER_PORT (9187, then the next four) set ours.
 """
@@ -33,7 +33,8 @@ QUERIES = {"gateway": ("audit",), "members": ("outbox", "import-jobs"), "points"
 
 
 def _targets(host: str = "127.0.0.1") -> dict[str, list[dict[str, object]]]:
-    found: dict[str, list[dict[str, object]]] = {"gateway": [{"targets": [f"{host}:{env_int('GATEWAY_PORT', 8080)}"]}]}
+    gateway = env_int("GATEWAY_METRICS_PORT", 9100)  # never the public GATEWAY_PORT: metrics are not served there
+    found: dict[str, list[dict[str, object]]] = {"gateway": [{"targets": [f"{host}:{gateway}"]}]}
     for service in SERVICES:
         port = env_int(service.upper() + "_METRICS_PORT", _METRICS_PORTS[service])
         found[service] = [{"targets": [f"{host}:{port}"]}]

@@ -157,6 +157,10 @@ def alerts() -> dict[str, Any]:
         alert("LoyaltyNotifyBreakerOpen", "max by (channel) (loyalty_notify_breaker_open) == 1", "warning",
               "The {{ $labels.channel }} provider's circuit breaker is open: messages wait", "notify-breaker-open",
               "5m"),
+        alert("LoyaltyGatewayRateLimitsPerProcess",
+              'sum by (instance) (rate(loyalty_gateway_ratelimit_fallback_total{job="gateway"}[5m])) > 0', "warning",
+              "Gateway {{ $labels.instance }} cannot reach Redis: its rate limits are per replica",
+              "gateway-rate-limits-per-process", "10m"),
         alert("LoyaltyAuditSealingBehind", "loyalty_audit_oldest_unsealed_seconds > 60", "warning",
               "Audit entries wait {{ $value | humanizeDuration }} to be chained", "audit-sealing-behind", "5m"),
         # any at all: a field that does not decrypt is a key mix-up or a tampered row, never noise

@@ -10,14 +10,12 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from prometheus_client import REGISTRY
-from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel, Field
 
-from service_runtime.config import SERVICES, GatewaySettings
+from service_runtime.config import GatewaySettings
 from services.gateway import (
     api_doc,
     docs_ui,
@@ -35,7 +33,9 @@ from services.gateway import (
 )
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
-from services.gateway.health import LivenessMiddleware
+from services.gateway.health import LivenessMiddleware, dependency_status, readiness
+from services.gateway.import_runner import ImportRunner
+from services.gateway.ops_server import OpsServer
 from services.gateway.rpc import RemoteError, RpcClient
 from services.gateway.security import secrets
 from services.gateway.security.guard import Guard, GuardMiddleware
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
-    checks: dict[str, str] = Field(description="broker, database and each service: `ok` or what failed")
+    checks: dict[str, str] = Field(description="broker and database: `ok` or what failed")
 
 
 class Services:
@@ -94,13 +94,6 @@ def ensure_bootstrap_admin(engine: sa.Engine, settings: GatewaySettings) -> str 
     return str(row.id)
 
 
-def _database_answers(engine: sa.Engine) -> None:
-    """Raise unless the database answers a statement. Checking a connection out is not enough: the
-    pool pings only connections idle a while, so one that died moments after its last use looks fine."""
-    with engine.connect() as conn:
-        conn.exec_driver_sql("SELECT 1")
-
-
 async def _housekeeping(db: GatewayDb, hours: int) -> None:
     """Seal audit entries a few times a second; expire idempotency keys hourly."""
     last_expiry = 0.0
@@ -116,12 +109,6 @@ async def _housekeeping(db: GatewayDb, hours: int) -> None:
         await asyncio.sleep(0.25)
 
 
-async def _metrics(request: Request) -> Response:
-    """Prometheus' exposition, in the format the scraper asks for."""
-    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(REGISTRY), media_type=content_type)
-
-
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings.load()
     if not settings.jwt_secret or len(settings.jwt_secret) < 32:
@@ -129,20 +116,29 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds, settings.rpc_till_timeout_seconds,
                        settings.breaker_threshold, settings.breaker_open_seconds)
     db = GatewayDb(settings.database_url)
+    imports = ImportRunner(db, client, settings.import_lease_seconds)
+    ops = None if settings.metrics_port is None else OpsServer(
+        settings.metrics_host, settings.metrics_port,
+        lambda: dependency_status(client, db, settings.ready_timeout_seconds))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client.start()
+        if ops is not None:
+            await ops.start()
         try:
             await db.run(ensure_bootstrap_admin, settings)
         except Exception:  # the database may be down at start; readiness reports it
             log.exception("could not check for a first admin")
         janitor = asyncio.get_running_loop().create_task(_housekeeping(db, settings.idempotency_hours))
+        if settings.import_runner:
+            imports.start()
         yield
         janitor.cancel()
-        for job in list(app.state.background):  # running imports mark themselves stopped
-            job.cancel()
-        await asyncio.gather(*app.state.background, return_exceptions=True)
+        await imports.stop()  # the import in hand is released for another gateway at once
+        if ops is not None:
+            await ops.close()
+        await app.state.guard.limiter.close()
         await client.close()
         db.dispose()
 
@@ -163,44 +159,28 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.ops = ops
     app.state.services = Services(client)
     app.state.auditor = Auditor(db)
     app.state.guard = Guard(settings, db)
-    app.state.background = set()  # running import jobs (kept referenced until they finish)
+    app.state.imports = imports
     app.add_middleware(GuardMiddleware, guard=app.state.guard)  # inner: runs after telemetry set the request id
     app.add_middleware(TelemetryMiddleware)
     app.add_middleware(LivenessMiddleware)  # outermost: /healthz needs nothing else
     errors.install(app)
     docs_ui.install(app)
-    for path in ("/metrics", "/metrics/"):  # answered at both, never a redirect (scrapers do not all follow one)
-        app.add_route(path, _metrics, include_in_schema=False)
 
     @app.get("/healthz", tags=["operations"], summary="The gateway process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Broker, database and every service answering",
+    @app.get("/readyz", tags=["operations"], summary="This gateway can serve: its database and the broker",
+             description="Services are not checked here: one service down must not take every gateway out of "
+                         "the load balancer. Each service's state is on the metrics port's `/status`.",
              response_model=Readiness,
              responses={503: {"description": "Not ready: `checks` says which failed", "model": Readiness}})
-    async def readyz(request: Request) -> JSONResponse:
-        async def check(service: str) -> tuple[str, str]:
-            try:
-                await client.call(service, "ping", timeout=settings.ready_timeout_seconds,
-                                  context=rpc_context(request))
-                return service, "ok"
-            except Exception as exc:  # any failure means not ready; say which
-                return service, type(exc).__name__
-
-        async def database() -> tuple[str, str]:
-            try:
-                await asyncio.wait_for(db.run(_database_answers), settings.ready_timeout_seconds)
-                return "database", "ok"
-            except Exception as exc:
-                return "database", type(exc).__name__
-
-        broker = "ok" if client.connected else "unreachable"
-        results = await asyncio.gather(database(), *(check(s) for s in SERVICES))
-        checks = dict([("broker", broker), *results])
+    async def readyz() -> JSONResponse:
+        checks = await readiness(client, db, settings.ready_timeout_seconds)
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
                             status_code=200 if ready else 503)

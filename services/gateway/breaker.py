@@ -35,6 +35,14 @@ class Breaker:
     opened_at: float | None = None
     probing: bool = False
     clock: object = field(default=time.monotonic, repr=False)
+    last_error: str | None = None  # for the status page: what the latest failure was, and when
+    last_error_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half_open" if self.probing or self._now() - self.opened_at >= self.open_seconds else "open"
 
     def _now(self) -> float:
         return self.clock()  # type: ignore[operator,no-any-return]
@@ -55,8 +63,9 @@ class Breaker:
             BREAKER_OPEN.labels(self.service).set(0)
         self.failures, self.opened_at, self.probing = 0, None, False
 
-    def failed(self, probe: bool) -> None:
+    def failed(self, probe: bool, error: str | None = None) -> None:
         self.failures += 1
+        self.last_error, self.last_error_at = error, time.time()
         if probe or (self.opened_at is None and self.failures >= self.threshold):
             self.opened_at, self.probing = self._now(), False
             BREAKER_OPEN.labels(self.service).set(1)

@@ -147,6 +147,12 @@ class ImportReader:
         return rows
 
 
+def check_file(spool: IO[bytes], fmt: str, encoding: str) -> None:
+    """Raise FileProblem if the file cannot even start (an empty file, a bad CSV header)."""
+    ImportReader(spool, fmt, encoding).text.detach()  # detached: the reader going away must not close the spool
+    spool.seek(0)
+
+
 def _csv_problem(exc: csv.Error, where: str) -> str:
     """csv's complaint, said for a person who sent a file ("field larger than field limit" means a
     value past 128 KiB, usually an unclosed quote or a file that is not CSV at all)."""

@@ -1,19 +1,20 @@
-"""/v1/members/imports: bulk import of members from CSV or JSON, as a job with progress."""
+"""/v1/members/imports: bulk import of members from CSV or JSON, as a durable job with progress
+(the upload is stored, then run by any gateway's ImportRunner: import_runner.py)."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 
 from contracts.imports import IMPORT_COLUMNS, IMPORT_REQUIRED
 from contracts.rpc import ImportError_, ImportJob
+from services.gateway import import_jobs
 from services.gateway.errors import ApiError
-from services.gateway.imports import FileProblem, ImportReader, detect_encoding
+from services.gateway.imports import FileProblem, check_file, detect_encoding
 from services.gateway.pagination import Page, PageParams, make_cursor, page_params
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
@@ -22,8 +23,6 @@ router = APIRouter(tags=["members"])
 log = logging.getLogger(__name__)
 
 FORMATS = {"text/csv": "csv", "application/json": "json", "application/x-ndjson": "json"}
-BATCH_ROWS = 500
-IN_FLIGHT = 4  # batches being processed by the members service at once
 
 
 # the API answers with the members service's own contract models
@@ -82,72 +81,28 @@ async def start_import(request: Request,
             await anyio.to_thread.run_sync(spool.write, chunk)
         if size == 0:
             raise ApiError(422, "invalid_input", "the file is empty", field="body")
-        try:
+        try:  # the header is checked now, so a bad file is a 422 here rather than a failed job
             chosen = await anyio.to_thread.run_sync(detect_encoding, spool, encoding)
-            reader = await anyio.to_thread.run_sync(ImportReader, spool, FORMATS[media], chosen)
+            await anyio.to_thread.run_sync(check_file, spool, FORMATS[media], chosen)
         except FileProblem as problem:
             raise ApiError(422, "invalid_input", problem.message, field=problem.field) from None
         services = request.app.state.services
         job = await services.call(request, "members", "start_import", source=source, format=FORMATS[media],
                                   encoding=chosen)
-    except BaseException:
+        try:  # the file and the job are kept in the gateway's database: any gateway can run or resume it
+            await request.app.state.db.run(import_jobs.save_upload, job["job_id"], FORMATS[media], chosen,
+                                           caller.rpc_context(), request.state.request_id, spool)
+        except Exception:
+            await services.call(request, "members", "finish_import", job_id=job["job_id"],
+                                error="stopped: the file could not be stored; send it again")
+            raise
+    finally:
         spool.close()
-        raise
-    task = asyncio.get_running_loop().create_task(_run_import(request, job["job_id"], reader, spool))
-    request.app.state.background.add(task)
-    task.add_done_callback(request.app.state.background.discard)
+    request.app.state.imports.wake.set()
     await request.app.state.auditor.record(request, "member.import_started", "ok", object_type="import",
                                            object_id=job["job_id"], details={"bytes": size, "format": media})
     request.state.audited = True
     return ImportJobOut(**job)
-
-
-async def _run_import(request: Request, job_id: str, reader: ImportReader, spool: Any) -> None:
-    services = request.app.state.services
-    slots = asyncio.Semaphore(IN_FLIGHT)
-    sent: list[asyncio.Task[Any]] = []
-    error = None
-
-    async def send(batch_no: int, rows: list[tuple[int, dict[str, Any]]]) -> None:
-        try:
-            payload = [{"line": line, "fields": fields} for line, fields in rows]
-            await services.call(request, "members", "import_batch", job_id=job_id, batch_no=batch_no, rows=payload,
-                                timeout=120)
-        finally:
-            slots.release()
-
-    try:
-        batch_no = 0
-        while True:
-            rows = await anyio.to_thread.run_sync(reader.batch, BATCH_ROWS)
-            if not rows:
-                break
-            await slots.acquire()
-            for task in sent:
-                if task.done() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]  # stop reading: a batch failed
-            sent = [t for t in sent if not t.done()]
-            sent.append(asyncio.get_running_loop().create_task(send(batch_no, rows)))
-            batch_no += 1
-        for outcome in await asyncio.gather(*sent, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
-    except FileProblem as problem:
-        error = problem.message
-    except Exception as exc:  # the broker or the members service failed: the job says so
-        log.exception("import %s failed", job_id)
-        error = f"stopped: {type(exc).__name__}"
-    except asyncio.CancelledError:  # the gateway is stopping
-        error = "stopped: the gateway shut down; send the file again (nothing is imported twice)"
-    finally:
-        spool.close()
-        for task in sent:  # never mark the job finished while batches are still being written
-            task.cancel()
-        await asyncio.gather(*sent, return_exceptions=True)
-    try:
-        await services.call(request, "members", "finish_import", job_id=job_id, error=error)
-    except Exception:
-        log.exception("could not mark import %s finished", job_id)
 
 
 @router.get("/members/imports/{job_id}", response_model=ImportJobOut, summary="Progress and counts of an import")

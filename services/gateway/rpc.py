@@ -177,16 +177,16 @@ class RpcClient:
             probe = breaker.before_call()
         except CircuitOpen as exc:
             raise RpcUnavailable(str(exc), retry_after=exc.retry_after) from None
-        outcome = None
+        outcome, error = None, None
         try:
             result = await self._call(service, method, context=context, timeout=timeout, **kwargs)
             outcome = True
             return result
-        except (RpcUnavailable, RpcTimeout):
-            outcome = False
+        except (RpcUnavailable, RpcTimeout) as exc:
+            outcome, error = False, f"{type(exc).__name__}: {exc}"
             raise
         except RemoteError as exc:
-            outcome = exc.exc_type != "ServiceUnavailable"
+            outcome, error = exc.exc_type != "ServiceUnavailable", str(exc)
             raise
         finally:
             if outcome is None:
@@ -194,7 +194,7 @@ class RpcClient:
             elif outcome:
                 breaker.succeeded(probe)
             else:
-                breaker.failed(probe)
+                breaker.failed(probe, error)
 
     async def _call(self, service: str, method: str, *, context: dict[str, str] | None = None,
                     timeout: float | None = None, **kwargs: Any) -> Any:

@@ -112,3 +112,33 @@ dev_code_deliveries = sa.Table(
     sa.Column("code", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# member imports as durable jobs: the uploaded file and how far its batches got, so any gateway
+# replica can resume one whose gateway died (the job id is the members service's)
+import_jobs = sa.Table(
+    "import_jobs", metadata,
+    sa.Column("job_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("format", sa.Text, nullable=False),
+    sa.Column("encoding", sa.Text, nullable=False),
+    sa.Column("caller", sa.Text, nullable=False),  # the uploader's identity, sent with every batch
+    sa.Column("request_id", sa.Text, nullable=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("next_batch", sa.Integer, nullable=False, server_default="0"),  # every batch before it is in
+    sa.Column("owner", sa.Text, nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'done', 'failed')", name="import_jobs_status"),
+    sa.Index("import_jobs_pending", "created_at", postgresql_where=sa.text("status = 'pending'")),
+)
+
+import_job_chunks = sa.Table(
+    "import_job_chunks", metadata,
+    sa.Column("job_id", UUID(as_uuid=False), sa.ForeignKey("import_jobs.job_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)

@@ -39,6 +39,7 @@ def running_platform(var: Path, name: str, **overrides: str) -> Iterator[dict[st
     })
     for service in ("members", "points", "campaigns", "notify"):
         env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
+    env["GATEWAY_METRICS_PORT"] = str(free_port())
     env.update(overrides)
     bootstrap.empty_vhost(env["AMQP_URI"])
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,

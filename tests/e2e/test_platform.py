@@ -52,6 +52,7 @@ def platform(tmp_path_factory):
     })
     for service in ("members", "points", "campaigns", "notify"):
         env[f"{service.upper()}_METRICS_PORT"] = str(_free_port())
+    env["GATEWAY_METRICS_PORT"] = str(_free_port())
     bootstrap.empty_vhost(E2E_AMQP)
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
@@ -186,7 +187,11 @@ def test_one_trace_from_gateway_through_rpc_into_another_services_event_handler(
 
 def test_metrics_endpoints(platform):
     http, env = platform["http"], platform["env"]
-    assert "loyalty_http_requests_total" in http.get("/metrics/").text
+    gateway_metrics = httpx.get(f"http://127.0.0.1:{env['GATEWAY_METRICS_PORT']}/metrics").text
+    assert "loyalty_http_requests_total" in gateway_metrics
+    assert http.get("/metrics").status_code == 404  # never on the public port
+    status = httpx.get(f"http://127.0.0.1:{env['GATEWAY_METRICS_PORT']}/status").json()
+    assert status["status"] == "ok" and {s["state"] for s in status["services"].values()} == {"up"}
     members_metrics = httpx.get(f"http://127.0.0.1:{env['MEMBERS_METRICS_PORT']}/metrics").text
     assert 'loyalty_entrypoint_calls_total{kind="rpc",method="register"' in members_metrics
     assert "loyalty_outbox_backlog" in members_metrics

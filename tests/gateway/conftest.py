@@ -26,7 +26,8 @@ def gateway_settings(**overrides: object) -> GatewaySettings:
                    rpc_timeout_seconds=1, ready_timeout_seconds=0.2, public_url="http://testserver",
                    rate_key=(1000, 1000), rate_staff=(1000, 1000), rate_member=(1000, 1000), rate_ip=(1000, 1000),
                    login_max_failures=3, login_lock_seconds=60, bootstrap_admin_user=None,
-                   bootstrap_admin_password=None)
+                   bootstrap_admin_password=None, metrics_port=None, redis_url="",
+                   import_runner=False)
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 

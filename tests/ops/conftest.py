@@ -66,6 +66,7 @@ def ops_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     })
     for service in ("members", "points", "campaigns", "notify"):
         env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
+    env["GATEWAY_METRICS_PORT"] = str(free_port())
     bootstrap.empty_vhost(amqp)
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)

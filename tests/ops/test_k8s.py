@@ -142,3 +142,19 @@ def test_keda_trigger_uses_only_settings_the_scaler_reads(rendered: list[dict[st
     assert trigger["metadata"]["protocol"] == "http"  # useRegex needs the management API
     auth = _of(rendered, "TriggerAuthentication")[trigger["authenticationRef"]["name"]]["spec"]
     assert {ref["parameter"] for ref in auth["secretTargetRef"]} == {"username", "password"}
+
+
+def test_gateway_metrics_are_on_a_port_the_outside_cannot_reach(rendered: list[dict[str, Any]]) -> None:
+    gateway = _of(rendered, "Deployment")["gateway"]["spec"]["template"]["spec"]["containers"][0]
+    ports = {port["name"]: port["containerPort"] for port in gateway["ports"]}
+    env = {var["name"]: var.get("value") for var in gateway["env"]}
+    assert ports["metrics"] == int(env["GATEWAY_METRICS_PORT"]) != ports["http"] == int(env["GATEWAY_PORT"])
+    assert gateway["readinessProbe"]["httpGet"]["port"] == gateway["livenessProbe"]["httpGet"]["port"] == "http"
+    assert _of(rendered, "Service")["gateway"]["spec"]["ports"][0]["targetPort"] == "http"
+    public = _of(rendered, "NetworkPolicy")["gateway-from-anywhere"]["spec"]["ingress"]
+    assert [port["port"] for rule in public for port in rule["ports"]] == [ports["http"]]
+    # rate limits shared through the Redis beside it, which only gateways reach
+    assert env["RATE_LIMIT_REDIS_URL"].startswith("redis://redis.loyalty.svc:")
+    assert "redis" in _of(rendered, "StatefulSet") and "redis" in _of(rendered, "Service")
+    assert _of(rendered, "NetworkPolicy")["redis-from-gateway"]["spec"]["ingress"][0]["from"][0]["podSelector"] == \
+        {"matchLabels": {"app.kubernetes.io/name": "gateway"}}

@@ -28,7 +28,7 @@ from services.gateway.db import GatewayDb
 from services.gateway.errors import ApiError, error_body
 from services.gateway.security import secrets
 from services.gateway.security.principal import Principal
-from services.gateway.security.ratelimit import RateLimiter
+from services.gateway.security.shared_limit import SharedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ _FORM_ROUTES = {"/v1/auth/token"}  # OAuth2's password flow posts a form
 _STREAMED_ROUTES = {"/v1/members/imports"}
 _NO_IDEMPOTENCY_PREFIX = "/v1/auth/"  # responses carry fresh secrets: never stored, never replayed
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
-_OPERATIONS = ("/healthz", "/readyz", "/metrics")  # polled by monitoring: never rate limited
+_OPERATIONS = ("/healthz", "/readyz")  # polled by the orchestrator: never rate limited
 _CACHE_SECONDS = 10.0  # a revoked key or a disabled staff user stops working within this time
 _KEY_TOUCH_SECONDS = 60.0
 
@@ -55,7 +55,7 @@ class Guard:
     def __init__(self, settings: GatewaySettings, db: GatewayDb) -> None:
         self.settings = settings
         self.db = db
-        self.limiter = RateLimiter()
+        self.limiter = SharedRateLimiter(settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds)
         self._keys: dict[str, tuple[Any, float]] = {}
         self._staff: dict[str, tuple[Any, float]] = {}
         self._touched: dict[str, float] = {}
@@ -130,14 +130,14 @@ class Guard:
                          scopes=frozenset(row.scopes))
 
     # -- rate limits ---------------------------------------------------------------------
-    def rate_limit(self, request: Request, principal: Principal | None) -> int | None:
+    async def rate_limit(self, request: Request, principal: Principal | None) -> int | None:
         s = self.settings
         if principal is None:
             rate, key = s.rate_ip, "ip:" + (request.client.host if request.client else "?")
         else:
             rate = {"key": s.rate_key, "staff": s.rate_staff, "member": s.rate_member}[principal.kind]
             key = f"{principal.kind}:{principal.id}"
-        return self.limiter.check(key, *rate)
+        return await self.limiter.check(key, *rate)
 
     # -- the middleware --------------------------------------------------------------------
     async def handle(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,7 +154,7 @@ class Guard:
             except ApiError as exc:
                 if exc.status == 401:
                     # bad credentials are throttled per client IP before they cost an audit entry
-                    retry_after = self.rate_limit(request, None)
+                    retry_after = await self.rate_limit(request, None)
                     if retry_after is not None:
                         await _error(request, ApiError(429, "rate_limited", "too many requests; slow down",
                                                        headers={"Retry-After": str(retry_after)}))(scope, receive, send)
@@ -163,7 +163,8 @@ class Guard:
                                                            details={"route": request.url.path})
                 raise
             request.state.principal = principal
-            retry_after = None if request.url.path.startswith(_OPERATIONS) else self.rate_limit(request, principal)
+            operations = request.url.path.startswith(_OPERATIONS)
+            retry_after = None if operations else await self.rate_limit(request, principal)
             if retry_after is not None:
                 raise ApiError(429, "rate_limited", "too many requests; slow down",
                                headers={"Retry-After": str(retry_after)})

@@ -1,7 +1,8 @@
 """Token-bucket rate limits, per caller, in this gateway process.
 
-With N gateway replicas behind a balancer each enforces its own buckets, so the effective
-limit is up to N times the configured one; set the limits per replica accordingly.
+Used alone when no Redis is configured, and while Redis is away (shared_limit.py); with N
+replicas each then enforces its own buckets, so the effective limit is up to N times the
+configured one.
 """
 from __future__ import annotations
 
