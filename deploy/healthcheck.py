@@ -1,8 +1,8 @@
 """The image's HEALTHCHECK: is this container's process answering?
 
 One image runs every process, so this looks at what the container runs: a service
-(`service_runtime.runner <name>`) is healthy when its Prometheus endpoint answers, the gateway
-when `/healthz` does; a one-shot command (bootstrap, dead letters, backups) has nothing to ask.
+(`service_runtime.runner <name>`) is healthy when /healthz on its metrics port answers (its
+consumers turn), the gateway when its own `/healthz` does; a one-shot command (bootstrap, dead letters, backups) has nothing to ask.
 Exit status 0 healthy, 1 not.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ def url_to_probe(commands: list[list[str]]) -> str | None:
         if "service_runtime.runner" in argv and argv.index("service_runtime.runner") + 1 < len(argv):
             service = argv[argv.index("service_runtime.runner") + 1]
             port = env_int(f"{service.upper()}_METRICS_PORT", _METRICS_PORTS.get(service, 9100))
-            return f"http://127.0.0.1:{port}/metrics"
+            return f"http://127.0.0.1:{port}/healthz"  # fails on a dead consumer, not only a dead process
         if "services.gateway" in argv:
             return f"http://127.0.0.1:{env_int('GATEWAY_PORT', 8080)}/healthz"
     return None

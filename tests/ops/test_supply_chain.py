@@ -88,7 +88,7 @@ def test_compose_runs_a_supported_rabbitmq_that_admits_namekos_reply_queues():
 
 
 @pytest.mark.parametrize("argv, url", [
-    (["python", "-m", "service_runtime.runner", "points"], "http://127.0.0.1:9102/metrics"),
+    (["python", "-m", "service_runtime.runner", "points"], "http://127.0.0.1:9102/healthz"),
     (["python", "-m", "services.gateway"], "http://127.0.0.1:8080/healthz"),
     (["python", "-m", "service_runtime.bootstrap"], None),
 ])
