@@ -2,7 +2,8 @@
 
 One image runs every process, so this looks at what the container runs: a service
 (`service_runtime.runner <name>`) is healthy when /healthz on its metrics port answers (its
-consumers turn), the gateway when its own `/healthz` does; a one-shot command (bootstrap, dead letters, backups) has nothing to ask.
+consumers turn), the gateway when its own `/healthz` does; a one-shot command (bootstrap,
+dead letters, backups) has nothing to ask.
 Exit status 0 healthy, 1 not.
 """
 from __future__ import annotations
