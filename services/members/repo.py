@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from contracts.errors import NotFound
 from service_runtime.bulk import insert_rows
 from service_runtime.db import Tx
 from services.members import domain
@@ -40,6 +41,23 @@ def register(tx: Tx, values: dict[str, Any], phone_bidx: str) -> tuple[Any, bool
 def get(tx: Tx, member_id: str, *, for_update: bool = False) -> Any | None:
     query = sa.select(members).where(members.c.id == member_id)
     return tx.execute(query.with_for_update() if for_update else query).first()
+
+
+def require(tx: Tx, member_id: str, *, for_update: bool = False) -> Any:
+    """The member's row, or NotFound."""
+    row = get(tx, member_id, for_update=for_update)
+    if row is None:
+        raise NotFound(f"no member {member_id}", "member_id")
+    return row
+
+
+def follow(tx: Tx, row: Any) -> Any:
+    """A merged member's row leads to the member it was merged into."""
+    for _ in range(5):
+        if row is None or row.status != "merged" or row.merged_into is None:
+            return row
+        row = get(tx, str(row.merged_into))
+    return row
 
 
 def by_phone(tx: Tx, phone_bidx: str) -> Any | None:
