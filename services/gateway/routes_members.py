@@ -454,9 +454,11 @@ auth_router = APIRouter(tags=["auth"])
 async def self_register(body: SelfRegisterBody, request: Request, response: Response) -> SelfRegisterOut:
     from services.gateway.routes_auth import member_tokens, verify_code
 
+    fields = body.model_dump(mode="json", exclude={"code"})
+    # a field members refuses (a name, say) must not spend the code: the member corrects it and retries
+    await request.app.state.services.call(request, "members", "check_registration", **fields)
     await verify_code(request, body.phone, body.code)
-    result = await request.app.state.services.call(
-        request, "members", "register", **body.model_dump(mode="json", exclude={"code"}))
+    result = await request.app.state.services.call(request, "members", "register", **fields)
     member = result["member"]
     tokens = await member_tokens(request, member["member_id"])
     if not result["created"]:
