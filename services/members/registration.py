@@ -11,34 +11,42 @@ from services.members.crypto import FieldCipher
 from services.members.views import today
 
 
-def checked_values(cmd: RegisterMember, cipher: FieldCipher, member_id: str) -> tuple[dict[str, Any], str]:
-    """The new member's column values (contacts encrypted) and the phone in E.164; InvalidInput
-    naming the first bad field. Touches no table, so it can run before a login code is spent."""
+def check(cmd: RegisterMember) -> dict[str, Any]:
+    """The new member's fields as stored, contacts still clear; InvalidInput naming the first bad
+    field. Touches no table, so it can run before a login code is spent."""
     phone = domain.normalize_phone(cmd.phone)
-    values: dict[str, Any] = {
-        "id": member_id, "name": domain.clean_name(cmd.name),
+    return {
+        "phone": phone, "name": domain.clean_name(cmd.name),
         "gender": None if cmd.gender is None else domain.check_gender(cmd.gender),
         "birthday": None if cmd.birthday is None else domain.check_birthday(cmd.birthday, today()),
         "registration_store": None if cmd.registration_store is None
         else domain.check_store(cmd.registration_store),
         "channel": cmd.channel, "tags": domain.clean_tags(cmd.tags),
         "preferences": domain.check_preferences(dict(cmd.preferences)),
-        "phone_enc": cipher.encrypt(phone, member_id, "phone"),
+        "email": domain.normalize_email(cmd.email) if cmd.email else None,
+        "id_number": domain.check_id_number(cmd.id_number) if cmd.id_number else None,
     }
-    if cmd.email:
-        email = domain.normalize_email(cmd.email)
-        values["email_enc"] = cipher.encrypt(email, member_id, "email")
-        values["email_bidx"] = cipher.blind_index(email.lower(), "email")
-    if cmd.id_number:
-        values["id_number_enc"] = cipher.encrypt(domain.check_id_number(cmd.id_number), member_id, "id_number")
-    return values, phone
+
+
+def _row_values(clean: dict[str, Any], cipher: FieldCipher, member_id: str) -> dict[str, Any]:
+    """Column values: contacts encrypted, email found by its blind index."""
+    values = {k: v for k, v in clean.items() if k not in ("phone", "email", "id_number")}
+    values["id"] = member_id
+    values["phone_enc"] = cipher.encrypt(clean["phone"], member_id, "phone")
+    if clean["email"]:
+        values["email_enc"] = cipher.encrypt(clean["email"], member_id, "email")
+        values["email_bidx"] = cipher.blind_index(clean["email"].lower(), "email")
+    if clean["id_number"]:
+        values["id_number_enc"] = cipher.encrypt(clean["id_number"], member_id, "id_number")
+    return values
 
 
 def register(db: WorkerDb, cipher: FieldCipher, cmd: RegisterMember) -> tuple[Any, bool]:
     """(row, created): a phone registered already gives its member (the survivor if merged)."""
-    values, phone = checked_values(cmd, cipher, repo.new_member_id())
+    clean = check(cmd)
+    values = _row_values(clean, cipher, repo.new_member_id())
     with db.transaction() as tx:
-        row, created = repo.register(tx, values, cipher.blind_index(phone, "phone"))
+        row, created = repo.register(tx, values, cipher.blind_index(clean["phone"], "phone"))
         if not created:
             row = repo.follow(tx, row)  # a merged member's phone leads to the survivor
         if created:

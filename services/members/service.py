@@ -32,7 +32,6 @@ from services.members import (
     privacy,
     profile,
     registration,
-    repo,
     search,
     tags,
     views,
@@ -81,7 +80,7 @@ class MembersService(ServiceBase):
         """Would ``register`` accept these fields? 422 naming the first bad one; nothing is written
         (the gateway asks before it spends a member's one-time login code)."""
         cmd: RegisterMember = parse_request(RegisterMember, request)
-        registration.checked_values(cmd, self.cipher, repo.new_member_id())
+        registration.check(cmd)
         return {"ok": True}
 
     @rpc(expected_exceptions=EXPECTED)
