@@ -5,6 +5,7 @@ import calendar
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import date
 
 from contracts.errors import InvalidInput
@@ -140,7 +141,7 @@ def check_store(raw: str) -> str:
     return raw
 
 
-def import_row(fields: dict[str, object], today: date) -> dict[str, object]:
+def import_row(fields: Mapping[str, object], today: date) -> dict[str, object]:
     """One row of an import file, validated and normalised (InvalidInput names the bad field)."""
     def text(name: str) -> str:
         value = fields.get(name)

@@ -69,7 +69,8 @@ def phone_taken_by_other(tx: Tx, phone_bidx: str, member_id: str) -> bool:
                                                     members.c.id != member_id)).first() is not None
 
 
-def update(tx: Tx, member_id: str, expected_version: int, values: dict[str, Any]) -> Any | None:
+def update(tx: Tx, member_id: str, expected_version: int, values: dict[str, Any]) -> Any:
+    """The row after the change (callers hold its lock, so the version still matches)."""
     return tx.execute(
         members.update().where(members.c.id == member_id, members.c.version == expected_version)
         .values(**values, version=members.c.version + 1, updated_at=sa.func.now()).returning(*members.c)
@@ -285,6 +286,6 @@ def consent_log_of(tx: Tx, member_id: str) -> list[Any]:
 
 def identify(tx: Tx, member_ids: list[str], numbers: list[str]) -> list[Any]:
     """Members by id or card number: their ids, numbers, stores and statuses only."""
-    return tx.execute(sa.select(members.c.id, members.c.member_number, members.c.registration_store,
-                                members.c.status)
-                      .where(sa.or_(members.c.id.in_(member_ids), members.c.member_number.in_(numbers)))).all()
+    return list(tx.execute(sa.select(members.c.id, members.c.member_number, members.c.registration_store,
+                                     members.c.status)
+                           .where(sa.or_(members.c.id.in_(member_ids), members.c.member_number.in_(numbers)))).all())
