@@ -75,7 +75,7 @@ def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
     os.environ.update({k: env[k] for k in ("AMQP_URI", "DB_NAME_PREFIX")})
     from service_runtime import bootstrap
 
-    bootstrap.delete_vhost(env["AMQP_URI"])
+    bootstrap.empty_vhost(env["AMQP_URI"])
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     started = subprocess.run(PLATFORM + ["start"], cwd=ROOT, env=env, capture_output=True, text=True)

@@ -39,7 +39,7 @@ def platform_env() -> Iterator[dict[str, str]]:
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
-    bootstrap.delete_vhost(overrides["AMQP_URI"])
+    bootstrap.empty_vhost(overrides["AMQP_URI"])
     bootstrap.bootstrap(drop=True)
     try:
         yield overrides

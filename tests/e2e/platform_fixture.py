@@ -40,7 +40,7 @@ def running_platform(var: Path, name: str, **overrides: str) -> Iterator[dict[st
     for service in ("members", "points", "campaigns", "notify"):
         env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
     env.update(overrides)
-    bootstrap.delete_vhost(env["AMQP_URI"])
+    bootstrap.empty_vhost(env["AMQP_URI"])
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     started = subprocess.run(PLATFORM + ["start"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)

@@ -52,7 +52,7 @@ def platform(tmp_path_factory):
     })
     for service in ("members", "points", "campaigns", "notify"):
         env[f"{service.upper()}_METRICS_PORT"] = str(_free_port())
-    bootstrap.delete_vhost(E2E_AMQP)
+    bootstrap.empty_vhost(E2E_AMQP)
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     started = subprocess.run(PLATFORM + ["start"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)

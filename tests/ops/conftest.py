@@ -66,7 +66,7 @@ def ops_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     })
     for service in ("members", "points", "campaigns", "notify"):
         env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
-    bootstrap.delete_vhost(amqp)
+    bootstrap.empty_vhost(amqp)
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     started = subprocess.run(PLATFORM + ["start"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
