@@ -1,17 +1,10 @@
-"""Many rows into a table in one statement that sends them as one JSON document.
-
-SQLAlchemy's executemany builds and converts parameters row by row in Python; for bulk writes
-(imports, event bursts, the outbox) that was the largest cost in the writing process (a quarter
-of the members service's CPU during an import). Here the rows travel as one JSON array that
-PostgreSQL unpacks with ``jsonb_to_recordset``, typed by the table's own column types:
+"""Many rows in one statement as one JSON document: row-by-row executemany was a quarter of an import's
+CPU (docs/decisions/0003-outbox-and-inbox.md, "batched consumers and bulk writes").
 
     rows = insert_rows(tx, members, values, on_conflict_do_nothing=True,
                        returning=[members.c.id, members.c.created_at])
 
-Every row must have the same keys; columns left out get their server defaults. Values are
-encoded as JSON (dates, times, UUIDs and Decimals as their text form, which PostgreSQL reads
-back exactly).
-"""
+Every row has the same keys; columns left out get their server defaults."""
 from __future__ import annotations
 
 import json

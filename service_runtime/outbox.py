@@ -1,26 +1,5 @@
-"""The outbox relay: publishes committed events to RabbitMQ and marks them published.
-
-Guarantees: an event is published only after the transaction that recorded it commits
-(it is read from the table); its mark as published commits only after the broker confirmed
-it; so a crash between commit and publish loses nothing (the row stays unpublished and the
-next relay pass sends it) and a crash between publish and that commit duplicates it at most
-(consumers deduplicate by event id in their inbox). Claiming and marking a batch is one
-statement (one round trip per pass: the relay runs once per committed request at low load).
-
-Throughput: a batch of up to ``OUTBOX_BATCH_SIZE`` rows is published with publisher
-confirms in flight (pipelined), then waited for once, instead of one round trip per event.
-Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so several processes of one service can
-relay side by side without publishing the same row at the same time.
-
-Bundles: the events of one type in a batch travel as one AMQP message (up to
-``OUTBOX_BUNDLE_SIZE``, in their order), whose body is the JSON list of their envelopes (and
-header ``x-loyalty-bundle`` their count); a lone event is its envelope, as before. Every event
-keeps its own id, so consumers still deduplicate each one in their inbox
-(``service_runtime.events`` unpacks bundles). At till rates a per-event message cost the
-broker and each consumer more CPU than the event's own work. After a pass that published, the
-relay waits ``OUTBOX_LINGER_MS`` before the next, so the events committed meanwhile go out
-together; an event committed while the relay is idle goes out at once.
-"""
+"""The outbox relay: committed events to RabbitMQ in confirmed, bundled batches, never before the commit
+(docs/decisions/0003-outbox-and-inbox.md)."""
 from __future__ import annotations
 
 import logging

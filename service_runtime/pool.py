@@ -1,12 +1,5 @@
-"""Connection pools that ping a connection only when it sat idle for a while.
-
-``pool_pre_ping`` pings on every checkout: a database round trip per transaction, ~7% of the
-members service's CPU on lookups. Here a connection is pinged at checkout only when it was
-idle longer than ``ping_after_idle`` seconds; a dead one is replaced before anyone uses it.
-A connection in steady use that the database drops (a restart) fails the one statement that
-finds out; SQLAlchemy then invalidates every older connection of the pool, so the next
-checkouts get fresh ones.
-"""
+"""Pools that ping only connections that sat idle: a ping per checkout cost ~7% of a service's CPU
+(docs/decisions/0014-pool-pings-after-idle.md)."""
 from __future__ import annotations
 
 import time

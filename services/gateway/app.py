@@ -20,6 +20,7 @@ from services.gateway import (
     api_doc,
     docs_ui,
     errors,
+    repo,
     routes_admin,
     routes_audit,
     routes_auth,
@@ -29,7 +30,6 @@ from services.gateway import (
     routes_members,
     routes_notify,
     routes_points,
-    store,
 )
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
@@ -73,7 +73,7 @@ class Services:
 def ensure_bootstrap_admin(engine: sa.Engine, settings: GatewaySettings) -> str | None:
     """Create the first admin from BOOTSTRAP_ADMIN_USER/PASSWORD when there is no admin at all."""
     user, password = settings.bootstrap_admin_user, settings.bootstrap_admin_password
-    if store.admin_exists(engine):
+    if repo.admin_exists(engine):
         return None
     if not user or not password:
         log.warning("no admin exists: set BOOTSTRAP_ADMIN_USER and BOOTSTRAP_ADMIN_PASSWORD to create the first one")
@@ -82,7 +82,7 @@ def ensure_bootstrap_admin(engine: sa.Engine, settings: GatewaySettings) -> str 
         log.error("no admin created: BOOTSTRAP_ADMIN_PASSWORD needs at least %d characters",
                   secrets.MIN_PASSWORD_LENGTH)
         return None
-    row = store.create_staff(engine, user, secrets.hash_password(password), ["admin"], None)
+    row = repo.create_staff(engine, user, secrets.hash_password(password), ["admin"], None)
     if row is None:  # the username exists without the admin role: never promote it silently
         log.error("no admin exists and BOOTSTRAP_ADMIN_USER %r is taken by a non-admin; create an admin with "
                   "`python -m services.gateway.manage create-staff <name> --role admin`", user)
@@ -101,8 +101,8 @@ async def _housekeeping(db: GatewayDb, hours: int) -> None:
         try:
             await db.run(seal)
             if time.monotonic() - last_expiry > 3600:
-                await db.run(store.expire_idempotency_keys, hours)
-                await db.run(store.purge_member_codes)
+                await db.run(repo.expire_idempotency_keys, hours)
+                await db.run(repo.purge_member_codes)
                 last_expiry = time.monotonic()
         except Exception:  # the database may be briefly away; try again next round
             log.warning("gateway housekeeping failed", exc_info=True)

@@ -20,7 +20,7 @@ import sys
 import sqlalchemy as sa
 
 from service_runtime.config import database_url
-from services.gateway import audit, store
+from services.gateway import audit, repo
 from services.gateway.security import secrets
 from services.gateway.security.principal import DEFAULT_KEY_SCOPES, KEY_SCOPES, STAFF_ROLES
 
@@ -52,7 +52,7 @@ def create_staff(args: argparse.Namespace) -> int:
         return 1
     engine = _engine()
     stores = sorted(set(args.store)) if args.store else None
-    row = store.create_staff(engine, args.username, secrets.hash_password(password), sorted(set(args.role)), stores)
+    row = repo.create_staff(engine, args.username, secrets.hash_password(password), sorted(set(args.role)), stores)
     if row is None:
         print(f"username {args.username!r} is taken", file=sys.stderr)
         return 1
@@ -67,13 +67,13 @@ def set_password(args: argparse.Namespace) -> int:
     if password is None:
         return 1
     engine = _engine()
-    row = store.staff_by_username(engine, args.username)
+    row = repo.staff_by_username(engine, args.username)
     if row is None:
         print(f"no staff user {args.username!r}", file=sys.stderr)
         return 1
-    store.update_staff(engine, str(row.id), {"password_hash": secrets.hash_password(password), "locked_until": None,
+    repo.update_staff(engine, str(row.id), {"password_hash": secrets.hash_password(password), "locked_until": None,
                                              "failed_logins": 0})
-    store.revoke_subject_tokens(engine, "staff", str(row.id))
+    repo.revoke_subject_tokens(engine, "staff", str(row.id))
     _record(engine, "staff.updated", "staff", str(row.id), {"changed": ["password", "unlock"]})
     print(f"password of {row.username} set")
     return 0
@@ -86,7 +86,7 @@ def create_key(args: argparse.Namespace) -> int:
     scopes = sorted(set(args.scope or DEFAULT_KEY_SCOPES[args.kind]))
     engine = _engine()
     key, prefix, secret_hash = secrets.new_api_key()
-    row = store.create_api_key(engine, prefix=prefix, secret_hash=secret_hash, name=args.name, kind=args.kind,
+    row = repo.create_api_key(engine, prefix=prefix, secret_hash=secret_hash, name=args.name, kind=args.kind,
                                store=args.store, scopes=scopes, created_by="cli")
     _record(engine, "api_key.created", "api_key", str(row.id), {"kind": args.kind, "scopes": scopes,
                                                                  "prefix": prefix})

@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.gateway import store
+from services.gateway import repo
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, page, page_params
 from services.gateway.security import secrets
@@ -106,7 +106,7 @@ async def create_staff(body: StaffIn, request: Request, caller: Principal = allo
     if "admin" in body.roles and body.stores is not None:
         raise ApiError(422, "invalid_input", "admins act for the whole chain; leave stores empty", field="stores")
     password_hash = await anyio.to_thread.run_sync(secrets.hash_password, body.password)
-    row = await request.app.state.db.run(store.create_staff, body.username, password_hash,
+    row = await request.app.state.db.run(repo.create_staff, body.username, password_hash,
                                          sorted(set(body.roles)), _stores(body.stores))
     if row is None:
         raise ApiError(409, "conflict", "username taken", field="username")
@@ -120,7 +120,7 @@ async def create_staff(body: StaffIn, request: Request, caller: Principal = allo
 @router.get("/staff", response_model=Page[StaffOut], summary="List staff users")
 async def list_staff(request: Request, paging: PageParams = Depends(page_params),
                      caller: Principal = allow("admin")) -> Page[StaffOut]:
-    rows = await request.app.state.db.run(store.list_staff, paging.position(str), paging.limit + 1)
+    rows = await request.app.state.db.run(repo.list_staff, paging.position(str), paging.limit + 1)
     items, cursor = page(rows, paging.limit, lambda r: r.username)
     return Page[StaffOut](items=[_staff_out(r) for r in items], next_cursor=cursor)
 
@@ -147,11 +147,11 @@ async def patch_staff(staff_id: uuid.UUID, body: StaffPatch, request: Request,
         raise ApiError(422, "invalid_input", "nothing to change")
     if str(staff_id) == caller.id and ({"roles", "stores", "disabled"} & changes.keys()):
         raise ApiError(409, "conflict", "admins cannot change their own roles, stores or status; ask another admin")
-    row = await request.app.state.db.run(store.update_staff, str(staff_id), changes)
+    row = await request.app.state.db.run(repo.update_staff, str(staff_id), changes)
     if row is None:
         raise ApiError(404, "not_found", "no such staff user", field="staff_id")
     if body.disabled or body.password is not None:
-        await request.app.state.db.run(store.revoke_subject_tokens, "staff", str(staff_id))
+        await request.app.state.db.run(repo.revoke_subject_tokens, "staff", str(staff_id))
     request.app.state.guard.forget_staff(str(staff_id))
     await request.app.state.auditor.record(request, "staff.updated", "ok", object_type="staff",
                                            object_id=str(staff_id),
@@ -214,7 +214,7 @@ async def create_api_key(body: ApiKeyIn, request: Request, caller: Principal = a
         raise ApiError(422, "invalid_input", f"{sorted(chain_only)} are for ERP keys only", field="scopes")
     request.state.idempotency_redact = ("key",)  # a retry must not be able to read the secret again
     key, prefix, secret_hash = secrets.new_api_key()
-    row = await request.app.state.db.run(store.create_api_key, prefix=prefix, secret_hash=secret_hash, name=body.name,
+    row = await request.app.state.db.run(repo.create_api_key, prefix=prefix, secret_hash=secret_hash, name=body.name,
                                          kind=body.kind, store=body.store, scopes=scopes, created_by=caller.name)
     await request.app.state.auditor.record(request, "api_key.created", "ok", object_type="api_key",
                                            object_id=str(row.id), store=body.store,
@@ -229,7 +229,7 @@ async def list_api_keys(request: Request, paging: PageParams = Depends(page_para
     position = paging.position(str)
     if position is not None and not re.fullmatch(r"[0-9T:.+\-]{10,40}\|[0-9a-f\-]{36}", position):
         raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
-    rows = await request.app.state.db.run(store.list_api_keys, position, paging.limit + 1)
+    rows = await request.app.state.db.run(repo.list_api_keys, position, paging.limit + 1)
     items, cursor = page(rows, paging.limit, lambda r: f"{r.created_at.isoformat()}|{r.id}")
     return Page[ApiKeyOut](items=[_key_out(r) for r in items], next_cursor=cursor)
 
@@ -237,7 +237,7 @@ async def list_api_keys(request: Request, paging: PageParams = Depends(page_para
 @router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke an API key",
                responses={404: {"description": "No such live key"}})
 async def revoke_api_key(key_id: uuid.UUID, request: Request, caller: Principal = allow("admin")) -> Response:
-    row = await request.app.state.db.run(store.revoke_api_key, str(key_id))
+    row = await request.app.state.db.run(repo.revoke_api_key, str(key_id))
     if row is None:
         raise ApiError(404, "not_found", "no such live key", field="key_id")
     request.app.state.guard.forget_key(row.prefix)

@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway import store
+from services.gateway import repo
 from services.gateway.errors import ApiError
 from services.gateway.rpc import RemoteError
 from services.gateway.security import secrets
@@ -68,7 +68,7 @@ async def _tokens(request: Request, kind: str, subject: str, ttl: int, **claims:
     settings = request.app.state.settings
     access = secrets.issue_access_token(settings.jwt_secret, subject, kind, ttl, **claims)
     refresh, refresh_hash = secrets.new_refresh_token()
-    await request.app.state.db.run(store.store_refresh_token, refresh_hash, kind, subject, settings.refresh_token_days)
+    await request.app.state.db.run(repo.store_refresh_token, refresh_hash, kind, subject, settings.refresh_token_days)
     return TokenOut(access_token=access, refresh_token=refresh, expires_in=ttl)
 
 
@@ -84,7 +84,7 @@ async def login(request: Request, username: Annotated[str, Form(max_length=100)]
                 password: Annotated[str, Form(max_length=200)]) -> TokenOut:
     db, auditor, settings = request.app.state.db, request.app.state.auditor, request.app.state.settings
     request.state.audited = True
-    row = await db.run(store.staff_by_username, username)
+    row = await db.run(repo.staff_by_username, username)
     if row is not None and row.locked_until is not None and row.locked_until > datetime.now(timezone.utc):
         await auditor.record(request, "login.refused_locked", "locked", object_type="staff", object_id=str(row.id))
         seconds = int((row.locked_until - datetime.now(timezone.utc)).total_seconds()) + 1
@@ -95,7 +95,7 @@ async def login(request: Request, username: Annotated[str, Form(max_length=100)]
         # the typed name is recorded only when it is an account's (a password typed into it stays out)
         details = {"username": row.username} if row is not None else {"username_known": False}
         if row is not None:
-            result = await db.run(store.record_login_failure, str(row.id), settings.login_max_failures,
+            result = await db.run(repo.record_login_failure, str(row.id), settings.login_max_failures,
                                   settings.login_lock_seconds)
             if getattr(result, "locked_until", None) is not None:
                 await auditor.record(request, "login.locked", "locked", object_type="staff", object_id=str(row.id),
@@ -104,7 +104,7 @@ async def login(request: Request, username: Annotated[str, Form(max_length=100)]
                              object_id=str(row.id) if row else None, details=details)
         raise ApiError(401, "invalid_credentials", "wrong username or password",
                        headers={"WWW-Authenticate": "Bearer"})
-    await db.run(store.record_login_success, str(row.id))
+    await db.run(repo.record_login_success, str(row.id))
     actor = Principal("staff", str(row.id), row.username, roles=frozenset(row.roles))
     await auditor.record(request, "login.succeeded", "ok", object_type="staff", object_id=str(row.id), actor=actor)
     return await _tokens(request, "staff", str(row.id), settings.access_token_seconds, **_staff_claims(row))
@@ -114,13 +114,13 @@ async def login(request: Request, username: Annotated[str, Form(max_length=100)]
              responses={401: {"description": "Refresh token unknown, used, revoked or expired"}})
 async def refresh(body: RefreshBody, request: Request) -> TokenOut:
     db, settings = request.app.state.db, request.app.state.settings
-    used = await db.run(store.use_refresh_token, secrets.sha256_hex(body.refresh_token))
+    used = await db.run(repo.use_refresh_token, secrets.sha256_hex(body.refresh_token))
     if used is None:
         await request.app.state.auditor.record(request, "auth.refresh_refused", "denied")
         raise ApiError(401, "invalid_refresh_token", "refresh token unknown, used, revoked or expired")
     if used.subject_kind == "member":
         return await _tokens(request, "member", used.subject_id, settings.member_token_seconds)
-    row = await db.run(store.staff_by_id, used.subject_id)
+    row = await db.run(repo.staff_by_id, used.subject_id)
     if row is None or row.disabled:
         raise ApiError(401, "invalid_refresh_token", "account disabled")
     return await _tokens(request, "staff", str(row.id), settings.access_token_seconds, **_staff_claims(row))
@@ -128,7 +128,7 @@ async def refresh(body: RefreshBody, request: Request) -> TokenOut:
 
 @router.post("/auth/logout", status_code=204, summary="Revoke a refresh token")
 async def logout(body: RefreshBody, request: Request) -> Response:
-    await request.app.state.db.run(store.use_refresh_token, secrets.sha256_hex(body.refresh_token))
+    await request.app.state.db.run(repo.use_refresh_token, secrets.sha256_hex(body.refresh_token))
     return Response(status_code=204)
 
 
@@ -151,14 +151,14 @@ async def member_code(body: MemberCodeBody, request: Request) -> MemberCodeOut:
         raise ApiError(503, "delivery_unavailable",
                        "no delivery channel for one-time codes is configured (OTP_DELIVERY)")
     found = await _lookup_phone(request, body.phone)
-    sent, wrong = await request.app.state.db.run(store.member_code_budget, found["phone"])
+    sent, wrong = await request.app.state.db.run(repo.member_code_budget, found["phone"])
     if sent >= CODES_PER_HOUR or wrong >= WRONG_CODES_PER_HOUR:
         await request.app.state.auditor.record(request, "member_code.throttled", "denied")
         raise ApiError(429, "rate_limited", "too many codes for this phone; try again within the hour",
                        headers={"Retry-After": "3600"})
     if found["member_id"] is not None or body.purpose == "register":
         code = secrets.new_member_code()
-        await request.app.state.db.run(store.store_member_code, found["phone"], found["member_id"],
+        await request.app.state.db.run(repo.store_member_code, found["phone"], found["member_id"],
                                        secrets.sha256_hex(code), settings.otp_seconds,
                                        code if settings.otp_delivery == "dev" else None)
         if settings.otp_delivery == "notify":
@@ -189,10 +189,10 @@ async def verify_code(request: Request, phone: str, code: str) -> dict[str, Any]
         found = await _lookup_phone(request, phone)
     except ApiError:
         found = None
-    if found is not None and (await request.app.state.db.run(store.member_code_budget, found["phone"]))[1] \
+    if found is not None and (await request.app.state.db.run(repo.member_code_budget, found["phone"]))[1] \
             >= WRONG_CODES_PER_HOUR:
         found = None  # too many wrong guesses for this phone this hour: even a right code is refused
-    if found is None or not await request.app.state.db.run(store.consume_member_code, found["phone"],
+    if found is None or not await request.app.state.db.run(repo.consume_member_code, found["phone"],
                                                            secrets.sha256_hex(code)):
         await request.app.state.auditor.record(request, "member_login.failed", "denied")
         raise ApiError(401, "invalid_code", "code wrong, used or expired")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.rpc import UpdateMember
-from services.gateway import store
+from services.gateway import repo
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor, page_of_all, page_params
 from services.gateway.rpc import RemoteError, RpcTimeout, RpcUnavailable
@@ -368,7 +368,7 @@ async def merge_members(member_id: uuid.UUID, body: MergeBody, request: Request,
     request.state.idempotency_redact = PERSONAL_TOP_FIELDS
     member = await request.app.state.services.call(request, "members", "merge", survivor_id=str(member_id),
                                                    merged_id=str(body.merged_member_id))
-    await request.app.state.db.run(store.revoke_subject_tokens, "member", str(body.merged_member_id))
+    await request.app.state.db.run(repo.revoke_subject_tokens, "member", str(body.merged_member_id))
     await request.app.state.auditor.record(request, "member.merged", "ok", object_type="member",
                                            object_id=str(member_id),
                                            details={"merged_member_id": str(body.merged_member_id)})
@@ -385,9 +385,9 @@ async def erase_member(member_id: uuid.UUID, request: Request,
     # the gateway's own traces of them first (codes sent to their phone), so a retry after a failure finds them
     known = await request.app.state.services.call(request, "members", "get", member_id=str(member_id))
     if known["member_id"] == str(member_id):  # not a merged one's survivor
-        await request.app.state.db.run(store.forget_member_codes, str(member_id), known.get("phone"))
+        await request.app.state.db.run(repo.forget_member_codes, str(member_id), known.get("phone"))
     member = await request.app.state.services.call(request, "members", "erase", member_id=str(member_id))
-    await request.app.state.db.run(store.revoke_subject_tokens, "member", str(member_id))
+    await request.app.state.db.run(repo.revoke_subject_tokens, "member", str(member_id))
     await request.app.state.auditor.record(request, "member.erased", "ok", object_type="member",
                                            object_id=str(member_id))
     request.state.audited = True
@@ -470,9 +470,11 @@ auth_router = APIRouter(tags=["auth"])
 async def self_register(body: SelfRegisterBody, request: Request, response: Response) -> SelfRegisterOut:
     from services.gateway.routes_auth import member_tokens, verify_code
 
+    fields = body.model_dump(mode="json", exclude={"code"})
+    # a field members refuses (a name, say) must not spend the code: the member corrects it and retries
+    await request.app.state.services.call(request, "members", "check_registration", **fields)
     await verify_code(request, body.phone, body.code)
-    result = await request.app.state.services.call(
-        request, "members", "register", **body.model_dump(mode="json", exclude={"code"}))
+    result = await request.app.state.services.call(request, "members", "register", **fields)
     member = result["member"]
     tokens = await member_tokens(request, member["member_id"])
     if not result["created"]:

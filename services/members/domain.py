@@ -4,6 +4,8 @@ from __future__ import annotations
 import calendar
 import json
 import re
+import uuid
+from collections.abc import Mapping
 from datetime import date
 
 from contracts.errors import InvalidInput
@@ -12,6 +14,14 @@ from services.members.names import clean_name as clean_name  # the rule lives in
 _SEPARATORS = re.compile(r"[\s\-().]")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def parse_id(value: object, field: str = "member_id") -> str:
+    """A member (or import job) id in canonical form; InvalidInput naming the field otherwise."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise InvalidInput("not an id", field) from None
 
 
 def normalize_phone(raw: str) -> str:
@@ -131,7 +141,7 @@ def check_store(raw: str) -> str:
     return raw
 
 
-def import_row(fields: dict[str, object], today: date) -> dict[str, object]:
+def import_row(fields: Mapping[str, object], today: date) -> dict[str, object]:
     """One row of an import file, validated and normalised (InvalidInput names the bad field)."""
     def text(name: str) -> str:
         value = fields.get(name)

@@ -23,7 +23,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from contracts.notify import NotificationOutcome
 from service_runtime.config import StoreZones, env, env_int, settings_for
 from service_runtime.db import Tx, make_engine
-from services.notify import domain, store
+from services.notify import domain, repo
 from services.notify.channels import Channel, Outgoing, PermanentError, ProviderError, channel_from_env
 from services.notify.recipients import PhoneHasher
 
@@ -202,7 +202,7 @@ class Pipeline:
         while self.running:
             try:
                 with self.tx() as tx:
-                    DLQ_DEPTH.set(store.dlq_depth(tx))
+                    DLQ_DEPTH.set(repo.dlq_depth(tx))
             except Exception:  # noqa: BLE001
                 log.warning("could not read the DLQ depth", exc_info=True)
             for channel, breaker in self.breakers.items():
@@ -214,7 +214,7 @@ class Pipeline:
         if not breaker.allows(time.monotonic()):
             return []  # nothing claimed: the messages stay queued until the breaker lets one through
         with self.tx() as tx:
-            return store.claim_due(tx, channel, 1 if breaker.is_open else self.config.batch_size)
+            return repo.claim_due(tx, channel, 1 if breaker.is_open else self.config.batch_size)
 
     # -- one message ------------------------------------------------------------------------------------
     def finish(self, row: Any, status: str, reason: str | None = None, **values: Any) -> None:
@@ -223,21 +223,21 @@ class Pipeline:
         with self.tx() as tx:
             if status == "failed":
                 values.setdefault("dead_at", now)
-            store.update(tx, row.id, status=status, reason=reason, **values)
-            store.log(tx, row.id, status, reason)
+            repo.update(tx, row.id, status=status, reason=reason, **values)
+            repo.log(tx, row.id, status, reason)
             tx.emit(NotificationOutcome(message_id=row.id, member_id=row.member_id, campaign_id=row.campaign_id,
                                         channel=row.channel, status=status, reason=reason, at=now))
         MESSAGES.labels(row.channel, status, reason or "").inc()
 
     def requeue(self, row: Any, at: datetime, step: str, detail: str | None) -> None:
         with self.tx() as tx:
-            store.update(tx, row.id, status="queued", not_before=at)
-            store.log(tx, row.id, step, detail)
+            repo.update(tx, row.id, status="queued", not_before=at)
+            repo.log(tx, row.id, step, detail)
         MESSAGES.labels(row.channel, step, (detail or "").split(" ")[0]).inc()
 
     def process(self, row: Any, contacts: ContactBook) -> None:
         with self.tx() as tx:
-            if not store.take(tx, row.id, row.updated_at):
+            if not repo.take(tx, row.id, row.updated_at):
                 log.info("message %s was picked up again by another sender; leaving it", row.id)
                 return None
         now = _now()
@@ -245,7 +245,7 @@ class Pipeline:
             return self.finish(row, "failed", "interrupted")
         if row.marketing:
             with self.tx() as tx:
-                allowed = store.consented(tx, row.member_id, row.channel)
+                allowed = repo.consented(tx, row.member_id, row.channel)
             if not allowed:
                 return self.finish(row, "suppressed", "no_consent")
         try:
@@ -263,12 +263,12 @@ class Pipeline:
                 return self.requeue(row, release, "deferred", f"quiet_hours until {release.isoformat()}")
         if row.marketing:
             with self.tx() as tx:
-                store.lock_member(tx, row.member_id)
-                today = store.marketing_sent_since(tx, row.member_id, domain.day_start(now, zone), row.id)
-                week = store.marketing_sent_since(tx, row.member_id, domain.week_start(now, zone), row.id)
+                repo.lock_member(tx, row.member_id)
+                today = repo.marketing_sent_since(tx, row.member_id, domain.day_start(now, zone), row.id)
+                week = repo.marketing_sent_since(tx, row.member_id, domain.week_start(now, zone), row.id)
                 capped = domain.over_cap(today, week, self.config.cap_per_day, self.config.cap_per_week)
                 if not capped:  # counts for the caps from now on (unless it ends up failing)
-                    store.update(tx, row.id, sent_at=now)
+                    repo.update(tx, row.id, sent_at=now)
             if capped:
                 return self.finish(row, "suppressed", "cap")
         address = {"sms": contact.get("phone"), "email": contact.get("email")}.get(row.channel, row.member_id)
@@ -283,7 +283,7 @@ class Pipeline:
 
     def render(self, row: Any, locale: str, variables: dict[str, Any], address: str) -> Outgoing:
         with self.tx() as tx:
-            template = store.find_template(tx, row.template, row.channel, locale)
+            template = repo.find_template(tx, row.template, row.channel, locale)
         if template is None:
             raise _Unrenderable("no_template", f"no template {row.template} for {row.channel}")
         try:
@@ -300,8 +300,8 @@ class Pipeline:
         def record(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             with self.tx() as tx:
-                store.update(tx, row.id, attempts=attempts + state.attempt_number, last_error=str(error))
-                store.log(tx, row.id, "retry", f"attempt {attempts + state.attempt_number}: {error}")
+                repo.update(tx, row.id, attempts=attempts + state.attempt_number, last_error=str(error))
+                repo.log(tx, row.id, "retry", f"attempt {attempts + state.attempt_number}: {error}")
             MESSAGES.labels(row.channel, "retried", "provider_error").inc()
 
         try:
@@ -368,7 +368,7 @@ class Dispatcher(DependencyProvider):
 
     def start(self) -> None:
         with self.pipeline.tx() as tx:
-            store.seed_templates(tx)
+            repo.seed_templates(tx)
         for channel in SENDER_CHANNELS:
             self.container.spawn_managed_thread(lambda c=channel: self.pipeline.run_channel(c),
                                                 identifier=f"notify-sender-{channel}")

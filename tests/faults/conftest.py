@@ -42,7 +42,7 @@ def platform(tmp_path_factory, pytestconfig):
         "RATE_LIMIT_STAFF": "2000/4000", "RATE_LIMIT_IP": "2000/4000", "RATE_LIMIT_KEY": "2000/4000",
         "NOTIFY_POINTS_RECEIPTS": "true",
     })
-    for service in ("members", "points", "campaigns", "notify"):
+    for service in ("gateway", "members", "points", "campaigns", "notify"):
         env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
     try:
         subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,

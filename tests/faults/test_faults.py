@@ -134,7 +134,7 @@ def test_slow_points_other_routes_answer_and_no_pool_runs_dry(platform):
     """Points answers every sale in 5 s (its database holds each insert of sales that long): tills
     get 504 at the till timeout, then 503 from the open breaker; members' routes keep answering and
     the gateway's database pool never fills with callers waiting on points."""
-    gateway_port = platform["base"].rsplit(":", 1)[1]
+    gateway_port = platform["env"]["GATEWAY_METRICS_PORT"]  # /metrics is off the public port
     slow = ("CREATE FUNCTION faults_slow() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$; "
             "CREATE TRIGGER faults_slow BEFORE INSERT ON sales FOR EACH STATEMENT EXECUTE FUNCTION faults_slow()")
@@ -159,4 +159,5 @@ def test_slow_points_other_routes_answer_and_no_pool_runs_dry(platform):
 
     figures = fault(platform, "points_slow_5s", slow_down)
     assert figures["other_route"] == ["200"], figures
+    assert 0 < figures["gateway_pool_size"], figures  # the pool was scraped at all
     assert figures["gateway_pool_peak"] < figures["gateway_pool_size"], figures

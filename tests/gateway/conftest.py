@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from service_runtime.config import GatewaySettings
-from services.gateway import store
+from services.gateway import repo
 from services.gateway.app import create_app
 from services.gateway.security import secrets
 
@@ -55,7 +55,7 @@ def unique(prefix: str) -> str:
 
 def make_staff(engine: sa.Engine, roles: list[str], stores: list[str] | None = None,
                password: str = "correct horse battery") -> tuple[object, str]:
-    row = store.create_staff(engine, unique("user"), secrets.hash_password(password), roles, stores)
+    row = repo.create_staff(engine, unique("user"), secrets.hash_password(password), roles, stores)
     return row, password
 
 

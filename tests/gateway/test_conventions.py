@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from services.gateway import store
+from services.gateway import repo
 from services.gateway.app import create_app
 from services.gateway.security.guard import request_fingerprint
 from tests.gateway.conftest import audit_count, bearer, gateway_settings, make_staff, staff_token, unique
@@ -82,7 +82,7 @@ def test_idempotency_refusals_by_the_guard_are_not_audited(client, engine):
     content = json.dumps({**body, "username": unique("idem")}).encode()
     pending_key = f"key-{uuid.uuid4()}"
     fingerprint = request_fingerprint("POST", "/v1/staff", "", content)
-    assert store.claim_idempotency_key(engine, f"staff:{admin.id}", pending_key, fingerprint, 3600) is None
+    assert repo.claim_idempotency_key(engine, f"staff:{admin.id}", pending_key, fingerprint, 3600) is None
     in_progress = client.post("/v1/staff", content=content, headers={
         **headers, "Idempotency-Key": pending_key, "Content-Type": "application/json"})
     assert (accepted.status_code, replayed.status_code) == (201, 201)

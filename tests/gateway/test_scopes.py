@@ -1,4 +1,4 @@
-"""Key scopes: each one opens some route, and the README's scope table says what the code does."""
+"""Key scopes: each one opens some route, and the security guide's scope table says what the code does."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 from services.gateway.api_routes import api_routes
 from services.gateway.security.principal import DEFAULT_KEY_SCOPES, KEY_SCOPES
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 
 def test_every_scope_opens_some_route(client):
@@ -15,13 +15,13 @@ def test_every_scope_opens_some_route(client):
     assert used == set(KEY_SCOPES)
 
 
-def _readme_scope_table() -> dict[str, set[str]]:
-    rows = re.findall(r"^\| `([a-z]+:[a-z]+)` \| [^|]+ \| ([^|]*) \|$", README.read_text(), re.MULTILINE)
+def _documented_scope_table() -> dict[str, set[str]]:
+    rows = re.findall(r"^\| `([a-z]+:[a-z]+)` \| [^|]+ \| ([^|]*) \|$", SECURITY_DOC.read_text(), re.MULTILINE)
     return {scope: {k.strip() for k in kinds.split(",") if k.strip()} for scope, kinds in rows}
 
 
-def test_the_readme_scope_table_matches_the_scopes_and_their_defaults():
-    table = _readme_scope_table()
+def test_the_documented_scope_table_matches_the_scopes_and_their_defaults():
+    table = _documented_scope_table()
     assert set(table) == set(KEY_SCOPES)
     for kind, defaults in DEFAULT_KEY_SCOPES.items():
         assert {scope for scope, kinds in table.items() if kind in kinds} == set(defaults), kind

@@ -244,7 +244,7 @@ def test_a_message_picked_up_again_as_stuck_is_sent_by_its_new_owner_only(platfo
 
     from service_runtime.config import database_url
     from service_runtime.db import Tx
-    from services.notify import store as notify_store
+    from services.notify import repo as notify_store
 
     engine = sa.create_engine(database_url("notify"), poolclass=sa.pool.NullPool)
     try:

@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_runtime.config import GatewaySettings
-from services.gateway import store
+from services.gateway import repo
 from services.gateway.db import GatewayDb
 from services.gateway.errors import ApiError, error_body
 from services.gateway.security import secrets
@@ -102,7 +102,7 @@ class Guard:
         if access.kind == "staff":
             # roles, stores and status come from the staff record (cached briefly), not from the
             # token, so a change or a disabled account takes effect within seconds
-            row = await self._cached(self._staff, access.subject, store.staff_by_id, access.subject)
+            row = await self._cached(self._staff, access.subject, repo.staff_by_id, access.subject)
             if row is None or row.disabled:
                 raise ApiError(401, "invalid_token", "account disabled or removed",
                                headers={"WWW-Authenticate": "Bearer"})
@@ -117,14 +117,14 @@ class Guard:
         row = None
         if parts is not None:
             prefix, secret = parts
-            row = await self._cached(self._keys, prefix, store.api_key_by_prefix, prefix)
+            row = await self._cached(self._keys, prefix, repo.api_key_by_prefix, prefix)
             if row is not None and (row.revoked_at is not None or not secrets.secret_matches(secret, row.secret_hash)):
                 row = None
         if row is None:
             raise ApiError(401, "invalid_api_key", "API key unknown or revoked")
         if time.monotonic() - self._touched.get(row.id, 0.0) > _KEY_TOUCH_SECONDS:
             self._touched[row.id] = time.monotonic()
-            await self.db.run(store.touch_api_key, row.id)
+            await self.db.run(repo.touch_api_key, row.id)
         return Principal("key", str(row.id), row.name, roles=frozenset({row.kind}),
                          stores=None if row.store is None else frozenset({row.store}),
                          scopes=frozenset(row.scopes))
@@ -227,7 +227,7 @@ class Guard:
             "ip:" + (request.client.host if request.client else "?")
         fingerprint = request_fingerprint(request.method, request.url.path, request.url.query, await request.body())
         stale_after = 2 * self.settings.rpc_timeout_seconds + 30  # a claim no live request can still hold
-        existing = await self.db.run(store.claim_idempotency_key, scope, key, fingerprint, stale_after)
+        existing = await self.db.run(repo.claim_idempotency_key, scope, key, fingerprint, stale_after)
         if existing is not None:
             if existing.request_hash != fingerprint:
                 raise ApiError(409, "idempotency_key_reused",
@@ -250,17 +250,17 @@ class Guard:
             await app(request.scope, receive, keep)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self.db.run(store.release_idempotency_key, scope, key)
+                await self.db.run(repo.release_idempotency_key, scope, key)
             raise
         start = next(m for m in messages if m["type"] == "http.response.start")
         status = start["status"]
         if status >= 500 or status == 429:
-            await self.db.run(store.release_idempotency_key, scope, key)  # a retry may succeed: do not pin
+            await self.db.run(repo.release_idempotency_key, scope, key)  # a retry may succeed: do not pin
         else:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
             headers = Headers(raw=start.get("headers", []))
             kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "location", "etag")}
-            await self.db.run(store.complete_idempotency_key, scope, key, status,
+            await self.db.run(repo.complete_idempotency_key, scope, key, status,
                               _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
         for message in messages:
             await send(message)

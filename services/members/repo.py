@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from contracts.errors import NotFound
 from service_runtime.bulk import insert_rows
 from service_runtime.db import Tx
 from services.members import domain
@@ -42,6 +43,23 @@ def get(tx: Tx, member_id: str, *, for_update: bool = False) -> Any | None:
     return tx.execute(query.with_for_update() if for_update else query).first()
 
 
+def require(tx: Tx, member_id: str, *, for_update: bool = False) -> Any:
+    """The member's row, or NotFound."""
+    row = get(tx, member_id, for_update=for_update)
+    if row is None:
+        raise NotFound(f"no member {member_id}", "member_id")
+    return row
+
+
+def follow(tx: Tx, row: Any) -> Any:
+    """A merged member's row leads to the member it was merged into."""
+    for _ in range(5):
+        if row is None or row.status != "merged" or row.merged_into is None:
+            return row
+        row = get(tx, str(row.merged_into))
+    return row
+
+
 def by_phone(tx: Tx, phone_bidx: str) -> Any | None:
     return tx.execute(sa.select(members).where(members.c.phone_bidx == phone_bidx)).first()
 
@@ -51,7 +69,8 @@ def phone_taken_by_other(tx: Tx, phone_bidx: str, member_id: str) -> bool:
                                                     members.c.id != member_id)).first() is not None
 
 
-def update(tx: Tx, member_id: str, expected_version: int, values: dict[str, Any]) -> Any | None:
+def update(tx: Tx, member_id: str, expected_version: int, values: dict[str, Any]) -> Any:
+    """The row after the change (callers hold its lock, so the version still matches)."""
     return tx.execute(
         members.update().where(members.c.id == member_id, members.c.version == expected_version)
         .values(**values, version=members.c.version + 1, updated_at=sa.func.now()).returning(*members.c)
@@ -267,6 +286,6 @@ def consent_log_of(tx: Tx, member_id: str) -> list[Any]:
 
 def identify(tx: Tx, member_ids: list[str], numbers: list[str]) -> list[Any]:
     """Members by id or card number: their ids, numbers, stores and statuses only."""
-    return tx.execute(sa.select(members.c.id, members.c.member_number, members.c.registration_store,
-                                members.c.status)
-                      .where(sa.or_(members.c.id.in_(member_ids), members.c.member_number.in_(numbers)))).all()
+    return list(tx.execute(sa.select(members.c.id, members.c.member_number, members.c.registration_store,
+                                     members.c.status)
+                           .where(sa.or_(members.c.id.in_(member_ids), members.c.member_number.in_(numbers)))).all())
