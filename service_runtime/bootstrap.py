@@ -75,7 +75,7 @@ def ensure_vhost(amqp_uri: str) -> None:
 
 
 def empty_vhost(amqp_uri: str) -> None:
-    """Delete every queue and exchange in the virtual host, keeping the host itself.
+    """Close the virtual host's connections, delete its queues and exchanges, keep the host.
 
     Tests start clean this way: RabbitMQ 3.10 can wedge every new AMQP handshake when virtual
     hosts holding quorum queues are deleted concurrently, so tests never delete one.
@@ -85,8 +85,12 @@ def empty_vhost(amqp_uri: str) -> None:
         raise ValueError("refusing to empty the default virtual host")
     ensure_vhost(amqp_uri)
     quoted = quote(vhost, safe="")
-    for queue in _management("GET", f"/api/queues/{quoted}?columns=name") or []:
-        _delete_quietly(f"/api/queues/{quoted}/{quote(queue['name'], safe='')}")
+    # a left-over process's connections go first, as a vhost delete would close them
+    for connection in _management("GET", f"/api/vhosts/{quoted}/connections?columns=name") or []:
+        _delete_quietly(f"/api/connections/{quote(connection['name'], safe='')}")
+    for queue in _management("GET", f"/api/queues/{quoted}?columns=name,exclusive") or []:
+        if not queue.get("exclusive"):  # an exclusive queue goes with its closed connection
+            _delete_quietly(f"/api/queues/{quoted}/{quote(queue['name'], safe='')}")
     for exchange in _management("GET", f"/api/exchanges/{quoted}?columns=name") or []:
         name = exchange["name"]
         if name and not name.startswith("amq."):
