@@ -85,7 +85,7 @@ class ReliableEventHandler(EventHandler):
 
 def _backoff(message: Any) -> float:
     deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
-    delay: float = 0.5 * 2 ** deliveries  # int ** int is typed Any; an int cannot overflow here
+    delay: float = 0.5 * 2 ** deliveries  # int ** int is typed Any (a negative power is a float)
     return min(delay, 30.0)
 
 
