@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from nameko.amqp.publish import Publisher
@@ -45,6 +45,9 @@ INTERNAL = Caller(kind="internal")
 
 class CallerProvider(DependencyProvider):
     """``self.caller``: the authenticated caller of this worker's request, or INTERNAL."""
+
+    if TYPE_CHECKING:  # a service's attribute holds what get_dependency returns
+        def __get__(self, instance: object, owner: type | None = None) -> Caller: ...
 
     def get_dependency(self, worker_ctx: Any) -> Caller:
         raw = worker_ctx.context_data.get("caller")

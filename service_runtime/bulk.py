@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]  # its __init__ is unannotated
 
 
 def _shapes(table: sa.Table, columns: tuple[str, ...]) -> str:
@@ -25,7 +25,7 @@ def _shapes(table: sa.Table, columns: tuple[str, ...]) -> str:
 @lru_cache(maxsize=256)
 def _statement(table: sa.Table, columns: tuple[str, ...], on_conflict_do_nothing: bool,
                returning: tuple[str, ...], upsert: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None
-               ) -> sa.TextClause:
+               ) -> sa.TextClause | sa.TextualSelect:
     names = ", ".join(f'"{c}"' for c in columns)
     sql = (f'INSERT INTO "{table.name}" ({names}) SELECT {names} '
            f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_shapes(table, columns)})")
@@ -35,7 +35,7 @@ def _statement(table: sa.Table, columns: tuple[str, ...], on_conflict_do_nothing
         keys, updates = upsert
         sql += (f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
                 + ", ".join(f'"{column}" = {expression}' for column, expression in updates))
-    text = sa.text(sql)
+    text: sa.TextClause | sa.TextualSelect = sa.text(sql)
     if returning:
         sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
         text = sa.text(sql).columns(*(table.c[c] for c in returning))

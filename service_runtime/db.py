@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
@@ -186,6 +186,9 @@ class Database(DependencyProvider):
     def notify_emitted(self) -> None:
         if self.relay is not None:
             self.relay.wake()
+
+    if TYPE_CHECKING:  # a service's attribute holds what get_dependency returns
+        def __get__(self, instance: object, owner: type | None = None) -> WorkerDb: ...
 
     def get_dependency(self, worker_ctx: Any) -> WorkerDb:
         db = WorkerDb(self)

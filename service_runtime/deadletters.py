@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import amqp
-import kombu
+from kombu.connection import Connection
 
 from service_runtime import config as cfg
 from service_runtime.inbox import DEFAULT_RETENTION_HOURS, REPLAY_MARGIN_HOURS
@@ -134,7 +134,7 @@ def replay_message(letter: DeadLetter) -> amqp.Message:
 class DeadLetterQueue:
     """The dead-letter queue on one connection: fetch without acking, then replay or hand back."""
 
-    def __init__(self, conn: kombu.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.fetch_channel = conn.channel()
         self.publish_channel = conn.channel()
@@ -169,7 +169,7 @@ class DeadLetterQueue:
 @contextmanager
 def open_queue(amqp_uri: str) -> Iterator[DeadLetterQueue]:
     """Messages not replayed go back to the queue when the connection closes."""
-    with kombu.Connection(amqp_uri, connect_timeout=10, transport_options={"confirm_publish": True}) as conn:
+    with Connection(amqp_uri, connect_timeout=10, transport_options={"confirm_publish": True}) as conn:
         conn.connect()
         yield DeadLetterQueue(conn.connection)
 

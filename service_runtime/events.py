@@ -79,14 +79,14 @@ class ReliableEventHandler(EventHandler):
         if exc_info is not None:
             # back off before handing it back, so a short outage (a database restart) does not
             # use up the delivery limit in seconds; quorum queues count deliveries for us
-            deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
-            eventlet.sleep(min(0.5 * 2 ** deliveries, 30.0))
+            eventlet.sleep(_backoff(message))
         super().handle_message_processed(message, result, exc_info)
 
 
 def _backoff(message: Any) -> float:
     deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
-    return min(0.5 * 2 ** deliveries, 30.0)
+    delay: float = 0.5 * 2 ** deliveries  # int ** int is typed Any (a negative power is a float)
+    return min(delay, 30.0)
 
 
 def unbundle(body: Any) -> list[Any]:
@@ -205,7 +205,7 @@ def subscribe(source_service: str, event_type: str) -> Callable[[Callable[..., A
                 raise invalid
             return None
 
-        return ReliableEventHandler.decorator(source_service, event_type)(handle)  # type: ignore[no-any-return]
+        return ReliableEventHandler.decorator(source_service, event_type)(handle)
 
     return decorator
 
@@ -281,7 +281,7 @@ def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200, 
                         outcomes[item[0]] = _worse(outcomes[item[0]], "requeue")
             return outcomes
 
-        return BatchEventHandler.decorator(source_service, event_type, max_batch=max_batch,  # type: ignore
+        return BatchEventHandler.decorator(source_service, event_type, max_batch=max_batch,
                                            max_wait=max_wait)(handle)
 
     return decorator

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import amqp
-import kombu
 import sqlalchemy as sa
+from kombu.connection import Connection
+from kombu.utils.json import dumps
 
 from service_runtime.config import ServiceSettings
 from service_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_PUBLISHED, OUTBOX_UNROUTABLE
@@ -65,7 +66,7 @@ def _message(bundle: list[OutgoingEvent]) -> amqp.Message:
         body = [event.body for event in bundle]
         headers = {**first.headers, BUNDLE_HEADER: len(bundle)}
     return amqp.Message(
-        kombu.utils.json.dumps(body),
+        dumps(body),
         content_type="application/json",
         content_encoding="utf-8",
         delivery_mode=2,
@@ -82,7 +83,7 @@ class ConfirmingPublisher:
         self.service = service
         self.bundle_size = bundle_size
         self.confirm_timeout = confirm_timeout
-        self._conn: kombu.Connection | None = None
+        self._conn: Connection | None = None
         self._channel: Any = None
         self._declared: set[str] = set()
         self._next_tag = 1
@@ -106,7 +107,7 @@ class ConfirmingPublisher:
 
     def _channel_ready(self) -> Any:
         if self._channel is None:
-            conn = kombu.Connection(self.amqp_uri, connect_timeout=5)
+            conn = Connection(self.amqp_uri, connect_timeout=5)
             conn.connect()
             channel = conn.channel()
             channel.confirm_select()

@@ -13,4 +13,5 @@ SERVICE_CLASSES = {
 
 def load_service(name: str) -> type:
     module_name, _, cls_name = SERVICE_CLASSES[name].partition(":")
-    return getattr(importlib.import_module(module_name), cls_name)  # type: ignore[no-any-return]
+    cls: type = getattr(importlib.import_module(module_name), cls_name)
+    return cls

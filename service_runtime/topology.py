@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Iterable
 from typing import Any
 
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 DEAD_LETTER_EXCHANGE = "loyalty.dlx"
 DEAD_LETTER_QUEUE = "loyalty.dead-letters"
@@ -49,9 +49,9 @@ def dead_letter_entities() -> list[Any]:
     return [exchange, queue]
 
 
-def service_entities(service_cls: type, delivery_limit: int) -> list[Any]:
+def service_entities(service_cls: type[Any], delivery_limit: int) -> list[Any]:
     """Every exchange and queue a service class publishes to or consumes from."""
-    service = service_cls.name  # type: ignore[attr-defined]
+    service: str = service_cls.name
     entities: list[Any] = [event_exchange(service)]
     for attr, member in inspect.getmembers(service_cls, inspect.isfunction):
         for entrypoint in getattr(member, "nameko_entrypoints", ()):
@@ -64,7 +64,7 @@ def service_entities(service_cls: type, delivery_limit: int) -> list[Any]:
 
 
 def declare(amqp_uri: str, entities: Iterable[Any]) -> None:
-    from kombu import Connection
+    from kombu.connection import Connection
 
     with Connection(amqp_uri, connect_timeout=10) as conn:
         channel = conn.channel()

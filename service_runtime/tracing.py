@@ -49,6 +49,8 @@ class JsonFileSpanExporter(SpanExporter):
         lines = []
         for span in spans:
             ctx = span.get_span_context()
+            if ctx is None:  # an SDK span always has one; the type allows none
+                continue
             lines.append(json.dumps({
                 "trace_id": format(ctx.trace_id, "032x"),
                 "span_id": format(ctx.span_id, "016x"),

@@ -1,12 +1,14 @@
 """Tracing for Nameko workers (kept apart from tracing.py so the gateway never imports Nameko)."""
 from __future__ import annotations
 
+from contextvars import Token
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from service_runtime.logs import request_id_var
 from service_runtime.tracing import extract, inject_current
@@ -21,7 +23,7 @@ class Tracing(DependencyProvider):
 
     def setup(self) -> None:
         self.tracer = trace.get_tracer("service_runtime")
-        self._state: dict[object, tuple[Any, object, object]] = {}
+        self._state: dict[object, tuple[Span, Token[Context], Token[str | None]]] = {}
 
     def worker_setup(self, worker_ctx: Any) -> None:
         data = worker_ctx.context_data
@@ -56,5 +58,5 @@ class Tracing(DependencyProvider):
             return
         span, token, rid_token = state
         span.end()
-        request_id_var.reset(rid_token)  # type: ignore[arg-type]
-        otel_context.detach(token)  # type: ignore[arg-type]
+        request_id_var.reset(rid_token)
+        otel_context.detach(token)

@@ -57,7 +57,7 @@ def _utc(value: datetime) -> str:
 
 
 def entry_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    fields = {k: row.get(k) for k in _FIELDS}
+    fields: dict[str, Any] = {k: row.get(k) for k in _FIELDS}
     fields["occurred_at"] = _utc(fields["occurred_at"])
     fields["details"] = fields["details"] or {}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Row
 
 from services.gateway import repo
 from services.gateway.errors import ApiError
@@ -28,7 +29,7 @@ router = APIRouter(tags=["administration"])
 Role = Literal["clerk", "manager", "marketer", "admin", "auditor"]
 StoreCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _USERNAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.@\-]{2,99}$")
-assert set(Role.__args__) == set(STAFF_ROLES)  # type: ignore[attr-defined]
+assert set(get_args(Role)) == set(STAFF_ROLES)
 
 
 def _check_password(password: str) -> str:
@@ -83,17 +84,17 @@ class StaffOut(BaseModel):
     created_at: datetime
 
 
-def _staff_out(row: object) -> StaffOut:
-    return StaffOut(id=str(row.id), username=row.username, roles=list(row.roles),  # type: ignore[attr-defined]
-                    stores=None if row.stores is None else list(row.stores),  # type: ignore[attr-defined]
-                    disabled=row.disabled, locked_until=row.locked_until,  # type: ignore[attr-defined]
-                    last_login_at=row.last_login_at, created_at=row.created_at)  # type: ignore[attr-defined]
+def _staff_out(row: Row[Any]) -> StaffOut:
+    return StaffOut(id=str(row.id), username=row.username, roles=list(row.roles),
+                    stores=None if row.stores is None else list(row.stores),
+                    disabled=row.disabled, locked_until=row.locked_until,
+                    last_login_at=row.last_login_at, created_at=row.created_at)
 
 
 def _stores(stores: list[str] | None) -> list[str] | None:
     if stores is None:
         return None
-    pattern = re.compile(StoreCode.metadata[-1].pattern)  # type: ignore[union-attr]
+    pattern = re.compile(StoreCode.metadata[-1].pattern)
     for code in stores:
         if not code or len(code) > 64 or not pattern.match(code):
             raise ApiError(422, "invalid_input", f"not a store code: {code[:64]!r}", field="stores")
@@ -189,11 +190,11 @@ class ApiKeyCreated(ApiKeyOut):
                                         "(null in an Idempotency-Key replay)")
 
 
-def _key_out(row: object, cls: type[ApiKeyOut] = ApiKeyOut, **extra: str) -> ApiKeyOut:
+def _key_out(row: Row[Any], cls: type[ApiKeyOut] = ApiKeyOut, **extra: str) -> ApiKeyOut:
     r = row
-    return cls(id=str(r.id), prefix=r.prefix, name=r.name, kind=r.kind, store=r.store,  # type: ignore[attr-defined]
-               scopes=list(r.scopes), created_by=r.created_by, created_at=r.created_at,  # type: ignore[attr-defined]
-               last_used_at=r.last_used_at, revoked_at=r.revoked_at, **extra)  # type: ignore[attr-defined]
+    return cls(id=str(r.id), prefix=r.prefix, name=r.name, kind=r.kind, store=r.store,
+               scopes=list(r.scopes), created_by=r.created_by, created_at=r.created_at,
+               last_used_at=r.last_used_at, revoked_at=r.revoked_at, **extra)
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, summary="Create a POS or ERP API key")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import anyio.to_thread
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from services.gateway import repo
 from services.gateway.errors import ApiError
@@ -72,9 +73,9 @@ async def _tokens(request: Request, kind: str, subject: str, ttl: int, **claims:
     return TokenOut(access_token=access, refresh_token=refresh, expires_in=ttl)
 
 
-def _staff_claims(row: object) -> dict[str, object]:
-    return {"name": row.username, "roles": list(row.roles),  # type: ignore[attr-defined]
-            "stores": None if row.stores is None else list(row.stores)}  # type: ignore[attr-defined]
+def _staff_claims(row: Row[Any]) -> dict[str, object]:
+    return {"name": row.username, "roles": list(row.roles),
+            "stores": None if row.stores is None else list(row.stores)}
 
 
 @router.post("/auth/token", response_model=TokenOut, summary="Staff login (OAuth2 password flow)",

@@ -46,7 +46,8 @@ TEMPLATE_READERS = ("admin", "marketer", "manager", "auditor")
 AT_THE_TILL = ("clerk", "manager", "admin")  # staff at a counter; POS keys need coupons:redeem
 COUPON_READERS = ("clerk", "manager", "marketer", "admin", "auditor")
 JOB_TIMEOUT = 60.0  # a million member ids travel in the request
-_REPLAYED = {200: {"description": "Replayed: the first answer for this idempotency key, `replayed` true"}}
+_REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Replayed: the first answer for this idempotency key, `replayed` true"}}
 
 
 async def _campaigns(request: Request, method: str, timeout: float | None = None, **kwargs: Any) -> Any:

@@ -225,6 +225,8 @@ async def get_member(member_id: uuid.UUID, request: Request, response: Response,
     if caller.kind == "member" and caller.member_id != str(member_id):
         await deny(request, "a member sees only their own record", member_id=str(member_id))
     services = request.app.state.services
+    member: dict[str, Any] | BaseException
+    account: dict[str, Any] | BaseException
     member, account = await asyncio.gather(
         services.call(request, "members", "get", member_id=str(member_id)),
         services.call(request, "points", "get_account", member_id=str(member_id)),

@@ -26,7 +26,7 @@ from contracts.points import (
     SetProgram,
     _MemberRef,
 )
-from services.gateway.validation import exactly_one, named, utc
+from services.gateway.validation import exactly_one, named, rule_of, utc
 
 
 # ---- bodies: the contracts as they are, with every refusal naming its field --------------------------------
@@ -35,7 +35,7 @@ class _SaleChecks(Sale):
 
     @model_validator(mode="after")
     def _consistent(self) -> _SaleChecks:
-        return named(Sale._consistent, self, "discounts", "amount")
+        return named(rule_of(Sale, "_consistent"), self, "discounts", "amount")
 
 
 class SaleBody(_SaleChecks):
@@ -85,7 +85,7 @@ class BatchBody(BaseModel):
 class HoldBody(HoldRequest):
     @model_validator(mode="after")
     def _one_member(self) -> HoldBody:
-        return named(_MemberRef._one_member, self, "member_id")
+        return named(rule_of(_MemberRef, "_one_member"), self, "member_id")
 
 
 AdjustBody = Adjustment  # points.adjust for the member in the path; the store defaults to the caller's
@@ -110,4 +110,4 @@ class BonusRuleBody(BonusRule):
 
     @model_validator(mode="after")
     def _valid(self) -> BonusRuleBody:
-        return named(BonusRule._valid, self, "ends_at", "multiplier")
+        return named(rule_of(BonusRule, "_valid"), self, "ends_at", "multiplier")

@@ -21,7 +21,8 @@ JOB_TIMEOUT = 300.0  # jobs walk every account
 REPORT_TIMEOUT = BATCH_TIMEOUT = 60.0
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-REPLAYED = {200: {"description": "Replayed: the first answer for this idempotency key, `replayed` true"}}
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Replayed: the first answer for this idempotency key, `replayed` true"}}
 
 
 

@@ -91,9 +91,9 @@ async def record_batch(body: BatchBody, request: Request,
                     item["member_id"] = found
         if error is not None:
             refused[index] = error
-        else:
+        elif item is not None:  # always, without an error: _batch_item gives one or the other
             sent.append(index)
-            checked.append(item)  # type: ignore[arg-type]
+            checked.append(item)
     if any(e["code"] == "forbidden" for e in refused.values()):
         await request.app.state.auditor.record(
             request, "access.denied", "denied", details={

@@ -2,12 +2,14 @@
 
 No service sees these; services never see passwords or keys.
 """
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = sa.MetaData()
 
-_uuid_pk = {"primary_key": True, "server_default": sa.text("gen_random_uuid()")}
+_uuid_pk: dict[str, Any] = {"primary_key": True, "server_default": sa.text("gen_random_uuid()")}
 
 staff = sa.Table(
     "staff", metadata,

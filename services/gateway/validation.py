@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
 
 from contracts.rpc import to_utc
@@ -27,6 +28,13 @@ def exactly_one(model: M, *names: str) -> M:
     if len(given) != 1:
         raise field_error(given[1] if given else names[0], "give exactly one of " + ", ".join(names))
     return model
+
+
+def rule_of(model_cls: type[BaseModel], name: str) -> Callable[[M], M]:
+    """A contract's model-level rule, which returns the model it checks, as the function it is at
+    run time (pydantic types it as a descriptor proxy)."""
+    rule: Callable[[M], M] = getattr(model_cls, name)
+    return rule
 
 
 def named(check: Callable[[M], M], model: M, *fields: str) -> M:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
@@ -100,9 +100,12 @@ class SaleCombiner:
         return outcomes
 
 
-class SaleCombinerProvider(DependencyProvider):  # type: ignore[misc]  # nameko is untyped
+class SaleCombinerProvider(DependencyProvider):
     def setup(self) -> None:
         self.combiner = SaleCombiner(env_int("POINTS_SALE_WRITERS", WRITERS))
+
+    if TYPE_CHECKING:  # a service's attribute holds what get_dependency returns
+        def __get__(self, instance: object, owner: type | None = None) -> SaleCombiner: ...
 
     def get_dependency(self, worker_ctx: Any) -> SaleCombiner:
         return self.combiner

@@ -6,7 +6,7 @@ import bisect
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nameko.extensions import DependencyProvider
 
@@ -68,9 +68,12 @@ class Programs:
         return self._budgeted
 
 
-class ProgramProvider(DependencyProvider):  # type: ignore[misc]  # nameko is untyped
+class ProgramProvider(DependencyProvider):
     def setup(self) -> None:
         self.programs = Programs()
+
+    if TYPE_CHECKING:  # a service's attribute holds what get_dependency returns
+        def __get__(self, instance: object, owner: type | None = None) -> Programs: ...
 
     def get_dependency(self, worker_ctx: Any) -> Programs:
         return self.programs

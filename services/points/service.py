@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from nameko.rpc import ServiceRpc, rpc
 from nameko.timer import timer
@@ -64,9 +64,9 @@ from services.points import (
     sales,
     uploads,
 )
-from services.points.combine import SaleCombiner, SaleCombinerProvider
+from services.points.combine import SaleCombinerProvider
 from services.points.jobs import JOBS
-from services.points.programs import ProgramProvider, Programs
+from services.points.programs import ProgramProvider
 
 log = logging.getLogger(__name__)
 limits.from_env()  # a limit setting that cannot be used stops the service at start, not at a sale
@@ -75,19 +75,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def entrypoint(method: F) -> F:
-    """An RPC entrypoint whose expected errors reach the caller as they are (typed: nameko is not)."""
-    return cast(F, rpc(expected_exceptions=EXPECTED)(method))
+    """An RPC entrypoint whose expected errors reach the caller as they are (typed by typings/nameko)."""
+    return rpc(expected_exceptions=EXPECTED)(method)
 
 
 def every(seconds: int) -> Callable[[F], F]:
-    """A timer entrypoint (typed: nameko is not)."""
-    return cast(Callable[[F], F], timer(interval=seconds))
+    """A timer entrypoint (typed by typings/nameko)."""
+    return timer(interval=seconds)
 
 
 class PointsService(ServiceBase):
     name = "points"
-    program_cache: Programs = ProgramProvider()
-    combiner: SaleCombiner = SaleCombinerProvider()
+    program_cache = ProgramProvider()
+    combiner = SaleCombinerProvider()
     members = ServiceRpc("members")  # only to confirm a member whose account is not open yet
 
     # -- member lifecycle (events from members) --------------------------------------------------
@@ -144,11 +144,12 @@ class PointsService(ServiceBase):
         outcome = self.combiner.submit(sale, self._post_sales)  # with the sales other tills send meanwhile
         if isinstance(outcome, BaseException):
             raise outcome
-        return outcome.model_dump(mode="json")  # type: ignore[no-any-return]
+        answer: SaleResult = outcome
+        return answer.model_dump(mode="json")
 
-    def _post_sales(self, batch: list[Sale]) -> list[SaleResult | ServiceError]:
+    def _post_sales(self, batch: list[Sale]) -> list[sales.Outcome]:
         outcomes = sales.post(self.db, self.program_cache, self.members, list(enumerate(batch)), [])
-        return [outcomes[index] for index in range(len(batch))]  # type: ignore[misc]
+        return [outcomes[index] for index in range(len(batch))]
 
     @entrypoint
     def refund_sale(self, **request: Any) -> dict[str, Any]:

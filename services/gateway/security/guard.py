@@ -258,8 +258,8 @@ class Guard:
             await self.db.run(repo.release_idempotency_key, scope, key)  # a retry may succeed: do not pin
         else:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-            headers = Headers(raw=start.get("headers", []))
-            kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "location", "etag")}
+            sent = Headers(raw=start.get("headers", []))
+            kept = {k: v for k, v in sent.items() if k.lower() in ("content-type", "location", "etag")}
             await self.db.run(repo.complete_idempotency_key, scope, key, status,
                               _redacted(body, getattr(request.state, "idempotency_redact", ())), kept)
         for message in messages:

@@ -54,7 +54,8 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
                 await deny(request, f"not allowed for store {asked!r}", field="store", store=asked)
         return principal
 
-    # who may call, readable from the route (the OpenAPI document derives 401/403 and "who may" from it)
+    # who may call, readable from the route (the OpenAPI document derives 401/403 and "who may" from it);
+    # a function attribute, which mypy does not model
     dependency.access = Access(wanted_roles, wanted_scopes, member, any_key, either)  # type: ignore[attr-defined]
     return Depends(dependency)
 

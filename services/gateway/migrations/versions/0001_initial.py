@@ -2,6 +2,8 @@
 
 Revision ID: 0001
 """
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -14,7 +16,7 @@ depends_on = None
 # A frozen copy of tables.py as it was at this revision (later changes get their own).
 metadata = sa.MetaData()
 
-_uuid_pk = {"primary_key": True, "server_default": sa.text("gen_random_uuid()")}
+_uuid_pk: dict[str, Any] = {"primary_key": True, "server_default": sa.text("gen_random_uuid()")}
 
 staff = sa.Table(
     "staff", metadata,

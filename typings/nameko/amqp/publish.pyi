@@ -1,0 +1,6 @@
+from typing import Any
+
+class Publisher:
+    use_confirms: bool
+    def __init__(self, amqp_uri: str, **options: Any) -> None: ...
+    def publish(self, payload: Any, **kwargs: Any) -> None: ...

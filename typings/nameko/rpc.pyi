@@ -1,0 +1,35 @@
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from kombu.entity import Exchange
+from nameko.amqp.consume import Consumer
+from nameko.amqp.publish import Publisher
+from nameko.extensions import DependencyProvider, Entrypoint, SharedExtension
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+class RpcConsumer(SharedExtension):
+    amqp_uri: str
+    consumer: Consumer
+    def handle_result(self, message: Any, result: Any, exc_info: Any) -> tuple[Any, Any]: ...
+
+class Rpc(Entrypoint):
+    rpc_consumer: RpcConsumer
+
+class Responder:
+    publisher_cls: type[Publisher]
+    def __init__(self, amqp_uri: str, exchange: Exchange, message: Any, ssl: Any = None,
+                 login_method: Any = None) -> None: ...
+    def send_response(self, result: Any, exc_info: Any) -> tuple[Any, Any]: ...
+
+class ServiceRpc(DependencyProvider):
+    def __init__(self, target_service: str, **kwargs: Any) -> None: ...
+    # each attribute of the proxy is a remote method: typed by the contracts, not here
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any: ...
+
+def get_rpc_exchange() -> Exchange: ...
+@overload
+def rpc(fn: _F) -> _F: ...
+@overload
+def rpc(*, expected_exceptions: tuple[type[BaseException], ...] = ...,
+        sensitive_arguments: tuple[str, ...] = ...) -> Callable[[_F], _F]: ...
