@@ -10,8 +10,8 @@ from contracts.campaigns import CampaignResults, ResultFigures
 from service_runtime.db import Tx
 from services.campaigns import campaign_rules as rules
 from services.campaigns import campaign_store as cstore
-from services.campaigns import coupon_issue
 from services.campaigns import segment_store as sstore
+from services.campaigns.coupons import interface as coupon_issue
 
 Group = tuple[int, int, int, Decimal]  # members, delivered, converted, attributed sales
 

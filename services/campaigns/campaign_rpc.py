@@ -31,10 +31,11 @@ from service_runtime.base import parse_request
 from service_runtime.config import StoreZones, env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
-from services.campaigns import campaign_results, coupon_issue, paging
+from services.campaigns import campaign_results, paging
 from services.campaigns import campaign_rules as rules
 from services.campaigns import campaign_store as cstore
 from services.campaigns import segment_store as sstore
+from services.campaigns.coupons import interface as coupon_issue
 from services.campaigns.ids import uuid_or_none
 from services.campaigns.segment_rules import parse_rule, required_fields
 

@@ -41,9 +41,10 @@ from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
 from services.campaigns import campaign_store as cstore
-from services.campaigns import coupon_issue, paging, rfm
+from services.campaigns import paging, rfm
 from services.campaigns import segment_store as store
 from services.campaigns.campaign_rpc import CampaignEntrypoints
+from services.campaigns.coupons import interface as coupon_issue
 from services.campaigns.ids import as_uuid, uuid_or_none
 from services.campaigns.segment_rules import Group, parse_rule, to_json
 

@@ -1,9 +1,9 @@
-"""Campaigns service: coupons and the rewards catalog (coupon_rpc), the member read model,
-segments and campaigns (segment_rpc). Entrypoints live in those mixins; this class joins them."""
-from service_runtime.base import ServiceBase
-from services.campaigns.coupon_rpc import CouponEntrypoints
+"""The campaigns service (one Nameko service, `campaigns`, so its RPC names, event source and
+queues stay as callers know them): coupons and the rewards catalog (coupons/), the member read
+model, segments and campaigns (segment_rpc)."""
+from services.campaigns.coupons.service import CouponEntrypoints
 from services.campaigns.segment_rpc import SegmentEntrypoints
 
 
-class CampaignsService(CouponEntrypoints, SegmentEntrypoints, ServiceBase):
+class CampaignsService(SegmentEntrypoints, CouponEntrypoints):
     name = "campaigns"
