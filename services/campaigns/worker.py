@@ -21,12 +21,20 @@ from service_runtime.base import Caller, ServiceBase
 from service_runtime.db import Tx, WorkerDb
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, ServiceUnavailable)
+EXPECTED: tuple[type[Exception], ...] = (InvalidInput, NotFound, Forbidden, Conflict)
+WITH_POINTS = (*EXPECTED, InsufficientPoints, ServiceUnavailable)  # coupons also relay points' errors
+MARKETING = ("admin", "marketer")  # who plans segments and campaigns
+READERS = (*MARKETING, "auditor")
 
 
-def rpc_method(fn: F) -> F:
-    """An RPC entrypoint whose typed errors go back to the caller as they are."""
-    return cast(F, rpc(expected_exceptions=EXPECTED)(fn))
+def rpc_entry(expected: tuple[type[Exception], ...]) -> Callable[[F], F]:
+    """An RPC entrypoint whose ``expected`` errors go back to the caller as they are."""
+    def decorate(fn: F) -> F:
+        return cast(F, rpc(expected_exceptions=expected)(fn))
+    return decorate
+
+
+rpc_method = rpc_entry(EXPECTED)
 
 
 def every(seconds: int) -> Callable[[F], F]:
@@ -47,3 +55,11 @@ class CampaignsWorker(ServiceBase):
 
     def who(self) -> Caller:
         return cast(Caller, self.caller)
+
+
+def require_role(caller: Caller, *roles: str) -> None:
+    """Staff with one of ``roles``, or another service; the gateway checks too."""
+    if caller.kind == "internal":
+        return
+    if caller.kind != "staff" or not set(roles) & set(caller.roles):
+        raise Forbidden(f"for {', '.join(roles)} only")

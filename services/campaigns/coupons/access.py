@@ -9,13 +9,6 @@ READERS = (*MANAGERS, "manager", "auditor")
 AT_THE_TILL = ("clerk", "manager", "admin")
 
 
-def role(caller: Caller, *roles: str) -> None:
-    if caller.kind == "internal":
-        return
-    if caller.kind != "staff" or not set(roles) & set(caller.roles):
-        raise Forbidden(f"for {', '.join(roles)} only")
-
-
 def at_store(caller: Caller, store_code: str) -> None:
     if caller.kind == "member":
         raise Forbidden("members do not redeem coupons themselves")

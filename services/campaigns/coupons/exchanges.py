@@ -15,7 +15,7 @@ from contracts.errors import Conflict, NotFound, ServiceError, ServiceUnavailabl
 from service_runtime.db import Tx, WorkerDb
 from services.campaigns.coupons import catalog_repo, issuing, repo
 from services.campaigns.coupons.views import coupon_out
-from services.campaigns.worker import EXPECTED
+from services.campaigns.worker import WITH_POINTS
 
 log = logging.getLogger(__name__)
 POINTS_TIMEOUT = 10.0
@@ -147,7 +147,7 @@ class Exchanges:
                 result: dict[str, Any] = getattr(self.points, method)(**kwargs)
                 return result
         except RemoteError as exc:
-            cls = {c.__name__: c for c in EXPECTED}.get(exc.exc_type)
+            cls = {c.__name__: c for c in WITH_POINTS}.get(exc.exc_type)
             if cls is not None:
                 args = exc.value if isinstance(exc.value, list) else None
                 message = str(args[0]) if args else str(exc.value)

@@ -159,7 +159,7 @@ def coupon_by_id(tx: Tx, coupon_id: str) -> Any:
     return tx.execute(sa.text(COUPON_VIEW + " WHERE c.id = :i"), {"i": coupon_id}).one_or_none()
 
 
-# what a member sees (coupon_domain.status) as SQL, so a filtered page is cut after filtering
+# what a member sees (domain.status) as SQL, so a filtered page is cut after filtering
 _STATUS_SQL = {
     "used": "c.state = 'redeemed'",
     "void": "c.state = 'void'",

@@ -30,9 +30,10 @@ from services.campaigns.coupons.access import MANAGERS, READERS
 from services.campaigns.coupons.exchanges import Exchanges
 from services.campaigns.coupons.views import job_out, request_hash
 from services.campaigns.ids import as_uuid
-from services.campaigns.worker import CampaignsWorker, every, rpc_method
+from services.campaigns.worker import WITH_POINTS, CampaignsWorker, every, require_role, rpc_entry
 
 log = logging.getLogger(__name__)
+rpc_method = rpc_entry(WITH_POINTS)
 
 
 class CouponEntrypoints(CampaignsWorker):
@@ -42,21 +43,21 @@ class CouponEntrypoints(CampaignsWorker):
     # -- templates -------------------------------------------------------------------------------------
     @rpc_method
     def create_template(self, **request: Any) -> dict[str, Any]:
-        access.role(self.who(), *MANAGERS)
+        require_role(self.who(), *MANAGERS)
         template: CouponTemplate = parse_request(CouponTemplate, request)
         with self.tx() as tx:
             return templates.create(tx, template, self.who().id)
 
     @rpc_method
     def get_template(self, template_id: str) -> dict[str, Any]:
-        access.role(self.who(), *READERS)
+        require_role(self.who(), *READERS)
         with self.tx() as tx:
             return templates.get(tx, as_uuid(template_id, "template_id"))
 
     @rpc_method
     def list_templates(self, limit: int = 200, after: list[str] | None = None) -> dict[str, Any]:
         """A page of templates, newest first: {"items", "next"}."""
-        access.role(self.who(), *READERS)
+        require_role(self.who(), *READERS)
         with self.tx() as tx:
             return templates.page(tx, limit, after)
 
@@ -64,7 +65,7 @@ class CouponEntrypoints(CampaignsWorker):
     @rpc_method
     def issue_coupon(self, **request: Any) -> dict[str, Any]:
         """One coupon to one member; with a request_id a retry answers the same coupon."""
-        access.role(self.who(), *MANAGERS)
+        require_role(self.who(), *MANAGERS)
         req: IssueCoupon = parse_request(IssueCoupon, request)
         template_id, member_id = as_uuid(req.template_id, "template_id"), as_uuid(req.member_id, "member_id")
         with self.tx() as tx:
@@ -73,7 +74,7 @@ class CouponEntrypoints(CampaignsWorker):
     @rpc_method
     def start_issue_job(self, **request: Any) -> dict[str, Any]:
         """A coupon to each of many members, in the background: answers the job at once."""
-        access.role(self.who(), *MANAGERS)
+        require_role(self.who(), *MANAGERS)
         req: IssueJobRequest = parse_request(IssueJobRequest, request)
         with self.tx() as tx:
             job_id = interface.start_issue_job(tx, req.template_id, req.member_ids, source=req.source,
@@ -82,7 +83,7 @@ class CouponEntrypoints(CampaignsWorker):
 
     @rpc_method
     def get_issue_job(self, job_id: str) -> dict[str, Any]:
-        access.role(self.who(), *MANAGERS)
+        require_role(self.who(), *MANAGERS)
         with self.tx() as tx:
             return job_out(tx, as_uuid(job_id, "job_id"))
 
@@ -138,7 +139,7 @@ class CouponEntrypoints(CampaignsWorker):
     # -- the rewards catalog ---------------------------------------------------------------------------------
     @rpc_method
     def create_catalog_item(self, **request: Any) -> dict[str, Any]:
-        access.role(self.who(), *MANAGERS)
+        require_role(self.who(), *MANAGERS)
         item: CatalogItem = parse_request(CatalogItem, request)
         catalog.check_item(item)
         with self.tx() as tx:
@@ -152,7 +153,7 @@ class CouponEntrypoints(CampaignsWorker):
 
     @rpc_method
     def restock_item(self, item_id: str, **request: Any) -> dict[str, Any]:
-        access.role(self.who(), *MANAGERS)
+        require_role(self.who(), *MANAGERS)
         req: RestockItem = parse_request(RestockItem, request)
         with self.tx() as tx:
             return catalog.restock(tx, as_uuid(item_id, "item_id"), req.add)
