@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.campaigns import Budget, CampaignIn, HistoryEntry
+from contracts.campaigns import Budget, CampaignIn
 from contracts.envelope import Envelope
-from contracts.errors import Conflict, InvalidInput
+from contracts.errors import Conflict
 from contracts.events import MemberBirthday
 from contracts.notify import NotificationOutcome
 from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
-from services.campaigns import paging
-from services.campaigns.campaigns import launch, planning, repo, results, rules, schedule
+from services.campaigns.campaigns import browse, launch, planning, repo, results, schedule
 from services.campaigns.campaigns.views import actor, campaign, campaign_out, moment
-from services.campaigns.ids import as_uuid, uuid_or_none
+from services.campaigns.ids import uuid_or_none
 from services.campaigns.worker import MARKETING, READERS, CampaignsWorker, every, require_role, rpc_method
 
 
@@ -39,28 +38,15 @@ class CampaignEntrypoints(CampaignsWorker):
                        after: list[str] | None = None) -> dict[str, Any]:
         """A page of campaigns, newest first: {"items", "next"} (``next``: pass as ``after``)."""
         require_role(self.who(), *READERS)
-        if status is not None and status not in rules.STATES:
-            raise InvalidInput(f"one of {', '.join(rules.STATES)}", "status")
-        limit = paging.check_limit(limit)
-        start = paging.position(after, paging.CAMPAIGN_POSITION)
         with self.tx() as tx:
-            rows = repo.listing(tx, status, limit + 1, start)
-        rows, more = paging.cut(rows, limit, lambda r: [r.created_at.isoformat(), str(r.id)])
-        return {"items": [campaign_out(r) for r in rows], "next": more}
+            return browse.page(tx, status, limit, after)
 
     @rpc_method
     def campaign_history(self, campaign_id: str, limit: int = 200, after: int | None = None) -> dict[str, Any]:
         """A page of the campaign's state changes, oldest first: {"items", "next"}."""
         require_role(self.who(), *READERS)
-        limit = paging.check_limit(limit)
-        start = paging.position(after, paging.HISTORY_POSITION)
         with self.tx() as tx:
-            campaign(tx, campaign_id)
-            rows = repo.history_of(tx, as_uuid(campaign_id, "campaign_id"), limit + 1,
-                                   None if start is None else start[0])
-        rows, more = paging.cut(rows, limit, lambda r: int(r.id))  # type: ignore[arg-type,return-value]
-        return {"items": [HistoryEntry(from_status=r.from_status, to_status=r.to_status, actor=r.actor, note=r.note,
-                                       at=r.at).model_dump(mode="json") for r in rows], "next": more}
+            return browse.history(tx, campaign_id, limit, after)
 
     @rpc_method
     def set_budget(self, campaign_id: str, **budget: Any) -> dict[str, Any]:
