@@ -1,9 +1,13 @@
-"""Campaigns service: coupons and the rewards catalog (coupon_rpc), the member read model,
-segments and campaigns (segment_rpc). Entrypoints live in those mixins; this class joins them."""
-from service_runtime.base import ServiceBase
-from services.campaigns.coupon_rpc import CouponEntrypoints
-from services.campaigns.segment_rpc import SegmentEntrypoints
+"""The campaigns service: one Nameko service, `campaigns`, so its RPC names, event source and
+queues stay as callers know them. Each part keeps its own entrypoint class: the member read
+model, segments and RFM (segments/), campaigns (campaigns/), coupons and the rewards catalog
+(coupons/). All four share one typed base, so the read model's export_member overrides
+ServiceBase's whatever the order."""
+from services.campaigns.campaigns.service import CampaignEntrypoints
+from services.campaigns.coupons.service import CouponEntrypoints
+from services.campaigns.read_model_service import ReadModelEntrypoints
+from services.campaigns.segments.service import SegmentEntrypoints
 
 
-class CampaignsService(CouponEntrypoints, SegmentEntrypoints, ServiceBase):
+class CampaignsService(ReadModelEntrypoints, SegmentEntrypoints, CampaignEntrypoints, CouponEntrypoints):
     name = "campaigns"

@@ -31,7 +31,7 @@ from contracts.coupons import (
     TemplateOut,
     Validation,
 )
-from services.campaigns.coupon_domain import code_problem
+from services.campaigns.coupons.domain import code_problem
 from services.campaigns.paging import COUPON_POSITION, ITEM_POSITION, TEMPLATE_POSITION
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, page_params

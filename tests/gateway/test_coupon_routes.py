@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.campaigns.coupon_domain import new_code
+from services.campaigns.coupons.domain import new_code
 from services.gateway.rpc import RemoteError
 from tests.gateway.conftest import audit_count
 from tests.gateway.test_points_routes import FakeServices

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.campaigns.coupon_domain import new_code
+from services.campaigns.coupons.domain import new_code
 from tests.ops.conftest import ROOT, free_port, free_ports
 
 LOCAL = [sys.executable, str(ROOT / "deploy" / "prometheus" / "local.py")]

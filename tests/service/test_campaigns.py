@@ -13,7 +13,7 @@ from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.notify import NotificationOutcome
-from services.campaigns import campaign_rules
+from services.campaigns.campaigns import rules as campaign_rules
 from tests.helpers import query, scalar
 from tests.service.segments_support import add_member, call, new_store, sell
 

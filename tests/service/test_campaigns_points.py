@@ -13,7 +13,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 from nameko.testing.services import entrypoint_hook
 
 from contracts.campaigns import CampaignBonusStarted
-from services.campaigns.campaign_rules import control_bucket, control_threshold
+from services.campaigns.campaigns.rules import control_bucket, control_threshold
 from tests.helpers import query, scalar, wait_for
 from tests.service.points_support import execute as execute_in_points
 from tests.service.points_support import open_account, sale
@@ -105,9 +105,9 @@ def test_a_points_campaign_opens_and_ends_a_bonus_rule_in_points(start_service):
 
 
 def test_a_points_budget_holds_under_concurrent_sales(start_service, monkeypatch):
-    from services.campaigns import campaign_rpc
+    from services.campaigns.campaigns import launch
 
-    monkeypatch.setattr(campaign_rpc, "AUDIENCE_CHUNK", 3)  # the 8 treated members told in pages of 3
+    monkeypatch.setattr(launch, "AUDIENCE_CHUNK", 3)  # the 8 treated members told in pages of 3
     execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
     start_service("points")
     campaigns = start_service("campaigns")

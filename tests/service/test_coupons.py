@@ -13,7 +13,8 @@ from nameko.standalone.rpc import ClusterRpcClient
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import MemberErased, MemberMerged
-from services.campaigns import coupon_domain, coupon_issue
+from services.campaigns.coupons import domain as coupon_domain
+from services.campaigns.coupons import interface as coupon_issue
 from tests.helpers import scalar, wait_for
 from tests.service.coupons_support import (
     CLERK_S1,

@@ -141,7 +141,7 @@ def test_a_reward_whose_hold_ended_before_its_commit_is_taken_back(services):
     import uuid
 
     from contracts.coupons import Exchange
-    from services.campaigns.coupon_rpc import _hash
+    from services.campaigns.coupons.views import request_hash as _hash
     from tests.service.segments_support import execute
 
     points, campaigns = services

@@ -193,7 +193,7 @@ def test_segment_previews_answer_while_scores_are_recomputed(campaigns):
     import sqlalchemy as sa
 
     from service_runtime.config import database_url
-    from services.campaigns import rfm, segment_store
+    from services.campaigns.segments import rfm, rfm_repo
 
     today = date(2102, 6, 1)  # far ahead, so only this test's purchase is recent
     st = new_store()
@@ -203,15 +203,15 @@ def test_segment_previews_answer_while_scores_are_recomputed(campaigns):
     engine = sa.create_engine(database_url("campaigns"), poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as recompute:  # a recompute under way: new scores built, not yet in place
-            segment_store.compute_stats(recompute, rfm.RfmParams(), today)
-            segment_store.build_scores(recompute, rfm.RfmParams(), today)
+            rfm_repo.compute_stats(recompute, rfm.RfmParams(), today)
+            rfm_repo.build_scores(recompute, rfm.RfmParams(), today)
             with engine.connect() as reader:  # a preview's query: it must not wait for the recompute
                 reader.execute(sa.text("SET statement_timeout = '10s'"))
                 old = reader.execute(sa.text("SELECT count(*) FROM rm_scores WHERE member_id = :m"),
                                      {"m": member}).scalar_one()
             assert old == 0  # the scores of before the recompute
             assert ids(campaigns, st, active, at=today) == set()
-            segment_store.swap_scores(recompute)
+            rfm_repo.swap_scores(recompute)
         assert ids(campaigns, st, active, at=today) == {member}
     finally:
         engine.dispose()

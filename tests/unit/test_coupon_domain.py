@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.campaigns import coupon_domain as d
+from services.campaigns.coupons import domain as d
 
 D = Decimal
 

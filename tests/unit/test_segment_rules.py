@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from contracts.errors import InvalidInput
-from services.campaigns import rfm
-from services.campaigns.segment_rules import Condition, Group, parse_rule, to_json
+from services.campaigns.segments import rfm
+from services.campaigns.segments.rules import Condition, Group, parse_rule, to_json
 
 
 def test_a_rule_is_normalised_and_round_trips():
@@ -91,7 +91,7 @@ def test_rfm_parameters_are_validated():
 
 
 def test_required_fields_are_those_every_member_is_tested_on() -> None:
-    from services.campaigns.segment_rules import parse_rule, required_fields
+    from services.campaigns.segments.rules import parse_rule, required_fields
 
     rule = parse_rule({"all": [{"field": "store", "op": "eq", "value": "S1"},
                                {"all": [{"field": "lifecycle", "op": "eq", "value": "dormant"}]},

@@ -1,7 +1,7 @@
 """What the campaign side asks of the coupon side, inside the campaigns service.
 
 Interface agreed between the two halves of the service (coupons; segments and campaigns):
-the coupon half implements these; the campaign half calls them (coupon-drop, birthday and
+the coupon package implements these; the campaign half calls them (coupon-drop, birthday and
 win-back campaigns issue coupons, and campaign results count their redemptions).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.errors import Conflict, InvalidInput, NotFound
-from services.campaigns import coupon_store
+from services.campaigns.coupons import catalog_repo, repo
 
 SOURCES = ("staff", "birthday", "exchange", "campaign")
 
@@ -46,7 +46,7 @@ def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, sou
             raise InvalidInput("not a member id", f"member_ids.{i}") from None
     if not members:
         raise InvalidInput("at least one member", "member_ids")
-    template = coupon_store.get_template(tx, template_id)
+    template = repo.get_template(tx, template_id)
     if template is None:
         raise NotFound("no such coupon template", "template_id")
     if template.budget_count is not None and template.issued_count >= template.budget_count:
@@ -54,19 +54,19 @@ def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, sou
     if (template.budget_value is not None and Decimal(template.face_value) > 0
             and Decimal(template.issued_value) + Decimal(template.face_value) > Decimal(template.budget_value)):
         raise Conflict("the template's budget is used up", "budget_value")
-    return coupon_store.add_job(tx, template_id, list(members), source, campaign_id, None, occurrence)
+    return repo.add_job(tx, template_id, list(members), source, campaign_id, None, occurrence)
 
 
 def first_job_of(tx: Any, campaign_id: str) -> tuple[str, str] | None:
     """(job id, template id) of the first issue job queued for ``campaign_id``, if any."""
-    return coupon_store.first_job_of(tx, campaign_id)
+    return repo.first_job_of(tx, campaign_id)
 
 
 def campaign_coupon_stats(tx: Any, campaign_id: str) -> dict[str, Any]:
     """Coupons of one campaign: {"issued": int, "redeemed": int, "discount": Decimal (total
     discount granted), "by_store": {store: {"redeemed": int, "discount": Decimal}},
     "redeemed_members": set[str]} (members who redeemed one)."""
-    issued, used = coupon_store.campaign_stats(tx, campaign_id)
+    issued, used = repo.campaign_stats(tx, campaign_id)
     by_store: dict[str, dict[str, Any]] = {}
     total = Decimal(0)
     for row in used:
@@ -82,7 +82,7 @@ def campaign_coupon_stats(tx: Any, campaign_id: str) -> dict[str, Any]:
 def member_export(tx: Any, member_id: str) -> dict[str, list[dict[str, Any]]]:
     """The coupon side's part of a member's privacy export: their coupons (with codes and
     state) and their reward exchanges."""
-    coupons = coupon_store.member_coupons(tx, member_id, 100_000)
+    coupons = repo.member_coupons(tx, member_id, 100_000)
     return {
         "coupons": [{"coupon_id": str(r.id), "code": r.code, "template_id": str(r.template_id), "name": r.name,
                      "state": r.state, "campaign_id": None if r.campaign_id is None else str(r.campaign_id),
@@ -90,25 +90,25 @@ def member_export(tx: Any, member_id: str) -> dict[str, list[dict[str, Any]]]:
                      "issued_at": _iso(r.issued_at)} for r in coupons],
         "reward_exchanges": [{"exchange_id": str(r.id), "item_id": str(r.item_id), "store": r.store,
                               "points": r.points, "state": r.state, "created_at": _iso(r.created_at)}
-                             for r in coupon_store.member_exchanges(tx, member_id)],
+                             for r in catalog_repo.member_exchanges(tx, member_id)],
     }
 
 
 def face_value(tx: Any, template_id: str) -> Decimal:
     """What one coupon of the template counts against a value budget (0 for an unknown template)."""
-    row = coupon_store.get_template(tx, template_id)
+    row = repo.get_template(tx, template_id)
     return Decimal(0) if row is None else Decimal(row.face_value)
 
 
 def template_variables(tx: Any, template_id: str) -> dict[str, str | int]:
     """What an announcement says about a template's coupon: ``coupon_value`` (the amount off, the
     percent, or the gift); empty for an unknown template."""
-    row = coupon_store.get_template(tx, template_id)
+    row = repo.get_template(tx, template_id)
     if row is None:
         return {}
     terms = row.terms or {}
     if row.kind == "percent":
-        off = coupon_store.rules_of(terms).discount_percent or Decimal(0)
+        off = repo.rules_of(terms).discount_percent or Decimal(0)
         value = f"{off.normalize():f}%"
     elif row.kind == "gift":
         value = str(terms.get("gift_sku") or row.name)

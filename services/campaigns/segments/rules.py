@@ -4,7 +4,7 @@ A rule is a group ``{"all": [...]}`` or ``{"any": [...]}`` (optionally ``{"not":
 items are groups or conditions ``{"field": ..., "op": ..., "value": ...}``; the window fields
 (purchase_count, spend) also take ``"window_days"``. ``parse_rule`` returns the same structure
 with values normalised (Decimal spend, dates, ints) or raises InvalidInput naming the offending
-path, e.g. ``rule.all.1.op``. segment_store compiles the result into one SQL query.
+path, e.g. ``rule.all.1.op``. segments/repo compiles the result into one SQL query.
 """
 from __future__ import annotations
 

@@ -8,19 +8,18 @@ from typing import Any
 
 from contracts.campaigns import CampaignResults, ResultFigures
 from service_runtime.db import Tx
-from services.campaigns import campaign_rules as rules
-from services.campaigns import campaign_store as cstore
-from services.campaigns import coupon_issue
-from services.campaigns import segment_store as sstore
+from services.campaigns import read_model_repo
+from services.campaigns.campaigns import repo, rules
+from services.campaigns.coupons import interface as coupon_interface
 
 Group = tuple[int, int, int, Decimal]  # members, delivered, converted, attributed sales
 
 
 def results(tx: Tx, row: Any, caller: Any) -> CampaignResults:
     """A launched campaign's results. Store managers see only their stores' rows, and a total over those."""
-    groups = cstore.results(tx, str(row.id))
-    coupons = coupon_issue.campaign_coupon_stats(tx, str(row.id)) if row.type in rules.COUPON_TYPES else None
-    bonus = sstore.bonus_granted(tx, str(row.id)) if row.type in rules.POINTS_TYPES else {}
+    groups = repo.results(tx, str(row.id))
+    coupons = coupon_interface.campaign_coupon_stats(tx, str(row.id)) if row.type in rules.COUPON_TYPES else None
+    bonus = read_model_repo.bonus_granted(tx, str(row.id)) if row.type in rules.POINTS_TYPES else {}
     restricted = caller.kind == "staff" and "manager" in caller.roles and not (
         {"admin", "marketer", "auditor"} & set(caller.roles)) and caller.stores is not None
     by_store: dict[str, dict[str, Group]] = {}

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
-from services.campaigns.segment_tables import (
+from services.campaigns.campaigns.tables import (
     campaign_history,
     campaign_members,
     campaign_outcomes,
@@ -74,7 +74,7 @@ def set_spec(tx: Tx, row: Any, spec: dict[str, Any], actor: str | None, note: st
 
 def fill_audience(tx: Tx, campaign_id: str, snapshot_id: str, threshold: int) -> int:
     """The snapshot's members, each in the control group or not by a hash of (campaign, member):
-    the same formula as campaign_rules.control_bucket. Idempotent (primary key)."""
+    the same formula as rules.control_bucket. Idempotent (primary key)."""
     return int(tx.execute(sa.text("""
         INSERT INTO campaign_members (campaign_id, member_id, control, store)
         SELECT :c, sm.member_id,

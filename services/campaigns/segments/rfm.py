@@ -6,7 +6,7 @@ groups use R and FM = round((F + M) / 2), first match wins; every (R, FM) pair h
 ABCD: members sorted by spend, largest first; A = those bringing the first ``a`` share of the
 revenue, then B up to ``b``, C up to ``c``, D the rest. Lifecycle from registration and last
 purchase (all time): new, then active / recently_lapsed / lapsed by days since the last
-purchase, else dormant. segment_store turns these into SQL (window functions), never Python loops.
+purchase, else dormant. segments/rfm_repo turns these into SQL (window functions), never Python loops.
 """
 from __future__ import annotations
 

@@ -1,0 +1,82 @@
+"""Use cases of the member read model: points' accruals folded in, one member as it is held, and
+what campaigns holds about a member for a privacy export."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from contracts.envelope import Envelope
+from contracts.errors import NotFound
+from contracts.events import PointsAccrued
+from service_runtime.db import Tx
+from services.campaigns import read_model_repo as repo
+from services.campaigns.campaigns import launch
+from services.campaigns.campaigns import repo as campaigns_repo
+from services.campaigns.coupons import interface as coupon_interface
+from services.campaigns.ids import uuid_or_none
+
+
+def latest_balances(events: list[tuple[PointsAccrued, Envelope]]) -> dict[str, tuple[int, datetime]]:
+    """Per member the latest balance; the later event wins a tie."""
+    balances: dict[str, tuple[int, datetime]] = {}
+    for event, envelope in events:
+        seen = balances.get(event.member_id)
+        if seen is None or seen[1] <= envelope.occurred_at:
+            balances[event.member_id] = (event.balance, envelope.occurred_at)
+    return balances
+
+
+def campaign_bonuses(events: list[tuple[PointsAccrued, Envelope]]) -> dict[tuple[str, str], tuple[int, Decimal]]:
+    """Bonus points (and their value) per (campaign, store), for our campaigns only."""
+    bonuses: dict[tuple[str, str], tuple[int, Decimal]] = {}
+    for event, _ in events:
+        for campaign_id, points in event.campaign_bonus.items():
+            if uuid_or_none(campaign_id) is None:
+                continue  # not one of ours
+            n, value = bonuses.get((campaign_id, event.store or ""), (0, Decimal(0)))
+            bonuses[(campaign_id, event.store or "")] = (n + points,
+                                                         value + points * (event.point_value or Decimal(0)))
+    return bonuses
+
+
+def record_accruals(tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
+    """Balances, purchase stats, campaign bonuses and attributed sales, then referral coupons."""
+    sales = [(e, e.amount) for e, _ in events if e.source == "sale" and e.amount is not None]
+    repo.sales_seen(tx, latest_balances(events),
+                    [(e.member_id, e.store, e.occurred_at, 1, amount) for e, amount in sales], campaign_bonuses(events))
+    campaigns_repo.attribute_sales(tx, [(e.member_id, e.store, e.reference, e.occurred_at, amount)
+                                        for e, amount in sales])
+    # the referrer's side of a referral (the referred member's side has their own id as reference)
+    launch.on_referrals(tx, [(e.member_id, e.store, env.occurred_at) for e, env in events
+                             if e.source == "referral" and e.reference != e.member_id])
+
+
+def member_view(tx: Tx, member_id: str) -> dict[str, Any]:
+    row = repo.read_member(tx, member_id)
+    if row is None:
+        raise NotFound("no such member in the read model", "member_id")
+    purchases, spend = repo.purchase_totals(tx, member_id)
+    return {"member_id": str(row.member_id), "status": row.status, "tier": row.tier, "store": row.store,
+            "channel": row.channel, "gender": row.gender,
+            "birthday": None if row.birthday is None else row.birthday.isoformat(), "tags": list(row.tags),
+            "registered_at": None if row.registered_at is None else row.registered_at.isoformat(),
+            "balance": row.balance, "purchases": purchases, "spend": str(spend),
+            "last_purchase_at": None if row.last_purchase_at is None else row.last_purchase_at.isoformat()}
+
+
+def member_export(tx: Tx, member_id: str) -> dict[str, Any]:
+    """The read model's copy, the campaigns whose audience they were in (treated or control,
+    rewards given), their coupons and their reward exchanges; {} when there is nothing."""
+    row = repo.read_member(tx, member_id)
+    audiences = repo.member_campaigns(tx, member_id)
+    coupons = coupon_interface.member_export(tx, member_id)
+    if row is None and not audiences and not any(coupons.values()):
+        return {}
+    profile = None if row is None else {
+        "tier": row.tier, "store": row.store, "channel": row.channel, "gender": row.gender,
+        "birthday": None if row.birthday is None else row.birthday.isoformat(), "tags": list(row.tags),
+        "balance": row.balance}
+    return {"segmentation_profile": profile,
+            "campaigns": [{"campaign_id": str(a.campaign_id), "name": a.name, "control_group": a.control,
+                           "rewards": a.rewards} for a in audiences], **coupons}

@@ -1,0 +1,102 @@
+"""Entrypoints of the member read model (campaigns' own copy of members and their purchase
+stats, fed by members' and points' events), and what campaigns holds about one member."""
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.envelope import Envelope
+from contracts.events import (
+    MemberErased,
+    MemberMerged,
+    MemberRegistered,
+    MembersImported,
+    MemberUpdated,
+    PointsAccrued,
+    PointsAdjusted,
+    PointsExpired,
+    PointsRedeemed,
+    PointsReversed,
+    TierChanged,
+)
+from service_runtime.db import Tx
+from service_runtime.events import subscribe, subscribe_batch
+from services.campaigns import read_model
+from services.campaigns import read_model_repo as repo
+from services.campaigns.campaigns import repo as campaigns_repo
+from services.campaigns.ids import as_uuid
+from services.campaigns.worker import CampaignsWorker, require_role, rpc_method
+
+SEGMENT_FIELDS = ("gender", "birthday", "tags", "registration_store")
+
+
+def _members_registered(tx: Tx, events: list[MemberRegistered]) -> None:
+    repo.members_registered(tx, {event.member_id: {
+        "store": event.registration_store, "channel": event.channel, "registered_at": event.registered_at,
+        "gender": event.gender, "birthday": event.birthday, "tags": event.tags} for event in events})
+
+
+class ReadModelEntrypoints(CampaignsWorker):
+    @subscribe_batch("members", "member.registered")
+    def on_member_registered(self, tx: Tx, events: list[tuple[MemberRegistered, Envelope]]) -> None:
+        """In batches (one statement each): registrations come in bursts at opening time."""
+        _members_registered(tx, [event for event, _ in events])
+
+    @subscribe_batch("members", "members.imported", max_batch=10)
+    def on_members_imported(self, tx: Tx, events: list[tuple[MembersImported, Envelope]]) -> None:
+        """A bulk import's members, up to 500 an event, in one statement."""
+        _members_registered(tx, [member for event, _ in events for member in event.members])
+
+    @subscribe("members", "member.updated")
+    def on_member_updated(self, tx: Tx, event: MemberUpdated, envelope: Envelope) -> None:
+        changes = {f: getattr(event, f) for f in SEGMENT_FIELDS if f in event.changed_fields}
+        repo.member_updated(tx, event.member_id, event.version, event.status, changes)
+
+    @subscribe("members", "member.erased")
+    def on_member_erased(self, tx: Tx, event: MemberErased, envelope: Envelope) -> None:
+        repo.member_erased(tx, event.member_id)
+
+    @subscribe("members", "member.merged")
+    def on_member_merged(self, tx: Tx, event: MemberMerged, envelope: Envelope) -> None:
+        repo.member_merged(tx, event.survivor_id, event.merged_id)
+
+    @subscribe_batch("points", "points.accrued")
+    def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
+        """In batches, a few statements each: offline uploads and busy hours bring these in bursts."""
+        read_model.record_accruals(tx, events)
+
+    @subscribe("points", "points.reversed")
+    def on_points_reversed(self, tx: Tx, event: PointsReversed, envelope: Envelope) -> None:
+        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+        repo.purchase(tx, event.member_id, event.store, event.refunded_at, 0, -event.amount)
+        campaigns_repo.attribute_refund(tx, event.store, event.transaction_id, event.amount)
+
+    @subscribe("points", "points.redeemed")
+    def on_points_redeemed(self, tx: Tx, event: PointsRedeemed, envelope: Envelope) -> None:
+        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+
+    @subscribe("points", "points.adjusted")
+    def on_points_adjusted(self, tx: Tx, event: PointsAdjusted, envelope: Envelope) -> None:
+        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+
+    @subscribe("points", "points.expired")
+    def on_points_expired(self, tx: Tx, event: PointsExpired, envelope: Envelope) -> None:
+        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+
+    @subscribe("points", "tier.changed")
+    def on_tier_changed(self, tx: Tx, event: TierChanged, envelope: Envelope) -> None:
+        repo.tier(tx, event.member_id, event.new_tier)
+
+    @rpc_method
+    def read_model_member(self, member_id: str) -> dict[str, Any]:
+        """One member as the read model holds them (operators, tests)."""
+        require_role(self.who(), "admin", "marketer", "auditor")
+        member_id = as_uuid(member_id, "member_id")
+        with self.tx() as tx:
+            return read_model.member_view(tx, member_id)
+
+    @rpc_method
+    def export_member(self, member_id: str) -> dict[str, Any]:
+        """What campaigns holds about one member, for a privacy export (see read_model)."""
+        member_id = as_uuid(member_id, "member_id")
+        with self.tx() as tx:
+            return read_model.member_export(tx, member_id)
