@@ -74,6 +74,9 @@ ensure_rabbitmq() {
     fi
     [[ $(id -u) -eq 0 ]] || die "RabbitMQ is stopped: run 'sudo rabbitmq-server -detached'"
     say "starting RabbitMQ"
+    # its file-handle budget follows this limit; at 1024 new connections block once the test
+    # vhosts' queues hold ~900 handles
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     rabbitmq-server -detached >/dev/null 2>&1 || true
     wait_port "$RABBIT_HOST" "$RABBIT_PORT" 90 RabbitMQ
   fi
