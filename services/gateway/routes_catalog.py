@@ -31,7 +31,8 @@ from services.gateway.security.principal import STAFF_ROLES, Principal
 
 router = APIRouter(tags=["catalog"])
 
-READERS = STAFF_ROLES  # everybody who works with stores, and every API key
+READ = allow(*STAFF_ROLES, any_key=True)  # everybody who works with stores, and every API key
+WRITE = allow("admin", scopes=["import:write"])  # admins; ERP keys (import:write is never on a POS key)
 Key = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 Filter = Annotated[str | None, Query(max_length=64)]
 _VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
@@ -91,12 +92,12 @@ async def _upsert(request: Request, kind: str, body: UpsertBody) -> dict[str, An
 # ---- stores ---------------------------------------------------------------------------------------------
 @router.post("/stores", status_code=201, response_model=StoreOut, summary="Create a store")
 async def create_store(body: StoreIn, request: Request, response: Response,
-                       caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                       caller: Principal = WRITE) -> Any:
     return await _one(request, response, "create", kind="store", record=body.model_dump(mode="json"))
 
 
 @router.get("/stores/{code}", response_model=StoreOut, summary="One store")
-async def get_store(code: Key, request: Request, response: Response, caller: Principal = allow(*READERS, any_key=True)) -> Any:
+async def get_store(code: Key, request: Request, response: Response, caller: Principal = READ) -> Any:
     return await _one(request, response, "get", kind="store", key=code)
 
 
@@ -104,7 +105,7 @@ async def get_store(code: Key, request: Request, response: Response, caller: Pri
               responses=_MUST_MATCH)
 async def update_store(code: Key, body: StoreChanges, request: Request, response: Response,
                        if_match: str | None = Header(None, description="The ETag (version) you read"),
-                       caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                       caller: Principal = WRITE) -> Any:
     return await _one(request, response, "update", kind="store", key=code, expected_version=_expected_version(
         if_match), changes=body.model_dump(mode="json", exclude_unset=True))
 
@@ -112,25 +113,25 @@ async def update_store(code: Key, body: StoreChanges, request: Request, response
 @router.get("/stores", response_model=Page[StoreOut], summary="Stores, by code",
             description="Filter by region, brand and status.")
 async def list_stores(request: Request, region: Filter = None, brand: Filter = None, status: StoreStatus | None = None,
-                      paging: PageParams = Depends(page_params), caller: Principal = allow(*READERS, any_key=True)) -> Any:
+                      paging: PageParams = Depends(page_params), caller: Principal = READ) -> Any:
     return await _list(request, "store", "code", paging, region=region, brand=brand, status=status)
 
 
 @router.post("/stores/bulk", response_model=UpsertAnswer, summary="Create or update many stores")
 async def upsert_stores(request: Request, body: UpsertBody = Body(),
-                        caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                        caller: Principal = WRITE) -> Any:
     return await _upsert(request, "store", body)
 
 
 # ---- categories -----------------------------------------------------------------------------------------
 @router.post("/categories", status_code=201, response_model=CategoryOut, summary="Create a category")
 async def create_category(body: CategoryIn, request: Request, response: Response,
-                          caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                          caller: Principal = WRITE) -> Any:
     return await _one(request, response, "create", kind="category", record=body.model_dump(mode="json"))
 
 
 @router.get("/categories/{code}", response_model=CategoryOut, summary="One category, with its path")
-async def get_category(code: Key, request: Request, response: Response, caller: Principal = allow(*READERS, any_key=True)) -> Any:
+async def get_category(code: Key, request: Request, response: Response, caller: Principal = READ) -> Any:
     return await _one(request, response, "get", kind="category", key=code)
 
 
@@ -138,7 +139,7 @@ async def get_category(code: Key, request: Request, response: Response, caller: 
               responses=_MUST_MATCH)
 async def update_category(code: Key, body: CategoryChanges, request: Request, response: Response,
                           if_match: str | None = Header(None, description="The ETag (version) you read"),
-                          caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                          caller: Principal = WRITE) -> Any:
     return await _one(request, response, "update", kind="category", key=code, expected_version=_expected_version(
         if_match), changes=body.model_dump(mode="json", exclude_unset=True))
 
@@ -146,26 +147,26 @@ async def update_category(code: Key, body: CategoryChanges, request: Request, re
 @router.get("/categories", response_model=Page[CategoryOut], summary="Categories, by code",
             description="Filter by parent (the children of one category).")
 async def list_categories(request: Request, parent: Filter = None, paging: PageParams = Depends(page_params),
-                          caller: Principal = allow(*READERS, any_key=True)) -> Any:
+                          caller: Principal = READ) -> Any:
     return await _list(request, "category", "code", paging, parent=parent)
 
 
 @router.post("/categories/bulk", response_model=UpsertAnswer, summary="Create or update many categories",
              description="Parents before their children, in one request or an earlier one.")
 async def upsert_categories(request: Request, body: UpsertBody = Body(),
-                            caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                            caller: Principal = WRITE) -> Any:
     return await _upsert(request, "category", body)
 
 
 # ---- products -------------------------------------------------------------------------------------------
 @router.post("/products", status_code=201, response_model=ProductOut, summary="Create a product")
 async def create_product(body: ProductIn, request: Request, response: Response,
-                         caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                         caller: Principal = WRITE) -> Any:
     return await _one(request, response, "create", kind="product", record=body.model_dump(mode="json"))
 
 
 @router.get("/products/{sku}", response_model=ProductOut, summary="One product, with its category path")
-async def get_product(sku: Key, request: Request, response: Response, caller: Principal = allow(*READERS, any_key=True)) -> Any:
+async def get_product(sku: Key, request: Request, response: Response, caller: Principal = READ) -> Any:
     return await _one(request, response, "get", kind="product", key=sku)
 
 
@@ -173,7 +174,7 @@ async def get_product(sku: Key, request: Request, response: Response, caller: Pr
               responses=_MUST_MATCH)
 async def update_product(sku: Key, body: ProductChanges, request: Request, response: Response,
                          if_match: str | None = Header(None, description="The ETag (version) you read"),
-                         caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                         caller: Principal = WRITE) -> Any:
     return await _one(request, response, "update", kind="product", key=sku, expected_version=_expected_version(
         if_match), changes=body.model_dump(mode="json", exclude_unset=True))
 
@@ -182,13 +183,13 @@ async def update_product(sku: Key, body: ProductChanges, request: Request, respo
             description="Filter by category (its own products, not its subcategories'), brand and flags.")
 async def list_products(request: Request, category: Filter = None, brand: Filter = None,
                         excluded_from_earning: bool | None = None, coupon_eligible: bool | None = None,
-                        paging: PageParams = Depends(page_params), caller: Principal = allow(*READERS, any_key=True)) -> Any:
+                        paging: PageParams = Depends(page_params), caller: Principal = READ) -> Any:
     return await _list(request, "product", "sku", paging, category=category, brand=brand,
                        excluded_from_earning=excluded_from_earning, coupon_eligible=coupon_eligible)
 
 
 @router.post("/products/bulk", response_model=UpsertAnswer, summary="Create or update many products")
 async def upsert_products(request: Request, body: UpsertBody = Body(),
-                          caller: Principal = allow("admin", scopes=["import:write"])) -> Any:
+                          caller: Principal = WRITE) -> Any:
     return await _upsert(request, "product", body)
 
