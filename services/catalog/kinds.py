@@ -82,12 +82,12 @@ class Spec:
 
 SPECS: dict[str, Spec] = {
     "store": Spec(STORES, StoreIn, StoreChanges, _store_out,
-                  lambda change, out: StoreChanged(change=change, store=out),  # type: ignore[arg-type]
+                  lambda change, out: StoreChanged(change=change, store=out),
                   _no_references, False),
     "category": Spec(CATEGORIES, CategoryIn, CategoryChanges, _category_out,
-                     lambda change, out: CategoryChanged(change=change, category=out),  # type: ignore[arg-type]
+                     lambda change, out: CategoryChanged(change=change, category=out),
                      _category_references, True),
     "product": Spec(PRODUCTS, ProductIn, ProductChanges, _product_out,
-                    lambda change, out: ProductChanged(change=change, product=out),  # type: ignore[arg-type]
+                    lambda change, out: ProductChanged(change=change, product=out),
                     _product_references, True),
 }

@@ -2,15 +2,18 @@
 Thin: check the caller, call a use case in one transaction, answer the contract's shape."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-from nameko.rpc import rpc
+from nameko import rpc as nameko_rpc
 
 from contracts.errors import Forbidden, InvalidInput
 from service_runtime.base import ServiceBase
 from services.catalog import browse, maintain
 from services.catalog.kinds import SPECS, Spec
 
+F = TypeVar("F", bound=Callable[..., Any])
+rpc = cast(Callable[[F], F], nameko_rpc.rpc)  # nameko is untyped; the method keeps its signature
 WRITER_ROLES = frozenset({"admin", "erp"})  # admin staff, ERP keys (the gateway passes a key's kind as role)
 
 
@@ -40,7 +43,7 @@ class CatalogService(ServiceBase):
             return browse.get(tx, _spec(kind), key)
 
     @rpc
-    def list(self, kind: str, after: str | None = None, limit: int = 50,
+    def page(self, kind: str, after: str | None = None, limit: int = 50,
              filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self._may_read()
         with self.db.transaction() as tx:

@@ -36,7 +36,7 @@ WRITE = allow("admin", scopes=["import:write"])  # admins; ERP keys (import:writ
 Key = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 Filter = Annotated[str | None, Query(max_length=64)]
 _VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
-_MUST_MATCH = {412: {"description": "If-Match names a version the record has moved on from"},
+_MUST_MATCH: dict[int | str, dict[str, Any]] = {412: {"description": "If-Match names a version the record has moved on from"},
                428: {"description": "If-Match missing"}}
 
 
@@ -79,7 +79,7 @@ async def _one(request: Request, response: Response, method: str, **kwargs: Any)
 
 
 async def _list(request: Request, kind: str, key: str, paging: PageParams, **filters: Any) -> dict[str, Any]:
-    rows = await _catalog(request, "list", kind=kind, after=paging.position(str), limit=paging.limit + 1,
+    rows = await _catalog(request, "page", kind=kind, after=paging.position(str), limit=paging.limit + 1,
                           filters={k: v for k, v in filters.items() if v is not None})
     items, cursor = page(rows, paging.limit, lambda row: row[key])
     return {"items": items, "next_cursor": cursor}

@@ -77,7 +77,7 @@ def test_updates_need_the_version_read(client, callers, fake):  # noqa: F811
 
 def test_lists_page_with_a_cursor_and_pass_filters(client, callers, fake):  # noqa: F811
     stores = [_stored(STORE, code=f"S-{n}") for n in range(3)]
-    services = fake({("catalog", "list"): lambda kw: [s for s in stores if kw["after"] is None
+    services = fake({("catalog", "page"): lambda kw: [s for s in stores if kw["after"] is None
                                                       or s["code"] > kw["after"]][:kw["limit"]]})
     first = client.get("/v1/stores?limit=2&region=east", headers=callers["clerk"]).json()
     assert [s["code"] for s in first["items"]] == ["S-0", "S-1"] and first["next_cursor"]

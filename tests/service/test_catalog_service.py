@@ -83,7 +83,7 @@ def test_only_admins_and_erp_keys_write_and_members_read_nothing(catalog):
     with pytest.raises(Forbidden):
         call(catalog, "create", caller=CLERK, kind="store", record=_store(_code("C")))
     with pytest.raises(Forbidden):
-        call(catalog, "list", caller=MEMBER, kind="store")
+        call(catalog, "page", caller=MEMBER, kind="store")
     made = call(catalog, "create", caller=ERP, kind="store", record=_store(_code("E")))
     assert made["version"] == 1
 
@@ -104,7 +104,7 @@ def test_the_category_tree_refuses_loops_and_products_show_their_path(catalog):
                            "excluded_from_earning": True})
     assert product["category_path"] == [root, child] and product["unit_price"] == "3.50"
     assert product["excluded_from_earning"] is True and product["coupon_eligible"] is True
-    listed = call(catalog, "list", caller=CLERK, kind="product", filters={"category": child})
+    listed = call(catalog, "page", caller=CLERK, kind="product", filters={"category": child})
     assert [p["sku"] for p in listed] == [sku]
 
 
@@ -136,10 +136,10 @@ def test_lists_page_in_code_order_with_filters(catalog):
     codes = sorted(_code("L") for _ in range(5))
     for code in codes:
         call(catalog, "create", caller=ADMIN, kind="store", record=_store(code, region=region))
-    first = call(catalog, "list", caller=CLERK, kind="store", limit=3, filters={"region": region})
-    rest = call(catalog, "list", caller=CLERK, kind="store", after=first[-1]["code"], limit=3,
+    first = call(catalog, "page", caller=CLERK, kind="store", limit=3, filters={"region": region})
+    rest = call(catalog, "page", caller=CLERK, kind="store", after=first[-1]["code"], limit=3,
                 filters={"region": region})
     assert [s["code"] for s in first + rest] == codes
     with pytest.raises(InvalidInput) as bad:
-        call(catalog, "list", caller=CLERK, kind="store", filters={"colour": "red"})
+        call(catalog, "page", caller=CLERK, kind="store", filters={"colour": "red"})
     assert bad.value.field == "colour"
