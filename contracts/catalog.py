@@ -166,8 +166,8 @@ class ProductChanged(EventPayload):
 # Registered in contracts.events.EVENTS once a service consumes them (tests/unit/test_event_routes.py:
 # an event no queue is bound for is dropped). Until then they are the catalog's feed: written to its
 # outbox like every event, their schemas under contracts/schemas/feed.
-CATALOG_EVENTS: tuple[type[EventPayload], ...] = ()
-CATALOG_FEED: tuple[type[EventPayload], ...] = (StoreChanged, CategoryChanged, ProductChanged)
+CATALOG_EVENTS: tuple[type[EventPayload], ...] = (StoreChanged,)  # points keeps store time zones
+CATALOG_FEED: tuple[type[EventPayload], ...] = (CategoryChanged, ProductChanged)
 CATALOG_MODELS: dict[str, type[BaseModel]] = {
     "StoreIn": StoreIn, "StoreOut": StoreOut, "CategoryIn": CategoryIn,
     "CategoryOut": CategoryOut, "ProductIn": ProductIn, "ProductOut": ProductOut,

@@ -67,6 +67,7 @@ from services.points import (
 from services.points.combine import SaleCombiner, SaleCombinerProvider
 from services.points.jobs import JOBS
 from services.points.programs import ProgramProvider, Programs
+from services.points.store_feed import StoreFeed
 
 log = logging.getLogger(__name__)
 limits.from_env()  # a limit setting that cannot be used stops the service at start, not at a sale
@@ -84,7 +85,7 @@ def every(seconds: int) -> Callable[[F], F]:
     return cast(Callable[[F], F], timer(interval=seconds))
 
 
-class PointsService(ServiceBase):
+class PointsService(StoreFeed, ServiceBase):
     name = "points"
     program_cache: Programs = ProgramProvider()
     combiner: SaleCombiner = SaleCombinerProvider()

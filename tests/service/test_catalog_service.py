@@ -143,3 +143,17 @@ def test_lists_page_in_code_order_with_filters(catalog):
     with pytest.raises(InvalidInput) as bad:
         call(catalog, "page", caller=CLERK, kind="store", filters={"colour": "red"})
     assert bad.value.field == "colour"
+
+
+def test_a_time_zone_changed_in_the_catalog_reaches_points_read_model(start_service):
+    catalog = start_service("catalog")
+    start_service("points")
+    code = _code("TZ")
+    call(catalog, "create", caller=ADMIN, kind="store", record=_store(code))
+    call(catalog, "update", caller=ADMIN, kind="store", key=code, expected_version=1,
+         changes={"time_zone": "America/New_York"})
+
+    def zone() -> object:
+        rows = query("points", "SELECT time_zone, version FROM store_zones WHERE store_code = :c", c=code)
+        return rows and tuple(rows[0]) == ("America/New_York", 2)
+    wait_for(zone, message="points holds the store's new time zone")
