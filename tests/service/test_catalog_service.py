@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.points import inputs
 from tests.helpers import query, wait_for
 from tests.service.notify_support import call
 
@@ -145,7 +146,7 @@ def test_lists_page_in_code_order_with_filters(catalog):
     assert bad.value.field == "colour"
 
 
-def test_a_time_zone_changed_in_the_catalog_reaches_points_read_model(start_service):
+def test_a_time_zone_changed_in_the_catalog_is_the_one_points_uses(start_service):
     catalog = start_service("catalog")
     start_service("points")
     code = _code("TZ")
@@ -157,3 +158,5 @@ def test_a_time_zone_changed_in_the_catalog_reaches_points_read_model(start_serv
         rows = query("points", "SELECT time_zone, version FROM store_zones WHERE store_code = :c", c=code)
         return rows and tuple(rows[0]) == ("America/New_York", 2)
     wait_for(zone, message="points holds the store's new time zone")
+    wait_for(lambda: inputs.zone(code) == "America/New_York", message="points uses the catalog's zone")
+    assert inputs.zone("never-announced") == inputs.StoreZones.from_env().zone_of("never-announced")
