@@ -36,8 +36,9 @@ WRITE = allow("admin", scopes=["import:write"])  # admins; ERP keys (import:writ
 Key = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 Filter = Annotated[str | None, Query(max_length=64)]
 _VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
-_MUST_MATCH: dict[int | str, dict[str, Any]] = {412: {"description": "If-Match names a version the record has moved on from"},
-               428: {"description": "If-Match missing"}}
+_MUST_MATCH: dict[int | str, dict[str, Any]] = {
+    412: {"description": "If-Match names a version the record has moved on from"},
+    428: {"description": "If-Match missing"}}
 
 
 class UpsertBody(BaseModel):
