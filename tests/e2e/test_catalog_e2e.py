@@ -56,11 +56,13 @@ def test_stores_are_kept_through_the_gateway_and_reach_points(platform):
 
     key = http.post("/v1/api-keys", json={"name": "erp e2e", "kind": "erp"})
     assert key.status_code == 201, key.text
-    erp = {"X-API-Key": key.json()["key"]}
+    erp = httpx.Client(base_url=platform["base"], timeout=30, headers={"X-API-Key": key.json()["key"]})
     items = [{**store, "code": f"{code}-{n}", "version": 1} for n in range(3)]
-    first = http.post("/v1/stores/bulk", json={"source": "odoo", "items": items}, headers=erp)
+    first = erp.post("/v1/stores/bulk", json={"source": "odoo", "items": items})
+    assert first.status_code == 200, first.text
     assert [r["outcome"] for r in first.json()["results"]] == ["created"] * 3, first.text
-    again = http.post("/v1/stores/bulk", json={"source": "odoo", "items": items}, headers=erp)
+    again = erp.post("/v1/stores/bulk", json={"source": "odoo", "items": items})
     assert [r["outcome"] for r in again.json()["results"]] == ["unchanged"] * 3
+    erp.close()
     listed = http.get("/v1/stores", params={"region": "north", "limit": 2})
     assert listed.status_code == 200 and len(listed.json()["items"]) == 2 and listed.json()["next_cursor"]
