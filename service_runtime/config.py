@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.errors import InvalidInput
 
-SERVICES = ("members", "points", "campaigns", "notify")
+SERVICES = ("members", "points", "campaigns", "notify", "catalog")
 DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gateway's
 
-_METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104}
+_METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104, "catalog": 9105}
 
 
 def env(name: str, default: str) -> str:

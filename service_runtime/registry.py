@@ -8,6 +8,7 @@ SERVICE_CLASSES = {
     "points": "services.points.service:PointsService",
     "campaigns": "services.campaigns.service:CampaignsService",
     "notify": "services.notify.service:NotifyService",
+    "catalog": "services.catalog.service:CatalogService",
 }
 
 

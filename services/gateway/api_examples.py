@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.gateway.routes_catalog_examples import CATALOG_EXAMPLES
+
 MEMBER = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 HOLD = "9b2d7c1e-4f3a-4e5b-8c6d-1a2b3c4d5e6f"
 SOLD_AT = "2026-12-01T10:15:00Z"
@@ -76,3 +78,4 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "create_template": {"request": {"name": "9折 up to 50 off", "kind": "percent", "price_percent": "90",
                                     "max_discount": "50.00", "valid_days": 30, "budget_count": 10000}},
 }
+EXAMPLES.update(CATALOG_EXAMPLES)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from contracts.errors import InvalidInput
 from contracts.points import RefundItem, SaleItem
 from service_runtime.config import StoreZones
+from services.points import store_feed
 
 
 def canonical_id(value: str, field: str = "member_id", what: str = "a member id") -> str:
@@ -52,4 +53,5 @@ def at(value: str | None) -> datetime:
 
 
 def zone(store_code: str | None) -> str:
-    return StoreZones.from_env().zone_of(store_code)
+    """The store's zone as the catalog announced it; STORE_TIMEZONES (then its default) otherwise."""
+    return store_feed.zone_of(store_code) or StoreZones.from_env().zone_of(store_code)

@@ -46,7 +46,7 @@ from contracts.points import (
     SaleResult,
     SetProgram,
 )
-from service_runtime.base import ServiceBase, parse_request
+from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
@@ -67,6 +67,7 @@ from services.points import (
 from services.points.combine import SaleCombinerProvider
 from services.points.jobs import JOBS
 from services.points.programs import ProgramProvider
+from services.points.store_feed import StoreFeed
 
 log = logging.getLogger(__name__)
 limits.from_env()  # a limit setting that cannot be used stops the service at start, not at a sale
@@ -84,7 +85,7 @@ def every(seconds: int) -> Callable[[F], F]:
     return timer(interval=seconds)
 
 
-class PointsService(ServiceBase):
+class PointsService(StoreFeed):
     name = "points"
     program_cache = ProgramProvider()
     combiner = SaleCombinerProvider()

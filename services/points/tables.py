@@ -205,3 +205,14 @@ reminders = sa.Table(
     sa.Column("points", sa.BigInteger, nullable=False),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# the catalog's stores as points needs them (fed by store.changed): each store's time zone
+store_zones = sa.Table(
+    "store_zones",
+    metadata,
+    sa.Column("store_code", sa.Text, primary_key=True),
+    sa.Column("time_zone", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

@@ -37,7 +37,7 @@ def running_platform(var: Path, name: str, **overrides: str) -> Iterator[dict[st
         "TRACE_FILE_DIR": str(var / "traces"), "DEMO_DATA": "1", "RPC_TIMEOUT_SECONDS": "10",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000",
     })
-    for service in ("members", "points", "campaigns", "notify"):
+    for service in ("members", "points", "campaigns", "notify", "catalog"):
         env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
     env["GATEWAY_METRICS_PORT"] = str(free_port())
     env.update(overrides)

@@ -50,7 +50,7 @@ def platform(tmp_path_factory):
         "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "OTP_DELIVERY": "dev",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000",
     })
-    for service in ("members", "points", "campaigns", "notify"):
+    for service in ("members", "points", "campaigns", "notify", "catalog"):
         env[f"{service.upper()}_METRICS_PORT"] = str(_free_port())
     env["GATEWAY_METRICS_PORT"] = str(_free_port())
     bootstrap.empty_vhost(E2E_AMQP)

@@ -64,7 +64,7 @@ def ops_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "OTP_DELIVERY": "dev",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000", "NOTIFY_POINTS_RECEIPTS": "true",
     })
-    for service in ("members", "points", "campaigns", "notify"):
+    for service in ("members", "points", "campaigns", "notify", "catalog"):
         env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
     env["GATEWAY_METRICS_PORT"] = str(free_port())
     bootstrap.empty_vhost(amqp)

@@ -1,0 +1,42 @@
+"""Points' consumer of the catalog's stores (docs/catalog.md): keeps each store's time zone and
+status in its own read model, and every process holds the zones in memory, refreshed from it every
+few seconds (each replica consumes only some events), so ``inputs.zone`` reads no table per sale.
+STORE_TIMEZONES is the fallback for stores the catalog has not announced."""
+from __future__ import annotations
+
+import logging
+
+from nameko.timer import timer
+
+from contracts.catalog import StoreChanged
+from contracts.envelope import Envelope
+from service_runtime.base import ServiceBase
+from service_runtime.config import env
+from service_runtime.db import Tx
+from service_runtime.events import subscribe
+from services.points.repo import store_zones
+
+log = logging.getLogger(__name__)
+ZONES: dict[str, str] = {}  # store code -> IANA zone, as the catalog last said
+REFRESH_SECONDS = float(env("POINTS_STORE_ZONES_REFRESH_SECONDS", "2"))
+
+
+def zone_of(store_code: str | None) -> str | None:
+    return ZONES.get(store_code) if store_code else None
+
+
+class StoreFeed(ServiceBase):
+    """PointsService's base: its handler queues are declared with the service's."""
+
+    @subscribe("catalog", "store.changed")
+    def on_store_changed(self, tx: Tx, event: StoreChanged, envelope: Envelope) -> None:
+        store = event.store
+        store_zones.save(tx, store.code, store.time_zone, store.status, store.version)
+        ZONES[store.code] = store.time_zone  # this process at once; the others at their next refresh
+
+    @timer(interval=REFRESH_SECONDS)
+    def refresh_store_zones(self) -> None:
+        with self.db.transaction() as tx:
+            fresh = store_zones.zones(tx)
+        ZONES.clear()
+        ZONES.update(fresh)
