@@ -241,7 +241,9 @@ def start() -> int:
         try:
             status, body = http_json("GET", ready_url, timeout=5)
             last = body
-            if status == 200 and body.get("status") in ("ready", "ok"):
+            # /status is on its own port, up before uvicorn binds the API's: wait for both
+            if status == 200 and body.get("status") in ("ready", "ok") and \
+                    http_json("GET", base + "/healthz", timeout=5)[0] == 200:
                 break
         except (urllib.error.URLError, OSError, ValueError) as exc:
             last = exc
