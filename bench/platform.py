@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from service_runtime.config import metrics_port_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
 
@@ -70,8 +72,7 @@ def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
                 "LOG_LEVEL": "WARNING", "BOOTSTRAP_ADMIN_USER": "bench-admin",
                 "BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16), "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
                 "RATE_LIMIT_KEY": "100000/100000", "RATE_LIMIT_STAFF": "100000/100000"})
-    for service in ("members", "points", "campaigns", "notify"):
-        env[f"{service.upper()}_METRICS_PORT"] = str(_free_port())
+    env.update({setting: str(_free_port()) for setting in metrics_port_settings()})
     os.environ.update({k: env[k] for k in ("AMQP_URI", "DB_NAME_PREFIX")})
     from service_runtime import bootstrap
 

@@ -19,6 +19,11 @@ DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gat
 _METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104, "catalog": 9105}
 
 
+def metrics_port_settings() -> list[str]:
+    """The variables naming every process's metrics port (an isolated copy sets each of them)."""
+    return [f"{name.upper()}_METRICS_PORT" for name in ("gateway", *SERVICES)]
+
+
 def env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value == "" else value

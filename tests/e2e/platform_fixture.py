@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from service_runtime import bootstrap
+from service_runtime.config import metrics_port_settings
 from tests.conftest import E2E_VHOST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +38,7 @@ def running_platform(var: Path, name: str, **overrides: str) -> Iterator[dict[st
         "TRACE_FILE_DIR": str(var / "traces"), "DEMO_DATA": "1", "RPC_TIMEOUT_SECONDS": "10",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000",
     })
-    for service in ("members", "points", "campaigns", "notify", "catalog"):
-        env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
-    env["GATEWAY_METRICS_PORT"] = str(free_port())
+    env.update({setting: str(free_port()) for setting in metrics_port_settings()})
     env.update(overrides)
     bootstrap.empty_vhost(env["AMQP_URI"])
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,

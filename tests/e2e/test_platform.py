@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from service_runtime import bootstrap
 from service_runtime import config as cfg
+from service_runtime.config import metrics_port_settings
 from tests.conftest import E2E_VHOST
 from tests.helpers import wait_for
 
@@ -50,9 +51,7 @@ def platform(tmp_path_factory):
         "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "OTP_DELIVERY": "dev",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000",
     })
-    for service in ("members", "points", "campaigns", "notify", "catalog"):
-        env[f"{service.upper()}_METRICS_PORT"] = str(_free_port())
-    env["GATEWAY_METRICS_PORT"] = str(_free_port())
+    env.update({setting: str(_free_port()) for setting in metrics_port_settings()})
     bootstrap.empty_vhost(E2E_AMQP)
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)

@@ -13,6 +13,7 @@ import uuid
 import httpx
 import pytest
 
+from service_runtime.config import metrics_port_settings
 from tests.faults.audit import MEMBERS, PLATFORM, ROOT, STORE
 from tests.faults.nodes import PgCluster, RabbitNode, free_port
 from tests.helpers import wait_for
@@ -42,8 +43,7 @@ def platform(tmp_path_factory, pytestconfig):
         "RATE_LIMIT_STAFF": "2000/4000", "RATE_LIMIT_IP": "2000/4000", "RATE_LIMIT_KEY": "2000/4000",
         "NOTIFY_POINTS_RECEIPTS": "true",
     })
-    for service in ("gateway", "members", "points", "campaigns", "notify"):
-        env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
+    env.update({setting: str(free_port()) for setting in metrics_port_settings()})
     try:
         subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                        capture_output=True, timeout=120)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from service_runtime import bootstrap
+from service_runtime.config import metrics_port_settings
 from tests.conftest import E2E_VHOST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,9 +65,7 @@ def ops_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "OTP_DELIVERY": "dev",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000", "NOTIFY_POINTS_RECEIPTS": "true",
     })
-    for service in ("members", "points", "campaigns", "notify", "catalog"):
-        env[f"{service.upper()}_METRICS_PORT"] = str(free_port())
-    env["GATEWAY_METRICS_PORT"] = str(free_port())
+    env.update({setting: str(free_port()) for setting in metrics_port_settings()})
     bootstrap.empty_vhost(amqp)
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
