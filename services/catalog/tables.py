@@ -2,6 +2,7 @@
 products. Each row carries our version, the source that last wrote it, that source's own version
 (bulk upserts are idempotent on it) and when it was last synced."""
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from service_runtime.tables import runtime_metadata
 
@@ -53,4 +54,66 @@ products = sa.Table(
     sa.Column("coupon_eligible", sa.Boolean, nullable=False, server_default=sa.true()),
     *_versioned(),
     sa.Index("products_category", "category"),
+)
+
+# -- ERP sync (services/catalog/erp): connections, a cursor per connection and kind, runs, and the ERP's
+# sales kept for reconciliation. Secrets never live here: a connection names the setting that holds them.
+erp_connections = sa.Table(
+    "erp_connections", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("base_url", sa.Text, nullable=False),
+    sa.Column("database", sa.Text, nullable=True),
+    sa.Column("username", sa.Text, nullable=True),
+    sa.Column("credentials_ref", sa.Text, nullable=False),
+    sa.Column("interval_seconds", sa.Integer, nullable=False, server_default="900"),
+    sa.Column("page_size", sa.Integer, nullable=False, server_default="200"),
+    sa.Column("options", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("kind IN ('odoo_json2', 'odoo_xmlrpc', 'erpnext')", name="erp_connections_kind"),
+)
+
+erp_cursors = sa.Table(
+    "erp_cursors", metadata,
+    sa.Column("connection", sa.Text, sa.ForeignKey("erp_connections.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("stamp", sa.Text, nullable=True),
+    sa.Column("key", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+erp_runs = sa.Table(
+    "erp_runs", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("connection", sa.Text, sa.ForeignKey("erp_connections.name", ondelete="CASCADE"), nullable=False),
+    sa.Column("trigger", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="running"),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("rows_in", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_out", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("errors", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("failure", sa.Text, nullable=True),
+    sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="erp_runs_status"),
+    sa.Index("erp_runs_connection", "connection", "id"),
+)
+
+erp_sales = sa.Table(
+    "erp_sales", metadata,
+    sa.Column("connection", sa.Text, sa.ForeignKey("erp_connections.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("transaction_id", sa.Text, primary_key=True),
+    sa.Column("store", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("member_ref", sa.Text, nullable=True),
+    sa.Column("lines", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("erp_sales_store_day", "store", "day"),
 )
