@@ -29,9 +29,13 @@ class Record:
     - store:    {code, name, region, brand, address, time_zone, currency, status, opened_on}  (StoreIn)
     - product:  {sku, name, category, brand, unit_price (decimal string), excluded_from_earning,
                  coupon_eligible}                               (ProductIn)
+      A field the source does not hold is left out (an ERP rarely knows a store's time zone or a
+      product's loyalty flags): the runner keeps the record's current value, or the connection's
+      default for a new record (``options.time_zone``, ``options.currency``).
     - customer: the members import row: {external_id, name, phone, email, birthday, ...}
                 (contracts.imports.IMPORT_COLUMNS)
-    - sale:     {store, day (YYYY-MM-DD, the store's local day), transaction_id, occurred_at (ISO),
+    - sale:     {store, day (YYYY-MM-DD, the store's local day; None: the runner takes it from occurred_at
+                 in the store's time zone), transaction_id, occurred_at (ISO, with its offset),
                  amount_cents (int), member_ref (or None), lines: [{sku, quantity (decimal string),
                  amount_cents (int)}]}
     ``version`` is the source's version of the record as a positive int (its stamp in microseconds
