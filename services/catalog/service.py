@@ -11,6 +11,7 @@ from contracts.errors import Forbidden, InvalidInput
 from service_runtime.base import ServiceBase
 from services.catalog import browse, maintain
 from services.catalog.kinds import SPECS, Spec
+from services.catalog.sync_entrypoints import SyncEntrypoints
 
 F = TypeVar("F", bound=Callable[..., Any])
 rpc = cast(Callable[[F], F], nameko_rpc.rpc)  # nameko is untyped; the method keeps its signature
@@ -24,7 +25,7 @@ def _spec(kind: str) -> Spec:
     return spec
 
 
-class CatalogService(ServiceBase):
+class CatalogService(SyncEntrypoints, ServiceBase):
     name = "catalog"
 
     def _may_read(self) -> None:

@@ -97,8 +97,10 @@ erp_runs = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("rows_in", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_out", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("errors", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("failure", sa.Text, nullable=True),
+    sa.Column("failure_kind", sa.Text, nullable=True),  # auth | unavailable | source | internal
     sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="erp_runs_status"),
     sa.Index("erp_runs_connection", "connection", "id"),
 )

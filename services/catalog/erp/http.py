@@ -24,11 +24,6 @@ class RetryPolicy:
     max_wait: float = 30.0  # also caps a server's Retry-After
     timeout: float = 30.0  # per request
 
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> RetryPolicy:
-        return cls(attempts=int(options.get("retry_attempts", 5)), base_wait=float(options.get("retry_base_wait", 0.5)),
-                   max_wait=float(options.get("retry_max_wait", 30.0)), timeout=float(options.get("timeout", 30.0)))
-
 
 class Transient(Exception):
     """Worth another try; ``wait`` is the server's Retry-After when it sent one."""

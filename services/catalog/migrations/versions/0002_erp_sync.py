@@ -52,8 +52,10 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("rows_in", sa.Integer(), server_default="0", nullable=False),
         sa.Column("rows_out", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("error_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("errors", JSONB(), server_default=sa.text("'[]'::jsonb"), nullable=False),
         sa.Column("failure", sa.Text(), nullable=True),
+        sa.Column("failure_kind", sa.Text(), nullable=True),  # auth | unavailable | source | internal
         sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="erp_runs_status"),
     )
     op.create_index("erp_runs_connection", "erp_runs", ["connection", "id"])

@@ -1,0 +1,95 @@
+"""ERP sync (the catalog service's adapters): connections an operator declares, runs, cursors and the
+status the operators' routes answer (``/v1/sync/...``). A connection names the setting that holds its
+secret (``ERP_SECRET_<NAME>``), never the secret itself."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.catalog import Currency, TimeZone
+
+SECRET_PREFIX = "ERP_SECRET_"
+ConnectionKind = Literal["odoo_json2", "odoo_xmlrpc", "erpnext"]
+SyncKind = Literal["category", "store", "product", "customer", "sale"]
+ConnectionName = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_\-]*$",
+                       description="Also the `source` of every record it writes", examples=["odoo-main"])
+
+
+class ConnectionOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: TimeZone = Field(default="UTC", description="A new store's zone; ERPNext's site zone")
+    currency: Currency = Field(default="CNY", description="A new store's currency when the ERP does not say")
+    store_model: Literal["pos.config", "stock.warehouse"] = Field(default="pos.config", description="Odoo")
+    store_doctype: Literal["POS Profile", "Warehouse"] = Field(default="POS Profile", description="ERPNext")
+    kinds: list[SyncKind] | None = Field(default=None, description="What to sync (none: everything)")
+    customer_domain: list[Any] = Field(default_factory=list, description='Odoo, e.g. [["customer_rank", ">", 0]]')
+    retry_attempts: int = Field(default=5, ge=1, le=20)
+    retry_base_wait: float = Field(default=0.5, ge=0, le=60, description="Seconds, doubled each try")
+    retry_max_wait: float = Field(default=30.0, ge=0, le=600, description="Also caps a server's Retry-After")
+    timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds per request")
+
+
+class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ConnectionKind
+    base_url: str = Field(min_length=8, max_length=400, pattern=r"^https?://\S+$", examples=["https://erp.example.com"])
+    database: str | None = Field(default=None, max_length=100)
+    username: str | None = Field(default=None, max_length=200, description="Odoo XML-RPC login")
+    credentials_ref: str = Field(pattern=rf"^{SECRET_PREFIX}[A-Z0-9_]{{1,60}}$", examples=["ERP_SECRET_ODOO_MAIN"],
+                                 description="The setting holding the API key (ERPNext: `key:secret`)")
+    interval_seconds: int = Field(default=900, ge=10, le=7 * 86400, description="Between scheduled runs")
+    page_size: int = Field(default=200, ge=1, le=500)
+    enabled: bool = Field(default=True, description="Runs on its schedule (a disabled one runs only on demand)")
+    options: ConnectionOptions = Field(default_factory=ConnectionOptions)
+
+
+class RunError(BaseModel):
+    kind: str
+    external_id: str | None = None
+    field: str | None = None
+    message: str | None = None
+
+
+class RunOut(BaseModel):
+    id: int
+    trigger: str
+    status: Literal["running", "succeeded", "failed"]
+    started_at: datetime
+    finished_at: datetime | None = None
+    rows_in: int
+    rows_out: int
+    error_count: int
+    errors: list[RunError] = Field(description="The first errors of the run (all are counted)")
+    failure: str | None = Field(default=None, description="Why the run stopped")
+    failure_kind: Literal["auth", "unavailable", "source", "internal"] | None = Field(
+        default=None, description="auth: the ERP refused the credentials; fix the secret the connection names")
+
+
+class CursorOut(BaseModel):
+    kind: str
+    stamp: str | None = Field(description="The source's modification time of the last record taken")
+    key: str | None
+    updated_at: datetime
+
+
+class ConnectionStatus(BaseModel):
+    name: str
+    kind: ConnectionKind
+    base_url: str
+    database: str | None
+    username: str | None
+    credentials_ref: str
+    enabled: bool
+    interval_seconds: int
+    page_size: int
+    options: dict[str, Any]
+    running: bool
+    next_run_at: datetime
+    last_run: RunOut | None
+    last_success_at: datetime | None
+    lag_seconds: float | None = Field(description="Since the last good run ended (None: never)")
+    cursors: list[CursorOut]
