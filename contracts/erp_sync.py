@@ -26,6 +26,9 @@ class ConnectionOptions(BaseModel):
     store_doctype: Literal["POS Profile", "Warehouse"] = Field(default="POS Profile", description="ERPNext")
     kinds: list[SyncKind] | None = Field(default=None, description="What to sync (none: everything)")
     customer_domain: list[Any] = Field(default_factory=list, description='Odoo, e.g. [["customer_rank", ">", 0]]')
+    lookback_seconds: int = Field(default=60, ge=0, le=86400, description=(
+        "Each run re-reads this much before its cursor: an ERP stamps a write with its transaction's start, so "
+        "a record committed late can carry an earlier stamp. Re-read records change nothing (versions)"))
     retry_attempts: int = Field(default=5, ge=1, le=20)
     retry_base_wait: float = Field(default=0.5, ge=0, le=60, description="Seconds, doubled each try")
     retry_max_wait: float = Field(default=30.0, ge=0, le=600, description="Also caps a server's Retry-After")

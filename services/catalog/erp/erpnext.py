@@ -114,7 +114,7 @@ class ErpNextAdapter:
         phone = values.text(row.get("mobile_no"))
         if phone is None:
             raise BadValue("mobile_no", "a customer without a mobile number (members are keyed by phone)")
-        customer = {"external_id": values.code(f"{self.name}:{row['name']}", "name"),
+        customer = {"external_id": values.code(row["name"], "name"),
                     "name": values.text(row.get("customer_name")) or row["name"], "phone": phone}
         if values.text(row.get("email_id")):
             customer["email"] = row["email_id"]

@@ -32,7 +32,8 @@ class Record:
       A field the source does not hold is left out (an ERP rarely knows a store's time zone or a
       product's loyalty flags): the runner keeps the record's current value, or the connection's
       default for a new record (``options.time_zone``, ``options.currency``).
-    - customer: the members import row: {external_id, name, phone, email, birthday, ...}
+    - customer: the members import row: {external_id (the source's own id; members keeps it as
+                <connection>:<id>), name, phone, email, birthday, ...}
                 (contracts.imports.IMPORT_COLUMNS)
     - sale:     {store, day (YYYY-MM-DD, the store's local day; None: the runner takes it from occurred_at
                  in the store's time zone), transaction_id, occurred_at (ISO, with its offset),

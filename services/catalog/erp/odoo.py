@@ -93,7 +93,7 @@ class OdooAdapter:
             phone = values.text(row.get("mobile")) or values.text(row.get("phone"))
             if phone is None:
                 raise BadValue("mobile", "a customer without a phone number (members are keyed by phone)")
-            return {"external_id": f"{self.name}:{row['id']}", "name": values.text(row.get("name")) or "",
+            return {"external_id": str(row["id"]), "name": values.text(row.get("name")) or "",
                     "phone": phone, **({"email": e} if (e := values.text(row.get("email"))) else {})}
         return self._sale(row, extras)
 

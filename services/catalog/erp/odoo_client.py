@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import xmlrpc.client
 from typing import Any, Protocol
+from xml.parsers.expat import ExpatError
 
 from services.catalog.erp.http import RetryPolicy, Transient, retry_after, retrying, send_json
 from services.catalog.erp.interface import AdapterError, AuthFailed
@@ -100,7 +101,7 @@ class XmlRpcClient:
             if exc.errcode in (401, 403):
                 raise AuthFailed(f"credentials refused (HTTP {exc.errcode})") from None
             raise AdapterError(f"HTTP {exc.errcode}: {exc.errmsg}") from None
-        except (http.client.HTTPException, OSError, xmlrpc.client.ResponseError) as exc:  # drops, timeouts, cut bodies
+        except (http.client.HTTPException, OSError, xmlrpc.client.ResponseError, ExpatError) as exc:  # drops
             raise Transient(f"{endpoint}.{method}: {exc.__class__.__name__}: {exc}") from None
 
     def _rpc(self, endpoint: str, method: str, *args: Any) -> Any:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from service_runtime.db import WorkerDb
-from services.catalog.erp import apply, connections, metrics, repo
+from services.catalog.erp import apply, connections, metrics, repo, values
 from services.catalog.erp.interface import (
     KINDS,
     Adapter,
@@ -22,6 +22,7 @@ from services.catalog.erp.interface import (
 )
 
 log = logging.getLogger(__name__)
+LOOKBACK_SECONDS = 60  # ERPs stamp a write with its transaction's start: re-read this much at each run
 LEASE_SECONDS = 300.0  # renewed after every page; a dead runner's connection is free again after this
 
 
@@ -95,6 +96,9 @@ def run(db: WorkerDb, name: str | None, trigger: str, owner: str, members: Membe
 def _pages(state: _Run, adapter: Adapter, kind: Kind) -> Any:
     with state.db.transaction() as tx:
         cursor = repo.cursors(tx, state.name).get(kind) or Cursor()
+    lookback = int((state.connection["options"] or {}).get("lookback_seconds", LOOKBACK_SECONDS))
+    if cursor.stamp and lookback:  # a record committed late with an earlier stamp is read again, not lost
+        cursor = Cursor(values.rewind(cursor.stamp, lookback), None)
     while True:
         page = adapter.pull(kind, cursor, int(state.connection["page_size"]))
         yield page

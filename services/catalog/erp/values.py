@@ -3,7 +3,7 @@ source version from a modification stamp. Pure functions."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -86,3 +86,9 @@ def stamp_version(stamp: Any, field: str) -> int:
     larger, so an older copy of a record never overwrites a newer one)."""
     moment = parse_stamp(stamp, field).replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def rewind(stamp: str, seconds: int) -> str:
+    """``stamp`` moved back, in the same text form (an ERP compares its own format)."""
+    moved = parse_stamp(stamp, "stamp") - timedelta(seconds=seconds)
+    return moved.strftime("%Y-%m-%d %H:%M:%S.%f" if "." in stamp else "%Y-%m-%d %H:%M:%S")
