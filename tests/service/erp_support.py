@@ -20,22 +20,19 @@ FAST = {"time_zone": "Asia/Shanghai", "currency": "CNY", "lookback_seconds": 0, 
         "retry_base_wait": 0.01, "retry_max_wait": 1.0, "timeout": 5.0}
 
 
-@pytest.fixture
-def odoo() -> Iterator[OdooServer]:
+def odoo_server() -> Iterator[OdooServer]:
     server = OdooServer()
     yield server
     server.close()
 
 
-@pytest.fixture
-def erpnext() -> Iterator[ErpNextServer]:
+def erpnext_server() -> Iterator[ErpNextServer]:
     server = ErpNextServer()
     yield server
     server.close()
 
 
-@pytest.fixture
-def secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def set_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {"ERP_SECRET_ODOO_TEST": "odoo-test-key", "ERP_SECRET_ODOO_WRONG": "not-the-key",
               "ERP_SECRET_ERPNEXT_TEST": "k-test:s-test", "ERP_SECRET_ERPNEXT_WRONG": "k-test:wrong"}
     for name, value in values.items():

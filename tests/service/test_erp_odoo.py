@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
 import pytest
 
 from tests.erp_servers.records import past
 from tests.helpers import query
-from tests.service.erp_support import (  # noqa: F401  (fixtures)
+from tests.service.erp_support import (
     ADMIN,
     announced,
     catalog_rows,
     connect,
     erp_sales,
-    odoo,
+    odoo_server,
     run,
-    secrets,
     seed_odoo,
+    set_secrets,
 )
 from tests.service.notify_support import call
 
@@ -28,6 +27,16 @@ from tests.service.notify_support import call
 @pytest.fixture
 def catalog(start_service):
     return start_service("catalog")
+
+
+@pytest.fixture(name="odoo")
+def _odoo():
+    yield from odoo_server()
+
+
+@pytest.fixture(name="secrets")
+def _secrets(monkeypatch):
+    return set_secrets(monkeypatch)
 
 
 @pytest.mark.parametrize("kind", ["odoo_json2", "odoo_xmlrpc"])
@@ -80,12 +89,8 @@ def test_incremental_sync_takes_only_what_changed_and_a_rerun_creates_nothing_tw
 def test_a_lookback_rereads_recent_records_and_changes_nothing(catalog, odoo, secrets):
     token = uuid.uuid4().hex[:6]
     seed_odoo(odoo, token)
-    name = connect(catalog, odoo.url, "odoo_json2", ref="ERP_SECRET_ODOO_TEST", kinds=["product", "sale"],
-                   lookback_seconds=86400)
-    call(catalog, "put_connection", caller=ADMIN, name=name, connection={
-        "kind": "odoo_json2", "base_url": odoo.url, "database": "chain", "credentials_ref": "ERP_SECRET_ODOO_TEST",
-        "enabled": False, "options": {"kinds": ["category", "product", "sale"], "lookback_seconds": 86400,
-                                      "time_zone": "Asia/Shanghai", "retry_base_wait": 0.01}})
+    name = connect(catalog, odoo.url, "odoo_json2", ref="ERP_SECRET_ODOO_TEST",
+                   kinds=["category", "product", "sale"], lookback_seconds=86400)
     run(catalog, name)
     again = run(catalog, name)
     assert again["rows_in"] == 2 + 6 + 2 and again["rows_out"] == 0  # read again, written once
@@ -155,7 +160,3 @@ def test_customers_go_through_the_members_import(start_service, odoo, secrets):
     odoo.put("res.partner", {"id": 11, "email": "new@example.com"}, past(10))
     again = run(catalog, name)
     assert again["rows_out"] == 0  # the member exists: nothing created twice
-
-
-def _status_names(answer: list[dict[str, Any]]) -> set[str]:
-    return {c["name"] for c in answer}
