@@ -7,9 +7,10 @@ import uuid
 from datetime import date
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.erp_servers.records import past
-from tests.helpers import query
+from tests.helpers import query, wait_for
 from tests.service.erp_support import (
     ADMIN,
     announced,
@@ -160,3 +161,25 @@ def test_customers_go_through_the_members_import(start_service, odoo, secrets):
     odoo.put("res.partner", {"id": 11, "email": "new@example.com"}, past(10))
     again = run(catalog, name)
     assert again["rows_out"] == 0  # the member exists: nothing created twice
+
+
+def test_the_scheduler_runs_a_due_connection_and_metrics_count_it(catalog, odoo, secrets):
+    token = uuid.uuid4().hex[:6]
+    seed_odoo(odoo, token)
+    name = connect(catalog, odoo.url, "odoo_json2", ref="ERP_SECRET_ODOO_TEST", enabled=True,
+                   kinds=["category", "product"])
+    try:
+        status = wait_for(lambda: (s := call(catalog, "sync_status", caller=ADMIN, name=name))["last_run"]
+                          and s["last_run"]["status"] == "succeeded" and s, timeout=30, message="a timer run")
+        assert status["last_run"]["trigger"] == "timer" and status["last_run"]["rows_out"] == 7
+        assert status["next_run_at"] > status["last_run"]["finished_at"]  # the next one is interval_seconds away
+        asked = call(catalog, "request_sync", caller=ADMIN, name=name)
+        assert asked["next_run_at"] <= wait_for(lambda: (s := call(catalog, "sync_status", caller=ADMIN, name=name))
+                                                ["last_run"]["id"] != status["last_run"]["id"] and
+                                                s["last_run"]["finished_at"], timeout=30, message="the asked run")
+    finally:
+        call(catalog, "put_connection", caller=ADMIN, name=name, connection={
+            "kind": "odoo_json2", "base_url": odoo.url, "credentials_ref": "ERP_SECRET_ODOO_TEST", "enabled": False})
+    assert REGISTRY.get_sample_value("loyalty_erp_rows_out_total", {"connection": name, "kind": "product"}) == 5
+    assert REGISTRY.get_sample_value("loyalty_erp_errors_total", {"connection": name, "kind": "product"}) == 1
+    assert REGISTRY.get_sample_value("loyalty_erp_last_success_timestamp_seconds", {"connection": name}) > 0
