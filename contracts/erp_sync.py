@@ -3,7 +3,7 @@ status the operators' routes answer (``/v1/sync/...``). A connection names the s
 secret (``ERP_SECRET_<NAME>``), never the secret itself."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,3 +96,27 @@ class ConnectionStatus(BaseModel):
     last_success_at: datetime | None
     lag_seconds: float | None = Field(description="Since the last good run ended (None: never)")
     cursors: list[CursorOut]
+
+
+class ReconciledSale(BaseModel):
+    transaction_id: str
+    erp_amount: str | None = Field(description="The ERP's amount (decimal string); none: not in the ERP")
+    ledger_amount: str | None = Field(description="What the points ledger accrued on; none: no accrual")
+    points: int | None = None
+    member_ref: str | None = Field(default=None, description="The ERP's customer (none: maybe not a member sale)")
+
+
+class ReconciliationOut(BaseModel):
+    """One store's day: the ERP's sales against the sales the points ledger accrued."""
+
+    store: str
+    day: date
+    erp_count: int
+    erp_amount: str
+    ledger_count: int
+    ledger_amount: str
+    ledger_points: int
+    matched: int
+    missing: list[ReconciledSale] = Field(description="In the ERP, not accrued (a non-member sale shows here too)")
+    extra: list[ReconciledSale] = Field(description="Accrued, not in the ERP")
+    mismatched: list[ReconciledSale] = Field(description="In both, with different amounts")

@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from nameko import rpc as nameko_rpc
@@ -16,12 +17,14 @@ from contracts.errors import Conflict, Forbidden
 from service_runtime.base import Caller
 from service_runtime.config import env_int
 from service_runtime.db import WorkerDb
-from services.catalog.erp import runner, status
+from services.catalog.erp import reconciliation, runner, status
 
 F = TypeVar("F", bound=Callable[..., Any])
 rpc = cast(Callable[[F], F], nameko_rpc.rpc)
 TICK_SECONDS = env_int("CATALOG_ERP_TICK_SECONDS", 5)  # how often due connections are looked for
+RECONCILE_SECONDS = env_int("CATALOG_RECONCILE_SECONDS", 3600)  # yesterday is reconciled again this often
 OPERATORS = frozenset({"admin", "erp"})
+RECONCILERS = frozenset({"admin", "auditor", "manager", "erp"})
 _OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"  # this process, as a lease holder
 
 
@@ -29,11 +32,21 @@ class SyncEntrypoints:
     db: WorkerDb
     caller: Caller
     members = ServiceRpc("members")  # the members import path, for customers
+    points = ServiceRpc("points")  # the sales the ledger accrued, for reconciliation
 
     def _operator(self) -> None:
         caller = self.caller
         if caller.kind != "internal" and not (caller.kind in ("staff", "key") and OPERATORS & set(caller.roles)):
             raise Forbidden("ERP sync is for admins and ERP keys")
+
+    def _reconciler(self, store: str) -> None:
+        caller = self.caller
+        if caller.kind == "internal":
+            return
+        if caller.kind not in ("staff", "key") or not RECONCILERS & set(caller.roles):
+            raise Forbidden("reconciliation is for admins, auditors, managers and ERP keys")
+        if caller.stores is not None and store not in caller.stores:
+            raise Forbidden(f"not allowed for store {store!r}", "store")
 
     @rpc
     def put_connection(self, name: str, connection: dict[str, Any]) -> dict[str, Any]:
@@ -76,3 +89,20 @@ class SyncEntrypoints:
         """Run every connection that is due, one after another (each held by its lease)."""
         while runner.run(self.db, None, "timer", _OWNER, self.members) is not None:
             pass
+
+    # -- reconciliation ------------------------------------------------------------------------------
+    @rpc
+    def reconcile(self, store: str, day: str) -> dict[str, Any]:
+        """One store's day: ERP sales against the sales the points ledger accrued (computed now)."""
+        self._reconciler(store)
+        return reconciliation.store_day(self.db, self.points, store, reconciliation.parse_day(day))
+
+    @rpc
+    def run_reconciliation(self, day: str) -> list[dict[str, Any]]:
+        self._operator()
+        return reconciliation.run_day(self.db, self.points, reconciliation.parse_day(day))
+
+    @timer(interval=RECONCILE_SECONDS)
+    def reconcile_yesterday(self) -> None:
+        """The job: every store the ERP sold in yesterday (late ERP data is caught by the next hour's run)."""
+        reconciliation.run_day(self.db, self.points, (datetime.now(UTC) - timedelta(days=1)).date())

@@ -119,3 +119,17 @@ erp_sales = sa.Table(
     sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("erp_sales_store_day", "store", "day"),
 )
+
+erp_reconciliations = sa.Table(  # the reconciliation job's result per store and day (the route recomputes live)
+    "erp_reconciliations", metadata,
+    sa.Column("store", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("erp_count", sa.Integer, nullable=False),
+    sa.Column("ledger_count", sa.Integer, nullable=False),
+    sa.Column("matched", sa.Integer, nullable=False),
+    sa.Column("missing", sa.Integer, nullable=False),
+    sa.Column("extra", sa.Integer, nullable=False),
+    sa.Column("mismatched", sa.Integer, nullable=False),
+    sa.Column("report", JSONB, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

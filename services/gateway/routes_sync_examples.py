@@ -17,7 +17,17 @@ _STATUS = {"name": "odoo-main", **_IN, "options": {"time_zone": "Asia/Shanghai",
            "cursors": [{"kind": "product", "stamp": "2026-12-05 07:59:58", "key": "981",
                         "updated_at": "2026-12-05T08:00:08Z"}]}
 
+_SALE = {"transaction_id": "T-20261201-000123", "erp_amount": "128.50", "ledger_amount": None, "points": None,
+         "member_ref": "odoo-main:4711"}
+RECONCILIATION = {"store": "SH-001", "day": "2026-12-01", "erp_count": 412, "erp_amount": "51230.40",
+                  "ledger_count": 188, "ledger_amount": "24811.00", "ledger_points": 24811, "matched": 186,
+                  "missing": [_SALE], "extra": [{**_SALE, "transaction_id": "T-20261201-000377", "erp_amount": None,
+                                                 "ledger_amount": "18.00", "points": 18, "member_ref": None}],
+                  "mismatched": [{**_SALE, "transaction_id": "T-20261201-000201", "erp_amount": "64.00",
+                                  "ledger_amount": "46.00", "points": 46}]}
+
 SYNC_EXAMPLES: dict[str, dict[str, Any]] = {
+    "reconcile_store_day": {"response": RECONCILIATION},
     "list_sync_connections": {"response": {"items": [_STATUS], "next_cursor": None}},
     "get_sync_connection": {"response": _STATUS},
     "put_sync_connection": {"request": _IN, "response": _STATUS},

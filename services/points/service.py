@@ -67,6 +67,7 @@ from services.points import (
 from services.points.combine import SaleCombinerProvider
 from services.points.jobs import JOBS
 from services.points.programs import ProgramProvider
+from services.points.reconcile import ReconcileEntrypoints
 from services.points.store_feed import StoreFeed
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def every(seconds: int) -> Callable[[F], F]:
     return timer(interval=seconds)
 
 
-class PointsService(StoreFeed):
+class PointsService(StoreFeed, ReconcileEntrypoints):
     name = "points"
     program_cache = ProgramProvider()
     combiner = SaleCombinerProvider()

@@ -51,3 +51,20 @@ def test_an_unknown_connection_is_404(client, callers, fake):  # noqa: F811
     fake({("catalog", "sync_status"): RemoteError("NotFound", "no connection 'nope'", "name")})
     response = client.get("/v1/sync/connections/nope", headers=callers["admin"])
     assert response.status_code == 404 and response.json()["error"]["field"] == "name"
+
+
+def test_reconciliation_answers_json_or_an_accountants_csv(client, callers, fake):  # noqa: F811
+    report = SYNC_EXAMPLES["reconcile_store_day"]["response"]
+    services = fake({("catalog", "reconcile"): report})
+    answer = client.get("/v1/reconciliation/stores/SH-001/days/2026-12-01", headers=callers["auditor"])
+    assert answer.status_code == 200 and answer.json()["mismatched"][0]["erp_amount"] == "64.00"
+    assert services.calls[0][2] == {"store": "SH-001", "day": "2026-12-01"}
+    sheet = client.get("/v1/reconciliation/stores/SH-001/days/2026-12-01/report.csv", headers=callers["erp"])
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    rows = sheet.text.splitlines()
+    assert rows[0] == "store,SH-001,day,2026-12-01" and "ERP,412,51230.40," in rows
+    assert "missing,T-20261201-000123,128.50,,,odoo-main:4711" in rows
+    assert "mismatched,T-20261201-000201,64.00,46.00,46,odoo-main:4711" in rows
+    assert client.get("/v1/reconciliation/stores/SH-001/days/2026-13-01", headers=callers["admin"]).status_code == 422
+    assert client.get("/v1/reconciliation/stores/SH-001/days/2026-12-01", headers=callers["clerk"]).status_code == 403
+    assert client.get("/v1/reconciliation/stores/SH-001/days/2026-12-01", headers=callers["pos"]).status_code == 403

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
 from services.catalog.erp.interface import Cursor
-from services.catalog.tables import erp_connections, erp_cursors, erp_runs, erp_sales
+from services.catalog.tables import erp_connections, erp_cursors, erp_reconciliations, erp_runs, erp_sales
 
 MAX_RUN_ERRORS = 200  # a run keeps its first errors; the count goes on
 
@@ -139,3 +139,16 @@ def sales_of(tx: Tx, store: str, day: date) -> list[dict[str, Any]]:
     s = erp_sales.c
     return [dict(r) for r in tx.execute(sa.select(erp_sales).where(s.store == store, s.day == day)
                                         .order_by(s.transaction_id)).mappings()]
+
+
+def stores_with_sales(tx: Tx, day: date) -> list[str]:
+    s = erp_sales.c
+    return list(tx.execute(sa.select(s.store).where(s.day == day).distinct().order_by(s.store)).scalars())
+
+
+def save_reconciliation(tx: Tx, report: dict[str, Any]) -> None:
+    counts = {"erp_count": report["erp_count"], "ledger_count": report["ledger_count"], "matched": report["matched"],
+              **{k: len(report[k]) for k in ("missing", "extra", "mismatched")}}
+    stmt = pg_insert(erp_reconciliations).values(store=report["store"], day=report["day"], report=report, **counts)
+    tx.execute(stmt.on_conflict_do_update(index_elements=["store", "day"],
+                                          set_={**counts, "report": report, "computed_at": sa.func.now()}))

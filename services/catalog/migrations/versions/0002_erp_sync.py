@@ -1,4 +1,4 @@
-"""catalog: ERP sync connections, cursors, runs and the ERP's sales for reconciliation
+"""catalog: ERP sync connections, cursors, runs, the ERP's sales and reconciliations
 
 Revision ID: 0002
 """
@@ -74,9 +74,23 @@ def upgrade() -> None:
         sa.Column("synced_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
     )
     op.create_index("erp_sales_store_day", "erp_sales", ["store", "day"])
+    op.create_table(
+        "erp_reconciliations",
+        sa.Column("store", sa.Text(), primary_key=True),
+        sa.Column("day", sa.Date(), primary_key=True),
+        sa.Column("erp_count", sa.Integer(), nullable=False),
+        sa.Column("ledger_count", sa.Integer(), nullable=False),
+        sa.Column("matched", sa.Integer(), nullable=False),
+        sa.Column("missing", sa.Integer(), nullable=False),
+        sa.Column("extra", sa.Integer(), nullable=False),
+        sa.Column("mismatched", sa.Integer(), nullable=False),
+        sa.Column("report", JSONB(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("erp_reconciliations")
     op.drop_table("erp_sales")
     op.drop_table("erp_runs")
     op.drop_table("erp_cursors")
