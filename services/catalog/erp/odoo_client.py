@@ -48,26 +48,18 @@ class Json2Client:
         self.call("res.users", "search_read", domain=[], fields=["id"], limit=1)
 
 
-class _TimeoutTransport(xmlrpc.client.Transport):
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
+def _transport(url: str, timeout: float) -> xmlrpc.client.Transport:
+    """xmlrpc's transport with a timeout on its connections (the stdlib one waits for ever)."""
+    transport = xmlrpc.client.SafeTransport() if url.startswith("https:") else xmlrpc.client.Transport()
+    plain = transport.make_connection
 
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self._timeout
+    def make_connection(host: Any) -> http.client.HTTPConnection:
+        connection = plain(host)
+        connection.timeout = timeout
         return connection
 
-
-class _SafeTimeoutTransport(xmlrpc.client.SafeTransport):
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPSConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self._timeout
-        return connection
+    transport.make_connection = make_connection  # type: ignore[method-assign]
+    return transport
 
 
 class XmlRpcClient:
@@ -82,8 +74,7 @@ class XmlRpcClient:
 
     def _proxy(self, endpoint: str) -> xmlrpc.client.ServerProxy:
         url = f"{self.base_url}/xmlrpc/2/{endpoint}"
-        transport = (_SafeTimeoutTransport if url.startswith("https:") else _TimeoutTransport)(self.policy.timeout)
-        return xmlrpc.client.ServerProxy(url, transport=transport, allow_none=True)
+        return xmlrpc.client.ServerProxy(url, transport=_transport(url, self.policy.timeout), allow_none=True)
 
     def _once(self, endpoint: str, method: str, *args: Any) -> Any:
         try:
