@@ -9,6 +9,7 @@ from typing import Any
 
 CENT = Decimal("0.01")
 _NOT_CODE = re.compile(r"[^A-Za-z0-9_.\-]+")
+_DASHES = re.compile(r"-{2,}")
 
 
 class BadValue(ValueError):
@@ -50,7 +51,7 @@ def code(value: Any, field: str) -> str:
     """A catalog code from an ERP's name or code: characters a code may not hold become ``-``."""
     if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
         raise BadValue(field, "missing")
-    text = _NOT_CODE.sub("-", str(value).strip()).strip("-._")
+    text = _DASHES.sub("-", _NOT_CODE.sub("-", str(value).strip())).strip("-._")
     if not text:
         raise BadValue(field, f"no usable characters in {str(value)[:40]!r}")
     return text[:64]
