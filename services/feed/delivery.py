@@ -155,7 +155,8 @@ class Sender:
         extra = {"X-Loyalty-Event-Id": item["event_id"], "X-Loyalty-Delivery": str(delivery.id)}
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.config.max_attempts - delivery.attempts)),
-            wait=wait_exponential_jitter(initial=self.config.retry_initial, max=self.config.retry_max),
+            wait=wait_exponential_jitter(multiplier=self.config.retry_initial, max=self.config.retry_max,
+                                        jitter=min(1.0, self.config.retry_initial)),
             retry=retry_if_exception_type(DeliveryFailed), reraise=True,
             before_sleep=lambda state: self._failed_try(delivery.id, state))
         try:
