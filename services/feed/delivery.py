@@ -91,6 +91,7 @@ class Sender:
         self.pool = eventlet.GreenPool(config.concurrency)
         self.busy: dict[str, set[int]] = {}  # webhook id -> deliveries being tried in this process
         self.threads: set[Any] = set()
+        self.filled: dict[str, float] = {}  # webhook id -> when its queue may be filled next
         self.running = True
         self._wake = threading.Event()
 
@@ -121,7 +122,10 @@ class Sender:
             hooks = queue.active(conn)
         for hook in hooks:
             key = str(hook.id)
-            moved = queue.fill(self.engine, key, self.config.window) > 0 or moved
+            if time.monotonic() >= self.filled.get(key, 0.0):  # new events wait at most a poll interval
+                added = queue.fill(self.engine, key, self.config.window)
+                self.filled[key] = 0.0 if added else time.monotonic() + self.config.poll_seconds
+                moved = moved or added > 0
             busy = self.busy.setdefault(key, set())
             free = min(self.config.per_webhook - len(busy), self.pool.free())
             if free <= 0:
@@ -145,12 +149,12 @@ class Sender:
             self.wake()  # the member's next event may go now
 
     def deliver(self, hook: Any, delivery: Any) -> None:
-        item = queue.event(self.engine, delivery.position)
-        if item is None:
+        if delivery.event_id is None:
             queue.finish(self.engine, delivery.id, "dead", "the event left the feed (retention) before delivery",
                          tried=False)
             DELIVERIES.labels("dead").inc()
             return
+        item = reading.item(delivery)
         body = json.dumps(item, separators=(",", ":")).encode()
         extra = {"X-Loyalty-Event-Id": item["event_id"], "X-Loyalty-Delivery": str(delivery.id)}
         retrying = Retrying(

@@ -55,27 +55,22 @@ _HEADS = sa.text(
     "WHERE (leased_until IS NULL OR leased_until < now()) AND NOT (id = ANY(:busy)) ORDER BY position LIMIT :n")
 
 _CLAIM = sa.text(
-    "UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => :lease) "
+    "WITH claimed AS (UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => :lease) "
     "WHERE id = ANY(:ids) AND status = 'pending' AND (leased_until IS NULL OR leased_until < now()) "
-    "RETURNING id, position, attempts")
+    "RETURNING id, position, attempts) "
+    "SELECT c.id, c.position, c.attempts, f.event_id, f.type, f.version, f.member_id, f.occurred_at, f.recorded_at, "
+    "f.payload FROM claimed c LEFT JOIN feed_events f ON f.position = c.position ORDER BY c.position")
 
 
 def claim_heads(engine: sa.Engine, hook: Any, busy: set[int], n: int, lease_seconds: float) -> list[Any]:
-    """Up to ``n`` deliveries that are each the oldest pending one of their member, leased to us."""
+    """Up to ``n`` deliveries that are each the oldest pending one of their member, leased to us, with
+    their feed rows (``event_id`` None: the event was purged before it could be delivered)."""
     with engine.begin() as conn:
         ids = [r.id for r in conn.execute(_HEADS, {"webhook": hook.id, "round": hook.round,
                                                    "busy": list(busy), "n": n})]
         if not ids:
             return []
-        claimed = conn.execute(_CLAIM, {"ids": ids, "lease": lease_seconds}).all()
-    return sorted(claimed, key=lambda r: r.position)
-
-
-def event(engine: sa.Engine, position: int) -> dict[str, Any] | None:
-    """The feed item as the webhook receives it (None: purged by the retention meanwhile)."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(feed_events).where(feed_events.c.position == position)).first()
-    return None if row is None else reading.item(row)
+        return list(conn.execute(_CLAIM, {"ids": ids, "lease": lease_seconds}))
 
 
 def failed_try(engine: sa.Engine, delivery_id: int, error: str, lease_seconds: float) -> None:
