@@ -39,6 +39,12 @@ def item(row: Any) -> dict[str, Any]:
             "recorded_at": row.recorded_at.isoformat(), "data": row.payload}
 
 
+def of_member(tx: Tx, member_id: str) -> list[dict[str, Any]]:
+    rows = tx.execute(sa.select(feed_events).where(feed_events.c.member_id == member_id)
+                      .order_by(feed_events.c.position))
+    return [item(row) for row in rows]
+
+
 def page(tx: Tx, cursor: str | None, types: list[str] | None, limit: int) -> dict[str, Any]:
     """Items after the cursor, in feed order; ``next_cursor`` moves past filtered-out events too."""
     after = domain.decode_cursor(cursor)

@@ -99,6 +99,12 @@ class FeedService(ServiceBase):
         with self.db.transaction() as tx:
             return reading.page(tx, after, wanted, int(limit))
 
+    @rpc(expected_exceptions=EXPECTED)
+    def export_member(self, member_id: str) -> dict[str, Any]:
+        """The feed's copies of the member's changes, for a privacy export (the gateway checks who asks)."""
+        with self.db.transaction() as tx:
+            return {"feed": reading.of_member(tx, webhooks.parse_id(member_id, "member_id"))}
+
     # -- webhooks ------------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def create_webhook(self, **request: Any) -> dict[str, Any]:

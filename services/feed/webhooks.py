@@ -31,11 +31,11 @@ def view(tx: Tx, row: Any) -> dict[str, Any]:
             **_counts(tx, str(row.id))}
 
 
-def parse_id(raw: str) -> str:
+def parse_id(raw: str, field: str = "webhook_id") -> str:
     try:
         return str(uuid.UUID(str(raw)))
     except ValueError:
-        raise InvalidInput("a webhook id (UUID)", "webhook_id") from None
+        raise InvalidInput("a UUID", field) from None
 
 
 def load(tx: Tx, webhook_id: str, lock: bool = False) -> Any:
