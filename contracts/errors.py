@@ -46,6 +46,13 @@ class Conflict(ServiceError):
     http_status = 409
 
 
+class Gone(ServiceError):
+    """What was asked for existed and has been deleted for good (a feed cursor older than the retention)."""
+
+    code = "gone"
+    http_status = 410
+
+
 class InsufficientPoints(Conflict):
     """Not enough available points for a hold or a deduction."""
 
@@ -69,6 +76,6 @@ class ServiceUnavailable(ServiceError):
 
 ERRORS: dict[str, type[ServiceError]] = {
     cls.__name__: cls
-    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, InvalidEvent,
+    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, Gone, InsufficientPoints, InvalidEvent,
                 ServiceUnavailable)
 }

@@ -17,6 +17,7 @@ from contracts.catalog import CATALOG_FEED, CATALOG_MODELS
 from contracts.coupons import COUPON_MODELS
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import EVENTS
+from contracts.feed import FEED_MODELS
 from contracts.notify import NOTIFY_MODELS
 from contracts.points import POINTS_MODELS
 from contracts.rpc import RPC_MODELS
@@ -30,7 +31,8 @@ def documents() -> dict[str, dict[str, object]]:
         docs[f"events/{event_type}.v{version}.json"] = _schema(cls)
     for cls in CATALOG_FEED:  # events no service consumes yet (contracts/catalog.py)
         docs[f"feed/{cls.TYPE}.v{cls.VERSION}.json"] = _schema(cls)
-    models = {**RPC_MODELS, **POINTS_MODELS, **COUPON_MODELS, **CAMPAIGN_MODELS, **NOTIFY_MODELS, **CATALOG_MODELS}
+    models = {**RPC_MODELS, **POINTS_MODELS, **COUPON_MODELS, **CAMPAIGN_MODELS, **NOTIFY_MODELS, **CATALOG_MODELS,
+              **FEED_MODELS}
     for name, model in sorted(models.items()):
         docs[f"rpc/{name}.json"] = _schema(model)
     return docs

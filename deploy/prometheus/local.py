@@ -30,7 +30,7 @@ HOME = VAR / "prometheus"
 # which custom queries (pg-queries/) each database's exporter runs
 QUERIES = {"gateway": ("audit",), "members": ("outbox", "import-jobs"), "points": ("outbox", "points-liability"),
            "campaigns": ("outbox", "coupon-jobs"), "notify": ("outbox",),
-           "catalog": ("outbox",)}
+           "catalog": ("outbox",), "feed": ("outbox",)}
 
 
 def _targets(host: str = "127.0.0.1") -> dict[str, list[dict[str, object]]]:

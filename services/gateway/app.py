@@ -27,6 +27,7 @@ from services.gateway import (
     routes_campaigns,
     routes_catalog,
     routes_coupons,
+    routes_feed,
     routes_imports,
     routes_members,
     routes_notify,
@@ -189,7 +190,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
                    routes_points.router, routes_coupons.router, routes_campaigns.router, routes_notify.router,
-                   routes_admin.router, routes_audit.router, routes_catalog.router, routes_sync.router):
+                   routes_admin.router, routes_audit.router, routes_catalog.router, routes_sync.router,
+                   routes_feed.router):
         app.include_router(router, prefix="/v1")
     api_doc.install(app)  # error statuses, headers, examples and descriptions, from each route's metadata
     return app

@@ -1,0 +1,118 @@
+"""Webhooks on the real broker and database, delivering to local receivers that check signatures with
+the reference verifier: a receiver down for seconds gets everything afterwards, in order per member,
+each once; a refused event is retried, dead-lettered and listed, and the member's next one goes on;
+a wrong secret is refused by the receiver; the operator replays from a cursor."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from services.feed import domain
+from tests.helpers import query, wait_for
+from tests.service.feed_support import ADMIN, ERP, Receiver, accrued, publish, registered, tier
+from tests.service.notify_support import call
+
+
+def _fast_retries(monkeypatch, attempts: int) -> None:
+    for name, value in (("FEED_WEBHOOK_POLL_SECONDS", "0.1"), ("FEED_WEBHOOK_RETRY_INITIAL_SECONDS", "0.1"),
+                        ("FEED_WEBHOOK_RETRY_MAX_SECONDS", "0.5"), ("FEED_WEBHOOK_MAX_ATTEMPTS", str(attempts))):
+        monkeypatch.setenv(name, value)
+
+
+def _subscribe(feed, receiver: Receiver, types: list[str], **extra) -> dict:
+    created = call(feed, "create_webhook", caller=ERP, url=receiver.url, types=types, **extra)
+    receiver.secret = receiver.secret or created["secret"]
+    return created
+
+
+def _by_member(items: list[dict]) -> dict[str, list[int]]:
+    order: dict[str, list[int]] = {}
+    for item in items:
+        order.setdefault(item["member_id"], []).append(domain.decode_cursor(item["cursor"]))
+    return order
+
+
+def test_a_receiver_down_for_seconds_gets_everything_after_in_order_per_member_each_once(start_service, monkeypatch):
+    _fast_retries(monkeypatch, attempts=100)
+    feed = start_service("feed")
+    receiver = Receiver()
+    try:
+        hook = _subscribe(feed, receiver, ["points.accrued", "tier.changed"])
+        assert hook["secret"].startswith("whsec_") and "secret" not in call(feed, "get_webhook", caller=ADMIN,
+                                                                             webhook_id=hook["id"])
+        members = [str(uuid.uuid4()) for _ in range(5)]
+        sent = publish(*[registered(m) for m in members])  # not subscribed: never delivered
+        sent = publish(*[accrued(m, n, n) for n in range(1, 4) for m in members])
+        wait_for(lambda: len(receiver.items()) >= 15, timeout=30, message="the first 15 deliveries")
+        receiver.stop()
+        sent += publish(*[accrued(m, n, n) for n in range(4, 8) for m in members]) + publish(tier(members[0]))
+        wait_for(lambda: query("feed", "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND attempts >= 2"),
+                 timeout=30, message="deliveries failing while the receiver is down")
+        time.sleep(3)  # down for a few seconds more
+        receiver.start()
+        wait_for(lambda: len(receiver.items()) >= len(sent), timeout=60, message="every event after the outage")
+        time.sleep(0.5)  # nothing more should come
+        items = receiver.items()
+        assert sorted(i["event_id"] for i in items) == sorted(sent)  # each once, nothing else
+        for member, positions in _by_member(items).items():
+            assert positions == sorted(positions), f"member {member} out of order"
+        assert [i["data"]["points"] for i in items if i["member_id"] == members[3]] == list(range(1, 8))
+        assert call(feed, "deliveries", caller=ADMIN, webhook_id=hook["id"], status="dead") == []
+        assert call(feed, "get_webhook", caller=ADMIN, webhook_id=hook["id"])["pending"] == 0
+    finally:
+        receiver.stop()
+        call(feed, "delete_webhook", caller=ADMIN, webhook_id=hook["id"])
+
+
+def test_dead_letters_after_the_last_try_then_the_member_goes_on_and_replay_delivers_again(start_service,
+                                                                                          monkeypatch):
+    _fast_retries(monkeypatch, attempts=3)
+    feed = start_service("feed")
+    bad, good = str(uuid.uuid4()), str(uuid.uuid4())
+    receiver = Receiver(refuse=lambda item: item["member_id"] == bad and item["data"]["points"] == 2)
+    wrong = Receiver(secret="whsec_not-the-one-the-feed-holds")
+    hook = _subscribe(feed, receiver, ["points.accrued"])
+    forged = _subscribe(feed, wrong, ["points.accrued"])
+    try:
+        sent = publish(*[accrued(m, n, n) for n in (1, 2, 3) for m in (bad, good)])
+        wait_for(lambda: len(receiver.items()) == 5, timeout=30, message="all but the refused one")
+        mine = [i["data"]["points"] for i in receiver.items() if i["member_id"] == bad]
+        assert mine == [1, 3]
+        [dead] = wait_for(lambda: call(feed, "deliveries", caller=ADMIN, webhook_id=hook["id"], status="dead"),
+                          message="the dead letter listed")
+        assert (dead["member_id"], dead["attempts"], dead["last_error"]) == (bad, 3, "HTTP 500")
+        after_it = [d for d in call(feed, "deliveries", caller=ADMIN, webhook_id=hook["id"], status="delivered")
+                    if d["member_id"] == bad and d["cursor"] > dead["cursor"]]
+        assert after_it and all(d["finished_at"] >= dead["finished_at"] for d in after_it)  # only after it died
+        # the receiver holding another secret refuses every delivery: all dead, none accepted
+        wait_for(lambda: len(call(feed, "deliveries", caller=ADMIN, webhook_id=forged["id"], status="dead")) == 6,
+                 timeout=30, message="the forged deliveries dead")
+        assert wrong.items() == [] and wrong.refused_signatures == 18
+        # fixed, the operator replays from the cursor before the dead one
+        receiver.refuse = lambda item: False
+        first = next(i for i in receiver.items() if i["member_id"] == bad)
+        expected = [i["event_id"] for i in call(feed, "read", caller=ADMIN, after=first["cursor"], limit=100)["items"]
+                    if i["event_id"] in set(sent)]
+        call(feed, "replay", caller=ADMIN, webhook_id=hook["id"], after=first["cursor"])
+        wait_for(lambda: len(receiver.items()) == 5 + len(expected), timeout=30, message="the replayed events")
+        again = receiver.items()[5:]
+        assert sorted(i["event_id"] for i in again) == sorted(expected)
+        assert [i["data"]["points"] for i in again if i["member_id"] == bad] == [2, 3]
+        assert {i["event_id"] for i in receiver.items()} == set(sent)
+    finally:
+        receiver.stop()
+        wrong.stop()
+        for created in (hook, forged):
+            call(feed, "delete_webhook", caller=ADMIN, webhook_id=created["id"])
+
+
+def test_subscriptions_refuse_bad_input_naming_the_field(start_service):
+    feed = start_service("feed")
+    for kwargs, field in (({"url": "ftp://x", "types": ["points.accrued"]}, "url"),
+                          ({"url": "http://127.0.0.1:9/h", "types": ["nope.nothing"]}, "types"),
+                          ({"url": "http://127.0.0.1:9/h", "types": []}, "types")):
+        with pytest.raises(Exception) as refused:
+            call(feed, "create_webhook", caller=ADMIN, **kwargs)
+        assert getattr(refused.value, "field", None) == field
