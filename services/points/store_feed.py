@@ -1,7 +1,7 @@
 """Points' consumer of the catalog's stores (docs/catalog.md): keeps each store's time zone and
-status in its own read model, and every process holds the zones in memory, refreshed from it every
-few seconds (each replica consumes only some events), so ``inputs.zone`` reads no table per sale.
-STORE_TIMEZONES is the fallback for stores the catalog has not announced."""
+status in its own read model, and every process holds them in memory, refreshed from it every
+few seconds (each replica consumes only some events), so ``inputs.zone`` and the sales policy read
+no table per sale. STORE_TIMEZONES is the fallback for stores the catalog has not announced."""
 from __future__ import annotations
 
 import logging
@@ -18,11 +18,17 @@ from services.points.repo import store_zones
 
 log = logging.getLogger(__name__)
 ZONES: dict[str, str] = {}  # store code -> IANA zone, as the catalog last said
+STATUSES: dict[str, str] = {}  # store code -> open, closed or suspended
 REFRESH_SECONDS = float(env("POINTS_STORE_ZONES_REFRESH_SECONDS", "2"))
 
 
 def zone_of(store_code: str | None) -> str | None:
     return ZONES.get(store_code) if store_code else None
+
+
+def status_of(store_code: str) -> str | None:
+    """The store's status as the catalog last said (None: never announced)."""
+    return STATUSES.get(store_code)
 
 
 class StoreFeed(ServiceBase):
@@ -32,11 +38,14 @@ class StoreFeed(ServiceBase):
     def on_store_changed(self, tx: Tx, event: StoreChanged, envelope: Envelope) -> None:
         store = event.store
         store_zones.save(tx, store.code, store.time_zone, store.status, store.version)
-        ZONES[store.code] = store.time_zone  # this process at once; the others at their next refresh
+        # this process at once; the others at their next refresh
+        ZONES[store.code], STATUSES[store.code] = store.time_zone, store.status
 
     @timer(interval=REFRESH_SECONDS)
     def refresh_store_zones(self) -> None:
         with self.db.transaction() as tx:
             fresh = store_zones.zones(tx)
         ZONES.clear()
-        ZONES.update(fresh)
+        ZONES.update((code, zone) for code, (zone, _) in fresh.items())
+        STATUSES.clear()
+        STATUSES.update((code, status) for code, (_, status) in fresh.items())
