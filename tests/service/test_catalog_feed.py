@@ -132,3 +132,23 @@ def test_a_closed_store_is_refused_and_unknown_stores_and_skus_are_flagged(servi
     stored = scalar("points", "SELECT result FROM sales WHERE store = :s AND transaction_id = :t",
                     s=stranger_store, t=answer["transaction_id"])
     assert stored["flags"] == ["unknown_store", "unknown_sku"]
+
+
+def test_birthdays_follow_the_zone_the_catalog_gives_the_registration_store(start_service):
+    catalog, members = start_service("catalog"), start_service("members")
+    code = _store(catalog, "Asia/Shanghai")
+    _change_store(catalog, code, time_zone="America/New_York")  # not in STORE_TIMEZONES
+    wait_for(lambda: query("members", "SELECT 1 FROM store_zones WHERE code = :c AND time_zone = :z",
+                           c=code, z="America/New_York"), message="members holds the store's zone")
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    member = call(members, "register", name="Li Lei", phone=phone, channel="pos", registration_store=code,
+                  birthday="1990-03-15")["member"]
+
+    def greeted() -> list[object]:
+        return query("members", "SELECT 1 FROM outbox WHERE event_type = 'member.birthday' "
+                                "AND body->'payload'->>'member_id' = :m", m=member["member_id"])
+    # 15 March 01:00 in Shanghai, still the 14th in New York
+    call(members, "run_birthdays", at="2029-03-14T17:00:00+00:00")
+    assert greeted() == []
+    call(members, "run_birthdays", at="2029-03-15T17:00:00+00:00")
+    assert len(greeted()) == 1
