@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -37,8 +37,8 @@ class Line:
         """Its category and every one above it: a rule on a category covers its subtree."""
         return self.path or ((self.category,) if self.category is not None else ())
 
-    def in_any(self, categories: Iterable[str]) -> bool:
-        return not set(self.categories()).isdisjoint(categories)
+    def in_any(self, categories: Collection[str]) -> bool:
+        return any(category in categories for category in self.categories())
 
 
 @dataclass(frozen=True)

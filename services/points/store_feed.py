@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from nameko.timer import timer
-
 from contracts.catalog import StoreChanged
 from contracts.envelope import Envelope
 from service_runtime.base import ServiceBase
@@ -32,7 +30,8 @@ def status_of(store_code: str) -> str | None:
 
 
 class StoreFeed(ServiceBase):
-    """PointsService's base: its handler queues are declared with the service's."""
+    """PointsService's base: its handler queues are declared with the service's (catalog_feed.py
+    refreshes what it keeps)."""
 
     @subscribe("catalog", "store.changed")
     def on_store_changed(self, tx: Tx, event: StoreChanged, envelope: Envelope) -> None:
@@ -41,11 +40,11 @@ class StoreFeed(ServiceBase):
         # this process at once; the others at their next refresh
         ZONES[store.code], STATUSES[store.code] = store.time_zone, store.status
 
-    @timer(interval=REFRESH_SECONDS)
-    def refresh_store_zones(self) -> None:
-        with self.db.transaction() as tx:
-            fresh = store_zones.zones(tx)
-        ZONES.clear()
-        ZONES.update((code, zone) for code, (zone, _) in fresh.items())
-        STATUSES.clear()
-        STATUSES.update((code, status) for code, (_, status) in fresh.items())
+
+def load(tx: Tx) -> None:
+    """Every store as the read model holds it now (the processes that did not consume an event)."""
+    fresh = store_zones.zones(tx)
+    ZONES.clear()
+    ZONES.update((code, zone) for code, (zone, _) in fresh.items())
+    STATUSES.clear()
+    STATUSES.update((code, status) for code, (_, status) in fresh.items())

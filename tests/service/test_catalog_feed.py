@@ -14,7 +14,7 @@ from contracts.errors import StoreNotOpen
 from contracts.points import Program
 from tests.helpers import query, scalar, wait_for
 from tests.service.notify_support import call
-from tests.service.points_support import invariant_violations, open_account, sale
+from tests.service.points_support import execute, invariant_violations, open_account, sale
 
 ADMIN = '{"kind":"staff","id":"a-1","roles":["admin"]}'
 
@@ -152,3 +152,18 @@ def test_birthdays_follow_the_zone_the_catalog_gives_the_registration_store(star
     assert greeted() == []
     call(members, "run_birthdays", at="2029-03-15T17:00:00+00:00")
     assert len(greeted()) == 1
+
+
+def test_a_points_process_knows_the_read_model_from_its_first_sale(start_service):
+    closed, sku = _code("SHUT"), _code("CIG")
+    # as the handlers left them before this process started
+    execute("INSERT INTO store_zones (store_code, time_zone, status, version) VALUES (:c, 'Asia/Shanghai', "
+            "'closed', 3)", c=closed)
+    execute("INSERT INTO catalog_products (sku, category, category_path, excluded_from_earning, version) "
+            "VALUES (:s, NULL, '[]', true, 1)", s=sku)
+    points = start_service("points", outbox_relay=False)  # its refresh timer has not fired yet
+    member_id, _ = open_account()
+    with pytest.raises(StoreNotOpen):
+        call(points, "record_sale", **sale(member_id, "10.00", store=closed))
+    answer = call(points, "record_sale", **sale(member_id, "10.00", items=[{"sku": sku, "amount": "10.00"}]))
+    assert answer["points_earned"] == 0 and f"excluded:{sku}" in {line["rule"] for line in answer["breakdown"]}
