@@ -6,6 +6,7 @@ Every record has an integer ``version`` (ours, +1 on each change; also the gatew
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -104,6 +105,18 @@ class ProductChanges(_Strict):
     coupon_eligible: bool | None = None
 
 
+def category_path(code: str, parents: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Codes from the root down to ``code`` by ``parents`` (a code to its parent's), as a consumer's
+    read model of ``category.changed`` holds them; stops at a loop (only data written around the
+    catalog's rules can have one)."""
+    path = [code]
+    parent = parents.get(code)
+    while parent is not None and parent not in path:
+        path.append(parent)
+        parent = parents.get(parent)
+    return tuple(reversed(path))
+
+
 class Versioned(BaseModel):
     version: int = Field(ge=1, description="Also the ETag; send it as If-Match to update")
     source: str = Field(description="`manual`, or the adapter that last wrote it")
@@ -163,11 +176,10 @@ class ProductChanged(EventPayload):
     product: ProductOut
 
 
-# Registered in contracts.events.EVENTS once a service consumes them (tests/unit/test_event_routes.py:
-# an event no queue is bound for is dropped). Until then they are the catalog's feed: written to its
-# outbox like every event, their schemas under contracts/schemas/feed.
-CATALOG_EVENTS: tuple[type[EventPayload], ...] = (StoreChanged,)  # points keeps store time zones
-CATALOG_FEED: tuple[type[EventPayload], ...] = (CategoryChanged, ProductChanged)
+# Registered in contracts.events.EVENTS (each has a consumer: tests/unit/test_event_routes.py). Points
+# keeps store zones and statuses, product exclusions and the category tree; campaigns keeps stores and
+# categories to scope coupons.
+CATALOG_EVENTS: tuple[type[EventPayload], ...] = (StoreChanged, CategoryChanged, ProductChanged)
 CATALOG_MODELS: dict[str, type[BaseModel]] = {
     "StoreIn": StoreIn, "StoreOut": StoreOut, "CategoryIn": CategoryIn,
     "CategoryOut": CategoryOut, "ProductIn": ProductIn, "ProductOut": ProductOut,

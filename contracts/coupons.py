@@ -59,8 +59,16 @@ class _TemplateTerms(_Model):
     valid_from: UtcTime | None = None
     valid_until: UtcTime | None = None
     valid_days: int | None = Field(default=None, ge=1, le=3650)
-    stores: list[Code] | None = Field(default=None, max_length=1000, description="None: every store")
-    categories: list[Code] | None = Field(default=None, max_length=200)
+    stores: list[Code] | None = Field(default=None, max_length=1000,
+                                     description="None (and no regions or brands): every store")
+    regions: list[Code] | None = Field(default=None, max_length=200,
+                                       description="Stores of these regions (the catalog's); a store qualifies "
+                                                   "when stores, regions or brands name it")
+    brands: list[Code] | None = Field(default=None, max_length=200, description="Stores of these brands (the "
+                                                                                "catalog's)")
+    categories: list[Code] | None = Field(default=None, max_length=200,
+                                          description="Lines of these categories or any category below them in "
+                                                      "the catalog's tree")
     skus: list[Code] | None = Field(default=None, max_length=1000)
     stackable: bool = Field(default=False, description="False: exclusive (alone on a sale)")
     per_member_limit: int | None = Field(default=None, ge=1, le=1000)

@@ -60,6 +60,13 @@ class InsufficientPoints(Conflict):
     http_status = 409
 
 
+class StoreNotOpen(Conflict):
+    """A sale at a store the catalog has closed or suspended (docs/catalog.md); ``field`` is "store"."""
+
+    code = "store_not_open"
+    http_status = 409
+
+
 class InvalidEvent(ServiceError):
     """An event that can never be processed (bad envelope or payload): dead-letter it."""
 
@@ -76,6 +83,6 @@ class ServiceUnavailable(ServiceError):
 
 ERRORS: dict[str, type[ServiceError]] = {
     cls.__name__: cls
-    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, Gone, InsufficientPoints, InvalidEvent,
-                ServiceUnavailable)
+    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, Gone, InsufficientPoints, StoreNotOpen,
+                InvalidEvent, ServiceUnavailable)
 }

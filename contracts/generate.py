@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from contracts.campaigns import CAMPAIGN_MODELS
-from contracts.catalog import CATALOG_FEED, CATALOG_MODELS
+from contracts.catalog import CATALOG_MODELS
 from contracts.coupons import COUPON_MODELS
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import EVENTS
@@ -29,8 +29,6 @@ def documents() -> dict[str, dict[str, object]]:
     docs: dict[str, dict[str, object]] = {"envelope.json": Envelope.model_json_schema()}
     for (event_type, version), cls in sorted(EVENTS.items()):
         docs[f"events/{event_type}.v{version}.json"] = _schema(cls)
-    for cls in CATALOG_FEED:  # events no service consumes yet (contracts/catalog.py)
-        docs[f"feed/{cls.TYPE}.v{cls.VERSION}.json"] = _schema(cls)
     models = {**RPC_MODELS, **POINTS_MODELS, **COUPON_MODELS, **CAMPAIGN_MODELS, **NOTIFY_MODELS, **CATALOG_MODELS,
               **FEED_MODELS}
     for name, model in sorted(models.items()):

@@ -53,7 +53,7 @@ class Sale(_MemberRef):
 
 class RuleLine(_Model):
     rule: str = Field(description="base | category:<c> | sku:<s> | tier:<t> | bonus:<id> | cap_sale | cap_day "
-                                  "| min_spend | excluded")
+                                  "| min_spend | excluded (by the program) | excluded:<sku> (by the catalog)")
     points: int
 
 
@@ -78,6 +78,9 @@ class SaleResult(_Model):
     tier_changed: bool = False
     expiring: Expiring | None
     replayed: bool = False
+    flags: list[Literal["unknown_store", "unknown_sku"]] = Field(
+        default_factory=list, description="What the catalog did not know: a store or a SKU (accepted; see "
+                                          "docs/catalog.md)")
 
 
 class Refund(_Model):

@@ -4,5 +4,6 @@ from services.campaigns.campaigns import tables as campaign_tables  # noqa: F401
 from services.campaigns.coupons import tables as coupon_tables  # noqa: F401
 from services.campaigns.meta import metadata
 from services.campaigns.segments import tables as segment_tables  # noqa: F401
+from services.campaigns.stores import tables as store_tables  # noqa: F401
 
 __all__ = ["metadata"]

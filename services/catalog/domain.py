@@ -1,9 +1,9 @@
-"""Pure master-data rules: versions and bulk-upsert idempotency, the category tree, and the policy
-for sales naming unknown or closed stores and unknown SKUs. No I/O, no clock."""
+"""Pure master-data rules: versions and bulk-upsert idempotency, the category tree. No I/O, no clock.
+(The policy for sales naming unknown or closed stores and unknown SKUs is enforced by points, which
+holds the read model: services/points/catalog_rules.py.)"""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from contracts.errors import Conflict, InvalidInput
@@ -61,25 +61,3 @@ def check_parent(code: str, parent: str | None, parents: Mapping[str, str | None
     if code in category_path(parent, parents):
         raise InvalidInput(f"{parent!r} is {code!r} or below it: the tree would loop", "parent")
 
-
-@dataclass(frozen=True)
-class SaleCheck:
-    """How a sale's store and SKUs stand against the master data (see docs/catalog.md)."""
-
-    accept: bool
-    flags: tuple[str, ...]
-    reason: str | None = None
-
-
-def check_sale(store: Mapping[str, Any] | None, skus: list[str], known_skus: set[str]) -> SaleCheck:
-    """The policy: refuse a sale at a store that is closed or suspended (the till should not be
-    selling); accept and flag a sale from a store or with SKUs the catalog does not know yet (master
-    data lags the tills during an ERP sync, and a refused sale loses the member's points)."""
-    flags: list[str] = []
-    if store is None:
-        flags.append("unknown_store")
-    elif store["status"] != "open":
-        return SaleCheck(False, (f"store_{store['status']}",), f"store is {store['status']}")
-    if any(sku not in known_skus for sku in skus):
-        flags.append("unknown_sku")
-    return SaleCheck(True, tuple(flags))

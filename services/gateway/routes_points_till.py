@@ -42,11 +42,14 @@ router = APIRouter(tags=["points"])
 
 
 # ---- at the till -----------------------------------------------------------------------------------------
-@router.post("/points/sales", status_code=201, response_model=SaleResult, responses=REPLAYED,
+@router.post("/points/sales", status_code=201, response_model=SaleResult,
+             responses={**REPLAYED, 409: {"description": "`store_not_open` (field `store`): the catalog has the "
+                                                        "store closed or suspended (docs/catalog.md)"}},
              summary="Credit a sale's points (what the receipt prints)",
              description="Idempotent by (store, transaction_id): a retry answers 200 with the first result and "
                          "`replayed` true, never points twice. The member is given by exactly one of member_id, "
-                         "member_number and member_phone. Store-bound callers only for their stores.")
+                         "member_number and member_phone. Store-bound callers only for their stores. A store or "
+                         "SKU the catalog does not know is accepted and named in `flags`.")
 async def record_sale(body: SaleBody, request: Request, response: Response,
                       caller: Principal = allow(*AT_THE_TILL, scopes=["points:write"])) -> dict[str, Any]:
     await require_store(request, caller, body.store)

@@ -6,15 +6,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from contracts.events import MemberBirthday
-from service_runtime.config import StoreZones
+from service_runtime import store_zones
 from service_runtime.db import WorkerDb
-from services.members import domain, repo
+from services.members import domain, repo, tables
 
 
 def greet(db: WorkerDb, instant: datetime) -> int:
     """How many member.birthday events this run emitted (none twice for a member in a year)."""
     emitted = 0
-    zones = StoreZones.from_env()
+    with db.transaction() as tx:
+        zones = store_zones.current(tx, tables.store_zones)  # the catalog's, then STORE_TIMEZONES
     for zone in sorted(zones.zones()):
         local = instant.astimezone(ZoneInfo(zone)).date()
         leap_day_today = local.month == 2 and local.day == 28 and not calendar.isleap(local.year)

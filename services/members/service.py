@@ -22,8 +22,9 @@ from contracts.rpc import (
     SetConsent,
     UpdateMember,
 )
-from service_runtime.base import ServiceBase, parse_request
+from service_runtime.base import parse_request
 from service_runtime.config import env_int
+from service_runtime.store_zones import StoreZoneFeed
 from services.members import (
     birthdays,
     consents,
@@ -33,6 +34,7 @@ from services.members import (
     profile,
     registration,
     search,
+    tables,
     tags,
     views,
 )
@@ -54,9 +56,10 @@ class Cipher(DependencyProvider):
         return self.cipher
 
 
-class MembersService(ServiceBase):
+class MembersService(StoreZoneFeed):
     name = "members"
     cipher = Cipher()
+    store_zones_table = tables.store_zones
 
     def _check_self(self, member_id: str) -> None:
         if self.caller.kind == "member" and self.caller.member_id != member_id:

@@ -6,6 +6,7 @@ go through keyed blind indexes (``*_bidx``). Nothing here holds them in clear.
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from service_runtime.store_zones import table as store_zones_table
 from service_runtime.tables import runtime_metadata
 
 metadata = runtime_metadata()
@@ -119,3 +120,6 @@ birthday_greetings = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# the catalog's store time zones (fed by store.changed): birthdays on the registration store's local day
+store_zones = store_zones_table(metadata)

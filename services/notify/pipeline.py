@@ -21,9 +21,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from contracts.notify import NotificationOutcome
+from service_runtime import store_zones
 from service_runtime.config import StoreZones, env, env_int, settings_for
 from service_runtime.db import Tx, make_engine
-from services.notify import domain, repo
+from services.notify import domain, repo, tables
 from services.notify.channels import Channel, Outgoing, PermanentError, ProviderError, channel_from_env
 from services.notify.recipients import PhoneHasher
 
@@ -256,7 +257,9 @@ class Pipeline:
             return self.finish(row, "suppressed", "unknown_member")
         if contact["status"] != "active":
             return self.finish(row, "suppressed", f"member_{contact['status']}")
-        zone = self.config.zones.zone_of(row.store or contact.get("registration_store"))
+        with self.tx() as tx:  # the catalog's zone for the store; STORE_TIMEZONES for one it never announced
+            zone = store_zones.zone_of(tx, tables.store_zones, row.store or contact.get("registration_store"),
+                                       self.config.zones)
         if (row.marketing or row.template in self.config.quiet_kinds) and self.config.quiet_hours:
             release = self.config.quiet_hours.release_at(now, zone)
             if release is not None:

@@ -21,10 +21,11 @@ from contracts.events import (
     TierChanged,
 )
 from contracts.notify import MessageQuery, Preview, Receipt, SendCode, SendCodeOut, Template
-from service_runtime.base import ServiceBase, parse_request
+from service_runtime.base import parse_request
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.notify import codes, deliveries, intake, receipts, repo, templates, views
+from service_runtime.store_zones import StoreZoneFeed
+from services.notify import codes, deliveries, intake, receipts, repo, tables, templates, views
 from services.notify.pipeline import Dispatcher, Pipeline
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,10 @@ TEMPLATE_EDITORS = ("admin", "marketer")
 LOG_READERS = ("admin", "marketer", "auditor", "manager")
 
 
-class NotifyService(ServiceBase):
+class NotifyService(StoreZoneFeed):
     name = "notify"
     pipeline: Pipeline = Dispatcher()  # type: ignore[assignment]
+    store_zones_table = tables.store_zones
 
     # -- who may call (the gateway checks too) ------------------------------------------------------
     def _require(self, *roles: str) -> None:

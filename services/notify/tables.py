@@ -8,6 +8,7 @@ Rendered text is not stored (it can hold codes and names); variables are, until 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from service_runtime.store_zones import table as store_zones_table
 from service_runtime.tables import runtime_metadata
 
 metadata = runtime_metadata()
@@ -75,3 +76,6 @@ message_log = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("message_log_message", "message_id", "id"),
 )
+
+# the catalog's store time zones (fed by store.changed): quiet hours and caps by the store's local day
+store_zones = store_zones_table(metadata)

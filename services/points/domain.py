@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -30,6 +30,15 @@ class Line:
     category: str | None
     amount: Decimal
     discount: Decimal = Decimal(0)
+    path: tuple[str, ...] = ()  # the category's codes from the root down (the catalog's tree)
+    excluded: bool = False  # the catalog says this SKU earns nothing
+
+    def categories(self) -> tuple[str, ...]:
+        """Its category and every one above it: a rule on a category covers its subtree."""
+        return self.path or ((self.category,) if self.category is not None else ())
+
+    def in_any(self, categories: Collection[str]) -> bool:
+        return any(category in categories for category in self.categories())
 
 
 @dataclass(frozen=True)
@@ -126,15 +135,17 @@ def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, cur
     extras: dict[str, Decimal] = {}
     excluded = False
     for line, amount in zip(lines, paid, strict=True):
-        if line.category in program.excluded_categories or line.sku in program.excluded_skus:
-            excluded = True
+        if line.excluded or _excluded(program, line):
+            excluded = excluded or not line.excluded
             continue
         points = amount * rate
         base += points
+        # the nearest category up the tree with a multiplier
+        multiplied = next((c for c in reversed(line.categories()) if c in program.category_multipliers), None)
         if line.sku is not None and line.sku in program.sku_multipliers:
             label, factor = f"sku:{line.sku}", program.sku_multipliers[line.sku]
-        elif line.category is not None and line.category in program.category_multipliers:
-            label, factor = f"category:{line.category}", program.category_multipliers[line.category]
+        elif multiplied is not None:
+            label, factor = f"category:{multiplied}", program.category_multipliers[multiplied]
         else:
             continue
         extras[label] = extras.get(label, Decimal(0)) + points * (factor - 1)
@@ -154,8 +165,8 @@ def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, cur
             continue
         assert rule.multiplier is not None
         eligible = sum((amount * rate for line, amount in zip(lines, paid, strict=True)
-                        if line.category not in program.excluded_categories and line.sku not in program.excluded_skus
-                        and (not rule.categories or line.category in rule.categories)), Decimal(0))
+                        if not line.excluded and not _excluded(program, line)
+                        and (not rule.categories or line.in_any(rule.categories))), Decimal(0))
         exact.append((f"bonus:{bonus.rule_id}", eligible * (rule.multiplier - 1)))
     # rounded as running totals, so the lines add up to the rounded total whatever their signs
     breakdown: list[tuple[str, int]] = []
@@ -167,6 +178,8 @@ def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, cur
         shown = rounded
     if excluded:
         breakdown.append(("excluded", 0))
+    # each SKU the catalog excludes, shown earning nothing
+    breakdown.extend((f"excluded:{sku}", 0) for sku in dict.fromkeys(line.sku for line in lines if line.excluded))
     total = sum(points for _, points in breakdown)
     if program.cap_per_sale is not None and total > program.cap_per_sale:
         breakdown.append(("cap_sale", program.cap_per_sale - total))
@@ -177,6 +190,11 @@ def earn(program: Program, *, lines: Sequence[Line], sale_discount: Decimal, cur
             breakdown.append(("cap_day", room - total))
             total = room
     return Earning(total, net_total, breakdown)
+
+
+def _excluded(program: Program, line: Line) -> bool:
+    """Excluded by the program: its SKU, or its category or one above it."""
+    return line.sku in program.excluded_skus or line.in_any(program.excluded_categories)
 
 
 def cumulative_share(total: int, whole: Decimal, before: Decimal, now: Decimal) -> int:

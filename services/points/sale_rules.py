@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from contracts.errors import Conflict, NotFound
 from contracts.points import Sale
-from services.points import domain
+from services.points import catalog_rules, domain
+from services.points.catalog_rules import Catalog
 
 
 class Recorded(Protocol):
@@ -46,10 +47,11 @@ def unknown_member(sale: Sale) -> NotFound:
     return NotFound("unknown member: no member has this card number", "member_number")
 
 
-def lines(sale: Sale) -> tuple[list[domain.Line], Decimal]:
-    """The sale's lines for earning (one line of its amount when it has none) and its sale discount."""
-    out = [domain.Line(i.sku, i.category, i.amount, i.discount) for i in sale.items] or [
-        domain.Line(None, None, sale.amount)]
+def lines(sale: Sale, catalog: Catalog) -> tuple[list[domain.Line], Decimal]:
+    """The sale's lines for earning (one line of its amount when it has none), each as the catalog
+    knows its SKU (excluded, its category and path), and its sale discount."""
+    out = catalog_rules.apply([domain.Line(i.sku, i.category, i.amount, i.discount) for i in sale.items], catalog) \
+        or [domain.Line(None, None, sale.amount)]
     return out, sum((d.amount for d in sale.discounts), Decimal(0))
 
 

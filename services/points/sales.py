@@ -13,7 +13,7 @@ from contracts.errors import Conflict, InvalidInput, ServiceError
 from contracts.events import PointsAccrued, TierChanged
 from contracts.points import Expiring, Program, Refund, RefundResult, Sale, SaleResult
 from service_runtime.db import Tx, WorkerDb
-from services.points import domain, inputs, ledger, opening, ports, refunds, sale_rules
+from services.points import catalog_feed, domain, inputs, ledger, opening, ports, refunds, sale_rules
 from services.points.programs import Programs
 from services.points.repo import Account
 
@@ -115,6 +115,7 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
             if first is not None:  # answered as that sale, which was booked (only booked ones are seen)
                 outcomes[index] = cast(SaleResult, outcomes[first]).model_copy(update={"replayed": True})
                 continue
+            flags = catalog_feed.review(sale)  # a closed store's sale is refused
             member_id = batch.resolved.get(refs[index])
             account = batch.accounts.get(member_id) if member_id else None
             if account is None:
@@ -131,7 +132,7 @@ def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], con
             outcomes[index] = exc
             continue
         seen[key] = (digest, index)
-        outcomes[index] = _book(tx, batch, sale, account, version, program, earning, open_to, digest)
+        outcomes[index] = _book(tx, batch, sale, account, version, program, earning, open_to, digest, flags)
     changed = [a for a in batch.accounts.values() if a.dirty]
     if repo.write_sales(tx, batch.writes.ledger, batch.writes.lots, batch.rows, changed) != len(batch.rows):
         raise _Race()
@@ -175,7 +176,7 @@ def _earn(tx: Tx, batch: _Batch, sale: Sale, account: Account, program: Program,
         start, end = domain.local_day_bounds(sale.sold_at, inputs.zone(sale.store))
         today = sale_rules.earned_today(repo.earned_between(tx, account.member_id, start, end), batch.rows,
                                         account.member_id, start, end)
-    lines, sale_discount = sale_rules.lines(sale)
+    lines, sale_discount = sale_rules.lines(sale, catalog_feed.CATALOG)
     earning = domain.earn(program, lines=lines, sale_discount=sale_discount, currency=sale.currency,
                           tier=account.tier, store=sale.store, sold_at=sale.sold_at, bonuses=open_to,
                           earned_today=today)
@@ -183,7 +184,7 @@ def _earn(tx: Tx, batch: _Batch, sale: Sale, account: Account, program: Program,
 
 
 def _book(tx: Tx, batch: _Batch, sale: Sale, account: Account, version: int, program: Program,
-          earning: domain.Earning, open_to: list[domain.Bonus], digest: str) -> SaleResult:
+          earning: domain.Earning, open_to: list[domain.Bonus], digest: str, flags: tuple[str, ...]) -> SaleResult:
     """Credit the points (rows gathered for one insert), raise the tier if the spend now
     qualifies, and answer with the account as it is right after this sale."""
     now = batch.now
@@ -208,7 +209,7 @@ def _book(tx: Tx, batch: _Batch, sale: Sale, account: Account, version: int, pro
         store=sale.store, transaction_id=sale.transaction_id, member_id=account.member_id,
         points_earned=earning.points, breakdown=[{"rule": r, "points": p} for r, p in earning.breakdown],
         balance=account.balance, available=summary["available"], pending=summary["pending"], debt_repaid=repaid,
-        tier=account.tier, tier_changed=bool(new_tier), expiring=expiring(summary))
+        tier=account.tier, tier_changed=bool(new_tier), expiring=expiring(summary), flags=list(flags))
     batch.rows.append({"store": sale.store, "transaction_id": sale.transaction_id, "member_id": account.member_id,
                        "terminal": sale.terminal, "amount": sale.amount, "net_amount": earning.net_amount,
                        "currency": sale.currency, "sold_at": sale.sold_at, "points": earning.points,

@@ -64,11 +64,11 @@ from services.points import (
     sales,
     uploads,
 )
+from services.points.catalog_feed import CatalogFeed
 from services.points.combine import SaleCombinerProvider
 from services.points.jobs import JOBS
 from services.points.programs import ProgramProvider
 from services.points.reconcile import ReconcileEntrypoints
-from services.points.store_feed import StoreFeed
 
 log = logging.getLogger(__name__)
 limits.from_env()  # a limit setting that cannot be used stops the service at start, not at a sale
@@ -86,7 +86,7 @@ def every(seconds: int) -> Callable[[F], F]:
     return timer(interval=seconds)
 
 
-class PointsService(StoreFeed, ReconcileEntrypoints):
+class PointsService(CatalogFeed, ReconcileEntrypoints):
     name = "points"
     program_cache = ProgramProvider()
     combiner = SaleCombinerProvider()

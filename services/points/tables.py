@@ -216,3 +216,27 @@ store_zones = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# the catalog's products and categories as points needs them (fed by product.changed and
+# category.changed): what earns nothing, and the category tree for rules on a category's subtree
+catalog_products = sa.Table(
+    "catalog_products",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("category", sa.Text),
+    sa.Column("category_path", JSONB, nullable=False),
+    sa.Column("excluded_from_earning", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("catalog_products_updated", "updated_at"),
+)
+
+catalog_categories = sa.Table(
+    "catalog_categories",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("parent", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("catalog_categories_updated", "updated_at"),
+)

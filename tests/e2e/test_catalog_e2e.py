@@ -1,9 +1,11 @@
 """End to end: master data through the gateway of a platform started as `make run` starts it. An
 admin creates and changes a store (If-Match), an ERP key bulk-upserts stores twice (the rerun changes
-nothing), staff list them, and the time zone changed in the catalog lands in points' read model."""
+nothing), staff list them, the time zone changed in the catalog lands in points' read model, and a
+store closed in the catalog has its sales refused with a 409 naming the store."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -66,3 +68,26 @@ def test_stores_are_kept_through_the_gateway_and_reach_points(platform):
     erp.close()
     listed = http.get("/v1/stores", params={"region": "north", "limit": 2})
     assert listed.status_code == 200 and len(listed.json()["items"]) == 2 and listed.json()["next_cursor"]
+
+
+def test_a_store_closed_in_the_catalog_refuses_sales_naming_the_store(platform):
+    http = platform["http"]
+    code = f"E2E-{uuid.uuid4().hex[:6]}"
+    store = {"code": code, "name": "Quay", "time_zone": "Asia/Shanghai", "currency": "CNY"}
+    assert http.post("/v1/stores", json=store).status_code == 201
+    member = http.post("/v1/members", json={"name": "E2E Shopper", "phone": "135" + str(uuid.uuid4().int)[:8],
+                                            "channel": "web"})
+    assert member.status_code == 201, member.text
+
+    def sell() -> httpx.Response:
+        return http.post("/v1/points/sales", json={
+            "member_id": member.json()["member"]["member_id"], "store": code, "transaction_id": uuid.uuid4().hex[:16],
+            "amount": "10.00", "sold_at": datetime.now(UTC).isoformat()})
+    wait_for(lambda: sell().json().get("flags") == [], timeout=30, message="points knows the store")
+    closed = http.patch(f"/v1/stores/{code}", json={"status": "closed"}, headers={"If-Match": '"1"'})
+    assert closed.status_code == 200, closed.text
+    refused: list[httpx.Response] = []
+    wait_for(lambda: refused.append(sell()) or refused[-1].status_code == 409, timeout=30,
+             message="a sale at the closed store is refused")
+    error = refused[-1].json()["error"]
+    assert (error["code"], error["field"]) == ("store_not_open", "store") and f"{code} is closed" in error["message"]

@@ -264,6 +264,15 @@ def test_an_unknown_or_malformed_phone_names_member_phone_and_credits_nothing(cl
     assert services.methods() == ["members.lookup_phone"]
 
 
+def test_a_sale_at_a_store_the_catalog_closed_is_a_409_naming_the_store(client, callers, fake):
+    fake({("points", "record_sale"): RemoteError("StoreNotOpen", "store SH-001 is closed: it may not record sales",
+                                                 "store")})
+    response = client.post("/v1/points/sales", headers=callers["pos"], json=SALE)
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "store_not_open" and response.json()["error"]["field"] == "store"
+    assert "SH-001 is closed" in response.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("error, status, code", [
     (RemoteError("InsufficientPoints", "only 40 points available", "points"), 409, "insufficient_points"),
     (RemoteError("Forbidden", "not your store's hold", None), 403, "forbidden"),

@@ -18,6 +18,7 @@ from service_runtime.registry import load_service
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = {  # method -> (source service, event type); the queue is named from these and the service
     "on_birthday_for_campaigns": ("members", "member.birthday"),
+    "on_category_changed": ("catalog", "category.changed"),
     "on_member_erased": ("members", "member.erased"),
     "on_member_erased_coupons": ("members", "member.erased"),
     "on_member_merged": ("members", "member.merged"),
@@ -31,6 +32,7 @@ HANDLERS = {  # method -> (source service, event type); the queue is named from 
     "on_points_expired": ("points", "points.expired"),
     "on_points_redeemed": ("points", "points.redeemed"),
     "on_points_reversed": ("points", "points.reversed"),
+    "on_store_changed": ("catalog", "store.changed"),
     "on_tier_changed": ("points", "tier.changed"),
 }
 

@@ -1,4 +1,4 @@
-"""The catalog's pure rules: versions, bulk-upsert idempotency, the category tree, the sale policy,
+"""The catalog's pure rules: versions, bulk-upsert idempotency, the category tree,
 and the contracts' validation of time zones, currencies and prices."""
 from __future__ import annotations
 
@@ -55,20 +55,6 @@ def test_category_paths_and_loops():
     with pytest.raises(InvalidInput):
         domain.check_parent("cola", "nowhere", parents)
     assert domain.category_path("a", {"a": "b", "b": "a"}) == ["b", "a"]  # stops on a loop in stored data
-
-
-@pytest.mark.parametrize("store,skus,accept,flags", [
-    ({"status": "open"}, ["A"], True, ()),
-    (None, ["A"], True, ("unknown_store",)),
-    ({"status": "open"}, ["A", "Z"], True, ("unknown_sku",)),
-    (None, ["Z"], True, ("unknown_store", "unknown_sku")),
-    ({"status": "closed"}, ["A"], False, ("store_closed",)),
-    ({"status": "suspended"}, ["A"], False, ("store_suspended",)),
-])
-def test_the_sale_policy(store, skus, accept, flags):
-    verdict = domain.check_sale(store, skus, {"A", "B"})
-    assert (verdict.accept, verdict.flags) == (accept, flags)
-    assert (verdict.reason is None) == accept
 
 
 def test_contracts_refuse_bad_zones_currencies_and_float_prices():

@@ -17,6 +17,7 @@ from services.campaigns.campaigns import repo, rules
 from services.campaigns.coupons import interface as coupons
 from services.campaigns.segments import repo as segments
 from services.campaigns.segments.rules import parse_rule
+from services.campaigns.stores import repo as stores_repo
 
 log = logging.getLogger(__name__)
 SNAPSHOT_NS = uuid.UUID("6f1d7c52-7f0e-4a8e-9a51-3c2f7f9b2d10")
@@ -132,7 +133,9 @@ def member_days(tx: Tx, row: Any, now: datetime) -> None:
     each occurrence once (its key is remembered, and points dedupes by it too)."""
     zones = StoreZones.from_env()
     spec = row.spec
-    groups = rules.zone_groups(spec.get("stores") or [], zones.named, zones.default)
+    # the catalog's zone for each store it announced; STORE_TIMEZONES for the others
+    named = {**zones.named, **stores_repo.zones(tx)}
+    groups = rules.zone_groups(spec.get("stores") or [], named, zones.default)
     done = set(spec.get("occurrences") or [])
     fresh = []
     for occ in rules.member_day_occurrences(str(row.id), spec["recurrence"]["weekdays"], now, groups):

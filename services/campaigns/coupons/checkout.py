@@ -9,7 +9,7 @@ from typing import Any
 from contracts.coupons import AppliedCoupon, Basket, CouponRefund, CouponRefundResult, Redeem, Redemption, Validation
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
-from services.campaigns.coupons import domain, repo
+from services.campaigns.coupons import domain, repo, scope
 from services.campaigns.ids import as_uuid
 
 
@@ -49,10 +49,9 @@ def apply(tx: Tx, basket: Basket, codes: list[str], lock: bool) -> tuple[Validat
         if now >= row.valid_until:
             raise InvalidInput(f"expired at {row.valid_until.isoformat()}", field)
         rows.append(row)
-    lines = [domain.Line(sku=i.sku, amount=i.amount, qty=i.qty, category=i.category) for i in basket.items]
-    cart = domain.Basket(store=basket.store, amount=basket.amount, lines=lines)
+    found_rules = [(r.code, repo.rules_of(r.terms)) for r in rows]
     try:
-        offs = domain.combine([(r.code, repo.rules_of(r.terms)) for r in rows], cart)
+        offs = domain.combine(found_rules, scope.basket(tx, basket, [rules for _, rules in found_rules]))
     except domain.Refusal as exc:
         raise InvalidInput(exc.message, exc.field) from None
     applied = [AppliedCoupon(code=r.code, coupon_id=str(r.id), template_id=str(r.template_id), kind=r.kind,

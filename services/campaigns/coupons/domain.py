@@ -87,9 +87,21 @@ class Rules:
     gift_value: Decimal = Decimal(0)
     min_spend: Decimal = Decimal(0)
     stores: tuple[str, ...] | None = None
-    categories: tuple[str, ...] | None = None
+    categories: tuple[str, ...] | None = None  # each covers its subtree
     skus: tuple[str, ...] | None = None
     stackable: bool = False
+    regions: tuple[str, ...] | None = None  # a store qualifies by its code, its region or its brand
+    brands: tuple[str, ...] | None = None
+
+    def store_scoped(self) -> bool:
+        return self.stores is not None or self.regions is not None or self.brands is not None
+
+    def eligible(self, line: "Line") -> bool:
+        """A line this coupon applies to: every line when it names no categories or SKUs."""
+        if not (self.categories or self.skus):
+            return True
+        return bool((self.skus and line.sku in self.skus)
+                    or (self.categories and not set(line.path or (line.category,)).isdisjoint(self.categories)))
 
 
 def template_problem(rules: Rules, valid_from: datetime | None, valid_until: datetime | None,
@@ -181,6 +193,7 @@ class Line:
     amount: Decimal
     qty: Decimal = Decimal(1)
     category: str | None = None
+    path: tuple[str, ...] = ()  # the category's codes from the root down (the catalog's tree)
 
 
 @dataclass
@@ -188,6 +201,18 @@ class Basket:
     store: str
     amount: Decimal
     lines: list[Line] = field(default_factory=list)
+    region: str | None = None  # the store's, as the catalog announced it
+    brand: str | None = None
+
+    def at(self, rules: Rules) -> bool:
+        """Whether the basket's store is one the coupon is valid at."""
+        return not rules.store_scoped() or (
+            basket_in(self.store, rules.stores) or basket_in(self.region, rules.regions)
+            or basket_in(self.brand, rules.brands))
+
+
+def basket_in(value: str | None, names: tuple[str, ...] | None) -> bool:
+    return value is not None and names is not None and value in names
 
 
 class Refusal(Exception):
@@ -206,16 +231,14 @@ def eligible_amount(rules: Rules, basket: Basket) -> Decimal:
         return basket.amount
     if not basket.lines:
         raise Refusal("this coupon applies to some items only: send the basket's items", "items")
-    return sum((ln.amount for ln in basket.lines
-                if (rules.skus and ln.sku in rules.skus) or (rules.categories and ln.category in rules.categories)),
-               Decimal(0))
+    return sum((ln.amount for ln in basket.lines if rules.eligible(ln)), Decimal(0))
 
 
 def discount(rules: Rules, basket: Basket) -> Decimal:
     """The amount this coupon takes off this basket (Decimal, cents); raises Refusal when it does
     not apply. A gift coupon takes off one unit of its gift if the basket has it (else 0: the
     till hands the gift)."""
-    if rules.stores is not None and basket.store not in rules.stores:
+    if not basket.at(rules):
         raise Refusal(f"not valid at store {basket.store}", "store")
     base = eligible_amount(rules, basket)
     if base <= 0 and (rules.categories or rules.skus):
@@ -259,13 +282,13 @@ def settle(found: list[tuple[str, Rules]], basket: Basket) -> tuple[list[tuple[s
     if len(found) > 1 and any(not rules.stackable for _, rules in found):
         raise Refusal("an exclusive coupon cannot be combined with others", "codes")
     order = sorted(range(len(found)), key=lambda i: not (found[i][1].categories or found[i][1].skus))
-    left = Basket(basket.store, basket.amount, list(basket.lines))
+    left = replace(basket, lines=list(basket.lines))
     offs: dict[int, Decimal] = {}
     for i in order:
         rules = found[i][1]
         off = min(discount(rules, left), left.amount)
         offs[i] = off
-        left = Basket(left.store, left.amount - off, _take_off(left.lines, rules, off))
+        left = replace(left, amount=left.amount - off, lines=_take_off(left.lines, rules, off))
     return [(code, offs[i]) for i, (code, _) in enumerate(found)], left
 
 
@@ -282,8 +305,7 @@ def _take_off(lines: list[Line], rules: Rules, off: Decimal) -> list[Line]:
             out[at] = replace(gift, amount=gift.amount - min(off, gift.amount),
                               qty=max(gift.qty - 1, Decimal(0)))
         return out
-    eligible = [i for i, ln in enumerate(lines) if not (rules.categories or rules.skus)
-                or (rules.skus and ln.sku in rules.skus) or (rules.categories and ln.category in rules.categories)]
+    eligible = [i for i, ln in enumerate(lines) if rules.eligible(ln)]
     # in whole cents, so every share and remainder is exact
     have = {i: int(lines[i].amount / CENT) for i in eligible}
     base = sum(have.values())

@@ -31,7 +31,7 @@ def rules_of(terms: dict[str, Any]) -> domain.Rules:
                         max_discount=money("max_discount"), gift_sku=terms.get("gift_sku"),
                         gift_value=money("gift_value") or Decimal(0), min_spend=money("min_spend") or Decimal(0),
                         stores=names("stores"), categories=names("categories"), skus=names("skus"),
-                        stackable=bool(terms.get("stackable")))
+                        stackable=bool(terms.get("stackable")), regions=names("regions"), brands=names("brands"))
 
 
 def _when(value: Any) -> datetime | None:

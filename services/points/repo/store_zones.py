@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 
 from service_runtime.db import Tx
+from service_runtime.read_models import save_newer
 from services.points.tables import store_zones
 
 
 def save(tx: Tx, store_code: str, time_zone: str, status: str, version: int) -> None:
-    stmt = insert(store_zones).values(store_code=store_code, time_zone=time_zone, status=status, version=version)
-    tx.execute(stmt.on_conflict_do_update(
-        index_elements=[store_zones.c.store_code],
-        set_={"time_zone": stmt.excluded.time_zone, "status": stmt.excluded.status,
-              "version": stmt.excluded.version, "updated_at": sa.func.now()},
-        where=store_zones.c.version < stmt.excluded.version))
+    save_newer(tx, store_zones, "store_code", {"store_code": store_code, "time_zone": time_zone, "status": status,
+                                               "version": version})
 
 
-def zones(tx: Tx) -> dict[str, str]:
-    """Every known store's time zone (a few thousand stores at most)."""
-    return {row.store_code: row.time_zone for row in tx.execute(sa.select(store_zones.c.store_code,
-                                                                          store_zones.c.time_zone))}
+def zones(tx: Tx) -> dict[str, tuple[str, str]]:
+    """Every known store's (time zone, status) (a few thousand stores at most)."""
+    return {row.store_code: (row.time_zone, row.status) for row in tx.execute(
+        sa.select(store_zones.c.store_code, store_zones.c.time_zone, store_zones.c.status))}
