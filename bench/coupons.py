@@ -32,9 +32,9 @@ from typing import Any
 
 import httpx
 
+from bench.cpu import Cpu, Phase, against_ceiling, noop_ceiling
 from bench.http import Pool, on_schedule, post_json
 from bench.platform import bench, percentile, profiled, running_platform
-from bench.points import Cpu
 
 SCALES = {"small": (25, 20_000), "medium": (100, 100_000), "large": (300, 100_000)}  # sales per terminal, issue N
 STORES = [f"BENCH-{i}" for i in range(1, 5)]
@@ -86,7 +86,8 @@ async def _wait_job(client: httpx.AsyncClient, job_id: str, timeout: float) -> d
         await asyncio.sleep(0.1)
 
 
-async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_terminal: int, cpu: Cpu) -> None:
+async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_terminal: int, cpu: Cpu,
+                   env: dict[str, str]) -> None:
     terminals = len(STORES) * TERMINALS_PER_STORE
     async with httpx.AsyncClient(base_url=base, headers=admin, timeout=60,
                                  limits=httpx.Limits(max_connections=64)) as client:
@@ -151,6 +152,7 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
             alone.append((time.perf_counter() - began) * 1000)
             assert status == 200, answer
         bench("coupon_validate_alone_p50_ms", statistics.median(alone), "ms")
+        ceiling, _ = await noop_ceiling(env, cpu, 8)  # the yardstick of this run
         work = []
         for index in range(terminals):
             store = STORES[index % len(STORES)]
@@ -159,7 +161,10 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
         with profiled(cpu.var, "checkouts"):
             await asyncio.gather(*work)
         elapsed = time.perf_counter() - began
-        Cpu.report("checkouts (validate + redeem)", before, cpu.snapshot())
+        after = cpu.snapshot()
+        Cpu.report("checkouts (validate + redeem)", before, after)
+        bench("coupon_checkout_cpu_ms", Phase("checkouts", elapsed, before, after).cpu_ms(
+            len(latencies["redeem"]), "checkout (validate + redeem)"), "ms")
         rest = codes[terminals * per_terminal:]
         before = cpu.snapshot()
         await asyncio.gather(*(paced_terminal(i, pool, STORES[i % len(STORES)],
@@ -174,6 +179,7 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
         bench(f"coupon_{kind}_only_p50_ms", statistics.median(values), "ms")
         bench(f"coupon_{kind}_only_p99_ms", percentile(values, 0.99), "ms")
     bench("coupon_checkouts_per_s", len(latencies["redeem"]) / elapsed, "checkouts/s")
+    against_ceiling("coupon_checkouts", len(latencies["redeem"]) / elapsed, ceiling)
     bench("coupon_redeem_paced_p50_ms", statistics.median(paced), "ms")
     bench("coupon_redeem_paced_p99_ms", percentile(paced, 0.99), "ms")
     print(f"# coupon_redeem_p50/p99: {terminals} terminals back to back (each sends its next request as soon as "
@@ -217,7 +223,7 @@ def main() -> int:
               f"sales (validate + redeem each), then one job issuing {issue_count} coupons; {os.cpu_count()} cores, "
               "everything on this machine", flush=True)
         cpu = Cpu(Path(env["VAR_DIR"]), env["DB_NAME_PREFIX"])
-        asyncio.run(checkout(base, admin, keys, per_terminal, cpu))
+        asyncio.run(checkout(base, admin, keys, per_terminal, cpu, env))
         asyncio.run(issue(base, admin, issue_count))
     return 0
 

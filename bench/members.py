@@ -22,9 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu import Cpu, Phase, against_ceiling, noop_ceiling
 from bench.http import Pool, get_json, on_schedule
 from bench.platform import bench, percentile, profiled, running_platform
-from bench.points import Cpu
 
 SCALES = {"small": 20_000, "medium": 200_000, "large": 1_000_000}
 CLIENTS = 20
@@ -165,10 +165,18 @@ def main() -> int:
                    ["member_number"] for phone in random.sample(sample, min(200, len(sample)))]
         till = httpx.post(base + "/v1/api-keys", headers=auth,  # lookups as a till does them: masked, not audited
                           json={"name": "bench till", "kind": "pos", "store": "S-001"}).json()["key"]
+        ceiling, _ = asyncio.run(noop_ceiling(env, cpu, 8))  # the yardstick of this run
         before = cpu.snapshot()
+        started = time.perf_counter()
         with profiled(var, "lookups by phone"):
             by_phone = asyncio.run(lookups(base, till, [{"phone": p} for p in (sample * 2)[:LOOKUPS]]))
-        Cpu.report("lookups by phone", before, cpu.snapshot())
+        elapsed = time.perf_counter() - started
+        rate, after = len(by_phone) / elapsed, cpu.snapshot()
+        Cpu.report("lookups by phone", before, after)
+        bench("member_lookup_cpu_ms", Phase("lookups by phone", elapsed, before, after).cpu_ms(
+            len(by_phone), "lookup"), "ms")
+        bench("member_lookup_per_s", rate, "req/s")
+        against_ceiling("member_lookup", rate, ceiling)
         by_number = asyncio.run(lookups(base, till, [{"member_number": n} for n in (numbers * 10)[:LOOKUPS]]))
         before = cpu.snapshot()
         paced = asyncio.run(lookups(base, till, [{"phone": p} for p in (sample * 2)[:PACED_LOOKUPS // 2]] +

@@ -64,6 +64,8 @@ def _free_port() -> int:
 @contextmanager
 def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
     """(gateway base URL, admin access token, environment) of a fresh platform for one benchmark."""
+    tag = "".join(ch for ch in os.environ.get("LOYALTY_TEST_TAG", "") if ch.isalnum())
+    name = f"{name}_{tag}" if tag else name  # two checkouts benchmarking at once: their own databases and vhost
     var = Path(tempfile.mkdtemp(prefix=f"loyalty-bench-{name}-"))
     env = dict(os.environ)
     env.update({"VAR_DIR": str(var), "DB_NAME_PREFIX": f"loyalty_bench_{name}_",

@@ -9,13 +9,17 @@ now and then a sale-level discount, some tobacco and gift cards that earn nothin
 sent again as they were (a till that did not see the answer: same store, transaction id and
 body), 2% refunds of earlier sales. Figures, one `BENCH` line each:
 
-    noop_rpc_ceiling_per_s     one RPC to points.ping and back, 32 callers (see rpc_ceiling)
+    noop_rpc_ceiling_per_s     one RPC to points.ping and back, 32 callers (bench.cpu.noop_ceiling): the
+                               yardstick; `*_pct_of_ceiling` lines give a rate as a share of it
+    noop_cpu_ms                the platform's CPU per no-op RPC (bench.cpu.Phase.cpu_ms)
     gateway_healthz_per_s      the gateway's floor: /healthz (no RPC) through its middleware
     gateway_readyz_per_s       /readyz: a ping to each of the four services and a database check
     accrual_sync_*             32 terminals in a closed loop: requests/s, p50, p99 of sales
+    sale_cpu_ms                CPU of gateway, services, RabbitMQ and PostgreSQL in that phase per answer
     accrual_one_terminal_*     one terminal alone for 3 s: requests/s, p50, p99 (the latency floor)
     accrual_paced_*            open loop at 100 sales/s: p50, p99 from each sale's due time
     accrual_batch_per_s        offline uploads of 1000 sales (and refunds) per request, 3 uploaders
+    batch_item_cpu_ms          the platform's CPU per uploaded item
     accrual_sync_2procs_per_s  the closed loop again with a second points process
     ledger_discrepancies       the audit afterwards: balances against the ledger's sums, sales
                                credited twice, sales and refunds sent against those booked
@@ -32,7 +36,6 @@ import base64
 import json
 import os
 import random
-import resource
 import signal
 import socket
 import statistics
@@ -43,7 +46,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -53,8 +56,9 @@ from typing import Any
 
 import httpx
 
+from bench.cpu import Cpu, against_ceiling, measured, noop_ceiling
 from bench.http import Pool, TransportError
-from bench.platform import ROOT, bench, percentile, profiled, running_platform
+from bench.platform import ROOT, bench, percentile, running_platform
 
 # members, stores, terminals per store, seconds of each closed-loop phase, seconds paced, batches
 SCALES: dict[str, dict[str, int]] = {
@@ -311,114 +315,6 @@ class Till:
         await self.sale(store, terminal, sales)
 
 
-# ---- where the CPU went -----------------------------------------------------------------
-class Cpu:
-    """CPU seconds per process group (the platform's processes by pid file, PostgreSQL,
-    RabbitMQ, this bench) and the machine's busy time, between two snapshots."""
-
-    def __init__(self, var: Path, db_prefix: str) -> None:
-        self.var = var
-        self.prefix = db_prefix
-        self.extra: dict[str, int] = {}
-
-    @staticmethod
-    def _ticks(pid: int) -> int:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            return 0
-
-    @staticmethod
-    def _name(pid: int, comm: str) -> str:
-        """A short name for a process that is not the platform's: its command line, shortened."""
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return comm
-        words = [w.decode(errors="replace") for w in argv if w]
-        if not words:
-            return f"[{comm}]"  # a kernel thread
-        if "-m" in words[:-1]:
-            return words[words.index("-m") + 1]
-        return " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:2]))[:40]
-
-    def snapshot(self) -> dict[str, float]:
-        groups: dict[str, float] = defaultdict(float)
-        mine = {os.getpid()}
-        for pidfile in (self.var / "run").glob("*.pid"):
-            try:
-                pid = int(pidfile.read_text().strip())
-            except ValueError:
-                continue
-            groups[pidfile.stem] += self._ticks(pid) / TICK
-            mine.add(pid)
-        for name, pid in self.extra.items():
-            groups[name] += self._ticks(pid) / TICK
-            mine.add(pid)
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit() or int(proc.name) in mine:
-                continue
-            try:
-                comm = (proc / "comm").read_text().strip()
-            except OSError:
-                continue
-            ticks = self._ticks(int(proc.name)) / TICK
-            if comm == "postgres":  # backends name their database: ours, or other work's
-                try:
-                    title = (proc / "cmdline").read_bytes().decode(errors="replace")
-                except OSError:
-                    continue
-                if self.prefix in title:
-                    groups["postgres"] += ticks
-                elif " idle" in title or "(" in title:
-                    groups[f"_pid {proc.name} postgres (other databases)"] = ticks
-                else:
-                    groups["postgres (server)"] += ticks
-            elif comm == "beam.smp":
-                groups["rabbitmq"] += ticks
-            elif ticks:
-                groups[f"_pid {proc.name} {self._name(int(proc.name), comm)}"] = ticks
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        groups["bench client"] = usage.ru_utime + usage.ru_stime
-        cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        values = [int(v) for v in cpu]
-        groups["_idle"] = (values[3] + values[4]) / TICK
-        groups["_steal"] = (values[7] if len(values) > 7 else 0) / TICK
-        groups["_total"] = sum(values[:8]) / TICK
-        groups["_wall"] = time.perf_counter()
-        return dict(groups)
-
-    @staticmethod
-    def report(label: str, before: dict[str, float], after: dict[str, float]) -> None:
-        wall = after["_wall"] - before["_wall"]
-        total = after["_total"] - before["_total"]
-        busy = 100 * (1 - (after["_idle"] - before["_idle"]) / total) * (os.cpu_count() or 1) if total else 0
-        steal = 100 * (after["_steal"] - before["_steal"]) / wall
-        parts = sorted(((name, 100 * (after[name] - before.get(name, 0.0)) / wall) for name in after
-                        if not name.startswith("_")), key=lambda p: -p[1])
-        shown = ", ".join(f"{name} {share:.0f}" for name, share in parts if share >= 1)
-        others: Counter[str] = Counter()  # processes not the platform's nor this bench's (other work on the box)
-        for name in after:  # a process started in between: all its time is in between
-            if name.startswith("_pid "):
-                others[name.split(" ", 2)[2]] += 100 * (after[name] - before.get(name, 0.0)) / wall
-        rest = max(busy - sum(share for _, share in parts) - sum(others.values()), 0)
-        top = ", ".join(f"{name} {share:.0f}" for name, share in others.most_common(4) if share >= 1)
-        print(f"# cpu {label} (% of one core, {os.cpu_count()} cores): machine busy {busy:.0f}, steal {steal:.0f}; "
-              f"{shown}; other processes {sum(others.values()):.0f}{' (' + top + ')' if top else ''}, "
-              f"unattributed {rest:.0f}", flush=True)
-
-
-async def measured(cpu: Cpu, label: str, work: Callable[[], Awaitable[None]]) -> float:
-    before = cpu.snapshot()
-    started = time.perf_counter()
-    with profiled(cpu.var, label):
-        await work()
-    elapsed = time.perf_counter() - started
-    Cpu.report(label, before, cpu.snapshot())
-    return elapsed
-
-
 # ---- the phases -------------------------------------------------------------------------
 @asynccontextmanager
 async def client(base: str) -> AsyncIterator[Pool]:
@@ -429,44 +325,10 @@ async def client(base: str) -> AsyncIterator[Pool]:
         pool.close()
 
 
-async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books: Books, seconds: float) -> None:
-    """The gateway has no route that makes exactly one no-op RPC (/readyz pings every service
-    and checks the gateway's database; /healthz makes none), so the RPC round trip is measured
-    with the gateway's own RPC client from this process (one RPC to points.ping, which runs
-    SELECT 1 in points), and the HTTP side with /healthz through the gateway's middleware."""
-    from services.gateway.rpc import RpcClient
-
-    rpc = RpcClient(env["AMQP_URI"], 10)
-    rpc.start()
-    for _ in range(100):
-        if rpc.connected:
-            break
-        await asyncio.sleep(0.1)
-    calls: list[float] = []
-    failures: Counter[str] = Counter()
-
-    async def caller(deadline: float) -> None:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                await rpc.call("points", "ping")
-            except Exception as exc:  # counted and shown; the broker may be away for a moment
-                failures[type(exc).__name__] += 1
-                await asyncio.sleep(0.1)
-                continue
-            calls.append((time.perf_counter() - started) * 1000)
-
-    async def run_rpc() -> None:
-        deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(caller(deadline) for _ in range(CONCURRENT_TERMINALS)))
-
-    elapsed = await measured(cpu, "rpc points.ping", run_rpc)
-    await rpc.close()
-    bench("noop_rpc_ceiling_per_s", len(calls) / elapsed, "calls/s")
-    print(f"# noop rpc: gateway RPC client in the bench process -> points.ping -> reply, {CONCURRENT_TERMINALS} "
-          f"callers; p50 {p50(calls):.1f} ms, p99 {p99(calls):.1f} ms "
-          "(no gateway route makes exactly one no-op RPC)"
-          + (f"; FAILED calls {dict(failures)}" if failures else ""), flush=True)
+async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books: Books, seconds: float) -> float:
+    """The no-op RPC round trip (bench.cpu.noop_ceiling, the yardstick of the targets), and the
+    HTTP side alone: /healthz through the gateway's middleware, /readyz. Returns the ceiling."""
+    ceiling, failures = await noop_ceiling(env, cpu, seconds)
     for name, count in failures.items():
         books.errors[f"rpc ping {name} 0"] += count
 
@@ -491,15 +353,16 @@ async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books:
                 deadline = time.perf_counter() + seconds
                 await asyncio.gather(*(getter(deadline) for _ in range(CONCURRENT_TERMINALS)))
 
-            elapsed = await measured(cpu, f"GET {path}", run_http)
+            elapsed = (await measured(cpu, f"GET {path}", run_http)).elapsed
             bench(name, len(done) / elapsed, "req/s")
             print(f"# {path}: p50 {p50(done):.1f} ms, p99 {p99(done):.1f} ms "
                   f"({'no RPC' if path == '/healthz' else 'one ping to each of 4 services + a gateway DB check'})",
                   flush=True)
+    return ceiling
 
 
 async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: float, label: str,
-                      prefix: str, concurrent: int = CONCURRENT_TERMINALS) -> None:
+                      prefix: str, concurrent: int = CONCURRENT_TERMINALS, ceiling: float = 0.0) -> None:
     sales: list[float] = []
     refunds: list[float] = []
     terminals = fleet.terminals[:]
@@ -518,9 +381,13 @@ async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: 
             await asyncio.gather(*(terminal(i, deadline) for i in range(concurrent)))
 
         errors_before = sum(books.errors.values())
-        elapsed = await measured(cpu, label, run)
-    requests = len(sales) + len(refunds)
+        phase = await measured(cpu, label, run)
+    elapsed, requests = phase.elapsed, len(sales) + len(refunds)
     bench(f"{prefix}_per_s", requests / elapsed, "req/s")
+    if ceiling:
+        against_ceiling(prefix, requests / elapsed, ceiling)
+    if prefix == "accrual_sync":  # refunds (2%) counted as sales: the CPU of the phase per answer
+        bench("sale_cpu_ms", phase.cpu_ms(requests, "sale"), "ms")
     if prefix in ("accrual_sync", "accrual_one_terminal"):
         bench(f"{prefix}_p50_ms", p50(sales), "ms")
         bench(f"{prefix}_p99_ms", p99(sales), "ms")
@@ -561,7 +428,7 @@ async def paced(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: float)
                 tasks.append(asyncio.create_task(one(i, due)))
             await asyncio.gather(*tasks)
 
-        elapsed = await measured(cpu, f"paced {PACED_RATE}/s", run)
+        elapsed = (await measured(cpu, f"paced {PACED_RATE}/s", run)).elapsed
     bench("accrual_paced_p50_ms", p50(sales), "ms")
     bench("accrual_paced_p99_ms", p99(sales), "ms")
     print(f"# paced: {len(sales)} sales and {len(refunds)} refunds due over {seconds:.0f} s, done in {elapsed:.1f} s "
@@ -596,7 +463,7 @@ def offline_batch(fleet: Fleet, books: Books, store: str) -> list[dict[str, Any]
     return items
 
 
-async def batches(base: str, fleet: Fleet, books: Books, cpu: Cpu, count: int) -> None:
+async def batches(base: str, fleet: Fleet, books: Books, cpu: Cpu, count: int, ceiling: float) -> None:
     prepared = []  # built and encoded before the clock starts: the client's work is not the platform's
     for n in range(count):
         store = fleet.stores[n % len(fleet.stores)]
@@ -649,8 +516,11 @@ async def batches(base: str, fleet: Fleet, books: Books, cpu: Cpu, count: int) -
         async def run() -> None:
             await asyncio.gather(*(uploader() for _ in range(UPLOADERS)))
 
-        elapsed = await measured(cpu, f"offline batches ({UPLOADERS} uploaders)", run)
+        phase = await measured(cpu, f"offline batches ({UPLOADERS} uploaders)", run)
+    elapsed = phase.elapsed
     bench("accrual_batch_per_s", accepted / elapsed, "items/s")
+    bench("batch_item_cpu_ms", phase.cpu_ms(accepted, "uploaded item"), "ms")
+    against_ceiling("accrual_batch", accepted / elapsed, ceiling)
     print(f"# batches: {count} uploads of {BATCH_SIZE} items ({statistics.mean(sizes) / 1024:.0f} KiB each, largest "
           f"{max(sizes) / 1024:.0f} KiB), {accepted} accepted, {failed} failed in {elapsed:.1f} s; one upload "
           f"p50 {p50(seconds):.1f} s", flush=True)
@@ -872,18 +742,18 @@ def main() -> int:
         print(f"# set-up: {len(members)} members imported and their accounts opened in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
 
-        asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, books, min(knobs["sync_s"], 8)))
+        ceiling = asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, books, min(knobs["sync_s"], 8)))
         asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 1 points process",
-                                "accrual_sync"))
+                                "accrual_sync", ceiling=ceiling))
         # the latency floor: one terminal, nothing else going on
         asyncio.run(closed_loop(base, fleet, books, cpu, 3, "one terminal", "accrual_one_terminal", concurrent=1))
         asyncio.run(paced(base, fleet, books, cpu, knobs["paced_s"]))
-        asyncio.run(batches(base, fleet, books, cpu, knobs["batches"]))
+        asyncio.run(batches(base, fleet, books, cpu, knobs["batches"], ceiling))
         second = start_second_points(env)
         cpu.extra["points-2"] = second.pid
         try:
             asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 2 points processes",
-                                    "accrual_sync_2procs"))
+                                    "accrual_sync_2procs", ceiling=ceiling))
         finally:
             stop_process(second)
             cpu.extra.pop("points-2", None)
