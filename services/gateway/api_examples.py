@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.gateway.routes_catalog_examples import CATALOG_EXAMPLES
-from services.gateway.routes_sync_examples import SYNC_EXAMPLES
 from services.gateway.routes_feed_examples import FEED_EXAMPLES
+from services.gateway.routes_sync_examples import SYNC_EXAMPLES
 
 MEMBER = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 HOLD = "9b2d7c1e-4f3a-4e5b-8c6d-1a2b3c4d5e6f"
