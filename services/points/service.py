@@ -66,6 +66,7 @@ from services.points import (
 )
 from services.points.combine import SaleCombinerProvider
 from services.points.jobs import JOBS
+from services.points.migration_service import MigrationEntrypoints
 from services.points.programs import ProgramProvider
 from services.points.store_feed import StoreFeed
 
@@ -85,7 +86,7 @@ def every(seconds: int) -> Callable[[F], F]:
     return timer(interval=seconds)
 
 
-class PointsService(StoreFeed):
+class PointsService(StoreFeed, MigrationEntrypoints):
     name = "points"
     program_cache = ProgramProvider()
     combiner = SaleCombinerProvider()
