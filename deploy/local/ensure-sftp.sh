@@ -14,7 +14,12 @@ found() {
   command -v sshd >/dev/null
 }
 
+privsep() {  # sshd refuses to start without its privilege separation directory
+  [[ -d /run/sshd ]] || { [[ $(id -u) -eq 0 ]] && mkdir -p -m 0755 /run/sshd; } || true
+}
+
 if found; then
+  privsep
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
@@ -34,3 +39,4 @@ fi
 trap '[[ $created -eq 1 ]] && rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends openssh-server openssh-sftp-server >/dev/null
 found || { echo "sftp: ERROR: sshd still not found after installing openssh-server" >&2; exit 1; }
+privsep

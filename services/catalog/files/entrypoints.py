@@ -55,6 +55,8 @@ class FilesEntrypoints(ServiceBase):
 
     @timer(interval=POLL_SECONDS)
     def files_tick(self) -> None:
+        if os.environ.get("FILES_SCHEDULE", "on") == "off":  # on demand only (files_sync, the API)
+            return
         try:
             self._work(BATCHES_PER_TICK)
         except sftp.SftpError as exc:  # shown on the runs and in the log; the next tick tries again

@@ -86,7 +86,18 @@ def session(config: SftpConfig, timeout: float = 15.0) -> Iterator[paramiko.SFTP
         sftp.get_channel().settimeout(timeout * 4)
         yield sftp
     finally:
-        client.close()
+        _close(client)
+
+
+def _close(client: paramiko.SSHClient) -> None:
+    """Let the transport's reader thread end before its socket closes: under eventlet that thread
+    is a green thread still waiting on the socket's fd, and an fd closed under it is soon reused
+    (by a database connection) while it still listens there."""
+    transport = client.get_transport()
+    if transport is not None and transport.is_alive():
+        transport.packetizer._Packetizer__closed = True  # its next read timeout (0.1 s) ends the thread
+        transport.join(5)
+    client.close()
 
 
 def listing(sftp: paramiko.SFTPClient, directory: str) -> list[RemoteFile]:
