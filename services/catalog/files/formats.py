@@ -129,8 +129,9 @@ def _xlsx(path: Path) -> Iterator[Row]:
         for line, cells in enumerate(values, start=2):
             if not any(c is not None and str(c).strip() for c in cells):
                 continue
-            if len(cells) > len(header) and any(c is not None for c in cells[len(header):]):
-                yield line, RowProblem(None, f"values beyond the {len(header)} named columns")
+            unnamed = [c for i, c in enumerate(cells) if (i >= len(header) or not header[i]) and c is not None]
+            if unnamed:  # a value in a column the header does not name
+                yield line, RowProblem(None, f"values beyond the {sum(1 for h in header if h)} named columns")
                 continue
             yield line, {h: _cell(c) for h, c in zip(header, cells, strict=False) if h}
     finally:
