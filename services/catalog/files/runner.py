@@ -12,11 +12,13 @@ import os
 import socket
 import tempfile
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import eventlet
 import sqlalchemy as sa
 
 from service_runtime.db import WorkerDb
@@ -138,29 +140,58 @@ def _run_one(db: WorkerDb, members: Any, points: Any, config: sftp.SftpConfig | 
                 runs.release(tx, run_id, owner, f"{type(exc).__name__}: {exc}", RETRY_SECONDS)
 
 
+@dataclass
+class _InFlight:
+    batch_no: int
+    rows: int
+    errors: list[targets.RowError]
+    sending: Any  # the green thread sending it (None: nothing in it to send)
+
+
 def _send(db: WorkerDb, run: Any, owner: str, target: targets.Target, path: Path, budget: int | None
           ) -> tuple[int, bool]:
-    """Send the batches from ``run.next_batch`` on: (how many were sent, the file's end reached).
-    When the budget runs out first, the lease is let go: any worker continues at once."""
+    """Send the batches from ``run.next_batch`` on, ``target.in_flight`` at a time (the next one
+    is read and mapped while the target takes this one), saving the cursor in batch order: (how
+    many were sent, the file's end reached). When the budget runs out first, the lease is let
+    go: any worker continues at once."""
     size = mapping.BATCH_ROWS[run.kind]
+    pool = eventlet.GreenPool(target.in_flight)
+    flying: deque[_InFlight] = deque()
     sent = 0
-    for batch_no, batch in enumerate(_batches(formats.rows(path, run.format), size)):
-        if batch_no < run.next_batch:
-            continue  # in before the restart
-        if budget is not None and sent >= budget:
-            with db.transaction() as tx:
-                runs.release(tx, str(run.id), owner, "paused: batch budget spent", 0)
-            return sent, False
-        good = [(line, fields) for line, fields in batch if isinstance(fields, dict)]
-        errors = [(line, p.field, p.message) for line, p in batch if isinstance(p, formats.RowProblem)]
-        errors += target.send(batch_no, good) if good else []
-        with db.transaction() as tx:
-            runs.add_errors(tx, str(run.id), errors)
-            failed = len({line for line, _, _ in errors})
-            if not runs.advance(tx, str(run.id), owner, batch_no + 1, len(batch) - failed, failed, LEASE_SECONDS):
-                raise LeaseLost()
-        sent += 1
-    return sent, True
+    try:
+        for batch_no, batch in enumerate(_batches(formats.rows(path, run.format), size)):
+            if batch_no < run.next_batch:
+                continue  # in before the restart
+            if budget is not None and sent + len(flying) >= budget:
+                while flying:
+                    sent += _saved(db, run, owner, flying.popleft())
+                with db.transaction() as tx:
+                    runs.release(tx, str(run.id), owner, "paused: batch budget spent", 0)
+                return sent, False
+            good = [(line, fields) for line, fields in batch if isinstance(fields, dict)]
+            errors = [(line, p.field, p.message) for line, p in batch if isinstance(p, formats.RowProblem)]
+            flying.append(_InFlight(batch_no, len(batch), errors,
+                                    pool.spawn(target.send, batch_no, good) if good else None))
+            while len(flying) >= target.in_flight:
+                sent += _saved(db, run, owner, flying.popleft())
+        while flying:
+            sent += _saved(db, run, owner, flying.popleft())
+        return sent, True
+    finally:
+        for left in flying:  # stopped by an error: nothing keeps sending behind it
+            if left.sending is not None:
+                left.sending.kill()
+
+
+def _saved(db: WorkerDb, run: Any, owner: str, batch: _InFlight) -> int:
+    """Wait for a batch, then save its errors and the cursor after it."""
+    errors = batch.errors + (batch.sending.wait() if batch.sending is not None else [])
+    with db.transaction() as tx:
+        runs.add_errors(tx, str(run.id), errors)
+        failed = len({line for line, _, _ in errors})
+        if not runs.advance(tx, str(run.id), owner, batch.batch_no + 1, batch.rows - failed, failed, LEASE_SECONDS):
+            raise LeaseLost()
+    return 1
 
 
 def _finish(db: WorkerDb, run_id: str, owner: str, status: str, error: str | None,

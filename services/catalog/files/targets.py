@@ -24,6 +24,8 @@ _ITEM_FIELD = re.compile(r"^items\.(\d+)(?:\.(.*))?$")
 
 
 class Target(Protocol):
+    in_flight: int  # batches sent at once (a target with state to set up on its first batch: 1)
+
     def send(self, batch_no: int, rows: Batch) -> list[RowError]: ...
 
     def finish(self) -> list[RowError]: ...
@@ -63,6 +65,8 @@ def _mapped(rows: Batch, to: Callable[[dict[str, Any]], dict[str, Any] | RowProb
 
 
 class CatalogTarget:
+    in_flight = 1  # a category's parent may come in the batch before
+
     def __init__(self, db: WorkerDb, kind: str, source: str) -> None:
         self.db, self.spec, self.kind, self.source = db, SPECS[mapping.CATALOG_KINDS[kind]], kind, source
 
@@ -78,6 +82,8 @@ class CatalogTarget:
 
 
 class SalesTarget:
+    in_flight = 2  # points records one batch while the next is read and mapped
+
     def __init__(self, points: Any, mode: str, zone_of: Callable[[str], str | None]) -> None:
         self.points, self.mode, self.zone_of = points, mode, zone_of
 
@@ -95,6 +101,8 @@ class SalesTarget:
 class MembersTarget:
     """Through the members service's import job (validated, encrypted, deduplicated there):
     batches are numbered by their place in the file, and members takes each (job, batch) once."""
+
+    in_flight = 1  # the first batch opens the members job
 
     def __init__(self, db: WorkerDb, members: Any, run: Any, owner: str) -> None:
         self.db, self.members, self.run, self.owner = db, members, run, owner
@@ -129,6 +137,8 @@ class MembersTarget:
 
 class MigrationTarget:
     """Rows staged into a points migration import, approved and applied by admins afterwards."""
+
+    in_flight = 1  # the first batch creates the migration import
 
     def __init__(self, db: WorkerDb, points: Any, run: Any, owner: str) -> None:
         self.db, self.points, self.run, self.owner = db, points, run, owner
