@@ -101,7 +101,8 @@ def main() -> int:
             members = wait_for_accounts(points_engine(), knobs["members"])
             key = create_keys(base, token, STORES[:1])[STORES[0]]
             books = Books()
-            asyncio.run(rpc_ceiling(base, env, key, Cpu(var, env["DB_NAME_PREFIX"]), books, 5))
+            cpu = Cpu(var, env["DB_NAME_PREFIX"])
+            asyncio.run(rpc_ceiling(base, env, key, cpu, books, 5))
 
             part = server.drop / ".sales-history.csv.part"  # hidden while written: the scan skips dot files
             write_sales(part, knobs["sales"], members, rng)
@@ -109,10 +110,12 @@ def main() -> int:
             pids = {name: int((var / "run" / f"{name}.pid").read_text()) for name in IMPORTERS}
             sampler = RssSampler(pids)
             sampler.start()
+            before = cpu.snapshot()
             started = time.perf_counter()
             part.rename(server.drop / "sales-history.csv")
             run = wait_run(base, token, "sales-history.csv", timeout=max(600, knobs["sales"] / 200))
             elapsed = time.perf_counter() - started
+            Cpu.report("history import", before, cpu.snapshot())
             sampler.stop.set()
             sampler.join()
             bench("erp_history_import_sales_per_s", int(str(run["rows_ok"])) / elapsed, "sales/s")
