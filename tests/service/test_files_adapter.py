@@ -5,12 +5,14 @@ nothing twice; a run stopped mid-file resuming at its cursor; historical sales t
 but earn nothing; members through the members import."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.errors import Forbidden
+from contracts.errors import Conflict, Forbidden, InvalidInput
 from tests.helpers import query, scalar
 from tests.service.files_support import ADMIN, CLERK, ERP, drop, put_csv, put_jsonl, put_xlsx, sshd  # noqa: F401
 from tests.service.notify_support import call
@@ -158,3 +160,30 @@ def test_members_file_goes_through_the_members_import(drop, start_service):  # n
     assert _errors(catalog, run["run_id"]) == [(3, "phone")]
     job = query("members", "SELECT rows_created, status FROM import_jobs WHERE id = :j", j=run["target_ref"])[0]
     assert (job.rows_created, job.status) == (2, "done")
+
+
+def test_an_uploaded_file_runs_like_a_dropped_one(drop, start_service):  # noqa: F811
+    catalog = start_service("catalog")
+    t = _tag()
+    body = (f"code,name,time_zone,currency,status\nU{t}1,Upload One,Asia/Shanghai,CNY,open\n"
+            f"U{t}2,Upload Two,Asia/Nowhere,CNY,open\n").encode()
+    run = call(catalog, "upload_open", caller=ERP, name="stores-upload.csv", kind="stores", format="csv")
+    assert run["status"] == "uploading"
+    half = len(body) // 2
+    for seq, part in enumerate((body[:half], body[half:])):  # chunks, as the gateway streams them
+        call(catalog, "upload_chunk", caller=ERP, run_id=run["run_id"], seq=seq,
+             data=base64.b64encode(part).decode())
+    closed = call(catalog, "upload_close", caller=ERP, run_id=run["run_id"], size=len(body),
+                  sha256=hashlib.sha256(body).hexdigest())
+    assert closed["status"] == "pending"
+    with pytest.raises(Conflict):  # closed: no more chunks
+        call(catalog, "upload_chunk", caller=ERP, run_id=run["run_id"], seq=2, data="")
+    call(catalog, "files_sync", caller=ERP)
+    done = call(catalog, "file_run", caller=ERP, run_id=run["run_id"])
+    assert (done["status"], done["rows_ok"], done["rows_failed"], done["source"]) == ("done", 1, 1, "api")
+    assert _errors(catalog, run["run_id"]) == [(3, "time_zone")]
+    assert call(catalog, "get", caller=CLERK, kind="store", key=f"U{t}1")["source"] == "api"
+    assert scalar("catalog", "SELECT count(*) FROM file_chunks WHERE run_id = :r", r=run["run_id"]) == 0
+    with pytest.raises(InvalidInput) as bad:
+        call(catalog, "upload_open", caller=ERP, name="sales.csv", kind="sales")
+    assert bad.value.field == "mode"
