@@ -11,12 +11,23 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from contracts.errors import Conflict, Forbidden, InvalidInput
+from service_runtime.config import database_url
 from tests.helpers import query, scalar
 from tests.service.files_support import ADMIN, CLERK, ERP, drop, put_csv, put_jsonl, put_xlsx, sshd  # noqa: F401
 from tests.service.notify_support import call
 from tests.service.points_support import invariant_violations, open_account
+
+
+def _catalog_sql(sql: str, **params: object) -> None:
+    engine = sa.create_engine(database_url("catalog"), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql), params)
+    finally:
+        engine.dispose()
 
 
 def _tag() -> str:
@@ -100,7 +111,12 @@ def test_history_sales_are_recorded_earn_nothing_and_a_stopped_run_resumes(drop,
     run = _runs(catalog, [path.name])[path.name]
     assert (run["status"], run["next_batch"], run["mode"]) == ("pending", 1, "history")
     assert scalar("points", "SELECT count(*) FROM sales WHERE store = :s", s=f"S{t}") == 999
-    rest = call(catalog, "files_sync", caller=ADMIN)  # a later run resumes at batch 1
+    # as a worker killed mid-file leaves it: held by its owner until the lease runs out
+    _catalog_sql("UPDATE file_runs SET owner = 'killed-worker', lease_until = now() + interval '1 hour' "
+                 "WHERE id = :r", r=run["run_id"])
+    assert call(catalog, "files_sync", caller=ADMIN)["batches"] == 0
+    _catalog_sql("UPDATE file_runs SET lease_until = now() - interval '1 second' WHERE id = :r", r=run["run_id"])
+    rest = call(catalog, "files_sync", caller=ADMIN)  # the lease ran out: another worker resumes at batch 1
     assert rest["batches"] == 2 and rest["finished"] == 1
     run = _runs(catalog, [path.name])[path.name]
     assert (run["status"], run["rows_ok"], run["rows_failed"]) == ("done", 2498, 2)
