@@ -82,7 +82,7 @@ class CatalogTarget:
 
 
 class SalesTarget:
-    in_flight = 2  # points records one batch while the next is read and mapped
+    in_flight = 4  # points records batches side by side (its database waits overlap) while the next is read
 
     def __init__(self, points: Any, mode: str, zone_of: Callable[[str], str | None]) -> None:
         self.points, self.mode, self.zone_of = points, mode, zone_of
