@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
+.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
 
 help:
 	@echo "make run     set up everything and start the platform in the background (PROMETHEUS=1: Prometheus too)"
@@ -79,7 +79,7 @@ test-faults: venv
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
-bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed
+bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp
 
 bench-slice: venv infra
 	$(PY) -m bench.slice
@@ -99,6 +99,10 @@ bench-notify: venv infra
 
 bench-feed: venv infra
 	$(PY) -m bench.feed
+# the files adapter's historical-sales import, through a private sshd (deploy/local/ensure-sftp.sh installs it)
+bench-erp: venv infra
+	@bash deploy/local/ensure-sftp.sh
+	$(PY) -m bench.erp
 
 # Operations (deploy/prometheus, deploy/grafana, deploy/k8s, backups): promtool, kustomize, restore drill.
 ops-tools:

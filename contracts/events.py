@@ -226,7 +226,7 @@ class TierChanged(EventPayload):
     old_tier: str
     new_tier: str
     direction: Literal["up", "down"]
-    reason: Literal["sale", "evaluation", "merge", "program", "refund"]
+    reason: Literal["sale", "evaluation", "merge", "program", "refund", "migration"]
     changed_at: datetime
 
 

@@ -89,7 +89,7 @@ class ActivityResult(_Model):
 class LedgerEntry(_Model):
     entry_id: int
     kind: str = Field(description="accrual | activity | redemption | reversal | redemption_refund | expiry | "
-                                  "adjustment | debt_repayment | merge_in | merge_out")
+                                  "adjustment | debt_repayment | merge_in | merge_out | migration")
     points: int = Field(description="Signed change of the balance")
     store: str | None = Field(description="Store whose points these are (issuing store)")
     at_store: str | None = Field(description="Store where it happened")

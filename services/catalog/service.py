@@ -8,8 +8,8 @@ from typing import Any, TypeVar, cast
 from nameko import rpc as nameko_rpc
 
 from contracts.errors import Forbidden, InvalidInput
-from service_runtime.base import ServiceBase
 from services.catalog import browse, maintain
+from services.catalog.files.entrypoints import FilesEntrypoints
 from services.catalog.kinds import SPECS, Spec
 from services.catalog.sync_entrypoints import SyncEntrypoints
 
@@ -25,7 +25,7 @@ def _spec(kind: str) -> Spec:
     return spec
 
 
-class CatalogService(SyncEntrypoints, ServiceBase):
+class CatalogService(SyncEntrypoints, FilesEntrypoints):
     name = "catalog"
 
     def _may_read(self) -> None:

@@ -2,7 +2,7 @@
 products. Each row carries our version, the source that last wrote it, that source's own version
 (bulk upserts are idempotent on it) and when it was last synced."""
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from service_runtime.tables import runtime_metadata
 
@@ -132,4 +132,51 @@ erp_reconciliations = sa.Table(  # the reconciliation job's result per store and
     sa.Column("mismatched", sa.Integer, nullable=False),
     sa.Column("report", JSONB, nullable=False),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+# the files adapter's durable cursor: one row per file seen (by source, name, size and mtime), the
+# batches of it already taken (next_batch) and a lease held by the worker running it
+file_runs = sa.Table(
+    "file_runs", metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),  # the SFTP connection's name, or "api"
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime", sa.BigInteger, nullable=True),
+    sa.Column("sha256", sa.Text, nullable=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=True),
+    sa.Column("format", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("next_batch", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_ok", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("target_ref", sa.Text, nullable=True),  # the members import job or points migration import
+    sa.Column("owner", sa.Text, nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_by", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('uploading', 'pending', 'done', 'failed', 'skipped')", name="file_runs_status"),
+    sa.Index("file_runs_identity", "source", "name", "size", "mtime", unique=True,
+             postgresql_where=sa.text("source <> 'api'")),
+    sa.Index("file_runs_pending", "created_at", postgresql_where=sa.text("status = 'pending'")),
+)
+
+file_errors = sa.Table(
+    "file_errors", metadata,
+    sa.Column("run_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("field", sa.Text, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+# a file uploaded through the API, kept until its run is over
+file_chunks = sa.Table(
+    "file_chunks", metadata,
+    sa.Column("run_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )

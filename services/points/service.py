@@ -67,6 +67,7 @@ from services.points import (
 from services.points.catalog_feed import CatalogFeed
 from services.points.combine import SaleCombinerProvider
 from services.points.jobs import JOBS
+from services.points.migration_service import MigrationEntrypoints
 from services.points.programs import ProgramProvider
 from services.points.reconcile import ReconcileEntrypoints
 
@@ -86,7 +87,7 @@ def every(seconds: int) -> Callable[[F], F]:
     return timer(interval=seconds)
 
 
-class PointsService(CatalogFeed, ReconcileEntrypoints):
+class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     name = "points"
     program_cache = ProgramProvider()
     combiner = SaleCombinerProvider()

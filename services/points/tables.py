@@ -91,6 +91,8 @@ sales = sa.Table(
     sa.Column("redeemed_returned", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("sales_member_time", "member_id", "sold_at"),
+    # imported from a legacy system in history-only mode: recorded, earned nothing
+    sa.Column("history", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 refunds = sa.Table(
@@ -239,4 +241,48 @@ catalog_categories = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("catalog_categories_updated", "updated_at"),
+)
+
+# moving a chain onto the platform: a legacy program's balances and tiers, staged, approved, applied
+migration_imports = sa.Table(
+    "migration_imports",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False, server_default="staging"),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("approved_by", sa.Text, nullable=True),
+    sa.Column("rows_staged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_applied", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("points_total", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("kind IN ('balances', 'tiers')", name="migration_imports_kind"),
+    sa.CheckConstraint("status IN ('staging', 'approved', 'applied', 'rejected')", name="migration_imports_status"),
+)
+
+# each staged row once per (import, row key): staging the same file again stages nothing twice
+migration_rows = sa.Table(
+    "migration_rows",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("row_key", sa.Text, primary_key=True),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("payload", JSONB, nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+migration_errors = sa.Table(
+    "migration_errors",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("row_key", sa.Text, nullable=True),
+    sa.Column("field", sa.Text, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
 )

@@ -37,7 +37,7 @@ _FORM_ROUTES = {"/v1/auth/token"}  # OAuth2's password flow posts a form
 # uploads read by the route itself as a stream, with their own size limit and content types;
 # never buffered here, and not replayed by Idempotency-Key (importing the same file twice
 # creates nothing twice anyway)
-_STREAMED_ROUTES = {"/v1/members/imports"}
+_STREAMED_ROUTES = {"/v1/members/imports", "/v1/files/uploads"}
 _NO_IDEMPOTENCY_PREFIX = "/v1/auth/"  # responses carry fresh secrets: never stored, never replayed
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
 _OPERATIONS = ("/healthz", "/readyz")  # polled by the orchestrator: never rate limited
