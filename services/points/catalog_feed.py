@@ -64,18 +64,17 @@ class CatalogFeed(store_feed.StoreFeed):
 
     catalog_at_start = _LoadAtStart()
 
+    # every process, this one included, takes the change from the table at its next refresh: memory
+    # changed here before the commit would stay wrong if the transaction failed (refreshes are incremental)
     @subscribe("catalog", "product.changed")
     def on_product_changed(self, tx: Tx, event: ProductChanged, envelope: Envelope) -> None:
         p = event.product
         catalog_repo.save_product(tx, p.sku, p.category, p.category_path, p.excluded_from_earning, p.version)
-        # this process at once; the others at their next refresh
-        CATALOG.products[p.sku] = catalog_rules.Product(p.category, p.excluded_from_earning, tuple(p.category_path))
 
     @subscribe("catalog", "category.changed")
     def on_category_changed(self, tx: Tx, event: CategoryChanged, envelope: Envelope) -> None:
         category = event.category
         catalog_repo.save_category(tx, category.code, category.parent, category.version)
-        CATALOG.parents[category.code] = category.parent
 
     @timer(interval=store_feed.REFRESH_SECONDS)
     def refresh_catalog(self) -> None:

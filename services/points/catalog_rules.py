@@ -53,14 +53,15 @@ def sku_flags(skus: Sequence[str], catalog: Catalog) -> tuple[str, ...]:
 
 def apply(lines: Sequence[domain.Line], catalog: Catalog) -> list[domain.Line]:
     """Each line as the catalog knows its SKU: excluded from earning or not, its category filled
-    in when the till sent none, and its category's path for rules on a category's subtree."""
+    in when the till sent none, and its category's path for rules on a category's subtree (an
+    unknown SKU's category too, when the catalog knows the category)."""
     out = []
     for line in lines:
         product = catalog.products.get(line.sku) if line.sku is not None else None
-        if product is None:
-            out.append(line)
+        category = line.category or (product.category if product is not None else None)  # the till's wins
+        if category is None:
+            out.append(replace(line, excluded=product is not None and product.excluded))
             continue
-        category = line.category or product.category  # what the till says wins
-        path = catalog.path(category, product) if category is not None else ()
-        out.append(replace(line, category=category, path=path, excluded=product.excluded))
+        out.append(replace(line, category=category, path=catalog.path(category, product),
+                           excluded=product is not None and product.excluded))
     return out

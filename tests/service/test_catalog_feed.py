@@ -123,6 +123,9 @@ def test_a_closed_store_is_refused_and_unknown_stores_and_skus_are_flagged(servi
     balance = call(points, "get_account", member_id)["balance"]
     with pytest.raises(StoreNotOpen):
         call(points, "record_sale", **sale(member_id, "10.00", store=code))
+    upload = call(points, "record_batch", items=[{**sale(member_id, "10.00", store=code), "kind": "sale"}])
+    assert upload["results"][0]["error"] == {"code": "store_not_open", "field": "items.0.store",
+                                             "message": f"store {code} is closed: it may not record sales"}
     assert call(points, "get_account", member_id)["balance"] == balance  # nothing written
 
     stranger_store = _code("NEW")

@@ -64,7 +64,9 @@ def test_a_line_without_a_category_takes_the_catalogs_and_what_the_till_says_win
     applied = catalog_rules.apply([Line("COLA", None, D(1)), Line("COLA", "food", D(1)), Line("X", "soda", D(1))],
                                   TREE)
     assert [(line.category, line.path) for line in applied] == [
-        ("soda", ("food", "drinks", "soda")), ("food", ("food",)), ("soda", ())]
+        ("soda", ("food", "drinks", "soda")), ("food", ("food",)), ("soda", ("food", "drinks", "soda"))]
+    assert catalog_rules.apply([Line("X", None, D(1)), Line(None, None, D(1))], TREE) == [
+        Line("X", None, D(1)), Line(None, None, D(1))]
 
 
 def test_a_category_rule_covers_its_subtree():
