@@ -80,7 +80,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "member.when": ("When", "时间"),
     "member.kind": ("Kind", "类型"),
     "member.store_col": ("Store", "门店"),
-    "member.reference": ("Reference", "单号"),
+    "member.reference": ("Reference or reason", "单号或原因"),
     "member.coupons": ("Coupons", "优惠券"),
     "member.coupon_code": ("Code", "券码"),
     "member.valid_until": ("Valid until", "有效期至"),

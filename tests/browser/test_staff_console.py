@@ -1,0 +1,156 @@
+"""The staff console in a real browser: roles and store scope as the API enforces them."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import BrowserContext, expect
+
+from tests.browser.conftest import csrf_of, register_member, sale, shot, staff_login
+
+
+def test_a_clerk_finds_a_member_and_sees_masked_data(context: BrowserContext, platform: dict[str, Any]) -> None:
+    member = register_member(platform, "Zhou Xun")
+    page = context.new_page()
+    staff_login(page, "b.clerk")
+    page.get_by_label("Search by").select_option("phone")
+    page.get_by_label("Search for").fill(member["plain_phone"])
+    page.get_by_role("button", name="Search").click()
+    row = page.locator("#results tbody tr")
+    expect(row).to_have_count(1)
+    masked = member["plain_phone"][:3] + "****" + member["plain_phone"][-4:]
+    expect(row.locator(".phone")).to_have_text(masked)
+    shot(page, "desk-search")
+    row.get_by_role("link").click()
+    expect(page.locator("h1")).to_contain_text("Zhou Xun")
+    expect(page.locator("#phone")).to_have_text(masked)
+    expect(page.locator("#masked")).to_be_visible()
+    assert member["plain_phone"] not in page.content()
+    # a clerk may not adjust, edit or erase: none of it is offered
+    for form in ("#adjust-form", "#edit-form", "#erase-form"):
+        expect(page.locator(form)).to_have_count(0)
+    shot(page, "member-clerk")
+
+    page.goto("/desk?by=member_number&q=" + member["member_number"])
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+
+
+def test_a_manager_adjusts_points_and_the_audit_log_shows_it(context: BrowserContext, browser: Any,
+                                                             platform: dict[str, Any]) -> None:
+    member = register_member(platform, "Sun Li")
+    sale(platform, member["member_id"], "100.00")
+    page = context.new_page()
+    staff_login(page, "b.manager")
+    page.goto(f"/members/{member['member_id']}")
+    expect(page.locator("#phone")).to_have_text("+86" + member["plain_phone"])  # their store: full contact data
+    before = int(page.locator("#balance").inner_text())
+    page.get_by_label("Points (negative to take away)").fill("25")
+    page.get_by_label("Reason").fill("goodwill: late delivery")
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("status")).to_contain_text(f"balance {before + 25}")
+    expect(page.locator("#balance")).to_have_text(str(before + 25))
+    expect(page.locator("table.history")).to_contain_text("goodwill: late delivery")
+    shot(page, "member-manager")
+
+    auditor = browser.new_context(base_url=platform["console"], locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        audit = auditor.new_page()
+        staff_login(audit, "b.auditor")
+        audit.get_by_role("link", name="Audit log").click()
+        expect(audit.locator("#chain")).to_contain_text("unaltered")
+        audit.get_by_label("Action").fill("points.adjusted")
+        audit.get_by_role("button", name="Filter").click()
+        entry = audit.locator("#audit tbody tr").filter(has_text=member["member_id"][:8]).first
+        expect(entry).to_contain_text("b.manager")
+        expect(entry).to_contain_text("goodwill: late delivery")
+        shot(audit, "audit-log")
+    finally:
+        auditor.close()
+
+
+def test_an_edit_needs_the_version_read_and_shows_the_apis_answer(context: BrowserContext,
+                                                                  platform: dict[str, Any]) -> None:
+    member = register_member(platform, "Qian Bo")
+    page = context.new_page()
+    staff_login(page, "b.manager")
+    page.goto(f"/members/{member['member_id']}")
+    page.get_by_label("Name", exact=True).fill("Qian Bo Jr")
+    # someone else changes the member first: the console sends the version it read (If-Match) and shows the 409
+    changed = platform["http"].patch(f"/v1/members/{member['member_id']}", json={"tags": ["vip"]},
+                                     headers={"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert page.locator("h1").inner_text().startswith("Qian Bo")
+    page.reload()
+    page.get_by_label("Name", exact=True).fill("Qian Bo Jr")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("h1")).to_contain_text("Qian Bo Jr")
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+
+
+def test_a_role_denied_an_action_does_not_see_it_and_gets_403_forcing_it(context: BrowserContext,
+                                                                        platform: dict[str, Any]) -> None:
+    member = register_member(platform, "Wu Yue")
+    page = context.new_page()
+    staff_login(page, "b.clerk")
+    expect(page.get_by_role("link", name="Audit log")).to_have_count(0)
+    expect(page.get_by_role("link", name="Campaigns")).to_have_count(0)
+    forced = page.goto("/audit")
+    assert forced is not None and forced.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("not open to your role")
+    shot(page, "forbidden")
+    page.goto(f"/members/{member['member_id']}")
+    answer = context.request.post(f"/members/{member['member_id']}/adjust", form={
+        "csrf": csrf_of(page), "points": "1000", "reason": "forced", "form_key": "forced-1"}, max_redirects=0)
+    assert answer.status == 403
+    assert "not open to your role" in answer.text()
+    balance = platform["http"].get(f"/v1/members/{member['member_id']}/points")
+    assert balance.status_code in (200, 404) and (balance.status_code == 404 or balance.json()["balance"] == 0)
+
+
+def test_forms_need_the_sessions_csrf_token_and_pages_carry_the_security_headers(
+        context: BrowserContext, platform: dict[str, Any]) -> None:
+    page = context.new_page()
+    response = page.goto("/login")
+    assert response is not None
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    cookie = next(c for c in context.cookies() if c["name"] == "console_sid")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    stale = context.request.post("/login", form={"csrf": "not-the-token", "username": "b.clerk",
+                                                 "password": "whatever"}, max_redirects=0)
+    assert stale.status == 403
+    # nothing of the session is readable by scripts: no token in storage, the cookie hidden from document.cookie
+    staff_login(page, "b.clerk")
+    assert page.evaluate("document.cookie") == ""
+    stored = page.evaluate("Object.values(localStorage).concat(Object.values(sessionStorage))")
+    sid = next(c for c in context.cookies() if c["name"] == "console_sid")["value"]
+    assert not [v for v in stored if "eyJ" in v or sid in v]  # htmx keeps only the current path there
+
+
+def test_wrong_passwords_meet_the_apis_lockout(context: BrowserContext, platform: dict[str, Any]) -> None:
+    made = platform["http"].post("/v1/staff", json={"username": "b.locked", "password": "a-long-password-1",
+                                                    "roles": ["clerk"], "stores": ["SH-001"]})
+    assert made.status_code == 201, made.text
+    page = context.new_page()
+    page.goto("/login")
+    for _ in range(5):
+        page.get_by_label("Username").fill("b.locked")
+        page.get_by_label("Password").fill("wrong password")
+        page.locator("main form button[type=submit]").click()
+        expect(page.get_by_role("alert")).to_contain_text("wrong username or password")
+    page.get_by_label("Username").fill("b.locked")
+    page.get_by_label("Password").fill("a-long-password-1")
+    page.locator("main form button[type=submit]").click()
+    expect(page.get_by_role("alert")).to_contain_text("too many failed logins")
+
+
+def test_the_language_switch_changes_every_label(context: BrowserContext, platform: dict[str, Any]) -> None:
+    page = context.new_page()
+    staff_login(page, "b.clerk")
+    page.get_by_role("button", name="Language").click()
+    expect(page.get_by_role("heading", name="会员服务台")).to_be_visible()
+    expect(page.get_by_label("查找方式")).to_be_visible()
+    page.get_by_role("button", name="语言").click()
+    expect(page.get_by_role("heading", name=re.compile("Member desk"))).to_be_visible()
