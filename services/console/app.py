@@ -9,7 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from services.console import routes_audit, routes_auth, routes_desk, routes_me, routes_member
+from services.console import (
+    routes_audit,
+    routes_auth,
+    routes_campaigns,
+    routes_desk,
+    routes_me,
+    routes_member,
+    routes_segments,
+)
 from services.console.access import Permissions
 from services.console.api import Api
 from services.console.sessions import COOKIE, LANGS, SessionStore
@@ -36,7 +44,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.state.sessions = SessionStore(settings.session_idle_seconds)
     app.state.permissions = Permissions()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for module in (routes_auth, routes_desk, routes_member, routes_audit, routes_me):
+    for module in (routes_auth, routes_desk, routes_member, routes_audit, routes_me, routes_segments,
+                   routes_campaigns):
         app.include_router(module.router)
 
     @app.middleware("http")
