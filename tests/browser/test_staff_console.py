@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import BrowserContext, expect
@@ -154,3 +155,23 @@ def test_the_language_switch_changes_every_label(context: BrowserContext, platfo
     expect(page.get_by_label("查找方式")).to_be_visible()
     page.get_by_role("button", name="语言").click()
     expect(page.get_by_role("heading", name=re.compile("Member desk"))).to_be_visible()
+
+
+def test_an_auditor_reads_reports_with_charts_and_downloads_them_as_csv(context: BrowserContext,
+                                                                        platform: dict[str, Any]) -> None:
+    member = register_member(platform, "Zheng Kai")
+    sale(platform, member["member_id"], "80.00")
+    page = context.new_page()
+    staff_login(page, "b.auditor")
+    page.get_by_role("link", name="Reports").click()
+    page.get_by_label("Store", exact=True).fill("SH-001")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("img", name="Outstanding points per day")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("Points at SH-001"))).to_be_visible()
+    expect(page.locator("#liability tbody")).to_contain_text("SH-001")
+    shot(page, "reports")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV (every page)").first.click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "day,store,bucket,points,value"
+    assert any(",SH-001,store," in line for line in lines[1:])
