@@ -25,7 +25,6 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "var" / "artifacts" /
 PASSWORD = "browser-test-" + secrets.token_urlsafe(12)
 STAFF = {"clerk": ["SH-001"], "manager": ["SH-001"], "marketer": None, "auditor": None}
 
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="session")

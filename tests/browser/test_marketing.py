@@ -7,11 +7,14 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.conftest import shot, staff_login
 
 MEMBERS = 10
+
+pytestmark = pytest.mark.e2e
 
 
 def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_group(

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.conftest import login_code, register_member, sale, shot
+
+pytestmark = pytest.mark.e2e
 
 
 def test_a_member_logs_in_checks_in_and_exchanges_points_for_a_coupon(phone_context: BrowserContext,

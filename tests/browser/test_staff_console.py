@@ -5,9 +5,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.conftest import csrf_of, register_member, sale, shot, staff_login
+
+pytestmark = pytest.mark.e2e
 
 
 def test_a_clerk_finds_a_member_and_sees_masked_data(context: BrowserContext, platform: dict[str, Any]) -> None:
