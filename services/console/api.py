@@ -47,7 +47,8 @@ class Api:
 
     async def call(self, method: str, path: str, session: Session | None = None, *, client_ip: str | None = None,
                    params: dict[str, Any] | None = None, json: Any = None, data: dict[str, str] | None = None,
-                   headers: dict[str, str] | None = None, idempotency_key: str | None = None) -> ApiResult:
+                   content: bytes | None = None, headers: dict[str, str] | None = None,
+                   idempotency_key: str | None = None) -> ApiResult:
         sent = dict(headers or {})
         if client_ip:
             sent["X-Forwarded-For"] = client_ip
@@ -55,27 +56,28 @@ class Api:
             sent["Idempotency-Key"] = idempotency_key
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         used = session.access_token if session is not None else None
-        result = await self._send(method, path, session, clean, json, data, sent)
+        body = {"json": json, "data": data, "content": content}
+        result = await self._send(method, path, session, clean, body, sent)
         if result.status == 401 and session is not None and session.refresh_token and await self._refresh(session,
                                                                                                           used):
-            result = await self._send(method, path, session, clean, json, data, sent)
+            result = await self._send(method, path, session, clean, body, sent)
         return result
 
-    async def _send(self, method: str, path: str, session: Session | None, params: dict[str, Any], json: Any,
-                    data: dict[str, str] | None, headers: dict[str, str]) -> ApiResult:
+    async def _send(self, method: str, path: str, session: Session | None, params: dict[str, Any],
+                    body: dict[str, Any], headers: dict[str, str]) -> ApiResult:
         if session is not None and session.access_token:
             headers = {**headers, "Authorization": f"Bearer {session.access_token}"}
         headers.setdefault("X-Request-ID", str(uuid.uuid4()))
         try:
-            response = await self.client.request(method, path, params=params, json=json, data=data, headers=headers)
+            response = await self.client.request(method, path, params=params, headers=headers, **body)
         except httpx.HTTPError as exc:
             return ApiResult(503, {"error": {"code": "api_unreachable", "message": f"the API did not answer ({exc})",
                                              "request_id": headers["X-Request-ID"]}})
         try:
-            body = response.json() if response.content else {}
+            answer = response.json() if response.content else {}
         except ValueError:
-            body = {"error": {"code": str(response.status_code), "message": response.text[:200]}}
-        return ApiResult(response.status_code, body, dict(response.headers))
+            answer = {"error": {"code": str(response.status_code), "message": response.text[:200]}}
+        return ApiResult(response.status_code, answer, dict(response.headers))
 
     async def _refresh(self, session: Session, used: str | None) -> bool:
         """Trade the refresh token for new tokens (the API rotates it on every use)."""
@@ -86,7 +88,7 @@ class Api:
 
     async def _refresh_now(self, session: Session) -> bool:
         result = await self._send("POST", "/v1/auth/refresh", None, {},
-                                  {"refresh_token": session.refresh_token}, None, {})
+                                  {"json": {"refresh_token": session.refresh_token}}, {})
         if not result.ok:
             session.access_token = session.refresh_token = None
             return False

@@ -16,6 +16,7 @@ from services.console import (
     routes_desk,
     routes_me,
     routes_member,
+    routes_ops,
     routes_reports,
     routes_segments,
 )
@@ -46,7 +47,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.state.permissions = Permissions()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for module in (routes_auth, routes_desk, routes_member, routes_audit, routes_me, routes_segments,
-                   routes_campaigns, routes_reports):
+                   routes_campaigns, routes_reports, routes_ops):
         app.include_router(module.router)
 
     @app.middleware("http")

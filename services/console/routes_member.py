@@ -105,6 +105,23 @@ async def erase(request: Request, member_id: uuid.UUID) -> Response:
     return await _after(request, result, member_id, translate(current.lang, "member.erased"))
 
 
+@router.post("/members/{member_id}/merge")
+async def merge(request: Request, member_id: uuid.UUID) -> Response:
+    """Another member (by card number) merged into this one: their points, coupons and number lead here."""
+    current = require(request, "staff")
+    form = await posted(request)
+    number = form.get("other_number", "").strip()
+    found = await call(request, "GET", "/v1/members", params={"member_number": number})
+    others = [m for m in found.items() if m["member_id"] != str(member_id)]
+    if not found.ok or not others:
+        error = found.error if not found.ok else {"code": "not_found", "field": "other_number",
+                                                   "message": translate(current.lang, "member.merge_unknown")}
+        return await member_page(request, member_id, error=error, status_code=found.status if not found.ok else 404)
+    result = await call(request, "POST", f"/v1/members/{member_id}/merge",
+                        json={"merged_member_id": others[0]["member_id"]}, idempotency_key=form.get("form_key"))
+    return await _after(request, result, member_id, translate(current.lang, "member.merged", number=number))
+
+
 @router.post("/members/{member_id}/consents/{channel}")
 async def consent(request: Request, member_id: uuid.UUID, channel: str) -> Response:
     current = require(request, "staff")

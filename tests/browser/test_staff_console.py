@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,31 @@ def test_an_auditor_reads_reports_with_charts_and_downloads_them_as_csv(context:
     lines = Path(download.value.path()).read_text().splitlines()
     assert lines[0] == "day,store,bucket,points,value"
     assert any(",SH-001,store," in line for line in lines[1:])
+
+
+def test_an_admin_imports_members_with_a_progress_bar_and_merges_a_duplicate(
+        context: BrowserContext, platform: dict[str, Any], tmp_path: Path) -> None:
+    good, twin = ("136" + f"{uuid.uuid4().int % 10**8:08d}" for _ in range(2))
+    upload = tmp_path / "members.csv"
+    upload.write_text("external_id,name,phone,registration_store\n"
+                      f"C-{good},Import Good,{good},SH-001\nC-bad,Import Bad,12345,SH-001\n"
+                      f"C-{twin},Import Twin,{twin},SH-001\n")
+    page = context.new_page()
+    staff_login(page, "admin", platform["admin_password"])
+    page.get_by_role("link", name="Imports").click()
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#rows-created")).to_have_text("2", timeout=30_000)  # htmx polls the job until done
+    expect(page.locator("#rows-failed")).to_have_text("1")
+    expect(page.locator("#import-errors")).to_contain_text("phone")
+    shot(page, "import")
+
+    found = platform["http"].get("/v1/members", params={"phone": good}).json()["items"][0]
+    duplicate = platform["http"].get("/v1/members", params={"phone": twin}).json()["items"][0]
+    page.goto(f"/members/{found['member_id']}")
+    page.get_by_label("The duplicate's member number").fill(duplicate["member_number"])
+    page.get_by_role("button", name="Merge a duplicate into this member").click()
+    expect(page.get_by_role("status")).to_contain_text("merged into this one")
+    page.goto("/desk?by=member_number&q=" + duplicate["member_number"])
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    expect(page.locator("#results tbody tr")).to_contain_text("Import Good")
