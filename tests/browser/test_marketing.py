@@ -25,13 +25,25 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_grou
         made = http.post("/v1/members", json={"name": f"Marketing {i}", "registration_store": store,
                                               "phone": "135" + f"{uuid.uuid4().int % 10**8:08d}"})
         assert made.status_code == 201, made.text
-    template = http.post("/v1/coupons/templates", json={"name": "满100减20", "kind": "threshold", "min_spend": "100.00",
-                                                        "amount": "20.00", "valid_days": 30})
-    assert template.status_code == 201, template.text
+    template = f"满100减20 {store}"
 
     page = context.new_page()
     staff_login(page, "b.marketer")
     expect(page.get_by_role("link", name="Audit log")).to_have_count(0)
+    page.get_by_role("link", name="Coupon templates").click()
+    page.get_by_label("Name", exact=True).fill(template)
+    page.get_by_label("Type").select_option("threshold")
+    page.get_by_label("Amount off").fill("20.00")
+    page.get_by_label("Minimum spend").fill("100.00")
+    page.get_by_label("Valid days from issue").fill("30")
+    page.get_by_label("Preview: a basket of").fill("120.00")
+    expect(page.locator("#template-preview")).to_contain_text("gets 20.00 off and pays 100.00")  # live, by htmx
+    page.get_by_label("Preview: a basket of").fill("99.00")
+    expect(page.locator("#template-preview")).to_contain_text("gets 0.00 off")
+    shot(page, "coupon-templates")
+    page.get_by_role("button", name="Create template").click()
+    expect(page.locator("#templates")).to_contain_text(template)
+
     page.get_by_role("link", name="Segments").click()
     page.get_by_label("Name", exact=True).fill(f"Shoppers of {store}")
     page.get_by_label("Field 1").select_option("store")
@@ -52,7 +64,7 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_grou
     page.get_by_role("link", name="New campaign for this segment").click()
     page.get_by_label("Name", exact=True).fill(f"Coupons for {store}")
     page.get_by_label("Type").select_option("coupon_drop")
-    page.get_by_label("Coupon template").select_option(template.json()["template_id"])
+    page.get_by_label("Coupon template").select_option(label=f"{template} (threshold)")
     page.get_by_label("Control group share (0-1)").fill("0.5")
     page.get_by_role("button", name="Create draft").click()
     expect(page.locator("#campaign-status")).to_have_text("draft")

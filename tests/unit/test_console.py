@@ -114,3 +114,22 @@ def test_sessions_rotate_at_login_expire_when_idle_and_check_csrf_tokens() -> No
     assert second.lang == "en"
     second.last_seen -= 61
     assert store.get(second.sid) is None
+
+
+def test_the_template_preview_shows_what_a_whole_basket_would_get() -> None:
+    from services.console.routes_templates import basket_preview, template_body
+
+    threshold = {"kind": "threshold", "amount": "20.00", "min_spend": "100.00"}
+    assert basket_preview({**threshold, "basket": "120"}) == {"basket": Decimal("120.00"), "off": Decimal("20.00"),
+                                                              "pay": Decimal("100.00")}
+    assert basket_preview({**threshold, "basket": "99.99"})["off"] == Decimal("0.00")
+    nine = {"kind": "percent", "price_percent": "90", "max_discount": "15.00"}
+    assert basket_preview({**nine, "basket": "100"})["off"] == Decimal("10.00")
+    assert basket_preview({**nine, "basket": "500"})["off"] == Decimal("15.00")
+    assert basket_preview({"kind": "cash", "amount": "30", "basket": "12.50"})["pay"] == Decimal("0.00")
+    assert basket_preview({"kind": "percent", "basket": "100"}) is None  # a number missing: no preview yet
+    assert basket_preview({"kind": "cash", "amount": "x", "basket": "1"}) is None
+    body = template_body({"name": "满100减20", "kind": "threshold", "amount": "20.00", "min_spend": "100.00",
+                          "valid_days": "30", "budget_count": "ten", "stores": "SH-001", "stackable": "on"})
+    assert body == {"name": "满100减20", "kind": "threshold", "amount": "20.00", "min_spend": "100.00",
+                    "valid_days": 30, "budget_count": "ten", "stores": ["SH-001"], "stackable": True}
