@@ -42,7 +42,11 @@ async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | Non
     if not member.ok:
         return api_error_page(request, member)
     record = member.body
-    return render(request, "member.html", status_code=status_code, m=record,
+    stores = require(request, "staff").stores
+    # the API refuses a store-bound caller's changes to another store's member (edit, merge, erase):
+    # not offered, and the API still decides
+    in_scope = stores is None or record.get("registration_store") in stores
+    return render(request, "member.html", status_code=status_code, m=record, in_scope=in_scope,
                   version=member.headers.get("etag", "").strip('"') or record.get("version"),
                   account=account, history=history, coupons=coupons, consents=_consents(consents), messages=messages,
                   next_history=page_link(request, hcursor=history.next_cursor) if history and history.next_cursor

@@ -207,3 +207,21 @@ def test_an_admin_imports_members_with_a_progress_bar_and_merges_a_duplicate(
     page.goto("/desk?by=member_number&q=" + duplicate["member_number"])
     expect(page.locator("#results tbody tr")).to_have_count(1)
     expect(page.locator("#results tbody tr")).to_contain_text("Import Good")
+
+
+def test_a_store_bound_manager_changes_only_their_stores_members(context: BrowserContext,
+                                                                 platform: dict[str, Any]) -> None:
+    elsewhere = register_member(platform, "Ma Lan", store="BJ-001")
+    masked = elsewhere["plain_phone"][:3] + "****" + elsewhere["plain_phone"][-4:]
+    page = context.new_page()
+    staff_login(page, "b.manager")  # bound to SH-001
+    page.goto("/desk?by=phone&q=" + elsewhere["plain_phone"])  # a phone lookup reaches the whole chain
+    expect(page.locator("#results tbody tr .phone")).to_have_text(masked)
+    page.goto(f"/members/{elsewhere['member_id']}")
+    expect(page.locator("#phone")).to_have_text(masked)  # another store's member: masked even for a manager
+    for form in ("#edit-form", "#merge-form", "#erase-form"):
+        expect(page.locator(form)).to_have_count(0)
+    forced = context.request.post(f"/members/{elsewhere['member_id']}/edit", form={
+        "csrf": csrf_of(page), "version": "1", "name": "Forced", "orig_name": "Ma Lan"}, max_redirects=0)
+    assert forced.status == 403 and "store" in forced.text()
+    assert platform["http"].get(f"/v1/members/{elsewhere['member_id']}").json()["name"] == "Ma Lan"
