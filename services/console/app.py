@@ -53,6 +53,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def sessions_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path.startswith("/static/") or request.url.path in ("/healthz", "/favicon.ico"):
+            plain = await call_next(request)  # no session for probes and assets
+            plain.headers["X-Content-Type-Options"] = "nosniff"
+            return plain
         store: SessionStore = app.state.sessions
         sid = request.cookies.get(COOKIE)
         session = store.get(sid)
@@ -60,7 +64,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             wanted = request.headers.get("Accept-Language", "zh")[:2].lower()
             session = store.new("en" if wanted == "en" else "zh")
         request.state.session = session
-        if not app.state.permissions.loaded and not request.url.path.startswith("/static"):
+        if not app.state.permissions.loaded:
             document = await app.state.api.call("GET", "/openapi.json")
             if document.ok:
                 app.state.permissions.load(document.body)
@@ -76,8 +80,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
-        if not request.url.path.startswith("/static"):
-            response.headers["Cache-Control"] = "no-store"
+        response.headers["Cache-Control"] = "no-store"
         if current.lang in LANGS:
             response.headers["Content-Language"] = "zh-CN" if current.lang == "zh" else "en"
         return response

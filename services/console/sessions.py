@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 COOKIE = "console_sid"
+ANONYMOUS_IDLE_SECONDS = 1800  # a session nobody logged in with (a login page opened) goes sooner
 LANGS = ("zh", "en")
 
 
@@ -57,7 +58,7 @@ class SessionStore:
         session = self._sessions.get(sid or "")
         if session is None:
             return None
-        if time.monotonic() - session.last_seen > self.idle_seconds:
+        if time.monotonic() - session.last_seen > self._idle(session):
             self._sessions.pop(session.sid, None)
             return None
         session.last_seen = time.monotonic()
@@ -74,5 +75,8 @@ class SessionStore:
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for sid in [s.sid for s in self._sessions.values() if now - s.last_seen > self.idle_seconds]:
+        for sid in [s.sid for s in self._sessions.values() if now - s.last_seen > self._idle(s)]:
             self._sessions.pop(sid, None)
+
+    def _idle(self, session: Session) -> int:
+        return self.idle_seconds if session.kind else min(self.idle_seconds, ANONYMOUS_IDLE_SECONDS)

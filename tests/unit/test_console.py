@@ -133,3 +133,12 @@ def test_the_template_preview_shows_what_a_whole_basket_would_get() -> None:
                           "valid_days": "30", "budget_count": "ten", "stores": "SH-001", "stackable": "on"})
     assert body == {"name": "满100减20", "kind": "threshold", "amount": "20.00", "min_spend": "100.00",
                     "valid_days": 30, "budget_count": "ten", "stores": ["SH-001"], "stackable": True}
+
+
+def test_a_session_nobody_logged_in_with_ends_sooner() -> None:
+    store = SessionStore(idle_seconds=8 * 3600)
+    anonymous, staffed = store.new(), store.new()
+    staffed.kind = "staff"
+    anonymous.last_seen -= 3600
+    staffed.last_seen -= 3600
+    assert store.get(anonymous.sid) is None and store.get(staffed.sid) is staffed
