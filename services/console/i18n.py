@@ -278,6 +278,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "template.create": ("Create template", "创建模板"),
     "template.terms": ("Terms", "规则"),
     "template.issued": ("Issued", "已发放"),
+    "segment.issue": ("Issue a coupon to every member", "向全部成员发券"),
+    "segment.issue_template": ("Coupon template", "优惠券模板"),
+    "segment.skipped": ("Skipped", "跳过"),
 }
 
 

@@ -1,6 +1,7 @@
 """Segments: the list, a rule builder with a live size preview (htmx), a segment with its size."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi import APIRouter, Request
@@ -55,5 +56,30 @@ async def segment(request: Request, segment_id: uuid.UUID) -> Response:
     found = await call(request, "GET", f"/v1/segments/{segment_id}")
     if not found.ok:
         return api_error_page(request, found)
-    size = await call(request, "GET", f"/v1/segments/{segment_id}/preview", params={"sample": 10})
-    return render(request, "segment.html", seg=found.body, result=size, form_key=str(uuid.uuid4()))
+    size, templates = await asyncio.gather(
+        call(request, "GET", f"/v1/segments/{segment_id}/preview", params={"sample": 10}),
+        call(request, "GET", "/v1/coupons/templates", params={"limit": 100}))
+    return render(request, "segment.html", seg=found.body, result=size, form_key=str(uuid.uuid4()),
+                  templates=templates.items())
+
+
+@router.post("/segments/{segment_id}/coupons")
+async def issue(request: Request, segment_id: uuid.UUID) -> Response:
+    """A coupon to every member of the segment: a job in the campaigns service, followed on its page."""
+    require(request, "staff")
+    form = await posted(request)
+    started = await call(request, "POST", f"/v1/segments/{segment_id}/coupons",
+                         json={"template_id": form.get("template_id", ""), "request_id": form.get("form_key", "")})
+    if not started.ok:
+        return api_error_page(request, started)
+    return see_other(f"/issue-jobs/{started.body['job_id']}")
+
+
+@router.get("/issue-jobs/{job_id}")
+async def issue_job(request: Request, job_id: uuid.UUID) -> Response:
+    require(request, "staff")
+    job = await call(request, "GET", f"/v1/coupons/issue-jobs/{job_id}")
+    if not job.ok:
+        return api_error_page(request, job)
+    fragment = request.headers.get("HX-Request") == "true"
+    return render(request, "_issue_job.html" if fragment else "issue_job.html", job=job.body)

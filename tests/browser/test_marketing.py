@@ -61,6 +61,12 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_grou
     page.get_by_role("button", name="Save segment").click()
     expect(page.locator("#segment-size strong")).to_have_text(str(MEMBERS))
 
+    segment_url = page.url
+    page.get_by_label("Coupon template").select_option(label=f"{template} (threshold)")
+    page.get_by_role("button", name="Issue a coupon to every member").click()
+    expect(page.locator("#issued")).to_have_text(str(MEMBERS), timeout=30_000)  # htmx follows the job
+    shot(page, "issue-job")
+    page.goto(segment_url)
     page.get_by_role("link", name="New campaign for this segment").click()
     page.get_by_label("Name", exact=True).fill(f"Coupons for {store}")
     page.get_by_label("Type").select_option("coupon_drop")
