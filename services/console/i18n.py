@@ -281,6 +281,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "segment.issue": ("Issue a coupon to every member", "向全部成员发券"),
     "segment.issue_template": ("Coupon template", "优惠券模板"),
     "segment.skipped": ("Skipped", "跳过"),
+    "member.changes": ("Changes to the record", "资料变更记录"),
+    "member.in_audit": ("This member in the audit log", "在审计日志中查看该会员"),
 }
 
 

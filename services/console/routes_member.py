@@ -33,12 +33,13 @@ async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | Non
                       error: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     require(request, "staff")
     base = f"/v1/members/{member_id}"
-    member, account, history, coupons, consents, messages = await asyncio.gather(
-        call(request, "GET", base), _part(request, "get_account", base + "/points"),
+    member, (account, history, coupons, consents, messages, changes) = await asyncio.gather(call(
+        request, "GET", base), asyncio.gather(_part(request, "get_account", base + "/points"),
         _part(request, "points_history", base + "/points/history", limit=20, cursor=hcursor),
         _part(request, "member_coupons", base + "/coupons", limit=50),
         _part(request, "member_consents", base + "/consents"),
-        _part(request, "member_messages", base + "/messages", limit=10))
+        _part(request, "member_messages", base + "/messages", limit=10),
+        _part(request, "member_history", base + "/history", limit=10)))
     if not member.ok:
         return api_error_page(request, member)
     record = member.body
@@ -49,6 +50,7 @@ async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | Non
     return render(request, "member.html", status_code=status_code, m=record, in_scope=in_scope,
                   version=member.headers.get("etag", "").strip('"') or record.get("version"),
                   account=account, history=history, coupons=coupons, consents=_consents(consents), messages=messages,
+                  changes=changes,
                   next_history=page_link(request, hcursor=history.next_cursor) if history and history.next_cursor
                   else None, first_history=page_link(request, hcursor=None) if hcursor else None,
                   error=error, form_key=str(uuid.uuid4()), channels=CONSENT_CHANNELS)
