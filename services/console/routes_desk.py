@@ -6,6 +6,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.console.i18n import translate
 from services.console.web import api_error_page, call, page_link, posted, render, require, see_other
 
 router = APIRouter()
@@ -15,7 +16,7 @@ SEARCH_BY = {"phone": "phone", "member_number": "member_number", "name": "name_p
 @router.get("/desk")
 async def desk(request: Request, by: str = "phone", q: str = "", cursor: str | None = None) -> Response:
     current = require(request, "staff")
-    found, error, next_url = None, None, None
+    found, error, next_url, status = None, None, None, 200
     if q.strip():
         param = SEARCH_BY.get(by, "phone")
         result = await call(request, "GET", "/v1/members", params={param: q.strip(), "cursor": cursor, "limit": 20})
@@ -25,8 +26,8 @@ async def desk(request: Request, by: str = "phone", q: str = "", cursor: str | N
             found = result.items()
             next_url = page_link(request, cursor=result.next_cursor) if result.next_cursor else None
         else:
-            error = result.error
-    return render(request, "desk.html", status_code=200 if error is None else 422 if error.get("field") else 200,
+            error, status = result.error, result.status
+    return render(request, "desk.html", status_code=status,
                   by=by, q=q, found=found, error=error, next_url=next_url,
                   first_url=page_link(request, cursor=None) if cursor else None,
                   default_store=(current.stores or ("",))[0], form_key=str(uuid.uuid4()), form={})
@@ -47,11 +48,7 @@ async def register(request: Request) -> Response:
                       register_error=result.error, default_store=(current.stores or ("",))[0],
                       form_key=str(uuid.uuid4()), form=form, next_url=None, first_url=None)
     member = result.body["member"]
-    current.notices.append(_t(current.lang, "member.registered" if result.body.get("created") else "member.existing"))
+    current.notices.append(translate(current.lang, "member.registered" if result.body.get("created")
+                                     else "member.existing"))
     return see_other(f"/members/{member['member_id']}")
 
-
-def _t(lang: str, key: str, **values: object) -> str:
-    from services.console.i18n import translate
-
-    return translate(lang, key, **values)

@@ -225,3 +225,21 @@ def test_a_store_bound_manager_changes_only_their_stores_members(context: Browse
         "csrf": csrf_of(page), "version": "1", "name": "Forced", "orig_name": "Ma Lan"}, max_redirects=0)
     assert forced.status == 403 and "store" in forced.text()
     assert platform["http"].get(f"/v1/members/{elsewhere['member_id']}").json()["name"] == "Ma Lan"
+
+
+def test_a_clerk_registers_a_member_and_a_bad_field_shows_the_apis_message(context: BrowserContext,
+                                                                           platform: dict[str, Any]) -> None:
+    page = context.new_page()
+    staff_login(page, "b.clerk")
+    page.get_by_label("Name", exact=True).fill("Han Xue")
+    page.get_by_label("Phone", exact=True).fill("12345")
+    page.get_by_role("button", name="Register a member").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Field: phone")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Han Xue")  # what was typed stays
+    phone = "139" + f"{uuid.uuid4().int % 10**8:08d}"
+    page.get_by_label("Phone", exact=True).fill(phone)
+    page.get_by_role("button", name="Register a member").click()
+    expect(page.get_by_role("status")).to_contain_text("Member registered")
+    expect(page.locator("h1")).to_contain_text("Han Xue")
+    expect(page.locator("#phone")).to_have_text(phone[:3] + "****" + phone[-4:])
