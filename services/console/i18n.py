@@ -172,6 +172,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "campaign.new_for_segment": ("New campaign for this segment", "为该客群创建活动"),
     "campaign.create": ("Create draft", "创建草稿"),
     "campaign.type": ("Type", "类型"),
+    "campaign.segment": ("Segment", "客群"),
     "campaign.starts": ("Starts", "开始"),
     "campaign.ends": ("Ends", "结束"),
     "campaign.control_share": ("Control group share (0-1)", "对照组比例（0-1）"),
