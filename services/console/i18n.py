@@ -44,6 +44,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "desk.register": ("Register a member", "登记新会员"),
     "list.next": ("Next page", "下一页"),
     "list.first": ("First page", "第一页"),
+    "list.pages": ("Pages", "翻页"),
     "member.name": ("Name", "姓名"),
     "member.phone": ("Phone", "手机号"),
     "member.email": ("Email", "邮箱"),

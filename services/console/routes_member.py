@@ -25,18 +25,20 @@ async def _part(request: Request, operation: str, path: str, **params: Any) -> A
 
 
 @router.get("/members/{member_id}")
-async def member_route(request: Request, member_id: uuid.UUID, hcursor: str | None = None) -> Response:
-    return await member_page(request, member_id, hcursor)
+async def member_route(request: Request, member_id: uuid.UUID, hcursor: str | None = None,
+                       ccursor: str | None = None) -> Response:
+    return await member_page(request, member_id, hcursor, ccursor)
 
 
 async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | None = None,
-                      error: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+                      ccursor: str | None = None, error: dict[str, Any] | None = None,
+                      status_code: int = 200) -> Response:
     require(request, "staff")
     base = f"/v1/members/{member_id}"
     member, (account, history, coupons, consents, messages, changes) = await asyncio.gather(call(
         request, "GET", base), asyncio.gather(_part(request, "get_account", base + "/points"),
         _part(request, "points_history", base + "/points/history", limit=20, cursor=hcursor),
-        _part(request, "member_coupons", base + "/coupons", limit=50),
+        _part(request, "member_coupons", base + "/coupons", limit=20, cursor=ccursor),
         _part(request, "member_consents", base + "/consents"),
         _part(request, "member_messages", base + "/messages", limit=10),
         _part(request, "member_history", base + "/history", limit=10)))
@@ -53,6 +55,8 @@ async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | Non
                   changes=changes,
                   next_history=page_link(request, hcursor=history.next_cursor) if history and history.next_cursor
                   else None, first_history=page_link(request, hcursor=None) if hcursor else None,
+                  next_coupons=page_link(request, ccursor=coupons.next_cursor) if coupons and coupons.next_cursor
+                  else None, first_coupons=page_link(request, ccursor=None) if ccursor else None,
                   error=error, form_key=str(uuid.uuid4()), channels=CONSENT_CHANNELS)
 
 
