@@ -179,6 +179,10 @@ def test_an_auditor_reads_reports_with_charts_and_downloads_them_as_csv(context:
     lines = Path(download.value.path()).read_text().splitlines()
     assert lines[0] == "day,store,bucket,points,value"
     assert any(",SH-001,store," in line for line in lines[1:])
+    page.get_by_role("link", name="Messages").click()  # notify's delivery log, read-only for an auditor
+    expect(page.locator("#messages")).to_be_visible()
+    expect(page.get_by_role("link", name="Dead letters")).to_have_count(0)  # the admin's
+    shot(page, "messages")
 
 
 def test_an_admin_imports_members_with_a_progress_bar_and_merges_a_duplicate(
@@ -197,6 +201,9 @@ def test_an_admin_imports_members_with_a_progress_bar_and_merges_a_duplicate(
     expect(page.locator("#rows-failed")).to_have_text("1")
     expect(page.locator("#import-errors")).to_contain_text("phone")
     shot(page, "import")
+    page.goto("/dead-letters")
+    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    shot(page, "dead-letters")
 
     found = platform["http"].get("/v1/members", params={"phone": good}).json()["items"][0]
     duplicate = platform["http"].get("/v1/members", params={"phone": twin}).json()["items"][0]
