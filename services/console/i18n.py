@@ -118,6 +118,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.ip": ("From", "来源"),
     "me.login_title": ("Log in with your phone", "手机号登录"),
     "me.send_code": ("Send code", "获取验证码"),
+    "me.new_member": ("I am new: register me", "我是新会员，注册"),
+    "me.register": ("Register and log in", "注册并登录"),
     "me.code": ("One-time code", "验证码"),
     "me.code_sent": ("A code was sent to {phone}; it is valid for {minutes} minutes.",
                      "验证码已发送至 {phone}，{minutes} 分钟内有效。"),

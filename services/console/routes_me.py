@@ -38,11 +38,12 @@ async def send_code(request: Request) -> Response:
     form = await posted(request)
     current = session(request)
     phone = form.get("phone", "").strip()
+    registering = form.get("register") == "on"
     result = await api(request).call("POST", "/v1/auth/member/code", client_ip=client_ip(request),
-                                     json={"phone": phone})
+                                     json={"phone": phone, "purpose": "register" if registering else "login"})
     if not result.ok:
         return render(request, "m_login.html", status_code=result.status, error=result.error, step="phone", phone=phone)
-    current.phone = phone
+    current.phone, current.registering = phone, registering
     current.notices.append(translate(current.lang, "me.code_sent", phone=_mask(phone),
                                      minutes=int(result.body.get("expires_in", 300)) // 60))
     return see_other("/m/login")
@@ -51,7 +52,7 @@ async def send_code(request: Request) -> Response:
 @router.post("/restart")
 async def restart(request: Request) -> Response:
     await posted(request)
-    session(request).phone = None
+    session(request).phone, session(request).registering = None, False
     return see_other("/m/login")
 
 
@@ -59,10 +60,15 @@ async def restart(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await posted(request)
     current = session(request)
-    result = await api(request).call("POST", "/v1/auth/member/token", client_ip=client_ip(request),
-                                     json={"phone": current.phone or "", "code": form.get("code", "").strip()})
+    proof = {"phone": current.phone or "", "code": form.get("code", "").strip()}
+    if current.registering:  # a new member: registered and logged in at once
+        result = await api(request).call("POST", "/v1/auth/member/register", client_ip=client_ip(request),
+                                         json={**proof, "name": form.get("name", "").strip(), "channel": "web"})
+    else:
+        result = await api(request).call("POST", "/v1/auth/member/token", client_ip=client_ip(request), json=proof)
     if not result.ok:
-        return render(request, "m_login.html", status_code=result.status, error=result.error, step="code")
+        return render(request, "m_login.html", status_code=result.status, error=result.error, step="code",
+                      name=form.get("name", ""))
     fresh = request.app.state.sessions.rotate(current)
     fresh.access_token, fresh.refresh_token = result.body["access_token"], result.body["refresh_token"]
     me = await api(request).call("GET", "/v1/me", fresh, client_ip=client_ip(request))

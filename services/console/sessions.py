@@ -26,6 +26,7 @@ class Session:
     stores: tuple[str, ...] | None = None  # None: the whole chain
     member_id: str | None = None
     phone: str | None = None  # the member page between "send code" and "log in"
+    registering: bool = False  # that code is for a new member's registration
     last_seen: float = field(default_factory=time.monotonic)
     notices: list[str] = field(default_factory=list)  # shown once on the next page (after a redirect)
 

@@ -1,6 +1,7 @@
 """The member page on a phone-sized browser: one-time-code login, check-in, rewards exchange."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -55,3 +56,18 @@ def test_a_member_logs_in_checks_in_and_exchanges_points_for_a_coupon(phone_cont
 
     exported = page.request.get("/m/export")
     assert exported.status == 200 and member["member_id"] in exported.text()
+
+
+def test_a_new_member_registers_from_the_member_page(phone_context: BrowserContext, platform: dict[str, Any]) -> None:
+    phone = "138" + f"{uuid.uuid4().int % 10**8:08d}"
+    page = phone_context.new_page()
+    page.goto("/m/login")
+    page.get_by_label("手机号").fill(phone)
+    page.get_by_label("我是新会员，注册").check()
+    page.get_by_role("button", name="获取验证码").click()
+    page.get_by_label("姓名").fill("迪丽热巴・迪力木拉提")
+    page.get_by_label("验证码").fill(login_code(platform, phone))
+    page.get_by_role("button", name="注册并登录").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("迪丽热巴・迪力木拉提")
+    found = platform["http"].get("/v1/members", params={"phone": phone}).json()["items"]
+    assert len(found) == 1 and found[0]["channel"] == "web"
