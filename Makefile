@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
+.PHONY: run stop status test test-faults test-browser bench-console lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
 
 help:
 	@echo "make run     set up everything and start the platform in the background (PROMETHEUS=1: Prometheus too)"
@@ -13,6 +13,7 @@ help:
 	@echo "make status  show what is running"
 	@echo "make test    set up everything and run the whole test suite (lint included)"
 	@echo "make test-faults  the fault-injection suite alone (private broker and database; ~3 min)"
+	@echo "make test-browser the console and member page in Debian's Chromium (Playwright; installs chromium)"
 	@echo "make lint    ruff and mypy"
 	@echo "make schemas regenerate contracts/schemas and contracts/openapi.json from the code"
 	@echo "make bench   benchmarks (BENCH lines; SCALE=small|medium|large)"
@@ -72,6 +73,13 @@ test: venv infra lint
 	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-faults
 	$(MAKE) --no-print-directory test-ops
+	$(MAKE) --no-print-directory test-browser
+
+# The staff console and member page driven in Debian's Chromium by Playwright (never a downloaded
+# browser); screenshots in var/artifacts/screenshots.
+test-browser: venv infra
+	@bash deploy/local/ensure-browser.sh
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 # Broker bounce and kill, database restart, a killed and a stalled service under till load, on a
 # RabbitMQ node and a PostgreSQL cluster the suite starts itself (never the shared ones).
@@ -79,7 +87,7 @@ test-faults: venv
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
-bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp
+bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp bench-console
 
 bench-slice: venv infra
 	$(PY) -m bench.slice
@@ -103,6 +111,10 @@ bench-feed: venv infra
 bench-erp: venv infra
 	@bash deploy/local/ensure-sftp.sh
 	$(PY) -m bench.erp
+# first paint and time to interactive of the console's pages in Chromium, after importing SCALE's members
+bench-console: venv infra
+	@bash deploy/local/ensure-browser.sh
+	$(PY) -m bench.console
 
 # Operations (deploy/prometheus, deploy/grafana, deploy/k8s, backups): promtool, kustomize, restore drill.
 ops-tools:

@@ -76,6 +76,9 @@ def occupied(gateway_host: str, gateway_port: int) -> list[str]:
         port = cfg.ServiceSettings.load(service).metrics_port
         if port is not None and _port_taken("127.0.0.1", port):
             reasons.append(f"{service} metrics port {port} is in use ({service.upper()}_METRICS_PORT)")
+    console_port = cfg.env_int("CONSOLE_PORT", 8081)
+    if _port_taken(gateway_host, console_port):
+        reasons.append(f"console port {gateway_host}:{console_port} is in use (CONSOLE_PORT)")
     reasons += _queue_consumers(cfg.amqp_uri())
     reasons += _database_sessions()
     return reasons

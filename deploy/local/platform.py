@@ -36,6 +36,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 from service_runtime.config import GatewaySettings, env, env_bool, env_int  # noqa: E402
+from services.console.settings import ConsoleSettings  # noqa: E402
 
 VAR = Path(env("VAR_DIR", str(ROOT / "var"))).resolve()
 RUN, LOG = VAR / "run", VAR / "log"
@@ -175,6 +176,19 @@ def login(base: str, username: str, password: str) -> str:
         return str(json.loads(response.read())["access_token"])
 
 
+def wait_console(host: str, port: int, seconds: float = 20) -> None:
+    """The console answers its /healthz (it starts beside the gateway; a few seconds at most)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if http_json("GET", f"http://{host}:{port}/healthz", timeout=2)[0] == 200:
+                return
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(0.3)
+    print(f"console did not answer on {host}:{port} in time; see {LOG / 'console.log'}", file=sys.stderr)
+
+
 def tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -270,6 +284,10 @@ def start() -> int:
     print()
     print(f"Gateway:  {gateway.public_url}")
     print(f"API docs: {gateway.public_url}/docs")
+    console = ConsoleSettings.load()
+    wait_console(console.host, console.port)
+    print(f"Console:  {console.public_url}   (staff: the admin below, or any staff account)")
+    print(f"Member page: {console.public_url}/m/   (log in with a member's phone; the code is in the gateway log)")
     if token is not None:
         print(f"Admin:    {admin_user} / {admin_password}   (created at first start from BOOTSTRAP_ADMIN_USER/"
               "BOOTSTRAP_ADMIN_PASSWORD; this demo password is kept in var/secrets)")

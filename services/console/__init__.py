@@ -1,0 +1,1 @@
+"""The staff console and the member page: a small web service that speaks only the gateway's /v1 API."""

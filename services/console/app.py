@@ -1,0 +1,100 @@
+"""The console's web application: sessions, security headers, static files and the page routes."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from services.console import (
+    routes_audit,
+    routes_auth,
+    routes_campaigns,
+    routes_desk,
+    routes_me,
+    routes_member,
+    routes_ops,
+    routes_reports,
+    routes_segments,
+    routes_templates,
+)
+from services.console.access import Permissions
+from services.console.api import Api
+from services.console.sessions import COOKIE, LANGS, SessionStore
+from services.console.settings import ConsoleSettings
+from services.console.web import Refused
+
+# scripts and styles from this site only (htmx and our own file; no inline script or style),
+# no framing, forms post only here; QR codes and charts are inline SVG elements, not images
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
+    settings = settings or ConsoleSettings.load()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.api.close()
+
+    app = FastAPI(title="Loyalty console", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.api = Api(settings.gateway_url, settings.api_timeout_seconds)
+    app.state.sessions = SessionStore(settings.session_idle_seconds)
+    app.state.permissions = Permissions()
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    for module in (routes_auth, routes_desk, routes_member, routes_audit, routes_me, routes_segments,
+                   routes_campaigns, routes_reports, routes_ops, routes_templates):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def sessions_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path.startswith("/static/") or request.url.path in ("/healthz", "/favicon.ico"):
+            plain = await call_next(request)  # no session for probes and assets
+            plain.headers["X-Content-Type-Options"] = "nosniff"
+            return plain
+        store: SessionStore = app.state.sessions
+        sid = request.cookies.get(COOKIE)
+        session = store.get(sid)
+        if session is None:
+            wanted = request.headers.get("Accept-Language", "zh")[:2].lower()
+            session = store.new("en" if wanted == "en" else "zh")
+        request.state.session = session
+        if not app.state.permissions.loaded:
+            document = await app.state.api.call("GET", "/openapi.json")
+            if document.ok:
+                app.state.permissions.load(document.body)
+        try:
+            response = await call_next(request)
+        except Refused as refused:  # raised inside a handler and passed through Starlette's middleware
+            response = refused.response
+        current = request.state.session  # login and logout replace it
+        if current.sid != sid:
+            response.set_cookie(COOKIE, current.sid, httponly=True, secure=settings.secure_cookies,
+                                samesite="strict", path="/")
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = "no-store"
+        if current.lang in LANGS:
+            response.headers["Content-Language"] = "zh-CN" if current.lang == "zh" else "en"
+        return response
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        return exc.response
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,144 @@
+"""The console's pure parts: who may do what (from the API's OpenAPI document), segment rules from the
+form, the message catalog, charts and QR codes, sessions and CSRF tokens."""
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from services.console import access, i18n
+from services.console.charts import bars, percent
+from services.console.codes import qr_svg
+from services.console.routes_campaigns import campaign_body
+from services.console.segments_form import rows_of, rule_from
+from services.console.sessions import Session, SessionStore
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSOLE = ROOT / "services" / "console"
+
+
+@pytest.fixture(scope="module")
+def permissions() -> access.Permissions:
+    made = access.Permissions()
+    made.load(json.loads((ROOT / "contracts" / "openapi.json").read_text()))
+    return made
+
+
+def staff(*roles: str) -> Session:
+    return Session(sid="s", csrf="c", kind="staff", access_token="t", roles=frozenset(roles))
+
+
+def test_what_a_role_may_do_is_what_the_apis_document_says(permissions: access.Permissions) -> None:
+    rules = permissions.rules
+    assert rules["adjust_points"] == access.Rule(frozenset({"admin", "manager"}), member=False)
+    assert rules["list_audit"].roles == {"admin", "auditor"}
+    assert rules["exchange"].member and "clerk" in rules["exchange"].roles
+    assert permissions.can(staff("manager"), "adjust_points")
+    assert not permissions.can(staff("clerk"), "adjust_points")
+    assert not permissions.can(staff("clerk"), "list_audit")
+    assert permissions.can(staff("clerk", "auditor"), "list_audit")
+    member = Session(sid="m", csrf="c", kind="member", access_token="t")
+    assert permissions.can(member, "record_activity") and not permissions.can(member, "search_members")
+    assert not permissions.can(Session(sid="a", csrf="c"), "search_members")  # not logged in
+    assert not permissions.can(staff("admin"), "no_such_operation")
+
+
+def test_every_operation_the_console_asks_about_is_in_the_document(permissions: access.Permissions) -> None:
+    asked = set()
+    for path in [*CONSOLE.glob("*.py"), *(CONSOLE / "templates").glob("*.html")]:
+        asked |= set(re.findall(r"can\((?:request, )?'?\"?([a-z_]+)['\"]", path.read_text()))
+    asked.discard("op")
+    assert asked and asked <= set(permissions.rules), asked - set(permissions.rules)
+
+
+def test_a_segment_rule_from_the_form_is_typed_as_the_api_wants_it() -> None:
+    one = rule_from({"cond-0-field": "store", "cond-0-op": "eq", "cond-0-value": " SH-001 "})
+    assert one == {"field": "store", "op": "eq", "value": "SH-001"}
+    rule = rule_from({"combine": "any", "cond-0-field": "spend", "cond-0-op": "gte", "cond-0-value": "88.00",
+                      "cond-0-window": "30", "cond-1-field": "rfm_r", "cond-1-op": "in", "cond-1-value": "4, 5",
+                      "cond-2-field": "age", "cond-2-op": "not_null", "cond-2-value": "ignored",
+                      "cond-3-field": "", "cond-3-value": "left empty"})
+    assert rule == {"any": [{"field": "spend", "op": "gte", "value": "88.00", "window_days": 30},
+                            {"field": "rfm_r", "op": "in", "value": [4, 5]},
+                            {"field": "age", "op": "not_null"}]}
+    assert rule_from({"cond-0-field": "age", "cond-0-op": "gt", "cond-0-value": "old"})["value"] == "old"  # API: 422
+    shown = rows_of(rule)
+    assert len(shown) == 4 and shown[1]["value"] == "4, 5" and shown[3]["field"] == ""
+
+
+def test_a_campaign_from_the_form_leaves_empty_fields_to_the_apis_defaults() -> None:
+    body = campaign_body({"name": " Drop ", "type": "coupon_drop", "segment_id": "s", "starts_at": "2026-12-05T10:00",
+                          "ends_at": "2026-12-31T10:00", "control_share": "0.5", "attribution_days": "14",
+                          "points_per_sale": "", "budget_coupons": "100", "stores": "SH-001, BJ-001,",
+                          "form_key": "k"})
+    assert body == {"name": "Drop", "type": "coupon_drop", "segment_id": "s", "campaign_id": "k",
+                    "starts_at": "2026-12-05T10:00:00Z", "ends_at": "2026-12-31T10:00:00Z", "control_share": "0.5",
+                    "attribution_days": 14, "budget": {"coupons": 100}, "stores": ["SH-001", "BJ-001"]}
+
+
+def test_every_message_key_used_exists_in_both_languages_with_the_same_placeholders() -> None:
+    used = set()
+    for path in [*CONSOLE.glob("*.py"), *(CONSOLE / "templates").glob("*.html")]:
+        used |= set(re.findall(r"""\bt(?:ranslate)?\((?:[a-z_.]+, )?['"]([a-z_]+\.[a-z_.]+)['"]""", path.read_text()))
+    assert len(used) > 50
+    prefixes = {key for key in used if key.endswith(".")}  # 'desk.by.' ~ key: some keys under it
+    assert all(any(known.startswith(prefix) for known in i18n.MESSAGES) for prefix in prefixes), prefixes
+    missing = sorted(used - prefixes - set(i18n.MESSAGES))
+    assert not missing, missing
+    for key, (english, chinese) in i18n.MESSAGES.items():
+        assert english and chinese, key
+        assert set(re.findall(r"{(\w+)}", english)) == set(re.findall(r"{(\w+)}", chinese)), key
+    assert i18n.translate("zh", "me.checked_in", points=5) == "签到成功：+5 积分。"
+    assert i18n.translate("en", "tier.diamond") == "diamond"  # a tier the API adds later still shows
+
+
+def test_charts_and_qr_codes_escape_what_they_are_given() -> None:
+    chart = str(bars([("<script>", Decimal("12.5")), ("control", 3)], 'a "title"', "%", ["", "control"]))
+    assert "<script>" not in chart and "&lt;script&gt;" in chart and "12.5%" in chart
+    assert 'class="bar control"' in chart and 'aria-label="a &#34;title&#34;"' in chart
+    assert percent("0.125") == Decimal("12.5") and percent(None) == Decimal("0.0")
+    code = str(qr_svg("3QW9EATSZVFANWF", "<b>"))
+    assert code.startswith("<svg") and "<title>&lt;b&gt;</title>" in code
+
+
+def test_sessions_rotate_at_login_expire_when_idle_and_check_csrf_tokens() -> None:
+    store = SessionStore(idle_seconds=60)
+    first = store.new("en")
+    assert store.get(first.sid) is first and first.csrf_ok(first.csrf)
+    assert not first.csrf_ok("") and not first.csrf_ok(None) and not first.csrf_ok(first.csrf + "x")
+    second = store.rotate(first)
+    assert store.get(first.sid) is None and second.sid != first.sid and second.csrf != first.csrf
+    assert second.lang == "en"
+    second.last_seen -= 61
+    assert store.get(second.sid) is None
+
+
+def test_the_template_preview_shows_what_a_whole_basket_would_get() -> None:
+    from services.console.routes_templates import basket_preview, template_body
+
+    threshold = {"kind": "threshold", "amount": "20.00", "min_spend": "100.00"}
+    assert basket_preview({**threshold, "basket": "120"}) == {"basket": Decimal("120.00"), "off": Decimal("20.00"),
+                                                              "pay": Decimal("100.00")}
+    assert basket_preview({**threshold, "basket": "99.99"})["off"] == Decimal("0.00")
+    nine = {"kind": "percent", "price_percent": "90", "max_discount": "15.00"}
+    assert basket_preview({**nine, "basket": "100"})["off"] == Decimal("10.00")
+    assert basket_preview({**nine, "basket": "500"})["off"] == Decimal("15.00")
+    assert basket_preview({"kind": "cash", "amount": "30", "basket": "12.50"})["pay"] == Decimal("0.00")
+    assert basket_preview({"kind": "percent", "basket": "100"}) is None  # a number missing: no preview yet
+    assert basket_preview({"kind": "cash", "amount": "x", "basket": "1"}) is None
+    body = template_body({"name": "满100减20", "kind": "threshold", "amount": "20.00", "min_spend": "100.00",
+                          "valid_days": "30", "budget_count": "ten", "stores": "SH-001", "stackable": "on"})
+    assert body == {"name": "满100减20", "kind": "threshold", "amount": "20.00", "min_spend": "100.00",
+                    "valid_days": 30, "budget_count": "ten", "stores": ["SH-001"], "stackable": True}
+
+
+def test_a_session_nobody_logged_in_with_ends_sooner() -> None:
+    store = SessionStore(idle_seconds=8 * 3600)
+    anonymous, staffed = store.new(), store.new()
+    staffed.kind = "staff"
+    anonymous.last_seen -= 3600
+    staffed.last_seen -= 3600
+    assert store.get(anonymous.sid) is None and store.get(staffed.sid) is staffed
