@@ -100,7 +100,8 @@ def test_bad_idempotency_key_is_422(client, callers):
 
 
 def test_rate_limits_answer_429_with_retry_after(engine, platform_env):
-    settings = gateway_settings(rate_staff=(0.01, 3), rate_ip=(0.01, 2))  # slow refill: a loaded host takes seconds per login
+    # slow refill: on a loaded host one login takes seconds, which must not refill the bucket
+    settings = gateway_settings(rate_staff=(0.01, 3), rate_ip=(0.01, 2))
     with TestClient(create_app(settings), raise_server_exceptions=False) as limited:
         row, _ = make_staff(engine, ["auditor"])
         headers = bearer(staff_token(row))
