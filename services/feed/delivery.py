@@ -64,6 +64,10 @@ class DeliveryFailed(Exception):
     """The receiver did not answer 2xx (or could not be reached): try again later."""
 
 
+class Superseded(Exception):
+    """A replay or a deletion took the delivery over while it waited to be tried again."""
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None  # a redirect is an answer other than 2xx: the subscription's URL is what we sign for
@@ -167,6 +171,9 @@ class Sender:
             for attempt in retrying:
                 with attempt:
                     post(hook.url, hook.secret, body, extra, self.config.timeout)
+        except Superseded:
+            queue.finish(self.engine, delivery.id, "superseded", None, tried=False)  # ends its lease only
+            return
         except DeliveryFailed as exc:
             queue.finish(self.engine, delivery.id, "dead", str(exc))
             DELIVERIES.labels("dead").inc()
@@ -179,7 +186,8 @@ class Sender:
         DELIVERIES.labels("retry").inc()
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        queue.failed_try(self.engine, delivery_id, str(error), wait + self.config.timeout + 30)
+        if not queue.failed_try(self.engine, delivery_id, str(error), wait + self.config.timeout + 30):
+            raise Superseded(delivery_id)
 
     def purge(self) -> None:
         while self.running:

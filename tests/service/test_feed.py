@@ -45,7 +45,7 @@ def _all(feed, after=None, types=None, limit=7, caller=ADMIN):
 def _wait_in_feed(feed, event_ids, after=None):
     wanted = set(event_ids)
     return wait_for(lambda: (found := _all(feed, after)[0]) and wanted <= {i["event_id"] for i in found} and found,
-                    timeout=30, message=f"{len(wanted)} events in the feed")
+                    timeout=90, message=f"{len(wanted)} events in the feed")
 
 
 def test_events_come_in_one_order_paged_filtered_and_resumable(feed):
