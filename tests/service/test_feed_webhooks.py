@@ -4,12 +4,14 @@ each once; a refused event is retried, dead-lettered and listed, and the member'
 a wrong secret is refused by the receiver; the operator replays from a cursor."""
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 import uuid
 
 import pytest
 
-from services.feed import domain
+from services.feed import delivery, domain
 from tests.helpers import query, wait_for
 from tests.service.feed_support import ADMIN, ERP, Receiver, accrued, publish, registered, tier
 from tests.service.notify_support import call
@@ -35,7 +37,7 @@ def _by_member(items: list[dict]) -> dict[str, list[int]]:
 
 
 def test_a_receiver_down_for_seconds_gets_everything_after_in_order_per_member_each_once(start_service, monkeypatch):
-    _fast_retries(monkeypatch, attempts=100)
+    _fast_retries(monkeypatch, attempts=3)  # an outage outlasts the tries: nothing is dead-lettered for it
     feed = start_service("feed")
     receiver = Receiver()
     try:
@@ -48,8 +50,9 @@ def test_a_receiver_down_for_seconds_gets_everything_after_in_order_per_member_e
         wait_for(lambda: len(receiver.items()) >= 15, timeout=90, message="the first 15 deliveries")
         receiver.stop()
         sent += publish(*[accrued(m, n, n) for n in range(4, 8) for m in members]) + publish(tier(members[0]))
-        wait_for(lambda: query("feed", "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND attempts >= 2"),
-                 timeout=90, message="deliveries failing while the receiver is down")
+        wait_for(lambda: query("feed", "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND attempts >= 5 "
+                               "AND webhook_id = :w", w=hook["id"]),
+                 timeout=90, message="deliveries tried past their limit while the receiver is down")
         time.sleep(3)  # down for a few seconds more
         receiver.start()
         wait_for(lambda: len(receiver.items()) >= len(sent), timeout=60, message="every event after the outage")
@@ -143,3 +146,33 @@ def test_a_replay_while_a_delivery_is_being_retried_keeps_the_member_in_order(st
     finally:
         receiver.stop()
         call(feed, "delete_webhook", caller=ADMIN, webhook_id=hook["id"])
+
+
+def _answering(status: int) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.mark.parametrize("status,away", [(500, False), (400, False), (401, False), (503, True), (429, True),
+                                         (504, True)])
+def test_a_refusal_is_told_from_a_receiver_that_is_away(status, away):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _answering(status))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/h"
+    with pytest.raises(delivery.DeliveryFailed) as failed:
+        delivery.post(url, "whsec_x", b"{}", {}, 5)
+    assert (failed.value.unavailable, str(failed.value)) == (away, f"HTTP {status}")
+    server.shutdown()
+    server.server_close()
+    with pytest.raises(delivery.DeliveryFailed) as unreachable:  # nobody listening any more
+        delivery.post(url, "whsec_x", b"{}", {}, 5)
+    assert unreachable.value.unavailable and str(unreachable.value).startswith("unreachable")
