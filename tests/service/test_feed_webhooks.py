@@ -13,7 +13,7 @@ import pytest
 
 from services.feed import delivery, domain
 from tests.helpers import query, wait_for
-from tests.service.feed_support import ADMIN, ERP, Receiver, accrued, publish, registered, tier
+from tests.service.feed_support import ADMIN, ERP, Receiver, accrued, head_cursor, publish, registered, tier
 from tests.service.notify_support import call
 
 
@@ -128,7 +128,7 @@ def test_a_replay_while_a_delivery_is_being_retried_keeps_the_member_in_order(st
     feed = start_service("feed")
     member, broken = str(uuid.uuid4()), {"on": True}
     receiver = Receiver(refuse=lambda item: broken["on"] and item["data"]["points"] == 1)
-    start = call(feed, "read", caller=ADMIN, limit=1000)["next_cursor"]
+    start = head_cursor(feed)
     hook = _subscribe(feed, receiver, ["points.accrued"])
     try:
         sent = publish(*[accrued(member, n, n) for n in (1, 2, 3)])
