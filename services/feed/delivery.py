@@ -52,7 +52,7 @@ class DeliveryConfig:
             poll_seconds=float(env("FEED_WEBHOOK_POLL_SECONDS", "0.5")),
             max_attempts=max(1, env_int("FEED_WEBHOOK_MAX_ATTEMPTS", 10)),
             retry_initial=float(env("FEED_WEBHOOK_RETRY_INITIAL_SECONDS", "2")),
-            retry_max=float(env("FEED_WEBHOOK_RETRY_MAX_SECONDS", "600")),
+            retry_max=float(env("FEED_WEBHOOK_RETRY_MAX_SECONDS", "120")),
             timeout=float(env("FEED_WEBHOOK_TIMEOUT_SECONDS", "10")),
             concurrency=max(1, env_int("FEED_WEBHOOK_CONCURRENCY", 32)),
             per_webhook=max(1, env_int("FEED_WEBHOOK_CONCURRENCY_PER_WEBHOOK", 16)),
@@ -60,8 +60,20 @@ class DeliveryConfig:
         )
 
 
+# answers that say the receiver is away, not that it refused this event: tried on without a limit
+UNAVAILABLE = frozenset({408, 429, 502, 503, 504})
+
+
 class DeliveryFailed(Exception):
-    """The receiver did not answer 2xx (or could not be reached): try again later."""
+    """The receiver did not answer 2xx, or could not be reached (``unavailable``): try again later."""
+
+    def __init__(self, message: str, unavailable: bool) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
+
+
+class Superseded(Exception):
+    """A replay or a deletion took the delivery over while it waited to be tried again."""
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -80,9 +92,9 @@ def post(url: str, secret: str, body: bytes, extra: dict[str, str], timeout: flo
         with _OPENER.open(request, timeout=timeout) as answer:
             answer.read(4096)
     except urllib.error.HTTPError as exc:
-        raise DeliveryFailed(f"HTTP {exc.code}") from None
+        raise DeliveryFailed(f"HTTP {exc.code}", exc.code in UNAVAILABLE) from None
     except (OSError, urllib.error.URLError) as exc:
-        raise DeliveryFailed(f"unreachable: {exc}") from None
+        raise DeliveryFailed(f"unreachable: {exc}", True) from None
 
 
 class Sender:
@@ -157,8 +169,15 @@ class Sender:
         item = reading.item(delivery)
         body = json.dumps(item, separators=(",", ":")).encode()
         extra = {"X-Loyalty-Event-Id": item["event_id"], "X-Loyalty-Delivery": str(delivery.id)}
+        tries = stop_after_attempt(max(1, self.config.max_attempts - delivery.attempts))
+
+        def give_up(state: RetryCallState) -> bool:
+            """After the last try, unless the receiver is away: an outage dead-letters nothing."""
+            error = state.outcome.exception() if state.outcome else None
+            return tries(state) and not (isinstance(error, DeliveryFailed) and error.unavailable)
+
         retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.config.max_attempts - delivery.attempts)),
+            stop=give_up,
             wait=wait_exponential_jitter(multiplier=self.config.retry_initial, max=self.config.retry_max,
                                         jitter=min(1.0, self.config.retry_initial)),
             retry=retry_if_exception_type(DeliveryFailed), reraise=True,
@@ -167,6 +186,9 @@ class Sender:
             for attempt in retrying:
                 with attempt:
                     post(hook.url, hook.secret, body, extra, self.config.timeout)
+        except Superseded:
+            queue.finish(self.engine, delivery.id, "superseded", None, tried=False)  # ends its lease only
+            return
         except DeliveryFailed as exc:
             queue.finish(self.engine, delivery.id, "dead", str(exc))
             DELIVERIES.labels("dead").inc()
@@ -179,7 +201,8 @@ class Sender:
         DELIVERIES.labels("retry").inc()
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        queue.failed_try(self.engine, delivery_id, str(error), wait + self.config.timeout + 30)
+        if not queue.failed_try(self.engine, delivery_id, str(error), wait + self.config.timeout + 30):
+            raise Superseded(delivery_id)
 
     def purge(self) -> None:
         while self.running:

@@ -50,9 +50,12 @@ def fill(engine: sa.Engine, webhook_id: str, window: int) -> int:
 
 _HEADS = sa.text(
     "SELECT id, position, attempts FROM ("
-    " SELECT DISTINCT ON (order_key) id, position, attempts, leased_until FROM webhook_deliveries"
+    " SELECT DISTINCT ON (order_key) id, position, attempts, leased_until, order_key FROM webhook_deliveries"
     " WHERE webhook_id = :webhook AND round = :round AND status = 'pending' ORDER BY order_key, position) h "
-    "WHERE (leased_until IS NULL OR leased_until < now()) AND NOT (id = ANY(:busy)) ORDER BY position LIMIT :n")
+    "WHERE (leased_until IS NULL OR leased_until < now()) AND NOT (id = ANY(:busy)) AND order_key NOT IN ("
+    # a delivery superseded by a replay while being tried: that member waits for the try to end
+    " SELECT order_key FROM webhook_deliveries WHERE webhook_id = :webhook AND status = 'superseded'"
+    " AND leased_until > now()) ORDER BY position LIMIT :n")
 
 _CLAIM = sa.text(
     "WITH claimed AS (UPDATE webhook_deliveries SET leased_until = now() + make_interval(secs => :lease) "
@@ -73,20 +76,23 @@ def claim_heads(engine: sa.Engine, hook: Any, busy: set[int], n: int, lease_seco
         return list(conn.execute(_CLAIM, {"ids": ids, "lease": lease_seconds}))
 
 
-def failed_try(engine: sa.Engine, delivery_id: int, error: str, lease_seconds: float) -> None:
-    """One failed try recorded; the lease stretched over the wait before the next."""
+def failed_try(engine: sa.Engine, delivery_id: int, error: str, lease_seconds: float) -> bool:
+    """One failed try recorded, the lease stretched over the wait before the next; False when the
+    delivery is no longer pending (a replay or a deletion superseded it: stop trying)."""
     with engine.begin() as conn:
-        conn.execute(d.update().where(d.c.id == delivery_id, d.c.status == "pending").values(
+        return bool(conn.execute(d.update().where(d.c.id == delivery_id, d.c.status == "pending").values(
             attempts=d.c.attempts + 1, last_error=error[:500],
-            leased_until=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds)))
+            leased_until=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))).rowcount)
 
 
 def finish(engine: sa.Engine, delivery_id: int, status: str, error: str | None, tried: bool = True) -> None:
     """Delivered or dead (a delivery superseded by a replay meanwhile stays superseded)."""
     with engine.begin() as conn:
-        conn.execute(d.update().where(d.c.id == delivery_id, d.c.status == "pending").values(
+        done = conn.execute(d.update().where(d.c.id == delivery_id, d.c.status == "pending").values(
             status=status, attempts=d.c.attempts + (1 if tried else 0), finished_at=sa.func.now(),
-            last_error=None if error is None else error[:500], leased_until=None))
+            last_error=None if error is None else error[:500], leased_until=None)).rowcount
+        if not done:
+            conn.execute(d.update().where(d.c.id == delivery_id).values(leased_until=None))
 
 
 def forget_finished(engine: sa.Engine, retention_hours: int) -> int:

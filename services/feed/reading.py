@@ -33,6 +33,15 @@ def check_retained(tx: Tx, after: int, field: str = "after") -> None:
                    field)
 
 
+def start_of(tx: Tx, cursor: str | None, field: str = "after") -> int:
+    """The position a cursor stands for; no cursor: just before the oldest event still kept."""
+    if not cursor:
+        return purged_through(tx)
+    after = domain.decode_cursor(cursor, field)
+    check_retained(tx, after, field)
+    return after
+
+
 def item(row: Any) -> dict[str, Any]:
     return {"cursor": domain.encode_cursor(row.position), "event_id": str(row.event_id), "type": row.type,
             "version": row.version, "member_id": row.member_id, "occurred_at": row.occurred_at.isoformat(),
@@ -47,8 +56,7 @@ def of_member(tx: Tx, member_id: str) -> list[dict[str, Any]]:
 
 def page(tx: Tx, cursor: str | None, types: list[str] | None, limit: int) -> dict[str, Any]:
     """Items after the cursor, in feed order; ``next_cursor`` moves past filtered-out events too."""
-    after = domain.decode_cursor(cursor)
-    check_retained(tx, after)
+    after = start_of(tx, cursor)
     top = head(tx)  # read first: rows up to it are all committed, so nothing below it comes later
     query = (sa.select(feed_events).where(feed_events.c.position > after, feed_events.c.position <= top)
              .order_by(feed_events.c.position).limit(limit + 1))

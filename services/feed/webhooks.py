@@ -48,8 +48,7 @@ def load(tx: Tx, webhook_id: str, lock: bool = False) -> Any:
 
 def create(tx: Tx, cmd: WebhookIn, created_by: str | None) -> dict[str, Any]:
     types = domain.check_types(cmd.types)
-    start = reading.head(tx) if cmd.after is None else domain.decode_cursor(cmd.after)
-    reading.check_retained(tx, start)
+    start = reading.head(tx) if cmd.after is None else reading.start_of(tx, cmd.after)
     secret = "whsec_" + secrets.token_urlsafe(32)
     webhook_id = str(uuid.uuid4())
     tx.execute(webhooks.insert().values(id=webhook_id, url=str(cmd.url), types=types, secret=secret,
@@ -94,8 +93,7 @@ def replay(tx: Tx, webhook_id: str, cmd: Replay) -> dict[str, Any]:
     """Deliver again every event after the cursor, in feed order: a new round of deliveries; what the
     last round still had pending is superseded, so no member's events go out twice at once."""
     row = load(tx, webhook_id, lock=True)
-    start = domain.decode_cursor(cmd.after)
-    reading.check_retained(tx, start)
+    start = reading.start_of(tx, cmd.after)
     tx.execute(webhook_deliveries.update().where(webhook_deliveries.c.webhook_id == row.id,
                                                  webhook_deliveries.c.status == "pending")
                .values(status="superseded", finished_at=sa.func.now(), last_error="superseded by a replay"))

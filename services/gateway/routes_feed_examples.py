@@ -24,7 +24,7 @@ FEED_EXAMPLES: dict[str, dict[str, Any]] = {
     "get_webhook": {"response": _WEBHOOK},
     "list_webhook_deliveries": {"response": {"items": [{
         "id": 4711, "webhook_id": _HOOK, "cursor": "f1.MTIzNDU", "event_id": _ITEM["event_id"],
-        "type": "points.accrued", "member_id": _MEMBER, "status": "dead", "attempts": 10, "last_error": "HTTP 503",
+        "type": "points.accrued", "member_id": _MEMBER, "status": "dead", "attempts": 10, "last_error": "HTTP 500",
         "created_at": "2026-12-01T10:15:01Z", "finished_at": "2026-12-01T10:32:05Z"}], "next_cursor": None}},
     "replay_webhook": {"request": {"after": "f1.MTIzNDQ"}, "response": {**_WEBHOOK, "pending": 1}},
 }

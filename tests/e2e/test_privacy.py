@@ -17,7 +17,7 @@ from tests.e2e.platform_fixture import running_platform
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("gateway", "members", "points", "campaigns", "notify")
+SERVICES = ("gateway", "members", "points", "campaigns", "notify", "feed")
 
 
 @pytest.fixture(scope="module")

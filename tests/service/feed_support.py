@@ -19,6 +19,7 @@ from contracts.envelope import EventPayload
 from contracts.events import MemberErased, MemberRegistered, MemberUpdated, PointsAccrued, TierChanged
 from service_runtime.config import amqp_uri, database_url
 from services.feed import signing
+from tests.service.notify_support import call
 
 ADMIN = '{"kind":"staff","id":"a-1","roles":["admin"]}'
 ERP = '{"kind":"key","id":"k-1","roles":["erp"]}'
@@ -82,6 +83,17 @@ class Receiver:
     def items(self) -> list[dict[str, Any]]:
         with self.lock:
             return list(self.accepted)
+
+
+def head_cursor(feed: Any) -> str:
+    """The cursor after the last event in the feed now (reading every page: a session's earlier
+    tests may have left more than one page)."""
+    cursor = None
+    while True:
+        page = call(feed, "read", caller=ADMIN, after=cursor, limit=1000)
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            return str(cursor)
 
 
 def backdate(position: int, hours: int) -> None:
