@@ -16,7 +16,7 @@ from services.catalog.tables import erp_connections, erp_cursors, erp_reconcilia
 MAX_RUN_ERRORS = 200  # a run keeps its first errors; the count goes on
 
 
-def _seconds(value: float) -> Any:
+def _seconds(value: Any) -> Any:  # a number of seconds, or a column holding one
     return sa.func.make_interval(0, 0, 0, 0, 0, 0, value)
 
 
@@ -37,14 +37,17 @@ def connections(tx: Tx) -> list[dict[str, Any]]:
 
 def claim(tx: Tx, name: str | None, owner: str, lease_seconds: float) -> dict[str, Any] | None:
     """Hold a connection for a run: ``name``, or the first enabled one that is due. None when it is held
-    by a live run elsewhere (or none is due). A dead holder's lease runs out and the next claim wins."""
+    by a live run elsewhere (or none is due). A dead holder's lease runs out and the next claim wins.
+    The next scheduled run is set now, an interval after this one starts, so a run asked for while this
+    one goes (next_run_at set to now) still happens after it."""
     c = erp_connections.c
     free = sa.or_(c.lease_until.is_(None), c.lease_until < sa.func.now())
     pick = sa.select(c.name).where(free)
     pick = pick.where(c.name == name) if name else pick.where(c.enabled, c.next_run_at <= sa.func.now())
     pick = pick.order_by(c.next_run_at).limit(1).with_for_update(skip_locked=True)
     row = tx.execute(erp_connections.update().where(c.name == pick.scalar_subquery())
-                     .values(lease_owner=owner, lease_until=sa.func.now() + _seconds(lease_seconds))
+                     .values(lease_owner=owner, lease_until=sa.func.now() + _seconds(lease_seconds),
+                             next_run_at=sa.func.now() + _seconds(c.interval_seconds))
                      .returning(erp_connections)).mappings().first()
     return dict(row) if row else None
 
@@ -58,8 +61,7 @@ def renew(tx: Tx, name: str, owner: str, lease_seconds: float) -> bool:
 def release(tx: Tx, name: str, owner: str) -> None:
     c = erp_connections.c
     tx.execute(erp_connections.update().where(c.name == name, c.lease_owner == owner)
-               .values(lease_owner=None, lease_until=None,
-                       next_run_at=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, c.interval_seconds)))
+               .values(lease_owner=None, lease_until=None))
 
 
 def request_run(tx: Tx, name: str) -> bool:
