@@ -38,16 +38,17 @@ def connections(tx: Tx) -> list[dict[str, Any]]:
 def claim(tx: Tx, name: str | None, owner: str, lease_seconds: float) -> dict[str, Any] | None:
     """Hold a connection for a run: ``name``, or the first enabled one that is due. None when it is held
     by a live run elsewhere (or none is due). A dead holder's lease runs out and the next claim wins.
-    The next scheduled run is set now, an interval after this one starts, so a run asked for while this
-    one goes (next_run_at set to now) still happens after it."""
+    The next scheduled run is set now, an interval after this one starts; a run asked for while this one
+    goes (run_requested_at) happens after it, and a disabled connection runs only when asked for."""
     c = erp_connections.c
     free = sa.or_(c.lease_until.is_(None), c.lease_until < sa.func.now())
     pick = sa.select(c.name).where(free)
-    pick = pick.where(c.name == name) if name else pick.where(c.enabled, c.next_run_at <= sa.func.now())
-    pick = pick.order_by(c.next_run_at).limit(1).with_for_update(skip_locked=True)
+    due = sa.or_(c.run_requested_at.is_not(None), sa.and_(c.enabled, c.next_run_at <= sa.func.now()))
+    pick = pick.where(c.name == name) if name else pick.where(due)
+    pick = pick.order_by(c.run_requested_at.nulls_last(), c.next_run_at).limit(1).with_for_update(skip_locked=True)
     row = tx.execute(erp_connections.update().where(c.name == pick.scalar_subquery())
                      .values(lease_owner=owner, lease_until=sa.func.now() + _seconds(lease_seconds),
-                             next_run_at=sa.func.now() + _seconds(c.interval_seconds))
+                             next_run_at=sa.func.now() + _seconds(c.interval_seconds), run_requested_at=None)
                      .returning(erp_connections)).mappings().first()
     return dict(row) if row else None
 
@@ -66,8 +67,8 @@ def release(tx: Tx, name: str, owner: str) -> None:
 
 def request_run(tx: Tx, name: str) -> bool:
     c = erp_connections.c
-    return bool(tx.execute(erp_connections.update().where(c.name == name).values(next_run_at=sa.func.now()))
-                .rowcount)
+    return bool(tx.execute(erp_connections.update().where(c.name == name)
+                           .values(run_requested_at=sa.func.coalesce(c.run_requested_at, sa.func.now()))).rowcount)
 
 
 def cursors(tx: Tx, name: str) -> dict[str, Cursor]:
