@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
 from services.catalog.erp.interface import Cursor
+from services.catalog.repo import Kind
 from services.catalog.tables import erp_connections, erp_cursors, erp_reconciliations, erp_runs, erp_sales
 
 MAX_RUN_ERRORS = 200  # a run keeps its first errors; the count goes on
@@ -155,3 +156,18 @@ def save_reconciliation(tx: Tx, report: dict[str, Any]) -> None:
     stmt = pg_insert(erp_reconciliations).values(store=report["store"], day=report["day"], report=report, **counts)
     tx.execute(stmt.on_conflict_do_update(index_elements=["store", "day"],
                                           set_={**counts, "report": report, "computed_at": sa.func.now()}))
+
+
+def seen_versions(tx: Tx, kind: Kind, source: str, keys: list[str]) -> dict[str, int]:
+    """The source version each of these records was last written at by ``source`` (one query a page)."""
+    table = kind.table
+    rows = tx.execute(sa.select(kind.key_column, table.c.source_version)
+                      .where(kind.key_column.in_(keys), table.c.source == source,
+                             table.c.source_version.is_not(None)))
+    return {str(key): int(version) for key, version in rows}
+
+
+def touch_many(tx: Tx, kind: Kind, keys: list[str]) -> None:
+    """The source confirmed these records unchanged: only their last-synced time moves."""
+    if keys:
+        tx.execute(kind.table.update().where(kind.key_column.in_(keys)).values(last_synced_at=sa.func.now()))
