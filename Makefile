@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
+.PHONY: run stop status test test-faults lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-erp-sync infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
 
 help:
 	@echo "make run     set up everything and start the platform in the background (PROMETHEUS=1: Prometheus too)"
@@ -79,7 +79,7 @@ test-faults: venv
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
-bench: bench-slice bench-members bench-points bench-campaigns bench-notify
+bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-erp-sync
 
 bench-slice: venv infra
 	$(PY) -m bench.slice
@@ -96,6 +96,9 @@ bench-campaigns: venv infra
 
 bench-notify: venv infra
 	$(PY) -m bench.notify
+
+bench-erp-sync: venv infra
+	$(PY) -m bench.erp_sync
 
 # Operations (deploy/prometheus, deploy/grafana, deploy/k8s, backups): promtool, kustomize, restore drill.
 ops-tools:
