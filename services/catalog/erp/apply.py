@@ -102,6 +102,7 @@ def _zone(tx: Tx, store: str, fallback: str) -> ZoneInfo:
 def sales(tx: Tx, items: list[Record], connection: str, default_zone: str) -> Applied:
     """ERP sales into erp_sales: a sale seen again at the same or an older version writes nothing."""
     out = Applied()
+    zones: dict[str, ZoneInfo] = {}  # a page's sales are mostly of a few stores
     for record in items:
         sale = dict(record.data)
         try:
@@ -117,8 +118,10 @@ def sales(tx: Tx, items: list[Record], connection: str, default_zone: str) -> Ap
                                "message": str(exc)})
             continue
         sale["occurred_at"] = occurred
+        if not sale.get("day") and sale["store"] not in zones:
+            zones[sale["store"]] = _zone(tx, sale["store"], default_zone)
         sale["day"] = (date.fromisoformat(sale["day"]) if sale.get("day")
-                       else occurred.astimezone(_zone(tx, sale["store"], default_zone)).date())
+                       else occurred.astimezone(zones[sale["store"]]).date())
         sale.setdefault("member_ref", None)
         sale.setdefault("lines", [])
         if repo.upsert_sale(tx, connection, sale, record.version):
