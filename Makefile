@@ -107,10 +107,11 @@ bench-notify: venv infra
 
 bench-feed: venv infra
 	$(PY) -m bench.feed
-# the files adapter's historical-sales import, through a private sshd (deploy/local/ensure-sftp.sh installs it)
+# historical sales through the files adapter (a private sshd), then the ERP sync lag and reconciliation
 bench-erp: venv infra
 	@bash deploy/local/ensure-sftp.sh
 	$(PY) -m bench.erp
+	$(PY) -m bench.erp_sync
 # first paint and time to interactive of the console's pages in Chromium, after importing SCALE's members
 bench-console: venv infra
 	@bash deploy/local/ensure-browser.sh

@@ -91,7 +91,8 @@ class ConnectionStatus(BaseModel):
     page_size: int
     options: dict[str, Any]
     running: bool
-    next_run_at: datetime
+    next_run_at: datetime = Field(description="The next scheduled run (an enabled connection)")
+    run_requested_at: datetime | None = Field(default=None, description="A run asked for, not started yet")
     last_run: RunOut | None
     last_success_at: datetime | None
     lag_seconds: float | None = Field(description="Since the last good run ended (None: never)")

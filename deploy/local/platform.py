@@ -130,6 +130,9 @@ def process_env(name: str) -> dict[str, str]:
     mine = set(_SECRETS.get(name, ()))
     for variable in {v for names in _SECRETS.values() for v in names} - mine:
         full.pop(variable, None)
+    if name != "catalog":  # the ERP connections' secrets (docs/erp.md) are the catalog's alone
+        for variable in [v for v in full if v.startswith("ERP_SECRET_")]:
+            full.pop(variable)
     return full
 
 

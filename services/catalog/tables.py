@@ -71,6 +71,7 @@ erp_connections = sa.Table(
     sa.Column("options", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("run_requested_at", sa.DateTime(timezone=True), nullable=True),  # asked for: the next tick runs it
     sa.Column("lease_owner", sa.Text, nullable=True),
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),

@@ -12,7 +12,7 @@ _IN = {"kind": "odoo_json2", "base_url": "https://erp.example.com", "database": 
        "credentials_ref": "ERP_SECRET_ODOO_MAIN", "interval_seconds": 900, "page_size": 200, "enabled": True,
        "options": {"time_zone": "Asia/Shanghai", "currency": "CNY"}}
 _STATUS = {"name": "odoo-main", **_IN, "options": {"time_zone": "Asia/Shanghai", "currency": "CNY"},
-           "running": False, "next_run_at": "2026-12-05T08:15:09Z", "last_run": _RUN,
+           "running": False, "next_run_at": "2026-12-05T08:15:00Z", "run_requested_at": None, "last_run": _RUN,
            "last_success_at": "2026-12-05T08:00:09Z", "lag_seconds": 75.2,
            "cursors": [{"kind": "product", "stamp": "2026-12-05 07:59:58", "key": "981",
                         "updated_at": "2026-12-05T08:00:08Z"}]}
@@ -31,5 +31,5 @@ SYNC_EXAMPLES: dict[str, dict[str, Any]] = {
     "list_sync_connections": {"response": {"items": [_STATUS], "next_cursor": None}},
     "get_sync_connection": {"response": _STATUS},
     "put_sync_connection": {"request": _IN, "response": _STATUS},
-    "run_sync_connection": {"response": {**_STATUS, "next_run_at": "2026-12-05T08:01:00Z"}},
+    "run_sync_connection": {"response": {**_STATUS, "run_requested_at": "2026-12-05T08:01:00Z"}},
 }

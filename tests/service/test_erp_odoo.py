@@ -172,14 +172,18 @@ def test_the_scheduler_runs_a_due_connection_and_metrics_count_it(catalog, odoo,
         status = wait_for(lambda: (s := call(catalog, "sync_status", caller=ADMIN, name=name))["last_run"]
                           and s["last_run"]["status"] == "succeeded" and s, timeout=30, message="a timer run")
         assert status["last_run"]["trigger"] == "timer" and status["last_run"]["rows_out"] == 7
-        assert status["next_run_at"] > status["last_run"]["finished_at"]  # the next one is interval_seconds away
+        assert status["next_run_at"] > status["last_run"]["started_at"]  # the next one is interval_seconds away
         asked = call(catalog, "request_sync", caller=ADMIN, name=name)
-        assert asked["next_run_at"] <= wait_for(lambda: (s := call(catalog, "sync_status", caller=ADMIN, name=name))
-                                                ["last_run"]["id"] != status["last_run"]["id"] and
-                                                s["last_run"]["finished_at"], timeout=30, message="the asked run")
+        assert asked["run_requested_at"] is not None
+        wait_for(lambda: call(catalog, "sync_status", caller=ADMIN, name=name)["last_run"]["id"] != status["last_run"][
+            "id"], timeout=30, message="the asked run")
     finally:
         call(catalog, "put_connection", caller=ADMIN, name=name, connection={
             "kind": "odoo_json2", "base_url": odoo.url, "credentials_ref": "ERP_SECRET_ODOO_TEST", "enabled": False})
     assert REGISTRY.get_sample_value("loyalty_erp_rows_out_total", {"connection": name, "kind": "product"}) == 5
+    disabled = connect(catalog, odoo.url, "odoo_json2", ref="ERP_SECRET_ODOO_TEST", kinds=["category"])
+    call(catalog, "request_sync", caller=ADMIN, name=disabled)  # a disabled connection runs when asked
+    wait_for(lambda: call(catalog, "sync_status", caller=ADMIN, name=disabled)["last_run"], timeout=30,
+             message="the asked run of a disabled connection")
     assert REGISTRY.get_sample_value("loyalty_erp_errors_total", {"connection": name, "kind": "product"}) == 1
     assert REGISTRY.get_sample_value("loyalty_erp_last_success_timestamp_seconds", {"connection": name}) > 0

@@ -11,12 +11,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
 from services.catalog.erp.interface import Cursor
+from services.catalog.repo import Kind
 from services.catalog.tables import erp_connections, erp_cursors, erp_reconciliations, erp_runs, erp_sales
 
 MAX_RUN_ERRORS = 200  # a run keeps its first errors; the count goes on
 
 
-def _seconds(value: float) -> Any:
+def _seconds(value: Any) -> Any:  # a number of seconds, or a column holding one
     return sa.func.make_interval(0, 0, 0, 0, 0, 0, value)
 
 
@@ -37,14 +38,18 @@ def connections(tx: Tx) -> list[dict[str, Any]]:
 
 def claim(tx: Tx, name: str | None, owner: str, lease_seconds: float) -> dict[str, Any] | None:
     """Hold a connection for a run: ``name``, or the first enabled one that is due. None when it is held
-    by a live run elsewhere (or none is due). A dead holder's lease runs out and the next claim wins."""
+    by a live run elsewhere (or none is due). A dead holder's lease runs out and the next claim wins.
+    The next scheduled run is set now, an interval after this one starts; a run asked for while this one
+    goes (run_requested_at) happens after it, and a disabled connection runs only when asked for."""
     c = erp_connections.c
     free = sa.or_(c.lease_until.is_(None), c.lease_until < sa.func.now())
     pick = sa.select(c.name).where(free)
-    pick = pick.where(c.name == name) if name else pick.where(c.enabled, c.next_run_at <= sa.func.now())
-    pick = pick.order_by(c.next_run_at).limit(1).with_for_update(skip_locked=True)
+    due = sa.or_(c.run_requested_at.is_not(None), sa.and_(c.enabled, c.next_run_at <= sa.func.now()))
+    pick = pick.where(c.name == name) if name else pick.where(due)
+    pick = pick.order_by(c.run_requested_at.nulls_last(), c.next_run_at).limit(1).with_for_update(skip_locked=True)
     row = tx.execute(erp_connections.update().where(c.name == pick.scalar_subquery())
-                     .values(lease_owner=owner, lease_until=sa.func.now() + _seconds(lease_seconds))
+                     .values(lease_owner=owner, lease_until=sa.func.now() + _seconds(lease_seconds),
+                             next_run_at=sa.func.now() + _seconds(c.interval_seconds), run_requested_at=None)
                      .returning(erp_connections)).mappings().first()
     return dict(row) if row else None
 
@@ -58,14 +63,13 @@ def renew(tx: Tx, name: str, owner: str, lease_seconds: float) -> bool:
 def release(tx: Tx, name: str, owner: str) -> None:
     c = erp_connections.c
     tx.execute(erp_connections.update().where(c.name == name, c.lease_owner == owner)
-               .values(lease_owner=None, lease_until=None,
-                       next_run_at=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, c.interval_seconds)))
+               .values(lease_owner=None, lease_until=None))
 
 
 def request_run(tx: Tx, name: str) -> bool:
     c = erp_connections.c
-    return bool(tx.execute(erp_connections.update().where(c.name == name).values(next_run_at=sa.func.now()))
-                .rowcount)
+    return bool(tx.execute(erp_connections.update().where(c.name == name)
+                           .values(run_requested_at=sa.func.coalesce(c.run_requested_at, sa.func.now()))).rowcount)
 
 
 def cursors(tx: Tx, name: str) -> dict[str, Cursor]:
@@ -152,3 +156,18 @@ def save_reconciliation(tx: Tx, report: dict[str, Any]) -> None:
     stmt = pg_insert(erp_reconciliations).values(store=report["store"], day=report["day"], report=report, **counts)
     tx.execute(stmt.on_conflict_do_update(index_elements=["store", "day"],
                                           set_={**counts, "report": report, "computed_at": sa.func.now()}))
+
+
+def seen_versions(tx: Tx, kind: Kind, source: str, keys: list[str]) -> dict[str, int]:
+    """The source version each of these records was last written at by ``source`` (one query a page)."""
+    table = kind.table
+    rows = tx.execute(sa.select(kind.key_column, table.c.source_version)
+                      .where(kind.key_column.in_(keys), table.c.source == source,
+                             table.c.source_version.is_not(None)))
+    return {str(key): int(version) for key, version in rows}
+
+
+def touch_many(tx: Tx, kind: Kind, keys: list[str]) -> None:
+    """The source confirmed these records unchanged: only their last-synced time moves."""
+    if keys:
+        tx.execute(kind.table.update().where(kind.key_column.in_(keys)).values(last_synced_at=sa.func.now()))

@@ -46,7 +46,7 @@ def _status(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     done_at = success["finished_at"] if success else None
     return ConnectionStatus(
         **{k: row[k] for k in ("name", "kind", "base_url", "database", "username", "credentials_ref", "enabled",
-                               "interval_seconds", "page_size", "options", "next_run_at")},
+                               "interval_seconds", "page_size", "options", "next_run_at", "run_requested_at")},
         running=row["lease_until"] is not None and row["lease_until"] > now,
         last_run=RunOut.model_validate(last[0]) if last else None,
         last_success_at=done_at, lag_seconds=(now - done_at).total_seconds() if done_at else None,
@@ -55,7 +55,7 @@ def _status(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_run(tx: Tx, name: str) -> dict[str, Any]:
-    """Due now: the next timer tick runs it (the answer is the status, next_run_at now)."""
+    """Run at the next timer tick, enabled or not (the answer is the status, with run_requested_at)."""
     if not repo.request_run(tx, _name(name)):
         raise NotFound(f"no connection {name!r}", "name")
     return status(tx, name)

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("options", JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("next_run_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("run_requested_at", sa.DateTime(timezone=True), nullable=True),  # asked for: run at the next tick
         sa.Column("lease_owner", sa.Text(), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
