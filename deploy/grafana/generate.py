@@ -144,6 +144,9 @@ def gateway() -> dict[str, Any]:
                   ("loyalty_audit_oldest_unsealed_seconds", "oldest (s)")),
             panel("CPU cores", ('sum by (instance) (rate(process_cpu_seconds_total{job="gateway"}[5m]))',
                                 "{{instance}}")),
+            panel("Days until each key's rotation date",
+                  ("(min by (secret) (loyalty_secret_rotation_due_timestamp_seconds) - time()) / 86400", "{{secret}}"),
+                  unit="d", description="gateway's JWT key and members' data key (runbooks/secret-expiry.md)"),
         ]),
     ])
 

@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, Field
 
+from service_runtime import expiry
 from service_runtime.config import GatewaySettings
 from services.gateway import (
     api_doc,
@@ -118,6 +119,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                        settings.breaker_threshold, settings.breaker_open_seconds)
     db = GatewayDb(settings.database_url)
     imports = ImportRunner(db, client, settings.import_lease_seconds)
+    expiry.register("gateway")  # the JWT signing key's rotation date on /metrics
     ops = None if settings.metrics_port is None else OpsServer(
         settings.metrics_host, settings.metrics_port,
         lambda: dependency_status(client, db, settings.ready_timeout_seconds))

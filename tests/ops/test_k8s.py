@@ -78,6 +78,8 @@ def test_operator_kinds_have_what_they_need(rendered: list[dict[str, Any]]) -> N
     rabbit = _of(rendered, "RabbitmqCluster")["rabbitmq"]["spec"]
     assert rabbit["replicas"] == 3 and "rabbitmq_prometheus" in rabbit["rabbitmq"]["additionalPlugins"]
     assert "default_queue_type = quorum" in rabbit["rabbitmq"]["additionalConfig"]
+    assert rabbit["image"].startswith("rabbitmq:4.")
+    assert "deprecated_features" not in rabbit["rabbitmq"]["additionalConfig"]
     clusters = _of(rendered, "Cluster")
     assert set(clusters) == {f"pg-{db}" for db in ("gateway", "members", "points", "campaigns", "notify", "catalog")}
     for name, cluster in clusters.items():
