@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.errors import InvalidInput
 
-SERVICES = ("members", "points", "campaigns", "notify", "catalog")
+SERVICES = ("members", "points", "campaigns", "notify", "catalog", "care")
 DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gateway's
 
-_METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104, "catalog": 9105}
+_METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104, "catalog": 9105, "care": 9108}
 
 
 def metrics_port_settings() -> list[str]:

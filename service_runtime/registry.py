@@ -9,6 +9,7 @@ SERVICE_CLASSES = {
     "campaigns": "services.campaigns.service:CampaignsService",
     "notify": "services.notify.service:NotifyService",
     "catalog": "services.catalog.service:CatalogService",
+    "care": "services.care.service:CareService",
 }
 
 
