@@ -7,6 +7,8 @@ read. API keys have no business here.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.errors import Forbidden
 from service_runtime.base import Caller
 
@@ -34,7 +36,7 @@ def check(caller: Caller, action: str, member_id: str | None, stores: tuple[str 
         raise Forbidden("this ticket is not at one of your stores", "store")
 
 
-def list_scope(caller: Caller) -> dict[str, object]:
+def list_scope(caller: Caller) -> dict[str, Any]:
     """The filters a list of tickets is held to: a member's own, a store-bound staff member's stores."""
     if caller.kind == "internal":
         return {}

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts.care import Assignment, Comment, Goodwill, Rating, TicketChanged, TicketIn, TicketQuery, Transition
-from contracts.errors import Conflict, InvalidInput, NotFound
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.base import Caller
 from service_runtime.db import Tx
 from services.care import access, domain, repo, views
@@ -154,6 +154,12 @@ def erase_member(tx: Tx, member_id: str, now: datetime) -> int:
     return len(scrubbed)
 
 
-def export_member(tx: Tx, member_id: str, now: datetime) -> dict[str, Any]:
-    rows = repo.member_tickets(tx, member_id)
+def export_member(tx: Tx, caller: Caller, member_id: str, now: datetime) -> dict[str, Any]:
+    """A member's tickets with their history, as far as the caller may read them (a privacy export)."""
+    scope = access.list_scope(caller)
+    if scope.get("member_id", member_id) != member_id:
+        raise Forbidden("a member exports only their own data", "member_id")
+    stores = scope.get("stores")
+    rows = [row for row in repo.member_tickets(tx, _uuid(member_id, "member_id"))
+            if stores is None or {row["store"], row["assigned_store"]} & set(stores)]
     return {"tickets": [views.ticket(row, now, repo.history(tx, row["id"])) for row in rows]}

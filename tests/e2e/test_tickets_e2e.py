@@ -94,6 +94,8 @@ def test_a_member_complains_gets_goodwill_points_and_rates_the_answer(platform):
     history = http.get(f"/v1/tickets/{ticket_id}", headers=mine).json()["history"]
     assert [h["action"] for h in history] == ["opened", "status", "goodwill", "status", "status", "rated"]
 
+    exported = http.get(f"/v1/members/{member_id}/export", headers=mine).json()["care"]["tickets"]
+    assert [t["ticket_id"] for t in exported] == [ticket_id]
     assert http.post(f"/v1/members/{member_id}/erase").status_code == 200
     scrubbed = wait_for(lambda: (t := http.get(f"/v1/tickets/{ticket_id}").json())["text"] is None and t,
                         timeout=30, message="care handled member.erased")

@@ -111,6 +111,11 @@ def test_who_may_do_what(care):
     mine = call(care, "page", caller=member(member_id), member_id=stranger)  # a member lists only their own
     assert [t["ticket_id"] for t in mine["items"]] == [ticket_id]
     assert call(care, "page", caller=OTHER_CLERK, member_id=member_id)["items"] == []
+    exported = call(care, "export_member", caller=member(member_id), member_id=member_id)["tickets"]
+    assert [t["ticket_id"] for t in exported] == [ticket_id] and exported[0]["history"]
+    with pytest.raises(Forbidden):
+        call(care, "export_member", caller=member(stranger), member_id=member_id)
+    assert call(care, "export_member", caller=OTHER_CLERK, member_id=member_id)["tickets"] == []
     with pytest.raises(NotFound):
         call(care, "get", caller=MANAGER, ticket_id=str(uuid.uuid4()))
     with pytest.raises(InvalidInput) as bad:
