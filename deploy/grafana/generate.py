@@ -178,6 +178,14 @@ def business() -> dict[str, Any]:
                                                            "loyalty_notify_messages_total[5m]))",
                                                            "{{channel}} {{outcome}}"), unit="ops"),
         ]),
+        ("Customer care", [
+            panel("Tickets past their SLA", ("max(loyalty_care_tickets_overdue)", "overdue"), kind="stat",
+                  description="Not resolved by the due date of their severity (docs/care.md)"),
+            panel("Tickets opened and changed per minute", ('sum by (method) (rate(loyalty_entrypoint_calls_total'
+                                                            '{service="care",kind="rpc",method!~"get|page|ping"}'
+                                                            '[5m])) * 60 or vector(0)', "{{method}}"),
+                  description="0 when no ticket changed in the window"),
+        ]),
     ])
 
 
