@@ -54,12 +54,14 @@ def open_ticket(tx: Tx, caller: Caller, cmd: TicketIn, now: datetime, hours: Map
     member_id = _uuid(cmd.member_id, "member_id")
     access.check(caller, "open", member_id, (cmd.store,))
     values = cmd.model_dump(exclude={"member_id"})
+    if cmd.request_id is not None:  # scoped to the caller, as points scopes adjustments' keys
+        values["request_id"] = "{}:{}:{}".format(*_actor(caller), cmd.request_id)
     row = repo.insert_ticket(tx, {
         **values, "id": str(uuid.uuid4()), "member_id": member_id, "status": "open",
         "due_at": domain.due_at(now, cmd.severity, hours), "opened_by": caller.kind,
         "created_at": now, "updated_at": now})
     if row is None:  # this request_id opened one already: answer it
-        replay = repo.by_request(tx, cmd.request_id or "")
+        replay = repo.by_request(tx, values["request_id"])
         if replay is None or replay["member_id"] != member_id:
             raise Conflict("this request_id opened another ticket", "request_id")
         return views.ticket(replay, now)

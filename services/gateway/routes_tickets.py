@@ -93,6 +93,10 @@ async def open_ticket(body: TicketBody, request: Request,
         member_id = caller.member_id
     if member_id is None:
         raise ApiError(422, "invalid_input", "the member the ticket is about", field="member_id")
+    known = await request.app.state.services.call(request, "members", "identify", member_ids=[member_id])
+    if not any(m["member_id"] == member_id and m["status"] in ("active", "frozen") for m in known):
+        raise ApiError(404, "not_found", "no member with this id (or merged into another, or erased)",
+                       field="member_id")
     return await _care(request, "open", **body.model_dump(mode="json", exclude={"member_id"}), member_id=member_id,
                        request_id=request_id_of(idempotency_key))
 

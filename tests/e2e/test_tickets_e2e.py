@@ -62,6 +62,9 @@ def test_a_member_complains_gets_goodwill_points_and_rates_the_answer(platform):
     assert http.post("/v1/tickets", headers=theirs, json={"member_id": member_id, "channel": "app", "category": "other",
                                                           "text": "not mine to open"}).status_code == 403
     assert http.get(f"/v1/tickets/{ticket_id}", headers=theirs).status_code == 403
+    nobody = http.post("/v1/tickets", json={"member_id": str(uuid.uuid4()), "channel": "phone", "category": "other",
+                                            "text": "who is this?"})
+    assert nobody.status_code == 404 and nobody.json()["error"]["field"] == "member_id", nobody.text
     assert [t["ticket_id"] for t in http.get("/v1/tickets", headers=mine).json()["items"]] == [ticket_id]
     assert http.get("/v1/tickets", headers=theirs).json()["items"] == []
     assert http.post(f"/v1/tickets/{ticket_id}/assignment", headers=mine, json={"assignee": "x"}).status_code == 403

@@ -162,6 +162,8 @@ def test_opening_and_goodwill_are_idempotent(care):
     assert again["ticket_id"] == first["ticket_id"]
     with pytest.raises(Conflict):
         _open(care, MANAGER, str(uuid.uuid4()), request_id="care-req-1-" + member_id[:8])
+    # keys are the caller's own: another staff member's same key opens another ticket
+    assert _open(care, CLERK, member_id, request_id="care-req-1-" + member_id[:8])["ticket_id"] != first["ticket_id"]
     for _ in range(2):
         noted = call(care, "record_goodwill", caller=MANAGER, ticket_id=first["ticket_id"],
                      entry_id=abs(hash(member_id)) % 10**12 + 1, points=200, reason="late delivery")
