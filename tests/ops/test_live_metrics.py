@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service_runtime.config import DATABASES  # one postgres_exporter each (deploy/prometheus/local.py)
 from services.campaigns.coupons.domain import new_code
 from tests.ops.conftest import ROOT, free_port, free_ports
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def prometheus(ops_platform: dict[str, Any]) -> Iterator[str]:
-    env = dict(ops_platform["env"], PROMETHEUS_PORT=str(free_port()), PG_EXPORTER_PORT=str(free_ports(5)),
+    env = dict(ops_platform["env"], PROMETHEUS_PORT=str(free_port()), PG_EXPORTER_PORT=str(free_ports(len(DATABASES))),
                PROMETHEUS_SCRAPE_INTERVAL="2s")
     started = subprocess.run(LOCAL + ["start"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
     assert started.returncode == 0, started.stdout + started.stderr
