@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-faults test-browser bench-console lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore lock audit deadletters deadletters-replay
+.PHONY: run stop status test test-faults test-browser bench-console lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore bench-scrape lock audit deadletters deadletters-replay
 
 help:
 	@echo "make run     set up everything and start the platform in the background (PROMETHEUS=1: Prometheus too)"
@@ -87,7 +87,7 @@ test-faults: venv
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
-bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp bench-console
+bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp bench-console bench-restore bench-scrape
 
 bench-slice: venv infra
 	$(PY) -m bench.slice
@@ -133,6 +133,10 @@ prometheus-stop:
 
 bench-restore: venv infra
 	$(PY) -m bench.restore
+
+# CPU of one /metrics scrape per process, as a share of a core at a 15 s interval
+bench-scrape: venv infra
+	$(PY) -m bench.scrape
 
 # Dead-lettered events (docs/runbooks/dead-letters.md): CMD="show 3", "show --event-id ID", "replay --all".
 deadletters: venv

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.campaigns import CAMPAIGN_EVENTS
+from contracts.care import CARE_EVENTS
 from contracts.catalog import CATALOG_EVENTS
 from contracts.coupons import COUPON_EVENTS
 from contracts.envelope import Envelope, EventPayload
@@ -236,7 +237,7 @@ _MEMBERS_AND_POINTS: tuple[type[EventPayload], ...] = (
 
 EVENTS: dict[tuple[str, int], type[EventPayload]] = {
     (cls.TYPE, cls.VERSION): cls for cls in (*_MEMBERS_AND_POINTS, *COUPON_EVENTS, *CAMPAIGN_EVENTS, *NOTIFY_EVENTS,
-                                    *CATALOG_EVENTS)
+                                    *CATALOG_EVENTS, *CARE_EVENTS)
 }
 
 

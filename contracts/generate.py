@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from contracts.campaigns import CAMPAIGN_MODELS
+from contracts.care import CARE_MODELS
 from contracts.catalog import CATALOG_MODELS
 from contracts.coupons import COUPON_MODELS
 from contracts.envelope import Envelope, EventPayload
@@ -30,7 +31,7 @@ def documents() -> dict[str, dict[str, object]]:
     for (event_type, version), cls in sorted(EVENTS.items()):
         docs[f"events/{event_type}.v{version}.json"] = _schema(cls)
     models = {**RPC_MODELS, **POINTS_MODELS, **COUPON_MODELS, **CAMPAIGN_MODELS, **NOTIFY_MODELS, **CATALOG_MODELS,
-              **FEED_MODELS}
+              **FEED_MODELS, **CARE_MODELS}
     for name, model in sorted(models.items()):
         docs[f"rpc/{name}.json"] = _schema(model)
     return docs

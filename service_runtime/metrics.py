@@ -75,6 +75,9 @@ class MetricsServer(SharedExtension):
         from service_runtime.config import settings_for
 
         self.port: int | None = settings_for(self.container.service_name).metrics_port
+        from service_runtime import expiry
+
+        expiry.register(self.container.service_name)  # its keys' rotation dates, beside the other metrics
         self.bound_port: int | None = None
         self._sock: Any = None
 

@@ -10,6 +10,7 @@ SERVICE_CLASSES = {
     "notify": "services.notify.service:NotifyService",
     "catalog": "services.catalog.service:CatalogService",
     "feed": "services.feed.service:FeedService",
+    "care": "services.care.service:CareService",
 }
 
 

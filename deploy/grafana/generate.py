@@ -144,6 +144,9 @@ def gateway() -> dict[str, Any]:
                   ("loyalty_audit_oldest_unsealed_seconds", "oldest (s)")),
             panel("CPU cores", ('sum by (instance) (rate(process_cpu_seconds_total{job="gateway"}[5m]))',
                                 "{{instance}}")),
+            panel("Days until each key's rotation date",
+                  ("(min by (secret) (loyalty_secret_rotation_due_timestamp_seconds) - time()) / 86400", "{{secret}}"),
+                  unit="d", description="gateway's JWT key and members' data key (runbooks/secret-expiry.md)"),
         ]),
     ])
 
@@ -174,6 +177,14 @@ def business() -> dict[str, Any]:
             panel("Messages sent by channel and outcome", ("sum by (channel, outcome) (rate("
                                                            "loyalty_notify_messages_total[5m]))",
                                                            "{{channel}} {{outcome}}"), unit="ops"),
+        ]),
+        ("Customer care", [
+            panel("Tickets past their SLA", ("max(loyalty_care_tickets_overdue)", "overdue"), kind="stat",
+                  description="Not resolved by the due date of their severity (docs/care.md)"),
+            panel("Tickets opened and changed per minute", ('sum by (method) (rate(loyalty_entrypoint_calls_total'
+                                                            '{service="care",kind="rpc",method!~"get|page|ping"}'
+                                                            '[5m])) * 60 or vector(0)', "{{method}}"),
+                  description="0 when no ticket changed in the window"),
         ]),
     ])
 

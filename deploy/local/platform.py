@@ -117,6 +117,11 @@ def _local_secret(name: str, length: int, binary: bool = False) -> str:
     return path.read_text().strip()
 
 
+def _local_created(name: str) -> str:
+    """When a var/secrets file was written, for its rotation-due metric (service_runtime/expiry.py)."""
+    return str(int((VAR / "secrets" / name).stat().st_mtime))
+
+
 # which process gets which secret (every other process gets none of them)
 _SECRETS = {
     "gateway": ("GATEWAY_JWT_SECRET", "BOOTSTRAP_ADMIN_USER", "BOOTSTRAP_ADMIN_PASSWORD"),
@@ -140,12 +145,14 @@ def child_env() -> dict[str, str]:
     child = dict(os.environ)
     if not child.get("GATEWAY_JWT_SECRET"):
         child["GATEWAY_JWT_SECRET"] = _local_secret("jwt-secret", 48)
+        child.setdefault("GATEWAY_JWT_SECRET_CREATED", _local_created("jwt-secret"))
     if not child.get("BOOTSTRAP_ADMIN_USER"):
         child["BOOTSTRAP_ADMIN_USER"] = "admin"
     if not child.get("BOOTSTRAP_ADMIN_PASSWORD"):
         child["BOOTSTRAP_ADMIN_PASSWORD"] = _local_secret("admin-password", 12)
     if not child.get("MEMBERS_ENCRYPTION_KEYS"):
         child["MEMBERS_ENCRYPTION_KEYS"] = "k1=" + _local_secret("members-data-key-k1", 32, binary=True)
+        child.setdefault("MEMBERS_ACTIVE_KEY_CREATED", _local_created("members-data-key-k1"))
     if not child.get("MEMBERS_BLIND_INDEX_KEY"):
         child["MEMBERS_BLIND_INDEX_KEY"] = _local_secret("members-blind-index-key", 32, binary=True)
     child.setdefault("OTP_DELIVERY", "dev")  # DEVELOPMENT DELIVERY CHANNEL for member login codes

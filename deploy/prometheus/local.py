@@ -5,7 +5,7 @@
 
 Targets come from the same variables the platform reads (GATEWAY_METRICS_PORT, <SERVICE>_METRICS_PORT,
 DB_NAME_PREFIX, PG_ADMIN_URL), so a platform on its own ports and databases (the tests') gets its
-own Prometheus. PROMETHEUS_PORT (9090) and PG_EXPORTER_PORT (9187, then the next four) set ours.
+own Prometheus. PROMETHEUS_PORT (9090) and PG_EXPORTER_PORT (9187, then one more per database) set ours.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ HOME = VAR / "prometheus"
 # which custom queries (pg-queries/) each database's exporter runs
 QUERIES = {"gateway": ("audit",), "members": ("outbox", "import-jobs"), "points": ("outbox", "points-liability"),
            "campaigns": ("outbox", "coupon-jobs"), "notify": ("outbox",),
-           "catalog": ("outbox",), "feed": ("outbox",)}
+           "catalog": ("outbox",), "feed": ("outbox",),
+           "care": ("outbox",)}
 
 
 def _targets(host: str = "127.0.0.1") -> dict[str, list[dict[str, object]]]:

@@ -20,7 +20,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 RUNBOOKS = "docs/runbooks/"
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-SERVICE_JOBS = "gateway|members|points|campaigns|notify|catalog|feed"
+SERVICE_JOBS = "gateway|members|points|campaigns|notify|catalog|feed|care"
 # business outcomes an RPC answers with on purpose: not errors of the service
 EXPECTED_OUTCOMES = "ok|InvalidInput|NotFound|Forbidden|Conflict|InsufficientPoints"
 HTTP_NOT_API = "/metrics|/healthz|/readyz|unmatched"
@@ -106,6 +106,26 @@ def burn_alerts() -> list[dict[str, Any]]:
     return rules
 
 
+def expiry_alerts() -> list[dict[str, Any]]:
+    """Secrets past their rotation date and certificates near notAfter (service_runtime/expiry.py);
+    ``min by`` so one replica still holding an old key or certificate is the one that counts."""
+    due = "min by (secret) (loyalty_secret_rotation_due_timestamp_seconds) - time()"
+    cert = "min by (cert) (loyalty_tls_cert_not_after_timestamp_seconds) - time()"
+    return [
+        alert("LoyaltySecretRotationDue", f"{due} < 14 * 86400 and {due} > 0", "warning",
+              "{{ $labels.secret }} is due for rotation in {{ $value | humanizeDuration }}", "secret-expiry", "1h"),
+        alert("LoyaltySecretRotationOverdue", f"{due} <= 0", "warning",
+              "{{ $labels.secret }} is past its rotation date: rotate it", "secret-expiry", "1h"),
+        alert("LoyaltyTLSCertExpiringSoon", f"{cert} < 21 * 86400", "warning",
+              "TLS certificate {{ $labels.cert }} expires within 21 days", "secret-expiry", "1h",
+              "Seconds left: {{ $value }} (negative: expired or unreadable)."),
+        # a certificate that lapses stops the connections that use it: page while there is time
+        alert("LoyaltyTLSCertExpiring", f"{cert} < 3 * 86400", "critical",
+              "TLS certificate {{ $labels.cert }} expires within 3 days, has expired or cannot be read",
+              "secret-expiry", "5m", "Seconds left: {{ $value }}."),
+    ]
+
+
 def alerts() -> dict[str, Any]:
     availability = [
         alert("LoyaltyServiceDown", f'up{{job=~"{SERVICE_JOBS}"}} == 0', "critical",
@@ -171,6 +191,7 @@ def alerts() -> dict[str, Any]:
     ]
     return {"groups": [
         {"name": "loyalty-availability", "rules": availability},
+        {"name": "loyalty-expiry", "rules": expiry_alerts()},
         {"name": "loyalty-slo-burn", "rules": burn_alerts()},
         {"name": "loyalty-pipelines", "rules": pipelines},
         {"name": "loyalty-resources", "rules": resources},

@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, Field
 
+from service_runtime import expiry
 from service_runtime.config import GatewaySettings
 from services.gateway import (
     api_doc,
@@ -34,6 +35,7 @@ from services.gateway import (
     routes_notify,
     routes_points,
     routes_sync,
+    routes_tickets,
 )
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
@@ -121,6 +123,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                        settings.breaker_threshold, settings.breaker_open_seconds)
     db = GatewayDb(settings.database_url)
     imports = ImportRunner(db, client, settings.import_lease_seconds)
+    expiry.register("gateway")  # the JWT signing key's rotation date on /metrics
     ops = None if settings.metrics_port is None else OpsServer(
         settings.metrics_host, settings.metrics_port,
         lambda: dependency_status(client, db, settings.ready_timeout_seconds))
@@ -192,7 +195,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
                    routes_points.router, routes_coupons.router, routes_campaigns.router, routes_notify.router,
                    routes_admin.router, routes_audit.router, routes_catalog.router, routes_sync.router,
-                   routes_feed.router, routes_files.router):
+                   routes_feed.router, routes_files.router, routes_tickets.router):
         app.include_router(router, prefix="/v1")
     api_doc.install(app)  # error statuses, headers, examples and descriptions, from each route's metadata
     return app

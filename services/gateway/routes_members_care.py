@@ -138,7 +138,7 @@ async def export_member(member_id: uuid.UUID, request: Request,
                         caller: Principal = allow("manager", "admin", member=True)) -> dict[str, Any]:
     await check_member_scope(request, caller, str(member_id))
     services = request.app.state.services
-    names = ("members", "points", "campaigns", "notify", "feed")
+    names = ("members", "points", "campaigns", "notify", "feed", "care")
     parts = await asyncio.gather(*(services.call(request, name, "export_member", member_id=str(member_id))
                                    for name in names), return_exceptions=True)
     if isinstance(parts[0], BaseException):

@@ -20,9 +20,11 @@ KIND_VARIABLES: dict[str, frozenset[str]] = {
     "tier.changed": frozenset({"name", "old_tier", "new_tier"}),
     "points.receipt": frozenset({"name", "points", "balance", "store", "amount"}),
     "login_code": frozenset({"code", "minutes"}),
+    "ticket.changed": frozenset({"name", "status", "ticket_ref"}),
     "campaign": frozenset({"name", "campaign_name", "coupon_value", "coupon_code", "valid_until", "store"}),
 }
-TRANSACTIONAL = frozenset({"birthday", "points.expiring", "tier.changed", "login_code", "points.receipt"})
+TRANSACTIONAL = frozenset({"birthday", "points.expiring", "tier.changed", "login_code", "points.receipt",
+                           "ticket.changed"})
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _KEY = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
@@ -226,6 +228,11 @@ DEFAULT_TEMPLATES: list[tuple[str, str, str, str | None, str]] = [
      "{{name}}，本次消费 {{amount}} 元获得 {{points}} 积分，当前积分 {{balance}}。"),
     ("points.receipt", "email", "en", "Your points", "Dear {{name}}, you earned {{points}} points on {{amount}}; "
      "your balance is {{balance}}."),
+    ("ticket.changed", "sms", "zh-CN", None, "{{name}}，您的服务单 {{ticket_ref}} 状态已更新：{{status}}。"),
+    ("ticket.changed", "sms", "en", None, "{{name}}, your ticket {{ticket_ref}} was updated: {{status}}."),
+    ("ticket.changed", "email", "zh-CN", "服务单更新", "{{name}}，您的服务单 {{ticket_ref}} 状态已更新：{{status}}。"),
+    ("ticket.changed", "email", "en", "Your ticket was updated",
+     "Dear {{name}}, your ticket {{ticket_ref}} was updated: {{status}}."),
     ("campaign.announcement", "sms", "zh-CN", None, "{{name}}，{{campaign_name}} 活动开始啦！回T退订"),
     ("campaign.announcement", "sms", "en", None, "{{name}}, {{campaign_name}} has started! Reply STOP to opt out"),
     ("campaign.announcement", "email", "zh-CN", "{{campaign_name}}", "{{name}}，{{campaign_name}} 活动开始啦！"),

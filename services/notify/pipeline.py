@@ -77,7 +77,8 @@ class NotifyConfig:
             quiet_hours=domain.QuietHours.parse(env("NOTIFY_QUIET_HOURS", "21:00-08:00")),
             # besides marketing, greetings and reminders wait for the morning too (a code or a tier change does not)
             quiet_kinds=frozenset(k.strip() for k in env("NOTIFY_QUIET_HOURS_ALSO_FOR",
-                                                         "birthday,points.expiring").split(",") if k.strip()),
+                                                         "birthday,points.expiring,ticket.changed").split(",")
+                             if k.strip()),
             cap_per_day=env_int("NOTIFY_CAP_PER_DAY", 2),
             cap_per_week=env_int("NOTIFY_CAP_PER_WEEK", 5),
             max_attempts=max(1, env_int("NOTIFY_MAX_ATTEMPTS", 5)),

@@ -10,6 +10,7 @@ from typing import Any
 from nameko.rpc import rpc
 
 from contracts.campaigns import CampaignAnnounced
+from contracts.care import TicketChanged
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import (
@@ -96,6 +97,15 @@ class NotifyService(StoreZoneFeed):
             tx, self.pipeline, dedupe_key=f"tier:{event.member_id}:{event.new_tier}:{event.changed_at.isoformat()}",
             template="tier.changed", member_id=event.member_id,
             variables={"old_tier": event.old_tier, "new_tier": event.new_tier})
+
+    @subscribe("care", "ticket.changed")
+    def on_ticket_changed(self, tx: Tx, event: TicketChanged, envelope: Envelope) -> None:
+        # the member hears what staff did to their ticket, not their own changes nor internal moves
+        if event.by_member or event.change not in ("status", "comment", "goodwill"):
+            return
+        intake.transactional(tx, self.pipeline, dedupe_key=f"ticket:{envelope.event_id}", template="ticket.changed",
+                             member_id=event.member_id, store_code=event.store,
+                             variables={"status": event.status.replace("_", " "), "ticket_ref": event.ticket_id[:8]})
 
     @subscribe("campaigns", "campaign.announced")
     def on_campaign_announced(self, tx: Tx, event: CampaignAnnounced, envelope: Envelope) -> None:

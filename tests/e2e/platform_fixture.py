@@ -50,3 +50,16 @@ def running_platform(var: Path, name: str, **overrides: str) -> Iterator[dict[st
     finally:
         stopped = subprocess.run(PLATFORM + ["stop"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@contextmanager
+def platform_with_admin(var: Path, name: str, **overrides: str) -> Iterator[dict[str, Any]]:
+    """``running_platform`` and an httpx client logged in as its first admin (``http``)."""
+    import httpx
+
+    with running_platform(var, name, **overrides) as running:
+        password = (var / "secrets" / "admin-password").read_text().strip()
+        token = httpx.post(running["base"] + "/v1/auth/token", data={"username": "admin", "password": password}
+                           ).json()["access_token"]
+        with httpx.Client(base_url=running["base"], timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
+            yield {**running, "http": http}

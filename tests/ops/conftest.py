@@ -7,6 +7,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ def ops_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(free_port()), "OTEL_TRACES_EXPORTER": "none",
         "DEMO_DATA": "1", "RPC_TIMEOUT_SECONDS": "10",
         "BOOTSTRAP_ADMIN_USER": "ops-admin", "BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-        "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "OTP_DELIVERY": "dev",
+        "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "GATEWAY_JWT_SECRET_CREATED": str(int(time.time())),
+        "OTP_DELIVERY": "dev",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000", "NOTIFY_POINTS_RECEIPTS": "true",
     })
     env.update({setting: str(free_port()) for setting in metrics_port_settings()})

@@ -44,8 +44,8 @@ def test_built_in_kinds_validate(rendered: list[dict[str, Any]]) -> None:
 
 def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: list[dict[str, Any]]) -> None:
     deployments, budgets = _of(rendered, "Deployment"), _of(rendered, "PodDisruptionBudget")
-    assert set(deployments) == {"gateway", "members", "points", "campaigns", "notify", "catalog",
-                                "feed"} == set(budgets)
+    processes = {"gateway", "members", "points", "campaigns", "notify", "catalog", "feed", "care"}
+    assert set(deployments) == processes == set(budgets)
     for name, deployment in deployments.items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["livenessProbe"]["httpGet"] and container["readinessProbe"]["httpGet"], name
@@ -57,8 +57,7 @@ def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: 
             assert "PASSWORD" not in var["name"] or "valueFrom" in var, (name, var["name"])
     assert deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"][
         "path"] == "/readyz"
-    # a dead consumer, not just a live process
-    for name in ("members", "points", "campaigns", "notify", "catalog", "feed"):
+    for name in processes - {"gateway"}:  # a dead consumer, not just a live process
         container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
@@ -80,9 +79,11 @@ def test_operator_kinds_have_what_they_need(rendered: list[dict[str, Any]]) -> N
     rabbit = _of(rendered, "RabbitmqCluster")["rabbitmq"]["spec"]
     assert rabbit["replicas"] == 3 and "rabbitmq_prometheus" in rabbit["rabbitmq"]["additionalPlugins"]
     assert "default_queue_type = quorum" in rabbit["rabbitmq"]["additionalConfig"]
+    assert rabbit["image"].startswith("rabbitmq:4.")
+    assert "deprecated_features" not in rabbit["rabbitmq"]["additionalConfig"]
     clusters = _of(rendered, "Cluster")
     assert set(clusters) == {f"pg-{db}" for db in ("gateway", "members", "points", "campaigns", "notify", "catalog",
-                                                   "feed")}
+                                                   "feed", "care")}
     for name, cluster in clusters.items():
         spec = cluster["spec"]
         assert spec["instances"] >= 2 and spec["storage"]["size"], name

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service_runtime.config import DATABASES  # one postgres_exporter each (deploy/prometheus/local.py)
 from services.campaigns.coupons.domain import new_code
 from tests.ops.conftest import ROOT, free_port, free_ports
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def prometheus(ops_platform: dict[str, Any]) -> Iterator[str]:
-    env = dict(ops_platform["env"], PROMETHEUS_PORT=str(free_port()), PG_EXPORTER_PORT=str(free_ports(5)),
+    env = dict(ops_platform["env"], PROMETHEUS_PORT=str(free_port()), PG_EXPORTER_PORT=str(free_ports(len(DATABASES))),
                PROMETHEUS_SCRAPE_INTERVAL="2s")
     started = subprocess.run(LOCAL + ["start"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
     assert started.returncode == 0, started.stdout + started.stderr
@@ -90,3 +91,17 @@ def test_prometheus_loaded_every_rule_and_scrapes_every_target(prometheus: str) 
     assert set(jobs) >= {"gateway", "members", "points", "campaigns", "notify", "rabbitmq", "rabbitmq-queues",
                          "postgres"}
     assert {t["scrapeUrl"]: t["lastError"] for t in targets if t["health"] != "up"} == {}
+
+
+def test_no_queue_needs_rabbitmq_4_3s_transient_nonexcl_permit(ops_platform: dict[str, Any]) -> None:
+    """RabbitMQ 4.3 refuses non-durable non-exclusive queues (deploy/k8s/base/rabbitmq.yaml): every queue
+    the running platform declared, Nameko's reply queues included, is durable or exclusive."""
+    from urllib.parse import quote
+
+    from service_runtime import bootstrap
+    from tests.ops.conftest import OPS_VHOST
+
+    _load(ops_platform["http"])
+    queues = bootstrap._management("GET", f"/api/queues/{quote(OPS_VHOST, safe='')}?columns=name,durable,exclusive")
+    assert any(q["name"].startswith("rpc.reply-") for q in queues), queues
+    assert [q["name"] for q in queues if not q["durable"] and not q["exclusive"]] == []

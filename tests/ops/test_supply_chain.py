@@ -80,11 +80,12 @@ def test_the_image_is_built_from_the_lock_on_a_pinned_base_as_a_non_root_user():
     assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"/app/deploy/healthcheck.py\"\]", dockerfile, re.M)
 
 
-def test_compose_runs_a_supported_rabbitmq_that_admits_namekos_reply_queues():
+def test_compose_runs_a_supported_rabbitmq_without_deprecated_features():
+    """No queue we declare needs transient_nonexcl_queues (checked live in test_live_metrics.py)."""
     compose = yaml.safe_load((ROOT / "deploy/compose.yaml").read_text())
     series = tuple(int(x) for x in compose["services"]["rabbitmq"]["image"].split(":")[1].split("-")[0].split("."))
     assert series >= (4, 3)
-    assert "transient_nonexcl_queues = true" in compose["configs"]["rabbitmq-conf"]["content"]
+    assert "deprecated_features" not in (ROOT / "deploy/compose.yaml").read_text().replace("deprecated feature", "")
 
 
 @pytest.mark.parametrize("argv, url", [
