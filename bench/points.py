@@ -434,9 +434,10 @@ async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books:
     and checks the gateway's database; /healthz makes none), so the RPC round trip is measured
     with the gateway's own RPC client from this process (one RPC to points.ping, which runs
     SELECT 1 in points), and the HTTP side with /healthz through the gateway's middleware."""
+    from contracts.caller_seal import CallerSeal
     from services.gateway.rpc import RpcClient
 
-    rpc = RpcClient(env["AMQP_URI"], 10)
+    rpc = RpcClient(env["AMQP_URI"], 10, seal=CallerSeal(env["CALLER_SIGNING_KEY"]))  # signs as the gateway does
     rpc.start()
     for _ in range(100):
         if rpc.connected:

@@ -41,6 +41,14 @@ class Forbidden(ServiceError):
     http_status = 403
 
 
+class UntrustedCaller(ServiceError):
+    """An RPC without a caller signed by a key the service accepts, or signed too long ago
+    (contracts/caller_seal.py)."""
+
+    code = "untrusted_caller"
+    http_status = 500  # the platform is misconfigured (the gateway always signs), not the client's fault
+
+
 class Conflict(ServiceError):
     code = "conflict"
     http_status = 409
@@ -69,6 +77,6 @@ class ServiceUnavailable(ServiceError):
 
 ERRORS: dict[str, type[ServiceError]] = {
     cls.__name__: cls
-    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, InsufficientPoints, InvalidEvent,
-                ServiceUnavailable)
+    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, UntrustedCaller, Conflict, InsufficientPoints,
+                InvalidEvent, ServiceUnavailable)
 }
