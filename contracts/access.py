@@ -34,9 +34,10 @@ STORE_MANAGEMENT: Final = frozenset({"manager", "admin"})  # adjustments, member
 MEMBER_WRITERS: Final = AT_THE_TILL | set(KEY_KINDS)  # registrations and consents: counters, POS and ERP
 MEMBER_READERS: Final = MEMBER_WRITERS | {"marketer"}
 BULK_TAGGERS: Final = STORE_MANAGEMENT | {"marketer"}
+SELLERS: Final = AT_THE_TILL | set(KEY_KINDS)  # sales, refunds and point holds: tills, POS and ERP
 IMPORTERS: Final = frozenset({"admin", "erp"})  # bulk member imports
+EXPORTERS: Final = STORE_MANAGEMENT | {MEMBER}  # privacy exports: managers, admins, the member themselves
 MASTER_DATA: Final = frozenset({"admin", "erp"})  # stores, categories, products
-SERVICES_ONLY: Final = frozenset[str]()  # services (the gateway's anonymous routes included), no person
 STAFF_OR_KEYS: Final = frozenset(STAFF_ROLES) | set(KEY_KINDS)  # any staff or key, not members
 
 GATEWAY: Final = "gateway"  # the gateway's own identity, for routes open to anonymous callers

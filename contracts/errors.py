@@ -14,7 +14,8 @@ class ServiceError(Exception):
     http_status = 500
 
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message, field)
+        # no field: no second argument (Nameko would send None as the string "None")
+        super().__init__(*((message,) if field is None else (message, field)))
         self.message = message
         self.field = field
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.access import MARKETING_READERS, parse_id, require
+from contracts.access import EXPORTERS, MARKETING_READERS, parse_id, require
 from contracts.envelope import Envelope
 from contracts.events import (
     MemberErased,
@@ -98,5 +98,6 @@ class ReadModelEntrypoints(CampaignsWorker):
     def export_member(self, member_id: str) -> dict[str, Any]:
         """What campaigns holds about one member, for a privacy export (see read_model)."""
         member_id = parse_id(member_id, "member_id")
+        require(self.who(), EXPORTERS, member=member_id)
         with self.tx() as tx:
             return read_model.member_export(tx, member_id)

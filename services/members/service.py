@@ -12,11 +12,11 @@ from nameko.timer import timer
 from contracts.access import (
     ADMIN,
     BULK_TAGGERS,
+    EXPORTERS,
     IMPORTERS,
     MEMBER,
     MEMBER_READERS,
     MEMBER_WRITERS,
-    SERVICES_ONLY,
     STORE_MANAGEMENT,
     parse_id,
     require,
@@ -138,8 +138,8 @@ class MembersService(ServiceBase):
 
     @rpc(expected_exceptions=EXPECTED)
     def lookup_phone(self, phone: str) -> dict[str, Any]:
-        """The phone in E.164 and the member holding it, if any (for one-time-code logins): services only."""
-        require(self.caller, SERVICES_ONLY)
+        """The phone in E.164 and the member holding it, if any (one-time-code logins, sales by phone)."""
+        require(self.caller, MEMBER_READERS)
         normalized, row = registration.by_phone(self.db, self.cipher, phone)
         return {"phone": normalized, "member_id": None if row is None else str(row.id)}
 
@@ -220,7 +220,7 @@ class MembersService(ServiceBase):
     def export_member(self, member_id: str) -> dict[str, Any]:
         """Everything this service holds about a member (the gateway adds the other services' parts)."""
         member_id = parse_id(member_id, "member_id")
-        require(self.caller, STORE_MANAGEMENT | {MEMBER}, member=member_id)
+        require(self.caller, EXPORTERS, member=member_id)
         return privacy.export(self.db, self.cipher, member_id)
 
     @rpc(expected_exceptions=EXPECTED)

@@ -9,7 +9,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
-from contracts.access import ADMIN, CHAIN_READERS, MARKETING, parse_id, require
+from contracts.access import ADMIN, CHAIN_READERS, EXPORTERS, MARKETING, parse_id, require
 from contracts.campaigns import CampaignAnnounced
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -193,5 +193,6 @@ class NotifyService(ServiceBase):
     @rpc(expected_exceptions=EXPECTED)
     def export_member(self, member_id: str) -> dict[str, Any]:
         member_id = parse_id(member_id, "member_id")
+        require(self.caller, EXPORTERS, member=member_id)
         rows = deliveries.of_member(self.db, member_id)
         return {"messages": [views.message(r).model_dump(mode="json") for r in rows]}

@@ -10,7 +10,16 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
-from contracts.access import ADMIN, MARKETING, STORE_MANAGEMENT, require, require_self, require_store
+from contracts.access import (
+    ADMIN,
+    EXPORTERS,
+    MARKETING,
+    SELLERS,
+    STORE_MANAGEMENT,
+    require,
+    require_self,
+    require_store,
+)
 from contracts.campaigns import (
     CampaignAudienceGranted,
     CampaignBonusEnded,
@@ -141,7 +150,7 @@ class PointsService(StoreFeed):
     @entrypoint
     def record_sale(self, **request: Any) -> dict[str, Any]:
         sale: Sale = parse_request(Sale, request)
-        require_store(self.caller, sale.store)
+        require(self.caller, SELLERS, store=sale.store)
         inputs.within(limits.from_env().sale_problem(sale))
         outcome = self.combiner.submit(sale, self._post_sales)  # with the sales other tills send meanwhile
         if isinstance(outcome, BaseException):
@@ -156,7 +165,7 @@ class PointsService(StoreFeed):
     @entrypoint
     def refund_sale(self, **request: Any) -> dict[str, Any]:
         refund: Refund = parse_request(Refund, request)
-        require_store(self.caller, refund.store)
+        require(self.caller, SELLERS, store=refund.store)
         inputs.within(limits.from_env().refund_problem(refund))
         outcome = sales.post(self.db, self.program_cache, self.members, [], [(0, refund)])[0]
         if isinstance(outcome, ServiceError):
@@ -168,6 +177,7 @@ class PointsService(StoreFeed):
         """An offline upload: sales first (a refund may come before its sale in the file), then
         refunds, all in one transaction; each item answered on its own, a refused item (its
         validation, its store, its limits, its member) included, with the balance after it."""
+        require(self.caller, SELLERS)
         good, refused = uploads.check_items(items, self.caller.stores, limits.from_env())
         # the items are sales and refunds already (validated once; their hashes leave out "kind")
         sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in good if isinstance(item, SaleItem)]
@@ -179,17 +189,19 @@ class PointsService(StoreFeed):
     @entrypoint
     def hold(self, **request: Any) -> dict[str, Any]:
         req: HoldRequest = parse_request(HoldRequest, request)
-        require_store(self.caller, req.store)
+        require(self.caller, SELLERS, store=req.store)
         inputs.within(limits.from_env().hold_problem(req.points))
         return opening.with_opening(self.db, self.members, lambda confirmed: holds.place(
             self.db, self.caller, req, confirmed)).model_dump(mode="json")
 
     @entrypoint
     def commit_hold(self, hold_id: str) -> dict[str, Any]:
+        require(self.caller, SELLERS)
         return holds.finish(self.db, self.caller, hold_id, "commit").model_dump(mode="json")
 
     @entrypoint
     def release_hold(self, hold_id: str) -> dict[str, Any]:
+        require(self.caller, SELLERS)
         return holds.finish(self.db, self.caller, hold_id, "release").model_dump(mode="json")
 
     # -- accounts and history ------------------------------------------------------------------------
@@ -219,7 +231,7 @@ class PointsService(StoreFeed):
     @entrypoint
     def export_member(self, member_id: str) -> dict[str, Any]:
         member_id = inputs.canonical_id(member_id)
-        require_self(self.caller, member_id)
+        require(self.caller, EXPORTERS, member=member_id)
         return accounts.export(self.db, member_id)
 
     # -- staff adjustments and member activities ------------------------------------------------------
