@@ -18,6 +18,7 @@ from contracts.access import (
     MEMBER_READERS,
     MEMBER_WRITERS,
     STORE_MANAGEMENT,
+    Caller,
     parse_id,
     require,
     require_backend,
@@ -55,6 +56,14 @@ from services.members.crypto import FieldCipher
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
 MAX_IDENTIFY = 1000
+
+
+def _within_stores(caller: Caller, asked: list[str] | None) -> list[str] | None:
+    """A store-bound caller's bulk edit reaches its own stores' members only (a search by an
+    identifier reaches the chain: the gateway scopes searches)."""
+    if caller.stores is None:
+        return asked
+    return sorted(set(caller.stores if asked is None else asked) & set(caller.stores))
 
 
 class Cipher(DependencyProvider):
@@ -238,8 +247,7 @@ class MembersService(ServiceBase):
     def bulk_tags(self, **request: Any) -> dict[str, Any]:
         require(self.caller, BULK_TAGGERS)
         cmd: BulkTags = parse_request(BulkTags, request)
-        if self.caller.stores is not None:  # a store-bound caller tags its stores' members only
-            cmd.filter.stores = sorted(set(cmd.filter.stores or self.caller.stores) & set(self.caller.stores))
+        cmd.filter.stores = _within_stores(self.caller, cmd.filter.stores)
         return {"members_changed": tags.bulk_tags(self.db, self.cipher, self.caller, cmd)}
 
     @timer(interval=env_int("BIRTHDAY_JOB_SECONDS", 3600), eager=True)
