@@ -73,6 +73,7 @@ def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
                 "GATEWAY_PORT": str(_free_port()), "OTEL_TRACES_EXPORTER": "none", "DEMO_DATA": "0",
                 "LOG_LEVEL": "WARNING", "BOOTSTRAP_ADMIN_USER": "bench-admin",
                 "BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16), "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
+                "CALLER_SIGNING_KEY": secrets.token_urlsafe(48),
                 "RATE_LIMIT_KEY": "100000/100000", "RATE_LIMIT_STAFF": "100000/100000"})
     env.update({setting: str(_free_port()) for setting in metrics_port_settings()})
     os.environ.update({k: env[k] for k in ("AMQP_URI", "DB_NAME_PREFIX")})

@@ -14,7 +14,8 @@ class ServiceError(Exception):
     http_status = 500
 
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message, field)
+        # no field: no second argument (Nameko would send None as the string "None")
+        super().__init__(*((message,) if field is None else (message, field)))
         self.message = message
         self.field = field
 
@@ -39,6 +40,14 @@ class Forbidden(ServiceError):
 
     code = "forbidden"
     http_status = 403
+
+
+class UntrustedCaller(ServiceError):
+    """An RPC without a caller signed by a key the service accepts, or signed too long ago
+    (contracts/caller_seal.py)."""
+
+    code = "untrusted_caller"
+    http_status = 500  # the platform is misconfigured (the gateway always signs), not the client's fault
 
 
 class Conflict(ServiceError):
@@ -83,6 +92,7 @@ class ServiceUnavailable(ServiceError):
 
 ERRORS: dict[str, type[ServiceError]] = {
     cls.__name__: cls
-    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, Gone, InsufficientPoints, StoreNotOpen,
+    for cls in (ServiceError, InvalidInput, NotFound, Forbidden, UntrustedCaller, Conflict, Gone, InsufficientPoints,
+                StoreNotOpen,
                 InvalidEvent, ServiceUnavailable)
 }

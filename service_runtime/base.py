@@ -1,8 +1,6 @@
 """What every Nameko service class of the platform starts from."""
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -11,9 +9,11 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder, rpc
 from pydantic import BaseModel, ValidationError
 
-from contracts.errors import Forbidden, InvalidInput
+from contracts.access import Caller
+from contracts.errors import InvalidInput
 from contracts.rpc import Pong
 from service_runtime import container as _container  # noqa: F401  (survives broker faults)
+from service_runtime.callers import caller_of
 from service_runtime.db import Database
 from service_runtime.metrics import Metrics, MetricsServer
 from service_runtime.worker_tracing import Tracing
@@ -29,37 +29,15 @@ def parse_request(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise InvalidInput(first["msg"], field) from None
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who called, as the gateway authenticated them (``nameko.caller`` context data)."""
-
-    kind: str  # staff | key | member | internal
-    id: str | None = None
-    roles: tuple[str, ...] = ()
-    stores: tuple[str, ...] | None = None  # None: the whole chain
-    member_id: str | None = None
-
-
-INTERNAL = Caller(kind="internal")
-
-
 class CallerProvider(DependencyProvider):
-    """``self.caller``: the authenticated caller of this worker's request, or INTERNAL."""
+    """``self.caller``: the verified caller of this worker's RPC, or the service itself for events
+    and timers (service_runtime/callers.py; the method of an unsigned RPC never runs)."""
 
     if TYPE_CHECKING:  # a service's attribute holds what get_dependency returns
         def __get__(self, instance: object, owner: type | None = None) -> Caller: ...
 
     def get_dependency(self, worker_ctx: Any) -> Caller:
-        raw = worker_ctx.context_data.get("caller")
-        if not raw:
-            return INTERNAL
-        try:
-            data = json.loads(raw)
-            stores = data.get("stores")
-            return Caller(kind=str(data["kind"]), id=data.get("id"), roles=tuple(data.get("roles") or ()),
-                          stores=None if stores is None else tuple(stores), member_id=data.get("member_id"))
-        except (ValueError, KeyError, TypeError):
-            raise Forbidden("unreadable caller identity") from None
+        return caller_of(worker_ctx)
 
 
 class ReplyPublisher(Publisher):

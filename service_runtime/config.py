@@ -194,6 +194,8 @@ class GatewaySettings:
     redis_timeout_seconds: float = 0.1
     import_lease_seconds: float = 60.0  # an import whose gateway died is taken over after this
     import_runner: bool = True  # this gateway runs import jobs (any replica may)
+    caller_signing_key: str = ""  # CALLER_SIGNING_KEY, shared with every service (docs/decisions/0017)
+    caller_accepted_keys: str = ""  # CALLER_ACCEPTED_KEYS: accepted besides it, while keys rotate
 
     @classmethod
     def load(cls) -> "GatewaySettings":
@@ -235,6 +237,8 @@ class GatewaySettings:
             redis_timeout_seconds=env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 100) / 1000,
             import_lease_seconds=float(env("IMPORT_LEASE_SECONDS", "60")),
             import_runner=env_bool("GATEWAY_IMPORT_RUNNER", True),
+            caller_signing_key=env("CALLER_SIGNING_KEY", ""),
+            caller_accepted_keys=env("CALLER_ACCEPTED_KEYS", ""),
         )
 
 

@@ -107,6 +107,11 @@ class MetricsServer(SharedExtension):
         self.stop()
 
 
+REFUSED_CALLERS = Counter(
+    "loyalty_refused_callers_total",
+    "RPCs refused (their method not run): no caller signed by an accepted key, or signed too long ago",
+    ["service"],
+)
 CONTAINED_FAILURES = Counter(
     "loyalty_contained_failures_total",
     "Failures outside a service method (reply publish, ack, worker hooks) logged and survived",

@@ -21,6 +21,7 @@ E2E_VHOST = "loyalty_e2e" + (f"_{_TAG}" if _TAG else "")
 TEST_KEY_OLD = base64.b64encode(b"old-test-key-0123456789abcdefghi").decode()
 TEST_KEY_NEW = base64.b64encode(b"new-test-key-0123456789abcdefghi").decode()
 TEST_INDEX_KEY = base64.b64encode(b"index-test-key-0123456789abcdefg").decode()
+TEST_CALLER_KEY = "caller-test-key-" + "c" * 32  # signs the callers of RPCs (tests/callers.py)
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,7 @@ def platform_env() -> Iterator[dict[str, str]]:
         "MEMBERS_ENCRYPTION_KEYS": "test-old=" + TEST_KEY_OLD + ",test-new=" + TEST_KEY_NEW,
         "MEMBERS_ACTIVE_KEY_ID": "test-new",
         "MEMBERS_BLIND_INDEX_KEY": TEST_INDEX_KEY,
+        "CALLER_SIGNING_KEY": TEST_CALLER_KEY,
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)

@@ -122,7 +122,8 @@ def _local_created(name: str) -> str:
     return str(int((VAR / "secrets" / name).stat().st_mtime))
 
 
-# which process gets which secret (every other process gets none of them)
+# which process gets which secret (every other process gets none of them); CALLER_SIGNING_KEY
+# goes to every process: the gateway and each service sign and check the callers of RPCs with it
 _SECRETS = {
     "gateway": ("GATEWAY_JWT_SECRET", "BOOTSTRAP_ADMIN_USER", "BOOTSTRAP_ADMIN_PASSWORD"),
     "members": ("MEMBERS_ENCRYPTION_KEYS", "MEMBERS_ACTIVE_KEY_ID", "MEMBERS_BLIND_INDEX_KEY"),
@@ -146,6 +147,8 @@ def child_env() -> dict[str, str]:
     if not child.get("GATEWAY_JWT_SECRET"):
         child["GATEWAY_JWT_SECRET"] = _local_secret("jwt-secret", 48)
         child.setdefault("GATEWAY_JWT_SECRET_CREATED", _local_created("jwt-secret"))
+    if not child.get("CALLER_SIGNING_KEY"):
+        child["CALLER_SIGNING_KEY"] = _local_secret("caller-signing-key", 48)
     if not child.get("BOOTSTRAP_ADMIN_USER"):
         child["BOOTSTRAP_ADMIN_USER"] = "admin"
     if not child.get("BOOTSTRAP_ADMIN_PASSWORD"):

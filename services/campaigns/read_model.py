@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from contracts.access import id_or_none
 from contracts.envelope import Envelope
 from contracts.errors import NotFound
 from contracts.events import PointsAccrued
@@ -14,7 +15,6 @@ from services.campaigns import read_model_repo as repo
 from services.campaigns.campaigns import launch
 from services.campaigns.campaigns import repo as campaigns_repo
 from services.campaigns.coupons import interface as coupon_interface
-from services.campaigns.ids import uuid_or_none
 
 
 def latest_balances(events: list[tuple[PointsAccrued, Envelope]]) -> dict[str, tuple[int, datetime]]:
@@ -32,7 +32,7 @@ def campaign_bonuses(events: list[tuple[PointsAccrued, Envelope]]) -> dict[tuple
     bonuses: dict[tuple[str, str], tuple[int, Decimal]] = {}
     for event, _ in events:
         for campaign_id, points in event.campaign_bonus.items():
-            if uuid_or_none(campaign_id) is None:
+            if id_or_none(campaign_id) is None:
                 continue  # not one of ours
             n, value = bonuses.get((campaign_id, event.store or ""), (0, Decimal(0)))
             bonuses[(campaign_id, event.store or "")] = (n + points,

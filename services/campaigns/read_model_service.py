@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import EXPORTERS, MARKETING_READERS, parse_id, require
 from contracts.envelope import Envelope
 from contracts.events import (
     MemberErased,
@@ -23,8 +24,7 @@ from service_runtime.events import subscribe, subscribe_batch
 from services.campaigns import read_model
 from services.campaigns import read_model_repo as repo
 from services.campaigns.campaigns import repo as campaigns_repo
-from services.campaigns.ids import as_uuid
-from services.campaigns.worker import CampaignsWorker, require_role, rpc_method
+from services.campaigns.worker import CampaignsWorker, rpc_method
 
 SEGMENT_FIELDS = ("gender", "birthday", "tags", "registration_store")
 
@@ -89,14 +89,15 @@ class ReadModelEntrypoints(CampaignsWorker):
     @rpc_method
     def read_model_member(self, member_id: str) -> dict[str, Any]:
         """One member as the read model holds them (operators, tests)."""
-        require_role(self.who(), "admin", "marketer", "auditor")
-        member_id = as_uuid(member_id, "member_id")
+        require(self.who(), MARKETING_READERS)
+        member_id = parse_id(member_id, "member_id")
         with self.tx() as tx:
             return read_model.member_view(tx, member_id)
 
     @rpc_method
     def export_member(self, member_id: str) -> dict[str, Any]:
         """What campaigns holds about one member, for a privacy export (see read_model)."""
-        member_id = as_uuid(member_id, "member_id")
+        member_id = parse_id(member_id, "member_id")
+        require(self.who(), EXPORTERS, member=member_id)
         with self.tx() as tx:
             return read_model.member_export(tx, member_id)

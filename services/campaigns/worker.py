@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from contracts.access import Caller
 from contracts.errors import (
     Conflict,
     Forbidden,
@@ -17,14 +18,12 @@ from contracts.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from service_runtime.base import Caller, ServiceBase
+from service_runtime.base import ServiceBase
 from service_runtime.db import Tx, WorkerDb
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXPECTED: tuple[type[Exception], ...] = (InvalidInput, NotFound, Forbidden, Conflict)
 WITH_POINTS = (*EXPECTED, InsufficientPoints, ServiceUnavailable)  # coupons also relay points' errors
-MARKETING = ("admin", "marketer")  # who plans segments and campaigns
-READERS = (*MARKETING, "auditor")
 
 
 def rpc_entry(expected: tuple[type[Exception], ...]) -> Callable[[F], F]:
@@ -55,11 +54,3 @@ class CampaignsWorker(ServiceBase):
 
     def who(self) -> Caller:
         return self.caller
-
-
-def require_role(caller: Caller, *roles: str) -> None:
-    """Staff with one of ``roles``, or another service; the gateway checks too."""
-    if caller.kind == "internal":
-        return
-    if caller.kind != "staff" or not set(roles) & set(caller.roles):
-        raise Forbidden(f"for {', '.join(roles)} only")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import Caller
 from contracts.errors import Forbidden
-from service_runtime.base import Caller
 
 MEMBER_ACTIONS = frozenset({"open", "read", "comment", "close", "rate"})
 ROLE_ACTIONS = {
@@ -24,7 +24,7 @@ ROLE_ACTIONS = {
 def check(caller: Caller, action: str, member_id: str | None, stores: tuple[str | None, ...] = ()) -> None:
     """Raise Forbidden unless ``caller`` may do ``action`` to a ticket of ``member_id`` at ``stores``
     (the ticket's store and the store handling it; a new ticket's store)."""
-    if caller.kind == "internal":
+    if caller.is_service:
         return
     if caller.kind == "member":
         if action not in MEMBER_ACTIONS or member_id is None or caller.member_id != member_id:
@@ -38,7 +38,7 @@ def check(caller: Caller, action: str, member_id: str | None, stores: tuple[str 
 
 def list_scope(caller: Caller) -> dict[str, Any]:
     """The filters a list of tickets is held to: a member's own, a store-bound staff member's stores."""
-    if caller.kind == "internal":
+    if caller.is_service:
         return {}
     if caller.kind == "member":
         return {"member_id": caller.member_id}

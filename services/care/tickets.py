@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from contracts.access import Caller, service
 from contracts.care import Assignment, Comment, Goodwill, Rating, TicketChanged, TicketIn, TicketQuery, Transition
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
-from service_runtime.base import Caller
 from service_runtime.db import Tx
 from services.care import access, domain, repo, views
 
@@ -152,7 +152,7 @@ def erase_member(tx: Tx, member_id: str, now: datetime) -> int:
     scrubbed = repo.scrub_member(tx, member_id, now)
     for row in scrubbed:
         repo.add_history(tx, row["id"], now, ("internal", None), "erased")
-        _announce(tx, row, "erased", Caller(kind="internal"))
+        _announce(tx, row, "erased", service("care"))
     return len(scrubbed)
 
 

@@ -7,7 +7,8 @@ from typing import Any, TypeVar, cast
 
 from nameko import rpc as nameko_rpc
 
-from contracts.errors import Forbidden, InvalidInput
+from contracts.access import MASTER_DATA, STAFF_OR_KEYS, require
+from contracts.errors import InvalidInput
 from services.catalog import browse, maintain
 from services.catalog.files.entrypoints import FilesEntrypoints
 from services.catalog.kinds import SPECS, Spec
@@ -15,7 +16,6 @@ from services.catalog.sync_entrypoints import SyncEntrypoints
 
 F = TypeVar("F", bound=Callable[..., Any])
 rpc = cast(Callable[[F], F], nameko_rpc.rpc)  # nameko is untyped; the method keeps its signature
-WRITER_ROLES = frozenset({"admin", "erp"})  # admin staff, ERP keys (the gateway passes a key's kind as role)
 
 
 def _spec(kind: str) -> Spec:
@@ -29,13 +29,10 @@ class CatalogService(SyncEntrypoints, FilesEntrypoints):
     name = "catalog"
 
     def _may_read(self) -> None:
-        if self.caller.kind == "member":
-            raise Forbidden("master data is for staff and systems")
+        require(self.caller, STAFF_OR_KEYS)  # master data is for staff and systems, not members
 
     def _may_write(self) -> None:
-        caller = self.caller
-        if caller.kind != "internal" and not (caller.kind in ("staff", "key") and WRITER_ROLES & set(caller.roles)):
-            raise Forbidden("only admins and ERP keys change master data")
+        require(self.caller, MASTER_DATA)  # admin staff and ERP keys
 
     @rpc
     def get(self, kind: str, key: str) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from nameko import rpc as nameko_rpc
-from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 
-from contracts.errors import Conflict, Forbidden
-from service_runtime.base import Caller
+from contracts.access import MASTER_DATA, RECONCILERS, Caller, require
+from contracts.errors import Conflict
+from service_runtime.callers import SignedServiceRpc
 from service_runtime.config import env_int
 from service_runtime.db import WorkerDb
 from services.catalog.erp import reconciliation, runner, status
@@ -23,30 +23,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 rpc = cast(Callable[[F], F], nameko_rpc.rpc)
 TICK_SECONDS = env_int("CATALOG_ERP_TICK_SECONDS", 5)  # how often due connections are looked for
 RECONCILE_SECONDS = env_int("CATALOG_RECONCILE_SECONDS", 3600)  # yesterday is reconciled again this often
-OPERATORS = frozenset({"admin", "erp"})
-RECONCILERS = frozenset({"admin", "auditor", "manager", "erp"})
 _OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"  # this process, as a lease holder
 
 
 class SyncEntrypoints:
     db: WorkerDb
     caller: Caller
-    members = ServiceRpc("members")  # the members import path, for customers
-    points = ServiceRpc("points")  # the sales the ledger accrued, for reconciliation
+    members = SignedServiceRpc("members")  # the members import path, for customers
+    points = SignedServiceRpc("points")  # the sales the ledger accrued, for reconciliation
 
     def _operator(self) -> None:
-        caller = self.caller
-        if caller.kind != "internal" and not (caller.kind in ("staff", "key") and OPERATORS & set(caller.roles)):
-            raise Forbidden("ERP sync is for admins and ERP keys")
+        require(self.caller, MASTER_DATA)  # ERP sync writes master data: admins and ERP keys
 
     def _reconciler(self, store: str) -> None:
-        caller = self.caller
-        if caller.kind == "internal":
-            return
-        if caller.kind not in ("staff", "key") or not RECONCILERS & set(caller.roles):
-            raise Forbidden("reconciliation is for admins, auditors, managers and ERP keys")
-        if caller.stores is not None and store not in caller.stores:
-            raise Forbidden(f"not allowed for store {store!r}", "store")
+        require(self.caller, RECONCILERS, store=store)
 
     @rpc
     def put_connection(self, name: str, connection: dict[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from typing import Any, TypeVar, cast
 
 from nameko import rpc as nameko_rpc
 
+from contracts.access import INTEGRATORS, Caller, require
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from contracts.feed import Replay, WebhookIn
-from service_runtime.base import Caller, ServiceBase, parse_request
+from service_runtime.base import ServiceBase, parse_request
 from service_runtime.db import Tx
 from service_runtime.events import subscribe_batch
 from services.feed import domain, ingest, reading, webhooks
@@ -25,11 +26,7 @@ MAX_PAGE = 1000
 
 def may_use_feed(caller: Caller) -> None:
     """Admins and ERP keys (the gateway passes a key's kind as its role); services inside the platform."""
-    if caller.kind == "internal":
-        return
-    if caller.kind == "staff" and "admin" in caller.roles or caller.kind == "key" and "erp" in caller.roles:
-        return
-    raise Forbidden("the change feed and webhooks are for admins and ERP keys")
+    require(caller, INTEGRATORS)
 
 
 def _envelopes(events: list[tuple[Any, Envelope]]) -> list[Envelope]:

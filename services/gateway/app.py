@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, Field
 
+from contracts.caller_seal import MIN_KEY_LENGTH, CallerSeal, parse_keys
 from service_runtime import expiry
 from service_runtime.config import GatewaySettings
 from services.gateway import (
@@ -119,8 +120,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings.load()
     if not settings.jwt_secret or len(settings.jwt_secret) < 32:
         raise RuntimeError("GATEWAY_JWT_SECRET must be set to a random string of at least 32 characters")
+    if len(settings.caller_signing_key) < MIN_KEY_LENGTH:
+        raise RuntimeError(f"CALLER_SIGNING_KEY must be set to a random string of at least {MIN_KEY_LENGTH} "
+                           "characters, the same in the gateway and every service")
     client = RpcClient(settings.amqp_uri, settings.rpc_timeout_seconds, settings.rpc_till_timeout_seconds,
-                       settings.breaker_threshold, settings.breaker_open_seconds)
+                       settings.breaker_threshold, settings.breaker_open_seconds,
+                       seal=CallerSeal(settings.caller_signing_key, tuple(parse_keys(settings.caller_accepted_keys))))
     db = GatewayDb(settings.database_url)
     imports = ImportRunner(db, client, settings.import_lease_seconds)
     expiry.register("gateway")  # the JWT signing key's rotation date on /metrics

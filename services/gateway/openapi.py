@@ -19,7 +19,7 @@ TARGET = Path(__file__).resolve().parents[2] / "contracts" / "openapi.json"
 def document() -> dict[str, Any]:
     from services.gateway.app import create_app
 
-    settings = replace(GatewaySettings.load(), jwt_secret="x" * 32)  # only builds the app; never serves
+    settings = replace(GatewaySettings.load(), jwt_secret="x" * 32, caller_signing_key="x" * 32)  # never serves
     return create_app(settings).openapi()
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts import access
 from contracts.campaigns import (
     Budget,
     CampaignIn,
@@ -33,8 +34,8 @@ from services.gateway.service_pages import answer, position
 
 router = APIRouter(tags=["segments and campaigns"])
 
-MANAGE = ("admin", "marketer")
-READ = ("admin", "marketer", "auditor")
+MANAGE = access.MARKETING
+READ = access.MARKETING_READERS
 SNAPSHOT_TIMEOUT = 120.0  # a snapshot or export of a large segment is one big query
 RFM_TIMEOUT = 30.0
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts import access
 from contracts.coupons import (
     Basket,
     CatalogItem,
@@ -41,10 +42,10 @@ from services.gateway.service_pages import answer, position
 
 router = APIRouter(tags=["coupons"])
 
-MARKETING = ("admin", "marketer")
-TEMPLATE_READERS = ("admin", "marketer", "manager", "auditor")
-AT_THE_TILL = ("clerk", "manager", "admin")  # staff at a counter; POS keys need coupons:redeem
-COUPON_READERS = ("clerk", "manager", "marketer", "admin", "auditor")
+MARKETING = access.MARKETING
+TEMPLATE_READERS = access.CHAIN_READERS
+AT_THE_TILL = access.AT_THE_TILL  # staff at a counter; POS keys need coupons:redeem
+COUPON_READERS = access.STAFF_ROLES
 JOB_TIMEOUT = 60.0  # a million member ids travel in the request
 _REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"description": "Replayed: the first answer for this idempotency key, `replayed` true"}}

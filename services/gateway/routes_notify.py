@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from contracts import access
 from contracts.notify import Channel, Locale, Message, Preview, PreviewOut, TemplateOut
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, page_by_time, page_of_all, page_params
@@ -19,8 +20,8 @@ from services.gateway.security.principal import Principal
 
 router = APIRouter(tags=["notify"])
 
-EDITORS = ("admin", "marketer")
-LOG_READERS = ("admin", "marketer", "auditor", "manager")
+EDITORS = access.MARKETING
+LOG_READERS = access.CHAIN_READERS
 Key = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
 Status = Literal["queued", "sending", "sent", "delivered", "failed", "suppressed"]
 

@@ -8,15 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import Path, Request, Response
 
+from contracts import access
 from services.gateway.errors import ApiError
 from services.gateway.pagination import PageParams, make_cursor
 from services.gateway.rpc import RemoteError
 from services.gateway.security.policy import deny, require_store
 from services.gateway.security.principal import Principal
 
-AT_THE_TILL = ("clerk", "manager", "admin")  # staff at a counter; POS keys need points:write as well
-READERS = ("clerk", "manager", "admin", "marketer", "auditor")
-PROGRAM_READERS = ("admin", "marketer", "manager", "auditor")
+AT_THE_TILL = access.AT_THE_TILL  # staff at a counter; POS keys need points:write as well
+READERS = access.STAFF_ROLES
+PROGRAM_READERS = access.CHAIN_READERS
 JOB_TIMEOUT = 300.0  # jobs walk every account
 REPORT_TIMEOUT = BATCH_TIMEOUT = 60.0
 

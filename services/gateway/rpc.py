@@ -5,6 +5,8 @@ Nameko's wire protocol: publish ``{"args": [...], "kwargs": {...}}`` as JSON to 
 routing key and a ``correlation_id``; context data travels as ``nameko.<key>`` headers.
 The reply, published to the same exchange with our ``reply_to`` as routing key, is
 ``{"result": ..., "error": null | {"exc_type", "exc_path", "exc_args", "value"}}``.
+Every call carries its caller signed as it is sent (contracts/caller_seal.py): the request's
+authenticated caller, or the gateway itself on routes open to anonymous callers.
 
 One robust connection and one exclusive reply queue per gateway process; every call is a
 future keyed by correlation id. A request carries an expiration equal to its timeout, so
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +25,8 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from contracts import access
+from contracts.caller_seal import CALLER, CallerSeal
 from services.gateway.breaker import Breaker, CircuitOpen
 
 log = logging.getLogger(__name__)
@@ -69,8 +74,9 @@ def parse_remote_error(error: dict[str, Any]) -> RemoteError:
 
 class RpcClient:
     def __init__(self, amqp_uri: str, default_timeout: float = 10.0, till_timeout: float = 3.0,
-                 breaker_threshold: int = 5, breaker_open_seconds: float = 2.0) -> None:
+                 breaker_threshold: int = 5, breaker_open_seconds: float = 2.0, *, seal: CallerSeal) -> None:
         self.amqp_uri = amqp_uri
+        self.seal = seal
         self.default_timeout = default_timeout
         self.till_timeout = min(till_timeout, default_timeout)
         self._breaker_args = (breaker_threshold, breaker_open_seconds)
@@ -196,6 +202,12 @@ class RpcClient:
             else:
                 breaker.failed(probe, error)
 
+    def _signed(self, context: dict[str, Any] | None) -> dict[str, Any]:
+        """The context with its caller (the JSON of contracts.access.Caller) signed now."""
+        context = dict(context or {})
+        caller = context.pop(CALLER, None) or access.service(access.GATEWAY)
+        return {**context, **self.seal.sign(caller, time.time())}
+
     async def _call(self, service: str, method: str, *, context: dict[str, str] | None = None,
                     timeout: float | None = None, **kwargs: Any) -> Any:
         timeout = self.timeout_for(service, method) if timeout is None else timeout
@@ -210,7 +222,7 @@ class RpcClient:
             content_encoding="utf-8",
             correlation_id=correlation_id,
             reply_to=self._reply_queue_name,
-            headers={f"nameko.{k}": v for k, v in (context or {}).items() if v is not None},
+            headers={f"nameko.{k}": v for k, v in self._signed(context).items() if v is not None},
             expiration=timeout,
             delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
         )

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import Caller
 from contracts.errors import Conflict
 from contracts.events import MemberConsentChanged
 from contracts.rpc import SetConsent
-from service_runtime.base import Caller
 from service_runtime.db import WorkerDb
 from services.members import repo
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import date
 
@@ -14,14 +13,6 @@ from services.members.names import clean_name as clean_name  # the rule lives in
 _SEPARATORS = re.compile(r"[\s\-().]")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-
-
-def parse_id(value: object, field: str = "member_id") -> str:
-    """A member (or import job) id in canonical form; InvalidInput naming the field otherwise."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidInput("not an id", field) from None
 
 
 def normalize_phone(raw: str) -> str:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import Caller
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.events import MemberRegistered, MembersImported
 from contracts.rpc import ImportBatch
-from service_runtime.base import Caller
 from service_runtime.db import Tx, WorkerDb
 from services.members import domain, repo
 from services.members.crypto import FieldCipher

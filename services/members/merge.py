@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import Caller
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.events import MemberMerged, MemberUpdated
-from service_runtime.base import Caller
 from service_runtime.db import WorkerDb
 from services.members import domain, repo
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from contracts.access import Caller
 from contracts.events import MemberErased
-from service_runtime.base import Caller
 from service_runtime.db import WorkerDb
 from services.members import repo, views
 from services.members.crypto import FieldCipher

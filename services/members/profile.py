@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from contracts.access import Caller
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.events import MemberUpdated
 from contracts.rpc import Member
-from service_runtime.base import Caller
 from service_runtime.db import Tx, WorkerDb
 from services.members import domain, repo, views
 from services.members.crypto import FieldCipher

@@ -3,12 +3,27 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from contracts.access import (
+    ADMIN,
+    BULK_TAGGERS,
+    EXPORTERS,
+    IMPORTERS,
+    MEMBER,
+    MEMBER_READERS,
+    MEMBER_WRITERS,
+    STORE_MANAGEMENT,
+    Caller,
+    parse_id,
+    require,
+    require_backend,
+    require_self,
+)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.notify import MemberContact
 from contracts.rpc import (
@@ -39,15 +54,25 @@ from services.members import (
     views,
 )
 from services.members.crypto import FieldCipher
-from services.members.domain import parse_id
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
 MAX_IDENTIFY = 1000
 
 
+def _within_stores(caller: Caller, asked: list[str] | None) -> list[str] | None:
+    """A store-bound caller's bulk edit reaches its own stores' members only (a search by an
+    identifier reaches the chain: the gateway scopes searches)."""
+    if caller.stores is None:
+        return asked
+    return sorted(set(caller.stores if asked is None else asked) & set(caller.stores))
+
+
 class Cipher(DependencyProvider):
     """The field cipher, built once at start-up from configuration (fails fast without keys)."""
+
+    if TYPE_CHECKING:  # a service's attribute holds what get_dependency returns
+        def __get__(self, instance: object, owner: type | None = None) -> FieldCipher: ...
 
     def setup(self) -> None:
         self.cipher = FieldCipher.from_env()
@@ -61,16 +86,13 @@ class MembersService(StoreZoneFeed):
     cipher = Cipher()
     store_zones_table = tables.store_zones
 
-    def _check_self(self, member_id: str) -> None:
-        if self.caller.kind == "member" and self.caller.member_id != member_id:
-            raise Forbidden("a member sees only their own record", "member_id")
-
     def _member(self, row: Any) -> dict[str, Any]:
         return views.member(row, self.cipher).model_dump(mode="json")
 
     # -- registration and reads ---------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def register(self, **request: Any) -> dict[str, Any]:
+        require(self.caller, MEMBER_WRITERS)
         cmd: RegisterMember = parse_request(RegisterMember, request)
         row, created = registration.register(self.db, self.cipher, cmd)
         log.info("member %s", "registered" if created else "already registered",
@@ -82,14 +104,15 @@ class MembersService(StoreZoneFeed):
     def check_registration(self, **request: Any) -> dict[str, Any]:
         """Would ``register`` accept these fields? 422 naming the first bad one; nothing is written
         (the gateway asks before it spends a member's one-time login code)."""
+        require(self.caller, MEMBER_WRITERS)
         cmd: RegisterMember = parse_request(RegisterMember, request)
         registration.check(cmd)
         return {"ok": True}
 
     @rpc(expected_exceptions=EXPECTED)
     def get(self, member_id: str) -> dict[str, Any]:
-        member_id = parse_id(member_id)
-        self._check_self(member_id)
+        member_id = parse_id(member_id, "member_id")
+        require_self(self.caller, member_id)
         return self._member(profile.current(self.db, member_id))
 
     @rpc(expected_exceptions=EXPECTED)
@@ -109,9 +132,8 @@ class MembersService(StoreZoneFeed):
     def contact(self, member_id: str) -> dict[str, Any]:
         """How to reach a member (notify, at send time). Services only: a call that came through the
         gateway carries its caller and is refused, so no person reaches decrypted contacts this way."""
-        if self.caller.kind != "internal":
-            raise Forbidden("contact details are for services only")
-        row = profile.current(self.db, parse_id(member_id))
+        require_backend(self.caller)
+        row = profile.current(self.db, parse_id(member_id, "member_id"))
         view = views.member(row, self.cipher)
         locale = row.preferences.get("locale") if isinstance(row.preferences, dict) else None
         return MemberContact(member_id=view.member_id, name=view.name, phone=view.phone or None, email=view.email,
@@ -120,6 +142,7 @@ class MembersService(StoreZoneFeed):
 
     @rpc(expected_exceptions=EXPECTED)
     def find_by_phone(self, phone: str) -> dict[str, Any]:
+        require(self.caller, MEMBER_READERS)
         _, row = registration.by_phone(self.db, self.cipher, phone)
         if row is None:
             raise NotFound("no member with this phone", "phone")
@@ -127,7 +150,8 @@ class MembersService(StoreZoneFeed):
 
     @rpc(expected_exceptions=EXPECTED)
     def lookup_phone(self, phone: str) -> dict[str, Any]:
-        """The phone in E.164 and the member holding it, if any (for one-time-code logins)."""
+        """The phone in E.164 and the member holding it, if any (one-time-code logins, sales by phone)."""
+        require(self.caller, MEMBER_READERS)
         normalized, row = registration.by_phone(self.db, self.cipher, phone)
         return {"phone": normalized, "member_id": None if row is None else str(row.id)}
 
@@ -139,8 +163,8 @@ class MembersService(StoreZoneFeed):
     # -- changes ----------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def update(self, member_id: str, expected_version: int, **changes: Any) -> dict[str, Any]:
-        member_id = parse_id(member_id)
-        self._check_self(member_id)
+        member_id = parse_id(member_id, "member_id")
+        require(self.caller, STORE_MANAGEMENT | {MEMBER}, member=member_id)
         cmd: UpdateMember = parse_request(UpdateMember, changes)
         given = cmd.model_dump(exclude_unset=True)
         profile.check_changes(given)
@@ -152,8 +176,8 @@ class MembersService(StoreZoneFeed):
 
     @rpc(expected_exceptions=EXPECTED)
     def history(self, member_id: str) -> list[dict[str, Any]]:
-        member_id = parse_id(member_id)
-        self._check_self(member_id)
+        member_id = parse_id(member_id, "member_id")
+        require(self.caller, STORE_MANAGEMENT | {"auditor", MEMBER}, member=member_id)
         return [MemberChange(version=r.version, changed_at=r.changed_at, actor_kind=r.actor_kind,
                              actor_id=r.actor_id, fields=r.fields).model_dump(mode="json")
                 for r in profile.history(self.db, member_id)]
@@ -161,40 +185,45 @@ class MembersService(StoreZoneFeed):
     # -- consent ----------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def set_consent(self, member_id: str, **request: Any) -> dict[str, Any]:
-        member_id = parse_id(member_id)
-        self._check_self(member_id)
+        member_id = parse_id(member_id, "member_id")
+        require(self.caller, MEMBER_WRITERS | {MEMBER}, member=member_id)
         cmd: SetConsent = parse_request(SetConsent, request)
         return views.consent(consents.set_consent(self.db, self.caller, member_id, cmd)).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def consents(self, member_id: str) -> list[dict[str, Any]]:
-        member_id = parse_id(member_id)
-        self._check_self(member_id)
+        member_id = parse_id(member_id, "member_id")
+        require_self(self.caller, member_id)
         return [views.consent(r).model_dump(mode="json") for r in consents.consents(self.db, member_id)]
 
     # -- bulk import ---------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def start_import(self, source: str, format: str, encoding: str) -> dict[str, Any]:
+        require(self.caller, IMPORTERS)
         return views.job(imports.start(self.db, self.caller, source, format, encoding)).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def import_batch(self, job_id: str, **request: Any) -> dict[str, Any]:
         """Validate, encrypt and insert one batch in one transaction; counts go to the job."""
+        require(self.caller, IMPORTERS)
         job_id = parse_id(job_id, "job_id")
         batch: ImportBatch = parse_request(ImportBatch, request)
         return views.job(imports.batch(self.db, self.cipher, job_id, batch)).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def finish_import(self, job_id: str, error: str | None = None) -> dict[str, Any]:
+        require(self.caller, IMPORTERS)
         job = imports.finish(self.db, parse_id(job_id, "job_id"), error)
         return views.job(job).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def import_status(self, job_id: str) -> dict[str, Any]:
+        require(self.caller, IMPORTERS)
         return views.job(imports.status(self.db, parse_id(job_id, "job_id"))).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def import_errors(self, job_id: str, after_line: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        require(self.caller, IMPORTERS)
         rows = imports.errors(self.db, parse_id(job_id, "job_id"), int(after_line), int(limit))
         return [ImportError_(line=r.line, field=r.field, message=r.message).model_dump(mode="json") for r in rows]
 
@@ -202,21 +231,26 @@ class MembersService(StoreZoneFeed):
     @rpc(expected_exceptions=EXPECTED)
     def export_member(self, member_id: str) -> dict[str, Any]:
         """Everything this service holds about a member (the gateway adds the other services' parts)."""
-        member_id = parse_id(member_id)
-        self._check_self(member_id)
+        member_id = parse_id(member_id, "member_id")
+        require(self.caller, EXPORTERS, member=member_id)
         return privacy.export(self.db, self.cipher, member_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def erase(self, member_id: str) -> dict[str, Any]:
-        return self._member(privacy.erase(self.db, self.caller, parse_id(member_id)))
+        require(self.caller, STORE_MANAGEMENT)
+        return self._member(privacy.erase(self.db, self.caller, parse_id(member_id, "member_id")))
 
     @rpc(expected_exceptions=EXPECTED)
     def merge(self, survivor_id: str, merged_id: str) -> dict[str, Any]:
-        return self._member(merge.merge(self.db, self.caller, parse_id(survivor_id), parse_id(merged_id)))
+        require(self.caller, STORE_MANAGEMENT)
+        survivor_id, merged_id = parse_id(survivor_id, "member_id"), parse_id(merged_id, "member_id")
+        return self._member(merge.merge(self.db, self.caller, survivor_id, merged_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def bulk_tags(self, **request: Any) -> dict[str, Any]:
+        require(self.caller, BULK_TAGGERS)
         cmd: BulkTags = parse_request(BulkTags, request)
+        cmd.filter.stores = _within_stores(self.caller, cmd.filter.stores)
         return {"members_changed": tags.bulk_tags(self.db, self.cipher, self.caller, cmd)}
 
     @timer(interval=env_int("BIRTHDAY_JOB_SECONDS", 3600), eager=True)
@@ -228,6 +262,7 @@ class MembersService(StoreZoneFeed):
         """Emit member.birthday for members whose birthday is today in their store's time zone,
         once per member per year however often this runs. ``at`` (ISO time) is for tests and
         catching up; the timer runs it hourly."""
+        require(self.caller, ADMIN)
         try:
             instant = datetime.fromisoformat(at) if at else datetime.now(UTC)
         except ValueError:

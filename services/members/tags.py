@@ -1,10 +1,10 @@
 """Tags added to and removed from every member a filter selects (a marketer's bulk edit)."""
 from __future__ import annotations
 
+from contracts.access import Caller
 from contracts.errors import InvalidInput
 from contracts.events import MemberUpdated
 from contracts.rpc import BulkTags
-from service_runtime.base import Caller
 from service_runtime.db import WorkerDb
 from services.members import domain, repo
 from services.members.crypto import FieldCipher

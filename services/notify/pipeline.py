@@ -3,13 +3,14 @@ each claiming its channel's due messages, applying the marketing rules, renderin
 retries, a rate limit and a circuit breaker per provider. Every step lands in the delivery log."""
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
@@ -20,8 +21,10 @@ from nameko.standalone.rpc import ClusterRpcClient
 from prometheus_client import Counter, Gauge, Histogram
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from contracts import access
 from contracts.notify import NotificationOutcome
 from service_runtime import store_zones
+from service_runtime.callers import signed_context
 from service_runtime.config import StoreZones, env, env_int, settings_for
 from service_runtime.db import Tx, make_engine
 from services.notify import domain, repo, tables
@@ -109,17 +112,20 @@ class BreakerOpen(Exception):
 
 class ContactBook:
     """members.contact over a standalone RPC client with a timeout (the in-service proxy has none).
-    Calls carry no caller, so members sees a service; one client per sender loop."""
+    Calls are signed as notify, a service (members gives contacts to services only); one client per
+    sender loop."""
 
     def __init__(self, amqp_uri: str, timeout: float) -> None:
         self.amqp_uri, self.timeout = amqp_uri, timeout
         self._runner: ClusterRpcClient | None = None
         self._client: Any = None
+        self._context: dict[str, Any] = {}  # the client reads it at each call: re-signed before each
 
     def get(self, member_id: str) -> dict[str, Any] | None:
         try:
+            self._context.update(signed_context("notify"))
             if self._client is None:
-                self._runner = ClusterRpcClient(timeout=self.timeout, uri=self.amqp_uri)
+                self._runner = ClusterRpcClient(context_data=self._context, timeout=self.timeout, uri=self.amqp_uri)
                 self._client = self._runner.start()
             result: dict[str, Any] = self._client.members.contact(member_id)
             return result
@@ -138,10 +144,6 @@ class ContactBook:
                 runner.stop()
             except Exception:  # noqa: BLE001 (closing a broken connection)
                 log.debug("closing the contact client failed", exc_info=True)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Pipeline:
@@ -221,7 +223,7 @@ class Pipeline:
     # -- one message ------------------------------------------------------------------------------------
     def finish(self, row: Any, status: str, reason: str | None = None, **values: Any) -> None:
         """A final state: recorded, logged, counted and announced (notification.outcome)."""
-        now = _now()
+        now = access.now()
         with self.tx() as tx:
             if status == "failed":
                 values.setdefault("dead_at", now)
@@ -242,7 +244,7 @@ class Pipeline:
             if not repo.take(tx, row.id, row.updated_at):
                 log.info("message %s was picked up again by another sender; leaving it", row.id)
                 return None
-        now = _now()
+        now = access.now()
         if row.member_id is None:  # a login code whose process died mid-send: never sent twice, nor late
             return self.finish(row, "failed", "interrupted")
         if row.marketing:
@@ -313,12 +315,12 @@ class Pipeline:
                                           attempts=max(1, self.config.max_attempts - attempts))
         except BreakerOpen:
             wait = timedelta(seconds=self.config.breaker_cooldown)
-            return self.requeue(row, _now() + wait, "waiting", "circuit_open")
+            return self.requeue(row, access.now() + wait, "waiting", "circuit_open")
         except (ProviderError, PermanentError) as exc:
             total = self.config.max_attempts if isinstance(exc, ProviderError) else attempts + 1
             return self.finish(row, "failed", "provider_error" if isinstance(exc, ProviderError) else "rejected",
                                attempts=max(total, attempts + 1), last_error=str(exc))
-        self.finish(row, "sent", None, attempts=attempts + used, provider_message_id=provider_id, sent_at=_now())
+        self.finish(row, "sent", None, attempts=attempts + used, provider_message_id=provider_id, sent_at=access.now())
 
     def send(self, outgoing: Outgoing, *, attempts: int,
              before_sleep: Callable[[RetryCallState], None] | None = None) -> tuple[str, int]:
@@ -374,7 +376,7 @@ class Dispatcher(DependencyProvider):
         with self.pipeline.tx() as tx:
             repo.seed_templates(tx)
         for channel in SENDER_CHANNELS:
-            self.container.spawn_managed_thread(lambda c=channel: self.pipeline.run_channel(c),
+            self.container.spawn_managed_thread(functools.partial(self.pipeline.run_channel, channel),
                                                 identifier=f"notify-sender-{channel}")
         self.container.spawn_managed_thread(self.pipeline.run_gauges, identifier="notify-gauges")
 

@@ -125,9 +125,9 @@ def take(tx: Any, message_id: str, claimed_at: datetime) -> bool:
     """Is this claimed message still ours? Another process may have picked it up again as stuck
     (it waited in our batch past STUCK_SENDING): then its claim time changed and we leave it.
     Renews our claim."""
-    return tx.execute(messages.update().where(
+    return bool(tx.execute(messages.update().where(
         messages.c.id == message_id, messages.c.status == "sending", messages.c.updated_at == claimed_at,
-    ).values(updated_at=sa.func.clock_timestamp())).rowcount == 1
+    ).values(updated_at=sa.func.clock_timestamp())).rowcount == 1)
 
 
 def get(tx: Any, message_id: str, for_update: bool = False) -> Any:

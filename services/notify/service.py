@@ -9,6 +9,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
+from contracts.access import ADMIN, CHAIN_READERS, EXPORTERS, MARKETING, parse_id, require
 from contracts.campaigns import CampaignAnnounced
 from contracts.care import TicketChanged
 from contracts.envelope import Envelope
@@ -31,8 +32,6 @@ from services.notify.pipeline import Dispatcher, Pipeline
 
 log = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
-TEMPLATE_EDITORS = ("admin", "marketer")
-LOG_READERS = ("admin", "marketer", "auditor", "manager")
 
 
 class NotifyService(StoreZoneFeed):
@@ -41,18 +40,13 @@ class NotifyService(StoreZoneFeed):
     store_zones_table = tables.store_zones
 
     # -- who may call (the gateway checks too) ------------------------------------------------------
-    def _require(self, *roles: str) -> None:
+    def _require(self, roles: frozenset[str]) -> None:
         caller = self.caller
-        if caller.kind == "internal":
-            return
-        granted = set(roles) & set(caller.roles) if caller.kind == "staff" else set()
-        if granted == {"manager"} and caller.stores is not None:
+        require(caller, roles)
+        if caller.kind == "staff" and roles & set(caller.roles) == {"manager"} and caller.stores is not None:
             # the log holds every store's members and notify does not know their stores: a store
             # manager's view would leak other stores' members, so only chain-wide managers read it
             raise Forbidden("store managers cannot read the chain's delivery log; ask an admin or marketer")
-        if granted:
-            return
-        raise Forbidden(f"needs one of the roles {list(roles)}")
 
     # -- events -------------------------------------------------------------------------------------
     @subscribe("members", "member.consent_changed")
@@ -118,29 +112,29 @@ class NotifyService(StoreZoneFeed):
     # -- templates ------------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def save_template(self, **request: Any) -> dict[str, Any]:
-        self._require(*TEMPLATE_EDITORS)
+        self._require(MARKETING)
         cmd: Template = parse_request(Template, request)
         return views.template(templates.save(self.db, cmd, self.caller.id)).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def get_template(self, key: str, channel: str, locale: str) -> dict[str, Any]:
-        self._require(*TEMPLATE_EDITORS)
+        self._require(MARKETING)
         return views.template(templates.get(self.db, key, channel, locale)).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def list_templates(self, key: str | None = None) -> list[dict[str, Any]]:
-        self._require(*TEMPLATE_EDITORS)
+        self._require(MARKETING)
         return [views.template(r).model_dump(mode="json") for r in templates.listed(self.db, key)]
 
     @rpc(expected_exceptions=EXPECTED)
     def delete_template(self, key: str, channel: str, locale: str) -> dict[str, Any]:
-        self._require(*TEMPLATE_EDITORS)
+        self._require(MARKETING)
         return {"deleted": templates.delete(self.db, key, channel, locale)}
 
     @rpc(expected_exceptions=EXPECTED)
     def preview(self, **request: Any) -> dict[str, Any]:
         """Render a saved template, or a draft (subject/body given), with the variables given."""
-        self._require(*TEMPLATE_EDITORS)
+        self._require(MARKETING)
         cmd: Preview = parse_request(Preview, request)
         return templates.preview(self.db, cmd).model_dump(mode="json")
 
@@ -152,23 +146,23 @@ class NotifyService(StoreZoneFeed):
             if cmd.member_id != self.caller.member_id:
                 raise Forbidden("a member sees only their own messages", "member_id")
         else:
-            self._require(*LOG_READERS)
-        member_id = views.parse_id(cmd.member_id, "member_id") if cmd.member_id else None
+            self._require(CHAIN_READERS)
+        member_id = parse_id(cmd.member_id, "member_id") if cmd.member_id else None
         return [views.message(r).model_dump(mode="json") for r in deliveries.search(self.db, cmd, member_id)]
 
     @rpc(expected_exceptions=EXPECTED)
     def message(self, message_id: str) -> dict[str, Any]:
-        message_id = views.parse_id(message_id, "message_id")
+        message_id = parse_id(message_id, "message_id")
         row, steps = deliveries.one(self.db, message_id)
         if row is None or (self.caller.kind == "member" and row.member_id != self.caller.member_id):
             raise NotFound(f"no message {message_id}", "message_id")
         if self.caller.kind != "member":
-            self._require(*LOG_READERS)
+            self._require(CHAIN_READERS)
         return views.message(row, steps).model_dump(mode="json")
 
     @rpc(expected_exceptions=EXPECTED)
     def dead_letters(self, before: str | None = None, limit: int = 50) -> dict[str, Any]:
-        self._require("admin")
+        self._require(ADMIN)
         try:
             when = datetime.fromisoformat(before) if before else None
         except ValueError:
@@ -179,8 +173,8 @@ class NotifyService(StoreZoneFeed):
     @rpc(expected_exceptions=EXPECTED)
     def replay(self, message_id: str) -> dict[str, Any]:
         """Put a dead-lettered message back in its queue; replaying one that is not dead changes nothing."""
-        self._require("admin")
-        message_id = views.parse_id(message_id, "message_id")
+        self._require(ADMIN)
+        message_id = parse_id(message_id, "message_id")
         row, steps = deliveries.replay(self.db, message_id, f"{self.caller.kind}:{self.caller.id}")
         self.pipeline.wake(row.channel)
         return views.message(row, steps).model_dump(mode="json")
@@ -189,8 +183,7 @@ class NotifyService(StoreZoneFeed):
     @rpc(expected_exceptions=EXPECTED)
     def receipt(self, **request: Any) -> dict[str, Any]:
         """A provider reports a message delivered (or failed after accepting it); repeats change nothing."""
-        if self.caller.kind != "internal":
-            self._require("admin")
+        self._require(ADMIN)  # or a service
         cmd: Receipt = parse_request(Receipt, request)
         return views.message(receipts.record(self.db, cmd)).model_dump(mode="json")
 
@@ -211,6 +204,7 @@ class NotifyService(StoreZoneFeed):
 
     @rpc(expected_exceptions=EXPECTED)
     def export_member(self, member_id: str) -> dict[str, Any]:
-        member_id = views.parse_id(member_id, "member_id")
+        member_id = parse_id(member_id, "member_id")
+        require(self.caller, EXPORTERS, member=member_id)
         rows = deliveries.of_member(self.db, member_id)
         return {"messages": [views.message(r).model_dump(mode="json") for r in rows]}

@@ -1,19 +1,10 @@
 """Rows shaped into the contract models the service answers with."""
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from contracts.errors import InvalidInput
 from contracts.notify import Message, MessageStep, TemplateOut
 from services.notify import domain
-
-
-def parse_id(value: str, field: str) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidInput("not an id", field) from None
 
 
 def template(row: Any) -> TemplateOut:

@@ -5,12 +5,12 @@ import uuid
 from datetime import timedelta
 from typing import Any, cast
 
+from contracts.access import Caller, require_self, require_store
 from contracts.errors import Conflict, NotFound
 from contracts.events import PointsRedeemed
 from contracts.points import Hold, HoldRequest
-from service_runtime.base import Caller
 from service_runtime.db import Tx, WorkerDb
-from services.points import access, inputs, ledger, opening, ports
+from services.points import inputs, ledger, opening, ports
 from services.points.repo import Account
 
 repo: ports.LedgerRows = ports.REPO  # the in-memory fake in unit tests
@@ -36,7 +36,7 @@ def place(db: WorkerDb, caller: Caller, req: HoldRequest, confirmed: bool) -> Ho
             if not confirmed:
                 raise opening.Missing([ref] if by_id else [], [] if by_id else [ref])
             raise NotFound("unknown member", "member_id" if by_id else "member_number")
-        access.check_member(caller, account.member_id)
+        require_self(caller, account.member_id)
         existing = repo.get_hold(tx, key=(req.store, req.transaction_id))
         if existing is not None:
             if existing.request_hash != digest:
@@ -62,7 +62,7 @@ def finish(db: WorkerDb, caller: Caller, hold_id: str, action: str) -> Hold:
         hold = repo.get_hold(tx, hold_id)
         if hold is None:
             raise NotFound("no such hold", "hold_id")
-        access.check_store(caller, hold.store, "hold_id")
+        require_store(caller, hold.store, "hold_id")
         account = repo.lock_accounts(tx, [str(hold.member_id)])[str(hold.member_id)]
         hold = repo.get_hold(tx, hold_id, lock=True)
         now = inputs.now()

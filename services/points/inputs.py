@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from contracts.access import now as now  # one clock for every service
+from contracts.access import parse_id
 from contracts.errors import InvalidInput
 from contracts.points import RefundItem, SaleItem
 from service_runtime.config import StoreZones
@@ -16,10 +17,7 @@ from services.points import store_feed
 
 def canonical_id(value: str, field: str = "member_id", what: str = "a member id") -> str:
     """A UUID (member, hold, rule) in its canonical form, or InvalidInput naming ``field``."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidInput(f"not {what}", field) from None
+    return parse_id(value, field, what)
 
 
 def within(problem: tuple[str, str] | None) -> None:
@@ -33,10 +31,6 @@ def request_hash(model: BaseModel) -> str:
     sent alone (its "kind" left out)."""
     body = model.model_dump(mode="json", exclude={"kind"} if isinstance(model, SaleItem | RefundItem) else None)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def at(value: str | None) -> datetime:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from nameko.rpc import rpc
 
+from contracts.access import ADMIN, IMPORTERS, require
 from contracts.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotFound
 from service_runtime.base import ServiceBase
 from services.points import history_import, migration_import
@@ -28,16 +29,12 @@ class MigrationEntrypoints(ServiceBase):
 
     def _may_import(self) -> str:
         """Admin staff and ERP keys bring data in; the actor recorded on what they bring."""
-        caller = self.caller
-        if caller.kind == "internal" or (caller.kind in ("staff", "key") and {"admin", "erp"} & set(caller.roles)):
-            return caller.id or caller.kind
-        raise Forbidden("imports are for admins and ERP keys")
+        require(self.caller, IMPORTERS)
+        return self.caller.id or self.caller.kind
 
     def _admin(self) -> str:
-        caller = self.caller
-        if caller.kind == "internal" or (caller.kind == "staff" and "admin" in caller.roles):
-            return caller.id or caller.kind
-        raise Forbidden("approving and applying a migration is for admins")
+        require(self.caller, ADMIN)
+        return self.caller.id or self.caller.kind
 
     @entrypoint
     def create_migration(self, kind: str, source: str, note: str | None = None) -> dict[str, Any]:

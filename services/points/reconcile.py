@@ -8,21 +8,17 @@ from zoneinfo import ZoneInfo
 
 from nameko.rpc import rpc
 
+from contracts.access import RECONCILERS, require
 from contracts.errors import Forbidden, InvalidInput
 from service_runtime.base import ServiceBase
-from services.points import access, domain, inputs
+from services.points import domain, inputs
 from services.points.repo import reconcile
-
-READERS = frozenset({"admin", "auditor", "manager", "erp"})
 
 
 class ReconcileEntrypoints(ServiceBase):
     @rpc(expected_exceptions=(InvalidInput, Forbidden))
     def store_day_sales(self, store: str, day: str) -> list[dict[str, Any]]:
-        caller = self.caller
-        if caller.kind != "internal" and not READERS & set(caller.roles):
-            raise Forbidden("reconciliation is for admins, auditors, managers and ERP keys")
-        access.check_store(caller, store)
+        require(self.caller, RECONCILERS, store=store)
         try:
             local = date.fromisoformat(str(day))
         except ValueError:

@@ -6,10 +6,20 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from nameko.rpc import ServiceRpc, rpc
+from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
+from contracts.access import (
+    ADMIN,
+    EXPORTERS,
+    MARKETING,
+    SELLERS,
+    STORE_MANAGEMENT,
+    require,
+    require_self,
+    require_store,
+)
 from contracts.campaigns import (
     CampaignAudienceGranted,
     CampaignBonusEnded,
@@ -47,11 +57,11 @@ from contracts.points import (
     SetProgram,
 )
 from service_runtime.base import parse_request
+from service_runtime.callers import SignedServiceRpc
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
 from services.points import (
-    access,
     accounts,
     adjustments,
     holds,
@@ -91,7 +101,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     name = "points"
     program_cache = ProgramProvider()
     combiner = SaleCombinerProvider()
-    members = ServiceRpc("members")  # only to confirm a member whose account is not open yet
+    members = SignedServiceRpc("members")  # only to confirm a member whose account is not open yet
 
     # -- member lifecycle (events from members) --------------------------------------------------
     @subscribe_batch("members", "member.registered")
@@ -142,7 +152,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     @entrypoint
     def record_sale(self, **request: Any) -> dict[str, Any]:
         sale: Sale = parse_request(Sale, request)
-        access.check_store(self.caller, sale.store)
+        require(self.caller, SELLERS, store=sale.store)
         inputs.within(limits.from_env().sale_problem(sale))
         outcome = self.combiner.submit(sale, self._post_sales)  # with the sales other tills send meanwhile
         if isinstance(outcome, BaseException):
@@ -157,7 +167,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     @entrypoint
     def refund_sale(self, **request: Any) -> dict[str, Any]:
         refund: Refund = parse_request(Refund, request)
-        access.check_store(self.caller, refund.store)
+        require(self.caller, SELLERS, store=refund.store)
         inputs.within(limits.from_env().refund_problem(refund))
         outcome = sales.post(self.db, self.program_cache, self.members, [], [(0, refund)])[0]
         if isinstance(outcome, ServiceError):
@@ -169,6 +179,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         """An offline upload: sales first (a refund may come before its sale in the file), then
         refunds, all in one transaction; each item answered on its own, a refused item (its
         validation, its store, its limits, its member) included, with the balance after it."""
+        require(self.caller, SELLERS)
         good, refused = uploads.check_items(items, self.caller.stores, limits.from_env())
         # the items are sales and refunds already (validated once; their hashes leave out "kind")
         sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in good if isinstance(item, SaleItem)]
@@ -180,24 +191,26 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     @entrypoint
     def hold(self, **request: Any) -> dict[str, Any]:
         req: HoldRequest = parse_request(HoldRequest, request)
-        access.check_store(self.caller, req.store)
+        require(self.caller, SELLERS, store=req.store)
         inputs.within(limits.from_env().hold_problem(req.points))
         return opening.with_opening(self.db, self.members, lambda confirmed: holds.place(
             self.db, self.caller, req, confirmed)).model_dump(mode="json")
 
     @entrypoint
     def commit_hold(self, hold_id: str) -> dict[str, Any]:
+        require(self.caller, SELLERS)
         return holds.finish(self.db, self.caller, hold_id, "commit").model_dump(mode="json")
 
     @entrypoint
     def release_hold(self, hold_id: str) -> dict[str, Any]:
+        require(self.caller, SELLERS)
         return holds.finish(self.db, self.caller, hold_id, "release").model_dump(mode="json")
 
     # -- accounts and history ------------------------------------------------------------------------
     @entrypoint
     def get_account(self, member_id: str) -> dict[str, Any]:
         member_id = inputs.canonical_id(member_id)
-        access.check_member(self.caller, member_id)
+        require_self(self.caller, member_id)
         return opening.with_opening(self.db, self.members, lambda confirmed: accounts.account(
             self.db, self.program_cache, member_id, confirmed)).model_dump(mode="json")
 
@@ -214,13 +227,13 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     @entrypoint
     def history(self, member_id: str, limit: int = 50, after: str | None = None) -> dict[str, Any]:
         member_id = inputs.canonical_id(member_id)
-        access.check_member(self.caller, member_id)
+        require_self(self.caller, member_id)
         return accounts.history(self.db, member_id, limit, after).model_dump(mode="json")
 
     @entrypoint
     def export_member(self, member_id: str) -> dict[str, Any]:
         member_id = inputs.canonical_id(member_id)
-        access.check_member(self.caller, member_id)
+        require(self.caller, EXPORTERS, member=member_id)
         return accounts.export(self.db, member_id)
 
     # -- staff adjustments and member activities ------------------------------------------------------
@@ -229,10 +242,8 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         cmd: Adjust = parse_request(Adjust, request)
         member_id = inputs.canonical_id(cmd.member_id)
         inputs.within(limits.from_env().adjust_problem(cmd.points))
-        if self.caller.kind != "internal" and not ({"manager", "admin"} & set(self.caller.roles)
-                                                   and self.caller.kind == "staff"):
-            raise Forbidden("adjustments are for managers and admins", "member_id")
-        access.check_store(self.caller, cmd.store)
+        require(self.caller, STORE_MANAGEMENT, field="member_id")
+        require_store(self.caller, cmd.store)
         try:
             result = adjustments.adjust(self.db, self.program_cache, cmd, member_id, self.caller.id or self.caller.kind)
         except IntegrityError:  # the same request_id on another member at the same moment
@@ -243,12 +254,12 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     def activity(self, **request: Any) -> dict[str, Any]:
         cmd: Activity = parse_request(Activity, request)
         member_id = inputs.canonical_id(cmd.member_id)
-        access.check_member(self.caller, member_id)
+        require_self(self.caller, member_id)
         if self.caller.kind == "member":
             if cmd.kind not in ("checkin", "share"):
                 raise Forbidden("members record check-ins and shares; staff record the rest", "kind")
             cmd = cmd.model_copy(update={"store": None, "at": None})  # their registration store's day, now
-        access.check_store(self.caller, cmd.store)
+        require_store(self.caller, cmd.store)
         return adjustments.record_activity(self.db, self.members, self.program_cache, member_id, cmd.kind, cmd.key,
                                            cmd.store, cmd.at).model_dump(mode="json")
 
@@ -263,7 +274,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
 
     @entrypoint
     def set_program(self, **request: Any) -> dict[str, Any]:
-        access.require_staff(self.caller, "admin", "marketer")
+        require(self.caller, MARKETING)
         cmd: SetProgram = parse_request(SetProgram, request)
         return programs.set_program(self.db, self.program_cache, cmd, self.caller.id).model_dump(mode="json")
 
@@ -273,13 +284,13 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
 
     @entrypoint
     def create_bonus_rule(self, **request: Any) -> dict[str, Any]:
-        access.require_staff(self.caller, "admin", "marketer")
+        require(self.caller, MARKETING)
         rule: BonusRule = parse_request(BonusRule, request)
         return programs.create_bonus_rule(self.db, self.program_cache, rule, self.caller.id).model_dump(mode="json")
 
     @entrypoint
     def end_bonus_rule(self, rule_id: str) -> dict[str, Any]:
-        access.require_staff(self.caller, "admin", "marketer")
+        require(self.caller, MARKETING)
         rule_id = inputs.canonical_id(rule_id, "rule_id", "a rule id")
         return programs.end_bonus_rule(self.db, self.program_cache, rule_id).model_dump(mode="json")
 
@@ -290,7 +301,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         if self.caller.stores is not None:
             if store is None:
                 raise InvalidInput("store-bound callers name their store", "store")
-            access.check_store(self.caller, store)
+            require_store(self.caller, store)
         return [r.model_dump(mode="json") for r in reports.liability(self.db, self.program_cache, start, end, store)]
 
     @entrypoint
@@ -299,7 +310,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         redeemed, expired and reversed."""
         if self.caller.kind == "member":
             raise Forbidden("reports are for staff")
-        access.check_store(self.caller, store)
+        require_store(self.caller, store)
         start, _ = reports.days(day, day)
         total = reports.takings(total_sales)
         return reports.daily_report(self.db, store, start, total).model_dump(mode="json")
@@ -323,11 +334,10 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
     def run_job(self, name: str, at: str | None = None) -> dict[str, Any]:
         if name not in JOBS:
             raise InvalidInput(f"one of {', '.join(JOBS)}", "name")
-        if self.caller.kind not in ("internal",) and "admin" not in self.caller.roles:
-            raise Forbidden("jobs are run by admins")
+        require(self.caller, ADMIN)
         when = inputs.at(at)
         if name in ("expiry", "holds") and when > inputs.now() + timedelta(minutes=1) \
-                and self.caller.kind != "internal":
+                and not self.caller.is_service:
             raise InvalidInput("expiry and hold release cannot run ahead of time (points would expire early)", "at")
         processed, events = JOBS[name](self.db, self.program_cache, when)
         return JobResult(job=name, processed=processed, events=events).model_dump(mode="json")

@@ -5,14 +5,13 @@ import json
 import uuid
 
 from kombu import Connection
-from nameko.standalone.rpc import ClusterRpcClient
-from nameko.testing.services import entrypoint_hook
 
 from service_runtime.config import ServiceSettings, amqp_uri
 from service_runtime.db import make_engine
 from service_runtime.metrics import INBOX_DUPLICATES
 from service_runtime.outbox import OutboxRelay
 from service_runtime.topology import DEAD_LETTER_QUEUE
+from tests.callers import ClusterRpcClient, entrypoint_hook
 from tests.helpers import scalar, wait_for
 
 

@@ -6,9 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nameko.testing.services import entrypoint_hook
-
 from contracts.envelope import Envelope, EventPayload
+from tests.callers import entrypoint_hook
 
 MARKETER = json.dumps({"kind": "staff", "id": "marketer-1", "roles": ["marketer"], "stores": None})
 CLERK_S1 = json.dumps({"kind": "staff", "id": "clerk-1", "roles": ["clerk"], "stores": ["S1"]})

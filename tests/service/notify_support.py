@@ -21,10 +21,9 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from nameko.testing.services import entrypoint_hook
-
 from contracts.envelope import EventPayload
 from services.notify.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tests.callers import entrypoint_hook
 
 SECRET = "test-provider-secret"
 

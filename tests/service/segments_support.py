@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from nameko.testing.services import entrypoint_hook
 
 from service_runtime.config import database_url
+from tests.callers import entrypoint_hook
 
 
 def call(container: Any, method: str, *args: Any, **kwargs: Any) -> Any:

@@ -110,9 +110,8 @@ def test_a_win_back_campaign_needs_a_segment_of_lapsed_members(campaigns):
 
 
 def test_a_birthday_campaign_gives_the_coupon_on_the_day_once_and_only_to_treated_members(campaigns):
-    from nameko.testing.services import entrypoint_hook
-
     from contracts.events import MemberBirthday
+    from tests.callers import entrypoint_hook
 
     st = new_store()
     members = [add_member(st) for _ in range(12)]
@@ -135,9 +134,8 @@ def test_a_birthday_campaign_gives_the_coupon_on_the_day_once_and_only_to_treate
 
 
 def test_a_per_member_limit_of_two_gives_each_member_two_coupons_and_no_third(campaigns):
-    from nameko.testing.services import entrypoint_hook
-
     from contracts.events import MemberBirthday
+    from tests.callers import entrypoint_hook
 
     st = new_store()
     members = [add_member(st) for _ in range(2)]
@@ -159,9 +157,8 @@ def test_a_per_member_limit_of_two_gives_each_member_two_coupons_and_no_third(ca
 
 
 def test_a_referral_campaign_rewards_the_referrer_per_referral_up_to_the_limit(campaigns):
-    from nameko.testing.services import entrypoint_hook
-
     from contracts.events import PointsAccrued
+    from tests.callers import entrypoint_hook
 
     st = new_store()
     referrer, referred_member = add_member(st), add_member(st)
@@ -233,9 +230,8 @@ def test_a_money_budget_needs_a_coupon_with_a_face_value(campaigns):
 
 
 def test_a_referral_whose_coupon_budget_is_spent_still_books_the_points_event(campaigns):
-    from nameko.testing.services import entrypoint_hook
-
     from contracts.events import PointsAccrued
+    from tests.callers import entrypoint_hook
 
     spent = call(campaigns, "create_template", name="last one", kind="cash", amount="5.00", valid_days=30,
                  budget_count=1)["template_id"]

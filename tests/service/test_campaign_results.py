@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.events import PointsReversed
+from tests.callers import entrypoint_hook
 from tests.helpers import query
 from tests.service.segments_support import add_member, call, new_store, sell
 

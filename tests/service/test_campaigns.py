@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.notify import NotificationOutcome
 from services.campaigns.campaigns import rules as campaign_rules
+from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar
 from tests.service.segments_support import add_member, call, new_store, sell
 
@@ -220,7 +220,7 @@ def test_results_count_reach_delivery_conversion_sales_and_lift_per_store(campai
 
 
 def test_two_timers_and_a_marketer_at_once_launch_a_campaign_once(campaigns):
-    from nameko.standalone.rpc import ClusterRpcClient
+    from tests.callers import ClusterRpcClient
 
     st = new_store()
     for _ in range(40):

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcClient
-from nameko.testing.services import entrypoint_hook
 
 from contracts.campaigns import CampaignBonusStarted
 from services.campaigns.campaigns.rules import control_bucket, control_threshold
+from tests.callers import ClusterRpcClient, entrypoint_hook
 from tests.helpers import query, scalar, wait_for
 from tests.service.points_support import execute as execute_in_points
 from tests.service.points_support import open_account, sale

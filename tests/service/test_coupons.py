@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcClient
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import MemberErased, MemberMerged
 from services.campaigns.coupons import domain as coupon_domain
 from services.campaigns.coupons import interface as coupon_issue
+from tests.callers import ClusterRpcClient
 from tests.helpers import scalar, wait_for
 from tests.service.coupons_support import (
     CLERK_S1,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcClient
 
 from contracts.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotFound
+from tests.callers import ClusterRpcClient
 from tests.helpers import scalar
 from tests.service.coupons_support import CLERK_S1, MARKETER, call, member_caller, template
 from tests.service.points_support import invariant_violations, open_account, sale

@@ -5,11 +5,11 @@ import json
 import uuid
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, InvalidInput
 from contracts.events import MemberBirthday, MemberErased, MemberMerged, parse_payload
+from tests.callers import entrypoint_hook
 from tests.helpers import query
 
 

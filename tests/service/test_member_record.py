@@ -8,13 +8,13 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from nameko.testing.services import entrypoint_hook
 
 from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput
 from contracts.events import MemberConsentChanged, MemberUpdated, parse_payload
 from service_runtime.config import database_url
 from services.members.crypto import FieldCipher
+from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar
 
 

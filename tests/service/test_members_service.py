@@ -4,12 +4,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.envelope import Envelope
 from contracts.errors import InvalidInput, NotFound
 from contracts.events import MemberRegistered, parse_payload
 from contracts.rpc import RegisterMemberResult
+from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar
 
 

@@ -5,10 +5,10 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from nameko.testing.services import entrypoint_hook
 from prometheus_client import REGISTRY
 
 from service_runtime.config import database_url
+from tests.callers import entrypoint_hook
 
 
 @pytest.fixture

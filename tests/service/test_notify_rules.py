@@ -8,12 +8,12 @@ import time
 import uuid
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 from prometheus_client import REGISTRY
 
 from contracts.errors import Conflict, Forbidden, InvalidInput
 from contracts.events import MemberConsentChanged, MemberErased, TierChanged
 from services.notify.channels import sign
+from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar, wait_for
 from tests.service.notify_support import SECRET, call, deliver, now
 from tests.service.test_notify_delivery import (
@@ -210,7 +210,7 @@ def test_points_receipts_go_out_once_per_sale_when_configured(platform):  # noqa
     member_id = member(platform)
     sale = PointsAccrued(member_id=member_id, store="S1", source="sale", reference=f"T-{uuid.uuid4().hex[:8]}",
                          points=12, amount=Decimal("12.50"), occurred_at=now(), balance=112)
-    from nameko.testing.services import entrypoint_hook
+    from tests.callers import entrypoint_hook
 
     checkin = sale.model_copy(update={"source": "checkin", "reference": "day"})
     with entrypoint_hook(notify, "on_points_accrued") as handle:  # a batch handler: a list of events
@@ -225,9 +225,8 @@ def test_points_receipts_go_out_once_per_sale_when_configured(platform):  # noqa
 def test_with_receipts_off_sale_events_are_acknowledged_unread(platform):  # noqa: F811
     from decimal import Decimal
 
-    from nameko.testing.services import entrypoint_hook
-
     from contracts.events import PointsAccrued
+    from tests.callers import entrypoint_hook
 
     notify, _, _, _, _ = platform["start"]()
     member_id = member(platform)

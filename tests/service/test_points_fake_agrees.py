@@ -14,14 +14,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from contracts.access import service
 from contracts.points import HoldRequest, Program, Refund, Sale
 from service_runtime import bootstrap, migrate
 from service_runtime import config as cfg
-from service_runtime.base import INTERNAL
 from service_runtime.db import Tx
 from services.points import holds, ledger, ports, refunds, repo, sales
 from tests.conftest import TEST_DB_PREFIX
 from tests.unit.points_fakes import FakePrograms, FakeRows, FakeTx
+
+INTERNAL = service("tests")  # a service calling: every access check passes
 
 NOW = datetime.now(UTC)
 ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import Conflict, Forbidden, InvalidInput
 from contracts.events import MemberBirthday, MemberErased, MemberUpdated
+from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar
 from tests.service.points_support import execute, invariant_violations, open_account, sale
 from tests.service.test_points_ledger import call

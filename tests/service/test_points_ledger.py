@@ -5,9 +5,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import Conflict, InsufficientPoints, InvalidInput, NotFound
+from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar
 from tests.service.points_support import execute, invariant_violations, open_account, sale
 
@@ -106,7 +106,8 @@ def test_twenty_tills_spending_the_same_points_at_once_exactly_the_right_number_
     member_id, _ = open_account()
     call(points, "record_sale", **sale(member_id, "100.00"))  # 100 points
     from nameko.exceptions import RemoteError
-    from nameko.standalone.rpc import ClusterRpcClient
+
+    from tests.callers import ClusterRpcClient
 
     outcomes: list[str] = []
     with ClusterRpcClient() as client:  # real RPCs, served by concurrent workers
@@ -149,7 +150,7 @@ def test_expiry_expires_each_lot_once_even_when_run_twice_at_once(points):
     member_id, _ = open_account()
     call(points, "record_sale", **sale(member_id, "10.00", sold_at=datetime.now(UTC) - timedelta(days=400)))
     call(points, "record_sale", **sale(member_id, "5.00"))
-    from nameko.standalone.rpc import ClusterRpcClient
+    from tests.callers import ClusterRpcClient
 
     with ClusterRpcClient() as client:  # two runs at once, on two workers
         runs = [client.points.run_job.call_async("expiry") for _ in range(2)]
@@ -217,7 +218,8 @@ def test_one_managers_concurrent_adjustments_stay_within_the_daily_limit(points)
     import uuid
 
     from nameko.exceptions import RemoteError
-    from nameko.standalone.rpc import ClusterRpcClient
+
+    from tests.callers import ClusterRpcClient
 
     members = [open_account()[0] for _ in range(8)]
     manager = json.dumps({"kind": "staff", "id": f"mgr-{uuid.uuid4()}", "roles": ["manager"], "stores": None})
@@ -289,9 +291,9 @@ def test_tills_selling_at_once_share_transactions_and_each_gets_its_own_answer(p
     gets its own receipt, a till bound to another store its own refusal, a retry sent alongside
     its first the same answer, and a sale that breaks the transaction fails alone."""
     from nameko.exceptions import RemoteError
-    from nameko.standalone.rpc import ClusterRpcClient
 
     from services.points import domain
+    from tests.callers import ClusterRpcClient
 
     earn = domain.earn
 

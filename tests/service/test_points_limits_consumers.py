@@ -6,10 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from nameko.testing.services import entrypoint_hook
-
 from contracts.events import PointsAccrued
 from services.points.limits import COLUMN_MAX
+from tests.callers import entrypoint_hook
 from tests.helpers import scalar
 
 

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from nameko.rpc import rpc
-from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import Conflict, InsufficientPoints, InvalidInput
 from contracts.points import Program
 from service_runtime.config import database_url
 from services.points import domain
+from tests.callers import entrypoint_hook
 from tests.helpers import scalar
 from tests.service.points_support import invariant_violations, open_account, sale
 
@@ -480,7 +480,7 @@ def tagged_points(tag: str, seen: list[str]) -> type:
 
 
 def test_the_same_sale_posted_to_two_points_processes_at_once_is_credited_once(start_service):
-    from nameko.standalone.rpc import ClusterRpcClient
+    from tests.callers import ClusterRpcClient
 
     seen: list[str] = []
     first = start_service("points", service_cls=tagged_points("a", seen), outbox_relay=False)
@@ -523,7 +523,7 @@ def test_the_same_sale_posted_to_two_points_processes_at_once_is_credited_once(s
 
 
 def test_the_same_sale_in_the_first_round_is_answered_once_as_new_and_otherwise_as_replayed(start_service):
-    from nameko.standalone.rpc import ClusterRpcClient
+    from tests.callers import ClusterRpcClient
 
     seen: list[str] = []
     first = start_service("points", service_cls=tagged_points("a", seen), outbox_relay=False)

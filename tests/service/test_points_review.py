@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import Forbidden, InvalidInput
 from contracts.events import MemberMerged
+from tests.callers import entrypoint_hook
 from tests.helpers import query
 from tests.service.points_support import invariant_violations, open_account, sale
 from tests.service.test_points_ledger import call
@@ -81,7 +81,7 @@ def test_an_adjustment_reason_with_a_nul_is_refused(points):
 
 
 def test_concurrent_uploads_refunding_each_others_members_do_not_deadlock(points):
-    from nameko.standalone.rpc import ClusterRpcClient
+    from tests.callers import ClusterRpcClient
 
     now = datetime.now(UTC).isoformat()
     for _ in range(4):

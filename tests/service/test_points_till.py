@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import InvalidInput, NotFound
 from contracts.events import MemberRegistered
 from contracts.points import luhn_digit
+from tests.callers import entrypoint_hook
 from tests.helpers import scalar
 from tests.service.points_support import execute, invariant_violations, open_account, sale
 

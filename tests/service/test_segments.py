@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar, wait_for
 from tests.service.segments_support import add_member, call, new_store
 
@@ -230,7 +230,7 @@ def test_rfm_parameters_and_roles_are_checked(campaigns):
 def test_two_rfm_recomputes_at_once_both_finish(campaigns):
     """Two jobs run at once (two timers, or an admin's run beside the timer's) take turns: before,
     both building and swapping the score tables deadlocked and one job failed."""
-    from nameko.standalone.rpc import ClusterRpcClient
+    from tests.callers import ClusterRpcClient
 
     st = new_store()
     for i in range(30):

@@ -7,11 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcClient
-from nameko.testing.services import entrypoint_hook
 
 from contracts.events import MemberRegistered, MemberUpdated, PointsAccrued
 from service_runtime.config import amqp_uri
+from tests.callers import ClusterRpcClient, entrypoint_hook
 from tests.helpers import query, scalar, wait_for
 
 

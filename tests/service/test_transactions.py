@@ -5,11 +5,11 @@ import uuid
 
 import pytest
 from nameko.rpc import rpc
-from nameko.testing.services import entrypoint_hook
 
 from contracts.events import MemberRegistered
 from service_runtime.base import ServiceBase
 from services.members.tables import members
+from tests.callers import entrypoint_hook
 from tests.helpers import scalar
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.errors import Forbidden, InvalidInput
-from service_runtime.base import Caller
+from contracts.access import Caller, service
 from services.care import access, domain
 
 OPENED = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ POS = Caller(kind="key", id="pos-1", roles=("pos",))
     (CLERK, "read", "m-1", (None, None), False), (CLERK, "goodwill", "m-1", ("SH-001",), False),
     (MANAGER, "goodwill", "m-1", (None,), True), (MANAGER, "rate", "m-1", (None,), False),
     (MARKETER, "read", "m-1", (None,), False), (POS, "read", "m-1", ("SH-001",), False),
-    (Caller(kind="internal"), "goodwill", "m-1", (), True),
+    (service("care"), "goodwill", "m-1", (), True),
 ])
 def test_who_may_do_what(caller: Caller, action: str, member: str, stores: tuple[str | None, ...],
                          allowed: bool) -> None:

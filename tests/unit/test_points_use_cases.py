@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from contracts.access import service
 from contracts.errors import Conflict, InsufficientPoints, InvalidInput, NotFound
 from contracts.events import PointsAccrued, PointsRedeemed, PointsReversed, TierChanged
 from contracts.points import BonusRule, HoldRequest, Program, Refund, RefundResult, Sale, SaleResult, luhn_digit
-from service_runtime.base import INTERNAL
 from services.points import domain, holds, ledger, opening, refunds, sales
 from tests.unit.points_fakes import FakePrograms, FakeRows, FakeTx
+
+INTERNAL = service("tests")  # a service calling: every access check passes
 
 NOW = datetime.now(UTC)
 ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())

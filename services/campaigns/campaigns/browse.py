@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import parse_id
 from contracts.campaigns import HistoryEntry
 from contracts.errors import InvalidInput
 from service_runtime.db import Tx
 from services.campaigns import paging
 from services.campaigns.campaigns import repo, rules
 from services.campaigns.campaigns.views import campaign, campaign_out
-from services.campaigns.ids import as_uuid
 
 
 def page(tx: Tx, status: str | None, limit: int, after: list[str] | None) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def history(tx: Tx, campaign_id: str, limit: int, after: int | None) -> dict[str
     limit = paging.check_limit(limit)
     start = paging.position(after, paging.HISTORY_POSITION)
     campaign(tx, campaign_id)
-    rows = repo.history_of(tx, as_uuid(campaign_id, "campaign_id"), limit + 1, None if start is None else start[0])
+    rows = repo.history_of(tx, parse_id(campaign_id, "campaign_id"), limit + 1, None if start is None else start[0])
     rows, more = paging.cut(rows, limit, lambda r: int(r.id))  # type: ignore[arg-type,return-value]
     return {"items": [HistoryEntry(from_status=r.from_status, to_status=r.to_status, actor=r.actor, note=r.note,
                                    at=r.at).model_dump(mode="json") for r in rows], "next": more}

@@ -5,6 +5,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from contracts.access import id_or_none, parse_id
 from contracts.campaigns import Budget, CampaignBudgetChanged, CampaignIn
 from contracts.errors import Conflict, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
@@ -12,7 +13,6 @@ from services.campaigns import read_model_repo
 from services.campaigns.campaigns import repo, rules
 from services.campaigns.campaigns.views import SPEC_FIELDS, campaign, campaign_out
 from services.campaigns.coupons import interface as coupons
-from services.campaigns.ids import as_uuid, uuid_or_none
 from services.campaigns.segments import repo as segments
 from services.campaigns.segments.rules import parse_rule, required_fields
 
@@ -20,10 +20,10 @@ from services.campaigns.segments.rules import parse_rule, required_fields
 def create(db: WorkerDb, cmd: CampaignIn, actor: str) -> dict[str, Any]:
     data = cmd.model_dump(mode="json")
     rules.validate(cmd.model_dump())
-    campaign_id = as_uuid(cmd.campaign_id, "campaign_id") if cmd.campaign_id else str(uuid.uuid4())
+    campaign_id = parse_id(cmd.campaign_id, "campaign_id") if cmd.campaign_id else str(uuid.uuid4())
     spec = {k: data[k] for k in SPEC_FIELDS}
     with db.transaction() as tx:
-        segment = segments.get_segment(tx, as_uuid(cmd.segment_id, "segment_id"))
+        segment = segments.get_segment(tx, parse_id(cmd.segment_id, "segment_id"))
         if segment is None:
             raise NotFound("no such segment", "segment_id")
         if cmd.type == "win_back" and not {"lifecycle", "days_since_last_purchase"} & required_fields(
@@ -62,7 +62,7 @@ def check_money_budget(tx: Tx, kind: str, spec: dict[str, Any]) -> None:
     if kind not in rules.COUPON_TYPES or (spec.get("budget") or {}).get("money") is None:
         return
     template = spec.get("coupon_template_id")
-    if template and uuid_or_none(template) and coupons.face_value(tx, template) <= 0:
+    if template and id_or_none(template) and coupons.face_value(tx, template) <= 0:
         raise InvalidInput("the coupon template has no face value to count against a money budget (give it a "
                            "max_discount or gift_value, or budget by coupons)", "budget.money")
 

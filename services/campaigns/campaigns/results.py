@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from contracts.access import MARKETING_READERS, Caller
 from contracts.campaigns import CampaignResults, ResultFigures
 from service_runtime.db import Tx
 from services.campaigns import read_model_repo
@@ -15,22 +16,23 @@ from services.campaigns.coupons import interface as coupon_interface
 Group = tuple[int, int, int, Decimal]  # members, delivered, converted, attributed sales
 
 
-def results(tx: Tx, row: Any, caller: Any) -> CampaignResults:
+def results(tx: Tx, row: Any, caller: Caller) -> CampaignResults:
     """A launched campaign's results. Store managers see only their stores' rows, and a total over those."""
     groups = repo.results(tx, str(row.id))
     coupons = coupon_interface.campaign_coupon_stats(tx, str(row.id)) if row.type in rules.COUPON_TYPES else None
     bonus = read_model_repo.bonus_granted(tx, str(row.id)) if row.type in rules.POINTS_TYPES else {}
-    restricted = caller.kind == "staff" and "manager" in caller.roles and not (
-        {"admin", "marketer", "auditor"} & set(caller.roles)) and caller.stores is not None
+    # a store manager (no chain-wide reading role) sees their stores only, and a total over those
+    mine_only = caller.stores if caller.kind == "staff" and "manager" in caller.roles and not (
+        MARKETING_READERS & set(caller.roles)) else None
     by_store: dict[str, dict[str, Group]] = {}
     for g in groups:
         entry = by_store.setdefault(g.store, {"t": (0, 0, 0, Decimal(0)), "c": (0, 0, 0, Decimal(0))})
         entry["c" if g.control else "t"] = (g.members, g.delivered, g.converted, Decimal(g.spend))
-    if restricted:  # a store manager: their stores only, and a total over those
-        by_store = {s: v for s, v in by_store.items() if s in caller.stores}
-        bonus = {s: v for s, v in bonus.items() if s in caller.stores}
+    if mine_only is not None:
+        by_store = {s: v for s, v in by_store.items() if s in mine_only}
+        bonus = {s: v for s, v in bonus.items() if s in mine_only}
         if coupons is not None:
-            mine = [coupons.get("by_store", {}).get(s, {}) for s in caller.stores]
+            mine = [coupons.get("by_store", {}).get(s, {}) for s in mine_only]
             coupons = {**coupons, "redeemed": sum(int(m.get("redeemed", 0)) for m in mine),
                        "discount": sum((Decimal(m.get("discount", 0)) for m in mine), Decimal(0))}
     stores = {s: _figures(v, coupons, s, bonus) for s, v in sorted(by_store.items())}

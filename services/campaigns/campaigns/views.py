@@ -4,12 +4,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.access import Caller, parse_id
 from contracts.campaigns import CampaignOut
 from contracts.errors import InvalidInput, NotFound
-from service_runtime.base import Caller
 from service_runtime.db import Tx
 from services.campaigns.campaigns import repo
-from services.campaigns.ids import as_uuid
 
 SPEC_FIELDS = ("recurrence", "budget", "per_member_limit", "channel", "template", "multiplier", "points_per_sale",
                "coupon_template_id", "stores")
@@ -31,7 +30,7 @@ def actor(caller: Caller) -> str:
 
 
 def campaign(tx: Tx, campaign_id: str, lock: bool = False) -> Any:
-    row = repo.get(tx, as_uuid(campaign_id, "campaign_id"), lock)
+    row = repo.get(tx, parse_id(campaign_id, "campaign_id"), lock)
     if row is None:
         raise NotFound("no such campaign", "campaign_id")
     return row

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import parse_id
 from contracts.coupons import CatalogItem
 from contracts.errors import InvalidInput, NotFound
 from service_runtime.db import Tx
 from services.campaigns import paging
 from services.campaigns.coupons import catalog_repo, repo
 from services.campaigns.coupons.views import item_out
-from services.campaigns.ids import as_uuid
 
 
 def check_item(item: CatalogItem) -> None:
@@ -30,7 +30,7 @@ def check_item(item: CatalogItem) -> None:
 
 def create(tx: Tx, item: CatalogItem) -> dict[str, Any]:
     if item.template_id is not None:
-        item.template_id = as_uuid(item.template_id, "template_id")
+        item.template_id = parse_id(item.template_id, "template_id")
         if repo.get_template(tx, item.template_id) is None:
             raise NotFound("no such coupon template", "template_id")
     return item_out(catalog_repo.add_item(tx, item.model_dump()))

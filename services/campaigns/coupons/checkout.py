@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from contracts.access import parse_id
 from contracts.coupons import AppliedCoupon, Basket, CouponRefund, CouponRefundResult, Redeem, Redemption, Validation
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
 from services.campaigns.coupons import domain, repo, scope
-from services.campaigns.ids import as_uuid
 
 
 class _Race(Exception):
@@ -30,7 +30,7 @@ def codes(raw: list[str]) -> list[str]:
 
 def apply(tx: Tx, basket: Basket, codes: list[str], lock: bool) -> tuple[Validation, list[Any]]:
     now = datetime.now(UTC)
-    member = None if basket.member_id is None else as_uuid(basket.member_id, "member_id")
+    member = None if basket.member_id is None else parse_id(basket.member_id, "member_id")
     found = (repo.lock_codes if lock else repo.find_codes)(tx, codes)
     rows = []
     for i, code in enumerate(codes):

@@ -6,11 +6,11 @@ win-back campaigns issue coupons, and campaign results count their redemptions).
 """
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from contracts.access import parse_id
 from contracts.errors import Conflict, InvalidInput, NotFound
 from services.campaigns.coupons import catalog_repo, repo
 
@@ -32,18 +32,12 @@ def start_issue_job(tx: Any, template_id: str, member_ids: Sequence[str], *, sou
     campaign's ``occurrence``-th coupon to each of them, the first when None). Runs in the
     caller's transaction ``tx`` (a service_runtime.db.Tx); returns the job id. Raises
     contracts.errors.InvalidInput / NotFound / Conflict (budget) as the coupon side decides."""
-    try:
-        template_id = str(uuid.UUID(str(template_id)))
-    except ValueError:
-        raise InvalidInput("not a template id", "template_id") from None
+    template_id = parse_id(template_id, "template_id", "a template id")
     if source not in SOURCES:
         raise InvalidInput(f"one of {', '.join(SOURCES)}", "source")
     members: dict[str, None] = {}
     for i, member in enumerate(member_ids):
-        try:
-            members[str(uuid.UUID(str(member)))] = None
-        except ValueError:
-            raise InvalidInput("not a member id", f"member_ids.{i}") from None
+        members[parse_id(member, f"member_ids.{i}", "a member id")] = None
     if not members:
         raise InvalidInput("at least one member", "member_ids")
     template = repo.get_template(tx, template_id)

@@ -6,8 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nameko.rpc import ServiceRpc
-
+from contracts.access import CHAIN_READERS, MARKETING, parse_id, require, require_self
 from contracts.coupons import (
     Basket,
     CatalogItem,
@@ -22,42 +21,41 @@ from contracts.coupons import (
 from contracts.envelope import Envelope
 from contracts.events import MemberErased, MemberMerged
 from service_runtime.base import parse_request
+from service_runtime.callers import SignedServiceRpc
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe
 from services.campaigns.coupons import access, catalog, checkout, interface, issuing, repo, templates, wallet
-from services.campaigns.coupons.access import MANAGERS, READERS
 from services.campaigns.coupons.exchanges import Exchanges
 from services.campaigns.coupons.views import job_out, request_hash
-from services.campaigns.ids import as_uuid
-from services.campaigns.worker import WITH_POINTS, CampaignsWorker, every, require_role, rpc_entry
+from services.campaigns.worker import WITH_POINTS, CampaignsWorker, every, rpc_entry
 
 log = logging.getLogger(__name__)
 rpc_method = rpc_entry(WITH_POINTS)
 
 
 class CouponEntrypoints(CampaignsWorker):
-    points = ServiceRpc("points")
-    members = ServiceRpc("members")  # only for member ids campaigns' read model does not know yet
+    points = SignedServiceRpc("points")
+    members = SignedServiceRpc("members")  # only for member ids campaigns' read model does not know yet
 
     # -- templates -------------------------------------------------------------------------------------
     @rpc_method
     def create_template(self, **request: Any) -> dict[str, Any]:
-        require_role(self.who(), *MANAGERS)
+        require(self.who(), MARKETING)
         template: CouponTemplate = parse_request(CouponTemplate, request)
         with self.tx() as tx:
             return templates.create(tx, template, self.who().id)
 
     @rpc_method
     def get_template(self, template_id: str) -> dict[str, Any]:
-        require_role(self.who(), *READERS)
+        require(self.who(), CHAIN_READERS)
         with self.tx() as tx:
-            return templates.get(tx, as_uuid(template_id, "template_id"))
+            return templates.get(tx, parse_id(template_id, "template_id"))
 
     @rpc_method
     def list_templates(self, limit: int = 200, after: list[str] | None = None) -> dict[str, Any]:
         """A page of templates, newest first: {"items", "next"}."""
-        require_role(self.who(), *READERS)
+        require(self.who(), CHAIN_READERS)
         with self.tx() as tx:
             return templates.page(tx, limit, after)
 
@@ -65,16 +63,16 @@ class CouponEntrypoints(CampaignsWorker):
     @rpc_method
     def issue_coupon(self, **request: Any) -> dict[str, Any]:
         """One coupon to one member; with a request_id a retry answers the same coupon."""
-        require_role(self.who(), *MANAGERS)
+        require(self.who(), MARKETING)
         req: IssueCoupon = parse_request(IssueCoupon, request)
-        template_id, member_id = as_uuid(req.template_id, "template_id"), as_uuid(req.member_id, "member_id")
+        template_id, member_id = parse_id(req.template_id, "template_id"), parse_id(req.member_id, "member_id")
         with self.tx() as tx:
             return issuing.issue_coupon(tx, self.members, req, template_id, member_id)
 
     @rpc_method
     def start_issue_job(self, **request: Any) -> dict[str, Any]:
         """A coupon to each of many members, in the background: answers the job at once."""
-        require_role(self.who(), *MANAGERS)
+        require(self.who(), MARKETING)
         req: IssueJobRequest = parse_request(IssueJobRequest, request)
         with self.tx() as tx:
             job_id = interface.start_issue_job(tx, req.template_id, req.member_ids, source=req.source,
@@ -83,9 +81,9 @@ class CouponEntrypoints(CampaignsWorker):
 
     @rpc_method
     def get_issue_job(self, job_id: str) -> dict[str, Any]:
-        require_role(self.who(), *MANAGERS)
+        require(self.who(), MARKETING)
         with self.tx() as tx:
-            return job_out(tx, as_uuid(job_id, "job_id"))
+            return job_out(tx, parse_id(job_id, "job_id"))
 
     @every(env_int("COUPON_JOB_SECONDS", 1))
     def coupon_jobs(self) -> None:
@@ -130,8 +128,8 @@ class CouponEntrypoints(CampaignsWorker):
     def member_coupons(self, member_id: str, status: str | None = None, limit: int = 200,
                        after: list[str] | None = None) -> dict[str, Any]:
         """A page of the member's coupons, newest first: {"items", "next"} (``next``: pass as ``after``)."""
-        member_id = as_uuid(member_id, "member_id")
-        access.own(self.who(), member_id)
+        member_id = parse_id(member_id, "member_id")
+        require_self(self.who(), member_id)
         wallet.check_status(status)
         with self.tx() as tx:
             return wallet.page(tx, member_id, status, limit, after)
@@ -139,7 +137,7 @@ class CouponEntrypoints(CampaignsWorker):
     # -- the rewards catalog ---------------------------------------------------------------------------------
     @rpc_method
     def create_catalog_item(self, **request: Any) -> dict[str, Any]:
-        require_role(self.who(), *MANAGERS)
+        require(self.who(), MARKETING)
         item: CatalogItem = parse_request(CatalogItem, request)
         catalog.check_item(item)
         with self.tx() as tx:
@@ -153,18 +151,17 @@ class CouponEntrypoints(CampaignsWorker):
 
     @rpc_method
     def restock_item(self, item_id: str, **request: Any) -> dict[str, Any]:
-        require_role(self.who(), *MANAGERS)
+        require(self.who(), MARKETING)
         req: RestockItem = parse_request(RestockItem, request)
         with self.tx() as tx:
-            return catalog.restock(tx, as_uuid(item_id, "item_id"), req.add)
+            return catalog.restock(tx, parse_id(item_id, "item_id"), req.add)
 
     @rpc_method
     def exchange(self, **request: Any) -> dict[str, Any]:
         """Points for a reward (see exchanges); idempotent by (member, exchange_key)."""
         req: Exchange = parse_request(Exchange, request)
-        member_id, item_id = as_uuid(req.member_id, "member_id"), as_uuid(req.item_id, "item_id")
-        access.own(self.who(), member_id)
-        access.exchanger(self.who(), req.store)
+        member_id, item_id = parse_id(req.member_id, "member_id"), parse_id(req.item_id, "item_id")
+        access.exchanger(self.who(), member_id, req.store)
         return Exchanges(self.worker_db(), self.points).exchange(req, member_id, item_id, request_hash(req))
 
     # -- member lifecycle ------------------------------------------------------------------------------------

@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from contracts.access import id_or_none, parse_id
 from contracts.campaigns import MemberIdPage, SampleMember, SegmentIn, SegmentOut, SegmentPreview, SnapshotOut
 from contracts.errors import Conflict, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
 from services.campaigns import paging
 from services.campaigns.coupons import interface as coupons
-from services.campaigns.ids import as_uuid, uuid_or_none
 from services.campaigns.segments import repo
 from services.campaigns.segments.rules import Group, parse_rule, to_json
 
@@ -31,7 +31,7 @@ def segment_out(row: Any) -> dict[str, Any]:
 
 
 def rule_of(tx: Tx, segment_id: str) -> tuple[Any, Group]:
-    row = repo.get_segment(tx, as_uuid(segment_id, "segment_id"))
+    row = repo.get_segment(tx, parse_id(segment_id, "segment_id"))
     if row is None:
         raise NotFound("no such segment", "segment_id")
     return row, parse_rule(row.rule)
@@ -39,7 +39,7 @@ def rule_of(tx: Tx, segment_id: str) -> tuple[Any, Group]:
 
 def create(db: WorkerDb, cmd: SegmentIn, created_by: str | None) -> dict[str, Any]:
     rule = to_json(parse_rule(cmd.rule))
-    segment_id = as_uuid(cmd.segment_id, "segment_id") if cmd.segment_id else str(uuid.uuid4())
+    segment_id = parse_id(cmd.segment_id, "segment_id") if cmd.segment_id else str(uuid.uuid4())
     with db.transaction() as tx:
         row = repo.add_segment(tx, segment_id, cmd.name, rule, created_by)
     if row.rule != rule or row.name != cmd.name:
@@ -90,7 +90,7 @@ def export(tx: Tx, segment_id: str, snapshot_id: str | None, after: str | None, 
     """Member ids only (never personal data), paged by id: a snapshot's, or the live segment's."""
     segment, rule = rule_of(tx, segment_id)
     if snapshot_id:
-        snap = repo.get_snapshot(tx, as_uuid(snapshot_id, "snapshot_id"))
+        snap = repo.get_snapshot(tx, parse_id(snapshot_id, "snapshot_id"))
         if snap is None or str(snap.segment_id) != str(segment.id):
             raise NotFound("no such snapshot of this segment", "snapshot_id")
         ids = repo.snapshot_member_ids(tx, str(snap.id), after, limit + 1)
@@ -109,7 +109,7 @@ def issue_coupons(tx: Tx, segment_id: str, template_id: str, snap_id: str, at: s
     snap = repo.take_snapshot(tx, snap_id, segment, rule, today(at))
     first = coupons.first_job_of(tx, snap_id) if existing is not None else None
     if first is not None:  # a retry: the job it started, not another one
-        if first[1] != str(uuid_or_none(template_id)):
+        if first[1] != str(id_or_none(template_id)):
             raise Conflict("this request_id issued another template", "request_id")
         job_id = first[0]
     else:

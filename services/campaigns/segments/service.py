@@ -5,27 +5,27 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from contracts.access import ADMIN, MARKETING, MARKETING_READERS, parse_id, require
 from contracts.campaigns import SegmentIn
 from contracts.errors import InvalidInput, NotFound
 from service_runtime.base import parse_request
 from service_runtime.config import env_int
-from services.campaigns.ids import as_uuid
 from services.campaigns.segments import audiences, rfm, rfm_repo, scoring
 from services.campaigns.segments.rules import parse_rule
-from services.campaigns.worker import MARKETING, READERS, CampaignsWorker, every, require_role, rpc_method
+from services.campaigns.worker import CampaignsWorker, every, rpc_method
 
 
 class SegmentEntrypoints(CampaignsWorker):
     # -- segments --------------------------------------------------------------------------------------
     @rpc_method
     def create_segment(self, **request: Any) -> dict[str, Any]:
-        require_role(self.who(), *MARKETING)
+        require(self.who(), MARKETING)
         cmd: SegmentIn = parse_request(SegmentIn, request)
         return audiences.create(self.worker_db(), cmd, self.who().id)
 
     @rpc_method
     def get_segment(self, segment_id: str) -> dict[str, Any]:
-        require_role(self.who(), *READERS)
+        require(self.who(), MARKETING_READERS)
         with self.tx() as tx:
             row, _ = audiences.rule_of(tx, segment_id)
         return audiences.segment_out(row)
@@ -33,14 +33,14 @@ class SegmentEntrypoints(CampaignsWorker):
     @rpc_method
     def list_segments(self, limit: int = 200, after: list[str] | None = None) -> dict[str, Any]:
         """A page of segments, oldest first: {"items", "next"} (``next``: pass as ``after``)."""
-        require_role(self.who(), *READERS)
+        require(self.who(), MARKETING_READERS)
         with self.tx() as tx:
             return audiences.page(tx, limit, after)
 
     @rpc_method
     def preview_rule(self, rule: Any, sample: int = 20, at: str | None = None) -> dict[str, Any]:
         """Size and a sample of an unsaved rule (what the marketer is editing)."""
-        require_role(self.who(), *MARKETING)
+        require(self.who(), MARKETING)
         parsed, day = parse_rule(rule), audiences.today(at)
         audiences.check_sample(sample)
         with self.tx() as tx:
@@ -48,7 +48,7 @@ class SegmentEntrypoints(CampaignsWorker):
 
     @rpc_method
     def preview_segment(self, segment_id: str, sample: int = 20, at: str | None = None) -> dict[str, Any]:
-        require_role(self.who(), *READERS)
+        require(self.who(), MARKETING_READERS)
         with self.tx() as tx:
             _, rule = audiences.rule_of(tx, segment_id)
         day = audiences.today(at)
@@ -60,17 +60,17 @@ class SegmentEntrypoints(CampaignsWorker):
     def snapshot_segment(self, segment_id: str, snapshot_id: str | None = None,
                          at: str | None = None) -> dict[str, Any]:
         """Materialise the segment's members now (a campaign's audience); idempotent by snapshot_id."""
-        require_role(self.who(), *MARKETING)
-        snap_id = as_uuid(snapshot_id, "snapshot_id") if snapshot_id else str(uuid.uuid4())
+        require(self.who(), MARKETING)
+        snap_id = parse_id(snapshot_id, "snapshot_id") if snapshot_id else str(uuid.uuid4())
         return audiences.snapshot(self.worker_db(), segment_id, snap_id, at)
 
     @rpc_method
     def export_segment(self, segment_id: str, snapshot_id: str | None = None, after: str | None = None,
                        limit: int = 10_000, at: str | None = None) -> dict[str, Any]:
         """Member ids only (never personal data), paged by id: a snapshot's, or the live segment's."""
-        require_role(self.who(), *MARKETING)
+        require(self.who(), MARKETING)
         audiences.check_export_limit(limit)
-        after = as_uuid(after, "after") if after else None
+        after = parse_id(after, "after") if after else None
         with self.tx() as tx:
             return audiences.export(tx, segment_id, snapshot_id, after, limit, at)
 
@@ -79,10 +79,10 @@ class SegmentEntrypoints(CampaignsWorker):
                               at: str | None = None) -> dict[str, Any]:
         """One coupon of a template to each member of the segment now, as a background job.
         ``request_id`` (a UUID) makes a retry return the first job instead of issuing twice."""
-        require_role(self.who(), *MARKETING)
+        require(self.who(), MARKETING)
         if not isinstance(template_id, str) or not template_id:
             raise InvalidInput("required", "template_id")
-        snap_id = as_uuid(request_id, "request_id") if request_id else str(uuid.uuid4())
+        snap_id = parse_id(request_id, "request_id") if request_id else str(uuid.uuid4())
         with self.tx() as tx:
             return audiences.issue_coupons(tx, segment_id, template_id, snap_id, at)
 
@@ -90,7 +90,7 @@ class SegmentEntrypoints(CampaignsWorker):
     @rpc_method
     def start_rfm(self, **params: Any) -> dict[str, Any]:
         """Queue a recompute of RFM, ABCD and lifecycle (the timer or run_rfm_job runs it)."""
-        require_role(self.who(), *MARKETING)
+        require(self.who(), MARKETING)
         parsed = rfm.parse_params(params)
         with self.tx() as tx:
             row = rfm_repo.add_rfm_job(tx, parsed, self.who().id)
@@ -98,9 +98,9 @@ class SegmentEntrypoints(CampaignsWorker):
 
     @rpc_method
     def rfm_job(self, job_id: str) -> dict[str, Any]:
-        require_role(self.who(), *READERS)
+        require(self.who(), MARKETING_READERS)
         with self.tx() as tx:
-            row = rfm_repo.get_rfm_job(tx, as_uuid(job_id, "job_id"))
+            row = rfm_repo.get_rfm_job(tx, parse_id(job_id, "job_id"))
         if row is None:
             raise NotFound("no such job", "job_id")
         return scoring.job_out(row)
@@ -112,9 +112,9 @@ class SegmentEntrypoints(CampaignsWorker):
     @rpc_method
     def run_rfm_job(self, job_id: str | None = None, at: str | None = None) -> dict[str, Any] | None:
         """Run a queued job now (this one or the oldest); None when there is none to run."""
-        require_role(self.who(), "admin")
+        require(self.who(), ADMIN)
         with self.tx() as tx:
-            job = rfm_repo.claim_rfm_job(tx, as_uuid(job_id, "job_id") if job_id else None)
+            job = rfm_repo.claim_rfm_job(tx, parse_id(job_id, "job_id") if job_id else None)
         if job is None:
             return None
         return scoring.run_rfm(self.worker_db().engine, str(job.id), rfm.parse_params(job.params),

@@ -11,11 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from nameko.rpc import ServiceRpc, rpc
+from nameko.rpc import rpc
 from nameko.timer import timer
 
+from contracts.access import IMPORTERS, require
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.base import ServiceBase
+from service_runtime.callers import SignedServiceRpc
 from services.catalog.files import formats, mapping, runner, runs, sftp
 
 POLL_SECONDS = float(os.environ.get("FILES_POLL_SECONDS", "15"))
@@ -38,13 +40,11 @@ def view(row: Any) -> dict[str, Any]:
 class FilesEntrypoints(ServiceBase):
     """A base of CatalogService."""
 
-    members = ServiceRpc("members")
-    points = ServiceRpc("points")
+    members = SignedServiceRpc("members")
+    points = SignedServiceRpc("points")
 
     def _may_import(self) -> None:
-        caller = self.caller
-        if caller.kind != "internal" and not (caller.kind in ("staff", "key") and {"admin", "erp"} & set(caller.roles)):
-            raise Forbidden("files are imported by admins and ERP keys")
+        require(self.caller, IMPORTERS, field="files")
 
     def _work(self, budget: int | None) -> runner.Outcome:
         config = sftp.SftpConfig.from_env()

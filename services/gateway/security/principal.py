@@ -1,11 +1,11 @@
 """The authenticated caller, as every route and every RPC sees it."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-STAFF_ROLES = ("clerk", "manager", "marketer", "admin", "auditor")
+from contracts.access import STAFF_ROLES as STAFF_ROLES  # the kernel's roles, the routes' vocabulary
+from contracts.access import Caller
 
 # What an API key may be allowed to do. A key holds a subset; routes name the one they need.
 # points:upload is offline sales uploads only (the ERP's); points:write includes them (a POS's).
@@ -36,9 +36,7 @@ class Principal:
 
     def covers_store(self, store: str | None) -> bool:
         """May act on data of this store (chain-wide callers cover every store)."""
-        if self.stores is None:
-            return True
-        return store is not None and store in self.stores
+        return self.caller().covers_store(store)
 
     @property
     def home_store(self) -> str | None:
@@ -47,10 +45,11 @@ class Principal:
             return next(iter(self.stores))
         return None
 
+    def caller(self) -> Caller:
+        """This principal as services see it (a key's kind is its role)."""
+        return Caller(kind=self.kind, id=self.id, roles=tuple(sorted(self.roles)),
+                      stores=None if self.stores is None else tuple(sorted(self.stores)), member_id=self.member_id)
+
     def rpc_context(self) -> str:
-        """The identity that travels with each RPC (``nameko.caller``), so services can check it too."""
-        return json.dumps({
-            "kind": self.kind, "id": self.id, "roles": sorted(self.roles),
-            "stores": None if self.stores is None else sorted(self.stores),
-            "member_id": self.member_id,
-        }, separators=(",", ":"))
+        """The identity that travels with each RPC (``nameko.caller``; the RPC client signs it as it sends)."""
+        return self.caller().to_json()
