@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.errors import Forbidden, InvalidInput
 from contracts.access import Caller, service
+from contracts.errors import Forbidden, InvalidInput
 from services.care import access, domain
 
 OPENED = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
