@@ -206,9 +206,13 @@ async def stage(import_id: uuid.UUID, request: Request, body: MigrationRows = Bo
     return await _call(request, "points", "stage_migration", import_id=str(import_id), rows=body.rows)
 
 
-@router.get("/migrations", response_model=list[Migration], summary="Migration imports, newest first")
-async def migrations(request: Request, limit: int = Query(50, ge=1, le=200), caller: Principal = IMPORT) -> Any:
-    return await _call(request, "points", "migrations", limit=limit)
+@router.get("/migrations", response_model=Page[Migration], summary="Migration imports, newest first")
+async def migrations(request: Request, paging: PageParams = Depends(page_params), caller: Principal = IMPORT) -> Any:
+    rows = await _call(request, "points", "migrations", limit=paging.limit + 1, before=paging.position(list))
+    more = len(rows) > paging.limit
+    rows = rows[:paging.limit]
+    return {"items": rows,
+            "next_cursor": make_cursor([rows[-1]["created_at"], rows[-1]["import_id"]]) if more else None}
 
 
 @router.get("/migrations/{import_id}", response_model=Migration, summary="One migration import")

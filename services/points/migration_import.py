@@ -206,6 +206,13 @@ def errors(db: WorkerDb, import_id: str, after_line: int, limit: int) -> list[di
                 for e in migrations.errors(tx, imp.id, after_line, max(1, min(limit, 500)))]
 
 
-def imports(db: WorkerDb, limit: int = 50) -> list[dict[str, Any]]:
+def imports(db: WorkerDb, limit: int = 50, before: Any = None) -> list[dict[str, Any]]:
+    """Newest first, ``limit`` at a time; ``before``: [created_at, import_id] of the previous page's last."""
+    position = None
+    if before is not None:
+        try:
+            position = (datetime.fromisoformat(str(before[0])), str(uuid.UUID(str(before[1]))))
+        except (ValueError, TypeError, IndexError, KeyError):
+            raise InvalidInput("a cursor from the previous page", "cursor") from None
     with db.transaction() as tx:
-        return [view(r) for r in migrations.page(tx, max(1, min(limit, 200)))]
+        return [view(r) for r in migrations.page(tx, max(1, min(limit, 201)), position)]

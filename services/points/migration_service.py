@@ -65,9 +65,9 @@ class MigrationEntrypoints(ServiceBase):
         return migration_import.errors(self.db, import_id, int(after_line), int(limit))
 
     @entrypoint
-    def migrations(self, limit: int = 50) -> list[dict[str, Any]]:
+    def migrations(self, limit: int = 50, before: Any = None) -> list[dict[str, Any]]:
         self._may_import()
-        return migration_import.imports(self.db, int(limit))
+        return migration_import.imports(self.db, int(limit), before)
 
     @entrypoint
     def record_history(self, items: Any = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contracts.errors import Conflict, Forbidden
+from contracts.errors import Conflict, Forbidden, InvalidInput
 from services.points import inputs
 from tests.helpers import query, scalar
 from tests.service.files_support import ADMIN, ADMIN_2, ERP, drop, put_csv, put_xlsx, sshd  # noqa: F401
@@ -107,3 +107,12 @@ def test_tiers_from_xlsx_the_creator_cannot_approve_and_a_rejected_import_applie
     with pytest.raises(Conflict):
         call(points, "apply_migration", caller=ADMIN, import_id=own["import_id"])
     assert scalar("points", "SELECT balance FROM accounts WHERE member_id = :m", m=m2) == 0
+
+    # the list pages newest first: this test's two imports are the newest two, one a page
+    first = call(points, "migrations", caller=ADMIN, limit=1)
+    assert [m["import_id"] for m in first] == [own["import_id"]]
+    second = call(points, "migrations", caller=ADMIN, limit=1,
+                  before=[first[0]["created_at"], first[0]["import_id"]])
+    assert [m["import_id"] for m in second] == [import_id]
+    with pytest.raises(InvalidInput):
+        call(points, "migrations", caller=ADMIN, before=["not a time", "x"])

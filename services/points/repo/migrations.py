@@ -1,6 +1,7 @@
 """The only code that touches the migration import tables: imports, their staged rows, errors."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +23,13 @@ def get(tx: Tx, import_id: str, lock: bool = False) -> Any | None:
     return tx.execute(stmt.with_for_update() if lock else stmt).first()
 
 
-def page(tx: Tx, limit: int) -> list[Any]:
-    return list(tx.execute(sa.select(IMP).order_by(IMP.c.created_at.desc()).limit(limit)).all())
+def page(tx: Tx, limit: int, before: tuple[datetime, str] | None = None) -> list[Any]:
+    """Newest first; ``before``: the (created_at, id) of the last row of the previous page."""
+    query = sa.select(IMP).order_by(IMP.c.created_at.desc(), IMP.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(sa.tuple_(IMP.c.created_at, IMP.c.id) < sa.tuple_(sa.literal(before[0]),
+                                                                               sa.literal(before[1])))
+    return list(tx.execute(query).all())
 
 
 def stage(tx: Tx, import_id: str, rows: list[dict[str, Any]], errors: list[dict[str, Any]]) -> tuple[int, int]:
