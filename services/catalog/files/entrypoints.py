@@ -46,9 +46,9 @@ class FilesEntrypoints(ServiceBase):
     def _may_import(self) -> None:
         require(self.caller, IMPORTERS, field="files")
 
-    def _work(self, budget: int | None) -> runner.Outcome:
+    def _work(self, budget: int | None, by: str | None = None) -> runner.Outcome:
         config = sftp.SftpConfig.from_env()
-        registered = runner.scan(self.db, config) if config else 0
+        registered = runner.scan(self.db, config, by) if config else 0
         outcome = runner.run_pending(self.db, self.members, self.points, config, runner.owner_name(), budget)
         outcome.registered = registered
         return outcome
@@ -69,7 +69,7 @@ class FilesEntrypoints(ServiceBase):
         if budget is not None and (not isinstance(budget, int) or budget < 1):
             raise InvalidInput("a positive number of batches", "budget")
         try:
-            outcome = self._work(budget)
+            outcome = self._work(budget, self.caller.id or self.caller.kind)
         except sftp.SftpError as exc:
             raise Conflict(str(exc), "sftp") from None
         return {"registered": outcome.registered, "finished": outcome.finished, "batches": outcome.batches,

@@ -47,8 +47,9 @@ def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def scan(db: WorkerDb, config: sftp.SftpConfig) -> int:
-    """Register the drop directory's files not seen before; how many were new."""
+def scan(db: WorkerDb, config: sftp.SftpConfig, by: str | None = None) -> int:
+    """Register the drop directory's files not seen before (``by``: who asked for the scan, None for
+    the schedule); how many were new."""
     with sftp.session(config) as client:
         found = sftp.listing(client, config.directory)
     new = 0
@@ -57,7 +58,8 @@ def scan(db: WorkerDb, config: sftp.SftpConfig) -> int:
         if kind is None or fmt is None:
             continue  # not ours (another system's file, a partial upload's temporary name)
         with db.transaction() as tx:
-            if runs.register(tx, config.name, remote.name, remote.size, remote.mtime, kind[0], kind[1], fmt):
+            if runs.register(tx, config.name, remote.name, remote.size, remote.mtime, kind[0], kind[1], fmt,
+                             created_by=by):
                 new += 1
     return new
 
