@@ -66,6 +66,13 @@ from services.points.repo.programs import (
     program_versions,
     seed_program,
 )
+from services.points.repo.refund_path import (
+    existing_refunds,
+    insert_refunds,
+    open_lots_of,
+    record_refunds_on_sales,
+    redeemed_for_sales,
+)
 from services.points.repo.reports import (
     daily,
     liability,
@@ -90,11 +97,12 @@ __all__ = [
     "Account", "activities_between", "add_bonus_rule", "add_ledger", "add_lots", "add_program", "add_to_summary",
     "adjusted_today", "adjustment", "all_bonus_rules", "bonus_rules_since", "brief", "budgeted_sources",
     "claim_activity", "claim_reminder", "daily", "earned_between", "end_bonus_rule", "end_bonus_rules_of",
-    "existing_refund", "existing_sales", "expired_holds", "expiring_between", "export_rows", "finish_hold",
-    "get_account", "get_hold", "give_back_award", "give_back_to_lots", "grant_audience", "granted_audiences",
-    "history", "hold_parts", "insert_hold", "insert_refund", "liability", "lock_accounts", "lock_budgets",
-    "lock_refs", "members_with_expired_lots", "move_bonus_state", "move_member", "open_accounts", "open_holds",
-    "open_lots", "program_versions", "qualifying", "record_refund_on_sale", "redeemed_for_sale", "resolve",
+    "existing_refund", "existing_refunds", "existing_sales", "expired_holds", "expiring_between", "export_rows",
+    "finish_hold", "get_account", "get_hold", "give_back_award", "give_back_to_lots", "grant_audience",
+    "granted_audiences", "history", "hold_parts", "insert_hold", "insert_refund", "insert_refunds", "liability",
+    "lock_accounts", "lock_budgets", "lock_refs", "members_with_expired_lots", "move_bonus_state", "move_member",
+    "open_accounts", "open_holds", "open_lots", "open_lots_of", "program_versions", "qualifying",
+    "record_refund_on_sale", "record_refunds_on_sales", "redeemed_for_sale", "redeemed_for_sales", "resolve",
     "sale_context", "sale_members", "save_accounts", "seed_program", "set_budget", "set_status", "settlement",
     "summaries", "take_award", "take_budget", "take_from_lots", "tiered_members", "trim_lots", "write_sales",
 ]
