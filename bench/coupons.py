@@ -105,7 +105,7 @@ async def checkout(base: str, admin: dict[str, str], keys: dict[str, str], per_t
         async def code_of(member: str) -> str:
             try:
                 response = await client.get(f"/v1/members/{member}/coupons")
-            except httpx.RemoteProtocolError:  # a pooled connection the server closed as idle: once more
+            except (httpx.RemoteProtocolError, httpx.ReadError):  # a pooled connection the server closed: once more
                 response = await client.get(f"/v1/members/{member}/coupons")
             assert response.status_code == 200, response.text
             return str(response.json()["items"][0]["code"])
