@@ -163,9 +163,10 @@ async def noop_ceiling(env: dict[str, str], cpu: Cpu, seconds: float) -> tuple[f
     client in this process calling points.ping (SELECT 1 in points), ``CALLERS`` callers back
     to back. No gateway route makes exactly one no-op RPC. Prints the BENCH lines
     ``noop_rpc_ceiling_per_s`` and ``noop_cpu_ms``."""
+    from contracts.caller_seal import CallerSeal
     from services.gateway.rpc import RpcClient
 
-    rpc = RpcClient(env["AMQP_URI"], 10)
+    rpc = RpcClient(env["AMQP_URI"], 10, seal=CallerSeal(env["CALLER_SIGNING_KEY"]))  # signs as the gateway does
     rpc.start()
     for _ in range(100):
         if rpc.connected:

@@ -19,6 +19,9 @@ class TransportError(Exception):
     """The connection broke or the answer did not come in time."""
 
 
+KEEP_ALIVE_S = 4.0  # the gateway (uvicorn) closes a connection idle for 5 s: reuse one only before that
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection over asyncio streams. The load generator shares two
     cores with the platform, so it must cost little: httpx spent ~5 ms of CPU per request here
@@ -28,6 +31,7 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.idle_since = time.monotonic()
 
     async def request(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
                       timeout: float) -> tuple[int, bytes]:
@@ -94,9 +98,12 @@ class Pool:
                       headers: dict[str, str] | None = None, timeout: float | None = None) -> tuple[int, bytes]:
         async with self.slots:
             connection = self.idle.pop() if self.idle else Connection(self.host, self.port)
+            if time.monotonic() - connection.idle_since > KEEP_ALIVE_S:
+                connection.close()  # the server may be closing it as we send: open a new one
             try:
                 return await connection.request(method, path, body, headers or {}, timeout or self.timeout)
             finally:
+                connection.idle_since = time.monotonic()
                 self.idle.append(connection)
 
     def close(self) -> None:

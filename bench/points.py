@@ -238,7 +238,8 @@ class Till:
     async def post(self, path: str, body: dict[str, Any], store: str,
                    what: str) -> tuple[int, Any, float, int]:
         """(status, parsed body, latency of the answered attempt in ms, attempts); transport
-        errors and 502/503/504 are retried up to twice with the same body, as a till would."""
+        errors and 502/503/504 are retried up to twice with the same body, as a till would; then
+        status 0: no answer, the till keeps the sale to send again later."""
         payload = json.dumps(body, separators=(",", ":")).encode()
         for attempt in range(1, 4):
             started = time.perf_counter()
@@ -249,7 +250,7 @@ class Till:
                 self.books.error(what, 0, str(exc))
                 continue
             elapsed = (time.perf_counter() - started) * 1000
-            if status in (502, 503, 504) and attempt < 3:
+            if status in (502, 503, 504):  # the sale may or may not be booked: the till tries again later
                 self.books.error(what, status, data.decode(errors="replace"))
                 continue
             try:
@@ -361,8 +362,22 @@ async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books:
     return ceiling
 
 
+def group_commit(env: dict[str, str]) -> tuple[float, float]:
+    """(transactions, sales) of the points process's group commit so far, from its metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['POINTS_METRICS_PORT']}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except (OSError, KeyError):
+        return 0.0, 0.0
+    found = {line.split()[0]: float(line.split()[-1]) for line in text.splitlines()
+             if line.startswith("loyalty_points_sales_per_transaction_")}
+    return (found.get("loyalty_points_sales_per_transaction_count", 0.0),
+            found.get("loyalty_points_sales_per_transaction_sum", 0.0))
+
+
 async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: float, label: str,
-                      prefix: str, concurrent: int = CONCURRENT_TERMINALS, ceiling: float = 0.0) -> None:
+                      prefix: str, concurrent: int = CONCURRENT_TERMINALS, ceiling: float = 0.0,
+                      env: dict[str, str] | None = None) -> None:
     sales: list[float] = []
     refunds: list[float] = []
     terminals = fleet.terminals[:]
@@ -381,7 +396,9 @@ async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: 
             await asyncio.gather(*(terminal(i, deadline) for i in range(concurrent)))
 
         errors_before = sum(books.errors.values())
+        grouped = group_commit(env or {})
         phase = await measured(cpu, label, run)
+        transactions, grouped_sales = (b - a for a, b in zip(grouped, group_commit(env or {}), strict=True))
     elapsed, requests = phase.elapsed, len(sales) + len(refunds)
     bench(f"{prefix}_per_s", requests / elapsed, "req/s")
     if ceiling:
@@ -394,7 +411,9 @@ async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: 
     print(f"# {label}: {len(sales)} sales (resends included) and {len(refunds)} refunds in {elapsed:.1f} s; "
           f"sales p50 {p50(sales):.1f} ms p99 {p99(sales):.1f} ms"
           + (f", refunds p50 {p50(refunds):.1f} ms" if refunds else "")
-          + f"; {sum(books.errors.values()) - errors_before} failed attempts", flush=True)
+          + f"; {sum(books.errors.values()) - errors_before} failed attempts"
+          + (f"; the (first) points process wrote them in {transactions:.0f} transactions, "
+             f"{grouped_sales / transactions:.1f} sales each" if transactions else ""), flush=True)
 
 
 async def paced(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: float) -> None:
@@ -744,16 +763,17 @@ def main() -> int:
 
         ceiling = asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, books, min(knobs["sync_s"], 8)))
         asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 1 points process",
-                                "accrual_sync", ceiling=ceiling))
+                                "accrual_sync", ceiling=ceiling, env=env))
         # the latency floor: one terminal, nothing else going on
-        asyncio.run(closed_loop(base, fleet, books, cpu, 3, "one terminal", "accrual_one_terminal", concurrent=1))
+        asyncio.run(closed_loop(base, fleet, books, cpu, 3, "one terminal", "accrual_one_terminal", concurrent=1,
+                                env=env))
         asyncio.run(paced(base, fleet, books, cpu, knobs["paced_s"]))
         asyncio.run(batches(base, fleet, books, cpu, knobs["batches"], ceiling))
         second = start_second_points(env)
         cpu.extra["points-2"] = second.pid
         try:
             asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 2 points processes",
-                                    "accrual_sync_2procs", ceiling=ceiling))
+                                    "accrual_sync_2procs", ceiling=ceiling, env=env))
         finally:
             stop_process(second)
             cpu.extra.pop("points-2", None)

@@ -7,6 +7,9 @@ written at once while one is free (a quiet till sees no delay, and sales of a mo
 moment still overlap); sales arriving while all are busy queue, and when a write finishes the
 first of them leads the next transaction with every sale queued by then (up to ``MAX_SALES``),
 through the same code as an offline upload (per-sale answers, accounts locked in order).
+How many sales share a transaction is the ``loyalty_points_sales_per_transaction`` histogram;
+one writer groups more and costs less CPU per sale, two keep a quiet moment's latency
+(docs/decisions/0008, 0019).
 
 A transaction that fails as a whole (not a sale's own refusal, which is that sale's answer)
 is tried again sale by sale, so one sale that breaks something fails alone.
@@ -19,12 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
+from prometheus_client import Histogram
 
 from contracts.errors import Conflict
 from service_runtime.config import env_int
 
 MAX_SALES = 50  # per transaction
 WRITERS = 2  # sale transactions under way at once per process (POINTS_SALE_WRITERS)
+SALES_PER_TRANSACTION = Histogram(
+    "loyalty_points_sales_per_transaction", "Till sales written together in one transaction (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, MAX_SALES))
 
 
 @dataclass
@@ -62,6 +69,7 @@ class SaleCombiner:
                 return outcome
             # "lead": a writer that finished handed this worker its place (and took it off the queue)
         batch = [mine, *self._queue[:MAX_SALES - 1]]
+        SALES_PER_TRANSACTION.observe(len(batch))
         del self._queue[:MAX_SALES - 1]
         outcomes: list[Any] | None = None
         try:

@@ -78,27 +78,27 @@ def debit(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | N
     account.dirty = True
 
 
-def take_back(tx: Tx, account: Account, points: int, *, kind: str, at_store: str | None, reference: str,
-              program: Program, detail: dict[str, Any] | None = None, own_lot: str | None = None) -> int:
-    """Take points back for a refund from any lots (pending or not, soonest expiry first); what
-    is already spent follows the program's refund policy: a negative balance down to its limit,
-    or a debt repaid from future earning. Returns how many points lots covered."""
+def take_back(account: Account, points: int, lots: list[domain.Lot], *, kind: str, at_store: str | None,
+              reference: str, program: Program, detail: dict[str, Any] | None = None, own_lot: str | None = None
+              ) -> tuple[list[tuple[domain.Lot, int]], list[dict[str, Any]], int]:
+    """Take points back for a refund from the member's open ``lots`` (pending or not, soonest
+    expiry first); what is already spent follows the program's refund policy: a negative balance
+    down to its limit, or a debt repaid from future earning. Changes the account; returns the
+    lots taken from, the ledger rows to write and how many points lots covered."""
     from_balance, to_debt = domain.refund_split(points, account.balance, account.held,
                                                 program.refund_policy == "debt", program.negative_limit)
     # the refunded sale's own lot first (its store's liability), then soonest expiry
-    ordered = domain.by_expiry(repo.open_lots(tx, account.member_id), first_reference=own_lot)
+    ordered = domain.by_expiry(lots, first_reference=own_lot)
     from_lots = min(from_balance, sum(lot.remaining for lot in ordered))
     taken = domain.consume(ordered, from_lots)
-    repo.take_from_lots(tx, taken)
     # the negative part (spent points no lot covers) is carried by the refunding store
     by_store = domain.per_store([*((lot.store, take) for lot, take in taken), (at_store, from_balance - from_lots)])
-    repo.add_ledger(tx, [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer,
-                           "at_store": at_store, "reference": reference, "detail": detail or {}}
-                          for issuer, take in by_store.items() if take])
+    rows = [{"member_id": account.member_id, "kind": kind, "delta": -take, "store": issuer, "at_store": at_store,
+             "reference": reference, "detail": detail or {}} for issuer, take in by_store.items() if take]
     account.balance -= from_balance
     account.debt += to_debt
     account.dirty = True
-    return from_lots
+    return taken, rows, from_lots
 
 
 def hold(tx: Tx, account: Account, row: dict[str, Any], now: datetime) -> bool:

@@ -39,8 +39,7 @@ def post(db: WorkerDb, programs: Programs, members: Any, sales_in: Sequence[tupl
                     _lock_all(tx, sales_in, refunds_in)
                 outcomes: dict[int, Outcome] = {}
                 outcomes.update(record(tx, programs, sales_in, confirmed))
-                for index, refund in refunds_in:
-                    outcomes[index] = refunds.refund(tx, programs, refund)
+                outcomes.update(refunds.refund_many(tx, programs, refunds_in))
                 return outcomes
         except _Race:
             races += 1

@@ -185,7 +185,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in good if isinstance(item, SaleItem)]
         refunds_in = [(i, item) for i, item in good if isinstance(item, RefundItem)]
         posted = sales.post(self.db, self.program_cache, self.members, sales_in, refunds_in) if good else {}
-        return uploads.answer(items, {**posted, **refused}, refused).model_dump(mode="json")
+        return uploads.answer(items, {**posted, **refused}, refused)
 
     # -- redemption: hold, commit, release --------------------------------------------------------
     @entrypoint

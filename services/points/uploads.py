@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter, ValidationError
 
 from contracts.errors import Forbidden, InvalidInput, ServiceError
-from contracts.points import BatchItemResult, BatchResult, ItemError, RefundItem, SaleItem, SaleResult
+from contracts.points import RefundItem, SaleItem, SaleResult
 from services.points.limits import Limits
 
 MAX_ITEMS = 1000
 _WHOLE_ITEM_FIELDS = ("member_id", "member_number", "discounts", "amount")  # named by the models' own rules
 Item = SaleItem | RefundItem
 _ITEM: TypeAdapter[Item] = TypeAdapter(Annotated[SaleItem | RefundItem, Field(discriminator="kind")])
+_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Annotated[SaleItem | RefundItem, Field(discriminator="kind")]])
 
 
 def item_field(index: int, field: str | None) -> str:
@@ -43,12 +44,18 @@ def check_items(raw: Any, stores: tuple[str, ...] | None, limits: Limits
         raise InvalidInput(f"a list of 1 to {MAX_ITEMS} items", "items")
     good: list[tuple[int, Item]] = []
     refused: dict[int, ServiceError] = {}
+    try:  # one call for the whole upload (most are all valid); item by item to name what is not
+        parsed: list[Item | None] = list(_ITEMS.validate_python(raw))
+    except ValidationError:
+        parsed = [None] * len(raw)
     for index, data in enumerate(raw):
-        try:
-            item = _ITEM.validate_python(data)
-        except ValidationError as exc:
-            refused[index] = _validation_error(index, exc)
-            continue
+        item = parsed[index]
+        if item is None:
+            try:
+                item = _ITEM.validate_python(data)
+            except ValidationError as exc:
+                refused[index] = _validation_error(index, exc)
+                continue
         if stores is not None and item.store not in stores:
             refused[index] = Forbidden(f"not allowed for store {item.store!r}", item_field(index, "store"))
             continue
@@ -60,20 +67,23 @@ def check_items(raw: Any, stores: tuple[str, ...] | None, limits: Limits
     return good, refused
 
 
-def answer(raw: list[Any], outcomes: dict[int, Any], refused: dict[int, ServiceError]) -> BatchResult:
+def answer(raw: list[Any], outcomes: dict[int, Any], refused: dict[int, ServiceError]) -> dict[str, Any]:
     """Each item's answer in upload order: its result, or its error with the field named as
-    in the request."""
-    results = []
+    in the request; a BatchResult as JSON, built as such (a thousand models built only to be
+    dumped cost more than the rest of the answer)."""
+    results: list[dict[str, Any]] = []
     for i, data in enumerate(raw):
         outcome = outcomes[i]
         kind = "refund" if isinstance(data, dict) and data.get("kind") == "refund" else "sale"
         if isinstance(outcome, ServiceError):
             field = outcome.field if i in refused else item_field(i, outcome.field)
-            results.append(BatchItemResult(index=i, kind=kind, ok=False, error=ItemError(
-                code=outcome.code, message=outcome.message, field=field)))
+            error = {"code": outcome.code, "message": outcome.message, "field": field}
+            results.append({"index": i, "kind": kind, "ok": False, "sale": None, "refund": None, "error": error})
         elif isinstance(outcome, SaleResult):
-            results.append(BatchItemResult(index=i, kind="sale", ok=True, sale=outcome))
+            results.append({"index": i, "kind": "sale", "ok": True, "sale": outcome.model_dump(mode="json"),
+                            "refund": None, "error": None})
         else:
-            results.append(BatchItemResult(index=i, kind="refund", ok=True, refund=outcome))
-    failed = sum(1 for r in results if not r.ok)
-    return BatchResult(results=results, accepted=len(results) - failed, failed=failed)
+            results.append({"index": i, "kind": "refund", "ok": True, "sale": None,
+                            "refund": outcome.model_dump(mode="json"), "error": None})
+    failed = sum(1 for r in results if not r["ok"])
+    return {"results": results, "accepted": len(results) - failed, "failed": failed}

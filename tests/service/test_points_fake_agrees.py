@@ -64,6 +64,12 @@ def scenario(tx: Any, db: Any) -> list[Any]:
         out.append(answer(refunds.refund(tx, plain, Refund(  # type: ignore[arg-type]
             store="S1", refund_id=refund_id, transaction_id=txn, amount=Decimal(amount),
             refunded_at=NOW - timedelta(minutes=1)))))
+    # an upload's refunds in one pass: two of one sale (lots and sale rows updated once each), a resend
+    together = refunds.refund_many(tx, plain, [(i, Refund(  # type: ignore[arg-type]
+        store="S1", refund_id=refund_id, transaction_id=txn, amount=Decimal(amount),
+        refunded_at=NOW - timedelta(minutes=1))) for i, (refund_id, txn, amount) in enumerate(
+        [("u1", "t2", "5"), ("u2", "t2", "5"), ("u1", "t2", "5"), ("u3", "t1", "10"), ("u4", "t2", "11")])])
+    out.append([answer(together[i]) for i in range(5)])
     return out
 
 

@@ -195,6 +195,24 @@ class FakeRows:
                     out[part.lot_store] = out.get(part.lot_store, 0) + part.points
         return out
 
+    def existing_refunds(self, tx: Any, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        return {k: self.refunds[k] for k in keys if k in self.refunds}
+
+    def redeemed_for_sales(self, tx: Any, keys: Iterable[tuple[str, str]]
+                           ) -> dict[tuple[str, str], dict[str | None, int]]:
+        return {k: self.redeemed_for_sale(tx, *k) for k in keys}
+
+    def open_lots_of(self, tx: Any, member_ids: Iterable[str]) -> dict[str, list[domain.Lot]]:
+        return {m: self.open_lots(tx, m) for m in member_ids}
+
+    def record_refunds_on_sales(self, tx: Any, changes: Sequence[tuple[str, str, Decimal, int, int]]) -> None:
+        for store, txn, amount, reversed_, returned in changes:
+            self.record_refund_on_sale(tx, store, txn, amount, reversed_, returned)
+
+    def insert_refunds(self, tx: Any, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.insert_refund(tx, row)
+
     # -- holds -------------------------------------------------------------------------------
     def get_hold(self, tx: Any, hold_id: str | None = None, key: tuple[str, str] | None = None,
                  lock: bool = False) -> Any:

@@ -206,6 +206,54 @@ def test_refunding_spent_points_goes_negative_or_into_debt_by_the_program(rows: 
     assert record([sale("t3", "50", member=BOB)])[0].debt_repaid == 50  # future earning repays it
 
 
+def test_refunds_together_answer_and_write_as_they_do_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upload's refunds run in one pass (refund_many): two of one sale, a resend, a changed
+    resend, one over what is left, an unknown sale, one giving redeemed points back, one undoing
+    a tier; each answer, the rows and the events as the same refunds sent one after another."""
+    asked = [("r1", "t1", "30"), ("r2", "t1", "30"), ("r1", "t1", "30"), ("r1", "t1", "31"), ("r3", "t1", "50"),
+             ("r4", "nope", "1"), ("r5", "t9", "10"), ("r6", "big", "6000"), ("r7", "t2", "3")]
+
+    def history() -> FakeRows:
+        fake = FakeRows()
+        for module in (sales, refunds, holds, ledger):
+            monkeypatch.setattr(module, "repo", fake)
+        fake.open(ALICE, number=CARD)
+        fake.open(BOB)
+        record([sale("t1", "100"), sale("t2", "3", member=BOB)])
+        db = FakeDb()
+        holds.finish(db, INTERNAL, place(db, "t9", 50).hold_id, "commit")  # type: ignore[arg-type]
+        record([sale("t9", "10"), sale("big", "6000", member=BOB)])  # BOB's upgrade, undone by r6
+        return fake
+
+    def shown(outcome: Any) -> Any:
+        return (type(outcome).__name__, outcome.field) if isinstance(outcome, Exception) else outcome.model_dump()
+
+    alone, tx = history(), FakeTx()
+    one_by_one = [shown(refund(alone, *args, tx=tx)) for args in asked]
+    together_rows, together_tx = history(), FakeTx()
+    at = NOW - timedelta(minutes=1)
+    together = refunds.refund_many(together_tx, FakePrograms(), [  # type: ignore[arg-type]
+        (i, Refund(store="S1", refund_id=r, transaction_id=t, amount=Decimal(a), refunded_at=at))
+        for i, (r, t, a) in enumerate(asked)])
+    assert [shown(together[i]) for i in range(len(asked))] == one_by_one
+    assert one_by_one[2]["replayed"] and one_by_one[3][0] == "Conflict" and one_by_one[6]["redeemed_points_returned"]
+    assert [type(e) for e in tx.emitted].count(TierChanged) == 1
+    clock = {"changed_at", "tier_since", "available_at", "expires_at"}  # "now" of each run
+
+    def without_clock(rows: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+        return {k: {f: v for f, v in row.items() if f not in clock} for k, row in rows.items()}
+
+    assert [e.model_dump(exclude=clock) for e in together_tx.emitted] == [e.model_dump(exclude=clock)
+                                                                        for e in tx.emitted]
+    assert without_clock(together_rows.accounts) == without_clock(alone.accounts)
+    assert without_clock(together_rows.lots) == without_clock(alone.lots)
+    hold_ids = {"redemption"}  # its detail names the hold, a new id in each run
+    assert ([r for r in together_rows.ledger if r["kind"] not in hold_ids]
+            == [r for r in alone.ledger if r["kind"] not in hold_ids])
+    assert {k: vars(v) for k, v in together_rows.sales.items()} == {k: vars(v) for k, v in alone.sales.items()}
+    assert {k: vars(v) for k, v in together_rows.refunds.items()} == {k: vars(v) for k, v in alone.refunds.items()}
+
+
 # ---- holds -----------------------------------------------------------------------------------------------
 def test_a_hold_takes_available_points_and_commit_spends_them(rows: FakeRows) -> None:
     record([sale("t1", "100")])

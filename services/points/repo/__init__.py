@@ -66,6 +66,13 @@ from services.points.repo.programs import (
     program_versions,
     seed_program,
 )
+from services.points.repo.refund_path import (
+    existing_refunds,
+    insert_refunds,
+    open_lots_of,
+    record_refunds_on_sales,
+    redeemed_for_sales,
+)
 from services.points.repo.reports import (
     daily,
     liability,
@@ -97,4 +104,5 @@ __all__ = [
     "open_lots", "program_versions", "qualifying", "record_refund_on_sale", "redeemed_for_sale", "resolve",
     "sale_context", "sale_members", "save_accounts", "seed_program", "set_budget", "set_status", "settlement",
     "summaries", "take_award", "take_budget", "take_from_lots", "tiered_members", "trim_lots", "write_sales",
+    "existing_refunds", "insert_refunds", "open_lots_of", "record_refunds_on_sales", "redeemed_for_sales",
 ]

@@ -107,16 +107,24 @@ def lock_accounts(tx: Tx, member_ids: Iterable[str]) -> dict[str, Account]:
     return {str(r.member_id): Account(r) for r in rows}
 
 
+_SAVE = sa.text("""
+        UPDATE accounts SET balance = x.balance, held = x.held, debt = x.debt, tier = x.tier,
+                            tier_since = x.tier_since, status = x.status
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:balances AS bigint[]), CAST(:helds AS bigint[]),
+                    CAST(:debts AS bigint[]), CAST(:tiers AS text[]), CAST(:sinces AS timestamptz[]),
+                    CAST(:statuses AS text[])) AS x(member_id, balance, held, debt, tier, tier_since, status)
+        WHERE accounts.member_id = x.member_id
+          AND accounts.member_id = ANY(CAST(:ids AS uuid[]))  -- the index, whatever unnest's estimate""")
+
+
 def save_accounts(tx: Tx, changed: Sequence[Account]) -> None:
+    """One statement however many accounts (psycopg2 sends an executemany row by row)."""
     if not changed:
         return
-    tx.execute(
-        accounts.update().where(accounts.c.member_id == sa.bindparam("m_id")).values(
-            balance=sa.bindparam("m_balance"), held=sa.bindparam("m_held"), debt=sa.bindparam("m_debt"),
-            tier=sa.bindparam("m_tier"), tier_since=sa.bindparam("m_tier_since"), status=sa.bindparam("m_status")),
-        [{"m_id": a.member_id, "m_balance": a.balance, "m_held": a.held, "m_debt": a.debt, "m_tier": a.tier,
-          "m_tier_since": a.tier_since, "m_status": a.status} for a in changed],
-    )
+    tx.execute(_SAVE, {
+        "ids": [a.member_id for a in changed], "balances": [a.balance for a in changed],
+        "helds": [a.held for a in changed], "debts": [a.debt for a in changed], "tiers": [a.tier for a in changed],
+        "sinces": [a.tier_since for a in changed], "statuses": [a.status for a in changed]})
 
 
 def set_status(tx: Tx, member_id: str, status: str, merged_into: str | None = None) -> None:

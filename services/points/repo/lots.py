@@ -37,11 +37,20 @@ def open_lots(tx: Tx, member_id: str) -> list[domain.Lot]:
     return [domain.Lot(r.id, r.remaining, r.available_at, r.expires_at, r.store, r.reference) for r in rows]
 
 
+_TAKE = sa.text("""
+            UPDATE lots SET remaining = lots.remaining - x.take
+            FROM unnest(CAST(:ids AS bigint[]), CAST(:takes AS bigint[])) AS x(id, take)
+            WHERE lots.id = x.id AND lots.id = ANY(CAST(:ids AS bigint[]))""")
+
+
 def take_from_lots(tx: Tx, taken: list[tuple[domain.Lot, int]]) -> None:
-    if taken:
-        tx.execute(lots.update().where(lots.c.id == sa.bindparam("l_id"))
-                   .values(remaining=lots.c.remaining - sa.bindparam("l_take")),
-                   [{"l_id": lot.lot_id, "l_take": take} for lot, take in taken])
+    """One statement however many lots (takes from one lot summed first)."""
+    totals: dict[int, int] = {}
+    for lot, take in taken:
+        totals[lot.lot_id] = totals.get(lot.lot_id, 0) + take
+    if totals:
+        ids = sorted(totals)
+        tx.execute(_TAKE, {"ids": ids, "takes": [totals[i] for i in ids]})
 
 
 def trim_lots(tx: Tx, member_id: str, target: int) -> None:

@@ -15,12 +15,7 @@ import sqlalchemy as sa
 from service_runtime.db import Tx
 from services.points.repo.accounts import Account
 
-
-def sale_context(tx: Tx, member_ids: Sequence[str], keys: Sequence[tuple[str, str]], since: datetime,
-                 now: datetime) -> tuple[dict[tuple[str, str], Any], dict[str, tuple[Decimal, int]],
-                                         dict[str, dict[str, Any]]]:
-    """(existing sales by key, qualifying (spend, points) by member, lot summaries by member)."""
-    row = tx.execute(sa.text("""
+_CONTEXT = sa.text("""
         SELECT
           (SELECT coalesce(json_agg(json_build_object('store', s.store, 'transaction_id', s.transaction_id,
                                                       'request_hash', s.request_hash, 'result', s.result)), '[]')
@@ -45,8 +40,15 @@ def sale_context(tx: Tx, member_ids: Sequence[str], keys: Sequence[tuple[str, st
            FROM (SELECT member_id, expires_at, sum(remaining) AS points FROM lots
                  WHERE member_id = ANY(CAST(:ids AS uuid[])) AND remaining > 0 AND expires_at > :now
                  GROUP BY member_id, expires_at) e) AS expiring
-        """), {"stores": [k[0] for k in keys], "txns": [k[1] for k in keys], "ids": list(member_ids),
-               "since": since, "now": now}).one()
+        """)  # parsed once: sa.text() parses its SQL on every call
+
+
+def sale_context(tx: Tx, member_ids: Sequence[str], keys: Sequence[tuple[str, str]], since: datetime,
+                 now: datetime) -> tuple[dict[tuple[str, str], Any], dict[str, tuple[Decimal, int]],
+                                         dict[str, dict[str, Any]]]:
+    """(existing sales by key, qualifying (spend, points) by member, lot summaries by member)."""
+    row = tx.execute(_CONTEXT, {"stores": [k[0] for k in keys], "txns": [k[1] for k in keys],
+                                "ids": list(member_ids), "since": since, "now": now}).one()
     existing = {(e["store"], e["transaction_id"]): _Existing(e["request_hash"], e["result"]) for e in row.existing}
     spend = {m: (Decimal(0), 0) for m in member_ids}
     spend.update({q["member_id"]: (Decimal(q["spend"]), int(q["points"])) for q in row.spend})
@@ -86,14 +88,7 @@ def add_to_summary(summary: dict[str, Any], lot: dict[str, Any], now: datetime) 
             summary["soonest_points"] += remaining
 
 
-def write_sales(tx: Tx, ledger_rows: list[dict[str, Any]], lot_rows: list[dict[str, Any]],
-                sale_rows: list[dict[str, Any]], changed: Sequence[Account]) -> int:
-    """Insert ledger, lots and sales and save the accounts in one statement; returns how many
-    sales were inserted (fewer than given: another process recorded one meanwhile)."""
-    def js(rows: list[dict[str, Any]]) -> str:
-        return json.dumps(rows, default=_json_default)
-
-    result = tx.execute(sa.text("""
+_WRITE = sa.text("""
         WITH l AS (
           INSERT INTO ledger (member_id, kind, delta, store, at_store, reference, detail, actor_id)
           SELECT member_id, kind, delta, store, at_store, reference, coalesce(detail, '{}'), actor_id
@@ -122,7 +117,17 @@ def write_sales(tx: Tx, ledger_rows: list[dict[str, Any]], lot_rows: list[dict[s
                terminal text, amount numeric, net_amount numeric, currency text, sold_at timestamptz, points bigint,
                program_version int, request_hash text, result jsonb)
           ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT count(*) FROM s"""), {
+        SELECT count(*) FROM s""")
+
+
+def write_sales(tx: Tx, ledger_rows: list[dict[str, Any]], lot_rows: list[dict[str, Any]],
+                sale_rows: list[dict[str, Any]], changed: Sequence[Account]) -> int:
+    """Insert ledger, lots and sales and save the accounts in one statement; returns how many
+    sales were inserted (fewer than given: another process recorded one meanwhile)."""
+    def js(rows: list[dict[str, Any]]) -> str:
+        return json.dumps(rows, default=_json_default)
+
+    result = tx.execute(_WRITE, {
         "ledger": js(ledger_rows), "lots": js(lot_rows), "sales": js(sale_rows),
         "account_ids": [a.member_id for a in changed],
         "accounts": js([{"member_id": a.member_id, "balance": a.balance, "held": a.held, "debt": a.debt,

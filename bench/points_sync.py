@@ -1,0 +1,41 @@
+"""Only the 32-terminal closed loop of bench.points (after the no-op ceiling), twice, on a
+fresh platform: for A/B runs of a setting, interleaved, e.g.
+
+    POINTS_SALE_WRITERS=1 python -m bench.points_sync; POINTS_SALE_WRITERS=2 python -m bench.points_sync
+
+Prints the same BENCH and `# cpu per sale` lines as bench.points (docs/decisions/0019).
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from pathlib import Path
+
+from bench import points
+from bench.cpu import Cpu, noop_ceiling
+from bench.platform import running_platform
+
+MEMBERS, STORES = 2_000, 20
+
+
+def main() -> int:
+    rng = random.Random(5)
+    stores = [f"S-{i:03d}" for i in range(STORES)]
+    books = points.Books()
+    with running_platform("points") as (base, token, env):
+        cpu = Cpu(Path(env["VAR_DIR"]), env["DB_NAME_PREFIX"])
+        points.import_members(base, token, Path(env["VAR_DIR"]), MEMBERS, stores)
+        engine = points.points_engine()
+        fleet = points.Fleet(rng, stores, 4, points.wait_for_accounts(engine, MEMBERS))
+        fleet.keys = points.create_keys(base, token, stores)
+        ceiling, _ = asyncio.run(noop_ceiling(env, cpu, 6))
+        for n in range(2):
+            asyncio.run(points.closed_loop(base, fleet, books, cpu, 10, f"closed loop {n + 1}", "accrual_sync",
+                                           ceiling=ceiling, env=env))
+        engine.dispose()
+    return 1 if sum(books.errors.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
