@@ -10,7 +10,7 @@ from typing import Any
 
 from contracts.errors import Conflict, InvalidInput, ServiceError
 from contracts.events import PointsAccrued
-from contracts.points import BatchResult, SaleItem, SaleResult
+from contracts.points import SaleItem, SaleResult
 from service_runtime.db import WorkerDb
 from services.points import inputs, limits, opening, repo, uploads
 from services.points.programs import Programs
@@ -22,8 +22,9 @@ def _net(sale: SaleItem) -> Decimal:
     return sale.amount - discounts
 
 
-def record(db: WorkerDb, members: Any, programs: Programs, items: Any, stores: tuple[str, ...] | None) -> BatchResult:
-    """Record an upload of historical sales, each answered on its own (its field named)."""
+def record(db: WorkerDb, members: Any, programs: Programs, items: Any,
+           stores: tuple[str, ...] | None) -> dict[str, Any]:
+    """Record an upload of historical sales, each answered on its own (its field named), as JSON."""
     good, refused = uploads.check_items(items, stores, limits.from_env())
     sales_in: list[tuple[int, SaleItem]] = []
     for index, item in good:

@@ -80,5 +80,4 @@ class MigrationEntrypoints(ServiceBase):
         """Historical sales in history-only mode: recorded, idempotent per store and transaction
         id, earning nothing; each item answered on its own as in record_batch."""
         self._may_import()
-        return history_import.record(self.db, self.members, self.program_cache, items,
-                                     self.caller.stores).model_dump(mode="json")
+        return history_import.record(self.db, self.members, self.program_cache, items, self.caller.stores)
