@@ -678,7 +678,7 @@ def test_schemathesis_finds_nothing(platform, tmp_path):
     token = platform["http"].headers["Authorization"]
     result = subprocess.run(
         [str(Path(sys.executable).parent / "schemathesis"), "run", platform["base"] + "/openapi.json",
-         "-H", f"Authorization: {token}", "--max-examples", "25", "--seed", "20261123",
+         "-H", f"Authorization: {token}", "--max-examples", "15", "--seed", "20261123",
          "--generation-database", "none", "--exclude-path", "/v1/auth/token", "--exclude-path", "/v1/members/imports",
          "--exclude-path", "/v1/files/uploads",
          "--exclude-checks", "positive_data_acceptance", "--no-color", "--request-timeout", "15"],

@@ -21,6 +21,7 @@ from tests.service.feed_support import (
     head_cursor,
     publish,
     registered,
+    start_feed,
     tier,
     updated,
 )
@@ -29,7 +30,7 @@ from tests.service.notify_support import call
 
 @pytest.fixture
 def feed(start_service):
-    return start_service("feed")
+    return start_feed(start_service)
 
 
 def _all(feed, after=None, types=None, limit=7, caller=ADMIN):
@@ -111,7 +112,7 @@ def test_erasure_blanks_personal_fields_in_earlier_and_later_events(feed):
 def test_a_cursor_the_retention_purge_went_past_is_gone(start_service, monkeypatch):
     monkeypatch.setenv("FEED_RETENTION_HOURS", "1")
     monkeypatch.setenv("FEED_PURGE_SECONDS", "0.2")
-    feed = start_service("feed")
+    feed = start_feed(start_service)
     start = head_cursor(feed)
     old = publish(*[accrued(str(uuid.uuid4()), 1, 1) for _ in range(3)])
     items = _wait_in_feed(feed, old, start)

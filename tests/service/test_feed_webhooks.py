@@ -13,7 +13,7 @@ import pytest
 
 from services.feed import delivery, domain
 from tests.helpers import query, wait_for
-from tests.service.feed_support import ADMIN, ERP, Receiver, accrued, head_cursor, publish, registered, tier
+from tests.service.feed_support import ADMIN, ERP, Receiver, accrued, head_cursor, publish, registered, start_feed, tier
 from tests.service.notify_support import call
 
 
@@ -38,7 +38,7 @@ def _by_member(items: list[dict]) -> dict[str, list[int]]:
 
 def test_a_receiver_down_for_seconds_gets_everything_after_in_order_per_member_each_once(start_service, monkeypatch):
     _fast_retries(monkeypatch, attempts=3)  # an outage outlasts the tries: nothing is dead-lettered for it
-    feed = start_service("feed")
+    feed = start_feed(start_service)
     receiver = Receiver()
     try:
         hook = _subscribe(feed, receiver, ["points.accrued", "tier.changed"])
@@ -72,7 +72,7 @@ def test_a_receiver_down_for_seconds_gets_everything_after_in_order_per_member_e
 def test_dead_letters_after_the_last_try_then_the_member_goes_on_and_replay_delivers_again(start_service,
                                                                                           monkeypatch):
     _fast_retries(monkeypatch, attempts=3)
-    feed = start_service("feed")
+    feed = start_feed(start_service)
     bad, good = str(uuid.uuid4()), str(uuid.uuid4())
     receiver = Receiver(refuse=lambda item: item["member_id"] == bad and item["data"]["points"] == 2)
     wrong = Receiver(secret="whsec_not-the-one-the-feed-holds")
@@ -114,7 +114,7 @@ def test_dead_letters_after_the_last_try_then_the_member_goes_on_and_replay_deli
 
 
 def test_subscriptions_refuse_bad_input_naming_the_field(start_service):
-    feed = start_service("feed")
+    feed = start_feed(start_service)
     for kwargs, field in (({"url": "ftp://x", "types": ["points.accrued"]}, "url"),
                           ({"url": "http://127.0.0.1:9/h", "types": ["nope.nothing"]}, "types"),
                           ({"url": "http://127.0.0.1:9/h", "types": []}, "types")):
@@ -125,7 +125,7 @@ def test_subscriptions_refuse_bad_input_naming_the_field(start_service):
 
 def test_a_replay_while_a_delivery_is_being_retried_keeps_the_member_in_order(start_service, monkeypatch):
     _fast_retries(monkeypatch, attempts=100)
-    feed = start_service("feed")
+    feed = start_feed(start_service)
     member, broken = str(uuid.uuid4()), {"on": True}
     receiver = Receiver(refuse=lambda item: broken["on"] and item["data"]["points"] == 1)
     start = head_cursor(feed)
