@@ -108,7 +108,8 @@ def backdate(position: int, hours: int) -> None:
 def publish(*events: EventPayload) -> list[str]:
     """Each event as its producer's relay publishes it; their event ids."""
     ids = []
-    with Connection(amqp_uri()) as conn:
+    # publisher confirms, as the relays publish: each publish returns once the broker has routed it
+    with Connection(amqp_uri(), transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer(serializer="json")
         for event in events:
             envelope = event.envelope()
