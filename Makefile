@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-faults test-browser bench-console lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore bench-scrape lock audit deadletters deadletters-replay
+.PHONY: run stop status test test-plain test-green test-faults test-browser bench-console lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore bench-scrape lock audit deadletters deadletters-replay
 
 help:
 	@echo "make run     set up everything and start the platform in the background (PROMETHEUS=1: Prometheus too)"
@@ -66,12 +66,19 @@ schemas: venv
 	$(PY) -m contracts.generate
 	$(PY) -m services.gateway.openapi
 
-# Two pytest processes: a plain one (unit, gateway, end to end) and a green one (eventlet
-# monkey-patched first: Nameko containers in-process, on the real broker and database).
+# Two lanes at once, each on its own databases and vhosts (LOYALTY_TEST_TAG + a/b), since most of
+# the suite waits on the broker and the database rather than a core: a plain pytest (unit, gateway,
+# end to end) and a green one (eventlet monkey-patched first: Nameko containers in-process), then
+# ops and browser. The fault suite runs alone last: it times recoveries and wants the cores.
 test: venv infra lint
-	$(PY) -m pytest tests/unit tests/gateway tests/e2e $(PYTEST_ARGS)
-	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
+	@bash deploy/local/test-lanes.sh "$(MAKE)"
 	$(MAKE) --no-print-directory test-faults
+
+test-plain: venv infra
+	$(PY) -m pytest tests/unit tests/gateway tests/e2e $(PYTEST_ARGS)
+
+test-green: venv infra
+	$(PY) -m pytest -p tests.green tests/service tests/integration $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-ops
 	$(MAKE) --no-print-directory test-browser
 
