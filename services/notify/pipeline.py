@@ -298,7 +298,8 @@ class Pipeline:
         except domain.MissingVariable as exc:
             raise _Unrenderable("missing_variable", f"template {row.template} needs {exc.name!r}") from None
         return Outgoing(message_id=row.id, channel=row.channel, to=address, body=body, subject=subject,
-                        member_id=row.member_id, template=row.template, campaign_id=row.campaign_id)
+                        member_id=row.member_id, template=row.template, campaign_id=row.campaign_id,
+                        variables=variables)
 
     def deliver(self, row: Any, outgoing: Outgoing) -> None:
         attempts = row.attempts

@@ -27,7 +27,7 @@ from service_runtime.base import parse_request
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
 from service_runtime.store_zones import StoreZoneFeed
-from services.notify import codes, deliveries, intake, receipts, repo, tables, templates, views
+from services.notify import codes, deliveries, intake, receipts, repo, tables, templates, vendor_receipts, views
 from services.notify.pipeline import Dispatcher, Pipeline
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,12 @@ class NotifyService(StoreZoneFeed):
         """A receipt as the provider posted it to the gateway, signed with the channel's provider secret."""
         cmd = receipts.signed(channel, timestamp, signature, body)
         return views.message(receipts.record(self.db, cmd)).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def vendor_receipts(self, vendor: str, token: str, body: str) -> dict[str, Any]:
+        """Delivery reports an SMS vendor pushed (Alibaba SmsReport, Tencent status callback), with the
+        callback URL's token; answers the acknowledgement the vendor expects."""
+        return vendor_receipts.take(self.db, vendor, token, body)
 
     # -- one-time codes ----------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
