@@ -8,8 +8,9 @@ import pytest
 
 from services.notify.channels import Outgoing, PermanentError, ProviderError
 from services.notify.sms_aliyun import AliyunSms
+from services.notify.sms_tencent import TencentSms
 from services.notify.vendors import VendorTemplate
-from tests.vendor_servers import aliyun
+from tests.vendor_servers import aliyun, tencent
 
 SMS_TEMPLATES = {"login_code": VendorTemplate(id="SMS_900001", params=("code",)),
                  "points.expiring": VendorTemplate(id="SMS_900002", params=("name", "points", "expiry_date")),
@@ -60,3 +61,38 @@ def test_alibaba_sends_a_signed_template_message_and_refuses_or_retries_as_docum
     assert alibaba.sent[-1]["biz_id"] == points
     assert alibaba.sent[-1]["values"] == {"name": "李雷", "points": "200", "expiry_date": "2026-12-31"}
     assert len(alibaba.sent) == 2
+
+
+@pytest.fixture
+def tencent_server():
+    server = tencent.TencentSmsServer()
+    yield server
+    server.close()
+
+
+def tencent_channel(server: tencent.TencentSmsServer, secret: str = tencent.SECRET_KEY) -> TencentSms:
+    templates = {"login_code": VendorTemplate(id="100001", params=("code",)),
+                 "birthday": VendorTemplate(id="999", params=("name",))}
+    return TencentSms(secret_id=tencent.SECRET_ID, secret_key=secret, sdk_app_id=tencent.APP_ID,
+                      sign_name=tencent.SIGN_NAME, templates=templates, endpoint=server.url + "/", timeout=5)
+
+
+def test_tencent_sends_a_tc3_signed_template_message_and_refuses_or_retries_as_documented(tencent_server):
+    channel = tencent_channel(tencent_server)
+    message = sms()
+    serial = channel.send(message)
+    [sent] = tencent_server.sent
+    assert (sent["sid"], sent["phone"], sent["values"], sent["context"]) == (serial, message.to, ["482913"],
+                                                                              message.message_id)
+    with pytest.raises(ProviderError, match="LimitExceeded.PhoneNumberThirtySecondLimit"):
+        channel.send(sms(message.to))
+    with pytest.raises(ProviderError, match="AuthFailure.SignatureFailure"):
+        tencent_channel(tencent_server, secret="wrong").send(sms())
+    tencent_server.throttle = 1
+    with pytest.raises(ProviderError, match="RequestLimitExceeded"):
+        channel.send(sms())
+    with pytest.raises(PermanentError, match="InvalidParameterValue.IncorrectPhoneNumber"):
+        channel.send(sms("+86100"))
+    with pytest.raises(PermanentError, match="FailedOperation.TemplateIncorrectOrUnapproved"):
+        channel.send(sms(template="birthday", name="Li"))
+    assert len(tencent_server.sent) == 1

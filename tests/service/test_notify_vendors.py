@@ -45,5 +45,8 @@ def test_alibaba_sms_codes_and_messages_then_its_reports_mark_them_delivered(pla
     assert call(notify, "vendor_receipts", vendor="aliyun", token=TOKEN, body=json.dumps(forged))["recorded"] == 0
     answer = call(notify, "vendor_receipts", vendor="aliyun", token=TOKEN, body=json.dumps(reports))
     assert answer == {"ack": {"code": 0, "msg": "成功"}, "recorded": 2, "ignored": 0}
+    unknown = [{"sid": "3369:0", "report_status": "SUCCESS", "errmsg": "DELIVRD", "mobile": "13912345678"}]
+    assert call(notify, "vendor_receipts", vendor="tencent", token=TOKEN, body=json.dumps(unknown))["ack"] == \
+        {"result": 0, "errmsg": "OK"}  # acknowledged, or Tencent pushes it again; nothing recorded
     for message_id in (code["message_id"], tier["message_id"]):
         assert call(notify, "message", message_id, caller=ADMIN)["status"] == "delivered"
