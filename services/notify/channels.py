@@ -203,7 +203,7 @@ def channel_from_env(name: str) -> Channel:
     (the default) where NOTIFY_DEV_CONSOLE=1 says this is a development platform; refused otherwise."""
     prefix = f"NOTIFY_{name.upper()}_"
     timeout = float(env("NOTIFY_PROVIDER_TIMEOUT", "10"))
-    kind = env(prefix + "PROVIDER", "console").lower()
+    kind = env(prefix + "PROVIDER", "none" if name == "wechat" else "console").lower()  # WeChat: opt in
     if kind == "console":
         if not dev_console_enabled():
             raise ValueError(f"{prefix}PROVIDER is console (the default), a development channel: configure a "

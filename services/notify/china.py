@@ -7,6 +7,20 @@ from services.notify.channels import Channel
 from services.notify.sms_aliyun import AliyunSms
 from services.notify.sms_tencent import TencentSms
 from services.notify.vendors import templates_from_env
+from services.notify.wechat import WechatApp, WechatChannel
+
+WECHAT_API = "https://api.weixin.qq.com"
+
+
+def wechat_app(prefix: str, timeout: float) -> WechatApp | None:
+    """The mini-program (NOTIFY_WECHAT_MP_*) or official account (NOTIFY_WECHAT_OA_*), when configured."""
+    app_id, secret = env(prefix + "APP_ID", ""), env(prefix + "SECRET", "")
+    if not app_id:
+        return None
+    if not secret:
+        raise ValueError(f"{prefix}SECRET must be set with {prefix}APP_ID")
+    return WechatApp(app_id=app_id, secret=secret, api_base=env("NOTIFY_WECHAT_API_BASE", WECHAT_API),
+                     timeout=timeout)
 
 
 def _required(*names: str) -> list[str]:
@@ -32,4 +46,10 @@ def vendor_channel(name: str, kind: str, timeout: float) -> Channel:
                           templates=templates_from_env("NOTIFY_SMS_TEMPLATES"), timeout=timeout,
                           endpoint=env("NOTIFY_TENCENT_SMS_ENDPOINT", "https://sms.tencentcloudapi.com/"),
                           region=env("NOTIFY_TENCENT_REGION", "ap-guangzhou"))
+    if name == "wechat" and kind == "wechat":
+        mini, official = wechat_app("NOTIFY_WECHAT_MP_", timeout), wechat_app("NOTIFY_WECHAT_OA_", timeout)
+        if mini is None and official is None:
+            raise ValueError("NOTIFY_WECHAT_MP_APP_ID or NOTIFY_WECHAT_OA_APP_ID must be set for wechat")
+        return WechatChannel(templates=templates_from_env("NOTIFY_WECHAT_TEMPLATES"), mini=mini, official=official,
+                             state=env("NOTIFY_WECHAT_MP_STATE", "formal"))
     raise ValueError(f"NOTIFY_{name.upper()}_PROVIDER={kind!r} is not a provider for {name}")

@@ -10,7 +10,8 @@ from services.notify.channels import Outgoing, PermanentError, ProviderError
 from services.notify.sms_aliyun import AliyunSms
 from services.notify.sms_tencent import TencentSms
 from services.notify.vendors import VendorTemplate
-from tests.vendor_servers import aliyun, tencent
+from services.notify.wechat import WechatApp, WechatChannel
+from tests.vendor_servers import aliyun, tencent, wechat
 
 SMS_TEMPLATES = {"login_code": VendorTemplate(id="SMS_900001", params=("code",)),
                  "points.expiring": VendorTemplate(id="SMS_900002", params=("name", "points", "expiry_date")),
@@ -96,3 +97,62 @@ def test_tencent_sends_a_tc3_signed_template_message_and_refuses_or_retries_as_d
     with pytest.raises(PermanentError, match="FailedOperation.TemplateIncorrectOrUnapproved"):
         channel.send(sms(template="birthday", name="Li"))
     assert len(tencent_server.sent) == 1
+
+
+WECHAT_TEMPLATES = {
+    "points.expiring": VendorTemplate(id="tmpl-points-expiring", params=("name", "points", "expiry_date"),
+                                      fields=("thing1", "number2", "date3"), page="pages/points/index"),
+    "tier.changed": VendorTemplate(id="tmpl-tier", kind="template", params=("name", "new_tier"),
+                                   fields=("thing1", "phrase2"), page="pages/member/index")}
+
+
+@pytest.fixture
+def weixin():
+    server = wechat.WechatServer()
+    yield server
+    server.close()
+
+
+def test_wechat_subscribe_and_template_messages_with_a_cached_token(weixin):
+    mini = WechatApp(app_id=wechat.MP_APP, secret=wechat.MP_SECRET, api_base=weixin.url, timeout=5)
+    official = WechatApp(app_id=wechat.OA_APP, secret=wechat.OA_SECRET, api_base=weixin.url, timeout=5)
+    channel = WechatChannel(templates=WECHAT_TEMPLATES, mini=mini, official=official)
+    to = f"{wechat.MP_APP}=o-mini-1,{wechat.OA_APP}=o-oa-1"
+
+    def message(template: str = "points.expiring") -> Outgoing:
+        variables = {"name": "李雷", "points": 200, "expiry_date": "2026-12-31", "new_tier": "金卡"}
+        return Outgoing(message_id=str(uuid.uuid4()), channel="wechat", to=to, body="", template=template,
+                        variables=variables)
+
+    weixin.subscribe("o-mini-1", "tmpl-points-expiring")
+    assert channel.send(message()) == "1000"
+    assert weixin.sent[0]["data"] == {"thing1": {"value": "李雷"}, "number2": {"value": "200"},
+                                      "date3": {"value": "2026-12-31"}}
+    with pytest.raises(PermanentError, match="wechat 43101"):  # the one-time subscription is used up
+        channel.send(message())
+    weixin.subscribe("o-mini-1", "tmpl-points-expiring")
+    weixin.expire_tokens()  # 42001: the token is fetched again and the message goes out
+    assert channel.send(message()) == "1001"
+    assert weixin.token_calls == 2
+    weixin.followers.add("o-oa-1")
+    assert channel.send(message("tier.changed")) == "1002"
+    assert weixin.sent[-1]["page"] == {"appid": wechat.MP_APP, "pagepath": "pages/member/index"}
+    weixin.quota_left = 0
+    with pytest.raises(ProviderError, match="wechat 45009"):
+        channel.send(message("tier.changed"))
+    with pytest.raises(PermanentError, match="no openid"):
+        channel.send(Outgoing(message_id="m", channel="wechat", to=f"{wechat.MP_APP}=o-1", body="",
+                              template="tier.changed", variables={"name": "A", "new_tier": "B"}))
+    wrong = WechatApp(app_id=wechat.MP_APP, secret="wrong", api_base=weixin.url, timeout=5)
+    with pytest.raises(ProviderError, match="wechat 40125"):  # a wrong secret waits for ops, not dead-letters
+        WechatChannel(templates=WECHAT_TEMPLATES, mini=wrong).send(message())
+    assert weixin.token_calls == 4
+
+
+def test_wechat_login_calls(weixin):
+    mini = WechatApp(app_id=wechat.MP_APP, secret=wechat.MP_SECRET, api_base=weixin.url, timeout=5)
+    code = weixin.login_code("o-mini-2", unionid="u-2")
+    assert mini.code2session(code) == {"openid": "o-mini-2", "unionid": "u-2"}
+    with pytest.raises(PermanentError, match="wechat 40029"):  # a code is good once
+        mini.code2session(code)
+    assert mini.phone_number(weixin.phone_code("13912345678")) == "+8613912345678"

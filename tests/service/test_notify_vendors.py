@@ -3,15 +3,16 @@ the vendor servers in tests/vendor_servers, and the vendors' delivery reports ma
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
-from contracts.errors import Forbidden
-from contracts.events import TierChanged
+from contracts.errors import Forbidden, InvalidInput
+from contracts.events import PointsExpiring, TierChanged
 from tests.helpers import wait_for
 from tests.service.notify_support import call, deliver, now
 from tests.service.test_notify_delivery import ADMIN, member, messages, platform  # noqa: F401 (the fixture)
-from tests.vendor_servers import aliyun
+from tests.vendor_servers import aliyun, wechat
 
 TOKEN = "receipt-token-for-tests"
 SMS_TEMPLATES = json.dumps({"login_code": {"id": "SMS_900001", "params": ["code"]},
@@ -50,3 +51,44 @@ def test_alibaba_sms_codes_and_messages_then_its_reports_mark_them_delivered(pla
         {"result": 0, "errmsg": "OK"}  # acknowledged, or Tencent pushes it again; nothing recorded
     for message_id in (code["message_id"], tier["message_id"]):
         assert call(notify, "message", message_id, caller=ADMIN)["status"] == "delivered"
+
+
+GATEWAY = '{"kind":"service","id":"gateway","roles":["service:gateway"]}'
+WECHAT_TEMPLATES = json.dumps({"points.expiring": {
+    "id": "tmpl-points-expiring", "kind": "subscribe", "page": "pages/points/index",
+    "data": {"thing1": "name", "number2": "points", "date3": "expiry_date"}}})
+
+
+def test_a_wechat_login_links_by_phone_with_consent_and_messages_reach_the_openid(platform):  # noqa: F811
+    weixin = wechat.WechatServer()
+    try:
+        notify, *_ = platform["start"](
+            NOTIFY_WECHAT_PROVIDER="wechat", NOTIFY_WECHAT_MP_APP_ID=wechat.MP_APP,
+            NOTIFY_WECHAT_MP_SECRET=wechat.MP_SECRET, NOTIFY_WECHAT_API_BASE=weixin.url,
+            NOTIFY_WECHAT_TEMPLATES=WECHAT_TEMPLATES, NOTIFY_TRANSACTIONAL_CHANNELS="wechat")
+        member_id = member(platform)
+        with pytest.raises(Forbidden):  # only the gateway, which issues the member's token, asks
+            call(notify, "wechat_session", code=weixin.login_code("o-1"), caller=ADMIN)
+        unlinked = call(notify, "wechat_session", code=weixin.login_code("o-1"), caller=GATEWAY)
+        assert (unlinked["openid"], unlinked["member_id"], unlinked["phone"]) == ("o-1", None, None)
+        no_consent = call(notify, "wechat_session", code=weixin.login_code("o-1"),
+                          phone_code=weixin.phone_code("13912345678"), caller=GATEWAY)
+        assert no_consent["phone"] is None  # no consent: WeChat is not even asked for the phone
+        shared = call(notify, "wechat_session", code=weixin.login_code("o-1"), phone_code=weixin.phone_code(
+            "13912345678"), consent=True, caller=GATEWAY)
+        assert shared["phone"] == "+8613912345678" and shared["member_id"] is None
+        call(notify, "wechat_link", openid="o-1", member_id=member_id, caller=GATEWAY)
+        again = call(notify, "wechat_session", code=weixin.login_code("o-1"), caller=GATEWAY)
+        assert again["member_id"] == member_id
+        with pytest.raises(InvalidInput):
+            call(notify, "wechat_session", code="used-or-made-up", caller=GATEWAY)
+
+        weixin.subscribe("o-1", "tmpl-points-expiring")
+        deliver(notify, "on_points_expiring", PointsExpiring(
+            member_id=member_id, points=200, expires_at=now() + timedelta(days=7), days_ahead=7))
+        [sent] = wait_for(lambda: [m for m in messages(notify, member_id=member_id) if m["status"] == "sent"]
+                          or None, message="the WeChat message sent")
+        assert sent["channel"] == "wechat" and sent["provider_message_id"] == "1000"
+        assert weixin.sent[0]["touser"] == "o-1" and weixin.sent[0]["data"]["number2"] == {"value": "200"}
+    finally:
+        weixin.close()
