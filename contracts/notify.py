@@ -25,7 +25,7 @@ class NotificationOutcome(EventPayload):
     message_id: str
     member_id: str | None
     campaign_id: str | None = None
-    channel: Literal["sms", "email", "push", "webhook", "console"]
+    channel: Literal["sms", "email", "push", "webhook", "wechat", "console"]
     status: Literal["sent", "delivered", "failed", "suppressed"]
     reason: str | None = Field(default=None, description="For suppressed/failed: no_consent, quiet_hours, cap, ...")
     at: datetime
@@ -43,7 +43,7 @@ class MemberContact(BaseModel):
     status: str
 
 
-Channel = Literal["sms", "email", "push", "webhook", "console"]
+Channel = Literal["sms", "email", "push", "webhook", "wechat", "console"]
 Locale = Literal["zh-CN", "en"]
 
 

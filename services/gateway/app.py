@@ -37,6 +37,7 @@ from services.gateway import (
     routes_points,
     routes_sync,
     routes_tickets,
+    routes_wechat,
 )
 from services.gateway.audit import AuditEntry, Auditor, append, seal
 from services.gateway.db import GatewayDb
@@ -200,7 +201,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
                    routes_points.router, routes_coupons.router, routes_campaigns.router, routes_notify.router,
                    routes_admin.router, routes_audit.router, routes_catalog.router, routes_sync.router,
-                   routes_feed.router, routes_files.router, routes_tickets.router):
+                   routes_feed.router, routes_files.router, routes_tickets.router, routes_wechat.router):
         app.include_router(router, prefix="/v1")
     api_doc.install(app)  # error statuses, headers, examples and descriptions, from each route's metadata
     return app

@@ -151,3 +151,24 @@ async def provider_receipt(channel: Literal["sms", "push", "webhook"], request: 
     return await _notify(request, "signed_receipt", channel=channel,
                          timestamp=request.headers.get("x-loyalty-timestamp", ""),
                          signature=request.headers.get("x-loyalty-signature", ""), body=raw.decode("utf-8", "replace"))
+
+
+class VendorAck(BaseModel):
+    """What the vendor expects back (Alibaba: {"code": 0, "msg": ...}; Tencent: {"result": 0, "errmsg": "OK"})."""
+
+    model_config = {"extra": "allow"}
+
+
+@router.post("/notify/receipts/sms/{vendor}", response_model=VendorAck,
+             responses={403: {"description": "Bad or missing callback token"}},
+             summary="An SMS vendor pushes delivery reports (Alibaba SmsReport, Tencent status callback)",
+             description="The vendor's own JSON list, posted to the callback URL configured in its console, which "
+                         "carries `?token=` (NOTIFY_SMS_RECEIPT_TOKEN): neither vendor signs its reports. Answers "
+                         "the acknowledgement the vendor expects; reports of unknown messages are acknowledged and "
+                         "dropped. See docs/channels-china.md.")
+async def vendor_receipts(vendor: Literal["aliyun", "tencent"], request: Request,
+                          token: str = Query(default="", max_length=200)) -> Any:
+    raw = await request.body()
+    answer = await _notify(request, "vendor_receipts", vendor=vendor, token=token,
+                           body=raw.decode("utf-8", "replace"))
+    return answer["ack"]

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -47,6 +48,7 @@ class Outgoing:
     member_id: str | None = None
     template: str | None = None
     campaign_id: str | None = None
+    variables: Mapping[str, object] = field(default_factory=dict)  # vendor templates take these, not the body
 
 
 class Channel(Protocol):
@@ -196,11 +198,12 @@ def dev_console_enabled() -> bool:
 
 
 def channel_from_env(name: str) -> Channel:
-    """The adapter configured for a channel: NOTIFY_<CHANNEL>_PROVIDER = http | smtp | none, or console
+    """The adapter configured for a channel: NOTIFY_<CHANNEL>_PROVIDER = http | smtp | aliyun | tencent |
+    wechat (docs/channels-china.md) | none, or console
     (the default) where NOTIFY_DEV_CONSOLE=1 says this is a development platform; refused otherwise."""
     prefix = f"NOTIFY_{name.upper()}_"
     timeout = float(env("NOTIFY_PROVIDER_TIMEOUT", "10"))
-    kind = env(prefix + "PROVIDER", "console").lower()
+    kind = env(prefix + "PROVIDER", "none" if name == "wechat" else "console").lower()  # WeChat: opt in
     if kind == "console":
         if not dev_console_enabled():
             raise ValueError(f"{prefix}PROVIDER is console (the default), a development channel: configure a "
@@ -221,4 +224,8 @@ def channel_from_env(name: str) -> Channel:
             raise ValueError(f"{prefix}URL and {prefix}SECRET are needed for the http provider")
         cls = WebhookChannel if name == "webhook" else HttpChannel
         return cls(name=name, url=url, secret=secret, timeout=timeout)
+    if kind in ("aliyun", "tencent", "wechat"):
+        from services.notify.china import vendor_channel  # the vendors' modules build on this one
+
+        return vendor_channel(name, kind, timeout)
     raise ValueError(f"{prefix}PROVIDER={kind!r} is not a provider for {name}")

@@ -29,7 +29,8 @@ def send(db: WorkerDb, pipeline: Pipeline, cmd: SendCode) -> str:
     if template is None:
         raise NotFound("no login_code template for sms", "locale")
     body = domain.render(template.body, {"code": cmd.code, "minutes": cmd.minutes})
-    outgoing = Outgoing(message_id=message_id, channel="sms", to=cmd.phone, body=body, template="login_code")
+    outgoing = Outgoing(message_id=message_id, channel="sms", to=cmd.phone, body=body, template="login_code",
+                        variables={"code": cmd.code, "minutes": cmd.minutes})
     try:
         provider_id, used = pipeline.send(outgoing, attempts=min(3, config.max_attempts))
     except (ProviderError, PermanentError, BreakerOpen) as exc:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from contracts.errors import InvalidInput
 
 LOCALES = ("zh-CN", "en")
-CHANNELS = ("sms", "email", "push", "webhook", "console")
+CHANNELS = ("sms", "email", "push", "webhook", "wechat", "console")
 MARKETING_REASONS = ("no_consent", "quiet_hours", "cap")
 
 # the variables each kind of message may use; campaign templates (key "campaign.<anything>") share one set
@@ -233,6 +233,11 @@ DEFAULT_TEMPLATES: list[tuple[str, str, str, str | None, str]] = [
     ("ticket.changed", "email", "zh-CN", "服务单更新", "{{name}}，您的服务单 {{ticket_ref}} 状态已更新：{{status}}。"),
     ("ticket.changed", "email", "en", "Your ticket was updated",
      "Dear {{name}}, your ticket {{ticket_ref}} was updated: {{status}}."),
+    # WeChat sends the vendor template NOTIFY_WECHAT_TEMPLATES maps the key to; this text is its reading
+    ("birthday", "wechat", "zh-CN", None, "{{name}}，生日快乐！生日礼遇已发放到您的会员账户。"),
+    ("points.expiring", "wechat", "zh-CN", None, "{{name}}，您有 {{points}} 积分将于 {{expiry_date}} 过期。"),
+    ("tier.changed", "wechat", "zh-CN", None, "{{name}}，您的会员等级已由 {{old_tier}} 变为 {{new_tier}}。"),
+    ("ticket.changed", "wechat", "zh-CN", None, "{{name}}，您的服务单 {{ticket_ref}} 状态已更新：{{status}}。"),
     ("campaign.announcement", "sms", "zh-CN", None, "{{name}}，{{campaign_name}} 活动开始啦！回T退订"),
     ("campaign.announcement", "sms", "en", None, "{{name}}, {{campaign_name}} has started! Reply STOP to opt out"),
     ("campaign.announcement", "email", "zh-CN", "{{campaign_name}}", "{{name}}，{{campaign_name}} 活动开始啦！"),

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.notify import domain
-from services.notify.tables import consents, message_log, messages, templates
+from services.notify.tables import consents, message_log, messages, templates, wechat_links
 
 STUCK_SENDING = "5 minutes"  # a message claimed by a process that died is picked up again after this
 
@@ -195,6 +195,7 @@ def erase_member(tx: Any, member_id: str) -> list[Any]:
     """Forget what we keep about a member: consent, message variables; messages still waiting are
     suppressed (returned, for their outcome events)."""
     tx.execute(consents.delete().where(consents.c.member_id == member_id))
+    tx.execute(wechat_links.delete().where(wechat_links.c.member_id == member_id))
     waiting = list(tx.execute(messages.update().where(
         messages.c.member_id == member_id, messages.c.status.in_(("queued", "failed")))
         .values(status="suppressed", reason="member_erased", dead_at=None, updated_at=sa.func.now())
@@ -206,3 +207,26 @@ def erase_member(tx: Any, member_id: str) -> list[Any]:
         tx.execute(message_log.update().where(message_log.c.message_id.in_(theirs), message_log.c.detail.is_not(None))
                    .values(detail=None))
     return waiting
+
+
+# ---- WeChat openids ------------------------------------------------------------------------------------
+def wechat_member(tx: Any, app_id: str, openid: str) -> str | None:
+    value = tx.execute(sa.select(wechat_links.c.member_id).where(wechat_links.c.app_id == app_id,
+                                                                 wechat_links.c.openid == openid)).scalar()
+    return None if value is None else str(value)
+
+
+def link_wechat(tx: Any, app_id: str, openid: str, member_id: str, unionid: str | None, at: datetime) -> None:
+    """The openid belongs to this member from now on (a WeChat user relinking moves it)."""
+    stmt = pg_insert(wechat_links).values(app_id=app_id, openid=openid, member_id=member_id, unionid=unionid,
+                                          consented_at=at, linked_at=at)
+    tx.execute(stmt.on_conflict_do_update(index_elements=[wechat_links.c.app_id, wechat_links.c.openid],
+                                          set_={"member_id": member_id, "unionid": unionid, "consented_at": at,
+                                                "linked_at": at}))
+
+
+def wechat_address(tx: Any, member_id: str) -> str | None:
+    """The member's openids as 'app=openid,...' (the WeChat channel picks its app's), None without any."""
+    rows = tx.execute(sa.select(wechat_links.c.app_id, wechat_links.c.openid)
+                      .where(wechat_links.c.member_id == member_id).order_by(wechat_links.c.linked_at)).all()
+    return ",".join(f"{r.app_id}={r.openid}" for r in rows) or None

@@ -13,7 +13,7 @@ from contracts.access import ADMIN, CHAIN_READERS, EXPORTERS, MARKETING, parse_i
 from contracts.campaigns import CampaignAnnounced
 from contracts.care import TicketChanged
 from contracts.envelope import Envelope
-from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from contracts.events import (
     MemberBirthday,
     MemberConsentChanged,
@@ -27,7 +27,18 @@ from service_runtime.base import parse_request
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
 from service_runtime.store_zones import StoreZoneFeed
-from services.notify import codes, deliveries, intake, receipts, repo, tables, templates, views
+from services.notify import (
+    codes,
+    deliveries,
+    intake,
+    receipts,
+    repo,
+    tables,
+    templates,
+    vendor_receipts,
+    views,
+    wechat_login,
+)
 from services.notify.pipeline import Dispatcher, Pipeline
 
 log = logging.getLogger(__name__)
@@ -192,6 +203,29 @@ class NotifyService(StoreZoneFeed):
         """A receipt as the provider posted it to the gateway, signed with the channel's provider secret."""
         cmd = receipts.signed(channel, timestamp, signature, body)
         return views.message(receipts.record(self.db, cmd)).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def vendor_receipts(self, vendor: str, token: str, body: str) -> dict[str, Any]:
+        """Delivery reports an SMS vendor pushed (Alibaba SmsReport, Tencent status callback), with the
+        callback URL's token; answers the acknowledgement the vendor expects."""
+        return vendor_receipts.take(self.db, vendor, token, body)
+
+    # -- WeChat mini-program login (the gateway only) ----------------------------------------------------
+    @rpc(expected_exceptions=EXPECTED + (ServiceUnavailable,))
+    def wechat_session(self, code: str, phone_code: str | None = None, consent: bool = False) -> dict[str, Any]:
+        """The WeChat user of a wx.login code, their member when linked, else their phone when they
+        shared it with consent (the gateway then finds the member and calls wechat_link)."""
+        wechat_login.only_the_gateway(self.caller)
+        if not isinstance(code, str) or not 1 <= len(code) <= 128:
+            raise InvalidInput("a wx.login code", "code")
+        app = wechat_login.app_of(self.pipeline)
+        return wechat_login.session(self.db, app, code, phone_code or None, consent is True)
+
+    @rpc(expected_exceptions=EXPECTED + (ServiceUnavailable,))
+    def wechat_link(self, openid: str, member_id: str, unionid: str | None = None) -> dict[str, Any]:
+        wechat_login.only_the_gateway(self.caller)
+        member_id = parse_id(member_id, "member_id")
+        return wechat_login.link(self.db, wechat_login.app_of(self.pipeline), openid, member_id, unionid)
 
     # -- one-time codes ----------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)

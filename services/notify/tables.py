@@ -77,5 +77,18 @@ message_log = sa.Table(
     sa.Index("message_log_message", "message_id", "id"),
 )
 
+# a member's WeChat openids (one per app: mini-program, official account), linked at mini-program
+# login with the member's consent to link by phone; erased with the member
+wechat_links = sa.Table(
+    "wechat_links", metadata,
+    sa.Column("app_id", sa.Text, primary_key=True),
+    sa.Column("openid", sa.Text, primary_key=True),
+    sa.Column("member_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("unionid", sa.Text, nullable=True),
+    sa.Column("consented_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("wechat_links_member", "member_id"),
+)
+
 # the catalog's store time zones (fed by store.changed): quiet hours and caps by the store's local day
 store_zones = store_zones_table(metadata)
