@@ -2,6 +2,7 @@
 what campaigns holds about a member for a privacy export."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -9,15 +10,25 @@ from typing import Any
 from contracts.access import id_or_none
 from contracts.envelope import Envelope
 from contracts.errors import NotFound
-from contracts.events import PointsAccrued
+from contracts.events import (
+    PointsAccrued,
+    PointsAdjusted,
+    PointsExpired,
+    PointsRedeemed,
+    PointsReversed,
+    TierChanged,
+)
 from service_runtime.db import Tx
 from services.campaigns import read_model_repo as repo
 from services.campaigns.campaigns import launch
 from services.campaigns.campaigns import repo as campaigns_repo
 from services.campaigns.coupons import interface as coupon_interface
 
+# events that report a member's balance after them
+BalanceEvent = PointsAccrued | PointsReversed | PointsRedeemed | PointsAdjusted | PointsExpired
 
-def latest_balances(events: list[tuple[PointsAccrued, Envelope]]) -> dict[str, tuple[int, datetime]]:
+
+def latest_balances(events: Sequence[tuple[BalanceEvent, Envelope]]) -> dict[str, tuple[int, datetime]]:
     """Per member the latest balance; the later event wins a tie."""
     balances: dict[str, tuple[int, datetime]] = {}
     for event, envelope in events:
@@ -50,6 +61,22 @@ def record_accruals(tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> Non
     # the referrer's side of a referral (the referred member's side has their own id as reference)
     launch.on_referrals(tx, [(e.member_id, e.store, env.occurred_at) for e, env in events
                              if e.source == "referral" and e.reference != e.member_id])
+
+
+def record_refunds(tx: Tx, events: list[tuple[PointsReversed, Envelope]]) -> None:
+    """Balances, the refunded amounts off the days' spend, and off the campaigns' attributed sales."""
+    repo.sales_seen(tx, latest_balances(events),
+                    [(e.member_id, e.store, e.refunded_at, 0, -e.amount) for e, _ in events])
+    refunds: dict[tuple[str, str], Decimal] = {}
+    for event, _ in events:
+        key = (event.store, event.transaction_id)
+        refunds[key] = refunds.get(key, Decimal(0)) + event.amount
+    campaigns_repo.attribute_refunds(tx, refunds)
+
+
+def record_tiers(tx: Tx, events: list[tuple[TierChanged, Envelope]]) -> None:
+    """Each member's tier as the last of their changes in the batch set it (in the order they came)."""
+    repo.tiers(tx, {event.member_id: event.new_tier for event, _ in events})
 
 
 def member_view(tx: Tx, member_id: str) -> dict[str, Any]:

@@ -81,24 +81,12 @@ def member_merged(tx: Tx, survivor_id: str, merged_id: str) -> None:
     tx.execute(M.update().where(M.c.member_id == merged_id).values(status="merged"))
 
 
-def balance(tx: Tx, member_id: str, value: int, at: datetime) -> None:
-    """The balance an event reported, unless a later event's balance is there already."""
-    _ensure_member(tx, member_id)
-    tx.execute(M.update().where(M.c.member_id == member_id,
-                                sa.or_(M.c.balance_at.is_(None), M.c.balance_at <= at))
-               .values(balance=value, balance_at=at))
-
-
-def purchase(tx: Tx, member_id: str, store: str | None, at: datetime, count: int, amount: Decimal) -> None:
-    """A sale (count 1, its amount) or a refund (count 0, minus the refunded amount) on its day."""
-    stmt = pg_insert(rm_purchases).values(member_id=member_id, day=at.date(), store=store or "",
-                                          purchases=count, spend=amount)
-    tx.execute(stmt.on_conflict_do_update(index_elements=["member_id", "day", "store"], set_={
-        "purchases": rm_purchases.c.purchases + stmt.excluded.purchases,
-        "spend": rm_purchases.c.spend + stmt.excluded.spend}))
-    if count > 0:
-        tx.execute(M.update().where(M.c.member_id == member_id, sa.or_(
-            M.c.last_purchase_at.is_(None), M.c.last_purchase_at < at)).values(last_purchase_at=at))
+def balances_seen(tx: Tx, balances: dict[str, tuple[int, datetime]]) -> None:
+    """Each member's balance as of its time, unless a later one is there already (two statements)."""
+    insert_rows(tx, M, [{"member_id": m} for m in balances], on_conflict_do_nothing=True)
+    update_rows(tx, M, [{"member_id": m, "balance": value, "balance_at": at} for m, (value, at) in balances.items()],
+                key=["member_id"], values={"balance": "r.balance", "balance_at": "r.balance_at"},
+                where="rm_members.balance_at IS NULL OR rm_members.balance_at <= r.balance_at")
 
 
 def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
@@ -113,10 +101,7 @@ def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
                                          for (c, shop), (n, value) in bonuses.items()],
                     upsert=(("campaign_id", "store"), {"points": "campaign_bonus.points + EXCLUDED.points",
                                                        "value": "campaign_bonus.value + EXCLUDED.value"}))
-    insert_rows(tx, M, [{"member_id": m} for m in balances], on_conflict_do_nothing=True)
-    update_rows(tx, M, [{"member_id": m, "balance": value, "balance_at": at} for m, (value, at) in balances.items()],
-                key=["member_id"], values={"balance": "r.balance", "balance_at": "r.balance_at"},
-                where="rm_members.balance_at IS NULL OR rm_members.balance_at <= r.balance_at")
+    balances_seen(tx, balances)
     days: dict[tuple[str, date, str], list[Any]] = {}
     last: dict[str, datetime] = {}
     for member_id, shop, at, count, amount in purchases:
@@ -141,9 +126,11 @@ def bonus_granted(tx: Tx, campaign_id: str) -> dict[str, tuple[int, Decimal]]:
     return {r.store: (int(r.points), Decimal(r.value)) for r in rows}
 
 
-def tier(tx: Tx, member_id: str, value: str) -> None:
-    _ensure_member(tx, member_id)
-    tx.execute(M.update().where(M.c.member_id == member_id).values(tier=value))
+def tiers(tx: Tx, tiers: dict[str, str]) -> None:
+    """Members' tiers as last reported (two statements)."""
+    insert_rows(tx, M, [{"member_id": m} for m in tiers], on_conflict_do_nothing=True)
+    update_rows(tx, M, [{"member_id": m, "tier": t} for m, t in tiers.items()], key=["member_id"],
+                values={"tier": "r.tier"})
 
 
 def read_member(tx: Tx, member_id: str) -> Any:

@@ -23,7 +23,6 @@ from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
 from services.campaigns import read_model
 from services.campaigns import read_model_repo as repo
-from services.campaigns.campaigns import repo as campaigns_repo
 from services.campaigns.worker import CampaignsWorker, rpc_method
 
 SEGMENT_FIELDS = ("gender", "birthday", "tags", "registration_store")
@@ -64,27 +63,27 @@ class ReadModelEntrypoints(CampaignsWorker):
         """In batches, a few statements each: offline uploads and busy hours bring these in bursts."""
         read_model.record_accruals(tx, events)
 
-    @subscribe("points", "points.reversed")
-    def on_points_reversed(self, tx: Tx, event: PointsReversed, envelope: Envelope) -> None:
-        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
-        repo.purchase(tx, event.member_id, event.store, event.refunded_at, 0, -event.amount)
-        campaigns_repo.attribute_refund(tx, event.store, event.transaction_id, event.amount)
+    # the rest of points' events in batches too, one statement a table: uploads and busy hours
+    # bring refunds and tier changes in bursts (docs/decisions/0028-set-based-consumers.md)
+    @subscribe_batch("points", "points.reversed")
+    def on_points_reversed(self, tx: Tx, events: list[tuple[PointsReversed, Envelope]]) -> None:
+        read_model.record_refunds(tx, events)
 
-    @subscribe("points", "points.redeemed")
-    def on_points_redeemed(self, tx: Tx, event: PointsRedeemed, envelope: Envelope) -> None:
-        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+    @subscribe_batch("points", "points.redeemed")
+    def on_points_redeemed(self, tx: Tx, events: list[tuple[PointsRedeemed, Envelope]]) -> None:
+        repo.balances_seen(tx, read_model.latest_balances(events))
 
-    @subscribe("points", "points.adjusted")
-    def on_points_adjusted(self, tx: Tx, event: PointsAdjusted, envelope: Envelope) -> None:
-        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+    @subscribe_batch("points", "points.adjusted")
+    def on_points_adjusted(self, tx: Tx, events: list[tuple[PointsAdjusted, Envelope]]) -> None:
+        repo.balances_seen(tx, read_model.latest_balances(events))
 
-    @subscribe("points", "points.expired")
-    def on_points_expired(self, tx: Tx, event: PointsExpired, envelope: Envelope) -> None:
-        repo.balance(tx, event.member_id, event.balance, envelope.occurred_at)
+    @subscribe_batch("points", "points.expired")
+    def on_points_expired(self, tx: Tx, events: list[tuple[PointsExpired, Envelope]]) -> None:
+        repo.balances_seen(tx, read_model.latest_balances(events))
 
-    @subscribe("points", "tier.changed")
-    def on_tier_changed(self, tx: Tx, event: TierChanged, envelope: Envelope) -> None:
-        repo.tier(tx, event.member_id, event.new_tier)
+    @subscribe_batch("points", "tier.changed")
+    def on_tier_changed(self, tx: Tx, events: list[tuple[TierChanged, Envelope]]) -> None:
+        read_model.record_tiers(tx, events)
 
     @rpc_method
     def read_model_member(self, member_id: str) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def _refund(campaigns, member: str, transaction_id: str, amount: str, at: dateti
                             points_uncovered=0, redeemed_points_returned=0,
                             refunded_at=at, balance=0)
     with entrypoint_hook(campaigns, "on_points_reversed") as handle:
-        handle(refund.envelope().model_dump(mode="json"))
+        handle([refund.envelope().model_dump(mode="json")])
 
 
 def test_only_sales_from_the_launch_to_the_window_end_are_attributed_net_of_their_refunds(campaigns):

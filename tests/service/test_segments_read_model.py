@@ -8,7 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from contracts.events import MemberRegistered, MemberUpdated, PointsAccrued
+from contracts.events import (
+    MemberRegistered,
+    MemberUpdated,
+    PointsAccrued,
+    PointsRedeemed,
+    PointsReversed,
+    TierChanged,
+)
 from service_runtime.config import amqp_uri
 from tests.callers import ClusterRpcClient, entrypoint_hook
 from tests.helpers import query, scalar, wait_for
@@ -130,6 +137,36 @@ def test_a_batch_of_sales_sums_per_day_and_keeps_each_members_latest_balance(sta
     assert scalar("campaigns", "SELECT purchases FROM rm_purchases WHERE member_id = :m AND day = :d",
                   m=one, d=now.date()) == 2
     assert scalar("campaigns", "SELECT last_purchase_at FROM rm_members WHERE member_id = :m", m=one) == now
+
+
+def test_refunds_tier_changes_and_balances_come_in_batches_each_event_once(start_service):
+    campaigns = start_service("campaigns", outbox_relay=False)
+    member_id = str(uuid.uuid4())
+    now = datetime.now(UTC).replace(hour=12)
+    deliver(campaigns, "on_points_accrued", PointsAccrued(
+        member_id=member_id, store="S1", source="sale", reference="t1", points=50, amount=Decimal("50.00"),
+        occurred_at=now, balance=50), occurred_at=now)
+
+    def refund(refund_id: str, amount: str, balance: int, minutes: int) -> dict:
+        at = now + timedelta(minutes=minutes)
+        return PointsReversed(member_id=member_id, store="S1", transaction_id="t1", refund_id=refund_id,
+                              amount=Decimal(amount), points_reversed=1, points_uncovered=0,
+                              redeemed_points_returned=0, refunded_at=at, balance=balance
+                              ).envelope(occurred_at=at).model_dump(mode="json")
+
+    first, second = refund("r1", "10.00", 40, 2), refund("r2", "5.00", 35, 1)
+    tiers = [TierChanged(member_id=member_id, old_tier=old, new_tier=new, direction="up", reason="sale",
+                         changed_at=now).envelope().model_dump(mode="json")
+             for old, new in (("normal", "silver"), ("silver", "gold"))]
+    with entrypoint_hook(campaigns, "on_points_reversed") as handle:
+        handle([first, second, first])  # the latest balance comes first; r1 twice (at-least-once delivery)
+    with entrypoint_hook(campaigns, "on_tier_changed") as handle:
+        handle(tiers)
+    with entrypoint_hook(campaigns, "on_points_redeemed") as handle:  # an older balance arriving late
+        handle([PointsRedeemed(member_id=member_id, store="S1", transaction_id="t2", hold_id="h", points=1,
+                               redeemed_at=now, balance=99).envelope(occurred_at=now).model_dump(mode="json")])
+    row = call(campaigns, "read_model_member", member_id)
+    assert (row["spend"], row["purchases"], row["balance"], row["tier"]) == ("35.00", 1, 40, "gold")
 
 
 def test_a_points_event_before_registration_still_lands(start_service):

@@ -13,7 +13,6 @@ from services.campaigns.campaigns.tables import (
     campaign_history,
     campaign_members,
     campaign_outcomes,
-    campaign_sales,
     campaigns,
 )
 
@@ -154,6 +153,12 @@ def record_outcome(tx: Tx, message_id: str, campaign_id: str, member_id: str | N
                                           where=campaign_outcomes.c.at <= stmt.excluded.at))
 
 
+_ATTRIBUTE_REFUNDS = sa.text("""
+    UPDATE campaign_sales cs SET refunded = least(cs.amount, cs.refunded + r.amount)
+    FROM unnest(CAST(:s AS text[]), CAST(:t AS text[]), CAST(:x AS numeric[])) AS r(store, ref, amount)
+    WHERE cs.store = r.store AND cs.transaction_id = r.ref""")
+
+
 def attribute_sales(tx: Tx, sales: list[tuple[str, str | None, str, datetime, Decimal]]) -> None:
     """Sales (member, store, transaction id, time, amount) of members in a launched campaign's
     audience (treated or control), each in every campaign whose window [launch, launch +
@@ -174,12 +179,14 @@ def attribute_sales(tx: Tx, sales: list[tuple[str, str | None, str, datetime, De
          "a": [at for *_, at, _ in sales], "x": [amount for *_, amount in sales]})
 
 
-def attribute_refund(tx: Tx, store: str, transaction_id: str, amount: Decimal) -> None:
-    """A refund of an attributed sale takes its amount off that sale (never below zero), whenever
-    it comes: attributed sales are net of their refunds."""
-    tx.execute(campaign_sales.update().where(campaign_sales.c.store == store,
-                                             campaign_sales.c.transaction_id == transaction_id)
-               .values(refunded=sa.func.least(campaign_sales.c.amount, campaign_sales.c.refunded + amount)))
+def attribute_refunds(tx: Tx, refunds: dict[tuple[str, str], Decimal]) -> None:
+    """Refunds (amount by store and transaction id) of attributed sales take their amount off
+    those sales (never below zero), whenever they come: attributed sales are net of their
+    refunds. One statement; summed first, which gives what one at a time would (amounts > 0)."""
+    if not refunds:
+        return
+    tx.execute(_ATTRIBUTE_REFUNDS, {"s": [s for s, _ in refunds], "t": [t for _, t in refunds],
+                                    "x": list(refunds.values())})
 
 
 def results(tx: Tx, campaign_id: str) -> list[Any]:

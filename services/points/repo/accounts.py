@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
 from services.points import domain
-from services.points.repo.lots import summaries
 from services.points.tables import (
     accounts,
     activities,
@@ -163,19 +162,29 @@ def export_rows(tx: Tx, member_id: str) -> dict[str, list[Any]]:
     }
 
 
-def brief(tx: Tx, member_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
-    """What a till shows of each account: balance, tier, points held by live holds (an expired
-    hold counts for nothing, released or not) and available points (one statement, no lock)."""
-    rows = tx.execute(sa.text("""
-        SELECT a.member_id, a.balance, a.tier, a.status,
+# one statement, parsed once: the till's look-up is a hot path (docs/decisions/0028-set-based-consumers.md)
+_BRIEF = sa.text("""
+    WITH a AS (
+        SELECT a.member_id, a.balance, a.tier,
                coalesce(sum(h.points) FILTER (WHERE h.expires_at > :now), 0) AS held,
                coalesce(sum(h.points) FILTER (WHERE h.expires_at <= :now), 0) AS lapsed
         FROM accounts a LEFT JOIN holds h ON h.member_id = a.member_id AND h.status = 'held'
         WHERE a.member_id = ANY(CAST(:ids AS uuid[]))
-        GROUP BY a.member_id"""), {"ids": member_ids, "now": now}).all()
-    lots = summaries(tx, [str(r.member_id) for r in rows], now)
+        GROUP BY a.member_id),
+    l AS (
+        SELECT member_id, sum(remaining) FILTER (WHERE available_at <= :now
+                                                 AND (expires_at IS NULL OR expires_at > :now)) AS available
+        FROM lots WHERE member_id = ANY(CAST(:ids AS uuid[])) AND remaining > 0 GROUP BY member_id)
+    SELECT a.member_id, a.balance, a.tier, a.held, a.lapsed, coalesce(l.available, 0) AS available
+    FROM a LEFT JOIN l USING (member_id)""")
+
+
+def brief(tx: Tx, member_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """What a till shows of each account: balance, tier, points held by live holds (an expired
+    hold counts for nothing, released or not) and available points (one statement, no lock)."""
+    rows = tx.execute(_BRIEF, {"ids": member_ids, "now": now}).all()
     return {str(r.member_id): {
         "balance": int(r.balance), "tier": r.tier, "held": int(r.held),
         # lapsed holds' points go back to the lots at the next read or spend: available already
-        "available": max(0, min(lots[str(r.member_id)]["available"] + int(r.lapsed), int(r.balance) - int(r.held))),
+        "available": max(0, min(int(r.available) + int(r.lapsed), int(r.balance) - int(r.held))),
     } for r in rows}
