@@ -69,7 +69,7 @@ class FilesEntrypoints(ServiceBase):
         if budget is not None and (not isinstance(budget, int) or budget < 1):
             raise InvalidInput("a positive number of batches", "budget")
         try:
-            outcome = self._work(budget, self.caller.id or self.caller.kind)
+            outcome = self._work(budget, self.caller.actor)
         except sftp.SftpError as exc:
             raise Conflict(str(exc), "sftp") from None
         return {"registered": outcome.registered, "finished": outcome.finished, "batches": outcome.batches,
@@ -92,7 +92,7 @@ class FilesEntrypoints(ServiceBase):
             raise InvalidInput(f"one of {', '.join(formats.FORMATS)}", "format")
         with self.db.transaction() as tx:
             row = runs.register(tx, "api", name, 0, None, kind, mode, fmt, status="uploading",
-                                created_by=self.caller.id or self.caller.kind)
+                                created_by=self.caller.actor)
             return view(row)
 
     @rpc(expected_exceptions=EXPECTED)
