@@ -7,14 +7,13 @@ import base64
 import binascii
 import os
 import re
-import uuid
 from datetime import datetime
 from typing import Any
 
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from contracts.access import IMPORTERS, require
+from contracts.access import IMPORTERS, parse_id, require
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.base import ServiceBase
 from service_runtime.callers import SignedServiceRpc
@@ -144,7 +143,4 @@ class FilesEntrypoints(ServiceBase):
 
 
 def _run_id(value: Any) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidInput("not a run id", "run_id") from None
+    return parse_id(value, "run_id", "a run id")
