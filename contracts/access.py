@@ -54,10 +54,24 @@ class Caller:
     roles: tuple[str, ...] = ()
     stores: tuple[str, ...] | None = None  # None: the whole chain
     member_id: str | None = None
+    on_behalf_of: str | None = None  # a service acting for a person or an adapter (the files' uploader)
+
+    def __post_init__(self) -> None:
+        if self.on_behalf_of is not None and self.kind != "service":
+            raise ValueError("only a service acts on behalf of someone")
+
+    @property
+    def actor(self) -> str:
+        """Who is recorded as having done it: the person a service acts for, else the caller."""
+        return self.on_behalf_of or self.id or self.kind
 
     def fields(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "roles": sorted(self.roles),
-                "stores": None if self.stores is None else sorted(self.stores), "member_id": self.member_id}
+        fields: dict[str, Any] = {"kind": self.kind, "id": self.id, "roles": sorted(self.roles),
+                                  "stores": None if self.stores is None else sorted(self.stores),
+                                  "member_id": self.member_id}
+        if self.on_behalf_of is not None:  # absent otherwise: a caller's JSON stays as it was
+            fields["on_behalf_of"] = self.on_behalf_of
+        return fields
 
     def to_json(self) -> str:
         return json.dumps(self.fields(), separators=(",", ":"), sort_keys=True)
@@ -72,7 +86,7 @@ class Caller:
             raise ValueError("roles and stores are lists")
         return cls(kind=data["kind"], id=_text(data.get("id")), roles=tuple(str(r) for r in roles),
                    stores=None if stores is None else tuple(str(s) for s in stores),
-                   member_id=_text(data.get("member_id")))
+                   member_id=_text(data.get("member_id")), on_behalf_of=_text(data.get("on_behalf_of")))
 
     @classmethod
     def from_json(cls, raw: str) -> Caller:
@@ -87,9 +101,9 @@ class Caller:
         return self.stores is None or (store is not None and store in self.stores)
 
 
-def service(name: str) -> Caller:
-    """A service of the platform calling as itself (role ``service:<name>``)."""
-    return Caller(kind="service", id=name, roles=(f"service:{name}",))
+def service(name: str, on_behalf_of: str | None = None) -> Caller:
+    """A service of the platform calling as itself (role ``service:<name>``), perhaps for someone."""
+    return Caller(kind="service", id=name, roles=(f"service:{name}",), on_behalf_of=on_behalf_of)
 
 
 def _text(value: Any) -> str | None:

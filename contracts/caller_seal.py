@@ -4,7 +4,9 @@ The caller travels as two context entries (Nameko headers ``nameko.caller`` and
 ``nameko.caller_sig``): the caller's JSON fields plus ``at`` (unix seconds when signed), and
 HMAC-SHA256 of exactly those bytes under the platform's caller key. A service accepts a
 caller only if the signature matches one of its accepted keys and ``at`` is recent, so
-broker credentials alone grant nothing (docs/decisions/0017-access-kernel.md).
+broker credentials alone grant nothing (docs/decisions/0017-access-kernel.md). Version 2
+(``v``) may name whom a service acts for (``on_behalf_of``); version 1 (no ``v``) is still read
+(docs/decisions/0029-shape-leftovers.md).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from contracts.errors import UntrustedCaller
 CALLER: Final = "caller"
 SIGNATURE: Final = "caller_sig"
 MIN_KEY_LENGTH: Final = 32
-
+VERSION: Final = 2  # 2 added on_behalf_of; verifiers of 1 ignore both fields
+READABLE: Final = frozenset({1, VERSION})
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class CallerSeal:
     def sign(self, caller: Caller | str, at: float) -> dict[str, str]:
         """The context entries for ``caller`` (a Caller, or its JSON as the gateway keeps it)."""
         fields = caller.fields() if isinstance(caller, Caller) else Caller.from_json(caller).fields()
-        payload = json.dumps({**fields, "at": int(at)}, separators=(",", ":"), sort_keys=True)
+        payload = json.dumps({**fields, "at": int(at), "v": VERSION}, separators=(",", ":"), sort_keys=True)
         return {CALLER: payload, SIGNATURE: _mac(self.key, payload)}
 
     def verify(self, context: Mapping[str, Any], now: float) -> Caller:
@@ -53,7 +56,9 @@ class CallerSeal:
             raise UntrustedCaller("the caller's signature does not match")
         try:
             data = json.loads(payload)
-            at = data.pop("at")
+            at, version = data.pop("at"), data.pop("v", 1)
+            if version not in READABLE or (version == 1 and "on_behalf_of" in data):
+                raise UntrustedCaller(f"caller seal version {version!r} is not one this service reads")
             caller = Caller.from_fields(data)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise UntrustedCaller("unreadable caller") from None

@@ -1,7 +1,7 @@
 """What every Nameko service class of the platform starts from."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from nameko.amqp.publish import Publisher
@@ -14,9 +14,12 @@ from contracts.errors import InvalidInput
 from contracts.rpc import Pong
 from service_runtime import container as _container  # noqa: F401  (survives broker faults)
 from service_runtime.callers import caller_of
+from service_runtime.config import EnvSettings
 from service_runtime.db import Database
 from service_runtime.metrics import Metrics, MetricsServer
 from service_runtime.worker_tracing import Tracing
+
+S = TypeVar("S", bound=EnvSettings)
 
 
 def parse_request(model: type[BaseModel], data: dict[str, Any]) -> Any:
@@ -38,6 +41,23 @@ class CallerProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> Caller:
         return caller_of(worker_ctx)
+
+
+class SettingsProvider(DependencyProvider, Generic[S]):
+    """``self.settings``: the service's own typed settings (an EnvSettings class), read from the
+    environment once when the container starts; a malformed variable stops the start, named."""
+
+    def __init__(self, kind: type[S]) -> None:
+        self.kind = kind
+
+    if TYPE_CHECKING:
+        def __get__(self, instance: object, owner: type | None = None) -> S: ...
+
+    def setup(self) -> None:
+        self.value = self.kind.from_env()
+
+    def get_dependency(self, worker_ctx: Any) -> S:
+        return self.value
 
 
 class ReplyPublisher(Publisher):

@@ -97,6 +97,21 @@ def empty_vhost(amqp_uri: str) -> None:
             _delete_quietly(f"/api/exchanges/{quoted}/{quote(name, safe='')}")
 
 
+def queues(amqp_uri: str, columns: str = "name") -> list[dict[str, Any]]:
+    """The virtual host's queues as the management API lists them, with only ``columns``."""
+    quoted = quote(cfg.amqp_vhost(amqp_uri), safe="")
+    return list(_management("GET", f"/api/queues/{quoted}?columns={columns}") or [])
+
+
+def purge_queues(amqp_uri: str, name_part: str) -> int:
+    """Empty (not delete) the virtual host's queues whose name holds ``name_part``; how many."""
+    quoted = quote(cfg.amqp_vhost(amqp_uri), safe="")
+    names = [q["name"] for q in queues(amqp_uri) if name_part in q["name"]]
+    for name in names:
+        _management("DELETE", f"/api/queues/{quoted}/{quote(name, safe='')}/contents")
+    return len(names)
+
+
 def _delete_quietly(path: str) -> None:
     try:
         _management("DELETE", path)

@@ -3,7 +3,8 @@
 An RPC is served only with a caller signed by a key we accept (contracts/caller_seal.py);
 anything else is answered ``UntrustedCaller`` and the method never runs. Event handlers and
 timers act as the service itself. Calls a service makes to another are signed as
-``service:<name>``.
+``service:<name>``, naming whom it acts for where that person must be recorded
+(``client.acting_for(who)``).
 """
 from __future__ import annotations
 
@@ -55,27 +56,34 @@ def _refuse(exc: UntrustedCaller, *args: Any, **kwargs: Any) -> None:
     raise exc
 
 
-def signed_context(name: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+def signed_context(name: str, context: dict[str, Any] | None = None,
+                   on_behalf_of: str | None = None) -> dict[str, Any]:
     """``context`` (a worker's, passed on) with its caller replaced by this service, signed now."""
     kept = {k: v for k, v in (context or {}).items() if k not in (CALLER, SIGNATURE)}
-    return {**kept, **seal().sign(service(name), time.time())}
+    return {**kept, **seal().sign(service(name, on_behalf_of), time.time())}
 
 
 class SignedClient(Client):
     """Nameko's RPC client, signing its service's identity into each call as it is made."""
 
     def __init__(self, service_name_as_caller: str, publish: Any, register_for_reply: Any, context_data: Any,
-                 service_name: str | None = None, method_name: str | None = None) -> None:
+                 service_name: str | None = None, method_name: str | None = None,
+                 on_behalf_of: str | None = None) -> None:
         super().__init__(publish, register_for_reply, context_data, service_name, method_name)
-        self.as_caller = service_name_as_caller
+        self.as_caller, self.on_behalf_of = service_name_as_caller, on_behalf_of
 
     def __getattr__(self, name: str) -> SignedClient:
         plain = super().__getattr__(name)
         return SignedClient(self.as_caller, self.publish, self.register_for_reply, self.context_data,
-                            plain.service_name, plain.method_name)
+                            plain.service_name, plain.method_name, self.on_behalf_of)
+
+    def acting_for(self, who: str) -> SignedClient:
+        """This client with ``who`` signed as the person (or adapter) the calls are made for."""
+        return SignedClient(self.as_caller, self.publish, self.register_for_reply, self.context_data,
+                            self.service_name, self.method_name, who)
 
     def _call(self, *args: Any, **kwargs: Any) -> Any:
-        self.context_data = signed_context(self.as_caller, self.context_data)
+        self.context_data = signed_context(self.as_caller, self.context_data, self.on_behalf_of)
         return super()._call(*args, **kwargs)
 
 

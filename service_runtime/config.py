@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from contracts.errors import InvalidInput
+
+T = TypeVar("T")
 
 SERVICES = ("members", "points", "campaigns", "notify", "catalog", "feed", "care")
 DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gateway's
@@ -32,11 +38,19 @@ def env(name: str, default: str) -> str:
 
 
 def env_int(name: str, default: int) -> int:
-    raw = env(name, str(default))
+    return _parsed(name, str(default), int, "an integer")
+
+
+def env_float(name: str, default: float) -> float:
+    return _parsed(name, str(default), float, "a number")
+
+
+def _parsed(name: str, default: str, parse: Callable[[str], T], what: str) -> T:
+    raw = env(name, default)
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+        raise ValueError(f"environment variable {name} must be {what}, got {raw!r}") from exc
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -126,7 +140,7 @@ class ServiceSettings:
             metrics_port=None if metrics_port < 0 else metrics_port,
             outbox_relay=env_bool("OUTBOX_RELAY_ENABLED", True),
             outbox_batch_size=env_int("OUTBOX_BATCH_SIZE", 200),
-            outbox_poll_seconds=float(env("OUTBOX_POLL_SECONDS", "1.0")),
+            outbox_poll_seconds=env_float("OUTBOX_POLL_SECONDS", 1.0),
             outbox_bundle_size=max(env_int("OUTBOX_BUNDLE_SIZE", 100), 1),
             outbox_linger_ms=max(env_int("OUTBOX_LINGER_MS", 20), 0),
             outbox_retention_hours=outbox_retention_hours,
@@ -134,7 +148,7 @@ class ServiceSettings:
             log_level=env("LOG_LEVEL", "INFO"),
             inbox_retention_hours=check_retention(env_int("INBOX_RETENTION_HOURS", DEFAULT_RETENTION_HOURS),
                                                   outbox_retention_hours),
-            inbox_purge_seconds=float(env("INBOX_PURGE_SECONDS", "600")),
+            inbox_purge_seconds=env_float("INBOX_PURGE_SECONDS", 600),
         )
 
     def nameko_config(self) -> dict[str, object]:
@@ -205,11 +219,11 @@ class GatewaySettings:
             host=host,
             port=port,
             amqp_uri=amqp_uri(),
-            rpc_timeout_seconds=float(env("RPC_TIMEOUT_SECONDS", "10")),
-            ready_timeout_seconds=float(env("READY_TIMEOUT_SECONDS", "2")),
-            rpc_till_timeout_seconds=float(env("RPC_TILL_TIMEOUT_SECONDS", "3")),
+            rpc_timeout_seconds=env_float("RPC_TIMEOUT_SECONDS", 10),
+            ready_timeout_seconds=env_float("READY_TIMEOUT_SECONDS", 2),
+            rpc_till_timeout_seconds=env_float("RPC_TILL_TIMEOUT_SECONDS", 3),
             breaker_threshold=env_int("BREAKER_THRESHOLD", 5),
-            breaker_open_seconds=float(env("BREAKER_OPEN_SECONDS", "2")),
+            breaker_open_seconds=env_float("BREAKER_OPEN_SECONDS", 2),
             public_url=env("GATEWAY_PUBLIC_URL", f"http://{host}:{port}"),
             log_level=env("LOG_LEVEL", "INFO"),
             database_url=database_url("gateway"),
@@ -235,7 +249,7 @@ class GatewaySettings:
             redis_url=env("RATE_LIMIT_REDIS_URL", ""),
             redis_prefix=env("RATE_LIMIT_REDIS_PREFIX", "loyalty:rl:"),
             redis_timeout_seconds=env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 100) / 1000,
-            import_lease_seconds=float(env("IMPORT_LEASE_SECONDS", "60")),
+            import_lease_seconds=env_float("IMPORT_LEASE_SECONDS", 60),
             import_runner=env_bool("GATEWAY_IMPORT_RUNNER", True),
             caller_signing_key=env("CALLER_SIGNING_KEY", ""),
             caller_accepted_keys=env("CALLER_ACCEPTED_KEYS", ""),
@@ -301,3 +315,30 @@ class StoreZones:
 def _store_zones(spec: str, default: str) -> StoreZones:
     """Parsed once per distinct setting (the POS path asks for every sale)."""
     return StoreZones.parse(spec, default)
+
+
+class SettingsError(ValueError):
+    """An environment variable that does not parse, named with what it should be."""
+
+
+class EnvSettings(BaseModel):
+    """A service's own settings, typed, each field naming its variable as its alias:
+
+        class FilesSettings(EnvSettings):
+            lease_seconds: float = Field(120.0, alias="FILES_LEASE_SECONDS", gt=0)
+
+    An unset or empty variable keeps the default; a malformed one is a SettingsError naming it.
+    Read once when the service starts (``service_runtime.base.SettingsProvider``); the
+    alternatives considered are in docs/decisions/0029-shape-leftovers.md."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        source = os.environ if environ is None else environ
+        given = {f.alias: source[f.alias] for f in cls.model_fields.values() if f.alias and source.get(f.alias)}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(f"environment variable {'.'.join(map(str, e['loc']))}: {e['msg']} "
+                                          f"(got {e['input']!r})" for e in exc.errors())) from None

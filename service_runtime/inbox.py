@@ -1,25 +1,9 @@
 """Inbox retention: forget a processed event id once no copy of that event can come back.
 
-The inbox (``service_runtime.tables``) remembers (event id, handler) for every event a handler
-processed, so a redelivered copy is skipped. A row deleted too early lets a late copy run its
-handler twice; a row never deleted grows the table by every event forever (at 2,000 sales/s,
-about 170 million rows a day per handler). So rows older than ``INBOX_RETENTION_HOURS`` are
-deleted, and that window must stay longer than every way a copy can arrive again:
-
-- a redelivery after a lost ack or a consumer restart: seconds to the length of a consumer
-  outage, which the consumer-lag alert bounds to hours;
-- the outbox relay publishing a batch again after a crash: seconds;
-- an operator re-sending events from the outbox after a broker lost its data: at most
-  ``OUTBOX_RETENTION_HOURS`` back (72 h), since older outbox rows are deleted;
-- a dead-letter replay (``service_runtime.deadletters``): the replay tool refuses a message
-  dead-lettered longer ago than the inbox retention less ``REPLAY_MARGIN_HOURS``.
-
-Hence the default of 168 hours (7 days): over twice the outbox's 72, and it leaves operators
-most of a week to replay dead letters. A setting below the outbox retention is refused.
-
-The purge runs in every service process (replicas skip each other's rows: ``SKIP LOCKED``)
-every ``INBOX_PURGE_SECONDS``, in batches of ``PURGE_BATCH`` rows, each its own short
-transaction, through an index on ``received_at`` that ``bootstrap`` creates.
+Rows of the inbox (``service_runtime.tables``) older than ``INBOX_RETENTION_HOURS`` (168) are
+deleted every ``INBOX_PURGE_SECONDS`` in batches of ``PURGE_BATCH``, replicas skipping each
+other's rows; a retention below the outbox's is refused. Why 7 days, and every way a copy can
+arrive again: docs/decisions/0003-outbox-and-inbox.md (inbox retention).
 """
 from __future__ import annotations
 

@@ -8,18 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from contracts.access import Caller, service
+from contracts.access import Caller, parse_id, service
 from contracts.care import Assignment, Comment, Goodwill, Rating, TicketChanged, TicketIn, TicketQuery, Transition
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.db import Tx
 from services.care import access, domain, repo, views
-
-
-def _uuid(value: str, field: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidInput("not a UUID", field) from None
 
 
 def _actor(caller: Caller) -> tuple[str, str | None]:
@@ -43,7 +36,7 @@ def _change(tx: Tx, caller: Caller, row: dict[str, Any], now: datetime, change: 
 
 
 def _ticket(tx: Tx, caller: Caller, ticket_id: str, action: str) -> dict[str, Any]:
-    row = repo.get(tx, _uuid(ticket_id, "ticket_id"), lock=action != "read")
+    row = repo.get(tx, parse_id(ticket_id, "ticket_id", "a UUID"), lock=action != "read")
     if row is None:
         raise NotFound("no such ticket", "ticket_id")
     access.check(caller, action, row["member_id"], (row["store"], row["assigned_store"]))
@@ -51,7 +44,7 @@ def _ticket(tx: Tx, caller: Caller, ticket_id: str, action: str) -> dict[str, An
 
 
 def open_ticket(tx: Tx, caller: Caller, cmd: TicketIn, now: datetime, hours: Mapping[str, int]) -> dict[str, Any]:
-    member_id = _uuid(cmd.member_id, "member_id")
+    member_id = parse_id(cmd.member_id, "member_id", "a UUID")
     access.check(caller, "open", member_id, (cmd.store,))
     values = cmd.model_dump(exclude={"member_id"})
     if cmd.request_id is not None:  # scoped to the caller, as points scopes adjustments' keys
@@ -79,7 +72,7 @@ def get(tx: Tx, caller: Caller, ticket_id: str, now: datetime) -> dict[str, Any]
 def page(tx: Tx, caller: Caller, query: TicketQuery, now: datetime) -> dict[str, Any]:
     filters: dict[str, Any] = query.model_dump(exclude={"after", "limit"})
     if filters["member_id"] is not None:
-        filters["member_id"] = _uuid(filters["member_id"], "member_id")
+        filters["member_id"] = parse_id(filters["member_id"], "member_id", "a UUID")
     filters.update(access.list_scope(caller))
     rows = repo.page(tx, filters, now, views.position(query.after), query.limit + 1)
     more = len(rows) > query.limit
@@ -162,6 +155,6 @@ def export_member(tx: Tx, caller: Caller, member_id: str, now: datetime) -> dict
     if scope.get("member_id", member_id) != member_id:
         raise Forbidden("a member exports only their own data", "member_id")
     stores = scope.get("stores")
-    rows = [row for row in repo.member_tickets(tx, _uuid(member_id, "member_id"))
+    rows = [row for row in repo.member_tickets(tx, parse_id(member_id, "member_id", "a UUID"))
             if stores is None or {row["store"], row["assigned_store"]} & set(stores)]
     return {"tickets": [views.ticket(row, now, repo.history(tx, row["id"])) for row in rows]}

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 
-from services.gateway.security.policy import Access
+from services.gateway.security.policy import Access, access_of
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ApiRoute:
 
 def _access(dependant: Dependant) -> Access | None:
     for sub in dependant.dependencies:
-        found = getattr(sub.call, "access", None) or _access(sub)
+        found = access_of(sub.call) or _access(sub)
         if found is not None:
             return found
     return None

@@ -1,12 +1,13 @@
 """The only code that touches the gateway's tables (except the audit log: audit.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from contracts.access import now
 from services.gateway.tables import (
     api_keys,
     dev_code_deliveries,
@@ -15,10 +16,6 @@ from services.gateway.tables import (
     refresh_tokens,
     staff,
 )
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # -- staff ---------------------------------------------------------------------------

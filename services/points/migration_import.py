@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from contracts.access import id_or_none, parse_id
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.events import PointsAdjusted, TierChanged
 from service_runtime.db import Tx, WorkerDb
@@ -41,11 +42,7 @@ def create(db: WorkerDb, kind: str, source: str, note: str | None, actor: str) -
 
 
 def _held(tx: Tx, import_id: str, lock: bool = False) -> Any:
-    try:
-        import_id = str(uuid.UUID(str(import_id)))
-    except ValueError:
-        raise InvalidInput("not an import id", "import_id") from None
-    row = migrations.get(tx, import_id, lock)
+    row = migrations.get(tx, parse_id(import_id, "import_id", "an import id"), lock)
     if row is None:
         raise NotFound("no such migration import", "import_id")
     return row
@@ -92,7 +89,7 @@ def stage(db: WorkerDb, members: Any, programs: Programs, import_id: str, rows: 
 def _resolve(db: WorkerDb, members: Any, rows: list[rules.StagedRow]) -> dict[str, str]:
     ids = [r.member_ref for r in rows if not r.by_number]
     numbers = [r.member_ref for r in rows if r.by_number]
-    ids = [i for i in ids if _uuid(i)]
+    ids = [i for i in ids if id_or_none(i) is not None]
     with db.transaction() as tx:
         resolved = repo.resolve(tx, ids, numbers)
     missing_ids = [i for i in ids if i not in resolved]
@@ -104,14 +101,6 @@ def _resolve(db: WorkerDb, members: Any, rows: list[rules.StagedRow]) -> dict[st
                 opening.open_confirmed(tx, found)
                 resolved = repo.resolve(tx, ids, numbers)
     return resolved
-
-
-def _uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-        return True
-    except ValueError:
-        return False
 
 
 def approve(db: WorkerDb, import_id: str, actor: str, reject: bool = False) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from nameko.rpc import rpc
 
-from contracts.access import ADMIN, IMPORTERS, require, require_backend
+from contracts.access import ADMIN, IMPORTERS, require
 from contracts.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotFound
 from service_runtime.base import ServiceBase
 from services.points import history_import, migration_import
@@ -28,23 +28,18 @@ class MigrationEntrypoints(ServiceBase):
     members: Any
 
     def _may_import(self) -> str:
-        """Admin staff and ERP keys bring data in; the actor recorded on what they bring."""
+        """Admin staff and ERP keys bring data in; the actor recorded on what they bring (the
+        person a service such as the files adapter acts for, from the signed caller)."""
         require(self.caller, IMPORTERS)
-        return self.caller.id or self.caller.kind
+        return self.caller.actor
 
     def _admin(self) -> str:
         require(self.caller, ADMIN)
-        return self.caller.id or self.caller.kind
+        return self.caller.actor
 
     @entrypoint
-    def create_migration(self, kind: str, source: str, note: str | None = None,
-                         on_behalf_of: str | None = None) -> dict[str, Any]:
-        """``on_behalf_of``: a service (the files adapter) names the person or adapter that brought the rows."""
-        actor = self._may_import()
-        if on_behalf_of is not None:
-            require_backend(self.caller)
-            actor = str(on_behalf_of)
-        return migration_import.create(self.db, kind, source, note, actor)
+    def create_migration(self, kind: str, source: str, note: str | None = None) -> dict[str, Any]:
+        return migration_import.create(self.db, kind, source, note, self._may_import())
 
     @entrypoint
     def stage_migration(self, import_id: str, rows: Any = None) -> dict[str, Any]:

@@ -96,12 +96,9 @@ def test_prometheus_loaded_every_rule_and_scrapes_every_target(prometheus: str) 
 def test_no_queue_needs_rabbitmq_4_3s_transient_nonexcl_permit(ops_platform: dict[str, Any]) -> None:
     """RabbitMQ 4.3 refuses non-durable non-exclusive queues (deploy/k8s/base/rabbitmq.yaml): every queue
     the running platform declared, Nameko's reply queues included, is durable or exclusive."""
-    from urllib.parse import quote
-
     from service_runtime import bootstrap
-    from tests.ops.conftest import OPS_VHOST
 
     _load(ops_platform["http"])
-    queues = bootstrap._management("GET", f"/api/queues/{quote(OPS_VHOST, safe='')}?columns=name,durable,exclusive")
+    queues = bootstrap.queues(ops_platform["env"]["AMQP_URI"], "name,durable,exclusive")
     assert any(q["name"].startswith("rpc.reply-") for q in queues), queues
     assert [q["name"] for q in queues if not q["durable"] and not q["exclusive"]] == []

@@ -1,6 +1,8 @@
 """The access kernel (contracts/access.py) and the signed caller (contracts/caller_seal.py)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -20,7 +22,7 @@ from contracts.access import (
     require_store,
     service,
 )
-from contracts.caller_seal import CALLER, SIGNATURE, CallerSeal
+from contracts.caller_seal import CALLER, SIGNATURE, VERSION, CallerSeal
 from contracts.errors import Forbidden, InvalidInput, UntrustedCaller
 
 KEY = "k" * 40
@@ -135,6 +137,30 @@ def test_stale_or_future_signatures_are_refused() -> None:
         seal.verify(context, NOW + 301)
     with pytest.raises(UntrustedCaller):
         seal.verify(context, NOW - 61)
+
+
+def _signed_by_hand(fields: dict[str, object], at: float) -> dict[str, str]:
+    """A context as another version of the seal signs it (the same key, other fields)."""
+    payload = json.dumps({**fields, "at": int(at)}, separators=(",", ":"), sort_keys=True)
+    return {CALLER: payload, SIGNATURE: hmac.new(KEY.encode(), payload.encode(), hashlib.sha256).hexdigest()}
+
+
+def test_a_service_acting_for_someone_carries_them_signed_and_records_them_as_actor() -> None:
+    files = service("catalog", on_behalf_of="a-1")
+    context = CallerSeal(KEY).sign(files, NOW)
+    assert json.loads(context[CALLER])["v"] == VERSION
+    verified = CallerSeal(KEY).verify(context, NOW)
+    assert (verified, verified.actor) == (files, "a-1")
+    assert service("catalog").actor == "catalog" and ADMIN.actor == "u2"
+
+
+def test_seals_of_version_1_are_still_read_and_unknown_versions_refused() -> None:
+    assert CallerSeal(KEY).verify(_signed_by_hand(ADMIN.fields(), NOW), NOW) == ADMIN  # no "v": version 1
+    for fields in ({**ADMIN.fields(), "v": 3},
+                   {**service("catalog").fields(), "on_behalf_of": "a-1"},  # version 1 had no such field
+                   {**ADMIN.fields(), "on_behalf_of": "a-1", "v": VERSION}):  # only services act for others
+        with pytest.raises(UntrustedCaller):
+            CallerSeal(KEY).verify(_signed_by_hand(fields, NOW), NOW)
 
 
 def test_short_keys_are_refused() -> None:

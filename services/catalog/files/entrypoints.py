@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
-import uuid
 from datetime import datetime
 from typing import Any
 
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from contracts.access import IMPORTERS, require
+from contracts.access import IMPORTERS, parse_id, require
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
-from service_runtime.base import ServiceBase
+from service_runtime.base import ServiceBase, SettingsProvider
 from service_runtime.callers import SignedServiceRpc
 from services.catalog.files import formats, mapping, runner, runs, sftp
+from services.catalog.files.settings import FilesSettings
 
-POLL_SECONDS = float(os.environ.get("FILES_POLL_SECONDS", "15"))
-BATCHES_PER_TICK = int(os.environ.get("FILES_BATCHES_PER_TICK", "200"))  # then the worker lets others in
+POLL_SECONDS = FilesSettings.from_env().poll_seconds  # a timer's interval is fixed when its class is made
 MAX_CHUNK = 1 << 20
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
@@ -42,12 +40,13 @@ class FilesEntrypoints(ServiceBase):
 
     members = SignedServiceRpc("members")
     points = SignedServiceRpc("points")
+    files_settings = SettingsProvider(FilesSettings)
 
     def _may_import(self) -> None:
         require(self.caller, IMPORTERS, field="files")
 
     def _work(self, budget: int | None, by: str | None = None) -> runner.Outcome:
-        config = sftp.SftpConfig.from_env()
+        config = self.files_settings.sftp()
         registered = runner.scan(self.db, config, by) if config else 0
         outcome = runner.run_pending(self.db, self.members, self.points, config, runner.owner_name(), budget)
         outcome.registered = registered
@@ -55,10 +54,10 @@ class FilesEntrypoints(ServiceBase):
 
     @timer(interval=POLL_SECONDS)
     def files_tick(self) -> None:
-        if os.environ.get("FILES_SCHEDULE", "on") == "off":  # on demand only (files_sync, the API)
+        if not self.files_settings.schedule:  # on demand only (files_sync, the API)
             return
         try:
-            self._work(BATCHES_PER_TICK)
+            self._work(self.files_settings.batches_per_tick)
         except sftp.SftpError as exc:  # shown on the runs and in the log; the next tick tries again
             runner.log.warning("files: %s", exc)
 
@@ -69,7 +68,7 @@ class FilesEntrypoints(ServiceBase):
         if budget is not None and (not isinstance(budget, int) or budget < 1):
             raise InvalidInput("a positive number of batches", "budget")
         try:
-            outcome = self._work(budget, self.caller.id or self.caller.kind)
+            outcome = self._work(budget, self.caller.actor)
         except sftp.SftpError as exc:
             raise Conflict(str(exc), "sftp") from None
         return {"registered": outcome.registered, "finished": outcome.finished, "batches": outcome.batches,
@@ -92,7 +91,7 @@ class FilesEntrypoints(ServiceBase):
             raise InvalidInput(f"one of {', '.join(formats.FORMATS)}", "format")
         with self.db.transaction() as tx:
             row = runs.register(tx, "api", name, 0, None, kind, mode, fmt, status="uploading",
-                                created_by=self.caller.id or self.caller.kind)
+                                created_by=self.caller.actor)
             return view(row)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -144,7 +143,4 @@ class FilesEntrypoints(ServiceBase):
 
 
 def _run_id(value: Any) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidInput("not a run id", "run_id") from None
+    return parse_id(value, "run_id", "a run id")

@@ -23,11 +23,12 @@ import sqlalchemy as sa
 
 from service_runtime.db import WorkerDb
 from services.catalog.files import formats, mapping, runs, sftp, targets
+from services.catalog.files.settings import FilesSettings
 from services.catalog.tables import stores
 from services.gateway.imports import FileProblem
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = float(os.environ.get("FILES_LEASE_SECONDS", "120"))
+LEASE_SECONDS = FilesSettings.from_env().lease_seconds  # read as the process starts
 RETRY_SECONDS = 10.0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,20 +29,7 @@ class SftpConfig:
     key_file: str
     host_key: str  # "ssh-ed25519 AAAA..." as in known_hosts (without the host name)
     directory: str
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> SftpConfig | None:
-        """The connection configured by FILES_SFTP_* settings; None when there is none."""
-        env = dict(os.environ) if env is None else env
-        host = env.get("FILES_SFTP_HOST")
-        if not host:
-            return None
-        missing = [k for k in ("FILES_SFTP_USER", "FILES_SFTP_KEY_FILE", "FILES_SFTP_HOST_KEY") if not env.get(k)]
-        if missing:
-            raise SftpError(f"FILES_SFTP_HOST is set but {', '.join(missing)} is not")
-        return cls(name=env.get("FILES_SFTP_NAME", "sftp"), host=host, port=int(env.get("FILES_SFTP_PORT", "22")),
-                   user=env["FILES_SFTP_USER"], key_file=env["FILES_SFTP_KEY_FILE"],
-                   host_key=env["FILES_SFTP_HOST_KEY"], directory=env.get("FILES_SFTP_DIR", "."))
+    # made from the FILES_SFTP_* settings: services/catalog/files/settings.py
 
 
 @dataclass(frozen=True)

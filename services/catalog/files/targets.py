@@ -147,9 +147,9 @@ class MigrationTarget:
     def send(self, batch_no: int, rows: Batch) -> list[RowError]:
         if self.import_id is None:
             # whoever brought the file is its import's creator, who may not approve it too
-            created = _call(self.points.create_migration, kind=self.run.kind, source=self.run.source,
-                            note=f"file {self.run.name}",
-                            on_behalf_of=self.run.created_by or f"files:{self.run.source}")
+            uploader = self.points.acting_for(self.run.created_by or f"files:{self.run.source}")
+            created = _call(uploader.create_migration, kind=self.run.kind, source=self.run.source,
+                            note=f"file {self.run.name}")
             self.import_id = created["import_id"]
             with self.db.transaction() as tx:
                 runs.set_target(tx, self.run.id, self.owner, created["import_id"])

@@ -9,6 +9,7 @@ A store-bound caller naming another store in a ``?store=`` query parameter gets 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from services.gateway.security.principal import STAFF_ROLES, Principal
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False,
                                      description="Staff or member access token")
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="POS or ERP API key")
+_ACCESS: dict[Callable[..., Any], Access] = {}  # each dependency allow() made, and whom it lets in
 
 
 def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = False, any_key: bool = False,
@@ -30,7 +32,7 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
     unknown = set(roles) - set(STAFF_ROLES)
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
-    wanted_roles, wanted_scopes, either = frozenset(roles), frozenset(scopes), frozenset(any_scope)
+    access = Access(frozenset(roles), frozenset(scopes), member, any_key, frozenset(any_scope))
 
     async def dependency(request: Request, _bearer: str | None = Depends(bearer_scheme),
                          _key: str | None = Depends(api_key_scheme)) -> Principal:
@@ -38,14 +40,7 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
         if principal is None:
             raise ApiError(401, "unauthenticated", "credentials required: a bearer token or an X-API-Key",
                            headers={"WWW-Authenticate": "Bearer"})
-        if principal.kind == "staff":
-            permitted = bool(principal.roles & wanted_roles)
-        elif principal.kind == "key":
-            permitted = (any_key or (bool(wanted_scopes) and wanted_scopes <= principal.scopes)
-                         or bool(either & principal.scopes))  # any_scope: one of them is enough
-        else:
-            permitted = member
-        if not permitted:
+        if not access.permits(principal):
             await deny(request, "this route is not open to your role or key scopes")
         # a `?store=` filter outside a store-bound caller's stores is refused, on every route at once,
         # rather than answered with an empty list that reads as "no data there"
@@ -54,10 +49,14 @@ def allow(*roles: str, scopes: list[str] | tuple[str, ...] = (), member: bool = 
                 await deny(request, f"not allowed for store {asked!r}", field="store", store=asked)
         return principal
 
-    # who may call, readable from the route (the OpenAPI document derives 401/403 and "who may" from it);
-    # a function attribute, which mypy does not model
-    dependency.access = Access(wanted_roles, wanted_scopes, member, any_key, either)  # type: ignore[attr-defined]
+    _ACCESS[dependency] = access
     return Depends(dependency)
+
+
+def access_of(dependency: Callable[..., Any] | None) -> Access | None:
+    """Who may call a route whose dependency ``allow`` made (the OpenAPI document derives 401/403
+    and "who may" from it); None for any other dependency."""
+    return None if dependency is None else _ACCESS.get(dependency)
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,14 @@ class Access:
     member: bool
     any_key: bool
     any_scopes: frozenset[str] = frozenset()
+
+    def permits(self, principal: Principal) -> bool:
+        if principal.kind == "staff":
+            return bool(principal.roles & self.roles)
+        if principal.kind == "key":
+            return (self.any_key or (bool(self.scopes) and self.scopes <= principal.scopes)
+                    or bool(self.any_scopes & principal.scopes))  # any_scope: one of them is enough
+        return self.member
 
     def describe(self) -> str:
         who = [", ".join(sorted(self.roles)) + " staff"] if self.roles else []
