@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.catalog import Currency, TimeZone
 
 SECRET_PREFIX = "ERP_SECRET_"
-ConnectionKind = Literal["odoo_json2", "odoo_xmlrpc", "erpnext"]
+ConnectionKind = Literal["odoo_json2", "odoo_xmlrpc", "erpnext", "kingdee"]
 SyncKind = Literal["category", "store", "product", "customer", "sale"]
 ConnectionName = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_\-]*$",
                        description="Also the `source` of every record it writes", examples=["odoo-main"])
@@ -24,6 +24,13 @@ class ConnectionOptions(BaseModel):
     currency: Currency = Field(default="CNY", description="A new store's currency when the ERP does not say")
     store_model: Literal["pos.config", "stock.warehouse"] = Field(default="pos.config", description="Odoo")
     store_doctype: Literal["POS Profile", "Warehouse"] = Field(default="POS Profile", description="ERPNext")
+    store_form: Literal["ORG_Organizations", "BD_STOCK"] = Field(
+        default="ORG_Organizations", description="Kingdee: stores are organisations or warehouses")
+    price_list: str | None = Field(default=None, max_length=64, description=(
+        "Kingdee: the sales price list (BD_SAL_PriceList number) products take their price from"))
+    login: Literal["app_secret", "password"] = Field(default="app_secret", description=(
+        "Kingdee: LoginByAppSecret (the secret holds `<app id>,<app secret>`) or ValidateUser (a password)"))
+    lcid: int = Field(default=2052, description="Kingdee: the language of its messages (2052 Chinese, 1033 English)")
     kinds: list[SyncKind] | None = Field(default=None, description="What to sync (none: everything)")
     customer_domain: list[Any] = Field(default_factory=list, description='Odoo, e.g. [["customer_rank", ">", 0]]')
     lookback_seconds: int = Field(default=60, ge=0, le=86400, description=(
@@ -40,8 +47,8 @@ class ConnectionIn(BaseModel):
 
     kind: ConnectionKind
     base_url: str = Field(min_length=8, max_length=400, pattern=r"^https?://\S+$", examples=["https://erp.example.com"])
-    database: str | None = Field(default=None, max_length=100)
-    username: str | None = Field(default=None, max_length=200, description="Odoo XML-RPC login")
+    database: str | None = Field(default=None, max_length=100, description="Odoo's database; Kingdee's data centre id")
+    username: str | None = Field(default=None, max_length=200, description="Odoo XML-RPC and Kingdee login")
     credentials_ref: str = Field(pattern=rf"^{SECRET_PREFIX}[A-Z0-9_]{{1,60}}$", examples=["ERP_SECRET_ODOO_MAIN"],
                                  description="The setting holding the API key (ERPNext: `key:secret`)")
     interval_seconds: int = Field(default=900, ge=10, le=7 * 86400, description="Between scheduled runs")

@@ -76,7 +76,7 @@ erp_connections = sa.Table(
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.CheckConstraint("kind IN ('odoo_json2', 'odoo_xmlrpc', 'erpnext')", name="erp_connections_kind"),
+    sa.CheckConstraint("kind IN ('odoo_json2', 'odoo_xmlrpc', 'erpnext', 'kingdee')", name="erp_connections_kind"),
 )
 
 erp_cursors = sa.Table(

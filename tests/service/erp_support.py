@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.erp_servers.erpnext import ErpNextServer
+from tests.erp_servers.kingdee import KingdeeServer
 from tests.erp_servers.odoo import OdooServer
 from tests.erp_servers.records import past
 from tests.helpers import query
@@ -32,9 +33,17 @@ def erpnext_server() -> Iterator[ErpNextServer]:
     server.close()
 
 
+def kingdee_server() -> Iterator[KingdeeServer]:
+    server = KingdeeServer()
+    yield server
+    server.close()
+
+
 def set_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {"ERP_SECRET_ODOO_TEST": "odoo-test-key", "ERP_SECRET_ODOO_WRONG": "not-the-key",
-              "ERP_SECRET_ERPNEXT_TEST": "k-test:s-test", "ERP_SECRET_ERPNEXT_WRONG": "k-test:wrong"}
+              "ERP_SECRET_ERPNEXT_TEST": "k-test:s-test", "ERP_SECRET_ERPNEXT_WRONG": "k-test:wrong",
+              "ERP_SECRET_KINGDEE_TEST": "231213_kd-app,kd-app-secret", "ERP_SECRET_KINGDEE_PASSWORD": "kd-pass",
+              "ERP_SECRET_KINGDEE_WRONG": "231213_kd-app,not-the-secret"}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
@@ -47,6 +56,8 @@ def connect(catalog: Any, server_url: str, kind: str, *, ref: str, page_size: in
                                 "enabled": enabled, "interval_seconds": 10, "options": {**FAST, **options}}
     if kind.startswith("odoo"):
         declared |= {"database": "chain", "username": "sync-bot"}
+    if kind == "kingdee":
+        declared |= {"database": "5f0c1d2e3a4b5c", "username": "sync", "base_url": f"{server_url}/k3cloud/"}
     call(catalog, "put_connection", caller=ADMIN, name=name, connection=declared)
     return name
 
@@ -103,6 +114,34 @@ def seed_erpnext(server: ErpNextServer, token: str) -> None:
                past(4000))
     server.put("Sales Invoice", {"name": f"{token}-SINV-2", "docstatus": 0, "pos_profile": f"{token} Main Street",
                                  "posting_date": "2026-12-01", "grand_total": 1.0, "items": []}, past(4000))
+
+
+def seed_kingdee(server: KingdeeServer, token: str, materials: int = 3) -> None:
+    """Two material groups, an organisation (a store) and a forbidden one, materials (one unaudited, so
+    not taken), a customer with a telephone and one without, and an audited outbound bill with two entries."""
+    server.put("SAL_MATERIALGROUP", {"FID": 2, "FNumber": "01.01", "FName": "Drinks", "FParentId": 1})
+    server.put("SAL_MATERIALGROUP", {"FID": 1, "FNumber": "01", "FName": "All", "FParentId": 0})
+    server.put("ORG_Organizations", {"FOrgID": 1, "FNumber": f"{token}-100", "FName": "Xujiahui", "FForbidStatus": "A"},
+               past(7000))
+    server.put("ORG_Organizations", {"FOrgID": 2, "FNumber": f"{token}-101", "FName": "Closed", "FForbidStatus": "B"},
+               past(7000))
+    for n in range(1, materials + 1):
+        server.put("BD_MATERIAL", {"FMATERIALID": n, "FNumber": f"{token}-M{n}", "FName": f"Bun {n}",
+                                   "FMaterialGroup": 2, "FDocumentStatus": "C"}, past(6000 - n))
+        server.put("BD_SAL_PriceList", {"FEntryID": n, "FNumber": "XSJMB0001", "FMaterialId": n, "FPrice": 4.4 * n})
+    server.put("BD_MATERIAL", {"FMATERIALID": 99, "FNumber": f"{token}-DRAFT", "FName": "Draft",
+                               "FMaterialGroup": 2, "FDocumentStatus": "A"}, past(5500))
+    server.put("BD_Customer", {"FCUSTID": 7, "FNumber": "CUST0007", "FName": "Zhao Lei", "FTEL": "13700137007",
+                               "FDocumentStatus": "C"}, past(5000))
+    server.put("BD_Customer", {"FCUSTID": 8, "FNumber": "CUST0008", "FName": "No Tel", "FTEL": None,
+                               "FDocumentStatus": "C"}, past(5000))
+    server.put("SAL_OUTSTOCK", {"FID": 5, "FBillNo": f"{token}-XSCKD1", "FDate": "2026-12-01T09:15:00",
+                                "FStockOrgId.FNumber": f"{token}-100", "FCustomerID": 7, "FBillAllAmount": 13.2,
+                                "FDocumentStatus": "C", "entries": [
+                                    {"FEntryID": 1, "FMaterialId.FNumber": f"{token}-M1", "FRealQty": 1.0,
+                                     "FAllAmount": 4.4, "FStockID.FNumber": "CK01"},
+                                    {"FEntryID": 2, "FMaterialId.FNumber": f"{token}-M2", "FRealQty": 1.0,
+                                     "FAllAmount": 8.8, "FStockID.FNumber": "CK01"}]}, past(4000))
 
 
 def catalog_rows(table: str, source: str) -> list[Any]:

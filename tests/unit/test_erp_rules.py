@@ -10,8 +10,10 @@ from services.catalog.erp import reconcile, values
 from services.catalog.erp.apply import parents_first
 from services.catalog.erp.erpnext import frappe_error
 from services.catalog.erp.interface import Cursor, Record
+from services.catalog.erp.kingdee import after_filter, literal
 from services.catalog.erp.odoo import after_domain
 from services.catalog.erp.values import BadValue
+from tests.erp_servers.kingdee_filter import FilterError, Parser
 
 
 @pytest.mark.parametrize("raw,cents", [(8.8 * 3, 2640), (0.1 + 0.2, 30), ("12.345", 1235), (19, 1900), (-5.5, -550)])
@@ -90,3 +92,17 @@ def test_reconciliation_sorts_sales_into_matched_missing_extra_and_mismatched():
     assert [(s["erp_amount"], s["ledger_amount"]) for s in report["mismatched"]] == [("2.50", "2.40")]
     lines = reconcile.as_csv(report).splitlines()
     assert lines[0] == "store,S1,day,2026-12-01" and "mismatched,T3,2.50,2.40,2,o:2" in lines
+
+
+def test_kingdee_pages_by_stamp_then_id_with_a_literal_sql_server_converts():
+    assert literal("2026-12-01T09:15:00.123456") == "2026-12-01 09:15:00.123"  # datetime keeps milliseconds
+    where = after_filter("FCUSTID", Cursor("2026-12-01T09:15:00.120", "7"))
+    assert where == ("(FModifyDate > '2026-12-01 09:15:00.120' OR (FModifyDate = '2026-12-01 09:15:00.120' "
+                     "AND FCUSTID > 7))")
+    rows = [{"FCUSTID": n, "FModifyDate": stamp} for n, stamp in
+            [(6, "2026-12-01T09:15:00.12"), (7, "2026-12-01T09:15:00.12"), (8, "2026-12-01T09:15:00.12"),
+             (2, "2026-12-01T09:16:00")]]
+    match = Parser(where, {"FCUSTID", "FModifyDate"}).parse()
+    assert [r["FCUSTID"] for r in rows if match(r)] == [8, 2]  # ties on the stamp are kept by id
+    with pytest.raises(FilterError):  # SQL Server's datetime takes three fractional digits at most
+        Parser("FModifyDate > '2026-12-01 09:15:00.123456'", {"FModifyDate"}).parse()(rows[0])

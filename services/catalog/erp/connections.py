@@ -11,6 +11,8 @@ from contracts.erp_sync import SECRET_PREFIX, ConnectionOptions
 from services.catalog.erp.erpnext import ErpNextAdapter
 from services.catalog.erp.http import RetryPolicy
 from services.catalog.erp.interface import Adapter, AuthFailed
+from services.catalog.erp.kingdee import KingdeeAdapter
+from services.catalog.erp.kingdee_client import KingdeeClient
 from services.catalog.erp.odoo import OdooAdapter
 from services.catalog.erp.odoo_client import Json2Client, XmlRpcClient
 
@@ -38,4 +40,7 @@ def adapter_for(row: dict[str, Any]) -> Adapter:
     if row["kind"] == "odoo_xmlrpc":
         return OdooAdapter(row["name"], XmlRpcClient(row["base_url"], row["database"], row["username"], key,
                                                      policy), plain)
+    if row["kind"] == "kingdee":
+        return KingdeeAdapter(row["name"], KingdeeClient(row["base_url"], row["database"], row["username"], key,
+                                                         options.login, options.lcid, policy), plain)
     return ErpNextAdapter(row["name"], row["base_url"], key, plain, policy)

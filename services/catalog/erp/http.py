@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -70,25 +71,31 @@ ErrorReader = Callable[[int, Any], str]  # (status, decoded body or None) -> the
 def send_json(policy: RetryPolicy, method: str, url: str, headers: dict[str, str], body: Any,
               error_message: ErrorReader) -> Any:
     """One JSON request, retried; answers the decoded body. 401/403 raise AuthFailed, other 4xx AdapterError."""
+    return exchange(policy, method, url, headers, body, error_message)[0]
+
+
+def exchange(policy: RetryPolicy, method: str, url: str, headers: dict[str, str], body: Any,
+             error_message: ErrorReader) -> tuple[Any, Message]:
+    """As send_json, answering the response's headers too (a session cookie an ERP sets at login)."""
     data = None if body is None else json.dumps(body).encode()
 
-    def once() -> Any:
+    def once() -> tuple[Any, Message]:
         request = urllib.request.Request(url, data=data, method=method, headers={
             "Accept": "application/json", "User-Agent": USER_AGENT,
             **({"Content-Type": "application/json; charset=utf-8"} if data is not None else {}), **headers})
         try:
             with urllib.request.urlopen(request, timeout=policy.timeout) as response:
-                raw = response.read()
+                raw, answered = response.read(), response.headers
         except urllib.error.HTTPError as exc:
             _refused(exc, error_message)
         except (http.client.HTTPException, OSError) as exc:  # URLError, resets and timeouts are OSErrors
             raise Transient(f"{method} {url.split('?')[0]}: {exc.__class__.__name__}: {exc}") from None
         try:
-            return json.loads(raw)
+            return json.loads(raw), answered
         except ValueError:  # a body cut short by a dropped connection
             raise Transient(f"{method} {url.split('?')[0]}: unreadable JSON answer") from None
 
-    return retrying(policy, once)
+    return retrying(policy, once)  # type: ignore[no-any-return]
 
 
 def _refused(exc: urllib.error.HTTPError, error_message: ErrorReader) -> None:

@@ -120,7 +120,8 @@ def _sync_kind(state: _Run, adapter: Adapter, kind: Kind) -> None:
 
 def _write(state: _Run, kind: Kind, page: Page, ordered: list[Any]) -> None:
     options = state.connection["options"] or {}
-    defaults = {"time_zone": options.get("time_zone", "UTC"), "currency": options.get("currency", "CNY")}
+    defaults = {"time_zone": options.get("time_zone", "UTC"), "currency": options.get("currency", "CNY"),
+                "unit_price": "0.00"}  # a new product whose ERP holds no price (Kingdee without a price list)
     errors = [apply.rejected_error(x) for x in page.rejected]
     customers = apply.Applied()
     if kind == "customer":  # outside our transaction: the members import is idempotent by phone

@@ -22,8 +22,8 @@ def _name(name: str) -> str:
 def put(tx: Tx, name: str, data: dict[str, Any]) -> dict[str, Any]:
     """Create or replace a connection's declaration (its cursors and runs stay)."""
     declared: ConnectionIn = parse_request(ConnectionIn, data)
-    if declared.kind == "odoo_xmlrpc" and not (declared.database and declared.username):
-        raise InvalidInput("an XML-RPC connection needs its database and username", "username")
+    if declared.kind in ("odoo_xmlrpc", "kingdee") and not (declared.database and declared.username):
+        raise InvalidInput(f"a {declared.kind} connection needs its database and username", "username")
     repo.put_connection(tx, _name(name), declared.model_dump(mode="json"))
     return status(tx, name)
 
