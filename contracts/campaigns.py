@@ -271,10 +271,26 @@ class CampaignBonusEnded(EventPayload):
     ended_at: datetime
 
 
+BREAKDOWN_FIELDS = ("rfm_group", "abcd", "tier")
+
+
+class GroupCount(_Model):
+    value: str | None = Field(description="The group (null: members not scored yet)")
+    members: int
+
+
+class SegmentBreakdown(_Model):
+    """campaigns.breakdown_rule / breakdown_segment: live members per group of each field asked for
+    (RFM group, ABCD class, tier), for charts; one scan of the read model."""
+
+    total: int
+    by: dict[str, list[GroupCount]]
+
+
 CAMPAIGN_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls for cls in (SegmentIn, SegmentOut, SampleMember, SegmentPreview, SnapshotOut, MemberIdPage,
                                   RfmJobOut, Budget, Recurrence, CampaignIn, CampaignOut, HistoryEntry,
-                                  ResultFigures, CampaignResults)
+                                  ResultFigures, CampaignResults, GroupCount, SegmentBreakdown)
 }
 CAMPAIGN_EVENTS: tuple[type[EventPayload], ...] = (CampaignAnnounced, CampaignBonusStarted, CampaignBonusEnded,
                                                    CampaignAudienceGranted, CampaignBudgetChanged)

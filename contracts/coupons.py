@@ -310,9 +310,40 @@ class ExchangeResult(_Model):
 # the coupon tables in this same service), so RabbitMQ dropped each one (NO_ROUTE). See
 # docs/decisions/0016-campaign-results-and-coupon-terms.md.
 
+# ---- a template's preview (the console's "what would this basket get") --------------------------------------
+class PreviewBasket(_Model):
+    store: Code
+    amount: Money = Field(description="Basket total before coupons")
+    items: list[BasketLine] = Field(default_factory=list, max_length=500)
+
+
+class TemplatePreview(_Model):
+    """campaigns.preview_template(**TemplatePreview): what a coupon of these terms would take off this
+    basket, computed as the till computes it; nothing is saved."""
+
+    template: CouponTemplate
+    basket: PreviewBasket
+
+
+class PreviewRefusal(_Model):
+    message: str
+    field: str
+
+
+class TemplatePreviewResult(_Model):
+    store: str
+    amount: Decimal
+    applies: bool = Field(description="False when the coupon would be refused for this basket (see refusal)")
+    discount: Decimal
+    amount_due: Decimal
+    gift_sku: str | None = None
+    refusal: PreviewRefusal | None = None
+
+
 COUPON_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m for m in (CouponTemplate, TemplateOut, IssueCoupon, CouponOut, IssueJobRequest, SkippedMember,
                             IssueJob, BasketLine, Basket, Redeem, AppliedCoupon, Validation, Redemption, CouponRefund,
-                            CouponRefundResult, CatalogItem, CatalogItemOut, RestockItem, Exchange, ExchangeResult)
+                            CouponRefundResult, CatalogItem, CatalogItemOut, RestockItem, Exchange, ExchangeResult,
+                            PreviewBasket, TemplatePreview, PreviewRefusal, TemplatePreviewResult)
 }
 COUPON_EVENTS: tuple[type[EventPayload], ...] = ()

@@ -19,6 +19,8 @@ from contracts.points_accounts import (
     HoldRequest,
     LedgerEntry,
     LedgerPage,
+    Lot,
+    LotPage,
     TierProgress,
 )
 from contracts.points_base import (
@@ -69,8 +71,9 @@ __all__ = [
     "Account", "Activity", "ActivityKind", "ActivityPoints", "ActivityResult", "Adjust", "Adjustment", "AdjustResult",
     "BatchItemResult", "BatchResult", "BonusRule", "BonusRuleOut", "Code", "DailyPoints", "DailyReport", "DailySales",
     "EARLIEST", "Expiring", "ExpiryRule", "Hold", "HoldRequest", "ItemError", "JobResult", "LedgerEntry",
-    "LedgerPage", "LiabilityRow", "luhn_digit", "_MemberRef", "POINTS_MODELS", "Program", "ProgramVersion", "Refund",
-    "RefundItem", "RefundResult", "Rounding", "RuleLine", "Sale", "SaleBatch", "SaleDiscount", "SaleItem", "SaleLine",
+    "LedgerPage", "LiabilityRow", "Lot", "LotPage", "luhn_digit", "_MemberRef", "POINTS_MODELS", "Program",
+    "ProgramVersion", "Refund", "RefundItem", "RefundResult", "Rounding", "RuleLine", "Sale", "SaleBatch",
+    "SaleDiscount", "SaleItem", "SaleLine",
     "SaleResult", "SetProgram", "SettlementRow", "Text", "TierName", "TierProgress", "TierRule",
 ]
 
@@ -78,7 +81,7 @@ POINTS_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
     for cls in (SaleLine, SaleDiscount, Sale, RuleLine, Expiring, SaleResult, Refund, RefundResult, SaleBatch,
                 ItemError, BatchItemResult, BatchResult, HoldRequest, Hold, Adjustment, Adjust, Activity,
-                ActivityResult, LedgerEntry, AdjustResult, LedgerPage, TierProgress, Account, TierRule, ExpiryRule,
-                ActivityPoints, Program, SetProgram, ProgramVersion, BonusRule, BonusRuleOut, LiabilityRow,
+                ActivityResult, LedgerEntry, AdjustResult, LedgerPage, Lot, LotPage, TierProgress, Account, TierRule,
+                ExpiryRule, ActivityPoints, Program, SetProgram, ProgramVersion, BonusRule, BonusRuleOut, LiabilityRow,
                 DailySales, DailyPoints, DailyReport, SettlementRow, JobResult)
 }

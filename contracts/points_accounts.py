@@ -109,6 +109,27 @@ class LedgerPage(_Model):
     next: str | None
 
 
+class Lot(_Model):
+    """A lot: the points of one sale, activity or adjustment, spent soonest-expiring first."""
+
+    lot_id: int
+    source: str = Field(description="What earned it: sale | activity | adjustment | refund | migration ...")
+    store: str | None = Field(description="Issuing store")
+    reference: str | None
+    points: int = Field(description="Points the lot started with")
+    remaining: int = Field(description="Points still in it")
+    available_at: datetime = Field(description="Spendable from (later than created_at for pending points)")
+    expires_at: datetime | None = Field(description="Expires then (null: never)")
+    created_at: datetime
+
+
+class LotPage(_Model):
+    """points.lots(member_id, limit, after): open lots, soonest expiry first."""
+
+    items: list[Lot]
+    next: str | None
+
+
 class TierProgress(_Model):
     basis: Literal["spend", "points"]
     qualifying: Decimal = Field(description="Qualifying spend (or points) in the rolling window")

@@ -19,6 +19,7 @@ from services.console import (
     routes_ops,
     routes_reports,
     routes_segments,
+    routes_sync,
     routes_templates,
 )
 from services.console.access import Permissions
@@ -48,7 +49,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.state.permissions = Permissions()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for module in (routes_auth, routes_desk, routes_member, routes_audit, routes_me, routes_segments,
-                   routes_campaigns, routes_reports, routes_ops, routes_templates):
+                   routes_campaigns, routes_reports, routes_ops, routes_templates, routes_sync):
         app.include_router(module.router)
 
     @app.middleware("http")

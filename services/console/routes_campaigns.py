@@ -101,17 +101,26 @@ async def campaign(request: Request, campaign_id: uuid.UUID) -> Response:
 
 def _charts(lang: str, results: dict[str, Any]) -> dict[str, Any]:
     total = results["total"]
-    conversion = [(translate(lang, "campaign.treated"), percent(total.get("conversion")))]
+    treated, control = translate(lang, "campaign.treated"), translate(lang, "campaign.control")
+    conversion = [(treated, percent(total.get("conversion")))]
     if total.get("control_conversion") is not None:
-        conversion.append((translate(lang, "campaign.control"), percent(total.get("control_conversion"))))
+        conversion.append((control, percent(total.get("control_conversion"))))
     stores = sorted(results.get("by_store", {}).items())
+    lift = [(translate(lang, "campaign.all_stores"), total.get("lift"))]
+    lift += [(store or "—", figures.get("lift")) for store, figures in stores]
+    lift = [(label, percent(value)) for label, value in lift if value is not None]
+    # treated beside control in each store: the comparison the lift is made of
+    paired = [(f"{store or '—'} · {name}", percent(figures.get(key)), css) for store, figures in stores
+              for name, key, css in ((treated, "conversion", ""), (control, "control_conversion", "control"))
+              if figures.get(key) is not None]
     return {
         "conversion": bars(conversion, translate(lang, "campaign.conversion"), "%", ["", "control"]),
-        "reach": bars([(translate(lang, "campaign.treated"), int(total["reached"])),
-                       (translate(lang, "campaign.control"), int(total["control"]))],
+        "reach": bars([(treated, int(total["reached"])), (control, int(total["control"]))],
                       translate(lang, "campaign.reach"), classes=["", "control"]),
-        "stores": bars([(store or "—", percent(figures.get("lift"))) for store, figures in stores],
-                       translate(lang, "campaign.lift_by_store"), " pp") if stores else None,
+        "stores": bars(lift, translate(lang, "campaign.lift_by_store"), " pp") if lift else None,
+        "store_conversion": bars([(label, value) for label, value, _ in paired],
+                                 translate(lang, "campaign.conversion_by_store"), "%",
+                                 [css for _, _, css in paired], width=640) if paired else None,
     }
 
 

@@ -26,17 +26,18 @@ async def _part(request: Request, operation: str, path: str, **params: Any) -> A
 
 @router.get("/members/{member_id}")
 async def member_route(request: Request, member_id: uuid.UUID, hcursor: str | None = None,
-                       ccursor: str | None = None) -> Response:
-    return await member_page(request, member_id, hcursor, ccursor)
+                       ccursor: str | None = None, lcursor: str | None = None) -> Response:
+    return await member_page(request, member_id, hcursor, ccursor, lcursor)
 
 
 async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | None = None,
-                      ccursor: str | None = None, error: dict[str, Any] | None = None,
+                      ccursor: str | None = None, lcursor: str | None = None, error: dict[str, Any] | None = None,
                       status_code: int = 200) -> Response:
     require(request, "staff")
     base = f"/v1/members/{member_id}"
-    member, (account, history, coupons, consents, messages, changes) = await asyncio.gather(call(
+    member, (account, lots, history, coupons, consents, messages, changes) = await asyncio.gather(call(
         request, "GET", base), asyncio.gather(_part(request, "get_account", base + "/points"),
+        _part(request, "points_lots", base + "/points/lots", limit=10, cursor=lcursor),
         _part(request, "points_history", base + "/points/history", limit=20, cursor=hcursor),
         _part(request, "member_coupons", base + "/coupons", limit=20, cursor=ccursor),
         _part(request, "member_consents", base + "/consents"),
@@ -51,10 +52,12 @@ async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | Non
     in_scope = stores is None or record.get("registration_store") in stores
     return render(request, "member.html", status_code=status_code, m=record, in_scope=in_scope,
                   version=member.headers.get("etag", "").strip('"') or record.get("version"),
-                  account=account, history=history, coupons=coupons, consents=_consents(consents), messages=messages,
-                  changes=changes,
+                  account=account, lots=lots, history=history, coupons=coupons, consents=_consents(consents),
+                  messages=messages, changes=changes,
                   next_history=page_link(request, hcursor=history.next_cursor) if history and history.next_cursor
                   else None, first_history=page_link(request, hcursor=None) if hcursor else None,
+                  next_lots=page_link(request, lcursor=lots.next_cursor) if lots and lots.next_cursor else None,
+                  first_lots=page_link(request, lcursor=None) if lcursor else None,
                   next_coupons=page_link(request, ccursor=coupons.next_cursor) if coupons and coupons.next_cursor
                   else None, first_coupons=page_link(request, ccursor=None) if ccursor else None,
                   error=error, form_key=str(uuid.uuid4()), channels=CONSENT_CHANNELS)

@@ -7,8 +7,11 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.console.api import ApiResult
+from services.console.charts import bars
+from services.console.i18n import translate
 from services.console.segments_form import FIELDS, OPS, rows_of, rule_from
-from services.console.web import api_error_page, call, page_link, posted, render, require, see_other
+from services.console.web import api_error_page, call, can, page_link, posted, render, require, see_other
 
 router = APIRouter()
 
@@ -83,3 +86,27 @@ async def issue_job(request: Request, job_id: uuid.UUID) -> Response:
         return api_error_page(request, job)
     fragment = request.headers.get("HX-Request") == "true"
     return render(request, "_issue_job.html" if fragment else "issue_job.html", job=job.body)
+
+
+@router.get("/segment-charts")
+async def charts(request: Request, segment_id: uuid.UUID | None = None) -> Response:
+    """RFM group and ABCD class counts as charts, of a segment or of every live member: an htmx
+    fragment loaded after the page, so a full scan of a million members never delays its first paint."""
+    current = require(request, "staff")
+    if segment_id is not None:
+        result = await call(request, "GET", f"/v1/segments/{segment_id}/breakdown",
+                            params={"by": ["rfm_group", "abcd"]})
+    elif can(request, "breakdown_rule"):
+        result = await call(request, "POST", "/v1/segments/breakdown", json={"by": ["rfm_group", "abcd"]})
+    else:
+        result = ApiResult(403, {})
+    return render(request, "_segment_charts.html", result=result, charts=_charts(current.lang, result))
+
+
+def _charts(lang: str, result: ApiResult) -> dict[str, object]:
+    if not result.ok:
+        return {}
+    unscored = translate(lang, "segment.unscored")
+    return {field: bars([(group["value"] or unscored, int(group["members"])) for group in groups],
+                        translate(lang, f"segment.chart_{field}"))
+            for field, groups in result.body["by"].items() if groups}

@@ -1,21 +1,22 @@
 """Coupon templates (满减 threshold, 折扣 percent, 立减 cash, gift): the list, a new one with a live
-preview of what a basket would get, created through the API (which checks every term)."""
+preview of what a basket would get (the campaigns service's own answer, through the API), created
+through the API (which checks every term)."""
 from __future__ import annotations
 
+import asyncio
 import uuid
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.web import api_error_page, call, page_link, posted, render, require, see_other
+from services.console.api import ApiResult
+from services.console.web import api_error_page, call, can, page_link, posted, render, require, see_other
 
 router = APIRouter()
 KINDS = ("threshold", "percent", "cash", "gift")
 MONEY_FIELDS = ("amount", "min_spend", "max_discount", "gift_value", "budget_value")
 INT_FIELDS = ("valid_days", "budget_count", "per_member_limit")
-CENT = Decimal("0.01")
 
 
 def template_body(form: dict[str, str]) -> dict[str, Any]:
@@ -36,29 +37,26 @@ def template_body(form: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def basket_preview(form: dict[str, str]) -> dict[str, Decimal] | None:
-    """What a whole basket of ``basket`` would get from these terms (no item limits), for the preview;
-    None while a number is missing or not a number. The API decides for real at the till."""
-    try:
-        basket = Decimal(form.get("basket") or "0")
-        kind = form.get("kind")
-        reached = basket >= Decimal(form.get("min_spend") or "0")
-        if kind == "threshold":
-            off = Decimal(form["amount"]) if reached else Decimal(0)
-        elif kind == "cash":
-            off = min(Decimal(form["amount"]), basket) if reached else Decimal(0)
-        elif kind == "percent":
-            off = basket * (Decimal(100) - Decimal(form["price_percent"])) / 100
-            if form.get("max_discount"):
-                off = min(off, Decimal(form["max_discount"]))
-        elif kind == "gift":
-            off = Decimal(form.get("gift_value") or "0")
-        else:
-            return None
-    except (KeyError, InvalidOperation):
+def preview_body(form: dict[str, str], store: str) -> dict[str, Any]:
+    """The API's template preview request: these terms (unsaved) and a basket of ``basket`` at ``store``."""
+    terms = {**template_body(form), "name": form.get("name", "").strip() or "preview"}
+    return {"template": terms, "basket": {"store": form.get("basket_store", "").strip() or store,
+                                          "amount": form.get("basket", "").strip() or "0"}}
+
+
+def _default_store(request: Request, form: dict[str, str]) -> str:
+    """The basket's store when none is typed: the user's own, else the template's first, else any."""
+    stores = require(request, "staff").stores or [s.strip() for s in form.get("stores", "").split(",") if s.strip()]
+    return stores[0] if stores else "ANY"
+
+
+async def _preview(request: Request, form: dict[str, str]) -> ApiResult | None:
+    """What the campaigns service says a basket gets from these terms (the till's arithmetic), if
+    this user may make templates at all."""
+    if not can(request, "preview_template"):
         return None
-    off = max(Decimal(0), off).quantize(CENT, ROUND_HALF_UP)
-    return {"basket": basket.quantize(CENT), "off": off, "pay": max(Decimal(0), basket - off).quantize(CENT)}
+    return await call(request, "POST", "/v1/coupons/templates/preview",
+                      json=preview_body(form, _default_store(request, form)))
 
 
 @router.get("/templates")
@@ -69,11 +67,12 @@ async def templates(request: Request, cursor: str | None = None) -> Response:
 
 async def _page(request: Request, cursor: str | None, form: dict[str, str], error: dict[str, Any] | None = None,
                 status_code: int = 200) -> Response:
-    listed = await call(request, "GET", "/v1/coupons/templates", params={"limit": 50, "cursor": cursor})
+    listed, preview = await asyncio.gather(
+        call(request, "GET", "/v1/coupons/templates", params={"limit": 50, "cursor": cursor}), _preview(request, form))
     if not listed.ok:
         return api_error_page(request, listed)
     return render(request, "templates.html", status_code=status_code, items=listed.items(), form=form, kinds=KINDS,
-                  preview=basket_preview(form), error=error,
+                  preview=preview, error=error, basket_store=_default_store(request, form),
                   next_url=page_link(request, cursor=listed.next_cursor) if listed.next_cursor else None,
                   first_url=page_link(request, cursor=None) if cursor else None)
 
@@ -82,7 +81,7 @@ async def _page(request: Request, cursor: str | None, form: dict[str, str], erro
 async def preview(request: Request) -> Response:
     require(request, "staff")
     form = await posted(request)
-    return render(request, "_template_preview.html", preview=basket_preview(form))
+    return render(request, "_template_preview.html", preview=await _preview(request, form))
 
 
 @router.post("/templates")

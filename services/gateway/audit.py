@@ -71,6 +71,15 @@ def append(engine: sa.Engine, entry: AuditEntry) -> int:
         return int(conn.execute(audit_log.insert().values(**row).returning(audit_log.c.id)).scalar_one())
 
 
+def append_many(engine: sa.Engine, entries: list[AuditEntry]) -> None:
+    """Several entries in one transaction (a page of members read in full: one commit, not twenty)."""
+    if entries:
+        now = datetime.now(timezone.utc)
+        with engine.begin() as conn:
+            conn.execute(audit_log.insert(), [{**e.__dict__, "occurred_at": now, "details": e.details or {}}
+                                              for e in entries])
+
+
 def seal(engine: sa.Engine, batch: int = 1000) -> int:
     """Chain every unsealed entry, oldest first; returns how many were sealed."""
     sealed = 0
@@ -150,8 +159,20 @@ class Auditor:
     async def record(self, request: Any, action: str, outcome: str, *, object_type: str | None = None,
                      object_id: str | None = None, store: str | None = None,
                      details: dict[str, Any] | None = None, actor: Any = None) -> None:
+        await self.db.run(append, self.entry(request, action, outcome, object_type=object_type, object_id=object_id,
+                                             store=store, details=details, actor=actor))
+
+    async def record_many(self, request: Any, action: str, object_type: str,
+                          objects: list[tuple[str, str | None]]) -> None:
+        """One successful ``action`` on each (object id, store), written in one transaction."""
+        await self.db.run(append_many, [self.entry(request, action, "ok", object_type=object_type, object_id=oid,
+                                                   store=store) for oid, store in objects])
+
+    def entry(self, request: Any, action: str, outcome: str, *, object_type: str | None = None,
+              object_id: str | None = None, store: str | None = None, details: dict[str, Any] | None = None,
+              actor: Any = None) -> AuditEntry:
         principal = actor or getattr(request.state, "principal", None)
-        entry = AuditEntry(
+        return AuditEntry(
             actor_kind=principal.kind if principal else "anonymous",
             actor_id=principal.id if principal else None,
             actor_name=principal.name if principal else None,
@@ -160,7 +181,6 @@ class Auditor:
             client_ip=request.client.host if request.client else None,
             details=details,
         )
-        await self.db.run(append, entry)
 
 
 def main(argv: list[str]) -> int:

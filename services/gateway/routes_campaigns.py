@@ -15,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import access
 from contracts.campaigns import (
+    BREAKDOWN_FIELDS,
     Budget,
     CampaignIn,
     CampaignOut,
     CampaignResults,
     HistoryEntry,
     RfmJobOut,
+    SegmentBreakdown,
     SegmentIn,
     SegmentOut,
     SegmentPreview,
@@ -47,6 +49,15 @@ class _Body(BaseModel):
 class RuleBody(_Body):
     rule: dict[str, Any]
     sample: int = Field(default=20, ge=0, le=100)
+
+
+Breakdown = Literal["rfm_group", "abcd", "tier"]
+assert set(Breakdown.__args__) == set(BREAKDOWN_FIELDS)  # type: ignore[attr-defined]  # one list, two spellings
+
+
+class BreakdownBody(_Body):
+    rule: dict[str, Any] | None = Field(default=None, description="The rule being built; none: every live member")
+    by: list[Breakdown] = Field(default=["rfm_group", "abcd"], min_length=1, max_length=3)
 
 
 class SnapshotBody(_Body):
@@ -114,6 +125,16 @@ async def preview_rule(body: RuleBody, request: Request, caller: Principal = all
     return result
 
 
+@router.post("/segments/breakdown", response_model=SegmentBreakdown,
+             summary="Members of a rule (or of every live member) per RFM group, ABCD class or tier, for charts",
+             description="Counts only (no member ids): one scan of campaigns' read model answers every field "
+                         "asked for. Members not scored yet by the RFM job count under `null`.")
+async def breakdown_rule(body: BreakdownBody, request: Request, caller: Principal = allow(*MANAGE)) -> dict[str, Any]:
+    result: dict[str, Any] = await _campaigns(request, "breakdown_rule", rule=body.rule, by=list(body.by),
+                                              timeout=SNAPSHOT_TIMEOUT)
+    return result
+
+
 @router.post("/segments/rfm-jobs", status_code=202, response_model=RfmJobOut,
              summary="Recompute RFM scores, ABCD classes and lifecycle stages (a background job; audited)")
 async def start_rfm(body: RfmParams, request: Request, caller: Principal = allow(*MANAGE)) -> dict[str, Any]:
@@ -138,6 +159,16 @@ async def get_segment(segment_id: uuid.UUID, request: Request, caller: Principal
 async def preview_segment(segment_id: uuid.UUID, request: Request, sample: int = Query(default=20, ge=0, le=100),
                           caller: Principal = allow(*READ)) -> dict[str, Any]:
     result: dict[str, Any] = await _campaigns(request, "preview_segment", segment_id=str(segment_id), sample=sample,
+                                              timeout=SNAPSHOT_TIMEOUT)
+    return result
+
+
+@router.get("/segments/{segment_id}/breakdown", response_model=SegmentBreakdown,
+            summary="A segment's live members per RFM group, ABCD class or tier, for charts")
+async def breakdown_segment(segment_id: uuid.UUID, request: Request,
+                            by: list[Breakdown] = Query(default=["rfm_group", "abcd"], max_length=3),
+                            caller: Principal = allow(*READ)) -> dict[str, Any]:
+    result: dict[str, Any] = await _campaigns(request, "breakdown_segment", segment_id=str(segment_id), by=list(by),
                                               timeout=SNAPSHOT_TIMEOUT)
     return result
 

@@ -30,6 +30,8 @@ from contracts.coupons import (
     Redemption,
     RestockItem,
     TemplateOut,
+    TemplatePreview,
+    TemplatePreviewResult,
     Validation,
 )
 from services.campaigns.coupons.domain import code_problem
@@ -85,6 +87,18 @@ async def create_template(body: CouponTemplate, request: Request,
     await request.app.state.auditor.record(request, "coupons.template_created", "ok", object_type="coupon_template",
                                            object_id=result["template_id"], details={"name": body.name})
     request.state.audited = True
+    return result
+
+
+@router.post("/coupons/templates/preview", response_model=TemplatePreviewResult,
+             summary="What a basket would get from a coupon of these terms, before the template exists",
+             description="The discount as the till computes it (minimum spend on eligible items, percent with its "
+                         "cap, the catalog's stores, regions, brands and categories); nothing is saved. Terms that "
+                         "do not hold together are a 422 naming `template.<field>`; a basket the coupon would be "
+                         "refused for answers `applies` false with the refusal's message and `basket.<field>`.")
+async def preview_template(body: TemplatePreview, request: Request,
+                           caller: Principal = allow(*MARKETING)) -> dict[str, Any]:
+    result: dict[str, Any] = await _campaigns(request, "preview_template", **body.model_dump(mode="json"))
     return result
 
 

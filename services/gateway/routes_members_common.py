@@ -103,11 +103,18 @@ class MemberChangeOut(BaseModel):
 
 
 async def member_out(request: Request, caller: Principal, member: dict[str, Any],
-                      points: PointsSummary | None = None, points_unavailable: bool = False) -> MemberOut:
+                      points: PointsSummary | None = None, points_unavailable: bool = False,
+                      reads: list[tuple[str, str | None]] | None = None) -> MemberOut:
+    """The member as this caller may see it; a full read of contact data is audited (with ``reads``,
+    collected there for one audit write per page instead)."""
     full = sees_contact_data(caller, member.get("registration_store"), member["member_id"])
     if full and caller.kind in ("staff", "key"):
-        await request.app.state.auditor.record(request, "member.contact_data_read", "ok", object_type="member",
-                                               object_id=member["member_id"], store=member.get("registration_store"))
+        if reads is not None:
+            reads.append((member["member_id"], member.get("registration_store")))
+        else:
+            await request.app.state.auditor.record(request, "member.contact_data_read", "ok", object_type="member",
+                                                   object_id=member["member_id"],
+                                                   store=member.get("registration_store"))
     shown = dict(member)
     if not full:
         shown["phone"] = mask_phone(member["phone"])

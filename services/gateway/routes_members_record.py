@@ -80,8 +80,11 @@ async def search_members(
                                                    after=position, **filters)
     points = await till_points(request, [m["member_id"] for m in result["items"]]) if phone or member_number \
         else {}
+    reads: list[tuple[str, str | None]] = []
     items = [await member_out(request, caller, m, None if points is None else points.get(m["member_id"]),
-                               points_unavailable=points is None) for m in result["items"]]
+                               points_unavailable=points is None, reads=reads) for m in result["items"]]
+    if reads:
+        await request.app.state.auditor.record_many(request, "member.contact_data_read", "member", reads)
     return Page[MemberOut](items=items, next_cursor=make_cursor(result["next"]) if result["next"] else None)
 
 

@@ -11,6 +11,7 @@ from contracts.points import (
     ActivityResult,
     AdjustResult,
     LedgerEntry,
+    Lot,
 )
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, make_cursor, page_params
@@ -56,6 +57,21 @@ async def points_history(member_id: uuid.UUID, request: Request, paging: PagePar
     result = await call_points(request, "history", member_id=await own_member(request, caller, member_id),
                            limit=paging.limit, after=position)
     return Page[LedgerEntry](items=result["items"], next_cursor=make_cursor(result["next"]) if result["next"] else None)
+
+
+@router.get("/members/{member_id}/points/lots", response_model=Page[Lot],
+            summary="A member's open lots (points left per sale, activity or adjustment), soonest expiry first",
+            description="Each lot is what one sale, activity or adjustment earned, with the points still in it "
+                        "and when they become spendable and expire; redemptions take from the soonest-expiring "
+                        "first. Lots without an expiry come last.")
+async def points_lots(member_id: uuid.UUID, request: Request, paging: PageParams = Depends(page_params),
+                      caller: Principal = allow(*READERS, scopes=["points:read"], member=True)) -> Page[Lot]:
+    position = paging.position(str)
+    if position is not None and "|" not in position:  # the service's position is "<expiry>|<lot id>"
+        raise ApiError(422, "invalid_input", "not a cursor this API gave out", field="cursor")
+    result = await call_points(request, "lots", member_id=await own_member(request, caller, member_id),
+                               limit=paging.limit, after=position)
+    return Page[Lot](items=result["items"], next_cursor=make_cursor(result["next"]) if result["next"] else None)
 
 
 @router.post("/members/{member_id}/points/adjustments", status_code=201, response_model=AdjustResult,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.errors import InvalidInput, NotFound
-from contracts.points import Account, LedgerEntry, LedgerPage, TierProgress
+from contracts.points import Account, LedgerEntry, LedgerPage, Lot, LotPage, TierProgress
 from service_runtime.db import WorkerDb
 from services.points import domain, inputs, ledger, opening, repo
 from services.points.programs import Programs
@@ -66,6 +66,27 @@ def history(db: WorkerDb, member_id: str, limit: int, after: str | None) -> Ledg
         rows = repo.history(tx, target, limit + 1, before)
     return LedgerPage(items=[entry(r) for r in rows[:limit]],
                       next=str(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+def lots(db: WorkerDb, member_id: str, limit: int, after: str | None) -> LotPage:
+    """The member's open lots, soonest expiry first; ``next`` is "<expiry>|<lot id>" of the last."""
+    if not isinstance(limit, int) or not 1 <= limit <= 200:
+        raise InvalidInput("between 1 and 200", "limit")
+    position = None
+    if after:
+        stamp, _, lot_id = after.partition("|")
+        try:
+            position = (datetime.fromisoformat(stamp), int(lot_id))
+        except ValueError:
+            raise InvalidInput("not a position from a previous page", "after") from None
+    with db.transaction() as tx:
+        target = repo.resolve(tx, [member_id]).get(member_id, member_id)
+        rows = repo.member_lots(tx, target, limit + 1, position)
+    items = [Lot(lot_id=r.id, source=r.source, store=r.store, reference=r.reference, points=r.points,
+                 remaining=r.remaining, available_at=r.available_at, expires_at=r.expires_at, created_at=r.created_at)
+             for r in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return LotPage(items=items, next=f"{last.expiry_key.isoformat()}|{last.id}" if last is not None else None)
 
 
 def export(db: WorkerDb, member_id: str) -> dict[str, Any]:

@@ -231,6 +231,12 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         return accounts.history(self.db, member_id, limit, after).model_dump(mode="json")
 
     @entrypoint
+    def lots(self, member_id: str, limit: int = 50, after: str | None = None) -> dict[str, Any]:
+        member_id = inputs.canonical_id(member_id)
+        require_self(self.caller, member_id)
+        return accounts.lots(self.db, member_id, limit, after).model_dump(mode="json")
+
+    @entrypoint
     def export_member(self, member_id: str) -> dict[str, Any]:
         member_id = inputs.canonical_id(member_id)
         require(self.caller, EXPORTERS, member=member_id)

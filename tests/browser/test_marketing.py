@@ -39,7 +39,8 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_grou
     page.get_by_label("Preview: a basket of").fill("120.00")
     expect(page.locator("#template-preview")).to_contain_text("gets 20.00 off and pays 100.00")  # live, by htmx
     page.get_by_label("Preview: a basket of").fill("99.00")
-    expect(page.locator("#template-preview")).to_contain_text("gets 0.00 off")
+    expect(page.locator("#template-preview")).to_contain_text("gets 0.00 off")  # the service's refusal, and why
+    expect(page.locator("#template-preview")).to_contain_text("needs a spend of 100.00")
     shot(page, "coupon-templates")
     page.get_by_role("button", name="Create template").click()
     expect(page.locator("#templates")).to_contain_text(template)
@@ -60,6 +61,10 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_grou
     shot(page, "segment-builder")
     page.get_by_role("button", name="Save segment").click()
     expect(page.locator("#segment-size strong")).to_have_text(str(MEMBERS))
+    # RFM / ABCD counts from the API, drawn after the page (not scored yet: one "not scored" bar)
+    expect(page.get_by_role("img", name="Members per ABCD class")).to_contain_text("not scored yet")
+    expect(page.get_by_role("img", name="Members per RFM group")).to_contain_text(str(MEMBERS))
+    shot(page, "segment-charts")
 
     segment_url = page.url
     page.get_by_label("Coupon template").select_option(label=f"{template} (threshold)")
@@ -81,4 +86,5 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_grou
     reached, control = int(page.locator("#reached").inner_text()), int(page.locator("#control").inner_text())
     assert reached + control == MEMBERS and control > 0
     expect(page.get_by_role("img", name=re.compile("Conversion"))).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("treated beside control"))).to_contain_text(store)
     shot(page, "campaign-results")

@@ -49,12 +49,15 @@ def test_a_manager_adjusts_points_and_the_audit_log_shows_it(context: BrowserCon
     page.goto(f"/members/{member['member_id']}")
     expect(page.locator("#phone")).to_have_text("+86" + member["plain_phone"])  # their store: full contact data
     before = int(page.locator("#balance").inner_text())
+    expect(page.locator("#lots tbody tr")).to_have_count(1)  # the sale's lot, with its expiry
+    expect(page.locator("#lots tbody tr")).to_contain_text("Purchase")
     page.get_by_label("Points (negative to take away)").fill("25")
     page.get_by_label("Reason").fill("goodwill: late delivery")
     page.get_by_role("button", name="Adjust points").click()
     expect(page.get_by_role("status")).to_contain_text(f"balance {before + 25}")
     expect(page.locator("#balance")).to_have_text(str(before + 25))
     expect(page.locator("table.history")).to_contain_text("goodwill: late delivery")
+    expect(page.locator("#lots tbody tr")).to_have_count(2)
     shot(page, "member-manager")
 
     auditor = browser.new_context(base_url=platform["console"], locale="en-US", viewport={"width": 1280, "height": 900})
@@ -204,6 +207,16 @@ def test_an_admin_imports_members_with_a_progress_bar_and_merges_a_duplicate(
     page.goto("/dead-letters")
     expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
     shot(page, "dead-letters")
+    # an ERP connection (to an ERP that is not there): its status, and a run asked for from the console
+    declared = platform["http"].put("/v1/sync/connections/odoo-test", json={
+        "kind": "odoo", "base_url": "http://127.0.0.1:9/", "database": "shop", "username": "sync",
+        "credentials_ref": "ERP_SECRET_ODOO_TEST", "enabled": False, "options": {"retry_attempts": 1}})
+    assert declared.status_code == 200, declared.text
+    page.get_by_role("link", name="ERP sync").click()
+    expect(page.locator("#sync-odoo-test")).to_contain_text("on demand only")
+    page.locator("#sync-odoo-test").get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("status")).to_contain_text("A run of odoo-test was asked for")
+    shot(page, "erp-sync")
 
     found = platform["http"].get("/v1/members", params={"phone": good}).json()["items"][0]
     duplicate = platform["http"].get("/v1/members", params={"phone": twin}).json()["items"][0]

@@ -19,6 +19,8 @@ def routes(member_id: str) -> list[tuple[str, Route]]:
         ("create segment", ("POST", "/v1/segments", {"name": "Gold", "rule": RULE}, MANAGE)),
         ("list segments", ("GET", "/v1/segments", None, READ)),
         ("preview rule", ("POST", "/v1/segments/preview", {"rule": RULE}, MANAGE)),
+        ("rule breakdown", ("POST", "/v1/segments/breakdown", {"rule": RULE, "by": ["abcd"]}, MANAGE)),
+        ("segment breakdown", ("GET", f"/v1/segments/{seg}/breakdown?by=rfm_group&by=tier", None, READ)),
         ("get segment", ("GET", f"/v1/segments/{seg}", None, READ)),
         ("preview segment", ("GET", f"/v1/segments/{seg}/preview?sample=5", None, READ)),
         ("snapshot segment", ("POST", f"/v1/segments/{seg}/snapshots", {}, MANAGE)),

@@ -19,6 +19,8 @@ def routes(member_id: str) -> list[tuple[str, Route]]:
     some_id = str(uuid.uuid4())
     return [
         ("create coupon template", ("POST", "/v1/coupons/templates", TEMPLATE, MARKETING)),
+        ("preview coupon template", ("POST", "/v1/coupons/templates/preview", {
+            "template": TEMPLATE, "basket": {"store": "SH-001", "amount": "120.00"}}, MARKETING)),
         ("list coupon templates", ("GET", "/v1/coupons/templates", None, {"admin", "marketer", "manager", "auditor"})),
         ("get coupon template", ("GET", f"/v1/coupons/templates/{some_id}", None,
                                  {"admin", "marketer", "manager", "auditor"})),

@@ -79,6 +79,7 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("GET", f"/v1/members/{member_id}/points", None, POINTS_READERS | {"member"}),
         ("GET", f"/v1/members/{other}/points/history", None, POINTS_READERS),
         ("GET", f"/v1/members/{member_id}/points/history?limit=10", None, POINTS_READERS | {"member"}),
+        ("GET", f"/v1/members/{other}/points/lots", None, POINTS_READERS),
         ("POST", f"/v1/members/{member_id}/points/adjustments", {"points": 10, "reason": "goodwill", "store": "SH-001"},
          {"manager", "admin"}),
         ("POST", f"/v1/members/{other}/points/activities", {"kind": "checkin"}, {"clerk", "manager", "admin"}),

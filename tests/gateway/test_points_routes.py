@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from services.gateway.rpc import RemoteError
 from tests.gateway.conftest import audit_count, bearer, make_staff, staff_token
@@ -71,6 +72,7 @@ BAD_BODIES = [
     ("POST", "/v1/points/jobs/expiry?at=0001-01-01T00:00:00%2B01:00", None, "at"),
     ("GET", f"/v1/members/{MEMBER}/points/history?limit=0", None, "limit"),
     ("GET", f"/v1/members/{MEMBER}/points/history?cursor=garbage!", None, "cursor"),
+    ("GET", f"/v1/members/{MEMBER}/points/lots?cursor=garbage!", None, "cursor"),
     ("GET", "/v1/points/reports/liability?to=2026-11-30", None, "from"),
     ("GET", "/v1/points/reports/liability?from=2026-11-30&to=2026-11-01", None, "to"),
     ("GET", "/v1/points/reports/settlement?from=2026-11-01&to=someday", None, "to"),
@@ -326,6 +328,20 @@ def test_history_pages_with_the_api_cursor(client, callers, fake):
     assert [c[2]["after"] for c in services.calls] == [None, "9"]
 
 
+def test_lots_page_with_the_api_cursor(client, callers, fake):
+    lot = {"lot_id": 3, "source": "accrual", "store": "SH-001", "reference": "t-100", "points": 128, "remaining": 28,
+           "available_at": "2026-11-23T02:00:00Z", "expires_at": None, "created_at": "2026-11-23T02:00:00Z"}
+    position = "9999-12-31T00:00:00+00:00|3"
+    services = fake({("points", "lots"): lambda kw: {"items": [lot], "next": position if kw["after"] is None
+                                                     else None}})
+    path = f"/v1/members/{callers['member_id']['id']}/points/lots"
+    first = client.get(path, headers=callers["member"], params={"limit": 1}).json()
+    assert first["items"][0]["remaining"] == 28 and first["next_cursor"]
+    second = client.get(path, headers=callers["member"], params={"limit": 1, "cursor": first["next_cursor"]}).json()
+    assert second["next_cursor"] is None
+    assert [c[2]["after"] for c in services.calls] == [None, position]
+
+
 def test_settlement_for_a_store_bound_manager_shows_rows_of_their_stores(client, callers, fake):
     rows = [{"earned_store": "SH-001", "spent_store": "BJ-001", "points": 10, "value": "0.10"},
             {"earned_store": "BJ-001", "spent_store": "SH-001", "points": 20, "value": "0.20"},
@@ -415,7 +431,7 @@ def _member(member_id: str) -> dict[str, Any]:
             "created_at": NOW}
 
 
-def test_the_tills_member_lookup_shows_balance_tier_and_points_held_in_one_more_call(client, callers, fake):
+def test_the_tills_member_lookup_shows_balance_tier_and_points_held_in_one_more_call(client, callers, fake, engine):
     member_id = str(uuid.uuid4())
     services = fake({("members", "search"): {"items": [_member(member_id)], "next": None},
                      ("points", "brief_accounts"): {member_id: {"balance": 320, "tier": "silver", "held": 80,
@@ -425,9 +441,17 @@ def test_the_tills_member_lookup_shows_balance_tier_and_points_held_in_one_more_
     assert found.json()["items"][0]["points"] == {"balance": 320, "tier": "silver", "held": 80, "available": 240}
     assert services.methods() == ["members.search", "points.brief_accounts"]
     assert services.calls[1][2]["member_ids"] == [member_id]
-    browse = fake({("members", "search"): {"items": [_member(member_id)], "next": None}})
+    others = [_member(str(uuid.uuid4())) for _ in range(3)]
+    browse = fake({("members", "search"): {"items": [_member(member_id), *others], "next": None}})
+    with engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT max(id) FROM audit_log")).scalar()
     assert client.get("/v1/members?name_prefix=Li", headers=callers["admin"]).json()["items"][0]["points"] is None
     assert browse.methods() == ["members.search"]  # browsing lists pay no points call
+    with engine.connect() as conn:  # every full read of the page audited, in one write
+        read = conn.execute(sa.text("SELECT object_id, occurred_at FROM audit_log WHERE action = "
+                                    "'member.contact_data_read' AND id > :i"), {"i": before or 0}).all()
+    assert {r.object_id for r in read} == {member_id, *(m["member_id"] for m in others)}
+    assert len({r.occurred_at for r in read}) == 1
 
 
 def test_the_lookup_answers_without_points_when_points_does_not(client, callers, fake):

@@ -45,12 +45,13 @@ def test_built_in_kinds_validate(rendered: list[dict[str, Any]]) -> None:
 def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: list[dict[str, Any]]) -> None:
     deployments, budgets = _of(rendered, "Deployment"), _of(rendered, "PodDisruptionBudget")
     processes = {"gateway", "members", "points", "campaigns", "notify", "catalog", "feed", "care"}
-    assert set(deployments) == processes == set(budgets)
+    assert set(deployments) == processes | {"console"} == set(budgets)
     for name, deployment in deployments.items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["livenessProbe"]["httpGet"] and container["readinessProbe"]["httpGet"], name
         assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"], name
-        assert container["ports"][0]["name"] == "metrics", name  # what prometheus-k8s.yml keeps
+        # what prometheus-k8s.yml keeps (the console has no metrics port yet)
+        assert container["ports"][0]["name"] == ("http" if name == "console" else "metrics"), name
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == name and labels["app.kubernetes.io/part-of"] == "loyalty"
         for var in container["env"]:  # secrets are referenced, never written in
@@ -63,14 +64,18 @@ def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: 
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
     assert "loyalty-members-keys" in str(deployments["members"]) and "loyalty-members-keys" not in str(
         deployments["points"])
+    # sessions live in the console's memory: one replica, the old pod gone before the new one starts
+    console = deployments["console"]["spec"]
+    assert console["replicas"] == 1 and console["strategy"]["type"] == "Recreate"
+    assert "secretRef" not in str(console)  # it holds no platform secret: it calls the API as its users
 
 
-def test_only_the_gateway_is_reachable_from_outside(rendered: list[dict[str, Any]]) -> None:
+def test_only_the_gateway_and_the_console_are_reachable_from_outside(rendered: list[dict[str, Any]]) -> None:
     policies = _of(rendered, "NetworkPolicy")
     assert policies["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
     open_to_all = [name for name, p in policies.items() if any("from" not in rule for rule in p["spec"].get(
         "ingress", []))]
-    assert open_to_all == ["gateway-from-anywhere"]
+    assert sorted(open_to_all) == ["console-from-anywhere", "gateway-from-anywhere"]
     assert _of(rendered, "Job")["bootstrap"]["spec"]["template"]["spec"]["containers"][0]["args"][-1] == \
         "service_runtime.bootstrap"
 

@@ -88,6 +88,23 @@ def test_templates_are_for_marketers_and_admins(campaigns):
     assert call(campaigns, "get_template", made["template_id"], caller=MARKETER)["name"] == made["name"]
 
 
+def test_a_template_preview_answers_what_the_till_would_take_off_and_saves_nothing(campaigns):
+    before = count_templates()
+    terms = {**template(kind="percent", amount=None, min_spend="50", price_percent="85", max_discount="12"),
+             "valid_days": None}
+    basket = {"store": "S1", "amount": "100.00"}
+    got = call(campaigns, "preview_template", caller=MARKETER, template=terms, basket=basket)
+    assert (got["applies"], Decimal(got["discount"]), Decimal(got["amount_due"])) == (True, 12, 88)  # 15 capped
+    small = call(campaigns, "preview_template", caller=MARKETER, template=terms, basket={**basket, "amount": "40"})
+    assert not small["applies"] and small["refusal"]["field"] == "basket.amount" and Decimal(small["discount"]) == 0
+    with pytest.raises(InvalidInput) as refused:
+        call(campaigns, "preview_template", caller=MARKETER, template={**terms, "gift_sku": "G1"}, basket=basket)
+    assert refused.value.field == "template.gift_sku"
+    with pytest.raises(Forbidden):
+        call(campaigns, "preview_template", caller=CLERK_S1, template=terms, basket=basket)
+    assert count_templates() == before
+
+
 def test_a_confirmed_high_discount_and_an_uncapped_one_under_a_count_budget_are_made(campaigns):
     high = make(campaigns, kind="percent", amount=None, min_spend="0", discount_percent="90", max_discount="50",
                 confirm_high_discount=True)

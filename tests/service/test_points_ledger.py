@@ -42,6 +42,13 @@ def test_a_sale_credits_points_with_a_receipt_and_a_retry_returns_the_first_answ
         call(points, "record_sale", **{**body, "amount": "129.50", "items": [], "discounts": []})
     by_number = call(points, "record_sale", **{**sale(None, "10.00"), "member_id": None, "member_number": number})
     assert by_number["member_id"] == member_id and by_number["balance"] == 102
+    # each sale is a lot; the staff member page pages through them, soonest expiry first
+    first_lot = call(points, "lots", member_id, limit=1)
+    assert [lot["remaining"] for lot in first_lot["items"]] == [92] and first_lot["next"]
+    rest = call(points, "lots", member_id, limit=1, after=first_lot["next"])
+    assert [(lot["remaining"], lot["source"]) for lot in rest["items"]] == [(10, "accrual")] and rest["next"] is None
+    with pytest.raises(InvalidInput):
+        call(points, "lots", member_id, after="yesterday")
 
 
 @pytest.mark.parametrize("change, field", [

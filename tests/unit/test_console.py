@@ -116,19 +116,16 @@ def test_sessions_rotate_at_login_expire_when_idle_and_check_csrf_tokens() -> No
     assert store.get(second.sid) is None
 
 
-def test_the_template_preview_shows_what_a_whole_basket_would_get() -> None:
-    from services.console.routes_templates import basket_preview, template_body
+def test_the_template_preview_asks_the_api_about_these_terms_and_this_basket() -> None:
+    from services.console.routes_templates import preview_body, template_body
 
-    threshold = {"kind": "threshold", "amount": "20.00", "min_spend": "100.00"}
-    assert basket_preview({**threshold, "basket": "120"}) == {"basket": Decimal("120.00"), "off": Decimal("20.00"),
-                                                              "pay": Decimal("100.00")}
-    assert basket_preview({**threshold, "basket": "99.99"})["off"] == Decimal("0.00")
-    nine = {"kind": "percent", "price_percent": "90", "max_discount": "15.00"}
-    assert basket_preview({**nine, "basket": "100"})["off"] == Decimal("10.00")
-    assert basket_preview({**nine, "basket": "500"})["off"] == Decimal("15.00")
-    assert basket_preview({"kind": "cash", "amount": "30", "basket": "12.50"})["pay"] == Decimal("0.00")
-    assert basket_preview({"kind": "percent", "basket": "100"}) is None  # a number missing: no preview yet
-    assert basket_preview({"kind": "cash", "amount": "x", "basket": "1"}) is None
+    nine = {"kind": "percent", "price_percent": "90", "max_discount": "15.00", "basket": "500"}
+    assert preview_body(nine, "SH-001") == {
+        "template": {"name": "preview", "kind": "percent", "price_percent": "90", "max_discount": "15.00",
+                     "stackable": False},
+        "basket": {"store": "SH-001", "amount": "500"}}
+    assert preview_body({**nine, "basket_store": "BJ-001", "basket": ""}, "SH-001")["basket"] == {
+        "store": "BJ-001", "amount": "0"}
     body = template_body({"name": "满100减20", "kind": "threshold", "amount": "20.00", "min_spend": "100.00",
                           "valid_days": "30", "budget_count": "ten", "stores": "SH-001", "stackable": "on"})
     assert body == {"name": "满100减20", "kind": "threshold", "amount": "20.00", "min_spend": "100.00",

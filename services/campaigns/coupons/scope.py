@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contracts.catalog import category_path
-from contracts.coupons import Basket
+from contracts.coupons import Basket, PreviewBasket
 from service_runtime.db import Tx
 from services.campaigns.coupons import domain
 from services.campaigns.stores import repo as stores
 
 
-def basket(tx: Tx, basket: Basket, rules: Sequence[domain.Rules]) -> domain.Basket:
+def basket(tx: Tx, basket: Basket | PreviewBasket, rules: Sequence[domain.Rules]) -> domain.Basket:
     region = brand = None
     if any(r.regions is not None or r.brands is not None for r in rules):
         store = stores.store(tx, basket.store)

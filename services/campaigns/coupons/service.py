@@ -17,6 +17,7 @@ from contracts.coupons import (
     IssueJobRequest,
     Redeem,
     RestockItem,
+    TemplatePreview,
 )
 from contracts.envelope import Envelope
 from contracts.events import MemberErased, MemberMerged
@@ -60,6 +61,14 @@ class CouponEntrypoints(CampaignsWorker):
             return templates.page(tx, limit, after)
 
     # -- issuing -----------------------------------------------------------------------------------------
+    @rpc_method
+    def preview_template(self, **request: Any) -> dict[str, Any]:
+        """What a basket would get from a coupon of these terms (nothing saved)."""
+        require(self.who(), MARKETING)
+        req: TemplatePreview = parse_request(TemplatePreview, request)
+        with self.tx() as tx:
+            return templates.preview(tx, req)
+
     @rpc_method
     def issue_coupon(self, **request: Any) -> dict[str, Any]:
         """One coupon to one member; with a request_id a retry answers the same coupon."""

@@ -7,7 +7,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from contracts.access import id_or_none, parse_id
-from contracts.campaigns import MemberIdPage, SampleMember, SegmentIn, SegmentOut, SegmentPreview, SnapshotOut
+from contracts.campaigns import (
+    BREAKDOWN_FIELDS,
+    GroupCount,
+    MemberIdPage,
+    SampleMember,
+    SegmentBreakdown,
+    SegmentIn,
+    SegmentOut,
+    SegmentPreview,
+    SnapshotOut,
+)
 from contracts.errors import Conflict, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
 from services.campaigns import paging
@@ -67,6 +77,18 @@ def preview(tx: Tx, rule: Group, sample: int, day: date) -> dict[str, Any]:
         member_id=str(r.member_id), tier=r.tier, store=r.store, balance=r.balance,
         last_purchase_at=r.last_purchase_at, rfm_group=r.rfm_group, abcd=r.abcd, lifecycle=r.lifecycle)
         for r in rows]).model_dump(mode="json")
+
+
+def breakdown(tx: Tx, rule: Group | None, by: Any, day: date) -> dict[str, Any]:
+    if not isinstance(by, list) or not by or len(set(by)) != len(by) or set(by) - set(BREAKDOWN_FIELDS):
+        raise InvalidInput(f"a list of {', '.join(BREAKDOWN_FIELDS)} (each once)", "by")
+    total, groups = repo.breakdown(tx, rule, day, by)
+    def order(row: tuple[str | None, int]) -> tuple[bool, str]:
+        return row[0] is None, row[0] or ""  # unscored last
+
+    return SegmentBreakdown(total=total, by={field: [GroupCount(value=value, members=n) for value, n in
+                                                     sorted(rows, key=order)]
+                                             for field, rows in groups.items()}).model_dump(mode="json")
 
 
 def snapshot(db: WorkerDb, segment_id: str, snap_id: str, at: str | None) -> dict[str, Any]:

@@ -57,6 +57,22 @@ class SegmentEntrypoints(CampaignsWorker):
             return audiences.preview(tx, rule, sample, day)
 
     @rpc_method
+    def breakdown_rule(self, rule: Any = None, by: Any = None, at: str | None = None) -> dict[str, Any]:
+        """Members per RFM group / ABCD class / tier of an unsaved rule, or of every live member."""
+        require(self.who(), MARKETING)
+        parsed, day = (None if rule is None else parse_rule(rule)), audiences.today(at)
+        with self.tx() as tx:
+            return audiences.breakdown(tx, parsed, by, day)
+
+    @rpc_method
+    def breakdown_segment(self, segment_id: str, by: Any = None, at: str | None = None) -> dict[str, Any]:
+        require(self.who(), MARKETING_READERS)
+        day = audiences.today(at)
+        with self.tx() as tx:
+            _, rule = audiences.rule_of(tx, segment_id)
+            return audiences.breakdown(tx, rule, by, day)
+
+    @rpc_method
     def snapshot_segment(self, segment_id: str, snapshot_id: str | None = None,
                          at: str | None = None) -> dict[str, Any]:
         """Materialise the segment's members now (a campaign's audience); idempotent by snapshot_id."""

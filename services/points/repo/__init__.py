@@ -50,6 +50,7 @@ from services.points.repo.lots import (
     claim_reminder,
     expiring_between,
     history,
+    member_lots,
     members_with_expired_lots,
     open_lots,
     summaries,
@@ -105,4 +106,5 @@ __all__ = [
     "sale_context", "sale_members", "save_accounts", "seed_program", "set_budget", "set_status", "settlement",
     "summaries", "take_award", "take_budget", "take_from_lots", "tiered_members", "trim_lots", "write_sales",
     "existing_refunds", "insert_refunds", "open_lots_of", "record_refunds_on_sales", "redeemed_for_sales",
+    "member_lots",
 ]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,6 +90,21 @@ def history(tx: Tx, member_id: str, limit: int, before_id: int | None) -> list[A
     if before_id is not None:
         query = query.where(ledger.c.id < before_id)
     return list(tx.execute(query.order_by(ledger.c.id.desc()).limit(limit)).all())
+
+
+# never-expiring lots sort last (psycopg2 cannot read 'infinity' back as a datetime)
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+_EXPIRY_ORDER = sa.func.coalesce(lots.c.expires_at, sa.literal(NEVER, sa.DateTime(timezone=True)))
+
+
+def member_lots(tx: Tx, member_id: str, limit: int, after: tuple[datetime, int] | None) -> list[Any]:
+    """Open lots, soonest expiry first (never-expiring last), after an (expiry, id) position."""
+    query = sa.select(lots, _EXPIRY_ORDER.label("expiry_key")).where(lots.c.member_id == member_id,
+                                                                     lots.c.remaining > 0)
+    if after is not None:
+        query = query.where(sa.tuple_(_EXPIRY_ORDER, lots.c.id) > sa.tuple_(
+            sa.literal(after[0], sa.DateTime(timezone=True)), sa.literal(after[1], sa.BigInteger)))
+    return list(tx.execute(query.order_by(_EXPIRY_ORDER, lots.c.id).limit(limit)).all())
 
 
 def adjustment(tx: Tx, reference: str) -> list[Any]:
