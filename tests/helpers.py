@@ -36,3 +36,17 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: f
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def empty_event_queues(service: str) -> None:
+    """Drop the messages waiting in a service's event queues: the suite's earlier tests published
+    thousands of member and points events into them (bootstrap declares every queue at the start)."""
+    from urllib.parse import quote
+
+    from service_runtime import bootstrap
+    from service_runtime.config import amqp_uri, amqp_vhost
+
+    vhost = quote(amqp_vhost(amqp_uri()), safe="")
+    for queue in bootstrap._management("GET", f"/api/queues/{vhost}?columns=name") or []:
+        if f"--{service}." in queue["name"]:
+            bootstrap._management("DELETE", f"/api/queues/{vhost}/{quote(queue['name'], safe='')}/contents")

@@ -19,6 +19,7 @@ from contracts.envelope import EventPayload
 from contracts.events import MemberErased, MemberRegistered, MemberUpdated, PointsAccrued, TierChanged
 from service_runtime.config import amqp_uri, database_url
 from services.feed import signing
+from tests.helpers import empty_event_queues
 from tests.service.notify_support import call
 
 ADMIN = '{"kind":"staff","id":"a-1","roles":["admin"]}'
@@ -151,13 +152,5 @@ def start_feed(start_service: Callable[..., Any]) -> Any:
     """The feed service with its event queues emptied first: the suite's earlier tests published
     thousands of member and points events into them (bootstrap declares every queue at the start),
     a backlog these tests would otherwise wait behind."""
-    from urllib.parse import quote
-
-    from service_runtime import bootstrap
-    from service_runtime.config import amqp_vhost
-
-    vhost = quote(amqp_vhost(amqp_uri()), safe="")
-    for queue in bootstrap._management("GET", f"/api/queues/{vhost}?columns=name") or []:
-        if "--feed." in queue["name"]:
-            bootstrap._management("DELETE", f"/api/queues/{vhost}/{quote(queue['name'], safe='')}/contents")
+    empty_event_queues("feed")
     return start_service("feed")
