@@ -3,10 +3,11 @@ subject (an import, a job, a service) are kept only where a rule reads them by m
 (redemptions, for refund_after_redemption)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventPayload
 from contracts.events import (
     MemberRegistered,
     PointsAccrued,
@@ -16,6 +17,16 @@ from contracts.events import (
     PointsReversed,
 )
 from services.fraud.rules import Fact, subject_of
+
+
+@dataclass
+class Gathered:
+    """A batch of events as facts, the registrations among them, and the points each refund gave
+    back (by event id)."""
+
+    facts: list[Fact] = field(default_factory=list)
+    registrations: list[Registration] = field(default_factory=list)
+    returned: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,3 +84,28 @@ def registration(event: MemberRegistered, envelope: Envelope) -> tuple[Registrat
     return (Registration(event.member_id, event.registered_at, event.registration_store, by),
             [Fact(str(envelope.event_id), "registration", subject, event.registered_at, event.registration_store,
                   None, event.member_id, by) for subject in shared if subject is not None])
+
+
+def gather(events: Sequence[tuple[EventPayload, Envelope]]) -> Gathered:
+    """The facts of a batch of events (of any of the types above)."""
+    out = Gathered()
+    for event, envelope in events:
+        fact: Fact | None = None
+        if isinstance(event, PointsAccrued):
+            fact = sale(event, envelope)
+        elif isinstance(event, PointsReversed):
+            fact = refund(event, envelope)
+            out.returned[str(envelope.event_id)] = event.redeemed_points_returned
+        elif isinstance(event, PointsRedeemed):
+            fact = redemption(event, envelope)
+        elif isinstance(event, PointsHoldReleased):
+            fact = hold_released(event, envelope)
+        elif isinstance(event, PointsAdjusted):
+            fact = adjustment(event, envelope)
+        elif isinstance(event, MemberRegistered):
+            registered, shared = registration(event, envelope)
+            out.registrations.append(registered)
+            out.facts.extend(shared)
+        if fact is not None:
+            out.facts.append(fact)
+    return out

@@ -8,9 +8,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from contracts.envelope import Envelope, EventPayload
 from contracts.fraud import RuleConfig
 from service_runtime.db import Tx
-from services.fraud import repo, rules, views
+from services.fraud import facts, repo, rules, views
 from services.fraud.facts import Registration
 from services.fraud.rules import FRESH_MEMBER, Fact, Finding
 
@@ -19,6 +20,12 @@ EVIDENCE_KEPT = 100  # an alert keeps its latest facts; the count says how many 
 
 def configs(tx: Tx) -> dict[str, RuleConfig]:
     return rules.configs(repo.stored_rules(tx))
+
+
+def take(tx: Tx, events: Sequence[tuple[EventPayload, Envelope]], now: datetime) -> list[Finding]:
+    """A batch of events as a handler gets them."""
+    gathered = facts.gather(events)
+    return ingest(tx, gathered.facts, now, gathered.registrations, gathered.returned)
 
 
 def ingest(tx: Tx, incoming: Sequence[Fact], now: datetime, regs: Sequence[Registration] = (),

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
+from service_runtime.bulk import insert_rows
 from service_runtime.db import Tx
 from services.fraud.facts import Registration
 from services.fraud.rules import Fact
@@ -31,18 +32,14 @@ def fact_of(row: Any) -> Fact:
 
 def add_facts(tx: Tx, new: Sequence[Fact]) -> set[tuple[str, str | None]]:
     """The (event id, subject) pairs stored now; those stored before (a redelivery) are left out."""
-    if not new:
-        return set()
-    stmt = insert(facts).values([_row(f) for f in new]).on_conflict_do_nothing().returning(
-        facts.c.event_id, facts.c.subject)
-    return {(str(r.event_id), r.subject) for r in tx.execute(stmt)}
+    stored = insert_rows(tx, facts, [_row(f) for f in new], on_conflict_do_nothing=True,
+                         returning=[facts.c.event_id, facts.c.subject])
+    return {(str(r.event_id), r.subject) for r in stored}
 
 
 def add_registrations(tx: Tx, new: Sequence[Registration]) -> None:
-    if new:
-        tx.execute(insert(registrations).values([
-            {"member_id": r.member_id, "registered_at": r.registered_at, "store": r.store, "subject": r.subject}
-            for r in new]).on_conflict_do_nothing())
+    insert_rows(tx, registrations, [{"member_id": r.member_id, "registered_at": r.registered_at, "store": r.store,
+                                     "subject": r.subject} for r in new], on_conflict_do_nothing=True)
 
 
 def registered_at(tx: Tx, member_ids: Iterable[str]) -> dict[str, datetime]:

@@ -26,7 +26,7 @@ from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
 from service_runtime.events import subscribe, subscribe_batch
-from services.fraud import facts, ingest, repo, review
+from services.fraud import ingest, repo, review
 
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
 rpc = nameko_rpc(expected_exceptions=EXPECTED)  # business errors: not logged as failures
@@ -72,29 +72,27 @@ class FraudService(ServiceBase):
     # -- facts, in batches: a busy day's sales arrive as bundles ------------------------------------
     @subscribe_batch("points", "points.accrued")
     def on_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
-        ingest.ingest(tx, [f for e, env in events if (f := facts.sale(e, env)) is not None], _now())
+        ingest.take(tx, events, _now())
 
     @subscribe_batch("points", "points.reversed")
     def on_reversed(self, tx: Tx, events: list[tuple[PointsReversed, Envelope]]) -> None:
-        ingest.ingest(tx, [f for e, env in events if (f := facts.refund(e, env)) is not None], _now(),
-                      returned={str(env.event_id): e.redeemed_points_returned for e, env in events})
+        ingest.take(tx, events, _now())
 
     @subscribe_batch("points", "points.redeemed")
     def on_redeemed(self, tx: Tx, events: list[tuple[PointsRedeemed, Envelope]]) -> None:
-        ingest.ingest(tx, [facts.redemption(e, env) for e, env in events], _now())
+        ingest.take(tx, events, _now())
 
     @subscribe_batch("points", "points.hold_released")
     def on_hold_released(self, tx: Tx, events: list[tuple[PointsHoldReleased, Envelope]]) -> None:
-        ingest.ingest(tx, [f for e, env in events if (f := facts.hold_released(e, env)) is not None], _now())
+        ingest.take(tx, events, _now())
 
     @subscribe_batch("points", "points.adjusted")
     def on_adjusted(self, tx: Tx, events: list[tuple[PointsAdjusted, Envelope]]) -> None:
-        ingest.ingest(tx, [f for e, env in events if (f := facts.adjustment(e, env)) is not None], _now())
+        ingest.take(tx, events, _now())
 
     @subscribe_batch("members", "member.registered")
     def on_registered(self, tx: Tx, events: list[tuple[MemberRegistered, Envelope]]) -> None:
-        parts = [facts.registration(e, env) for e, env in events]
-        ingest.ingest(tx, [f for _, shared in parts for f in shared], _now(), regs=[r for r, _ in parts])
+        ingest.take(tx, events, _now())
 
     @subscribe("members", "member.erased")
     def on_member_erased(self, tx: Tx, event: MemberErased, envelope: Envelope) -> None:

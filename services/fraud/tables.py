@@ -67,6 +67,7 @@ alerts = sa.Table(
     sa.CheckConstraint("status IN ('open', 'acknowledged')", name="alerts_status"),
     # one open alert per rule and subject: later facts add to it until a manager acknowledges it
     sa.Index("alerts_open_subject", "rule", "subject", unique=True, postgresql_where=sa.text("status = 'open'")),
+    sa.Index("alerts_subject", "rule", "subject", "last_at"),  # the last acknowledged one's facts
     sa.Index("alerts_created", "created_at", "id"),
     sa.Index("alerts_stores", "stores", postgresql_using="gin"),
 )

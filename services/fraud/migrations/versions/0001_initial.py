@@ -72,6 +72,7 @@ def upgrade() -> None:
     )
     op.create_index("alerts_open_subject", "alerts", ["rule", "subject"], unique=True,
                     postgresql_where=sa.text("status = 'open'"))
+    op.create_index("alerts_subject", "alerts", ["rule", "subject", "last_at"])
     op.create_index("alerts_created", "alerts", ["created_at", "id"])
     op.create_index("alerts_stores", "alerts", ["stores"], postgresql_using="gin")
 
