@@ -62,8 +62,9 @@ class Day:
         self.events: list[tuple[datetime, EventPayload]] = []
         self.members = [str(uuid.uuid4()) for _ in range(max(sales // 4, 1000))]
         self.fake_members: set[str] = set()
-        self.tills = [(f"S-{s:03d}", f"T{t}", ("staff", f"c-{s:03d}-{t}") if s % 2 == 0 else ("key", f"pos-{s:03d}-{t}"))
-                      for s in range(STORES) for t in range(TERMINALS)]
+        # even stores' cashiers log in as staff, odd stores' tills post through POS keys
+        self.tills = [(f"S-{s:03d}", f"T{t}", ("staff", f"c-{s:03d}-{t}") if s % 2 == 0
+                       else ("key", f"pos-{s:03d}-{t}")) for s in range(STORES) for t in range(TERMINALS)]
         self.honest = {f"{kind}:{ident}" for _, _, (kind, ident) in self.tills}
         self.honest |= {f"staff:mgr-{s:03d}" for s in range(STORES)}
         self.sales = sales
