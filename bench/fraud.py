@@ -60,7 +60,8 @@ class Day:
     def __init__(self, sales: int, rng: random.Random) -> None:
         self.rng = rng
         self.events: list[tuple[datetime, EventPayload]] = []
-        self.members = [str(uuid.uuid4()) for _ in range(max(sales // 4, 1000))]
+        # a chain's members shop about once a week or less: five members for each sale of the day
+        self.members = [str(uuid.uuid4()) for _ in range(max(sales * 5, 1000))]
         self.fake_members: set[str] = set()
         # even stores' cashiers log in as staff, odd stores' tills post through POS keys
         self.tills = [(f"S-{s:03d}", f"T{t}", ("staff", f"c-{s:03d}-{t}") if s % 2 == 0

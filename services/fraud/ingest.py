@@ -104,7 +104,7 @@ def raise_alert(tx: Tx, finding: Finding, config: RuleConfig, now: datetime) -> 
     current = repo.open_alert(tx, finding.rule, finding.subject)
     evidence = {e["event_id"]: e for e in (current["evidence"] if current else [])}
     evidence.update((e["event_id"], e) for e in (views.evidence(f) for f in finding.evidence))
-    kept = sorted(evidence.values(), key=lambda e: (e["at"], e["event_id"]))[-EVIDENCE_KEPT:]
+    kept = sorted(evidence.values(), key=lambda e: (datetime.fromisoformat(e["at"]), e["event_id"]))[-EVIDENCE_KEPT:]
     stores = sorted({*(current["stores"] if current else []), *(f.store for f in finding.evidence if f.store)})
     first = min(f.at for f in finding.evidence)
     last = max(f.at for f in finding.evidence)

@@ -74,7 +74,7 @@ DEFAULTS: Mapping[str, dict[str, Any]] = {
     "sales_under_threshold": {"severity": "medium", "window_seconds": DAY, "threshold": 10,
                               "thresholds": [Decimal(100), Decimal(200), Decimal(500)], "band": Decimal(5),
                               "min_share_pct": 25},
-    "fresh_member_sales": {"severity": "high", "window_seconds": DAY, "threshold": 5, "fresh_seconds": 600},
+    "fresh_member_sales": {"severity": "high", "window_seconds": DAY, "threshold": 6, "fresh_seconds": 600},
     "shared_device": {"severity": "medium", "window_seconds": DAY, "threshold": 4},
     "shared_phone_block": {"severity": "medium", "window_seconds": DAY, "threshold": 4},
 }
