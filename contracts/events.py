@@ -15,6 +15,16 @@ from contracts.envelope import Envelope, EventPayload
 from contracts.notify import NOTIFY_EVENTS
 
 Channel = Literal["pos", "web", "app", "staff", "import", "erp"]
+ActorKind = Literal["staff", "key", "member", "service"]
+
+
+class _Acting(EventPayload):
+    """Who did it at the till (the fraud service's signals are per staff member and per POS key).
+    Optional: events from before these fields, imports and jobs carry none."""
+
+    actor_kind: ActorKind | None = Field(default=None, description="The caller: staff, an API key (pos/erp), ...")
+    actor_id: str | None = Field(default=None, description="Staff user id or API key id")
+    terminal: str | None = Field(default=None, description="The till's terminal, as the POS sent it")
 
 
 class MemberRegistered(EventPayload):
@@ -33,6 +43,12 @@ class MemberRegistered(EventPayload):
     gender: str | None = Field(default=None, description="For segments (campaigns' read model)")
     birthday: date | None = Field(default=None, description="For segments (campaigns' read model)")
     tags: list[str] | None = Field(default=None, description="For segments (campaigns' read model)")
+    # who registered them and from what (optional: for the fraud service's signals)
+    actor_kind: ActorKind | None = Field(default=None, description="The caller who registered them")
+    actor_id: str | None = Field(default=None, description="Staff user id or API key id")
+    device: str | None = Field(default=None, description="The device the registration came from, as the client sent it")
+    phone_block: str | None = Field(default=None, description="Keyed hash of the phone without its last 3 digits: "
+                                                              "equal for numbers of one block of 1,000")
 
 
 class MembersImported(EventPayload):
@@ -124,7 +140,7 @@ class MemberBirthday(EventPayload):
     registration_store: str | None
 
 
-class PointsAccrued(EventPayload):
+class PointsAccrued(_Acting):
     """Points were credited: a sale (with its amount, for RFM) or an activity."""
 
     TYPE = "points.accrued"
@@ -145,7 +161,7 @@ class PointsAccrued(EventPayload):
     point_value: Decimal | None = Field(default=None, description="Currency value of one point (the sale's program)")
 
 
-class PointsRedeemed(EventPayload):
+class PointsRedeemed(_Acting):
     """A hold was committed: points paid for (part of) a sale."""
 
     TYPE = "points.redeemed"
@@ -161,7 +177,7 @@ class PointsRedeemed(EventPayload):
     balance: int
 
 
-class PointsReversed(EventPayload):
+class PointsReversed(_Acting):
     """A refund took back earned points (and gave back points paid on the sale)."""
 
     TYPE = "points.reversed"
@@ -178,6 +194,21 @@ class PointsReversed(EventPayload):
     redeemed_points_returned: int
     refunded_at: datetime
     balance: int
+
+
+class PointsHoldReleased(_Acting):
+    """A hold was released at the till: the points went back unspent."""
+
+    TYPE = "points.hold_released"
+    VERSION = 1
+    PRODUCER = "points"
+
+    member_id: str
+    store: str
+    transaction_id: str
+    hold_id: str
+    points: int
+    released_at: datetime
 
 
 class PointsExpired(EventPayload):
@@ -233,7 +264,8 @@ class TierChanged(EventPayload):
 
 _MEMBERS_AND_POINTS: tuple[type[EventPayload], ...] = (
     MemberRegistered, MembersImported, MemberUpdated, MemberConsentChanged, MemberMerged, MemberErased, MemberBirthday,
-    PointsAccrued, PointsRedeemed, PointsReversed, PointsExpired, PointsExpiring, PointsAdjusted, TierChanged)
+    PointsAccrued, PointsRedeemed, PointsReversed, PointsExpired, PointsExpiring, PointsAdjusted, TierChanged,
+    PointsHoldReleased)
 
 EVENTS: dict[tuple[str, int], type[EventPayload]] = {
     (cls.TYPE, cls.VERSION): cls for cls in (*_MEMBERS_AND_POINTS, *COUPON_EVENTS, *CAMPAIGN_EVENTS, *NOTIFY_EVENTS,

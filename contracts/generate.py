@@ -19,6 +19,7 @@ from contracts.coupons import COUPON_MODELS
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import EVENTS
 from contracts.feed import FEED_MODELS
+from contracts.fraud import FRAUD_MODELS
 from contracts.notify import NOTIFY_MODELS
 from contracts.points import POINTS_MODELS
 from contracts.rpc import RPC_MODELS
@@ -31,7 +32,8 @@ def documents() -> dict[str, dict[str, object]]:
     for (event_type, version), cls in sorted(EVENTS.items()):
         docs[f"events/{event_type}.v{version}.json"] = _schema(cls)
     models = {**RPC_MODELS, **POINTS_MODELS, **COUPON_MODELS, **CAMPAIGN_MODELS, **NOTIFY_MODELS, **CATALOG_MODELS,
-              **FEED_MODELS, **CARE_MODELS}
+              **FEED_MODELS, **CARE_MODELS,
+              **FRAUD_MODELS}
     for name, model in sorted(models.items()):
         docs[f"rpc/{name}.json"] = _schema(model)
     return docs

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from contracts.money import Money
 from contracts.points_base import Code, Text, _MemberRef, _Model, _plausible
@@ -37,6 +37,8 @@ class Sale(_MemberRef):
     discounts: list[SaleDiscount] = Field(default_factory=list, max_length=50,
                                           description="Sale-level discounts, spread over the lines by amount")
     sold_at: datetime
+    # who posted it (kind, id), set by the points service from the caller: never part of the body or its hash
+    _actor: tuple[str, str | None] | None = PrivateAttr(default=None)
 
     _utc = field_validator("sold_at")(lambda cls, v: _plausible(v))
 
@@ -93,6 +95,7 @@ class Refund(_Model):
     terminal: Text | None = Field(default=None, max_length=64)
     amount: Money = Field(description="Amount refunded, at most what is left of the sale")
     refunded_at: datetime
+    _actor: tuple[str, str | None] | None = PrivateAttr(default=None)  # as Sale's
 
     _utc = field_validator("refunded_at")(lambda cls, v: _plausible(v))
 

@@ -53,6 +53,8 @@ class RegisterMember(_Model):
     id_number: str | None = Field(default=None, max_length=32)
     tags: list[str] = Field(default_factory=list, max_length=50)
     preferences: Preferences = Field(default_factory=dict)
+    device: str | None = Field(default=None, min_length=1, max_length=64,
+                               description="The member's own device (an app install id); tills leave it out")
 
 
 class Member(_Model):

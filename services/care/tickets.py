@@ -11,6 +11,7 @@ from typing import Any
 from contracts.access import Caller, parse_id, service
 from contracts.care import Assignment, Comment, Goodwill, Rating, TicketChanged, TicketIn, TicketQuery, Transition
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service_runtime import cursors
 from service_runtime.db import Tx
 from services.care import access, domain, repo, views
 
@@ -74,10 +75,10 @@ def page(tx: Tx, caller: Caller, query: TicketQuery, now: datetime) -> dict[str,
     if filters["member_id"] is not None:
         filters["member_id"] = parse_id(filters["member_id"], "member_id", "a UUID")
     filters.update(access.list_scope(caller))
-    rows = repo.page(tx, filters, now, views.position(query.after), query.limit + 1)
+    rows = repo.page(tx, filters, now, cursors.position(query.after), query.limit + 1)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
-    return {"items": [views.ticket(r, now) for r in rows], "next": views.cursor(rows[-1]) if more else None}
+    return {"items": [views.ticket(r, now) for r in rows], "next": cursors.cursor(rows[-1]) if more else None}
 
 
 def transition(tx: Tx, caller: Caller, cmd: Transition, now: datetime) -> dict[str, Any]:

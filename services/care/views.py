@@ -1,11 +1,9 @@
 """Rows to the contract's shapes."""
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
-from contracts.errors import InvalidInput
 from services.care import domain
 
 
@@ -30,16 +28,3 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
             "action": row["action"], "from_status": row["from_status"], "to_status": row["to_status"],
             "note": row["note"], "detail": row["detail"]}
 
-
-def cursor(row: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(f"{row['created_at'].isoformat()}|{row['id']}".encode()).decode()
-
-
-def position(raw: str | None) -> tuple[datetime, str] | None:
-    if raw is None:
-        return None
-    try:
-        at, _, ticket_id = base64.urlsafe_b64decode(raw.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), ticket_id
-    except ValueError:
-        raise InvalidInput("not a position this service gave out", "after") from None

@@ -31,6 +31,7 @@ from services.gateway import (
     routes_coupons,
     routes_feed,
     routes_files,
+    routes_fraud,
     routes_imports,
     routes_members,
     routes_notify,
@@ -203,5 +204,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                    routes_admin.router, routes_audit.router, routes_catalog.router, routes_sync.router,
                    routes_feed.router, routes_files.router, routes_tickets.router, routes_wechat.router):
         app.include_router(router, prefix="/v1")
+    app.include_router(routes_fraud.router, prefix="/v1")
     api_doc.install(app)  # error statuses, headers, examples and descriptions, from each route's metadata
     return app

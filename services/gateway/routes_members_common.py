@@ -43,6 +43,9 @@ class RegisterMemberBody(BaseModel):
     id_number: str | None = Field(default=None, max_length=32)
     tags: list[str] = Field(default_factory=list, max_length=50)
     preferences: dict[str, PreferenceValue] = Field(default_factory=dict, description="At most 4 KiB as JSON")
+    device: str | None = Field(default=None, min_length=1, max_length=64,
+                               description="The member's own device (an app install id), for fraud signals; "
+                                           "tills leave it out")
 
 
 UpdateMemberBody = UpdateMember  # the API takes the members service's contract as it is

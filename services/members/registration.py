@@ -41,8 +41,10 @@ def _row_values(clean: dict[str, Any], cipher: FieldCipher, member_id: str) -> d
     return values
 
 
-def register(db: WorkerDb, cipher: FieldCipher, cmd: RegisterMember) -> tuple[Any, bool]:
-    """(row, created): a phone registered already gives its member (the survivor if merged)."""
+def register(db: WorkerDb, cipher: FieldCipher, cmd: RegisterMember,
+             actor: tuple[str, str | None] | None = None) -> tuple[Any, bool]:
+    """(row, created): a phone registered already gives its member (the survivor if merged).
+    ``actor`` is the caller (kind, id), told to the fraud service with the device and phone block."""
     clean = check(cmd)
     values = _row_values(clean, cipher, repo.new_member_id())
     with db.transaction() as tx:
@@ -54,6 +56,9 @@ def register(db: WorkerDb, cipher: FieldCipher, cmd: RegisterMember) -> tuple[An
                 member_id=str(row.id), member_number=row.member_number,
                 registration_store=row.registration_store, channel=row.channel, registered_at=row.created_at,
                 gender=row.gender, birthday=row.birthday, tags=list(row.tags or []),
+                actor_kind=actor[0] if actor else None, actor_id=actor[1] if actor else None, device=cmd.device,
+                # many members from one block of 1,000 numbers is a signal; the number itself stays here
+                phone_block=cipher.blind_index(clean["phone"][:-3], "phone_block"),
             ))
     return row, created
 

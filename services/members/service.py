@@ -94,7 +94,7 @@ class MembersService(StoreZoneFeed):
     def register(self, **request: Any) -> dict[str, Any]:
         require(self.caller, MEMBER_WRITERS)
         cmd: RegisterMember = parse_request(RegisterMember, request)
-        row, created = registration.register(self.db, self.cipher, cmd)
+        row, created = registration.register(self.db, self.cipher, cmd, (self.caller.kind, self.caller.id))
         log.info("member %s", "registered" if created else "already registered",
                  extra={"member_id": str(row.id), "channel": cmd.channel, "caller": self.caller.kind,
                         "caller_id": self.caller.id})

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from contracts.access import Caller, require_self, require_store
 from contracts.errors import Conflict, NotFound
-from contracts.events import PointsRedeemed
+from contracts.events import PointsHoldReleased, PointsRedeemed
 from contracts.points import Hold, HoldRequest
 from service_runtime.db import Tx, WorkerDb
 from services.points import inputs, ledger, opening, ports
@@ -77,12 +77,16 @@ def finish(db: WorkerDb, caller: Caller, hold_id: str, action: str) -> Hold:
             if action == "release" and hold.status == "expired":
                 return shown(tx, hold, account, replayed=True)
             raise Conflict(f"the hold is {hold.status}", "hold_id")
+        actor = inputs.acting((caller.kind, caller.id), hold.terminal)
         if action == "commit":
             ledger.commit(tx, account, hold, now)
             tx.emit(PointsRedeemed(member_id=account.member_id, store=hold.store,
                                    transaction_id=hold.transaction_id, hold_id=hold_id, points=hold.points,
-                                   redeemed_at=now, balance=account.balance))
+                                   redeemed_at=now, balance=account.balance, **actor))
         else:
             ledger.release(tx, account, hold, "released", now)
+            tx.emit(PointsHoldReleased(member_id=account.member_id, store=hold.store,
+                                       transaction_id=hold.transaction_id, hold_id=hold_id, points=hold.points,
+                                       released_at=now, **actor))
         repo.save_accounts(tx, [account])
         return shown(tx, repo.get_hold(tx, hold_id), account)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -49,3 +50,9 @@ def at(value: str | None) -> datetime:
 def zone(store_code: str | None) -> str:
     """The store's zone as the catalog announced it; STORE_TIMEZONES (then its default) otherwise."""
     return store_feed.zone_of(store_code) or StoreZones.from_env().zone_of(store_code)
+
+
+def acting(actor: tuple[str, str | None] | None, terminal: str | None) -> dict[str, Any]:
+    """The actor fields of a till event: who posted it (the caller) and at which terminal."""
+    kind, actor_id = actor if actor is not None else (None, None)
+    return {"actor_kind": kind, "actor_id": actor_id, "terminal": terminal}

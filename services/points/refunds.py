@@ -158,7 +158,8 @@ def _one(tx: Tx, batch: _Refunds, refund: Refund) -> RefundResult | ServiceError
     batch.events.append(PointsReversed(
         member_id=account.member_id, store=refund.store, transaction_id=refund.transaction_id,
         refund_id=refund.refund_id, amount=refund.amount, points_reversed=reverse, points_uncovered=uncovered,
-        redeemed_points_returned=give_back, refunded_at=refund.refunded_at, balance=account.balance))
+        redeemed_points_returned=give_back, refunded_at=refund.refunded_at, balance=account.balance,
+        **inputs.acting(refund._actor, refund.terminal)))
     return result
 
 

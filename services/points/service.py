@@ -154,6 +154,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         sale: Sale = parse_request(Sale, request)
         require(self.caller, SELLERS, store=sale.store)
         inputs.within(limits.from_env().sale_problem(sale))
+        sale._actor = (self.caller.kind, self.caller.id)
         outcome = self.combiner.submit(sale, self._post_sales)  # with the sales other tills send meanwhile
         if isinstance(outcome, BaseException):
             raise outcome
@@ -169,6 +170,7 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         refund: Refund = parse_request(Refund, request)
         require(self.caller, SELLERS, store=refund.store)
         inputs.within(limits.from_env().refund_problem(refund))
+        refund._actor = (self.caller.kind, self.caller.id)
         outcome = sales.post(self.db, self.program_cache, self.members, [], [(0, refund)])[0]
         if isinstance(outcome, ServiceError):
             raise outcome
@@ -181,6 +183,8 @@ class PointsService(CatalogFeed, ReconcileEntrypoints, MigrationEntrypoints):
         validation, its store, its limits, its member) included, with the balance after it."""
         require(self.caller, SELLERS)
         good, refused = uploads.check_items(items, self.caller.stores, limits.from_env())
+        for _, item in good:
+            item._actor = (self.caller.kind, self.caller.id)
         # the items are sales and refunds already (validated once; their hashes leave out "kind")
         sales_in: list[tuple[int, Sale]] = [(i, item) for i, item in good if isinstance(item, SaleItem)]
         refunds_in = [(i, item) for i, item in good if isinstance(item, RefundItem)]
