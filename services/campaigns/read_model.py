@@ -9,7 +9,7 @@ from typing import Any
 from contracts.access import id_or_none
 from contracts.envelope import Envelope
 from contracts.errors import NotFound
-from contracts.events import PointsAccrued
+from contracts.events import MemberLifecycleChanged, PointsAccrued
 from service_runtime.db import Tx
 from services.campaigns import read_model_repo as repo
 from services.campaigns.campaigns import launch
@@ -52,6 +52,15 @@ def record_accruals(tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> Non
                              if e.source == "referral" and e.reference != e.member_id])
 
 
+def lifecycle_changed(tx: Tx, event: MemberLifecycleChanged) -> None:
+    """Keep the class (the newest change wins), then give what campaigns it triggers give; a change
+    that arrives after a newer one triggers nothing (it is no longer the member's class)."""
+    repo.lifecycle_changed(tx, event.member_id, event.to_class, event.changed_at)
+    row = repo.read_member(tx, event.member_id)
+    if row.lifecycle_at == event.changed_at:
+        launch.on_lifecycle(tx, event.member_id, event.to_class, event.registration_store, event.changed_at)
+
+
 def member_view(tx: Tx, member_id: str) -> dict[str, Any]:
     row = repo.read_member(tx, member_id)
     if row is None:
@@ -62,6 +71,7 @@ def member_view(tx: Tx, member_id: str) -> dict[str, Any]:
             "birthday": None if row.birthday is None else row.birthday.isoformat(), "tags": list(row.tags),
             "registered_at": None if row.registered_at is None else row.registered_at.isoformat(),
             "balance": row.balance, "purchases": purchases, "spend": str(spend),
+            "lifecycle_class": row.lifecycle_class or "new",
             "last_purchase_at": None if row.last_purchase_at is None else row.last_purchase_at.isoformat()}
 
 

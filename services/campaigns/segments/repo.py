@@ -57,6 +57,8 @@ def _column(cond: Condition, today: date) -> Any:
         return S.c.abcd
     if f == "lifecycle":
         return S.c.lifecycle
+    if f == "lifecycle_class":  # none announced yet: the class every member starts in
+        return sa.func.coalesce(M.c.lifecycle_class, "new")
     raise AssertionError(f)
 
 
@@ -107,6 +109,11 @@ def preview(tx: Tx, rule: Group, today: date, sample: int) -> tuple[int, list[An
                                      M.c.last_purchase_at, S.c.rfm_group, S.c.abcd, S.c.lifecycle)
                       .order_by(M.c.member_id).limit(sample)).all()
     return int(size), list(rows)
+
+
+def matches(tx: Tx, rule: Group, today: date, member_id: str) -> bool:
+    """Whether the rule selects this member now."""
+    return tx.execute(segment_select(rule, today, M.c.member_id).where(M.c.member_id == member_id)).first() is not None
 
 
 def member_ids(tx: Tx, rule: Group, today: date, after: str | None, limit: int) -> list[str]:
