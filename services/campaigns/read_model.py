@@ -86,7 +86,7 @@ def member_export(tx: Tx, member_id: str) -> dict[str, Any]:
     profile = None if row is None else {
         "tier": row.tier, "store": row.store, "channel": row.channel, "gender": row.gender,
         "birthday": None if row.birthday is None else row.birthday.isoformat(), "tags": list(row.tags),
-        "balance": row.balance}
+        "balance": row.balance, "lifecycle_class": row.lifecycle_class}
     return {"segmentation_profile": profile,
             "campaigns": [{"campaign_id": str(a.campaign_id), "name": a.name, "control_group": a.control,
                            "rewards": a.rewards} for a in audiences], **coupons}

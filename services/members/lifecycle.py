@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from contracts.access import Caller
+from contracts.access import Caller, id_or_none
 from contracts.envelope import Envelope
 from contracts.events import MemberLifecycleChanged, PointsAccrued
 from contracts.rpc import LifecycleSettings, LifecycleSettingsOut
@@ -55,10 +55,11 @@ def purchases(events: list[tuple[PointsAccrued, Envelope]]) -> dict[str, tuple[d
     accruals, such as check-ins or birthdays, are not purchases)."""
     found: dict[str, tuple[datetime, int]] = {}
     for event, _ in events:
-        if event.source != "sale":
+        member_id = id_or_none(event.member_id)
+        if event.source != "sale" or member_id is None:  # not a purchase, or not one of our members' ids
             continue
-        latest, count = found.get(event.member_id, (event.occurred_at, 0))
-        found[event.member_id] = (max(latest, event.occurred_at), count + 1)
+        latest, count = found.get(member_id, (event.occurred_at, 0))
+        found[member_id] = (max(latest, event.occurred_at), count + 1)
     return found
 
 

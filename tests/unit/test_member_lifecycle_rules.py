@@ -46,3 +46,22 @@ def test_thresholds_must_grow_from_at_risk_to_lost(values, field):
 def test_valid_thresholds_are_kept_as_given():
     values = {"at_risk_days": 30, "dormant_days": 90, "lost_days": 400, "active_min_purchases": 3}
     assert check(values).to_json() == values
+
+
+def test_a_batch_of_accruals_gives_each_member_their_latest_sale_and_count():
+    from decimal import Decimal
+    from uuid import uuid4
+
+    from contracts.events import PointsAccrued
+    from services.members.lifecycle import purchases
+
+    one, two = str(uuid4()), str(uuid4())
+
+    def accrual(member_id: str, days_ago: int, source: str = "sale") -> tuple:
+        at = NOW - timedelta(days=days_ago)
+        event = PointsAccrued(member_id=member_id, store="S1", source=source, reference=str(uuid4()), points=1,
+                              amount=Decimal("1.00"), occurred_at=at, balance=1)
+        return event, event.envelope(occurred_at=at)
+
+    batch = [accrual(one, 1), accrual(one, 5), accrual(two, 3), accrual(two, 0, "checkin"), accrual("not-a-uuid", 0)]
+    assert purchases(batch) == {one: (NOW - timedelta(days=1), 2), two: (NOW - timedelta(days=3), 1)}
