@@ -6,7 +6,7 @@ Writes a CSV of N members (GBK-free UTF-8, unique phones), imports it through
 POST /v1/members/imports, and reports rows per second and the peak memory (VmHWM) of the
 gateway and members processes; then looks members up by phone and by member number through
 the gateway with 20 concurrent clients back to back, then paced (100 lookups/s in all), and
-prints the query plans PostgreSQL chooses.
+prints the query plans PostgreSQL chooses; then times the daily lifecycle run over them.
 """
 from __future__ import annotations
 
@@ -132,6 +132,43 @@ def explain(env: dict[str, str]) -> None:
         print(f"# plan {label}: {'; '.join(scans) or plan.strip()}", flush=True)
 
 
+def lifecycle_runs(env: dict[str, str], rows: int) -> None:
+    """The daily lifecycle run (services/members/lifecycle.run) on the imported members, in this
+    process against the members database: first at a time 200 days on, when every member moves
+    (new -> dormant, one event each: the worst case, as after a threshold change), then again at
+    that time, when nobody moves (the usual day's full pass); then the events drained."""
+    from contextlib import contextmanager
+    from datetime import UTC, datetime, timedelta
+    from typing import cast
+
+    import sqlalchemy as sa
+
+    from service_runtime.config import database_url
+    from service_runtime.db import Tx, WorkerDb
+    from services.members import lifecycle
+
+    engine = sa.create_engine(database_url("members"), poolclass=sa.pool.NullPool)
+
+    class Db:
+        @contextmanager
+        def transaction(self):  # type: ignore[no-untyped-def]
+            with engine.begin() as conn:
+                yield Tx(conn, "members")
+
+    at = datetime.now(UTC) + timedelta(days=200)
+    try:
+        started = time.perf_counter()
+        moved = lifecycle.run(cast(WorkerDb, Db()), at)
+        bench("lifecycle_run_moving_all_members_per_s", rows / (time.perf_counter() - started), "members/s")
+        started = time.perf_counter()
+        again = lifecycle.run(cast(WorkerDb, Db()), at)
+        bench("lifecycle_run_nothing_to_move_s", time.perf_counter() - started, "s")
+    finally:
+        engine.dispose()
+    print(f"# lifecycle runs over {rows} members: moved {moved}, then {sum(again.values())}", flush=True)
+    bench("lifecycle_events_drained_s", wait_for_quiet(env), "s")  # campaigns' read model and triggers
+
+
 def main() -> int:
     scale = os.environ.get("SCALE", "small")
     rows = SCALES[scale]
@@ -194,6 +231,7 @@ def main() -> int:
               f"{CLIENTS} clients, each one lookup every {PACED_INTERVAL_S} s ({CLIENTS / PACED_INTERVAL_S:.0f}/s, "
               "by phone and by number alike)", flush=True)
         explain(env)
+        lifecycle_runs(env, rows)
     return 0
 
 

@@ -44,7 +44,8 @@ class SegmentIn(_Model):
     """A rule segment. ``rule``: {"all"|"any": [conditions or groups]} or {"not": rule}; a condition is
     {"field", "op", "value"} (+ "window_days" for purchase_count and spend). Fields: tier, store, tags,
     age, gender, birthday_month, channel, registered_at, days_since_last_purchase, purchase_count, spend,
-    points_balance, rfm_r, rfm_f, rfm_m, rfm_group, abcd, lifecycle."""
+    points_balance, rfm_r, rfm_f, rfm_m, rfm_group, abcd, lifecycle (the RFM job's stage),
+    lifecycle_class (the member record's class: new, active, at_risk, dormant, lost)."""
 
     name: str = Field(min_length=1, max_length=100)
     rule: dict[str, Any]
@@ -147,6 +148,10 @@ class CampaignIn(_Model):
     multiplier: Decimal | None = Field(default=None, gt=0, le=100, max_digits=6, decimal_places=3)
     points_per_sale: int | None = Field(default=None, gt=0, le=1_000_000)
     coupon_template_id: str | None = None
+    trigger_lifecycle: Literal["new", "active", "at_risk", "dormant", "lost"] | None = Field(
+        default=None, description="Coupon drops and win-backs: give the coupon when a member turns into this "
+                                  "lifecycle class while the campaign runs (e.g. dormant for a win-back), not at "
+                                  "launch; the audience is the members it triggered for who match the segment then")
     stores: list[str] = Field(default_factory=list, description="Stores the campaign applies in; empty: all")
     campaign_id: str | None = Field(default=None, description="Client-chosen id (UUID) for a safe retry")
 

@@ -140,6 +140,30 @@ class MemberBirthday(EventPayload):
     registration_store: str | None
 
 
+LifecycleClass = Literal["new", "active", "at_risk", "dormant", "lost"]
+
+
+class MemberLifecycleChanged(EventPayload):
+    """A member moved to another lifecycle class (docs/lifecycle.md): on a purchase (``reason``
+    "purchase"), a merge that brought another record's purchases, or when time passed them into
+    the next class (``reason`` "timer", the daily run, which also applies changed thresholds).
+    Campaigns keeps the class for segments and triggers campaigns on it (a win-back when a
+    member turns dormant)."""
+
+    TYPE = "member.lifecycle_changed"
+    VERSION = 1
+    PRODUCER = "members"
+
+    member_id: str
+    from_class: LifecycleClass
+    to_class: LifecycleClass
+    reason: Literal["purchase", "timer", "merge"]
+    changed_at: datetime = Field(description="When the class changed (the run's time for the timer)")
+    last_purchase_at: datetime | None = Field(description="The member's latest purchase; null: none yet")
+    purchase_count: int = Field(ge=0, description="Purchases counted so far (sales; refunds do not uncount)")
+    registration_store: str | None = None
+
+
 class PointsAccrued(_Acting):
     """Points were credited: a sale (with its amount, for RFM) or an activity."""
 
@@ -264,6 +288,7 @@ class TierChanged(EventPayload):
 
 _MEMBERS_AND_POINTS: tuple[type[EventPayload], ...] = (
     MemberRegistered, MembersImported, MemberUpdated, MemberConsentChanged, MemberMerged, MemberErased, MemberBirthday,
+    MemberLifecycleChanged,
     PointsAccrued, PointsRedeemed, PointsReversed, PointsExpired, PointsExpiring, PointsAdjusted, TierChanged,
     PointsHoldReleased)
 

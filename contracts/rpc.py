@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts.events import Channel
+from contracts.events import Channel, LifecycleClass
 
 
 class _Model(BaseModel):
@@ -79,6 +79,9 @@ class Member(_Model):
     updated_at: datetime | None = None
     unreadable: list[str] = Field(default_factory=list,
                                   description="Contact fields stored for this member that do not decrypt (shown empty)")
+    lifecycle: LifecycleClass = Field(default="new", description="Lifecycle class (docs/lifecycle.md)")
+    last_purchase_at: datetime | None = Field(default=None, description="Latest purchase points reported")
+    purchase_count: int = Field(default=0, description="Purchases points reported (refunds do not uncount)")
 
 
 class RegisterMemberResult(_Model):
@@ -129,6 +132,7 @@ class SearchMembers(_Model):
     stores: list[str] | None = Field(default=None, description="Restrict to these stores (store-bound callers)")
     status: Literal["active", "frozen", "merged", "erased"] | None = None
     birthday_month: int | None = Field(default=None, ge=1, le=12)
+    lifecycle: LifecycleClass | None = None
     registered_from: datetime | None = None
     registered_to: datetime | None = None
     limit: int = Field(default=50, ge=1, le=200)
@@ -199,6 +203,38 @@ class ImportError_(_Model):
     message: str
 
 
+class MemberQr(_Model):
+    """members.member_qr(member_id): a short-lived signed code naming the member, for a till to scan."""
+
+    code: str = Field(description="Print as a QR code (alphanumeric mode); a till sends it to identify")
+    expires_at: datetime
+    ttl_seconds: int
+
+
+class IdentifyByCode(_Model):
+    """members.identify_code(**IdentifyByCode): the member a scanned code names."""
+
+    code: str = Field(min_length=1, max_length=200, description="The scanned member code")
+
+
+class LifecycleSettings(_Model):
+    """members.lifecycle_settings() / set_lifecycle_settings(**LifecycleSettings): when a member
+    is at risk, dormant or lost (days since the last purchase, or since registration without
+    one), and how many purchases make a recent buyer active rather than new."""
+
+    at_risk_days: int = Field(default=60, ge=1, le=3660, description="At risk from this many days")
+    dormant_days: int = Field(default=180, ge=1, le=3660, description="Dormant from this many days")
+    lost_days: int = Field(default=365, ge=1, le=3660, description="Lost from this many days")
+    active_min_purchases: int = Field(default=2, ge=1, le=1000,
+                                      description="Purchases a recent buyer needs to be active, not new")
+
+
+class LifecycleSettingsOut(LifecycleSettings):
+    version: int = Field(description="Increases with every change")
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
 class PointsAccount(_Model):
     """points.get_account(member_id)"""
 
@@ -221,7 +257,8 @@ RPC_MODELS: dict[str, type[BaseModel]] = {
     cls.__name__: cls
     for cls in (Pong, RegisterMember, Member, RegisterMemberResult, UpdateMember, MemberChange, SearchMembers,
                 MemberPage, BulkTags, SetConsent, Consent, ImportRow, ImportBatch, ImportJob, ImportError_,
-                PointsAccount, RemoteError)
+                PointsAccount, RemoteError, LifecycleSettings, LifecycleSettingsOut, MemberQr,
+                IdentifyByCode)
 }
 
 BulkTags.model_rebuild()

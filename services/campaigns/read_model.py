@@ -11,6 +11,7 @@ from contracts.access import id_or_none
 from contracts.envelope import Envelope
 from contracts.errors import NotFound
 from contracts.events import (
+    MemberLifecycleChanged,
     PointsAccrued,
     PointsAdjusted,
     PointsExpired,
@@ -77,6 +78,13 @@ def record_refunds(tx: Tx, events: list[tuple[PointsReversed, Envelope]]) -> Non
 def record_tiers(tx: Tx, events: list[tuple[TierChanged, Envelope]]) -> None:
     """Each member's tier as the last of their changes in the batch set it (in the order they came)."""
     repo.tiers(tx, {event.member_id: event.new_tier for event, _ in events})
+def lifecycle_changed(tx: Tx, event: MemberLifecycleChanged) -> None:
+    """Keep the class (the newest change wins), then give what campaigns it triggers give; a change
+    that arrives after a newer one triggers nothing (it is no longer the member's class)."""
+    repo.lifecycle_changed(tx, event.member_id, event.to_class, event.changed_at)
+    row = repo.read_member(tx, event.member_id)
+    if row.lifecycle_at == event.changed_at:
+        launch.on_lifecycle(tx, event.member_id, event.to_class, event.registration_store, event.changed_at)
 
 
 def member_view(tx: Tx, member_id: str) -> dict[str, Any]:
@@ -89,6 +97,7 @@ def member_view(tx: Tx, member_id: str) -> dict[str, Any]:
             "birthday": None if row.birthday is None else row.birthday.isoformat(), "tags": list(row.tags),
             "registered_at": None if row.registered_at is None else row.registered_at.isoformat(),
             "balance": row.balance, "purchases": purchases, "spend": str(spend),
+            "lifecycle_class": row.lifecycle_class or "new",
             "last_purchase_at": None if row.last_purchase_at is None else row.last_purchase_at.isoformat()}
 
 
@@ -103,7 +112,7 @@ def member_export(tx: Tx, member_id: str) -> dict[str, Any]:
     profile = None if row is None else {
         "tier": row.tier, "store": row.store, "channel": row.channel, "gender": row.gender,
         "birthday": None if row.birthday is None else row.birthday.isoformat(), "tags": list(row.tags),
-        "balance": row.balance}
+        "balance": row.balance, "lifecycle_class": row.lifecycle_class}
     return {"segmentation_profile": profile,
             "campaigns": [{"campaign_id": str(a.campaign_id), "name": a.name, "control_group": a.control,
                            "rewards": a.rewards} for a in audiences], **coupons}

@@ -57,6 +57,14 @@ def member_updated(tx: Tx, member_id: str, version: int, status: str, changes: d
                .values(status="frozen" if status == "frozen" else "active"))
 
 
+def lifecycle_changed(tx: Tx, member_id: str, to_class: str, at: datetime) -> None:
+    """The member's class, unless a later change came first (events may arrive out of order)."""
+    _ensure_member(tx, member_id)
+    tx.execute(M.update().where(M.c.member_id == member_id,
+                                sa.or_(M.c.lifecycle_at.is_(None), M.c.lifecycle_at <= at))
+               .values(lifecycle_class=to_class, lifecycle_at=at))
+
+
 def member_erased(tx: Tx, member_id: str) -> None:
     """Personal attributes go; purchase totals (not personal) stay for the chain's figures."""
     _ensure_member(tx, member_id)

@@ -8,6 +8,7 @@ from contracts.access import EXPORTERS, MARKETING_READERS, parse_id, require
 from contracts.envelope import Envelope
 from contracts.events import (
     MemberErased,
+    MemberLifecycleChanged,
     MemberMerged,
     MemberRegistered,
     MembersImported,
@@ -53,6 +54,11 @@ class ReadModelEntrypoints(CampaignsWorker):
     @subscribe("members", "member.erased")
     def on_member_erased(self, tx: Tx, event: MemberErased, envelope: Envelope) -> None:
         repo.member_erased(tx, event.member_id)
+
+    @subscribe("members", "member.lifecycle_changed")
+    def on_member_lifecycle_changed(self, tx: Tx, event: MemberLifecycleChanged, envelope: Envelope) -> None:
+        """The class for segments, then the campaigns it triggers (a win-back when dormant)."""
+        read_model.lifecycle_changed(tx, event)
 
     @subscribe("members", "member.merged")
     def on_member_merged(self, tx: Tx, event: MemberMerged, envelope: Envelope) -> None:

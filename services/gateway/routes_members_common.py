@@ -77,6 +77,10 @@ class MemberOut(BaseModel):
     tags: list[str] = Field(default_factory=list)
     preferences: dict[str, PreferenceValue] = Field(default_factory=dict)
     status: str
+    lifecycle: Literal["new", "active", "at_risk", "dormant", "lost"] = Field(
+        default="new", description="Lifecycle class from purchases and time (docs/lifecycle.md)")
+    last_purchase_at: datetime | None = None
+    purchase_count: int = Field(default=0, description="Sales points reported for this member")
     version: int = Field(description="Also the ETag; send it as If-Match to update")
     created_at: datetime
     updated_at: datetime | None = None

@@ -65,12 +65,13 @@ async def search_members(
     tag: str | None = Query(None, max_length=32), store_filter: str | None = Query(None, alias="store", max_length=64),
     status: Literal["active", "frozen", "erased"] | None = None,
     birthday_month: int | None = Query(None, ge=1, le=12),
+    lifecycle: Literal["new", "active", "at_risk", "dormant", "lost"] | None = None,
     registered_from: datetime | None = None, registered_to: datetime | None = None,
     caller: Principal = allow("clerk", "manager", "marketer", "admin", scopes=["members:read"]),
 ) -> Page[MemberOut]:
     filters: dict[str, Any] = {k: v for k, v in {
         "phone": phone, "member_number": member_number, "name_prefix": name_prefix, "tag": tag, "store": store_filter,
-        "status": status, "birthday_month": birthday_month,
+        "status": status, "birthday_month": birthday_month, "lifecycle": lifecycle,
         "registered_from": iso(query_time(registered_from, "registered_from")),
         "registered_to": iso(query_time(registered_to, "registered_to"))}.items() if v is not None}
     if caller.stores is not None and not (phone or member_number):

@@ -7,7 +7,7 @@ from contracts.access import Caller
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.events import MemberMerged, MemberUpdated
 from service_runtime.db import WorkerDb
-from services.members import domain, repo
+from services.members import domain, lifecycle, repo
 
 
 def merge(db: WorkerDb, caller: Caller, survivor_id: str, merged_id: str) -> Any:
@@ -38,4 +38,5 @@ def merge(db: WorkerDb, caller: Caller, survivor_id: str, merged_id: str) -> Any
                            {"merged_from": {"from": None, "to": merged_id}})
         tx.emit(MemberMerged(survivor_id=survivor_id, merged_id=merged_id,
                              merged_member_number=merged.member_number, merged_at=gone.updated_at))
-    return updated
+        lifecycle.after_merge(tx, survivor_id, merged_id, gone.updated_at)
+        return repo.get(tx, survivor_id)

@@ -107,6 +107,8 @@ def search(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, limit: int,
         q = q.where(members.c.registration_store.in_(filters["stores"]))
     if filters.get("status"):
         q = q.where(members.c.status == filters["status"])
+    if filters.get("lifecycle"):
+        q = q.where(members.c.lifecycle == filters["lifecycle"])
     if filters.get("birthday_month"):
         q = q.where(sa.extract("month", members.c.birthday) == filters["birthday_month"])
     if filters.get("registered_from"):

@@ -11,9 +11,11 @@ from nameko.timer import timer
 
 from contracts.access import (
     ADMIN,
+    AT_THE_TILL,
     BULK_TAGGERS,
     EXPORTERS,
     IMPORTERS,
+    MARKETING,
     MEMBER,
     MEMBER_READERS,
     MEMBER_WRITERS,
@@ -24,12 +26,16 @@ from contracts.access import (
     require_backend,
     require_self,
 )
+from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.events import PointsAccrued
 from contracts.notify import MemberContact
 from contracts.rpc import (
     BulkTags,
+    IdentifyByCode,
     ImportBatch,
     ImportError_,
+    LifecycleSettings,
     MemberChange,
     RegisterMember,
     RegisterMemberResult,
@@ -39,14 +45,18 @@ from contracts.rpc import (
 )
 from service_runtime.base import parse_request
 from service_runtime.config import env_int
+from service_runtime.db import Tx
+from service_runtime.events import subscribe_batch
 from service_runtime.store_zones import StoreZoneFeed
 from services.members import (
     birthdays,
     consents,
     imports,
+    lifecycle,
     merge,
     privacy,
     profile,
+    qr,
     registration,
     search,
     tables,
@@ -68,6 +78,17 @@ def _within_stores(caller: Caller, asked: list[str] | None) -> list[str] | None:
     return sorted(set(caller.stores if asked is None else asked) & set(caller.stores))
 
 
+def _instant(at: str | None) -> datetime:
+    """Now, or the ISO time (with a zone) a test or an operator catching up gives."""
+    try:
+        instant = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    except ValueError:
+        raise InvalidInput("an ISO-8601 time with a zone", "at") from None
+    if instant.tzinfo is None:
+        raise InvalidInput("give a time zone", "at")
+    return instant
+
+
 class Cipher(DependencyProvider):
     """The field cipher, built once at start-up from configuration (fails fast without keys)."""
 
@@ -81,9 +102,23 @@ class Cipher(DependencyProvider):
         return self.cipher
 
 
+class QrKey(DependencyProvider):
+    """The key member QR codes are signed with, from configuration (qr.py; fails fast without)."""
+
+    if TYPE_CHECKING:
+        def __get__(self, instance: object, owner: type | None = None) -> bytes: ...
+
+    def setup(self) -> None:
+        self.key = qr.key_from_env()
+
+    def get_dependency(self, worker_ctx: Any) -> bytes:
+        return self.key
+
+
 class MembersService(StoreZoneFeed):
     name = "members"
     cipher = Cipher()
+    qr_key = QrKey()
     store_zones_table = tables.store_zones
 
     def _member(self, row: Any) -> dict[str, Any]:
@@ -263,10 +298,50 @@ class MembersService(StoreZoneFeed):
         once per member per year however often this runs. ``at`` (ISO time) is for tests and
         catching up; the timer runs it hourly."""
         require(self.caller, ADMIN)
-        try:
-            instant = datetime.fromisoformat(at) if at else datetime.now(UTC)
-        except ValueError:
-            raise InvalidInput("an ISO-8601 time with a zone", "at") from None
-        if instant.tzinfo is None:
-            raise InvalidInput("give a time zone", "at")
-        return {"emitted": birthdays.greet(self.db, instant)}
+        return {"emitted": birthdays.greet(self.db, _instant(at))}
+
+    # -- lifecycle classes (docs/lifecycle.md) -------------------------------------------------------
+    @subscribe_batch("points", "points.accrued")
+    def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
+        """Sales move their members' last purchase, count and class; in batches (busy hours)."""
+        lifecycle.record_sales(tx, events, datetime.now(UTC))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def lifecycle_settings(self) -> dict[str, Any]:
+        require(self.caller, MARKETING)
+        return lifecycle.settings(self.db).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_lifecycle_settings(self, **request: Any) -> dict[str, Any]:
+        require(self.caller, ADMIN)
+        cmd: LifecycleSettings = parse_request(LifecycleSettings, request)
+        return lifecycle.set_settings(self.db, self.caller, cmd).model_dump(mode="json")
+
+    @timer(interval=env_int("LIFECYCLE_JOB_SECONDS", 86400), eager=True)
+    def lifecycle_job(self) -> None:
+        self.run_lifecycle()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def run_lifecycle(self, at: str | None = None, stores: list[str] | None = None) -> dict[str, int]:
+        """Move members whose time passed into their next class (and apply changed thresholds):
+        the count moved into each class. ``at`` (ISO time) and ``stores`` (registration stores) are
+        for tests and catching up; the timer runs it daily and at start-up, for everyone."""
+        require(self.caller, ADMIN)
+        if stores is not None and (not isinstance(stores, list) or not all(isinstance(s, str) for s in stores)):
+            raise InvalidInput("a list of store codes", "stores")
+        return lifecycle.run(self.db, _instant(at), stores)
+
+    # -- the member's dynamic QR code (docs/lifecycle.md) --------------------------------------------------
+    @rpc(expected_exceptions=EXPECTED)
+    def member_qr(self, member_id: str) -> dict[str, Any]:
+        """A fresh code for the member's app to show; the member only (staff scan, they do not mint)."""
+        member_id = parse_id(member_id, "member_id")
+        require(self.caller, {MEMBER}, member=member_id)
+        return qr.issue(self.db, self.qr_key, member_id, datetime.now(UTC)).model_dump(mode="json")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def identify_code(self, **request: Any) -> dict[str, Any]:
+        """The member a scanned code names, for a till (staff at a counter, POS keys)."""
+        require(self.caller, AT_THE_TILL | {"pos"})
+        cmd: IdentifyByCode = parse_request(IdentifyByCode, request)
+        return self._member(qr.identify(self.db, self.qr_key, cmd.code, datetime.now(UTC)))

@@ -35,6 +35,11 @@ members = sa.Table(
     sa.Column("import_job", UUID(as_uuid=False), nullable=True),
     sa.Column("import_line", sa.Integer, nullable=True),
     sa.Column("merged_into", UUID(as_uuid=False), nullable=True),  # set when merged into another member
+    # lifecycle (migration 0003): kept from points' sale events and the daily run (lifecycle.py)
+    sa.Column("lifecycle", sa.Text, nullable=False, server_default="new"),
+    sa.Column("last_purchase_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("purchase_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lifecycle_changed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("status IN ('active', 'frozen', 'merged', 'erased')", name="members_status"),
@@ -44,6 +49,22 @@ members = sa.Table(
     sa.Index("members_store_created", "registration_store", "created_at", "id"),
     sa.Index("members_created", "created_at", "id"),
     sa.Index("members_birthday_month", sa.text("(extract(month FROM birthday))")),
+    sa.CheckConstraint("lifecycle IN ('new', 'active', 'at_risk', 'dormant', 'lost')", name="members_lifecycle"),
+    sa.Index("members_lifecycle_created", "lifecycle", "created_at", "id"),
+)
+
+# the lifecycle thresholds in force (one row; none: the defaults of lifecycle_rules.Thresholds)
+lifecycle_settings = sa.Table(
+    "lifecycle_settings", metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True),
+    sa.Column("at_risk_days", sa.Integer, nullable=False),
+    sa.Column("dormant_days", sa.Integer, nullable=False),
+    sa.Column("lost_days", sa.Integer, nullable=False),
+    sa.Column("active_min_purchases", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_by", sa.Text, nullable=True),
+    sa.CheckConstraint("id = 1", name="lifecycle_settings_one_row"),
 )
 
 member_changes = sa.Table(

@@ -45,7 +45,8 @@ def member(row: Any, cipher: FieldCipher, tolerant: bool = False) -> Member:
         email=clear("email"), id_number=clear("id_number"), gender=row.gender, birthday=row.birthday,
         registration_store=row.registration_store, channel=row.channel, tags=list(row.tags),
         preferences=dict(row.preferences), status=row.status, version=row.version,
-        created_at=row.created_at, updated_at=row.updated_at, unreadable=unreadable,
+        created_at=row.created_at, updated_at=row.updated_at, unreadable=unreadable, lifecycle=row.lifecycle,
+        last_purchase_at=row.last_purchase_at, purchase_count=row.purchase_count,
     )
 
 

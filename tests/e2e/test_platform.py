@@ -270,6 +270,42 @@ def test_member_logs_in_with_a_one_time_code_and_sees_only_their_own_record(plat
     assert anonymous.post("/v1/members", headers=member, json={"name": "X", "phone": _phone()}).status_code == 403
 
 
+def test_a_member_shows_a_qr_code_a_till_scans_it_and_classes_are_searchable(platform):
+    http = platform["http"]
+    phone = _phone()
+    mine = http.post("/v1/members", json={"name": "QR User", "phone": phone,
+                                          "registration_store": "SH-001"}).json()["member"]
+    assert mine["lifecycle"] == "new" and mine["purchase_count"] == 0
+    anonymous = httpx.Client(base_url=platform["base"], timeout=30)
+    assert anonymous.post("/v1/auth/member/code", json={"phone": phone}).status_code == 202
+    code = _e2e_scalar(platform, "gateway", "SELECT code FROM dev_code_deliveries WHERE phone = :p "
+                       "ORDER BY id DESC LIMIT 1", p="+86" + phone)
+    token = anonymous.post("/v1/auth/member/token", json={"phone": phone, "code": code}).json()["access_token"]
+    shown = anonymous.get("/v1/members/me/qr", headers={"Authorization": f"Bearer {token}"})
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["svg"].startswith("<svg") and shown.headers["cache-control"] == "no-store"
+    assert http.get("/v1/members/me/qr").status_code == 403  # staff scan codes, they do not mint them
+    with _till(platform) as till:
+        scanned = till.post("/v1/members/identify", json={"code": shown.json()["code"]})
+        assert scanned.status_code == 200, scanned.text
+        assert scanned.json()["member_id"] == mine["member_id"] and scanned.json()["contact_masked"] is True
+        qr = shown.json()["code"]
+        forged = till.post("/v1/members/identify", json={"code": qr[:10] + ("B" if qr[10] == "A" else "A") +
+                                                        qr[11:]})  # another member id, the signature kept
+        assert forged.status_code == 422 and forged.json()["error"]["field"] == "code"
+    settings = http.get("/v1/members/lifecycle/settings").json()
+    bad = http.put("/v1/members/lifecycle/settings", json={**_thresholds(settings), "dormant_days": 10})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "dormant_days"
+    assert http.put("/v1/members/lifecycle/settings", json=_thresholds(settings)).status_code == 200
+    assert http.get("/v1/audit", params={"action": "members.lifecycle_settings_changed"}).json()["items"]
+    found = http.get("/v1/members", params={"store": "SH-001", "lifecycle": "new", "limit": 200}).json()
+    assert mine["member_id"] in {m["member_id"] for m in found["items"]}
+
+
+def _thresholds(settings: dict) -> dict:
+    return {k: settings[k] for k in ("at_risk_days", "dormant_days", "lost_days", "active_min_purchases")}
+
+
 def test_member_record_update_with_etag_history_and_store_scope(platform):
     http = platform["http"]
     created = http.post("/v1/members", json={

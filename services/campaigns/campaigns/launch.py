@@ -44,15 +44,16 @@ def launch(tx: Tx, row: Any, now: datetime, actor: str, note: str | None) -> Any
     segment = segments.get_segment(tx, str(row.segment_id))
     snapshot_id = str(uuid.uuid5(SNAPSHOT_NS, campaign_id))
     segments.take_snapshot(tx, snapshot_id, segment, parse_rule(segment.rule), now.date())
-    repo.fill_audience(tx, campaign_id, snapshot_id, rules.control_threshold(Decimal(row.control_share)))
+    spec = row.spec
+    if not spec.get("trigger_lifecycle"):  # a triggered campaign's audience joins as it triggers (enrol)
+        repo.fill_audience(tx, campaign_id, snapshot_id, rules.control_threshold(Decimal(row.control_share)))
     updated = repo.set_status(tx, row, "running", actor, note or "launched", snapshot_id=snapshot_id,
                                 launched_at=now)
-    spec = row.spec
     granted: list[str] | None = None  # coupon campaigns tell only the members who got a coupon
-    if row.type in rules.COUPON_TYPES and row.type not in rules.ON_EVENT_TYPES:  # those go out on the day
+    if row.type in rules.COUPON_TYPES and not rules.on_event(row.type, spec):  # those go out on the day
         granted = issue(tx, updated, None)
     bonus_start(tx, updated, now, campaign_id)
-    if spec.get("channel") and row.type != "birthday":
+    if spec.get("channel") and row.type != "birthday" and not spec.get("trigger_lifecycle"):
         announce(tx, updated, now, granted)
     return updated
 
@@ -89,17 +90,34 @@ def on_referrals(tx: Tx, referrers: list[tuple[str, str | None, datetime]]) -> N
 
 def reward_on_event(tx: Tx, kind: str, member_id: str, store: str | None, at: datetime) -> None:
     for found in repo.live_of_type(tx, kind, at):
+        reward(tx, repo.get(tx, str(found.id), lock=True), kind, member_id, store, at)
+
+
+def on_lifecycle(tx: Tx, member_id: str, to_class: str, store: str | None, at: datetime) -> None:
+    """Campaigns triggered by this class: the member joins the audience if the segment selects them
+    now (treated or control by the same hash as at launch), then a treated member gets the coupon
+    within the per-member limit and the caps."""
+    for found in repo.live_triggered(tx, to_class, at):
         row = repo.get(tx, str(found.id), lock=True)
-        try:
-            with tx.conn.begin_nested():  # a refused issue takes back its grant, nothing else
-                granted = issue(tx, row, member_id)
-        except (Conflict, NotFound) as refused:  # the template's budget is used up, or it is gone
-            log.warning("campaign %s gave no %s coupon to %s: %s", row.id, kind, member_id, refused)
-            continue  # the event that brought us here (a sale's points, a birthday) is handled still
-        if granted and row.spec.get("channel"):
-            tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=member_id, channel=row.spec["channel"],
-                                      template=row.spec["template"], variables=announcement_variables(tx, row),
-                                      store=store, announced_at=at))
+        segment = segments.get_segment(tx, str(row.segment_id))
+        if not segments.matches(tx, parse_rule(segment.rule), at.date(), member_id):
+            continue
+        repo.enrol(tx, str(row.id), member_id, rules.control_threshold(Decimal(row.control_share)))
+        reward(tx, row, f"lifecycle {to_class}", member_id, store, at)
+
+
+def reward(tx: Tx, row: Any, kind: str, member_id: str, store: str | None, at: datetime) -> None:
+    """One member's coupon from one campaign on an event of theirs, and its announcement."""
+    try:
+        with tx.conn.begin_nested():  # a refused issue takes back its grant, nothing else
+            granted = issue(tx, row, member_id)
+    except (Conflict, NotFound) as refused:  # the template's budget is used up, or it is gone
+        log.warning("campaign %s gave no %s coupon to %s: %s", row.id, kind, member_id, refused)
+        return  # the event that brought us here (a sale's points, a birthday) is handled still
+    if granted and row.spec.get("channel"):
+        tx.emit(CampaignAnnounced(campaign_id=str(row.id), member_id=member_id, channel=row.spec["channel"],
+                                  template=row.spec["template"], variables=announcement_variables(tx, row),
+                                  store=store, announced_at=at))
 
 
 def send_audience(tx: Tx, row: Any) -> None:

@@ -26,10 +26,12 @@ def create(db: WorkerDb, cmd: CampaignIn, actor: str) -> dict[str, Any]:
         segment = segments.get_segment(tx, parse_id(cmd.segment_id, "segment_id"))
         if segment is None:
             raise NotFound("no such segment", "segment_id")
-        if cmd.type == "win_back" and not {"lifecycle", "days_since_last_purchase"} & required_fields(
+        lapsed_fields = {"lifecycle", "lifecycle_class", "days_since_last_purchase"}
+        if cmd.type == "win_back" and cmd.trigger_lifecycle is None and not lapsed_fields & required_fields(
                 parse_rule(segment.rule)):
             raise InvalidInput("a win-back campaign is for lapsed members: its segment must require a lifecycle "
-                               "or days_since_last_purchase condition", "segment_id")
+                               "or days_since_last_purchase condition, or the campaign a trigger_lifecycle",
+                               "segment_id")
         check_money_budget(tx, cmd.type, spec)
         row, created = repo.add(tx, {
             "id": campaign_id, "name": cmd.name, "type": cmd.type, "segment_id": cmd.segment_id,

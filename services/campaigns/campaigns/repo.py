@@ -115,6 +115,23 @@ def live_of_type(tx: Tx, kind: str, now: datetime) -> list[Any]:
                                                    C.c.ends_at > now)).all())
 
 
+def live_triggered(tx: Tx, to_class: str, now: datetime) -> list[Any]:
+    """Running campaigns that trigger on members turning into this lifecycle class."""
+    return list(tx.execute(sa.select(C.c.id).where(C.c.spec["trigger_lifecycle"].astext == to_class,
+                                                   C.c.status == "running", C.c.starts_at <= now,
+                                                   C.c.ends_at > now)).all())
+
+
+def enrol(tx: Tx, campaign_id: str, member_id: str, threshold: int) -> None:
+    """One member joins the audience (control or not by the launch's formula); idempotent."""
+    tx.execute(sa.text("""
+        INSERT INTO campaign_members (campaign_id, member_id, control, store)
+        SELECT :c, m.member_id,
+               (('x' || substr(md5(:c || ':' || m.member_id::text), 1, 8))::bit(32)::bigint % 10000) < :t, m.store
+        FROM rm_members m WHERE m.member_id = :m
+        ON CONFLICT DO NOTHING"""), {"c": campaign_id, "m": member_id, "t": threshold})
+
+
 def treated(tx: Tx, campaign_id: str, limit: int | None = None, after: str | None = None) -> list[Any]:
     """Treated members in member id order (a page of ``limit`` after ``after``, or all)."""
     stmt = (sa.select(campaign_members.c.member_id, campaign_members.c.store)

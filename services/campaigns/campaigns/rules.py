@@ -23,6 +23,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 POINTS_TYPES = ("points_multiplier", "points_bonus", "member_day")
 COUPON_TYPES = ("coupon_drop", "birthday", "win_back", "referral")
 ON_EVENT_TYPES = ("birthday", "referral")  # coupons on a member's birthday / per referral, not at launch
+TRIGGERABLE = ("coupon_drop", "win_back")  # may give their coupon when a member turns into a lifecycle class
+LAPSED = ("at_risk", "dormant", "lost")
 BUCKETS = 10_000
 
 
@@ -70,8 +72,18 @@ def validate(spec: Mapping[str, Any]) -> None:
         raise InvalidInput(f"a {kind} campaign issues no coupons", "coupon_template_id")
     if kind not in POINTS_TYPES and (spec.get("multiplier") is not None or spec.get("points_per_sale") is not None):
         raise InvalidInput(f"a {kind} campaign grants no bonus points", "multiplier")
+    trigger = spec.get("trigger_lifecycle")
+    if trigger is not None and kind not in TRIGGERABLE:
+        raise InvalidInput(f"only {', '.join(TRIGGERABLE)} campaigns trigger on a lifecycle class", "trigger_lifecycle")
+    if trigger is not None and kind == "win_back" and trigger not in LAPSED:
+        raise InvalidInput(f"a win-back triggers on one of {', '.join(LAPSED)}", "trigger_lifecycle")
     if (spec.get("channel") is None) != (spec.get("template") is None):
         raise InvalidInput("give both channel and template for an announcement, or neither", "template")
+
+
+def on_event(kind: str, spec: Mapping[str, Any]) -> bool:
+    """Coupons go out on members' events (birthday, referral, a lifecycle class), not at launch."""
+    return kind in ON_EVENT_TYPES or spec.get("trigger_lifecycle") is not None
 
 
 def check_budget(new: Mapping[str, Any], committed: Mapping[str, Any]) -> None:

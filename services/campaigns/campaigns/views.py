@@ -11,7 +11,7 @@ from service_runtime.db import Tx
 from services.campaigns.campaigns import repo
 
 SPEC_FIELDS = ("recurrence", "budget", "per_member_limit", "channel", "template", "multiplier", "points_per_sale",
-               "coupon_template_id", "stores")
+               "coupon_template_id", "stores", "trigger_lifecycle")
 
 
 def moment(at: str | None = None) -> datetime:

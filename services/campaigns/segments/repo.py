@@ -57,6 +57,8 @@ def _column(cond: Condition, today: date) -> Any:
         return S.c.abcd
     if f == "lifecycle":
         return S.c.lifecycle
+    if f == "lifecycle_class":  # none announced yet: the class every member starts in
+        return sa.func.coalesce(M.c.lifecycle_class, "new")
     raise AssertionError(f)
 
 
@@ -130,6 +132,9 @@ def breakdown(tx: Tx, rule: Group | None, today: date, fields: list[str]) -> tup
         else:
             out[grouped[0]].append((row._mapping[grouped[0]], int(row.n)))
     return total, out
+def matches(tx: Tx, rule: Group, today: date, member_id: str) -> bool:
+    """Whether the rule selects this member now."""
+    return tx.execute(segment_select(rule, today, M.c.member_id).where(M.c.member_id == member_id)).first() is not None
 
 
 def member_ids(tx: Tx, rule: Group, today: date, after: str | None, limit: int) -> list[str]:

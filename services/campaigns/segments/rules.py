@@ -45,9 +45,11 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rfm_group": ("text", EQUALITY + PRESENCE),
     "abcd": ("abcd", EQUALITY + PRESENCE),
     "lifecycle": ("lifecycle", EQUALITY),
+    "lifecycle_class": ("lifecycle_class", EQUALITY),
 }
 WINDOW_FIELDS = ("purchase_count", "spend")
-LIFECYCLE_STAGES = ("new", "active", "recently_lapsed", "lapsed", "dormant")
+LIFECYCLE_STAGES = ("new", "active", "recently_lapsed", "lapsed", "dormant")  # the RFM job's (segments/rfm.py)
+LIFECYCLE_CLASSES = ("new", "active", "at_risk", "dormant", "lost")  # the member record's (docs/lifecycle.md)
 ABCD_CLASSES = ("A", "B", "C", "D")
 
 
@@ -181,6 +183,10 @@ def _value(kind: str, value: Any, path: str) -> Any:
     if kind == "lifecycle":
         if value not in LIFECYCLE_STAGES:
             raise InvalidInput(f"one of {', '.join(LIFECYCLE_STAGES)}", path)
+        return value
+    if kind == "lifecycle_class":
+        if value not in LIFECYCLE_CLASSES:
+            raise InvalidInput(f"one of {', '.join(LIFECYCLE_CLASSES)}", path)
         return value
     if kind == "abcd":
         if value not in ABCD_CLASSES:

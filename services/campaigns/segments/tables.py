@@ -28,6 +28,9 @@ rm_members = sa.Table(
     sa.Column("balance_at", sa.DateTime(timezone=True), nullable=True),  # time of the event the balance came from
     sa.Column("last_purchase_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("profile_version", sa.Integer, nullable=False, server_default="0"),
+    # members' lifecycle class (member.lifecycle_changed; NULL: none announced, i.e. still new)
+    sa.Column("lifecycle_class", sa.Text, nullable=True),
+    sa.Column("lifecycle_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 # purchases and spend per member, day and store: answers "count and spend in a window" by one range scan
