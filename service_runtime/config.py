@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.errors import InvalidInput
 
-SERVICES = ("members", "points", "campaigns", "notify", "catalog", "feed", "care")
+SERVICES = ("members", "points", "campaigns", "notify", "catalog", "feed", "care", "analytics")
 DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gateway's
 
 _METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104, "catalog": 9105,
-                 "feed": 9106, "care": 9108}
+                 "feed": 9106, "care": 9108, "analytics": 9109}
 
 
 def metrics_port_settings() -> list[str]:

@@ -11,6 +11,7 @@ SERVICE_CLASSES = {
     "catalog": "services.catalog.service:CatalogService",
     "feed": "services.feed.service:FeedService",
     "care": "services.care.service:CareService",
+    "analytics": "services.analytics.service:AnalyticsService",
 }
 
 

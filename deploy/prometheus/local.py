@@ -31,7 +31,7 @@ HOME = VAR / "prometheus"
 QUERIES = {"gateway": ("audit",), "members": ("outbox", "import-jobs"), "points": ("outbox", "points-liability"),
            "campaigns": ("outbox", "coupon-jobs"), "notify": ("outbox",),
            "catalog": ("outbox",), "feed": ("outbox",),
-           "care": ("outbox",)}
+           "care": ("outbox",), "analytics": ("outbox",)}
 
 
 def _targets(host: str = "127.0.0.1") -> dict[str, list[dict[str, object]]]:

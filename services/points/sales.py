@@ -218,7 +218,8 @@ def _book(tx: Tx, batch: _Batch, sale: Sale, account: Account, version: int, pro
                                       reference=sale.transaction_id, points=earning.points,
                                       amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
                                       balance=account.balance, point_value=program.point_value,
-                                      campaign_bonus=sale_rules.campaign_bonus(earning, open_to)))
+                                      campaign_bonus=sale_rules.campaign_bonus(earning, open_to),
+                                      lines=sale_rules.sold_lines(sale)))
     return result
 
 
