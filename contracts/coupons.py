@@ -306,9 +306,56 @@ class ExchangeResult(_Model):
 
 
 # ---- events --------------------------------------------------------------------------------------
-# None: coupon.redeemed and coupon.restored were published with no consumer (campaign results read
-# the coupon tables in this same service), so RabbitMQ dropped each one (NO_ROUTE). See
-# docs/decisions/0016-campaign-results-and-coupon-terms.md.
+# Consumed by analytics (coupon redemption by template) and the feed (ERPs). Before they had
+# consumers they were not published at all: RabbitMQ drops an event no queue is bound for
+# (docs/decisions/0016-campaign-results-and-coupon-terms.md). The code is left out: it is what a
+# till accepts, and a copy in every ERP's feed is a copy that can leak.
+class CouponIssued(EventPayload):
+    """A coupon was issued to a member (by hand, a birthday, an exchange or a campaign's job)."""
+
+    TYPE = "coupon.issued"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    coupon_id: str
+    template_id: str
+    member_id: str
+    source: IssueSource
+    campaign_id: str | None = None
+    issued_at: datetime
+    valid_until: datetime | None = None
+
+
+class CouponRedeemed(EventPayload):
+    """A coupon was used on a sale (one event per coupon of the sale)."""
+
+    TYPE = "coupon.redeemed"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    coupon_id: str
+    template_id: str
+    store: str
+    transaction_id: str
+    discount: Decimal = Field(description="What this coupon took off the sale")
+    redeemed_at: datetime
+
+
+class CouponRestored(EventPayload):
+    """The sale a coupon was used on was refunded and the coupon given back (its template's
+    restore_on_refund): the redemption is reversed."""
+
+    TYPE = "coupon.restored"
+    VERSION = 1
+    PRODUCER = "campaigns"
+
+    coupon_id: str
+    template_id: str
+    store: str
+    transaction_id: str
+    discount: Decimal = Field(description="What the redemption had taken off, now reversed")
+    restored_at: datetime
+
 
 # ---- a template's preview (the console's "what would this basket get") --------------------------------------
 class PreviewBasket(_Model):
@@ -346,4 +393,4 @@ COUPON_MODELS: dict[str, type[BaseModel]] = {
                             CouponRefundResult, CatalogItem, CatalogItemOut, RestockItem, Exchange, ExchangeResult,
                             PreviewBasket, TemplatePreview, PreviewRefusal, TemplatePreviewResult)
 }
-COUPON_EVENTS: tuple[type[EventPayload], ...] = ()
+COUPON_EVENTS: tuple[type[EventPayload], ...] = (CouponIssued, CouponRedeemed, CouponRestored)

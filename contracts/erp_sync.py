@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.catalog import Currency, TimeZone
+from contracts.envelope import EventPayload
 
 SECRET_PREFIX = "ERP_SECRET_"
 ConnectionKind = Literal["odoo_json2", "odoo_xmlrpc", "erpnext", "kingdee"]
@@ -128,3 +129,22 @@ class ReconciliationOut(BaseModel):
     missing: list[ReconciledSale] = Field(description="In the ERP, not accrued (a non-member sale shows here too)")
     extra: list[ReconciledSale] = Field(description="Accrued, not in the ERP")
     mismatched: list[ReconciledSale] = Field(description="In both, with different amounts")
+
+
+class ErpSaleRecorded(EventPayload):
+    """A sale the ERP reported (members' and everyone else's) was stored or changed by the sync: what
+    analytics counts as "all sales". A newer version of the same sale replaces the older one."""
+
+    TYPE = "erp.sale_recorded"
+    VERSION = 1
+    PRODUCER = "catalog"
+
+    connection: str
+    transaction_id: str
+    version: int
+    store: str
+    occurred_at: datetime
+    amount_cents: int = Field(description="The sale's amount in cents, as the ERP reported it")
+
+
+ERP_EVENTS: tuple[type[EventPayload], ...] = (ErpSaleRecorded,)

@@ -5,13 +5,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from contracts.campaigns import CAMPAIGN_EVENTS
 from contracts.care import CARE_EVENTS
 from contracts.catalog import CATALOG_EVENTS
 from contracts.coupons import COUPON_EVENTS
 from contracts.envelope import Envelope, EventPayload
+from contracts.erp_sync import ERP_EVENTS
 from contracts.notify import NOTIFY_EVENTS
 
 Channel = Literal["pos", "web", "app", "staff", "import", "erp"]
@@ -164,6 +165,15 @@ class MemberLifecycleChanged(EventPayload):
     registration_store: str | None = None
 
 
+class SoldLine(BaseModel):
+    """One line of a sale as analytics ranks it (categories and SKUs among members)."""
+
+    sku: str
+    category: str | None = None
+    qty: Decimal
+    amount: Decimal = Field(description="Line total less the line's own discount")
+
+
 class PointsAccrued(_Acting):
     """Points were credited: a sale (with its amount, for RFM) or an activity."""
 
@@ -183,6 +193,8 @@ class PointsAccrued(_Acting):
     campaign_bonus: dict[str, int] = Field(default_factory=dict,
                                            description="Bonus points in `points` from campaigns' rules, by campaign id")
     point_value: Decimal | None = Field(default=None, description="Currency value of one point (the sale's program)")
+    lines: list[SoldLine] | None = Field(default=None, description="The sale's lines as the till sent them (sales "
+                                                                   "with lines only)")
 
 
 class PointsRedeemed(_Acting):
@@ -294,7 +306,7 @@ _MEMBERS_AND_POINTS: tuple[type[EventPayload], ...] = (
 
 EVENTS: dict[tuple[str, int], type[EventPayload]] = {
     (cls.TYPE, cls.VERSION): cls for cls in (*_MEMBERS_AND_POINTS, *COUPON_EVENTS, *CAMPAIGN_EVENTS, *NOTIFY_EVENTS,
-                                    *CATALOG_EVENTS, *CARE_EVENTS)
+                                    *CATALOG_EVENTS, *CARE_EVENTS, *ERP_EVENTS)
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from contracts.analytics import ANALYTICS_MODELS
 from contracts.campaigns import CAMPAIGN_MODELS
 from contracts.care import CARE_MODELS
 from contracts.catalog import CATALOG_MODELS
@@ -33,7 +34,7 @@ def documents() -> dict[str, dict[str, object]]:
         docs[f"events/{event_type}.v{version}.json"] = _schema(cls)
     models = {**RPC_MODELS, **POINTS_MODELS, **COUPON_MODELS, **CAMPAIGN_MODELS, **NOTIFY_MODELS, **CATALOG_MODELS,
               **FEED_MODELS, **CARE_MODELS,
-              **FRAUD_MODELS}
+              **FRAUD_MODELS, **ANALYTICS_MODELS}
     for name, model in sorted(models.items()):
         docs[f"rpc/{name}.json"] = _schema(model)
     return docs

@@ -20,12 +20,12 @@ from contracts.errors import InvalidInput
 T = TypeVar("T")
 
 SERVICES = ("members", "points", "campaigns", "notify", "catalog", "feed", "care",
-            "fraud")
+            "fraud", "analytics")
 DATABASES = SERVICES + ("gateway",)  # every service's own database, and the gateway's
 
 _METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 9104, "catalog": 9105,
                  "feed": 9106, "care": 9108,
-                 "fraud": 9110}
+                 "fraud": 9110, "analytics": 9109}
 
 
 def metrics_port_settings() -> list[str]:

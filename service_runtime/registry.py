@@ -12,6 +12,7 @@ SERVICE_CLASSES = {
     "feed": "services.feed.service:FeedService",
     "care": "services.care.service:CareService",
     "fraud": "services.fraud.service:FraudService",
+    "analytics": "services.analytics.service:AnalyticsService",
 }
 
 

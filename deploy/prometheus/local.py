@@ -32,7 +32,7 @@ QUERIES = {"gateway": ("audit",), "members": ("outbox", "import-jobs"), "points"
            "campaigns": ("outbox", "coupon-jobs"), "notify": ("outbox",),
            "catalog": ("outbox",), "feed": ("outbox",),
            "care": ("outbox",),
-           "fraud": ("outbox",)}
+           "fraud": ("outbox",), "analytics": ("outbox",)}
 
 
 def _targets(host: str = "127.0.0.1") -> dict[str, list[dict[str, object]]]:

@@ -20,7 +20,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 RUNBOOKS = "docs/runbooks/"
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-SERVICE_JOBS = "gateway|members|points|campaigns|notify|catalog|feed|care|fraud"
+SERVICE_JOBS = "gateway|members|points|campaigns|notify|catalog|feed|care|fraud|analytics"
 # business outcomes an RPC answers with on purpose: not errors of the service
 EXPECTED_OUTCOMES = "ok|InvalidInput|NotFound|Forbidden|Conflict|InsufficientPoints"
 HTTP_NOT_API = "/metrics|/healthz|/readyz|unmatched"

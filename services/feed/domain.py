@@ -8,13 +8,14 @@ from typing import Any
 
 from contracts.errors import InvalidInput
 
-# (producer, type) of every event the feed carries: member, points and tier changes. Reminders
-# (member.birthday, points.expiring) are not changes and stay out. Coupons publish no events yet.
+# (producer, type) of every event the feed carries: member, points, tier and coupon changes. Reminders
+# (member.birthday, points.expiring) are not changes and stay out.
 SOURCES: tuple[tuple[str, str], ...] = (
     ("members", "member.registered"), ("members", "members.imported"), ("members", "member.updated"),
     ("members", "member.consent_changed"), ("members", "member.merged"), ("members", "member.erased"),
     ("points", "points.accrued"), ("points", "points.redeemed"), ("points", "points.reversed"),
     ("points", "points.expired"), ("points", "points.adjusted"), ("points", "tier.changed"),
+    ("campaigns", "coupon.issued"), ("campaigns", "coupon.redeemed"), ("campaigns", "coupon.restored"),
 )
 # a members.imported batch enters the feed as one member.registered per member
 FEED_TYPES = tuple(sorted({t for _, t in SOURCES} - {"members.imported"}))

@@ -86,6 +86,18 @@ class FeedService(ServiceBase):
     def on_tier_changed(self, tx: Tx, events: list[tuple[Any, Envelope]]) -> None:
         ingest.append(tx, _envelopes(events))
 
+    @subscribe_batch("campaigns", "coupon.issued")
+    def on_coupon_issued(self, tx: Tx, events: list[tuple[Any, Envelope]]) -> None:
+        ingest.append(tx, _envelopes(events))
+
+    @subscribe_batch("campaigns", "coupon.redeemed")
+    def on_coupon_redeemed(self, tx: Tx, events: list[tuple[Any, Envelope]]) -> None:
+        ingest.append(tx, _envelopes(events))
+
+    @subscribe_batch("campaigns", "coupon.restored")
+    def on_coupon_restored(self, tx: Tx, events: list[tuple[Any, Envelope]]) -> None:
+        ingest.append(tx, _envelopes(events))
+
     # -- the feed ------------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def read(self, after: str | None = None, types: list[str] | None = None, limit: int = 100) -> dict[str, Any]:

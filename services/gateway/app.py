@@ -24,6 +24,7 @@ from services.gateway import (
     errors,
     repo,
     routes_admin,
+    routes_analytics,
     routes_audit,
     routes_auth,
     routes_campaigns,
@@ -202,7 +203,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for router in (routes_auth.router, routes_members.auth_router, routes_imports.router, routes_members.router,
                    routes_points.router, routes_coupons.router, routes_campaigns.router, routes_notify.router,
                    routes_admin.router, routes_audit.router, routes_catalog.router, routes_sync.router,
-                   routes_feed.router, routes_files.router, routes_tickets.router, routes_wechat.router):
+                   routes_feed.router, routes_files.router, routes_tickets.router, routes_wechat.router,
+                   routes_analytics.router):
         app.include_router(router, prefix="/v1")
     app.include_router(routes_fraud.router, prefix="/v1")
     api_doc.install(app)  # error statuses, headers, examples and descriptions, from each route's metadata

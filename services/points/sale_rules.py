@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from contracts.errors import Conflict, NotFound
+from contracts.events import SoldLine
 from contracts.points import Sale
 from services.points import catalog_rules, domain
 from services.points.catalog_rules import Catalog
@@ -53,6 +54,12 @@ def lines(sale: Sale, catalog: Catalog) -> tuple[list[domain.Line], Decimal]:
     out = catalog_rules.apply([domain.Line(i.sku, i.category, i.amount, i.discount) for i in sale.items], catalog) \
         or [domain.Line(None, None, sale.amount)]
     return out, sum((d.amount for d in sale.discounts), Decimal(0))
+
+
+def sold_lines(sale: Sale) -> list[SoldLine] | None:
+    """The sale's lines for analytics (top categories and SKUs); None for a sale sent without lines."""
+    return [SoldLine(sku=i.sku, category=i.category, qty=i.qty, amount=i.amount - i.discount)
+            for i in sale.items] or None
 
 
 def earned_today(recorded: int, batch: Iterable[Mapping[str, Any]], member_id: str, start: datetime,

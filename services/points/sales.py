@@ -219,7 +219,7 @@ def _book(tx: Tx, batch: _Batch, sale: Sale, account: Account, version: int, pro
                                       amount=earning.net_amount, currency=sale.currency, occurred_at=sale.sold_at,
                                       balance=account.balance, point_value=program.point_value,
                                       campaign_bonus=sale_rules.campaign_bonus(earning, open_to),
-                                      **inputs.acting(sale._actor, sale.terminal)))
+                                      lines=sale_rules.sold_lines(sale), **inputs.acting(sale._actor, sale.terminal)))
     return result
 
 

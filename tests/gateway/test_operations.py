@@ -30,7 +30,8 @@ def test_status_page_lists_each_service_with_its_breaker_and_last_error(no_servi
     wait_for(lambda: client.get("/readyz").status_code == 200, timeout=20, message="gateway connected")
     status = httpx.get(ops + "/status").json()
     assert status["status"] == "degraded" and status["gateway"] == {"broker": "ok", "database": "ok"}
-    assert set(status["services"]) == {"members", "points", "campaigns", "notify", "catalog", "feed", "care", "fraud"}
+    assert set(status["services"]) == {"members", "points", "campaigns", "notify", "catalog", "feed", "care", "fraud",
+                                       "analytics"}
     for name, service in status["services"].items():
         # unconsumed requests come back unroutable or time out: either way the service is down
         assert service["state"] in ("down: RpcUnavailable", "down: RpcTimeout"), name

@@ -44,7 +44,7 @@ def test_built_in_kinds_validate(rendered: list[dict[str, Any]]) -> None:
 
 def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: list[dict[str, Any]]) -> None:
     deployments, budgets = _of(rendered, "Deployment"), _of(rendered, "PodDisruptionBudget")
-    processes = {"gateway", "members", "points", "campaigns", "notify", "catalog", "feed", "care", "fraud"}
+    processes = {"gateway", "members", "points", "campaigns", "notify", "catalog", "feed", "care", "fraud", "analytics"}
     assert set(deployments) == processes | {"console"} == set(budgets)
     for name, deployment in deployments.items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -88,7 +88,7 @@ def test_operator_kinds_have_what_they_need(rendered: list[dict[str, Any]]) -> N
     assert "deprecated_features" not in rabbit["rabbitmq"]["additionalConfig"]
     clusters = _of(rendered, "Cluster")
     assert set(clusters) == {f"pg-{db}" for db in ("gateway", "members", "points", "campaigns", "notify", "catalog",
-                                                   "feed", "care", "fraud")}
+                                                   "feed", "care", "fraud", "analytics")}
     for name, cluster in clusters.items():
         spec = cluster["spec"]
         assert spec["instances"] >= 2 and spec["storage"]["size"], name

@@ -7,7 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.access import parse_id
-from contracts.coupons import AppliedCoupon, Basket, CouponRefund, CouponRefundResult, Redeem, Redemption, Validation
+from contracts.coupons import (
+    AppliedCoupon,
+    Basket,
+    CouponRedeemed,
+    CouponRefund,
+    CouponRefundResult,
+    CouponRestored,
+    Redeem,
+    Redemption,
+    Validation,
+)
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
 from services.campaigns.coupons import domain, repo, scope
@@ -102,6 +112,9 @@ def _redeem(db: WorkerDb, req: Redeem, codes: list[str], digest: str) -> dict[st
                 "discount": result.discount, "redeemed_at": now}):
             raise _Race()  # the same sale recorded by another till a moment ago: answer that
         repo.mark_redeemed(tx, redemption.redemption_id, [(c.coupon_id, c.discount) for c in result.coupons], now)
+        tx.emit_many([CouponRedeemed(coupon_id=c.coupon_id, template_id=c.template_id, store=req.store,
+                                     transaction_id=req.transaction_id, discount=c.discount, redeemed_at=now)
+                      for c in result.coupons])
         return redemption.model_dump(mode="json")
 
 
@@ -122,6 +135,10 @@ def refund(tx: Tx, req: CouponRefund) -> dict[str, Any]:
     rows = repo.redemption_coupons(tx, redemption)
     back = [r for r in rows if r.terms.get("restore_on_refund", True)]
     repo.restore(tx, [str(r.id) for r in back])
+    tx.emit_many([CouponRestored(coupon_id=str(r.id), template_id=str(r.template_id), store=req.store,
+                                 transaction_id=req.transaction_id, restored_at=now,
+                                 discount=r.discount if r.discount is not None else Decimal(0))
+                  for r in back])
     result = CouponRefundResult(store=req.store, transaction_id=req.transaction_id,
                                 restored=[r.code for r in back],
                                 kept=[r.code for r in rows if r not in back]).model_dump(mode="json")

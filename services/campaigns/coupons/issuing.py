@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.coupons import CouponOut, IssueCoupon
+from contracts.coupons import CouponIssued, CouponOut, IssueCoupon
 from contracts.errors import Conflict, NotFound, ServiceUnavailable
 from service_runtime.config import env_int
 from service_runtime.db import Tx, WorkerDb
@@ -38,6 +38,7 @@ def issue_one(tx: Tx, template_id: str, member_id: str, key: str, source: str,
         raise NotFound("no such coupon template", "template_id")
     outcome = repo.issue(tx, template, [member_id], [key], source=source, campaign_id=campaign_id, job_id=None,
                          now=now)
+    announce(tx, template_id, outcome, source, campaign_id)
     why = outcome.skipped.get(key)
     if why == "already":
         row = repo.coupon_by_key(tx, key)
@@ -49,6 +50,13 @@ def issue_one(tx: Tx, template_id: str, member_id: str, key: str, source: str,
     if why is not None:
         raise Conflict("the template's budget is used up", why)
     return coupon_out(repo.coupon_by_id(tx, str(outcome.coupons[0].id)), now)
+
+
+def announce(tx: Tx, template_id: str, outcome: repo.Issued, source: str, campaign_id: str | None) -> None:
+    """coupon.issued for each coupon written now (one statement for a job's chunk)."""
+    tx.emit_many([CouponIssued(coupon_id=str(c.id), template_id=template_id, member_id=str(c.member_id),
+                               source=source, campaign_id=campaign_id, issued_at=c.issued_at,
+                               valid_until=c.valid_until) for c in outcome.coupons])
 
 
 def run_issue_jobs(db: WorkerDb, members: Any) -> int:
@@ -75,6 +83,7 @@ def run_issue_jobs(db: WorkerDb, members: Any) -> int:
             keys = [interface.issue_key(str(job.id), job.campaign_id, m, job.occurrence) for m in wanted]
             outcome = repo.issue(tx, template, wanted, keys, source=job.source, campaign_id=job.campaign_id,
                                  job_id=str(job.id), now=now)
+            announce(tx, str(job.template_id), outcome, job.source, job.campaign_id)
             done = job.position + len(wanted_ids) >= job.total or not wanted_ids
             repo.advance_job(tx, job, len(wanted_ids), len(outcome.coupons),
                              [*gone.values(), *outcome.skipped.values()], gone, done, now)

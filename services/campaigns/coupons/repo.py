@@ -229,7 +229,7 @@ def mark_redeemed(tx: Tx, redemption_id: str, applied: Sequence[tuple[str, Decim
 
 def redemption_coupons(tx: Tx, redemption: Any) -> list[Any]:
     return list(tx.execute(sa.text("""
-        SELECT c.id, c.code, c.template_id, c.member_id, c.campaign_id, t.terms
+        SELECT c.id, c.code, c.template_id, c.member_id, c.campaign_id, c.discount, t.terms
         FROM coupons c JOIN coupon_templates t ON t.id = c.template_id
         WHERE c.id = ANY(CAST(:ids AS uuid[])) AND c.redemption_id = :r ORDER BY c.code FOR UPDATE OF c"""),
         {"ids": [str(i) for i in redemption.coupon_ids], "r": redemption.id}))

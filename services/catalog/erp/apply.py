@@ -8,6 +8,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contracts.envelope import EventPayload
+from contracts.erp_sync import ErpSaleRecorded
 from service_runtime.db import Tx
 from services.catalog import maintain
 from services.catalog.domain import BOOKKEEPING
@@ -103,6 +105,7 @@ def sales(tx: Tx, items: list[Record], connection: str, default_zone: str) -> Ap
     """ERP sales into erp_sales: a sale seen again at the same or an older version writes nothing."""
     out = Applied()
     zones: dict[str, ZoneInfo] = {}  # a page's sales are mostly of a few stores
+    recorded: list[EventPayload] = []
     for record in items:
         sale = dict(record.data)
         try:
@@ -126,4 +129,8 @@ def sales(tx: Tx, items: list[Record], connection: str, default_zone: str) -> Ap
         sale.setdefault("lines", [])
         if repo.upsert_sale(tx, connection, sale, record.version):
             out.written += 1
+            recorded.append(ErpSaleRecorded(connection=connection, transaction_id=sale["transaction_id"],
+                                            version=record.version, store=sale["store"], occurred_at=occurred,
+                                            amount_cents=sale["amount_cents"]))
+    tx.emit_many(recorded)  # analytics' "all sales"
     return out
