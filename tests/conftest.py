@@ -12,6 +12,12 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check results, never speed: on a busy two-core host (the suite runs two lanes at
+# once) generating examples can take longer than Hypothesis' default deadline and health checks.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 _TAG = "".join(ch for ch in os.environ.get("LOYALTY_TEST_TAG", "").lower() if ch.isalnum())
 TEST_VHOST = "loyalty_test" + (f"_{_TAG}" if _TAG else "")
