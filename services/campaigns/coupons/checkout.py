@@ -10,7 +10,9 @@ from contracts.access import parse_id
 from contracts.coupons import AppliedCoupon, Basket, CouponRefund, CouponRefundResult, Redeem, Redemption, Validation
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
-from services.campaigns.coupons import domain, repo, scope
+from services.campaigns.coupons import domain, ports, scope
+
+repo: ports.CheckoutRows = ports.REPO  # the in-memory fake in unit tests
 
 
 class _Race(Exception):
