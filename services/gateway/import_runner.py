@@ -21,9 +21,9 @@ import anyio
 import anyio.to_thread
 
 from service_runtime.faults import is_unavailable
+from service_runtime.import_files import FileProblem, ImportReader
 from services.gateway import import_jobs
 from services.gateway.db import GatewayDb
-from services.gateway.imports import FileProblem, ImportReader
 from services.gateway.rpc import RemoteError, RpcClient, RpcTimeout, RpcUnavailable
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from contracts.campaigns import (
     SegmentPreview,
     SnapshotOut,
 )
-from services.campaigns.paging import CAMPAIGN_POSITION, HISTORY_POSITION, MEMBER_ID_POSITION, SEGMENT_POSITION
+from contracts.paging import CAMPAIGN_POSITION, HISTORY_POSITION, MEMBER_ID_POSITION, SEGMENT_POSITION
 from services.gateway.pagination import Page, PageParams, make_cursor, page_params
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal

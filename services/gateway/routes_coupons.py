@@ -34,8 +34,8 @@ from contracts.coupons import (
     TemplatePreviewResult,
     Validation,
 )
+from contracts.paging import COUPON_POSITION, ITEM_POSITION, TEMPLATE_POSITION
 from services.campaigns.coupons.domain import code_problem
-from services.campaigns.paging import COUPON_POSITION, ITEM_POSITION, TEMPLATE_POSITION
 from services.gateway.errors import ApiError
 from services.gateway.pagination import Page, PageParams, page_params
 from services.gateway.security.policy import allow, deny, require_store

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from contracts.imports import IMPORT_COLUMNS, IMPORT_REQUIRED
 from contracts.rpc import ImportError_, ImportJob
+from service_runtime.import_files import FileProblem, check_file, detect_encoding
 from services.gateway import import_jobs
 from services.gateway.errors import ApiError
-from services.gateway.imports import FileProblem, check_file, detect_encoding
 from services.gateway.pagination import Page, PageParams, make_cursor, page_params
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.campaigns.paging import valid
+from contracts.paging import valid
 from services.gateway.errors import ApiError
 from services.gateway.pagination import PageParams, make_cursor
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.gateway.imports import FileProblem, ImportReader, detect_encoding
+from service_runtime.import_files import FileProblem, ImportReader, detect_encoding
 
 HEADER = b"external_id,name,phone\r\n"
 CORPUS = {

@@ -21,7 +21,8 @@ from service_runtime import config as cfg
 from service_runtime.db import Tx
 from services.points import holds, ledger, ports, refunds, repo, sales
 from tests.conftest import TEST_DB_PREFIX
-from tests.unit.points_fakes import FakePrograms, FakeRows, FakeTx
+from tests.unit.fake_db import FakeTx
+from tests.unit.points_fakes import FakePrograms, FakeRows
 
 INTERNAL = service("tests")  # a service calling: every access check passes
 

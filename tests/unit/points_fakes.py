@@ -16,17 +16,6 @@ from services.points.domain import CENT
 from services.points.repo import Account, add_to_summary
 
 
-class FakeTx:
-    def __init__(self) -> None:
-        self.emitted: list[Any] = []
-
-    def emit(self, payload: Any) -> None:
-        self.emitted.append(payload)
-
-    def emit_many(self, payloads: list[Any]) -> None:
-        self.emitted.extend(payloads)
-
-
 class FakePrograms:
     def __init__(self, program: Program | None = None, bonuses: list[domain.Bonus] | None = None,
                  budgeted: set[str] | None = None) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from contracts.errors import InvalidInput
+from service_runtime.import_files import FileProblem
 from services.catalog.files import formats, mapping
 from services.catalog.files.formats import RowProblem
-from services.gateway.imports import FileProblem
 from services.points import migration_rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

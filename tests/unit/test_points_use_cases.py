@@ -4,8 +4,6 @@ Locks, transactions and concurrency are tested on PostgreSQL (tests/service/test
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +15,8 @@ from contracts.errors import Conflict, InsufficientPoints, InvalidInput, NotFoun
 from contracts.events import PointsAccrued, PointsRedeemed, PointsReversed, TierChanged
 from contracts.points import BonusRule, HoldRequest, Program, Refund, RefundResult, Sale, SaleResult, luhn_digit
 from services.points import domain, holds, ledger, opening, refunds, sales
-from tests.unit.points_fakes import FakePrograms, FakeRows, FakeTx
+from tests.unit.fake_db import FakeDb, FakeTx
+from tests.unit.points_fakes import FakePrograms, FakeRows
 
 INTERNAL = service("tests")  # a service calling: every access check passes
 
@@ -52,15 +51,6 @@ def refund(rows: FakeRows, refund_id: str, txn: str, amount: str, programs: Fake
     return refunds.refund(tx or FakeTx(), programs or FakePrograms(),  # type: ignore[arg-type]
                           Refund(store="S1", refund_id=refund_id, transaction_id=txn, amount=Decimal(amount),
                                  refunded_at=NOW - timedelta(minutes=1)))
-
-
-class FakeDb:
-    def __init__(self) -> None:
-        self.tx = FakeTx()
-
-    @contextmanager
-    def transaction(self) -> Iterator[FakeTx]:
-        yield self.tx
 
 
 def place(db: FakeDb, txn: str, points: int, member: str = ALICE) -> Any:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts import paging
 from contracts.access import parse_id
 from contracts.campaigns import HistoryEntry
 from contracts.errors import InvalidInput
 from service_runtime.db import Tx
-from services.campaigns import paging
 from services.campaigns.campaigns import repo, rules
 from services.campaigns.campaigns.views import campaign, campaign_out
 

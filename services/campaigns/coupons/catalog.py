@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts import paging
 from contracts.access import parse_id
 from contracts.coupons import CatalogItem
 from contracts.errors import InvalidInput, NotFound
 from service_runtime.db import Tx
-from services.campaigns import paging
 from services.campaigns.coupons import catalog_repo, repo
 from services.campaigns.coupons.views import item_out
 

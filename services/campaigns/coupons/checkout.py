@@ -20,7 +20,9 @@ from contracts.coupons import (
 )
 from contracts.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
-from services.campaigns.coupons import domain, repo, scope
+from services.campaigns.coupons import domain, ports, scope
+
+repo: ports.CheckoutRows = ports.REPO  # the in-memory fake in unit tests
 
 
 class _Race(Exception):

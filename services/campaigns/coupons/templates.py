@@ -4,11 +4,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from contracts import paging
 from contracts.coupons import CouponTemplate, PreviewRefusal, TemplatePreview, TemplatePreviewResult
 from contracts.errors import InvalidInput, NotFound
 from service_runtime.config import env_int
 from service_runtime.db import Tx
-from services.campaigns import paging
 from services.campaigns.coupons import domain, repo, scope
 from services.campaigns.coupons.views import template_out
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts import paging
 from contracts.errors import InvalidInput
 from service_runtime.db import Tx
-from services.campaigns import paging
 from services.campaigns.coupons import repo
 from services.campaigns.coupons.views import coupon_out
 

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from contracts import paging
 from contracts.access import id_or_none, parse_id
 from contracts.campaigns import (
     BREAKDOWN_FIELDS,
@@ -20,7 +21,6 @@ from contracts.campaigns import (
 )
 from contracts.errors import Conflict, InvalidInput, NotFound
 from service_runtime.db import Tx, WorkerDb
-from services.campaigns import paging
 from services.campaigns.coupons import interface as coupons
 from services.campaigns.segments import repo
 from services.campaigns.segments.rules import Group, parse_rule, to_json

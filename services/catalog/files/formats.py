@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.gateway.imports import FileProblem, detect_encoding
+from service_runtime.import_files import FileProblem, detect_encoding
 
 FORMATS = ("csv", "jsonl", "xlsx")
 MAX_LINE = 1 << 20  # a JSON line longer than this is refused as a row, not buffered

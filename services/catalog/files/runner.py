@@ -22,10 +22,10 @@ import eventlet
 import sqlalchemy as sa
 
 from service_runtime.db import WorkerDb
+from service_runtime.import_files import FileProblem
 from services.catalog.files import formats, mapping, runs, sftp, targets
 from services.catalog.files.settings import FilesSettings
 from services.catalog.tables import stores
-from services.gateway.imports import FileProblem
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = FilesSettings.from_env().lease_seconds  # read as the process starts

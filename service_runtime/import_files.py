@@ -1,5 +1,6 @@
 """Reading import files: spooled to disk while uploading, decoded (UTF-8 or GBK/GB18030),
-and read back in batches, so memory stays flat whatever the file size."""
+and read back in batches, so memory stays flat whatever the file size. Used by the gateway's
+member imports and the catalog's files adapter (a service never imports the gateway)."""
 from __future__ import annotations
 
 import codecs

@@ -1,6 +1,7 @@
 """Keyset paging of the campaigns service's lists: each list RPC takes ``limit`` and ``after`` (the
 position of the last item of the previous page, as the RPC gave it in ``next``) and answers
-{"items": [...], "next": position or None}. The gateway turns positions into opaque cursors."""
+{"items": [...], "next": position or None}. The gateway turns positions into opaque cursors;
+both read the positions from here."""
 from __future__ import annotations
 
 import uuid
