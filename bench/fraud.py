@@ -25,7 +25,6 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -159,16 +158,6 @@ class Day:
             self.sale(key, rng.choice(self.members), self.at(), amount)
 
 
-class Db:
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        with self.engine.begin() as conn:
-            yield Tx(conn, "fraud")
-
-
 def batches(events: list[tuple[datetime, EventPayload]]) -> Iterator[list[tuple[EventPayload, Envelope]]]:
     """The day in time order, BATCH events at a time split by type: each event type has its own
     queue and batch handler, which takes what arrived of its type meanwhile (registrations first)."""
@@ -191,14 +180,14 @@ def main() -> int:
     migrate.upgrade("fraud", url)
     engine = sa.create_engine(url, pool_size=2)
     try:
-        run(Db(engine), engine, sales, scale)
+        run(engine, sales, scale)
     finally:
         engine.dispose()
         bootstrap.drop_database(url)
     return 0
 
 
-def run(db: Db, engine: sa.Engine, sales: int, scale: str) -> None:
+def run(engine: sa.Engine, sales: int, scale: str) -> None:
     day = Day(sales, random.Random(21))
     day.honest_day()
     day.planted()
@@ -207,9 +196,9 @@ def run(db: Db, engine: sa.Engine, sales: int, scale: str) -> None:
     print(f"# fraud benchmark, SCALE={scale}: {sum(isinstance(e, PointsAccrued) for _, e in day.events)} sales, "
           f"{len(day.events)} events in all, {len(work)} batches, in-process ingest.take on PostgreSQL", flush=True)
     started = time.perf_counter()
-    for batch in work:
-        with db.transaction() as tx:
-            ingest.take(tx, batch, datetime.now(UTC))
+    for batch in work:  # one transaction a batch, as a handler's
+        with engine.begin() as conn:
+            ingest.take(Tx(conn, "fraud"), batch, datetime.now(UTC))
     elapsed = time.perf_counter() - started
     with engine.connect() as conn:
         alerts = conn.execute(sa.text("SELECT rule, subject, evidence FROM alerts")).all()

@@ -38,9 +38,10 @@ class RuleConfig(_Strict):
     window_seconds: int = Field(ge=60, le=172_800, description="The sliding window, 1 minute to 2 days")
     threshold: int = Field(ge=1, le=100_000, description="Facts in the window that raise an alert")
     points: int | None = Field(default=None, ge=1, description="adjustment_velocity: or this many points in all")
-    thresholds: list[Decimal] | None = Field(default=None, max_length=20,
+    thresholds: list[Decimal] | None = Field(default=None, max_length=20, examples=[["100.00", "200.00"]],
                                              description="sales_under_threshold: the amounts (tier, coupon) watched")
-    band: Decimal | None = Field(default=None, gt=0, description="sales_under_threshold: how far below one counts")
+    band: Decimal | None = Field(default=None, gt=0, examples=["5.00"],
+                                 description="sales_under_threshold: how far below one counts")
     min_share_pct: int | None = Field(default=None, ge=0, le=100,
                                       description="sales_under_threshold: and at least this share of the sales")
     fresh_seconds: int | None = Field(default=None, ge=1, le=86_400,
@@ -59,8 +60,9 @@ class RuleChange(_Strict):
     window_seconds: int | None = Field(default=None, ge=60, le=172_800)
     threshold: int | None = Field(default=None, ge=1, le=100_000)
     points: int | None = Field(default=None, ge=1, le=100_000_000)
-    thresholds: list[Decimal] | None = Field(default=None, min_length=1, max_length=20)
-    band: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
+    thresholds: list[Decimal] | None = Field(default=None, min_length=1, max_length=20,
+                                             examples=[["100.00", "200.00"]])
+    band: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2, examples=["5.00"])
     min_share_pct: int | None = Field(default=None, ge=0, le=100)
     fresh_seconds: int | None = Field(default=None, ge=1, le=86_400)
     gap_seconds: int | None = Field(default=None, ge=1, le=604_800)
@@ -82,7 +84,7 @@ class Evidence(BaseModel):
     terminal: str | None = None
     member_id: str | None
     reference: str | None = Field(description="Transaction, refund, hold or ledger reference")
-    amount: Decimal | None = None
+    amount: Decimal | None = Field(default=None, examples=["98.50"])
     points: int | None = None
     flags: list[str] = Field(default_factory=list, description="under_threshold, fresh_member, after_redemption")
 

@@ -1,7 +1,8 @@
 """The fraud service on the real broker and database, fed by the points service as a till feeds it:
-a cashier's sales on members registered a moment before and a refund after a redemption reach
-fraud as points' events (who acted, at which terminal), raise alerts with the events as evidence,
-and a manager of the store acknowledges them; a manager of another store sees and touches none."""
+a cashier's sales on members registered a moment before, a refund after a redemption and a
+released hold reach fraud as points' events (who acted, at which terminal), raise alerts with the
+events as evidence, and a manager of the store acknowledges them; a manager of another store sees
+and touches none."""
 from __future__ import annotations
 
 import json
@@ -55,6 +56,9 @@ def test_a_cashier_s_pattern_raises_alerts_with_evidence_that_a_manager_acknowle
     hold = call(points, "hold", caller=clerk, member_id=members[0], store=STORE, transaction_id=uuid.uuid4().hex,
                 points=50)
     call(points, "commit_hold", caller=clerk, hold_id=hold["hold_id"])
+    released = call(points, "hold", caller=clerk, member_id=members[1], store=STORE, transaction_id=uuid.uuid4().hex,
+                    points=20)
+    call(points, "release_hold", caller=clerk, hold_id=released["hold_id"])
     wait_for(lambda: query("fraud", "SELECT 1 FROM facts WHERE kind = 'redemption' AND reference = :t",
                            t=hold["transaction_id"]), message="the redemption reaching fraud")
     call(points, "refund_sale", caller=clerk, store=STORE, refund_id=f"R-{cashier}", amount="98.00",
@@ -78,6 +82,10 @@ def test_a_cashier_s_pattern_raises_alerts_with_evidence_that_a_manager_acknowle
     assert {e["event_id"] for e in fresh["evidence"]} == emitted
     assert [(e["kind"], e["reference"], e["flags"]) for e in refund["evidence"]] == [
         ("refund", f"R-{cashier}", ["after_redemption"])]
+
+    hold_fact = wait_for(lambda: query("fraud", "SELECT subject, points FROM facts WHERE reference = :h",
+                                       h=released["hold_id"]), message="points.hold_released reaching fraud")
+    assert [tuple(r) for r in hold_fact] == [(f"staff:{cashier}", 20)]
 
     assert alerts(OTHER_MANAGER) == []
     with pytest.raises(Forbidden):
