@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from contracts.errors import Forbidden, InvalidInput
-from contracts.events import PointsExpiring, TierChanged
+from contracts.events import MemberErased, PointsExpiring, TierChanged
 from tests.helpers import wait_for
 from tests.service.notify_support import call, deliver, now
 from tests.service.test_notify_delivery import ADMIN, member, messages, platform  # noqa: F401 (the fixture)
@@ -90,5 +90,7 @@ def test_a_wechat_login_links_by_phone_with_consent_and_messages_reach_the_openi
                           or None, message="the WeChat message sent")
         assert sent["channel"] == "wechat" and sent["provider_message_id"] == "1000"
         assert weixin.sent[0]["touser"] == "o-1" and weixin.sent[0]["data"]["number2"] == {"value": "200"}
+        deliver(notify, "on_member_erased", MemberErased(member_id=member_id, erased_at=now()))
+        assert call(notify, "wechat_session", code=weixin.login_code("o-1"), caller=GATEWAY)["member_id"] is None
     finally:
         weixin.close()
