@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from contracts import access
@@ -172,3 +173,30 @@ async def vendor_receipts(vendor: Literal["aliyun", "tencent"], request: Request
     answer = await _notify(request, "vendor_receipts", vendor=vendor, token=token,
                            body=raw.decode("utf-8", "replace"))
     return answer["ack"]
+
+
+@router.get("/notify/wechat/push", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}, "example": "echostr-value"}}},
+                       403: {"description": "Bad or missing signature"}},
+            summary="WeChat checks the message push URL (echoes echostr when the signature is right)",
+            description="Query `signature`, `timestamp`, `nonce`, `echostr` as WeChat sends them: the signature "
+                        "is SHA-1 of the sorted NOTIFY_WECHAT_PUSH_TOKEN, timestamp and nonce.")
+async def wechat_push_check(request: Request, signature: str = Query(max_length=64),
+                            timestamp: str = Query(max_length=20), nonce: str = Query(max_length=64),
+                            echostr: str = Query(max_length=200)) -> PlainTextResponse:
+    await _notify(request, "wechat_push", timestamp=timestamp, nonce=nonce, signature=signature)
+    return PlainTextResponse(echostr)
+
+
+@router.post("/notify/wechat/push", response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}, "example": "success"}}},
+                        403: {"description": "Bad or missing signature"}},
+             summary="WeChat pushes subscribe-message results (subscribe_msg_sent_event, JSON, plain mode)",
+             description="Signed as for the URL check; delivered on ErrorCode 0, failed otherwise. Answers "
+                         "`success`. See docs/channels-china.md.")
+async def wechat_push(request: Request, signature: str = Query(max_length=64), timestamp: str = Query(max_length=20),
+                      nonce: str = Query(max_length=64)) -> PlainTextResponse:
+    raw = await request.body()
+    await _notify(request, "wechat_push", timestamp=timestamp, nonce=nonce, signature=signature,
+                  body=raw.decode("utf-8", "replace"))
+    return PlainTextResponse("success")

@@ -37,6 +37,7 @@ from services.notify import (
     templates,
     vendor_receipts,
     views,
+    wechat_events,
     wechat_login,
 )
 from services.notify.pipeline import Dispatcher, Pipeline
@@ -209,6 +210,15 @@ class NotifyService(StoreZoneFeed):
         """Delivery reports an SMS vendor pushed (Alibaba SmsReport, Tencent status callback), with the
         callback URL's token; answers the acknowledgement the vendor expects."""
         return vendor_receipts.take(self.db, vendor, token, body)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def wechat_push(self, timestamp: str, nonce: str, signature: str, body: str | None = None) -> dict[str, Any]:
+        """WeChat's signed message push: without a body, the check of the push URL; with one, the
+        results of subscribe messages."""
+        if body is None:
+            wechat_events.check(timestamp, nonce, signature)
+            return {"recorded": 0}
+        return {"recorded": wechat_events.take(self.db, timestamp, nonce, signature, body)}
 
     # -- WeChat mini-program login (the gateway only) ----------------------------------------------------
     @rpc(expected_exceptions=EXPECTED + (ServiceUnavailable,))

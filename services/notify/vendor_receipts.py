@@ -33,12 +33,19 @@ def take(db: WorkerDb, vendor: str, token: str, body: str) -> dict[str, Any]:
         items = parse(json.loads(body))
     except ValueError as exc:  # pydantic's ValidationError is one too
         raise InvalidInput(f"not a {vendor} delivery report: {type(exc).__name__}", "body") from None
+    recorded = record_known(db, "sms", items)
+    return {"ack": ack, "recorded": recorded, "ignored": len(items) - recorded}
+
+
+def record_known(db: WorkerDb, channel: str, items: list[tuple[Receipt, str | None]]) -> int:
+    """Record the reports of messages we sent on this channel (and, with our id given, that id's);
+    how many were."""
     recorded = 0
     for receipt, ours in items:
         with db.transaction() as tx:
             row = repo.by_provider_id(tx, receipt.provider_message_id)
-        if row is None or row.channel != "sms" or (ours is not None and ours != str(row.id)):
+        if row is None or row.channel != channel or (ours is not None and ours != str(row.id)):
             continue
         receipts.record(db, receipt)
         recorded += 1
-    return {"ack": ack, "recorded": recorded, "ignored": len(items) - recorded}
+    return recorded

@@ -55,3 +55,17 @@ def test_wechat_login_links_by_phone_only_with_consent_and_returns_a_member_toke
     assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "not_a_member"
     fake({("notify", "wechat_session"): RemoteError("InvalidInput", "the code is invalid, used or expired", "code")})
     assert client.post("/v1/auth/wechat", json={"code": "c-5"}).status_code == 422
+
+
+def test_the_wechat_push_url_check_echoes_and_pushes_are_passed_on(client, fake):  # noqa: F811
+    services = fake({("notify", "wechat_push"): {"recorded": 0}})
+    query = "signature=ab&timestamp=1700000000&nonce=n1"
+    checked = client.get(f"/v1/notify/wechat/push?{query}&echostr=hello")
+    assert checked.status_code == 200 and checked.text == "hello"
+    assert services.calls[0][2] == {"timestamp": "1700000000", "nonce": "n1", "signature": "ab"}
+    pushed = client.post(f"/v1/notify/wechat/push?{query}", content=b'{"MsgType":"event"}',
+                         headers={"Content-Type": "application/json"})
+    assert pushed.status_code == 200 and pushed.text == "success"
+    assert services.calls[1][2]["body"] == '{"MsgType":"event"}'
+    fake({("notify", "wechat_push"): RemoteError("Forbidden", "bad or missing WeChat push signature", "signature")})
+    assert client.get(f"/v1/notify/wechat/push?{query}&echostr=hello").status_code == 403

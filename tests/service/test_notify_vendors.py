@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from contracts.errors import Forbidden, InvalidInput
-from contracts.events import PointsExpiring, TierChanged
+from contracts.events import MemberErased, PointsExpiring, TierChanged
 from tests.helpers import wait_for
 from tests.service.notify_support import call, deliver, now
 from tests.service.test_notify_delivery import ADMIN, member, messages, platform  # noqa: F401 (the fixture)
@@ -65,7 +65,8 @@ def test_a_wechat_login_links_by_phone_with_consent_and_messages_reach_the_openi
         notify, *_ = platform["start"](
             NOTIFY_WECHAT_PROVIDER="wechat", NOTIFY_WECHAT_MP_APP_ID=wechat.MP_APP,
             NOTIFY_WECHAT_MP_SECRET=wechat.MP_SECRET, NOTIFY_WECHAT_API_BASE=weixin.url,
-            NOTIFY_WECHAT_TEMPLATES=WECHAT_TEMPLATES, NOTIFY_TRANSACTIONAL_CHANNELS="wechat")
+            NOTIFY_WECHAT_TEMPLATES=WECHAT_TEMPLATES, NOTIFY_TRANSACTIONAL_CHANNELS="wechat",
+            NOTIFY_WECHAT_PUSH_TOKEN=TOKEN)
         member_id = member(platform)
         with pytest.raises(Forbidden):  # only the gateway, which issues the member's token, asks
             call(notify, "wechat_session", code=weixin.login_code("o-1"), caller=ADMIN)
@@ -90,5 +91,12 @@ def test_a_wechat_login_links_by_phone_with_consent_and_messages_reach_the_openi
                           or None, message="the WeChat message sent")
         assert sent["channel"] == "wechat" and sent["provider_message_id"] == "1000"
         assert weixin.sent[0]["touser"] == "o-1" and weixin.sent[0]["data"]["number2"] == {"value": "200"}
+        query, body = weixin.push(TOKEN)
+        with pytest.raises(Forbidden):
+            call(notify, "wechat_push", **{**query, "signature": "0" * 40}, body=body)
+        assert call(notify, "wechat_push", **query, body=body) == {"recorded": 1}
+        assert call(notify, "message", sent["message_id"], caller=ADMIN)["status"] == "delivered"
+        deliver(notify, "on_member_erased", MemberErased(member_id=member_id, erased_at=now()))
+        assert call(notify, "wechat_session", code=weixin.login_code("o-1"), caller=GATEWAY)["member_id"] is None
     finally:
         weixin.close()

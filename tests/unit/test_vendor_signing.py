@@ -1,9 +1,11 @@
 """The vendors' signers against the vendors' own published examples, and their report parsers."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from services.notify import sms_aliyun, sms_tencent
+from services.notify import sms_aliyun, sms_tencent, wechat_events
 from services.notify.channels import PermanentError, ProviderError
 from services.notify.vendor_signing import (
     aliyun_signature,
@@ -83,3 +85,13 @@ def test_reports_map_to_our_receipt_states():
     assert (sent.status, failed.status, failed.detail) == ("delivered", "failed", "tencent MK:0001")
     with pytest.raises(ValueError):
         sms_aliyun.reports({"biz_id": "1"})
+
+
+def test_wechat_push_signature_and_subscribe_results():
+    assert wechat_events.signature("token", "1700000000", "n1") == \
+        hashlib.sha1(b"1700000000n1token").hexdigest()
+    [(ok, _), (refused, _)] = wechat_events.sent_events({
+        "MsgType": "event", "Event": "subscribe_msg_sent_event",
+        "List": [{"MsgID": "1", "ErrorCode": "0"}, {"MsgID": "2", "ErrorCode": "10004", "ErrorStatus": "fail"}]})
+    assert (ok.status, refused.status, refused.detail) == ("delivered", "failed", "wechat 10004")
+    assert wechat_events.sent_events({"MsgType": "event", "Event": "user_enter_tempsession"}) == []

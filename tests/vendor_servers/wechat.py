@@ -5,6 +5,7 @@ others), data checked against the template's keywords (47003), a daily quota (45
 calls: jscode2session for a wx.login code (one use, 40029 after) and getuserphonenumber."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -125,3 +126,15 @@ class WechatServer(VendorServer):
         self.sent.append({"touser": openid, "template": template, "data": data, "subscribe": subscribe,
                           "page": payload.get("page") or payload.get("miniprogram"), "msgid": msgid})
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    def push(self, token: str) -> tuple[dict[str, str], str]:
+        """(query, body) of the message push WeChat posts with the results of the subscribe messages sent:
+        signed with the push token (SHA-1 of the sorted token, timestamp and nonce)."""
+        timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+        signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+        items = [{"TemplateId": s["template"], "MsgID": str(s["msgid"]), "ErrorCode": "0",
+                  "ErrorStatus": "success"} for s in self.sent if s["subscribe"]]
+        body = {"ToUserName": "gh_test", "FromUserName": items and self.sent[0]["touser"],
+                "CreateTime": int(timestamp), "MsgType": "event", "Event": "subscribe_msg_sent_event",
+                "List": items[0] if len(items) == 1 else items}
+        return {"signature": signature, "timestamp": timestamp, "nonce": nonce}, json.dumps(body)
