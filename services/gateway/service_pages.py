@@ -1,4 +1,4 @@
-"""Lists a service pages by position (services.campaigns.paging): the gateway's opaque cursor
+"""Lists a service pages by position (contracts.paging): the gateway's opaque cursor
 carries that position, checked here so a bad cursor is a 422 naming `cursor`, never the
 service's own parameter name."""
 from __future__ import annotations
