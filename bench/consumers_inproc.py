@@ -32,7 +32,10 @@ from service_runtime.db import Tx
 from service_runtime.events import BatchEventHandler
 from services.campaigns.read_model_service import ReadModelEntrypoints
 
-MEMBERS, BUNDLE, ROUNDS, BUNDLES = 2_000, 100, 3, 20
+MEMBERS, ROUNDS = 2_000, 3
+# events a message carries: 100 as an upload's bundles, a few as till sales in a quiet hour
+BUNDLE = int(os.environ.get("BENCH_BUNDLE", "100"))
+BUNDLES = 2_000 // BUNDLE
 
 
 class Worker:
