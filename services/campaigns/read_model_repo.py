@@ -89,18 +89,33 @@ def member_merged(tx: Tx, survivor_id: str, merged_id: str) -> None:
     tx.execute(M.update().where(M.c.member_id == merged_id).values(status="merged"))
 
 
-def balances_seen(tx: Tx, balances: dict[str, tuple[int, datetime]]) -> None:
-    """Each member's balance as of its time, unless a later one is there already (two statements)."""
-    insert_rows(tx, M, [{"member_id": m} for m in balances], on_conflict_do_nothing=True)
-    update_rows(tx, M, [{"member_id": m, "balance": value, "balance_at": at} for m, (value, at) in balances.items()],
-                key=["member_id"], values={"balance": "r.balance", "balance_at": "r.balance_at"},
-                where="rm_members.balance_at IS NULL OR rm_members.balance_at <= r.balance_at")
+_NEWER = "rm_members.balance_at IS NULL OR rm_members.balance_at <= EXCLUDED.balance_at"
+# a balance unless a later one is there already, and the latest purchase time: one statement
+_SEEN_UPSERT = (("member_id",), {
+    "balance": f"CASE WHEN {_NEWER} THEN EXCLUDED.balance ELSE rm_members.balance END",
+    "balance_at": f"CASE WHEN {_NEWER} THEN EXCLUDED.balance_at ELSE rm_members.balance_at END",
+    "last_purchase_at": "greatest(rm_members.last_purchase_at, EXCLUDED.last_purchase_at)",  # NULLs ignored
+})
+
+
+def balances_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
+                  last_purchases: dict[str, datetime] | None = None) -> None:
+    """Each member's balance as of its time, unless a later one is there already, and the time
+    of their latest purchase if later than the one held (one statement; members new to the read
+    model open with them)."""
+    last = last_purchases or {}
+    insert_rows(tx, M, [{"member_id": m, "balance": value, "balance_at": at, "last_purchase_at": last.get(m)}
+                        for m, (value, at) in balances.items()], upsert=_SEEN_UPSERT)
+    # a purchase without a balance (never from points' events, which all carry one)
+    update_rows(tx, M, [{"member_id": m, "last_purchase_at": at} for m, at in last.items() if m not in balances],
+                key=["member_id"], values={"last_purchase_at": "r.last_purchase_at"},
+                where="rm_members.last_purchase_at IS NULL OR rm_members.last_purchase_at < r.last_purchase_at")
 
 
 def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
                purchases: list[tuple[str, str | None, datetime, int, Decimal]],
                bonuses: dict[tuple[str, str], tuple[int, Decimal]] | None = None) -> None:
-    """A batch of points events in a few statements whatever its size: each member's latest
+    """A batch of points events in two or three statements whatever its size: each member's latest
     balance (by event time, unless a later one is there already), the batch's purchases
     (member, store, time, count, amount) summed per member, day and store, and the bonus points
     (and their value) campaigns granted, by (campaign, store)."""
@@ -109,7 +124,6 @@ def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
                                          for (c, shop), (n, value) in bonuses.items()],
                     upsert=(("campaign_id", "store"), {"points": "campaign_bonus.points + EXCLUDED.points",
                                                        "value": "campaign_bonus.value + EXCLUDED.value"}))
-    balances_seen(tx, balances)
     days: dict[tuple[str, date, str], list[Any]] = {}
     last: dict[str, datetime] = {}
     for member_id, shop, at, count, amount in purchases:
@@ -122,9 +136,7 @@ def sales_seen(tx: Tx, balances: dict[str, tuple[int, datetime]],
                                    for (m, d, shop), (n, spend) in days.items()],
                 upsert=(("member_id", "day", "store"), {"purchases": "rm_purchases.purchases + EXCLUDED.purchases",
                                                         "spend": "rm_purchases.spend + EXCLUDED.spend"}))
-    update_rows(tx, M, [{"member_id": m, "last_purchase_at": at} for m, at in last.items()], key=["member_id"],
-                values={"last_purchase_at": "r.last_purchase_at"},
-                where="rm_members.last_purchase_at IS NULL OR rm_members.last_purchase_at < r.last_purchase_at")
+    balances_seen(tx, balances, last)
 
 
 def bonus_granted(tx: Tx, campaign_id: str) -> dict[str, tuple[int, Decimal]]:
