@@ -9,3 +9,5 @@ ERRORS = Counter("loyalty_erp_errors_total", "Source records refused (malformed 
 RUNS = Counter("loyalty_erp_runs_total", "Sync runs by outcome", ["connection", "status", "failure_kind"])
 LAST_SUCCESS = Gauge("loyalty_erp_last_success_timestamp_seconds", "When the connection's last good run ended",
                      ["connection"])
+PUSHED = Counter("loyalty_erp_pushed_total", "Records written into an ERP (customers, journal entries)",
+                 ["connection", "kind"])
