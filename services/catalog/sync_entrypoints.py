@@ -78,6 +78,8 @@ class SyncEntrypoints:
     @timer(interval=TICK_SECONDS)
     def sync_due(self) -> None:
         """Run every connection that is due, one after another (each held by its lease)."""
+        with self.db.transaction() as tx:
+            status.publish_health(tx)
         while runner.run(self.db, None, "timer", _OWNER, self.members, feed=self.feed,
                          points=self.points) is not None:
             pass

@@ -11,3 +11,7 @@ LAST_SUCCESS = Gauge("loyalty_erp_last_success_timestamp_seconds", "When the con
                      ["connection"])
 PUSHED = Counter("loyalty_erp_pushed_total", "Records written into an ERP (customers, journal entries)",
                  ["connection", "kind"])
+# from the database at every scheduler tick, so a restart or another replica never loses them
+SUCCESS_AGE = Gauge("loyalty_erp_last_success_age_seconds", "Since the enabled connection's last good run ended "
+                    "(since it was declared when none has)", ["connection"])
+INTERVAL = Gauge("loyalty_erp_sync_interval_seconds", "The enabled connection's schedule", ["connection"])

@@ -189,3 +189,13 @@ def pushed(tx: Tx, name: str, kind: str, external_id: str) -> bool:
 def record_push(tx: Tx, name: str, kind: str, external_id: str, remote_id: str) -> None:
     tx.execute(pg_insert(erp_pushes).values(connection=name, kind=kind, external_id=external_id, remote_id=remote_id)
                .on_conflict_do_nothing())
+
+
+def health(tx: Tx) -> list[Any]:
+    """Each enabled connection's schedule and the seconds since its last good run ended (or since it
+    was declared, when none has)."""
+    c, r = erp_connections.c, erp_runs.c
+    last = (sa.select(sa.func.max(r.finished_at)).where(r.connection == c.name, r.status == "succeeded")
+            .scalar_subquery())
+    since = sa.func.extract("epoch", sa.func.now() - sa.func.coalesce(last, c.created_at))
+    return list(tx.execute(sa.select(c.name, c.interval_seconds, since.label("age")).where(c.enabled)))
