@@ -44,6 +44,7 @@ def platform_env() -> Iterator[dict[str, str]]:
         "MEMBERS_ACTIVE_KEY_ID": "test-new",
         "MEMBERS_BLIND_INDEX_KEY": TEST_INDEX_KEY,
         "CALLER_SIGNING_KEY": TEST_CALLER_KEY,
+        "FEED_SECRET_KEYS": "test-feed=" + TEST_KEY_NEW,
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)

@@ -127,6 +127,7 @@ def _local_created(name: str) -> str:
 _SECRETS = {
     "gateway": ("GATEWAY_JWT_SECRET", "BOOTSTRAP_ADMIN_USER", "BOOTSTRAP_ADMIN_PASSWORD"),
     "members": ("MEMBERS_ENCRYPTION_KEYS", "MEMBERS_ACTIVE_KEY_ID", "MEMBERS_BLIND_INDEX_KEY"),
+    "feed": ("FEED_SECRET_KEYS", "FEED_ACTIVE_KEY_ID"),
 }
 
 
@@ -156,6 +157,8 @@ def child_env() -> dict[str, str]:
     if not child.get("MEMBERS_ENCRYPTION_KEYS"):
         child["MEMBERS_ENCRYPTION_KEYS"] = "k1=" + _local_secret("members-data-key-k1", 32, binary=True)
         child.setdefault("MEMBERS_ACTIVE_KEY_CREATED", _local_created("members-data-key-k1"))
+    if not child.get("FEED_SECRET_KEYS"):  # webhook secrets sealed at rest (services/feed/secretbox.py)
+        child["FEED_SECRET_KEYS"] = "k1=" + _local_secret("feed-secret-key-k1", 32, binary=True)
     if not child.get("MEMBERS_BLIND_INDEX_KEY"):
         child["MEMBERS_BLIND_INDEX_KEY"] = _local_secret("members-blind-index-key", 32, binary=True)
     child.setdefault("OTP_DELIVERY", "dev")  # DEVELOPMENT DELIVERY CHANNEL for member login codes

@@ -168,6 +168,12 @@ def alerts() -> dict[str, Any]:
         alert("LoyaltyDBPoolExhausted", "avg_over_time(loyalty:db_pool_saturation[5m]) > 0.9", "warning",
               "{{ $labels.job }} uses {{ $value | humanizePercentage }} of its pool to {{ $labels.database }}",
               "db-pool-exhausted", "5m"),
+        # three runs missed (and 10 minutes more): one failed run is noise, a stopped sync is not
+        alert("LoyaltyErpSyncStale",
+              "min by (connection) (loyalty_erp_last_success_age_seconds) > on (connection) "
+              "(3 * max by (connection) (loyalty_erp_sync_interval_seconds) + 600)", "warning",
+              "ERP connection {{ $labels.connection }} has not synced for {{ $value | humanizeDuration }}",
+              "erp-sync-stale", "10m"),
         alert("LoyaltyImportJobStuck",
               "loyalty_import_jobs_running > 0 and changes(loyalty_import_jobs_rows_done[15m]) == 0", "warning",
               "A member import has made no progress for 15 minutes", "import-job-stuck", "5m"),

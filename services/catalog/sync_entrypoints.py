@@ -30,7 +30,8 @@ class SyncEntrypoints:
     db: WorkerDb
     caller: Caller
     members = SignedServiceRpc("members")  # the members import path, for customers
-    points = SignedServiceRpc("points")  # the sales the ledger accrued, for reconciliation
+    points = SignedServiceRpc("points")  # the sales the ledger accrued, for reconciliation; liability
+    feed = SignedServiceRpc("feed")  # members registered here, for outbound customer writes
 
     def _operator(self) -> None:
         require(self.caller, MASTER_DATA)  # ERP sync writes master data: admins and ERP keys
@@ -69,7 +70,7 @@ class SyncEntrypoints:
         self._operator()
         with self.db.transaction() as tx:
             status.status(tx, name)  # NotFound for an unknown name
-        done = runner.run(self.db, name, "rpc", _OWNER, self.members)
+        done = runner.run(self.db, name, "rpc", _OWNER, self.members, feed=self.feed, points=self.points)
         if done is None:
             raise Conflict(f"connection {name!r} is being synced by another run", "name")
         return status.run_out(done)
@@ -77,7 +78,10 @@ class SyncEntrypoints:
     @timer(interval=TICK_SECONDS)
     def sync_due(self) -> None:
         """Run every connection that is due, one after another (each held by its lease)."""
-        while runner.run(self.db, None, "timer", _OWNER, self.members) is not None:
+        with self.db.transaction() as tx:
+            status.publish_health(tx)
+        while runner.run(self.db, None, "timer", _OWNER, self.members, feed=self.feed,
+                         points=self.points) is not None:
             pass
 
     # -- reconciliation ------------------------------------------------------------------------------

@@ -88,6 +88,16 @@ erp_cursors = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
+# each record written into an ERP, once it answered: a rerun skips it (the ERP side finds it by external id)
+erp_pushes = sa.Table(
+    "erp_pushes", metadata,
+    sa.Column("connection", sa.Text, sa.ForeignKey("erp_connections.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("external_id", sa.Text, primary_key=True),
+    sa.Column("remote_id", sa.Text, nullable=False),
+    sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
 erp_runs = sa.Table(
     "erp_runs", metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),

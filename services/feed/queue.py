@@ -3,21 +3,29 @@ a member's oldest pending delivery is the only one of theirs that may go out (or
 claimed with a lease so two replicas never send the same one, and each try recorded."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from service_runtime.db import Tx
-from services.feed import domain, reading
+from services.feed import domain, reading, secretbox
 from services.feed.tables import feed_events, webhook_deliveries, webhooks
 
 d = webhook_deliveries
 
 
-def active(conn: sa.Connection) -> list[Any]:
-    return list(conn.execute(sa.select(webhooks.c.id, webhooks.c.url, webhooks.c.secret, webhooks.c.round)
-                             .where(webhooks.c.deleted_at.is_(None)).order_by(webhooks.c.created_at)))
+class Hook(NamedTuple):
+    id: Any
+    url: str
+    secret: str  # opened: it is kept sealed at rest (secretbox)
+    round: int
+
+
+def active(conn: sa.Connection) -> list[Hook]:
+    rows = conn.execute(sa.select(webhooks.c.id, webhooks.c.url, webhooks.c.secret, webhooks.c.round)
+                        .where(webhooks.c.deleted_at.is_(None)).order_by(webhooks.c.created_at))
+    return [Hook(r.id, r.url, secretbox.box().open(r.secret, str(r.id)), r.round) for r in rows]
 
 
 def fill(engine: sa.Engine, webhook_id: str, window: int) -> int:

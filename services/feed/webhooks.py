@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from contracts.errors import InvalidInput, NotFound
 from contracts.feed import Replay, WebhookIn
 from service_runtime.db import Tx
-from services.feed import domain, reading
+from services.feed import domain, reading, secretbox
 from services.feed.tables import feed_events, webhook_deliveries, webhooks
 
 DELIVERY_STATUSES = ("pending", "delivered", "dead", "superseded")
@@ -51,7 +51,8 @@ def create(tx: Tx, cmd: WebhookIn, created_by: str | None) -> dict[str, Any]:
     start = reading.head(tx) if cmd.after is None else reading.start_of(tx, cmd.after)
     secret = "whsec_" + secrets.token_urlsafe(32)
     webhook_id = str(uuid.uuid4())
-    tx.execute(webhooks.insert().values(id=webhook_id, url=str(cmd.url), types=types, secret=secret,
+    tx.execute(webhooks.insert().values(id=webhook_id, url=str(cmd.url), types=types,
+                                        secret=secretbox.box().seal(secret, webhook_id),
                                         description=cmd.description, scanned_through=start, created_by=created_by))
     return {**view(tx, load(tx, webhook_id)), "secret": secret}
 

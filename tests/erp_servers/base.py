@@ -49,6 +49,7 @@ class FaultyServer:
 
             do_GET = _serve
             do_POST = _serve
+            do_PUT = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

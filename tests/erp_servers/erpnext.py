@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.erp_servers.base import Answer, FaultyServer
 from tests.erp_servers.records import Table, frappe_match
 
-DOCTYPES = ("Customer", "Item", "Item Group", "Warehouse", "POS Profile", "Sales Invoice")
+DOCTYPES = ("Customer", "Item", "Item Group", "Warehouse", "POS Profile", "Sales Invoice", "Journal Entry")
+SERIES = {"Customer": "CUST-", "Journal Entry": "ACC-JV-2026-"}
 JSON = {"Content-Type": "application/json"}
 
 
@@ -31,6 +32,7 @@ class ErpNextServer(FaultyServer):
         self.token, self.user = f"{api_key}:{api_secret}", user
         self.tables = {d: Table("name", "modified", micro=True) for d in DOCTYPES}
         self.forbidden: set[str] = set()
+        self.lose_insert_answers = 0  # inserts that are done but whose answer never arrives
         super().__init__()
 
     def put(self, doctype: str, doc: dict[str, Any], at: Any = None) -> dict[str, Any]:
@@ -47,13 +49,15 @@ class ErpNextServer(FaultyServer):
         parts = urlsplit(path)
         if parts.path == "/api/method/frappe.auth.get_logged_user":
             return 200, JSON, json.dumps({"message": self.user}).encode()
-        if not parts.path.startswith("/api/resource/") or method != "GET":
+        if not parts.path.startswith("/api/resource/"):
             return _error(404, "DoesNotExistError", "Not found")
         doctype, _, name = unquote(parts.path[len("/api/resource/"):]).partition("/")
         if doctype not in self.tables:
             return _error(404, "DoesNotExistError", f"DocType {doctype} not found")
         if doctype in self.forbidden:
             return _error(403, "PermissionError", f"No permission for {doctype}")
+        if method in ("POST", "PUT"):
+            return self._write(method, doctype, name, json.loads(body or b"{}"))
         if name:
             doc = self.tables[doctype].rows.get(name)
             if doc is None:
@@ -75,3 +79,18 @@ class ErpNextServer(FaultyServer):
         data = [{k: v for k, v in r.items() if (wanted is None and not isinstance(v, list)) or (wanted and k in wanted)}
                 for r in rows]
         return 200, JSON, json.dumps({"data": data}).encode()
+
+    def _write(self, method: str, doctype: str, name: str, doc: dict[str, Any]) -> Answer:
+        """POST inserts (the name from the DocType's naming series), PUT updates a document by name."""
+        table = self.tables[doctype]
+        if name and name not in table.rows:
+            return _error(404, "DoesNotExistError", f"{doctype} {name} not found")
+        if not name:
+            with table.lock:
+                name = f"{SERIES.get(doctype, doctype + '-')}{len(table.rows) + 1:05d}"
+        stored = self.put(doctype, {**doc, "name": name})
+        payload = json.dumps({"data": stored}).encode()
+        if method == "POST" and self.lose_insert_answers > 0:
+            self.lose_insert_answers -= 1
+            return -1, JSON, payload  # done here, cut short on the way back
+        return 200, JSON, payload

@@ -28,6 +28,7 @@ JSON = {"Content-Type": "application/json; charset=utf-8"}
 ID_FIELDS = {"SAL_MATERIALGROUP": "FID", "ORG_Organizations": "FOrgID", "BD_STOCK": "FStockId",
              "BD_MATERIAL": "FMATERIALID", "BD_Customer": "FCUSTID", "SAL_OUTSTOCK": "FID",
              "BD_SAL_PriceList": "FEntryID", "GL_VOUCHER": "FVOUCHERID"}
+COMMON = ("FNumber", "FName", "FModifyDate", "FDocumentStatus", "FForbidStatus")  # every form has these
 SESSION_LOST = "会话信息已丢失，请重新登录"
 
 
@@ -128,7 +129,7 @@ class KingdeeServer(FaultyServer):
         fields = [f.strip() for f in str(data.get("FieldKeys") or "").split(",") if f.strip()]
         with table.lock:
             headers = [dict(r) for r in table.rows.values()]
-        known = {k for r in headers for k in r if k != "entries"} | {ID_FIELDS[form], "FModifyDate"}
+        known = {k for r in headers for k in r if k != "entries"} | {ID_FIELDS[form], *COMMON}
         entry_fields = {k for r in headers for e in r.get("entries", []) for k in e}
         try:
             unknown = set(fields) - known - entry_fields

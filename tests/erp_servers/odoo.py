@@ -19,7 +19,8 @@ from tests.erp_servers.base import Answer, FaultyServer
 from tests.erp_servers.records import Table, odoo_match
 
 MODELS = ("res.users", "res.partner", "product.category", "product.product", "pos.config", "stock.warehouse",
-          "pos.order", "pos.order.line")
+          "pos.order", "pos.order.line", "account.move")
+WRITES = ("create", "write")
 
 
 class OdooError(Exception):
@@ -33,6 +34,7 @@ class OdooServer(FaultyServer):
         self.database, self.login, self.api_key, self.uid = database, login, api_key, 7
         self.tables = {model: Table("id", "write_date", micro=False) for model in MODELS}
         self.tables["res.users"].put({"id": self.uid, "login": login, "name": "Sync bot"})
+        self.lose_create_answers = 0  # creates that are done but whose answer never arrives
         super().__init__()
 
     def put(self, model: str, row: dict[str, Any], at: Any = None) -> dict[str, Any]:
@@ -49,6 +51,38 @@ class OdooServer(FaultyServer):
             lambda r: odoo_match(r, domain or []) and (not active_test or r.get("active", True)),
             order or "id asc", offset, limit)
         return [{k: v for k, v in r.items() if not fields or k in fields or k == "id"} for r in rows]
+
+    def create(self, model: str, vals_list: list[dict[str, Any]]) -> list[int]:
+        """``create`` takes a list of values and answers the new ids (Odoo 17+); ``line_ids`` commands
+        ``[0, 0, vals]`` are kept on the record."""
+        table = self._table(model)
+        with table.lock:
+            start = max(table.rows, default=0) + 1
+        ids = list(range(start, start + len(vals_list)))
+        for new_id, vals in zip(ids, vals_list, strict=True):
+            table.put({**vals, "id": new_id})
+        return ids
+
+    def write(self, model: str, ids: list[int], vals: dict[str, Any]) -> bool:
+        for record in ids:
+            if record not in self._table(model).rows:
+                raise OdooError(404, "odoo.exceptions.MissingError", f"Record does not exist ({model}({record},))")
+            self._table(model).put({**vals, "id": record})
+        return True
+
+    def _table(self, model: str) -> Table:
+        if model not in self.tables:
+            raise OdooError(404, "werkzeug.exceptions.NotFound", f"no model {model}")
+        return self.tables[model]
+
+    def orm(self, model: str, method: str, args: list[Any], named: dict[str, Any]) -> Any:
+        if method == "search_read":
+            return self.search_read(model, *args, **named)
+        if method == "create":
+            return self.create(model, *args, **named)
+        if method == "write":
+            return self.write(model, *args, **named)
+        raise OdooError(404, "werkzeug.exceptions.NotFound", f"method {method} not offered here")
 
     def data(self, method: str, path: str, body: bytes) -> bool:
         if path.startswith("/json/2/"):
@@ -75,14 +109,19 @@ class OdooServer(FaultyServer):
         if database is not None and database != self.database:
             raise OdooError(404, "werkzeug.exceptions.NotFound", f"database {database!r} not found")
         model, _, method = path[len("/json/2/"):].partition("/")
-        if method != "search_read":
-            raise OdooError(404, "werkzeug.exceptions.NotFound", f"method {method} not offered here")
         try:
             named = json.loads(body or b"{}")
-            rows = self.search_read(model, **named)
+            result = self.orm(model, method, [], named)
         except (TypeError, ValueError, KeyError) as exc:
             raise OdooError(422, "werkzeug.exceptions.UnprocessableEntity", str(exc)) from None
-        return 200, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(rows).encode()
+        return self._maybe_lost(method, json.dumps(result).encode(),
+                                {"Content-Type": "application/json; charset=utf-8"})
+
+    def _maybe_lost(self, method: str, payload: bytes, headers: dict[str, str]) -> Answer:
+        if method == "create" and self.lose_create_answers > 0:
+            self.lose_create_answers -= 1
+            return -1, headers, payload  # done here, cut short on the way back
+        return 200, headers, payload
 
     def _xmlrpc(self, service: str, body: bytes) -> Answer:
         params, method = xmlrpc.client.loads(body)
@@ -95,9 +134,7 @@ class OdooServer(FaultyServer):
                 database, uid, password, model, orm_method, args, kwargs = (*params, {})[:7]
                 if database != self.database or uid != self.uid or password != self.api_key:
                     raise xmlrpc.client.Fault(3, "Access Denied")
-                if orm_method != "search_read":
-                    raise xmlrpc.client.Fault(1, f"method {orm_method} not offered here")
-                result = self.search_read(model, *args, **kwargs)
+                result = self.orm(model, orm_method, list(args), dict(kwargs))
             else:
                 raise xmlrpc.client.Fault(1, f"unknown {service}.{method}")
             payload = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True)
@@ -105,4 +142,5 @@ class OdooServer(FaultyServer):
             payload = xmlrpc.client.dumps(fault, methodresponse=True)
         except OdooError as exc:
             payload = xmlrpc.client.dumps(xmlrpc.client.Fault(1, exc.message), methodresponse=True)
-        return 200, {"Content-Type": "text/xml"}, payload.encode()
+        method_called = params[4] if service == "object" and len(params) > 4 else ""
+        return self._maybe_lost(str(method_called), payload.encode(), {"Content-Type": "text/xml"})

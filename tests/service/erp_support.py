@@ -157,3 +157,24 @@ def announced(event_type: str, source: str) -> int:
 
 def erp_sales(connection: str) -> list[Any]:
     return query("catalog", "SELECT * FROM erp_sales WHERE connection = :c ORDER BY transaction_id", c=connection)
+
+
+# fixtures for the adapter tests (import them by name into a test module)
+@pytest.fixture(name="odoo")
+def odoo_fixture() -> Iterator[OdooServer]:
+    yield from odoo_server()
+
+
+@pytest.fixture(name="erpnext")
+def erpnext_fixture() -> Iterator[ErpNextServer]:
+    yield from erpnext_server()
+
+
+@pytest.fixture(name="kingdee")
+def kingdee_fixture() -> Iterator[KingdeeServer]:
+    yield from kingdee_server()
+
+
+@pytest.fixture(name="secrets")
+def secrets_fixture(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    return set_secrets(monkeypatch)

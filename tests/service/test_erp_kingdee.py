@@ -16,10 +16,10 @@ from tests.service.erp_support import (
     catalog_rows,
     connect,
     erp_sales,
-    kingdee_server,
+    kingdee_fixture,  # noqa: F401 (fixture)
     run,
+    secrets_fixture,  # noqa: F401 (fixture)
     seed_kingdee,
-    set_secrets,
 )
 from tests.service.notify_support import call
 
@@ -27,16 +27,6 @@ from tests.service.notify_support import call
 @pytest.fixture
 def catalog(start_service):
     return start_service("catalog")
-
-
-@pytest.fixture(name="kingdee")
-def _kingdee():
-    yield from kingdee_server()
-
-
-@pytest.fixture(name="secrets")
-def _secrets(monkeypatch):
-    return set_secrets(monkeypatch)
 
 
 def test_a_full_then_incremental_sync_from_kingdee(catalog, kingdee, secrets):

@@ -173,6 +173,11 @@ def test_the_scheduler_runs_a_due_connection_and_metrics_count_it(catalog, odoo,
                           and s["last_run"]["status"] == "succeeded" and s, timeout=30, message="a timer run")
         assert status["last_run"]["trigger"] == "timer" and status["last_run"]["rows_out"] == 7
         assert status["next_run_at"] > status["last_run"]["started_at"]  # the next one is interval_seconds away
+        def age() -> float:  # the sync-health gauge the catalog publishes from its database each tick
+            return REGISTRY.get_sample_value("loyalty_erp_last_success_age_seconds", {"connection": name}) or 1e9
+
+        wait_for(lambda: age() < 60, timeout=30, message="the sync-health gauge")
+        assert REGISTRY.get_sample_value("loyalty_erp_sync_interval_seconds", {"connection": name}) == 10
         asked = call(catalog, "request_sync", caller=ADMIN, name=name)
         assert asked["run_requested_at"] is not None
         wait_for(lambda: call(catalog, "sync_status", caller=ADMIN, name=name)["last_run"]["id"] != status["last_run"][

@@ -3,6 +3,7 @@ keyset domain, parents before children, and the reconciliation's comparison and 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -12,6 +13,7 @@ from services.catalog.erp.erpnext import frappe_error
 from services.catalog.erp.interface import Cursor, Record
 from services.catalog.erp.kingdee import after_filter, literal
 from services.catalog.erp.odoo import after_domain
+from services.catalog.erp.outbound import customer_of, liability_entry, total_value
 from services.catalog.erp.values import BadValue
 from tests.erp_servers.kingdee_filter import FilterError, Parser
 
@@ -106,3 +108,17 @@ def test_kingdee_pages_by_stamp_then_id_with_a_literal_sql_server_converts():
     assert [r["FCUSTID"] for r in rows if match(r)] == [8, 2]  # ties on the stamp are kept by id
     with pytest.raises(FilterError):  # SQL Server's datetime takes three fractional digits at most
         Parser("FModifyDate > '2026-12-01 09:15:00.123456'", {"FModifyDate"}).parse()(rows[0])
+
+
+def test_outbound_customers_and_the_liability_journal():
+    item = {"type": "member.registered", "data": {"member_id": "m-1", "member_number": "7001", "channel": "pos"}}
+    assert customer_of(item) == ("loyalty:m-1", {"name": "Member 7001", "member_number": "7001", "store": None})
+    assert customer_of({**item, "data": {**item["data"], "channel": "erp"}}) is None  # the ERP has it already
+    rows = [{"day": "2026-12-03", "value": "100.00"}, {"day": "2026-12-04", "value": "60.00"},
+            {"day": "2026-12-04", "value": "15.50"}]
+    after = total_value(rows, date(2026, 12, 4))
+    assert after == Decimal("75.50")
+    shrank = liability_entry(date(2026, 12, 4), Decimal("100.00"), after, {"expense": "6", "liability": "2"})
+    assert shrank is not None and [(x.account, x.debit, x.credit) for x in shrank["lines"]] == [
+        ("6", Decimal(0), Decimal("24.50")), ("2", Decimal("24.50"), Decimal(0))]  # redeemed/expired: reversed
+    assert liability_entry(date(2026, 12, 4), after, after, {"expense": "6", "liability": "2"}) is None

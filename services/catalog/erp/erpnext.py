@@ -5,6 +5,8 @@ on (modified, name). A Sales Invoice's items come from its own ``GET /api/resour
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -12,9 +14,11 @@ from zoneinfo import ZoneInfo
 
 from services.catalog.erp import values
 from services.catalog.erp.http import RetryPolicy, send_json
-from services.catalog.erp.interface import Cursor, Kind, Page, Record, Rejected
+from services.catalog.erp.interface import AdapterError, Cursor, Kind, Page, Record, Rejected
+from services.catalog.erp.outbound import PushKind, find_or_create
 from services.catalog.erp.values import BadValue
 
+MEMBER_FIELD = "loyalty_member_id"  # a Custom Field (Data, unique) the ERP team adds to Customer
 FIELDS: dict[str, list[str]] = {
     "Item Group": ["name", "item_group_name", "parent_item_group", "modified"],
     "POS Profile": ["name", "warehouse", "currency", "disabled", "modified"],
@@ -145,3 +149,45 @@ class ErpNextAdapter:
                 "day": day, "amount_cents": values.cents(doc.get("grand_total"), "grand_total"),
                 "member_ref": f"{self.name}:{doc['customer']}" if values.text(doc.get("customer")) else None,
                 "lines": lines}
+
+    # -- outbound: found by our external id before anything is created ---------------------------------
+    def _send(self, method: str, path: str, body: dict[str, Any], once: bool = False) -> Any:
+        policy = replace(self.policy, attempts=1) if once else self.policy  # an insert is never retried blind
+        return send_json(policy, method, f"{self.base_url}{path}", self.headers, body, frappe_error)
+
+    def _finder(self, doctype: str, filters: list[Any]) -> Callable[[], str | None]:
+        def find() -> str | None:
+            rows = self._get(f"/api/resource/{quote(doctype)}", {"fields": ["name"], "filters": filters,
+                                                                  "limit_page_length": 1}).get("data") or []
+            return str(rows[0]["name"]) if rows else None
+        return find
+
+    def push(self, kind: PushKind, external_id: str, data: dict[str, Any]) -> str:
+        if kind == "customer":
+            doc = {"customer_name": data["name"], "customer_type": "Individual", MEMBER_FIELD: external_id}
+            find = self._finder("Customer", [[MEMBER_FIELD, "=", external_id]])
+            known = find()
+            if known is not None:
+                self._send("PUT", f"/api/resource/Customer/{quote(known)}", doc)
+                return known
+            return find_or_create(find, lambda: self._name(self._send("POST", "/api/resource/Customer", doc, True)),
+                                  self.policy.attempts)
+        if not data.get("journal"):
+            raise AdapterError("a journal push to ERPNext needs options.journal (the company)")
+        accounts = [{"account": line.account, "debit_in_account_currency": str(line.debit),
+                     "credit_in_account_currency": str(line.credit), "user_remark": line.label}
+                    for line in data["lines"]]
+        entry = {"voucher_type": "Journal Entry", "company": data["journal"], "posting_date": data["date"],
+                 "cheque_no": external_id, "cheque_date": data["date"], "user_remark": data["label"],
+                 "accounts": accounts, "docstatus": 1}
+        # a day's entry is written once (a cancelled one, docstatus 2, does not count)
+        return find_or_create(self._finder("Journal Entry", [["cheque_no", "=", external_id], ["docstatus", "!=", 2]]),
+                              lambda: self._name(self._send("POST", f"/api/resource/{quote('Journal Entry')}", entry,
+                                                            True)), self.policy.attempts)
+
+    @staticmethod
+    def _name(answer: Any) -> str:
+        doc = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(doc, dict) or not doc.get("name"):
+            raise AdapterError("ERPNext answered the insert without the document's name")
+        return str(doc["name"])

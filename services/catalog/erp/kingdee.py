@@ -15,8 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.catalog.erp import values
-from services.catalog.erp.interface import Cursor, Kind, Page, Record, Rejected
+from services.catalog.erp.interface import AdapterError, Cursor, Kind, Page, Record, Rejected
 from services.catalog.erp.kingdee_client import KingdeeClient
+from services.catalog.erp.outbound import PushKind, find_or_create
 from services.catalog.erp.values import BadValue
 
 AUDITED = "FDocumentStatus = 'C'"
@@ -157,3 +158,22 @@ class KingdeeAdapter:
                                        f"AND FMaterialId IN ({ids})", "FMaterialId ASC")
             return {material: price for material, price in prices}
         return {}
+
+    def push(self, kind: PushKind, external_id: str, data: dict[str, Any]) -> str:
+        """Customers only (BD_Customer, numbered by our external id, found by it before a save creates one);
+        vouchers (GL_VOUCHER) need the chain's account book and dimensions and are not written yet."""
+        if kind != "customer":
+            raise AdapterError("Kingdee takes customers only; post the liability journal from the feed or a file")
+        number = values.code(external_id.replace("loyalty:", "LOY-"), "external_id")
+
+        def find() -> str | None:
+            rows = self.client.query("BD_Customer", ["FCUSTID"], f"FNumber = '{number}'", "FCUSTID ASC", 1)
+            return str(rows[0][0]) if rows else None
+
+        known = find()
+        if known is not None:
+            self.client.save("BD_Customer", {"FCUSTID": int(known), "FNumber": number, "FName": data["name"]})
+            return known
+        return find_or_create(find, lambda: str(self.client.save(
+            "BD_Customer", {"FCUSTID": 0, "FNumber": number, "FName": data["name"]}).get("Id")),
+            self.client.policy.attempts)

@@ -11,6 +11,7 @@
   MsgCode}}}`` (nested in ``[[...]]`` for a query). MsgCode 1 is a lost session: log in again, once."""
 from __future__ import annotations
 
+from dataclasses import replace
 from email.message import Message
 from typing import Any
 
@@ -67,9 +68,10 @@ class KingdeeClient:
         self.policy = policy
         self.cookie: str | None = None
 
-    def _post(self, service: str, body: Any) -> tuple[Any, Message]:
+    def _post(self, service: str, body: Any, once: bool = False) -> tuple[Any, Message]:
         headers = {"Cookie": self.cookie} if self.cookie else {}
-        return exchange(self.policy, "POST", f"{self.base_url}/{service}", headers, body, lambda status, _: "")
+        policy = replace(self.policy, attempts=1) if once else self.policy  # a save is never retried blind
+        return exchange(policy, "POST", f"{self.base_url}/{service}", headers, body, lambda status, _: "")
 
     def login(self) -> None:
         if self.login_kind == "app_secret":  # the secret holds "<app id>,<app secret>" as Kingdee shows them
@@ -87,12 +89,12 @@ class KingdeeClient:
         self.cookie = _cookies(headers) or (f"kdservice-sessionid={answer['KDSVCSessionId']}"
                                             if answer.get("KDSVCSessionId") else None)
 
-    def _call(self, service: str, body: Any) -> Any:
+    def _call(self, service: str, body: Any, once: bool = False) -> Any:
         """A call in our session: logs in first, and once more when the server lost the session."""
         for attempt in (1, 2):
             if self.cookie is None:
                 self.login()
-            answer, _ = self._post(service, body)
+            answer, _ = self._post(service, body, once)
             status = status_of(answer)
             if status is None or status.get("IsSuccess", False):
                 return answer
@@ -113,7 +115,7 @@ class KingdeeClient:
 
     def save(self, form: str, model: dict[str, Any]) -> dict[str, Any]:
         """Save one record (create, or update when the model names its id); answers Result's Id and Number."""
-        answer = self._call(SAVE, {"formid": form, "data": {"Model": model, "IsDeleteEntry": "false"}})
+        answer = self._call(SAVE, {"formid": form, "data": {"Model": model, "IsDeleteEntry": "false"}}, once=True)
         result = answer.get("Result") if isinstance(answer, dict) else None
         if not isinstance(result, dict):
             raise AdapterError(f"{form} save answered without a Result")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.catalog.erp import values
-from services.catalog.erp.interface import Cursor, Kind, Page, Record, Rejected
+from services.catalog.erp.interface import AdapterError, Cursor, Kind, Page, Record, Rejected
 from services.catalog.erp.odoo_client import OdooClient
+from services.catalog.erp.outbound import PushKind, find_or_create
 from services.catalog.erp.values import BadValue
 
 SALE_STATES = ["paid", "done", "invoiced"]
@@ -157,3 +158,37 @@ class OdooAdapter:
                                              fields=["code"], context=ALL)
                     out[-int(config["id"])] = codes[0].get("code") if codes else None
         return out
+
+    # -- outbound: found by our external id (``ref``) before anything is created ------------------
+    def push(self, kind: PushKind, external_id: str, data: dict[str, Any]) -> str:
+        model = "res.partner" if kind == "customer" else "account.move"
+
+        def find() -> str | None:
+            found = self.client.call(model, "search_read", domain=[["ref", "=", external_id]], fields=["id"],
+                                     limit=1, context=ALL)
+            return str(found[0]["id"]) if found else None
+
+        if kind == "customer":
+            vals = {"name": data["name"], "ref": external_id, "customer_rank": 1}
+            known = find()
+            if known is not None:
+                self.client.call(model, "write", ids=[int(known)], vals=vals)
+                return known
+            return find_or_create(find, lambda: self._created(self.client.create(model, [vals])),
+                                  self.client.policy.attempts)
+        if not data.get("journal"):
+            raise AdapterError("a journal push to Odoo needs options.journal (the journal's id)")
+        lines = [[0, 0, {"account_id": int(line.account), "name": line.label, "debit": float(line.debit),
+                         "credit": float(line.credit)}] for line in data["lines"]]  # JSON numbers, two decimals
+        move = {"move_type": "entry", "ref": external_id, "date": data["date"], "journal_id": int(data["journal"]),
+                "line_ids": lines}
+        # a day's entry is written once; a correction is a new entry in the accountant's hands
+        return find_or_create(find, lambda: self._created(self.client.create(model, [move])),
+                              self.client.policy.attempts)
+
+    @staticmethod
+    def _created(answer: Any) -> str:
+        ids = answer if isinstance(answer, list) else [answer]
+        if not ids or not isinstance(ids[0], int):
+            raise AdapterError(f"Odoo's create answered {str(answer)[:80]!r}, not the new record's id")
+        return str(ids[0])

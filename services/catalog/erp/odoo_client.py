@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import xmlrpc.client
+from dataclasses import replace
 from typing import Any, Protocol
 from xml.parsers.expat import ExpatError
 
@@ -21,7 +22,11 @@ FAULT_ACCESS_ERROR = 4
 
 
 class OdooClient(Protocol):
+    policy: RetryPolicy
+
     def call(self, model: str, method: str, **named: Any) -> Any: ...
+
+    def create(self, model: str, vals_list: list[dict[str, Any]]) -> Any: ...
 
     def check(self) -> None: ...
 
@@ -43,6 +48,11 @@ class Json2Client:
     def call(self, model: str, method: str, **named: Any) -> Any:
         return send_json(self.policy, "POST", f"{self.base_url}/json/2/{model}/{method}", self.headers, named,
                          _json2_error)
+
+    def create(self, model: str, vals_list: list[dict[str, Any]]) -> Any:
+        """Sent once: a retry after a lost answer could create twice (outbound.find_or_create looks first)."""
+        return send_json(replace(self.policy, attempts=1), "POST", f"{self.base_url}/json/2/{model}/create",
+                         self.headers, {"vals_list": vals_list}, _json2_error)
 
     def check(self) -> None:
         self.call("res.users", "search_read", domain=[], fields=["id"], limit=1)
@@ -107,8 +117,20 @@ class XmlRpcClient:
         return self._uid
 
     def call(self, model: str, method: str, **named: Any) -> Any:
-        domain = named.pop("domain", [])
-        return self._rpc("object", "execute_kw", self.database, self.uid(), self.key, model, method, [domain], named)
+        """JSON-2's named arguments as execute_kw's: the records (``ids``) or a search's domain go first."""
+        if "ids" in named:
+            args: list[Any] = [named.pop("ids")]
+        elif method.startswith("search"):
+            args = [named.pop("domain", [])]
+        else:
+            args = []
+        return self._rpc("object", "execute_kw", self.database, self.uid(), self.key, model, method, args, named)
+
+    def create(self, model: str, vals_list: list[dict[str, Any]]) -> Any:
+        """Sent once (see Json2Client.create)."""
+        uid = self.uid()
+        return retrying(replace(self.policy, attempts=1), lambda: self._once(
+            "object", "execute_kw", self.database, uid, self.key, model, "create", [vals_list], {}))
 
     def check(self) -> None:
         self._uid = None

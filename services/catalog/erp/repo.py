@@ -12,7 +12,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from service_runtime.db import Tx
 from services.catalog.erp.interface import Cursor
 from services.catalog.repo import Kind
-from services.catalog.tables import erp_connections, erp_cursors, erp_reconciliations, erp_runs, erp_sales
+from services.catalog.tables import (
+    erp_connections,
+    erp_cursors,
+    erp_pushes,
+    erp_reconciliations,
+    erp_runs,
+    erp_sales,
+)
 
 MAX_RUN_ERRORS = 200  # a run keeps its first errors; the count goes on
 
@@ -171,3 +178,24 @@ def touch_many(tx: Tx, kind: Kind, keys: list[str]) -> None:
     """The source confirmed these records unchanged: only their last-synced time moves."""
     if keys:
         tx.execute(kind.table.update().where(kind.key_column.in_(keys)).values(last_synced_at=sa.func.now()))
+
+
+def pushed(tx: Tx, name: str, kind: str, external_id: str) -> bool:
+    p = erp_pushes.c
+    return tx.execute(sa.select(p.remote_id).where(p.connection == name, p.kind == kind,
+                                                   p.external_id == external_id)).first() is not None
+
+
+def record_push(tx: Tx, name: str, kind: str, external_id: str, remote_id: str) -> None:
+    tx.execute(pg_insert(erp_pushes).values(connection=name, kind=kind, external_id=external_id, remote_id=remote_id)
+               .on_conflict_do_nothing())
+
+
+def health(tx: Tx) -> list[Any]:
+    """Each enabled connection's schedule and the seconds since its last good run ended (or since it
+    was declared, when none has)."""
+    c, r = erp_connections.c, erp_runs.c
+    last = (sa.select(sa.func.max(r.finished_at)).where(r.connection == c.name, r.status == "succeeded")
+            .scalar_subquery())
+    since = sa.func.extract("epoch", sa.func.now() - sa.func.coalesce(last, c.created_at))
+    return list(tx.execute(sa.select(c.name, c.interval_seconds, since.label("age")).where(c.enabled)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from service_runtime.db import WorkerDb
-from services.catalog.erp import apply, connections, metrics, repo, values
+from services.catalog.erp import apply, connections, metrics, pushing, repo, values
 from services.catalog.erp.interface import (
     KINDS,
     Adapter,
@@ -61,7 +61,8 @@ def _failure_kind(exc: BaseException) -> str:
 
 
 def run(db: WorkerDb, name: str | None, trigger: str, owner: str, members: Members | None,
-        make_adapter: Callable[[dict[str, Any]], Adapter] = connections.adapter_for) -> dict[str, Any] | None:
+        make_adapter: Callable[[dict[str, Any]], Adapter] = connections.adapter_for,
+        feed: pushing.Feed | None = None, points: pushing.Points | None = None) -> dict[str, Any] | None:
     """Run ``name`` (or the first due connection); None when it is held by another run or none is due."""
     with db.transaction() as tx:
         connection = repo.claim(tx, name, owner, LEASE_SECONDS)
@@ -77,6 +78,10 @@ def run(db: WorkerDb, name: str | None, trigger: str, owner: str, members: Membe
         for kind in KINDS:
             if kind in wanted and kind in adapter.kinds():
                 _sync_kind(state, adapter, kind)
+        written = pushing.run(db, connection, adapter, feed, points)
+        if written:
+            with db.transaction() as tx:
+                repo.add_progress(tx, state.run_id, 0, written, [], 0)
     except Exception as exc:  # the run records why it stopped; the cursor stays after the last page written
         failure_kind = _failure_kind(exc)
         failure = exc.message if isinstance(exc, AdapterError) else f"{exc.__class__.__name__}: {exc}"

@@ -9,7 +9,7 @@ from contracts.erp_sync import ConnectionIn, ConnectionStatus, CursorOut, RunOut
 from contracts.errors import InvalidInput, NotFound
 from service_runtime.base import parse_request
 from service_runtime.db import Tx
-from services.catalog.erp import repo
+from services.catalog.erp import metrics, repo
 from services.catalog.erp.connections import NAME
 
 
@@ -63,3 +63,12 @@ def request_run(tx: Tx, name: str) -> dict[str, Any]:
 
 def run_out(run: dict[str, Any]) -> dict[str, Any]:
     return RunOut.model_validate(run).model_dump(mode="json")
+
+
+def publish_health(tx: Tx) -> None:
+    """The sync-health gauges the alert LoyaltyErpSyncStale reads, from the database."""
+    metrics.SUCCESS_AGE.clear()
+    metrics.INTERVAL.clear()
+    for row in repo.health(tx):
+        metrics.SUCCESS_AGE.labels(row.name).set(float(row.age))
+        metrics.INTERVAL.labels(row.name).set(row.interval_seconds)
