@@ -179,7 +179,8 @@ class ResultFigures(_Model):
     The attribution window is [window_starts_at, window_ends_at): from the launch, never before,
     for ``attribution_days``; the same window for treated and control members."""
 
-    reached: int = Field(description="Treated members: the audience fixed at launch minus its control group")
+    reached: int = Field(description="Treated members: the audience fixed at launch (for a campaign triggered "
+                                     "by a lifecycle class, the members it triggered for) minus its control group")
     control: int = Field(description="Control members: in the audience, held out (no message, no reward)")
     delivered: int = Field(description="Treated members notify reported an announcement sent or delivered to")
     redeemed: int | None = Field(description="Coupon campaigns: coupons issued by this campaign and used on a sale "

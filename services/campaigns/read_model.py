@@ -78,13 +78,22 @@ def record_refunds(tx: Tx, events: list[tuple[PointsReversed, Envelope]]) -> Non
 def record_tiers(tx: Tx, events: list[tuple[TierChanged, Envelope]]) -> None:
     """Each member's tier as the last of their changes in the batch set it (in the order they came)."""
     repo.tiers(tx, {event.member_id: event.new_tier for event, _ in events})
-def lifecycle_changed(tx: Tx, event: MemberLifecycleChanged) -> None:
-    """Keep the class (the newest change wins), then give what campaigns it triggers give; a change
-    that arrives after a newer one triggers nothing (it is no longer the member's class)."""
-    repo.lifecycle_changed(tx, event.member_id, event.to_class, event.changed_at)
-    row = repo.read_member(tx, event.member_id)
-    if row.lifecycle_at == event.changed_at:
-        launch.on_lifecycle(tx, event.member_id, event.to_class, event.registration_store, event.changed_at)
+
+
+def lifecycle_changed(tx: Tx, events: list[tuple[MemberLifecycleChanged, Envelope]]) -> None:
+    """Keep each member's class (the newest change wins), then give what campaigns it triggers
+    give; a change that arrives after a newer one triggers nothing (it is no longer the class)."""
+    latest: dict[str, MemberLifecycleChanged] = {}
+    for event, _ in events:
+        seen = latest.get(event.member_id)
+        if seen is None or seen.changed_at <= event.changed_at:
+            latest[event.member_id] = event
+    applied = repo.lifecycle_changes(tx, {m: (e.to_class, e.changed_at) for m, e in latest.items()})
+    triggering = campaigns_repo.triggered_classes(tx)  # most batches (a daily run's) trigger nothing
+    for member_id in sorted(applied):
+        event = latest[member_id]
+        if event.to_class in triggering:
+            launch.on_lifecycle(tx, member_id, event.to_class, event.registration_store, event.changed_at)
 
 
 def member_view(tx: Tx, member_id: str) -> dict[str, Any]:

@@ -57,12 +57,19 @@ def member_updated(tx: Tx, member_id: str, version: int, status: str, changes: d
                .values(status="frozen" if status == "frozen" else "active"))
 
 
-def lifecycle_changed(tx: Tx, member_id: str, to_class: str, at: datetime) -> None:
-    """The member's class, unless a later change came first (events may arrive out of order)."""
-    _ensure_member(tx, member_id)
-    tx.execute(M.update().where(M.c.member_id == member_id,
-                                sa.or_(M.c.lifecycle_at.is_(None), M.c.lifecycle_at <= at))
-               .values(lifecycle_class=to_class, lifecycle_at=at))
+def lifecycle_changes(tx: Tx, changes: dict[str, tuple[str, datetime]]) -> set[str]:
+    """Members' classes (member -> (class, time of the change)) in two statements, each unless a
+    later change came first (events may arrive out of order): the members whose class it now is.
+    Rows are locked in member order first (no deadlock between two batches)."""
+    ids = sorted(changes)
+    tx.execute(pg_insert(M).values([{"member_id": m} for m in ids]).on_conflict_do_nothing())
+    tx.execute(sa.select(M.c.member_id).where(M.c.member_id.in_(ids)).order_by(M.c.member_id).with_for_update())
+    return {str(m) for m in tx.execute(sa.text("""
+        UPDATE rm_members m SET lifecycle_class = c.cls, lifecycle_at = c.at
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:cls AS text[]), CAST(:ats AS timestamptz[])) AS c(id, cls, at)
+        WHERE m.member_id = c.id AND (m.lifecycle_at IS NULL OR m.lifecycle_at <= c.at)
+        RETURNING m.member_id"""), {"ids": ids, "cls": [changes[m][0] for m in ids],
+                                    "ats": [changes[m][1] for m in ids]}).scalars()}
 
 
 def member_erased(tx: Tx, member_id: str) -> None:

@@ -55,10 +55,11 @@ class ReadModelEntrypoints(CampaignsWorker):
     def on_member_erased(self, tx: Tx, event: MemberErased, envelope: Envelope) -> None:
         repo.member_erased(tx, event.member_id)
 
-    @subscribe("members", "member.lifecycle_changed")
-    def on_member_lifecycle_changed(self, tx: Tx, event: MemberLifecycleChanged, envelope: Envelope) -> None:
-        """The class for segments, then the campaigns it triggers (a win-back when dormant)."""
-        read_model.lifecycle_changed(tx, event)
+    @subscribe_batch("members", "member.lifecycle_changed")
+    def on_member_lifecycle_changed(self, tx: Tx, events: list[tuple[MemberLifecycleChanged, Envelope]]) -> None:
+        """The class for segments, then the campaigns it triggers (a win-back when dormant); in
+        batches: a daily run or a threshold change moves many members at once."""
+        read_model.lifecycle_changed(tx, events)
 
     @subscribe("members", "member.merged")
     def on_member_merged(self, tx: Tx, event: MemberMerged, envelope: Envelope) -> None:

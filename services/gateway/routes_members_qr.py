@@ -10,7 +10,7 @@ from pydantic import Field
 
 from contracts.rpc import IdentifyByCode, MemberQr
 from services.gateway.routes_members_common import MemberOut, member_out, till_points
-from services.gateway.security.policy import allow
+from services.gateway.security.policy import allow, deny
 from services.gateway.security.principal import Principal
 
 router = APIRouter(tags=["members"])
@@ -40,6 +40,8 @@ async def my_qr(request: Request, response: Response, caller: Principal = allow(
              responses={422: {"description": "`code` is malformed, forged, or expired (a fresh one is needed)"}})
 async def identify(body: IdentifyByCode, request: Request,
                    caller: Principal = allow("clerk", "manager", "admin", scopes=["members:read"])) -> MemberOut:
+    if caller.kind == "key" and "pos" not in caller.roles:
+        await deny(request, "member codes are scanned at tills: POS keys and staff at a counter")
     member = await request.app.state.services.call(request, "members", "identify_code", code=body.code)
     points = await till_points(request, [member["member_id"]])
     return await member_out(request, caller, member, None if points is None else points.get(member["member_id"]),

@@ -39,7 +39,7 @@ def _routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
         ("POST", "/v1/members/imports", None, {"admin", "erp"}),
         ("GET", "/v1/members/lifecycle/settings", None, {"admin", "marketer"}),
         ("GET", "/v1/members/me/qr", None, {"member"}),
-        ("POST", "/v1/members/identify", {"code": "MQ1ABC"}, {"clerk", "manager", "admin", "pos", "erp"}),
+        ("POST", "/v1/members/identify", {"code": "MQ1ABC"}, {"clerk", "manager", "admin", "pos"}),
         ("PUT", "/v1/members/lifecycle/settings", {"at_risk_days": 60, "dormant_days": 180, "lost_days": 365,
                                                    "active_min_purchases": 2}, {"admin"}),
         ("POST", "/v1/staff", {"username": unique("m"), "password": "long enough password", "roles": ["clerk"]},

@@ -56,3 +56,21 @@ def test_a_sale_that_ages_into_dormant_triggers_a_win_back_coupon(platform):
     assert call(campaigns, "read_model_member", member_id)["lifecycle_class"] == "dormant"
     wait_for(lambda: scalar("campaigns", "SELECT count(*) FROM coupons WHERE campaign_id = :c AND member_id = :m",
                             c=cid, m=member_id) == 1, message="the coupon issued")
+
+
+def test_a_late_older_class_change_does_not_undo_a_newer_one(start_service):
+    from contracts.events import MemberLifecycleChanged
+    from tests.callers import entrypoint_hook
+
+    campaigns, member_id, now = start_service("campaigns", outbox_relay=False), str(uuid.uuid4()), datetime.now(UTC)
+
+    def change(to_class: str, at: datetime) -> dict:
+        return MemberLifecycleChanged(member_id=member_id, from_class="new", to_class=to_class, reason="timer",
+                                      changed_at=at, last_purchase_at=None, purchase_count=0,
+                                      registration_store=None).envelope().model_dump(mode="json")
+
+    with entrypoint_hook(campaigns, "on_member_lifecycle_changed") as handle:
+        handle([change("at_risk", now), change("active", now - timedelta(days=1))])  # the newer one first
+    with entrypoint_hook(campaigns, "on_member_lifecycle_changed") as handle:
+        handle([change("new", now - timedelta(days=2))])
+    assert call(campaigns, "read_model_member", member_id)["lifecycle_class"] == "at_risk"

@@ -21,6 +21,7 @@ HANDLERS = {  # method -> (source service, event type); the queue is named from 
     "on_category_changed": ("catalog", "category.changed"),
     "on_member_erased": ("members", "member.erased"),
     "on_member_erased_coupons": ("members", "member.erased"),
+    "on_member_lifecycle_changed": ("members", "member.lifecycle_changed"),
     "on_member_merged": ("members", "member.merged"),
     "on_member_merged_coupons": ("members", "member.merged"),
     "on_member_registered": ("members", "member.registered"),

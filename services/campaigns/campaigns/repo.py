@@ -122,6 +122,12 @@ def live_triggered(tx: Tx, to_class: str, now: datetime) -> list[Any]:
                                                    C.c.ends_at > now)).all())
 
 
+def triggered_classes(tx: Tx) -> set[str]:
+    """The lifecycle classes some running campaign triggers on."""
+    return {str(c) for c in tx.execute(sa.select(C.c.spec["trigger_lifecycle"].astext).distinct().where(
+        C.c.status == "running", C.c.spec["trigger_lifecycle"].astext.is_not(None))).scalars()}
+
+
 def enrol(tx: Tx, campaign_id: str, member_id: str, threshold: int) -> None:
     """One member joins the audience (control or not by the launch's formula); idempotent."""
     tx.execute(sa.text("""
