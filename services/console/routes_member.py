@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -34,15 +33,16 @@ async def member_route(request: Request, member_id: uuid.UUID, hcursor: str | No
 async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | None = None,
                       ccursor: str | None = None, lcursor: str | None = None, error: dict[str, Any] | None = None,
                       status_code: int = 200) -> Response:
-    """What the desk needs first (profile, points, lots, history, consents) in one round of parallel
-    calls; coupons, messages and profile changes come by htmx right after the first paint (LATER)."""
     require(request, "staff")
     base = f"/v1/members/{member_id}"
-    member, account, lots, history, consents = await asyncio.gather(
-        call(request, "GET", base), _part(request, "get_account", base + "/points"),
+    member, (account, lots, history, coupons, consents, messages, changes) = await asyncio.gather(call(
+        request, "GET", base), asyncio.gather(_part(request, "get_account", base + "/points"),
         _part(request, "points_lots", base + "/points/lots", limit=10, cursor=lcursor),
         _part(request, "points_history", base + "/points/history", limit=20, cursor=hcursor),
-        _part(request, "member_consents", base + "/consents"))
+        _part(request, "member_coupons", base + "/coupons", limit=20, cursor=ccursor),
+        _part(request, "member_consents", base + "/consents"),
+        _part(request, "member_messages", base + "/messages", limit=10),
+        _part(request, "member_history", base + "/history", limit=10)))
     if not member.ok:
         return api_error_page(request, member)
     record = member.body
@@ -52,33 +52,15 @@ async def member_page(request: Request, member_id: uuid.UUID, hcursor: str | Non
     in_scope = stores is None or record.get("registration_store") in stores
     return render(request, "member.html", status_code=status_code, m=record, in_scope=in_scope,
                   version=member.headers.get("etag", "").strip('"') or record.get("version"),
-                  account=account, lots=lots, history=history, consents=_consents(consents), ccursor=ccursor,
-                  later=[name for name, (operation, _) in LATER.items() if can(request, operation)],
+                  account=account, lots=lots, history=history, coupons=coupons, consents=_consents(consents),
+                  messages=messages, changes=changes,
                   next_history=page_link(request, hcursor=history.next_cursor) if history and history.next_cursor
                   else None, first_history=page_link(request, hcursor=None) if hcursor else None,
                   next_lots=page_link(request, lcursor=lots.next_cursor) if lots and lots.next_cursor else None,
                   first_lots=page_link(request, lcursor=None) if lcursor else None,
+                  next_coupons=page_link(request, ccursor=coupons.next_cursor) if coupons and coupons.next_cursor
+                  else None, first_coupons=page_link(request, ccursor=None) if ccursor else None,
                   error=error, form_key=str(uuid.uuid4()), channels=CONSENT_CHANNELS)
-
-
-# parts of the member page loaded after it (htmx): operation, and the API path under the member
-LATER = {"coupons": ("member_coupons", "/coupons"), "messages": ("member_messages", "/messages"),
-         "changes": ("member_history", "/history")}
-
-
-@router.get("/members/{member_id}/parts/{name}")
-async def member_part(request: Request, member_id: uuid.UUID, name: str, ccursor: str | None = None) -> Response:
-    require(request, "staff")
-    if name not in LATER:
-        return render(request, "error.html", status_code=404, error={"code": "not_found", "message": name})
-    operation, path = LATER[name]
-    params: dict[str, Any] = {"limit": 20, "cursor": ccursor} if name == "coupons" else {"limit": 10}
-    result = await _part(request, operation, f"/v1/members/{member_id}{path}", **params)
-    page = f"/members/{member_id}"
-    return render(request, "_member_later.html", name=name, result=result, member_id=member_id,
-                  next_coupons=page + "?" + urlencode({"ccursor": result.next_cursor})
-                  if name == "coupons" and result and result.next_cursor else None,
-                  first_coupons=page if ccursor else None)
 
 
 def _consents(result: ApiResult | None) -> dict[str, dict[str, Any]] | None:
