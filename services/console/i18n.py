@@ -239,7 +239,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "campaign.conversion": ("Conversion, treated vs control", "转化率：实验组对比对照组"),
     "campaign.lift_by_store": ("Lift against the control group, in all and by home store (percentage points)",
                                "相对对照组的提升：整体与各门店（百分点）"),
-    "campaign.conversion_by_store": ("Conversion by home store: treated beside control",
+    "campaign.conversion_by_store": ("Treated beside control: conversion by home store",
                                      "各门店转化率：活动组与对照组"),
     "campaign.all_stores": ("All stores", "全部门店"),
     "campaign.window": ("Attribution window {start} to {end} (UTC)", "归因窗口 {start} 至 {end}（UTC）"),

@@ -97,8 +97,8 @@ def search(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, limit: int,
     if filters.get("member_number"):
         q = q.where(members.c.member_number == filters["member_number"])
     if filters.get("name_prefix"):
-        prefix = filters["name_prefix"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        q = q.where(sa.func.lower(members.c.name).like(prefix + "%", escape="\\"))
+        few = _few_named(tx, filters["name_prefix"])
+        q = q.where(_named(filters["name_prefix"]) if few is None else members.c.id.in_(few))
     if filters.get("tag"):
         q = q.where(members.c.tags.contains([filters["tag"]]))
     if filters.get("store"):
@@ -118,6 +118,24 @@ def search(tx: Tx, filters: dict[str, Any], phone_bidx: str | None, limit: int,
     if after is not None:
         q = q.where(sa.tuple_(members.c.created_at, members.c.id) > after)
     return list(tx.execute(q.with_for_update() if for_update else q).all())
+
+
+NAME_PROBE = 2000  # a prefix with fewer members than this is searched by name first, then ordered
+
+
+def _named(prefix: str) -> Any:
+    escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.func.lower(members.c.name).like(escaped + "%", escape="\\")
+
+
+def _few_named(tx: Tx, prefix: str) -> list[Any] | None:
+    """The ids of members whose name starts so, when there are few (one short walk of the name
+    index); None when there are many. Ordered by registration, a rare name would otherwise scan the
+    whole table in that order looking for it (seconds at a million members); a common one is found
+    at once in that order."""
+    ids = tx.execute(sa.select(members.c.id).where(_named(prefix))
+                     .order_by(sa.text("lower(name) USING ~<~")).limit(NAME_PROBE + 1)).scalars().all()
+    return list(ids) if len(ids) <= NAME_PROBE else None
 
 
 def set_consent(tx: Tx, member_id: str, channel: str, granted: bool, source: str, text_version: str,

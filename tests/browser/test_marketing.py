@@ -86,5 +86,5 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign_with_a_control_grou
     reached, control = int(page.locator("#reached").inner_text()), int(page.locator("#control").inner_text())
     assert reached + control == MEMBERS and control > 0
     expect(page.get_by_role("img", name=re.compile("Conversion"))).to_be_visible()
-    expect(page.get_by_role("img", name=re.compile("treated beside control"))).to_contain_text(store)
+    expect(page.get_by_role("img", name=re.compile("Treated beside control"))).to_contain_text(store)
     shot(page, "campaign-results")

@@ -209,7 +209,7 @@ def test_an_admin_imports_members_with_a_progress_bar_and_merges_a_duplicate(
     shot(page, "dead-letters")
     # an ERP connection (to an ERP that is not there): its status, and a run asked for from the console
     declared = platform["http"].put("/v1/sync/connections/odoo-test", json={
-        "kind": "odoo", "base_url": "http://127.0.0.1:9/", "database": "shop", "username": "sync",
+        "kind": "odoo_xmlrpc", "base_url": "http://127.0.0.1:9/", "database": "shop", "username": "sync",
         "credentials_ref": "ERP_SECRET_ODOO_TEST", "enabled": False, "options": {"retry_attempts": 1}})
     assert declared.status_code == 200, declared.text
     page.get_by_role("link", name="ERP sync").click()

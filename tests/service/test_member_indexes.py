@@ -11,6 +11,8 @@ QUERIES = {
     "phone": "SELECT * FROM members WHERE phone_bidx = 'x' ORDER BY created_at, id LIMIT 51",
     "member_number": "SELECT * FROM members WHERE member_number = '800000000011'",
     "name_prefix": "SELECT * FROM members WHERE lower(name) LIKE 'zh%' ORDER BY created_at, id LIMIT 51",
+    # the probe a name search makes first (members/repo._few_named): a walk of the name index, no sort
+    "name_probe": "SELECT id FROM members WHERE lower(name) LIKE 'zh%' ORDER BY lower(name) USING ~<~ LIMIT 2001",
     "tag": "SELECT * FROM members WHERE tags @> ARRAY['vip'] LIMIT 51",
     "store": "SELECT * FROM members WHERE registration_store = 'S-1' ORDER BY created_at, id LIMIT 51",
     "birthday_month": "SELECT * FROM members WHERE extract(month FROM birthday) = 4 LIMIT 51",

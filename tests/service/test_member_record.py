@@ -13,6 +13,7 @@ from contracts.envelope import Envelope
 from contracts.errors import Conflict, Forbidden, InvalidInput
 from contracts.events import MemberConsentChanged, MemberUpdated, parse_payload
 from service_runtime.config import database_url
+from services.members import repo
 from services.members.crypto import FieldCipher
 from tests.callers import entrypoint_hook
 from tests.helpers import query, scalar
@@ -156,7 +157,7 @@ def test_members_may_edit_only_their_own_profile_and_not_tags(members):
         _call(members, "update", context=me, member_id=mine["member_id"], expected_version=2, tags=["vip"])
 
 
-def test_search_filters_and_pages(members):
+def test_search_filters_and_pages(members, monkeypatch):
     store = "S-" + uuid.uuid4().hex[:6]
     made = [_register(members, name=f"Zhou {i}", registration_store=store, tags=["t1"] if i % 2 else [],
                       birthday=f"1991-0{1 + i % 3}-15") for i in range(5)]
@@ -169,6 +170,15 @@ def test_search_filters_and_pages(members):
     assert len(_call(members, "search", store=store, tag="t1")["items"]) == 2
     assert len(_call(members, "search", store=store, birthday_month=1)["items"]) == 2
     assert len(_call(members, "search", store=store, name_prefix="zhou")["items"]) == 5
+    # a rare name is found by the name index first, a common one in registration order: same pages
+    for probe in (repo.NAME_PROBE, 2):
+        monkeypatch.setattr(repo, "NAME_PROBE", probe)
+        page = _call(members, "search", store=store, name_prefix="Zhou", limit=2)
+        named = [m["member_id"] for m in page["items"]]
+        while page["next"]:
+            page = _call(members, "search", store=store, name_prefix="Zhou", limit=2, after=page["next"])
+            named += [m["member_id"] for m in page["items"]]
+        assert named == [m["member_id"] for m in made], probe
     assert _call(members, "search", phone=made[3]["phone"])["items"][0]["member_id"] == made[3]["member_id"]
     number = made[2]["member_number"]
     assert _call(members, "search", member_number=number)["items"][0]["member_id"] == made[2]["member_id"]
