@@ -79,6 +79,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     # 9折 capped at 50: the share paid (price_percent 90) or, the same coupon, discount_percent "10"
     "create_template": {"request": {"name": "9折 up to 50 off", "kind": "percent", "price_percent": "90",
                                     "max_discount": "50.00", "valid_days": 30, "budget_count": 10000}},
+    "preview_template": {
+        "request": {"template": {"name": "9折 up to 50 off", "kind": "percent", "price_percent": "90",
+                                 "max_discount": "50.00", "valid_days": 30},
+                    "basket": {"store": "SH-001", "amount": "128.50",
+                               "items": [{"sku": "SKU-10023", "category": "dairy", "qty": "2", "amount": "38.50"},
+                                         {"sku": "SKU-20410", "category": "household", "amount": "90.00"}]}},
+        "response": {"store": "SH-001", "amount": "128.50", "applies": True, "discount": "12.85",
+                     "amount_due": "115.65", "gift_sku": None, "refusal": None}},
 }
 EXAMPLES.update(CATALOG_EXAMPLES)
 EXAMPLES.update(SYNC_EXAMPLES)
