@@ -86,7 +86,7 @@ LOAD = {
 
 def load(engine: sa.Engine, stores: int) -> None:
     params = {"stores": stores, "first": FIRST, "days": DAYS}
-    for table, sql in LOAD.items():
+    for sql in LOAD.values():
         with engine.begin() as conn:
             conn.execute(sa.text(sql), params)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
