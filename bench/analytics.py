@@ -75,7 +75,7 @@ LOAD = {
                   "FROM stores st, generate_series(CAST(:first AS date), CAST(:first AS date) + :days - 1, '1 day') d, "
                   "generate_series(1, 5) t",
     "store_month": "INSERT INTO store_month SELECT store, date_trunc('month', day)::date, sum(member_sales) / 2, "
-                   "sum(member_sales) / 6 FROM store_day GROUP BY 1, 2",
+                   "sum(member_sales) / 6 FROM store_day WHERE store <> '*' GROUP BY 1, 2",
     "chain_month": "INSERT INTO chain_month SELECT month, sum(buyers), sum(repeat_buyers) FROM store_month GROUP BY 1",
     "cohorts": "INSERT INTO cohorts SELECT store, month, buyers / 10 FROM store_month",
     "cohort_activity": "INSERT INTO cohort_activity SELECT c.store, c.cohort, m.month, c.members / (2 + "
@@ -84,11 +84,31 @@ LOAD = {
 }
 
 
+def chain_rows(name: str) -> str:
+    """The chain's rows (store '*') of a store grain, as the fold writes them beside each store's."""
+    from services.analytics.tables import metadata
+
+    table = metadata.tables[name]
+    keys = [c.name for c in table.primary_key.columns if c.name != "store"]
+    sums = [f"sum({c.name})" for c in table.columns if not c.primary_key]
+    first = "template_id, '*'" if name == "coupon_day" else "'*'"
+    keys = [k for k in keys if k != "template_id"] if name == "coupon_day" else keys
+    group = (["template_id"] if name == "coupon_day" else []) + keys
+    return (f"INSERT INTO {name} SELECT {first}, {', '.join(keys)}, {', '.join(sums)} FROM {name} "
+            f"WHERE store <> '*' GROUP BY {', '.join(group)}")
+
+
+CHAIN_AFTER = {"store_hour": ("store_day", "store_hour"), "store_day_category": ("store_day_category",),
+               "store_day_sku": ("store_day_sku",), "coupon_day": ("coupon_day",)}
+
+
 def load(engine: sa.Engine, stores: int) -> None:
     params = {"stores": stores, "first": FIRST, "days": DAYS}
-    for sql in LOAD.values():
+    for name, sql in LOAD.items():
         with engine.begin() as conn:
             conn.execute(sa.text(sql), params)
+            for grain in CHAIN_AFTER.get(name, ()):  # the month grains are derived after, '*' included
+                conn.execute(sa.text(chain_rows(grain)))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
 
