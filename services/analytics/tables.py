@@ -166,5 +166,5 @@ coupon_day = sa.Table(
     sa.Column("store", sa.Text, primary_key=True),  # '' for issued coupons: issuing has no store
     sa.Column("day", sa.Date, primary_key=True),
     *_counts("issued", "redeemed", "restored"), *_amounts("discount"),
-    sa.Index("coupon_day_day", "day"),
+    sa.Index("coupon_day_store", "store", "day"),  # a scope's days (the PK leads with the template)
 )
