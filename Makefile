@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test test-plain test-green test-faults test-browser bench-console lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp bench-fraud infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore bench-scrape lock audit deadletters deadletters-replay
+.PHONY: run stop status test test-plain test-green test-faults test-browser bench-console lint schemas bench bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-analytics bench-erp bench-fraud infra venv clean help prometheus prometheus-stop ops-tools test-ops bench-restore bench-scrape lock audit deadletters deadletters-replay
 
 help:
 	@echo "make run     set up everything and start the platform in the background (PROMETHEUS=1: Prometheus too)"
@@ -94,7 +94,7 @@ test-faults: venv
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines; SCALE=small|medium|large.
-bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-erp bench-console bench-restore bench-scrape \
+bench: bench-slice bench-members bench-points bench-campaigns bench-notify bench-feed bench-analytics bench-erp bench-console bench-restore bench-scrape \
        bench-fraud
 
 bench-slice: venv infra
@@ -119,6 +119,9 @@ bench-feed: venv infra
 # a simulated day of sales with planted fraud through the fraud rules (PostgreSQL only, in-process)
 bench-fraud: venv infra
 	$(PY) -m bench.fraud
+# a year of 1,000 stores' aggregates (SQL-generated), the main queries' p95, then the event fold rate
+bench-analytics: venv infra
+	$(PY) -m bench.analytics
 # historical sales through the files adapter (a private sshd), then the ERP sync lag and reconciliation
 bench-erp: venv infra
 	@bash deploy/local/ensure-sftp.sh

@@ -112,7 +112,23 @@ class CouponRow(BaseModel):
     redemption_rate: str | None = Field(description="(redeemed - restored) / issued")
 
 
+class TopReport(BaseModel):
+    rows: list[TopRow]
+
+
+class CouponReport(BaseModel):
+    rows: list[CouponRow]
+
+
+class RepeatReport(BaseModel):
+    rows: list[RepeatRow]
+
+
+class CohortReport(BaseModel):
+    rows: list[CohortRow]
+
+
 ANALYTICS_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m for m in (SalesQuery, TopQuery, CouponQuery, MonthQuery, SalesReport, SalesRow, RepeatRow,
-                            CohortRow, TopRow, CouponRow)
+                            CohortRow, TopRow, CouponRow, TopReport, CouponReport, RepeatReport, CohortReport)
 }

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from services.analytics.tables import DAY_AMOUNTS, HOUR_AMOUNTS, HOUR_COUNTS
 
+CHAIN = "*"  # the chain's rows in each store grain: a chain answer reads these, not every store's
 HOUR_MEASURES = frozenset(HOUR_COUNTS + HOUR_AMOUNTS)
 AMOUNTS = frozenset(DAY_AMOUNTS)
 CENT = Decimal("0.01")
@@ -57,24 +58,31 @@ class Deltas:
     coupons: dict[tuple[Any, ...], dict[str, Number]] = field(default_factory=lambda: defaultdict(dict))
 
     def add(self, store: str, day: date, hour: int, **measures: Number) -> None:
-        """Measures of one event at a store's local day and hour; the hourly ones go to the hour grains."""
-        _bump(self.day[(store, day)], measures)
+        """Measures of one event at a store's local day and hour, and in the chain's rows; the hourly
+        ones go to the hour grains too."""
         hourly = {k: v for k, v in measures.items() if k in HOUR_MEASURES}
-        if hourly:
-            _bump(self.hour[(store, day, hour)], hourly)
-            _bump(self.month_hour[(store, month_of(day), is_weekend(day), hour)], hourly)
+        for at in (store, CHAIN):
+            _bump(self.day[(at, day)], measures)
+            if hourly:
+                _bump(self.hour[(at, day, hour)], hourly)
+                _bump(self.month_hour[(at, month_of(day), is_weekend(day), hour)], hourly)
 
     def add_line(self, store: str, day: date, line: Line) -> None:
         month, weekend = month_of(day), is_weekend(day)
-        keys = {"store_day_sku": (store, day, line.sku), "store_month_sku": (store, month, weekend, line.sku)}
-        if line.category is not None:
-            keys["store_day_category"] = (store, day, line.category)
-            keys["store_month_category"] = (store, month, weekend, line.category)
-        for table, key in keys.items():
-            current = self.lines[table].setdefault(key, [0, Decimal(0), Decimal(0)])
-            current[0] = int(current[0]) + 1
-            current[1] += line.qty
-            current[2] += line.amount
+        for at in (store, CHAIN):
+            keys = {"store_day_sku": (at, day, line.sku), "store_month_sku": (at, month, weekend, line.sku)}
+            if line.category is not None:
+                keys["store_day_category"] = (at, day, line.category)
+                keys["store_month_category"] = (at, month, weekend, line.category)
+            for table, key in keys.items():
+                current = self.lines[table].setdefault(key, [0, Decimal(0), Decimal(0)])
+                current[0] = int(current[0]) + 1
+                current[1] += line.qty
+                current[2] += line.amount
+
+    def coupon(self, template_id: str, store: str, day: date, **measures: Number) -> None:
+        for at in {store, CHAIN}:
+            _bump(self.coupons[(template_id, at, day)], measures)
 
     def count(self, grain: str, key: tuple[Any, ...], **measures: Number) -> None:
         _bump(getattr(self, grain)[key], measures)

@@ -154,11 +154,11 @@ def coupons(tx: Tx, issued: list[CouponIssued], redeemed: list[CouponRedeemed],
     deltas = Deltas()
     for i in issued:
         _, day, _ = zones.local(None, i.issued_at)
-        deltas.count("coupons", (i.template_id, NO_STORE, day), issued=1)
+        deltas.coupon(i.template_id, NO_STORE, day, issued=1)
     for r in redeemed:
         store, day, _ = zones.local(r.store, r.redeemed_at)
-        deltas.count("coupons", (r.template_id, store, day), redeemed=1, discount=r.discount)
+        deltas.coupon(r.template_id, store, day, redeemed=1, discount=r.discount)
     for b in restored:
         store, day, _ = zones.local(b.store, b.restored_at)
-        deltas.count("coupons", (b.template_id, store, day), restored=1, discount=-b.discount)
+        deltas.coupon(b.template_id, store, day, restored=1, discount=-b.discount)
     repo.apply(tx, deltas)

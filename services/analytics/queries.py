@@ -18,13 +18,14 @@ _DOW = {"all": "", "weekday": " AND extract(isodow FROM {col}) < 6", "weekend": 
 _MONTH_DAYS = {"all": "", "weekday": " AND NOT {col}", "weekend": " AND {col}"}
 
 
-def _stores(where: Where | Any, alias: str) -> tuple[str, dict[str, Any]]:
-    """The scope's condition on ``alias``.store (a region: the catalog's stores of that region now)."""
+def _stores(where: Where | Any, alias: str, chain_rows: bool = True) -> tuple[str, dict[str, Any]]:
+    """The scope's condition on ``alias``.store: the chain's own rows (every store's in a grain without
+    them), one store's, or a region's (the catalog's stores of that region now)."""
+    if where.scope == "chain":
+        return (f" AND {alias}.store = '{domain.CHAIN}'" if chain_rows else ""), {}
     if where.scope == "store":
         return f" AND {alias}.store = :store", {"store": where.store}
-    if where.scope == "region":
-        return f" AND {alias}.store IN (SELECT code FROM stores WHERE region = :region)", {"region": where.region}
-    return "", {}
+    return f" AND {alias}.store IN (SELECT code FROM stores WHERE region = :region)", {"region": where.region}
 
 
 def _sums(names: tuple[str, ...], alias: str) -> str:
@@ -102,7 +103,7 @@ def repeat(tx: Tx, scope: Any, first: date, last: date) -> list[dict[str, Any]]:
 
 def cohorts(tx: Tx, scope: Any, first: date, last: date) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
     """Cohort sizes and their members buying per month, for cohorts registered in [first, last]."""
-    cond, params = _stores(scope, "c")
+    cond, params = _stores(scope, "c", chain_rows=False)
     binds = {**params, "f": first, "l": last}
     sizes = {r.cohort: int(r.n) for r in tx.execute(sa.text(
         f"SELECT c.cohort, sum(c.members) AS n FROM cohorts c WHERE c.cohort BETWEEN :f AND :l{cond} GROUP BY 1"),

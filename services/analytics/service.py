@@ -90,25 +90,25 @@ class AnalyticsService(ServiceBase):
             return reports.sales(tx, self.caller, query)
 
     @rpc
-    def top(self, **request: Any) -> list[dict[str, Any]]:
+    def top(self, **request: Any) -> dict[str, Any]:
         query: TopQuery = parse_request(TopQuery, request)
         with self.db.transaction() as tx:
-            return reports.top(tx, self.caller, query)
+            return {"rows": reports.top(tx, self.caller, query)}
 
     @rpc
-    def coupons(self, **request: Any) -> list[dict[str, Any]]:
+    def coupons(self, **request: Any) -> dict[str, Any]:
         query: CouponQuery = parse_request(CouponQuery, request)
         with self.db.transaction() as tx:
-            return reports.coupons(tx, self.caller, query)
+            return {"rows": reports.coupons(tx, self.caller, query)}
 
     @rpc
-    def repeat(self, **request: Any) -> list[dict[str, Any]]:
+    def repeat(self, **request: Any) -> dict[str, Any]:
         query: MonthQuery = parse_request(MonthQuery, request)
         with self.db.transaction() as tx:
-            return reports.repeat(tx, self.caller, query)
+            return {"rows": reports.repeat(tx, self.caller, query)}
 
     @rpc
-    def cohorts(self, **request: Any) -> list[dict[str, Any]]:
+    def cohorts(self, **request: Any) -> dict[str, Any]:
         query: MonthQuery = parse_request(MonthQuery, request)
         with self.db.transaction() as tx:
-            return reports.cohorts(tx, self.caller, query, datetime.now(UTC).date())
+            return {"rows": reports.cohorts(tx, self.caller, query, datetime.now(UTC).date())}

@@ -3,7 +3,8 @@ store and local day (and hour, category, SKU; and per month), so a year of a 1,0
 answered from a few hundred thousand rows (docs/decisions/0025-analytics-pre-aggregation.md).
 
 Store '' stands for "no store" (points of activities, coupons issued online): counted in the chain's
-figures, in no store's or region's."""
+figures, in no store's or region's. Store '*' rows are the chain's own, written beside each store's
+in the store-grain tables, so a chain answer reads one row per day (or month) instead of 1,000."""
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -165,5 +166,5 @@ coupon_day = sa.Table(
     sa.Column("store", sa.Text, primary_key=True),  # '' for issued coupons: issuing has no store
     sa.Column("day", sa.Date, primary_key=True),
     *_counts("issued", "redeemed", "restored"), *_amounts("discount"),
-    sa.Index("coupon_day_day", "day"),
+    sa.Index("coupon_day_store", "store", "day"),  # a scope's days (the PK leads with the template)
 )

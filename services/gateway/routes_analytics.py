@@ -13,7 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from contracts.analytics import CohortRow, CouponRow, RepeatRow, SalesReport, Scope, TopRow
+from contracts.analytics import CohortReport, CouponReport, RepeatReport, SalesReport, Scope, TopReport
 from services.gateway.security.policy import allow
 from services.gateway.security.principal import Principal
 
@@ -23,9 +23,9 @@ CODE = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 Days = Literal["all", "weekday", "weekend"]
 Format = Literal["json", "csv"]
-CSV_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                 "description": "JSON; CSV (a header row, then one row per item) with ?format=csv or "
-                                "Accept: text/csv"}}
+
+
+CSV_NOTE = " As CSV (a header row, then one row per item): ?format=csv or Accept: text/csv."
 
 
 class CsvResponse(PlainTextResponse):
@@ -72,8 +72,8 @@ def _where(caller: Principal, scope: Scope | None, store: str | None, region: st
 async def _answer(request: Request, fmt: Format | None, method: str, name: str, **kwargs: Any) -> Any:
     result = await request.app.state.services.call(request, "analytics", method, **kwargs)
     if _wants_csv(request, fmt):
-        rows = result["rows"] if isinstance(result, dict) else result
-        return CsvResponse(as_csv(rows), headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        disposition = f'attachment; filename="{name}.csv"'
+        return CsvResponse(as_csv(result["rows"]), headers={"Content-Disposition": disposition})
     return result
 
 
@@ -90,11 +90,11 @@ DaysQ = Query("all", description="Only weekdays (Mon-Fri) or weekends")
 FormatQ = Query(None, description="csv: the same rows as CSV")
 
 
-@router.get("/analytics/sales", response_model=SalesReport, responses=CSV_DOC,
+@router.get("/analytics/sales", response_model=SalesReport,
             summary="Sales, points and registrations per day, weekday, day type or hour",
             description="Members' sales (count, amount, average basket, first purchases and returns), all sales "
                         "the ERP reported where it reports, refunds, points issued, redeemed and reversed. "
-                        "Days and hours are each store's local ones.")
+                        "Days and hours are each store's local ones." + CSV_NOTE)
 async def analytics_sales(request: Request, from_day: date = FromQ, to_day: date = ToQ,
                           by: Literal["day", "weekday", "day_type", "hour", "total"] = Query("day"),
                           scope: Scope | None = ScopeQ, store: str | None = StoreQ, region: str | None = RegionQ,
@@ -104,10 +104,10 @@ async def analytics_sales(request: Request, from_day: date = FromQ, to_day: date
                          **_days(from_day, to_day, days))
 
 
-@router.get("/analytics/top", response_model=list[TopRow], responses=CSV_DOC,
+@router.get("/analytics/top", response_model=TopReport,
             summary="Top categories or SKUs among members, by amount",
             description="Members' sale lines (as the till sent them; a line without a category takes the "
-                        "catalog's) per category or SKU, the largest amount first.")
+                        "catalog's) per category or SKU, the largest amount first." + CSV_NOTE)
 async def analytics_top(request: Request, from_day: date = FromQ, to_day: date = ToQ,
                         kind: Literal["category", "sku"] = Query("category"), limit: int = Query(20, ge=1, le=500),
                         scope: Scope | None = ScopeQ, store: str | None = StoreQ, region: str | None = RegionQ,
@@ -116,10 +116,10 @@ async def analytics_top(request: Request, from_day: date = FromQ, to_day: date =
                          **_where(caller, scope, store, region), **_days(from_day, to_day, days))
 
 
-@router.get("/analytics/coupons", response_model=list[CouponRow], responses=CSV_DOC,
+@router.get("/analytics/coupons", response_model=CouponReport,
             summary="Coupon redemption by template",
             description="Issued (chain-wide: issuing has no store, so a store's answer shows 0), redeemed, "
-                        "restored by refunds, net discount and the redemption rate.")
+                        "restored by refunds, net discount and the redemption rate." + CSV_NOTE)
 async def analytics_coupons(request: Request, from_day: date = FromQ, to_day: date = ToQ,
                             template_id: str | None = Query(None, max_length=36),
                             scope: Scope | None = ScopeQ, store: str | None = StoreQ, region: str | None = RegionQ,
@@ -128,10 +128,10 @@ async def analytics_coupons(request: Request, from_day: date = FromQ, to_day: da
                          **_where(caller, scope, store, region), **_days(from_day, to_day, days))
 
 
-@router.get("/analytics/repeat", response_model=list[RepeatRow], responses=CSV_DOC,
+@router.get("/analytics/repeat", response_model=RepeatReport,
             summary="Buyers and repeat buyers per month",
             description="Members buying in the month and those buying twice or more: the chain's distinct "
-                        "members; a store's own; a region's summed over its stores.")
+                        "members; a store's own; a region's summed over its stores." + CSV_NOTE)
 async def analytics_repeat(request: Request, from_month: str = Query(alias="from", pattern=MONTH),
                            to_month: str = Query(alias="to", pattern=MONTH),
                            scope: Scope | None = ScopeQ, store: str | None = StoreQ, region: str | None = RegionQ,
@@ -140,10 +140,10 @@ async def analytics_repeat(request: Request, from_month: str = Query(alias="from
                          **_where(caller, scope, store, region))
 
 
-@router.get("/analytics/cohorts", response_model=list[CohortRow], responses=CSV_DOC,
+@router.get("/analytics/cohorts", response_model=CohortReport,
             summary="Cohort retention by registration month",
             description="Members registered per month (at the scope's stores) and how many of them bought "
-                        "anywhere in each month since, up to this one.")
+                        "anywhere in each month since, up to this one." + CSV_NOTE)
 async def analytics_cohorts(request: Request, from_month: str = Query(alias="from", pattern=MONTH),
                             to_month: str = Query(alias="to", pattern=MONTH),
                             scope: Scope | None = ScopeQ, store: str | None = StoreQ, region: str | None = RegionQ,

@@ -17,7 +17,7 @@ from contracts.coupons import CouponIssued, CouponRedeemed
 from contracts.erp_sync import ErpSaleRecorded
 from contracts.errors import Forbidden, InvalidInput
 from contracts.events import MemberRegistered, PointsAccrued, PointsRedeemed, PointsReversed, SoldLine
-from tests.helpers import wait_for
+from tests.helpers import scalar, wait_for
 from tests.service.feed_support import publish
 from tests.service.notify_support import call
 
@@ -60,8 +60,13 @@ def test_events_in_give_exact_figures_per_store_day_hour_and_month(analytics):
                              registered_at=_utc("2026-10-15T02:00:00")),
             MemberRegistered(member_id=m2, member_number="2", registration_store="AN-B", channel="pos",
                              registered_at=_utc("2026-11-02T09:00:00")))
-    wait_for(lambda: len(call(analytics, "cohorts", caller=MARKETER, from_month="2026-10", to_month="2026-11")) == 2,
-             timeout=20, message="registrations and the catalog taken in")
+
+    def taken_in() -> bool:  # the stores' zones and the product's category before any sale
+        cohorts = call(analytics, "cohorts", caller=MARKETER, from_month="2026-10", to_month="2026-11")["rows"]
+        return len(cohorts) == 2 and scalar("analytics", "SELECT count(*) FROM stores WHERE code LIKE 'AN-%'") == 2 \
+            and scalar("analytics", "SELECT count(*) FROM products WHERE sku = 'AN-DRINK-1'") == 1
+
+    wait_for(taken_in, timeout=20, message="registrations and the catalog taken in")
     sales = [
         _sale(m1, "AN-A", "T-1", "2026-11-02T02:30:00", "100.50", 100, [
             SoldLine(sku="AN-FOOD-1", category="AN-FOOD", qty=Decimal(2), amount=Decimal("60.50")),
@@ -125,15 +130,15 @@ def test_events_in_give_exact_figures_per_store_day_hour_and_month(analytics):
         assert (hours[10]["all_amount"], hours[12]["all_amount"], hours[18]["points_issued"]) == (
             "250.50", "100.00", 5)
 
-    top = call(analytics, "top", caller=MARKETER, kind="category", **NOV)
+    top = call(analytics, "top", caller=MARKETER, kind="category", **NOV)["rows"]
     assert [(r["key"], r["amount"], r["qty"]) for r in top] == [("AN-FOOD", "60.50", "2.000"),
                                                                 ("AN-DRINK", "40.00", "1.000")]
-    assert call(analytics, "coupons", caller=MARKETER, **NOV) == [{
+    assert call(analytics, "coupons", caller=MARKETER, **NOV)["rows"] == [{
         "template_id": "AN-TPL", "issued": 2, "redeemed": 1, "restored": 0, "discount": "10.00",
         "redemption_rate": "0.5000"}]
-    assert call(analytics, "repeat", caller=MARKETER, from_month="2026-11", to_month="2026-11") == [
+    assert call(analytics, "repeat", caller=MARKETER, from_month="2026-11", to_month="2026-11")["rows"] == [
         {"month": "2026-11", "buyers": 2, "repeat_buyers": 1, "repeat_rate": "0.5000"}]
-    cohorts = call(analytics, "cohorts", caller=MARKETER, from_month="2026-10", to_month="2026-11")
+    cohorts = call(analytics, "cohorts", caller=MARKETER, from_month="2026-10", to_month="2026-11")["rows"]
     assert [(c["cohort"], c["members"], c["active"][:2]) for c in cohorts] == [("2026-10", 1, [0, 1]),
                                                                                ("2026-11", 1, [1, 0])]
 

@@ -19,7 +19,7 @@ def test_local_day_and_hour_follow_the_store_zone_across_midnight():
     assert domain.is_weekend(date(2026, 11, 7)) and not domain.is_weekend(date(2026, 11, 6))
 
 
-def test_measures_fold_into_day_hour_and_month_hour_and_only_hourly_ones_go_hourly():
+def test_measures_fold_into_day_hour_and_month_hour_of_the_store_and_the_chain_and_only_hourly_ones_go_hourly():
     deltas = Deltas()
     saturday = date(2026, 11, 7)
     deltas.add("S1", saturday, 11, member_sales=1, member_amount=Decimal("20.10"), returning_sales=1)
@@ -28,9 +28,10 @@ def test_measures_fold_into_day_hour_and_month_hour_and_only_hourly_ones_go_hour
     assert deltas.day[("S1", saturday)] == {"member_sales": 2, "member_amount": Decimal("20.30"),
                                             "returning_sales": 1, "new_buyer_sales": 1, "refunds": 1,
                                             "refund_amount": Decimal("5.00")}
-    assert deltas.hour == {("S1", saturday, 11): {"member_sales": 2, "member_amount": Decimal("20.30")}}
-    assert deltas.month_hour == {("S1", date(2026, 11, 1), True, 11): {"member_sales": 2,
-                                                                        "member_amount": Decimal("20.30")}}
+    assert deltas.day[("*", saturday)] == deltas.day[("S1", saturday)]
+    hourly = {"member_sales": 2, "member_amount": Decimal("20.30")}
+    assert deltas.hour == {("S1", saturday, 11): hourly, ("*", saturday, 11): hourly}
+    assert deltas.month_hour == {(s, date(2026, 11, 1), True, 11): hourly for s in ("S1", "*")}
 
 
 def test_lines_count_per_sku_and_category_by_day_and_month_and_skip_an_unknown_category():
@@ -39,7 +40,8 @@ def test_lines_count_per_sku_and_category_by_day_and_month_and_skip_an_unknown_c
     deltas.add_line("S1", day, Line("A", "FOOD", Decimal("1.5"), Decimal("3.00")))
     deltas.add_line("S1", day, Line("A", "FOOD", Decimal(1), Decimal("2.00")))
     deltas.add_line("S1", day, Line("B", None, Decimal(1), Decimal("9.99")))
-    assert deltas.lines["store_day_category"] == {("S1", day, "FOOD"): [2, Decimal("2.5"), Decimal("5.00")]}
+    assert deltas.lines["store_day_category"] == {(s, day, "FOOD"): [2, Decimal("2.5"), Decimal("5.00")]
+                                                  for s in ("S1", "*")}
     assert deltas.lines["store_month_sku"][("S1", date(2026, 11, 1), False, "B")] == [1, Decimal(1),
                                                                                       Decimal("9.99")]
 

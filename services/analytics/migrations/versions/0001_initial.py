@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('discount', sa.Numeric(precision=18, scale=2), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('template_id', 'store', 'day')
     )
-    op.create_index('coupon_day_day', 'coupon_day', ['day'], unique=False)
+    op.create_index('coupon_day_store', 'coupon_day', ['store', 'day'], unique=False)
     op.create_table('erp_sales',
     sa.Column('connection', sa.Text(), nullable=False),
     sa.Column('transaction_id', sa.Text(), nullable=False),
