@@ -700,6 +700,8 @@ def test_a_segment_fed_by_events_and_a_campaign_with_results_over_the_whole_plat
     assert {h["actor"] for h in history} == {history[0]["actor"]} and history[0]["actor"].startswith("staff:")
 
 
+# ~170 operations: it runs beside the green lane, so it gets twice the suite's per-test timeout
+@pytest.mark.timeout(600)
 def test_schemathesis_finds_nothing(platform, tmp_path):
     """Property-based requests from the OpenAPI document (bounded): no server error, every status
     and content type documented, responses match their schemas, bad data refused.
@@ -714,7 +716,7 @@ def test_schemathesis_finds_nothing(platform, tmp_path):
     token = platform["http"].headers["Authorization"]
     result = subprocess.run(
         [str(Path(sys.executable).parent / "schemathesis"), "run", platform["base"] + "/openapi.json",
-         "-H", f"Authorization: {token}", "--max-examples", "15", "--seed", "20261123",
+         "-H", f"Authorization: {token}", "--max-examples", "12", "--workers", "2", "--seed", "20261123",
          "--generation-database", "none", "--exclude-path", "/v1/auth/token", "--exclude-path", "/v1/members/imports",
          "--exclude-path", "/v1/files/uploads",
          "--exclude-checks", "positive_data_acceptance", "--no-color", "--request-timeout", "15"],
