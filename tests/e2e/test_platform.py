@@ -709,7 +709,9 @@ def test_schemathesis_finds_nothing(platform, tmp_path):
     Excluded: the login form (repeated wrong passwords would lock the admin this suite uses), the
     member import (its rows are checked one by one and refused per row, which a body schema cannot
     say; tests/gateway/test_import_files.py fuzzes it with odd files), the files adapter's upload (a raw
-    CSV, JSON Lines or XLSX body, which schemathesis cannot generate; tests/gateway/test_files_routes.py) and
+    CSV, JSON Lines or XLSX body, which schemathesis cannot generate; tests/gateway/test_files_routes.py), the
+    WeChat login (it needs WeChat's code2Session, which this platform is not configured for; its tests run
+    against the local WeChat server, tests/service/test_notify_vendors.py) and
     the check that schema-valid data is always accepted, which cannot hold for opaque cursors
     and for rules a schema cannot express (a phone number's format per country).
     """
@@ -718,7 +720,7 @@ def test_schemathesis_finds_nothing(platform, tmp_path):
         [str(Path(sys.executable).parent / "schemathesis"), "run", platform["base"] + "/openapi.json",
          "-H", f"Authorization: {token}", "--max-examples", "12", "--workers", "2", "--seed", "20261123",
          "--generation-database", "none", "--exclude-path", "/v1/auth/token", "--exclude-path", "/v1/members/imports",
-         "--exclude-path", "/v1/files/uploads",
+         "--exclude-path", "/v1/files/uploads", "--exclude-path", "/v1/auth/wechat",
          "--exclude-checks", "positive_data_acceptance", "--no-color", "--request-timeout", "15"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
