@@ -24,7 +24,8 @@ def signature(token: str, timestamp: str, nonce: str) -> str:
 
 def check(timestamp: str, nonce: str, given: str) -> None:
     token = env(TOKEN_VARIABLE, "")
-    if not token or not hmac.compare_digest(signature(token, timestamp, nonce), given.lower()):
+    # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500)
+    if not token or not hmac.compare_digest(signature(token, timestamp, nonce).encode(), given.lower().encode()):
         raise Forbidden("bad or missing WeChat push signature", "signature")
 
 
