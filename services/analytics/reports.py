@@ -61,7 +61,14 @@ def coupons(tx: Tx, caller: Caller, query: CouponQuery) -> list[dict[str, Any]]:
 
 
 def _months(query: MonthQuery) -> tuple[date, date]:
-    return date.fromisoformat(query.from_month + "-01"), date.fromisoformat(query.to_month + "-01")
+    return _month(query.from_month, "from_month"), _month(query.to_month, "to_month")
+
+
+def _month(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value + "-01")
+    except ValueError:  # a well-formed YYYY-MM that is no month (year 0000, month 13)
+        raise InvalidInput("not a month (YYYY-MM)", field) from None
 
 
 def repeat(tx: Tx, caller: Caller, query: MonthQuery) -> list[dict[str, Any]]:
