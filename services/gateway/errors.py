@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import psycopg2
@@ -19,6 +20,14 @@ from services.gateway.rpc import RemoteError, RpcTimeout, RpcUnavailable
 log = logging.getLogger(__name__)
 _UNAVAILABLE_LOG = BurstLog(log, "answering 503: a database or service is unavailable")
 RETRY_AFTER = {"Retry-After": "1"}
+
+
+def _methods_for(request: Request) -> list[str]:
+    """Every method the API document lists for this path, for a 405's Allow header."""
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            return sorted(method.upper() for method in operations if method != "parameters")
+    return []
 
 
 class ErrorDetail(BaseModel):
@@ -98,8 +107,11 @@ def install(app: FastAPI) -> None:
             return _respond(request, 400, "invalid_json", "the body is not valid JSON: not UTF-8 text")
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                  415: "unsupported_media_type"}
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405 and (methods := _methods_for(request)):  # not only the first route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
         return _respond(request, exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
-                        headers=getattr(exc, "headers", None))
+                        headers=headers)
 
     @app.exception_handler(RemoteError)
     async def _remote(request: Request, exc: RemoteError) -> JSONResponse:

@@ -100,6 +100,13 @@ def test_unknown_route_uses_the_error_body_and_keeps_a_given_request_id(client):
     assert response.headers["X-Request-ID"] == "abc-123"
 
 
+def test_a_wrong_method_names_every_method_the_path_answers(client):
+    answer = client.request("OPTIONS", "/v1/notify/wechat/push")  # GET and POST live in two routes
+    assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+    assert answer.headers["allow"] == "GET, POST"
+    assert client.delete("/v1/stores/S-001").headers["allow"] == "GET, PATCH"  # a path with a parameter
+
+
 def test_openapi_document_is_served_and_metrics_are_not_on_the_public_port(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/members", "/v1/members/{member_id}", "/healthz", "/readyz"} <= set(paths)
