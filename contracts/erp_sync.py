@@ -34,13 +34,18 @@ class ConnectionOptions(BaseModel):
     lcid: int = Field(default=2052, description="Kingdee: the language of its messages (2052 Chinese, 1033 English)")
     outbound: list[Literal["customer", "journal"]] = Field(default_factory=list, description=(
         "Writes into the ERP after each run: `customer` (members registered here, from the feed) and "
-        "`journal` (each day's change in points liability). Odoo and ERPNext; Kingdee takes customers"))
+        "`journal` (each day's change in points liability: Odoo, ERPNext, and a Kingdee voucher)"))
     customers_after: str | None = Field(default=None, max_length=64, description=(
         "For `customer`: the feed cursor to start from (none: the oldest change the feed keeps)"))
     liability_accounts: dict[Literal["expense", "liability"], str] = Field(default_factory=dict, description=(
-        "For `journal`: the accounts (Odoo account ids, ERPNext account names) debited and credited"))
+        "For `journal`: the accounts (Odoo account ids, ERPNext account names, Kingdee account numbers) debited and "
+        "credited"))
     journal: str | None = Field(default=None, max_length=140, description=(
-        "For `journal`: Odoo's journal id; ERPNext's company"))
+        "For `journal`: Odoo's journal id; ERPNext's company; Kingdee's account book number"))
+    voucher_group: str = Field(default="PRE001", min_length=1, max_length=40, description=(
+        "Kingdee `journal`: the voucher word (FVOUCHERGROUPID number; PRE001 is 记 in a standard install)"))
+    voucher_currency: str = Field(default="PRE001", min_length=1, max_length=40, description=(
+        "Kingdee `journal`: the currency's number (PRE001 is CNY in a standard install)"))
     kinds: list[SyncKind] | None = Field(default=None, description="What to sync (none: everything)")
     customer_domain: list[Any] = Field(default_factory=list, description='Odoo, e.g. [["customer_rank", ">", 0]]')
     lookback_seconds: int = Field(default=60, ge=0, le=86400, description=(

@@ -10,13 +10,15 @@
   bill into one row per entry. Errors are HTTP 200 ``[[{"Result": {"ResponseStatus": {...}}}]]``; a call
   without a live session is MsgCode 1 "会话信息已丢失，请重新登录".
 - ``...DynamicFormService.Save.common.kdsvc`` ``{"formid", "data": {"Model"}}``: an id of 0 (or none)
-  creates, an existing id updates; a duplicate FNumber is refused, as K/3 Cloud's uniqueness rule does."""
+  creates, an existing id updates; a duplicate FNumber is refused, as K/3 Cloud's uniqueness rule does; a
+  voucher (GL_VOUCHER, entries in ``FEntity``) needs its account book and balanced debits and credits."""
 from __future__ import annotations
 
 import json
 import threading
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from tests.erp_servers.base import Answer, FaultyServer
@@ -28,6 +30,8 @@ JSON = {"Content-Type": "application/json; charset=utf-8"}
 ID_FIELDS = {"SAL_MATERIALGROUP": "FID", "ORG_Organizations": "FOrgID", "BD_STOCK": "FStockId",
              "BD_MATERIAL": "FMATERIALID", "BD_Customer": "FCUSTID", "SAL_OUTSTOCK": "FID",
              "BD_SAL_PriceList": "FEntryID", "GL_VOUCHER": "FVOUCHERID"}
+VOUCHER_ENTRY = {"FEXPLANATION", "FACCOUNTID", "FCURRENCYID", "FEXCHANGERATE", "FAMOUNTFOR", "FDEBIT", "FCREDIT",
+                 "FBUSNO"}  # a voucher's entry fields, known before any voucher exists
 COMMON = ("FNumber", "FName", "FModifyDate", "FDocumentStatus", "FForbidStatus")  # every form has these
 SESSION_LOST = "会话信息已丢失，请重新登录"
 
@@ -44,6 +48,19 @@ def status(message: str, code: int = 0, error_code: int = 500) -> dict[str, Any]
     return {"Result": {"ResponseStatus": {"ErrorCode": error_code, "IsSuccess": False, "Errors": [
         {"FieldName": None, "Message": message, "DIndex": 0}], "SuccessEntitys": [], "SuccessMessages": [],
         "MsgCode": code}}}
+
+
+def voucher_refusal(model: dict[str, Any]) -> str | None:
+    """What K/3 Cloud's voucher save checks first: an account book, entries with accounts, debits = credits."""
+    entries = model.get("FEntity") or []
+    if not (model.get("FAccountBookID") or {}).get("FNumber"):
+        return "账簿 字段是必填项"
+    if not entries or any(not (e.get("FACCOUNTID") or {}).get("FNumber") for e in entries):
+        return "科目编码 字段是必填项"
+    debit = sum(Decimal(str(e.get("FDEBIT") or 0)) for e in entries)
+    if debit != sum(Decimal(str(e.get("FCREDIT") or 0)) for e in entries) or debit == 0:
+        return "凭证借贷不平衡"
+    return None
 
 
 class KingdeeServer(FaultyServer):
@@ -131,13 +148,15 @@ class KingdeeServer(FaultyServer):
             headers = [dict(r) for r in table.rows.values()]
         known = {k for r in headers for k in r if k != "entries"} | {ID_FIELDS[form], *COMMON}
         entry_fields = {k for r in headers for e in r.get("entries", []) for k in e}
+        entry_fields |= VOUCHER_ENTRY if form == "GL_VOUCHER" else set()
         try:
             unknown = set(fields) - known - entry_fields
             if unknown:
                 raise FilterError(f"字段 {sorted(unknown)[0]} 不存在 (invalid field key)")
-            if set(fields) - known:  # an entry's field asked: one row per entry, as K/3 Cloud answers
+            where = str(data.get("FilterString") or "")
+            if set(fields) - known or any(f in where for f in entry_fields):  # an entry's field: a row per entry
                 headers = [{**r, **e} for r in headers for e in r.get("entries", [])]
-            match = Parser(str(data.get("FilterString") or ""), known | entry_fields).parse()
+            match = Parser(where, known | entry_fields).parse()
             rows = ordered([r for r in headers if match(r)], str(data.get("OrderString") or f"{ID_FIELDS[form]} ASC"))
         except FilterError as exc:
             return 200, JSON, json.dumps([[status(str(exc))]]).encode()
@@ -150,6 +169,11 @@ class KingdeeServer(FaultyServer):
         if table is None:
             return 200, JSON, json.dumps(status(f"业务对象 {form} 不存在")).encode()
         key = ID_FIELDS[form]
+        if form == "GL_VOUCHER":
+            refused = voucher_refusal(model)
+            if refused:
+                return 200, JSON, json.dumps(status(refused)).encode()
+            model = {**{k: v for k, v in model.items() if k != "FEntity"}, "entries": model["FEntity"]}
         with self._lock:
             given = int(model.get(key) or 0)
             number = model.get("FNumber") or model.get("FBillNo")

@@ -95,5 +95,21 @@ def test_a_kingdee_customer_is_saved_once(kingdee, secrets):
     assert adapter.push("customer", "loyalty:0c9a7d4e", {"name": "Member 7002"}) == first
     saved = [r for r in kingdee.tables["BD_Customer"].rows.values() if r["FNumber"] == "LOY-0c9a7d4e"]
     assert len(saved) == 1 and saved[0]["FName"] == "Member 7002"
-    with pytest.raises(Exception, match="customers only"):
-        adapter.push("journal", "loyalty-liability-2026-12-04", {})
+
+
+
+def test_a_days_liability_is_one_kingdee_voucher(kingdee, secrets):
+    shrank = liability_entry(date(2026, 12, 5), Decimal("1234.50"), Decimal("1200.00"),
+                             {"expense": "6601.01", "liability": "2241.01"})
+    adapter = adapter_for(_connection("kingdee", kingdee.url, "ERP_SECRET_KINGDEE_TEST"))
+    with pytest.raises(Exception, match="options.journal"):
+        adapter.push("journal", "loyalty-liability-2026-12-05", {**shrank})
+    kingdee.drop_save_answers = 1  # saved, its answer lost: the retry finds it by the business number
+    first = adapter.push("journal", "loyalty-liability-2026-12-05", {**shrank, "journal": "001"})
+    assert adapter.push("journal", "loyalty-liability-2026-12-05", {**shrank, "journal": "001"}) == first
+    [voucher] = kingdee.tables["GL_VOUCHER"].rows.values()
+    assert (voucher["FAccountBookID"], voucher["FVOUCHERGROUPID"], voucher["FDate"], voucher["FPERIOD"]) == (
+        {"FNumber": "001"}, {"FNumber": "PRE001"}, "2026-12-05", 12)
+    assert [(e["FACCOUNTID"]["FNumber"], e["FDEBIT"], e["FCREDIT"], e["FBUSNO"]) for e in voucher["entries"]] == [
+        ("6601.01", "0", "34.50", "loyalty-liability-2026-12-05"),
+        ("2241.01", "34.50", "0", "loyalty-liability-2026-12-05")]  # it shrank: liability debited

@@ -10,7 +10,7 @@ keyset-paged on (FModifyDate, id) as the Odoo adapter is, mapped to our record s
 | sale     | SAL_OUTSTOCK (sales outbound), audited, its entries in one more query a page  | FID |"""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,8 @@ class KingdeeAdapter:
         self.store_form = str(options.get("store_form") or "ORG_Organizations")
         self.price_list = options.get("price_list")
         self.zone = ZoneInfo(str(options.get("time_zone", "UTC")))  # bill dates are the site's local time
+        self.voucher_group = str(options.get("voucher_group") or "PRE001")  # 记 (general) in a standard install
+        self.currency = str(options.get("voucher_currency") or "PRE001")  # CNY in a standard install
 
     def kinds(self) -> tuple[Kind, ...]:
         return ("category", "store", "product", "customer", "sale")
@@ -160,10 +162,10 @@ class KingdeeAdapter:
         return {}
 
     def push(self, kind: PushKind, external_id: str, data: dict[str, Any]) -> str:
-        """Customers only (BD_Customer, numbered by our external id, found by it before a save creates one);
-        vouchers (GL_VOUCHER) need the chain's account book and dimensions and are not written yet."""
-        if kind != "customer":
-            raise AdapterError("Kingdee takes customers only; post the liability journal from the feed or a file")
+        """Customers (BD_Customer, numbered by our external id) and the day's liability as a voucher
+        (GL_VOUCHER, our external id as each entry's business number); each found by it before a save."""
+        if kind == "journal":
+            return self._voucher(external_id, data)
         number = values.code(external_id.replace("loyalty:", "LOY-"), "external_id")
 
         def find() -> str | None:
@@ -177,3 +179,30 @@ class KingdeeAdapter:
         return find_or_create(find, lambda: str(self.client.save(
             "BD_Customer", {"FCUSTID": 0, "FNumber": number, "FName": data["name"]}).get("Id")),
             self.client.policy.attempts)
+
+    def _voucher(self, external_id: str, data: dict[str, Any]) -> str:
+        """Vouchers have no number of ours, so the external id travels as the entries' FBUSNO (业务编号)."""
+        if not data.get("journal"):
+            raise AdapterError("a journal push to Kingdee needs options.journal (the account book's number)")
+        key = values.code(external_id, "external_id")
+        model = voucher_model(key, data, self.voucher_group, self.currency)
+
+        def find() -> str | None:
+            rows = self.client.query("GL_VOUCHER", ["FVOUCHERID"], f"FBUSNO = '{key}'", "FVOUCHERID ASC", 1)
+            return str(rows[0][0]) if rows else None
+
+        # a day's voucher is written once; a correction is the accountant's, in Kingdee
+        return find_or_create(find, lambda: str(self.client.save("GL_VOUCHER", model).get("Id")),
+                              self.client.policy.attempts)
+
+
+def voucher_model(key: str, data: dict[str, Any], group: str, currency: str) -> dict[str, Any]:
+    """A GL_VOUCHER model from a journal entry (``outbound.liability_entry``): 记 vouchers by default."""
+    day = date.fromisoformat(data["date"])
+    entries = [{"FEXPLANATION": line.label[:255], "FACCOUNTID": {"FNumber": line.account},
+                "FCURRENCYID": {"FNumber": currency}, "FEXCHANGERATE": 1,
+                "FAMOUNTFOR": str(line.debit or line.credit), "FDEBIT": str(line.debit), "FCREDIT": str(line.credit),
+                "FBUSNO": key} for line in data["lines"]]
+    return {"FVOUCHERID": 0, "FAccountBookID": {"FNumber": str(data["journal"])}, "FDate": day.isoformat(),
+            "FYEAR": day.year, "FPERIOD": day.month, "FVOUCHERGROUPID": {"FNumber": group},
+            "FATTACHMENTS": 0, "FEntity": entries}
