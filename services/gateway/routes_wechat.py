@@ -87,8 +87,8 @@ async def link_official_account(body: OfficialAccountLinkBody, request: Request,
                                 caller: Principal = allow(member=True)) -> Any:
     if body.consent is not True:  # refused here too: nothing goes to notify or WeChat without it
         raise ApiError(422, "invalid_input", "the member must agree (consent=true) to link WeChat", field="consent")
-    request.state.audited = True
     linked = await request.app.state.services.call(request, "notify", "wechat_oa_link", code=body.code, consent=True)
+    request.state.audited = True  # a refusal above is audited by the guard with its status
     await request.app.state.auditor.record(request, "member.wechat_linked", "ok", object_type="member",
                                            object_id=caller.member_id, details={"app": "official_account"})
     return linked
@@ -99,19 +99,14 @@ async def link_official_account(body: OfficialAccountLinkBody, request: Request,
                description="WeChat messages stop at once (they are suppressed, `no_address`), and the mini-program "
                            "login asks for the phone and consent again.")
 async def unlink_wechat(request: Request, caller: Principal = allow(member=True)) -> Any:
-    request.state.audited = True
     answer = await request.app.state.services.call(request, "notify", "wechat_unlink")
+    request.state.audited = True
     await request.app.state.auditor.record(request, "member.wechat_unlinked", "ok", object_type="member",
                                            object_id=caller.member_id, details=answer)
     return answer
 
 
 OA_PUSH = "/notify/wechat/official-account/push"
-_XML_BODY = {"requestBody": {"required": False, "content": {"text/xml": {
-    "schema": {"type": "string", "maxLength": 16384},
-    "example": "<xml><ToUserName><![CDATA[gh_123]]></ToUserName><FromUserName><![CDATA[o-openid]]></FromUserName>"
-               "<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-               "<Event><![CDATA[subscribe]]></Event></xml>"}}}}
 
 
 @router.get(OA_PUSH, response_class=PlainTextResponse, tags=["notify"],
@@ -127,16 +122,19 @@ async def wechat_oa_push_check(request: Request, signature: str = Query(max_leng
     return PlainTextResponse(echostr)
 
 
-@router.post(OA_PUSH, response_class=PlainTextResponse, tags=["notify"], openapi_extra=_XML_BODY,
+@router.post(OA_PUSH, response_class=PlainTextResponse, tags=["notify"],
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}, "example": "success"}}},
                         403: {"description": "Bad or missing signature"},
                         422: {"description": "Not a plain-mode XML push (field body)"},
                         503: {"description": "The official account is not configured"}},
              summary="The official account pushes events (XML, plain mode): subscribe, unsubscribe, "
                      "TEMPLATESENDJOBFINISH",
-             description="Signed as for the URL check. A follow is kept and linked to the member whose consented "
-                         "mini-program link has the follower's unionid; TEMPLATESENDJOBFINISH marks the template "
-                         "message delivered (`success`) or failed. Answers `success`; other pushes are ignored. "
+             description="The body is WeChat's XML (Content-Type text/xml, up to 16 KiB), e.g. "
+                         "`<xml><FromUserName><![CDATA[o-openid]]></FromUserName><MsgType><![CDATA[event]]>"
+                         "</MsgType><Event><![CDATA[subscribe]]></Event></xml>`, signed as for the URL check. "
+                         "A follow is kept and linked to the member whose consented mini-program link has the "
+                         "follower's unionid; TEMPLATESENDJOBFINISH marks the template message delivered "
+                         "(`success`) or failed. Answers `success`; other pushes are ignored. "
                          "See docs/channels-china.md.")
 async def wechat_oa_push(request: Request, signature: str = Query(max_length=64),
                          timestamp: str = Query(max_length=20), nonce: str = Query(max_length=64)) -> PlainTextResponse:
