@@ -255,6 +255,11 @@ def unfollow(tx: Any, app_id: str, openid: str) -> None:
                                                wechat_followers.c.openid == openid))
 
 
+def lock_unionid(tx: Any, unionid: str) -> None:
+    """Serialise a follow and a mini-program link of one WeChat user, or each could miss the other."""
+    tx.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:u, 8))"), {"u": unionid})
+
+
 def consented_link(tx: Any, unionid: str) -> Any:
     """The latest link carrying this unionid (member_id, consented_at), or None."""
     return tx.execute(sa.select(wechat_links.c.member_id, wechat_links.c.consented_at)
@@ -270,6 +275,8 @@ def followers_of(tx: Any, unionid: str) -> list[Any]:
 
 def join_followers(tx: Any, member_id: str, unionid: str | None, at: datetime) -> None:
     """A member just linked (with consent) a WeChat user who already follows an official account."""
+    if unionid:
+        lock_unionid(tx, unionid)
     for follower in followers_of(tx, unionid) if unionid else []:
         link_wechat(tx, follower.app_id, follower.openid, member_id, unionid, at, kind="official")
 

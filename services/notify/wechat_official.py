@@ -108,6 +108,8 @@ def followed(db: WorkerDb, app: WechatApp, openid: str) -> str | None:
         log.warning("WeChat user/info failed for a new follower: %s", exc)
     now = datetime.now(UTC)
     with db.transaction() as tx:
+        if unionid:
+            repo.lock_unionid(tx, unionid)
         repo.follow(tx, app.app_id, openid, unionid, now)
         link = repo.consented_link(tx, unionid) if unionid else None
         if link is None:

@@ -4,6 +4,7 @@ authorisation; template messages reach followers only, wait out quiet hours, sto
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,7 +47,7 @@ def tier_message(notify, member_id: str) -> dict:
 
 @pytest.fixture
 def weixin():
-    server = wechat.WechatServer()
+    server = wechat.WechatServer(first_msgid=uuid.uuid4().int % 10**9 + 10**9)
     yield server
     server.close()
 

@@ -22,7 +22,8 @@ TEMPLATES = {"tmpl-points-expiring": ("thing1", "number2", "date3"), "tmpl-tier"
 
 
 class WechatServer(VendorServer):
-    def __init__(self) -> None:
+    def __init__(self, first_msgid: int = 1000) -> None:
+        self.first_msgid = first_msgid  # tests sharing a database start apart: msgids are provider ids
         self.secrets = {MP_APP: MP_SECRET, OA_APP: OA_SECRET}
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (app, expires at)
         self.token_calls = 0
@@ -184,7 +185,7 @@ class WechatServer(VendorServer):
             self.subscriptions[(openid, template)] -= 1  # a one-time subscription is used up
         elif openid not in self.followers:
             return {"errcode": 43004, "errmsg": "require subscribe"}
-        msgid = len(self.sent) + 1000
+        msgid = len(self.sent) + self.first_msgid
         self.sent.append({"touser": openid, "template": template, "data": data, "subscribe": subscribe,
                           "page": payload.get("page") or payload.get("miniprogram"), "msgid": msgid})
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
