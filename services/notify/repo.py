@@ -237,6 +237,15 @@ def wechat_address(tx: Any, member_id: str) -> str | None:
     return ",".join(f"{r.app_id}={r.openid}" for r in rows) or None
 
 
+def wechat_links_of(tx: Any, member_id: str) -> list[dict[str, Any]]:
+    """The member's WeChat links as their data export shows them."""
+    rows = tx.execute(sa.select(wechat_links.c.app_id, wechat_links.c.openid, wechat_links.c.kind,
+                                wechat_links.c.unionid, wechat_links.c.consented_at, wechat_links.c.linked_at)
+                      .where(wechat_links.c.member_id == member_id).order_by(wechat_links.c.linked_at)).all()
+    return [{**r._asdict(), "consented_at": r.consented_at.isoformat(), "linked_at": r.linked_at.isoformat()}
+            for r in rows]
+
+
 def unlink_wechat(tx: Any, member_id: str) -> int:
     """The member withdrew their consent to link WeChat: every openid of theirs is forgotten."""
     return int(tx.execute(wechat_links.delete().where(wechat_links.c.member_id == member_id)).rowcount)

@@ -279,4 +279,6 @@ class NotifyService(StoreZoneFeed):
         member_id = parse_id(member_id, "member_id")
         require(self.caller, EXPORTERS, member=member_id)
         rows = deliveries.of_member(self.db, member_id)
-        return {"messages": [views.message(r).model_dump(mode="json") for r in rows]}
+        with self.db.transaction() as tx:
+            links = repo.wechat_links_of(tx, member_id)
+        return {"messages": [views.message(r).model_dump(mode="json") for r in rows], "wechat_links": links}

@@ -119,7 +119,10 @@ def test_followers_are_linked_by_unionid_or_web_authorisation_and_get_template_m
     push, body = weixin.follow(OA_TOKEN, "o-oa-c")
     call(notify, "wechat_oa_push", **push, body=body)
     assert tier_message(notify, c)["status"] == "sent" and weixin.sent[-1]["touser"] == "o-oa-c"
+    [exported] = call(notify, "export_member", member_id=c, caller=as_member(c))["wechat_links"]
+    assert (exported["app_id"], exported["openid"], exported["kind"]) == (wechat.OA_APP, "o-oa-c", "official")
     assert call(notify, "wechat_unlink", caller=as_member(c)) == {"unlinked": 1}
+    assert call(notify, "export_member", member_id=c, caller=as_member(c))["wechat_links"] == []
     assert tier_message(notify, c)["status"] == "suppressed"  # consent withdrawn: nothing goes to WeChat
 
     # erasure forgets B's links and follows
