@@ -38,6 +38,11 @@ class PermanentError(Exception):
     """The provider refused the message for good (not retried)."""
 
 
+class NoAddress(PermanentError):
+    """The member cannot be reached on this channel's app (e.g. not following the official account):
+    suppressed like a member without a phone, not dead-lettered."""
+
+
 @dataclass(frozen=True)
 class Outgoing:
     message_id: str

@@ -28,7 +28,7 @@ from service_runtime.callers import signed_context
 from service_runtime.config import StoreZones, env, env_int, settings_for
 from service_runtime.db import Tx, make_engine
 from services.notify import domain, repo, tables
-from services.notify.channels import Channel, Outgoing, PermanentError, ProviderError, channel_from_env
+from services.notify.channels import Channel, NoAddress, Outgoing, PermanentError, ProviderError, channel_from_env
 from services.notify.recipients import PhoneHasher
 
 log = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ class Pipeline:
             if capped:
                 return self.finish(row, "suppressed", "cap")
         address = {"sms": contact.get("phone"), "email": contact.get("email")}.get(row.channel, row.member_id)
-        if row.channel == "wechat":  # the openids linked at mini-program login, kept here, not in members
+        if row.channel == "wechat":  # linked openids (the OA's only while followed), kept here, not in members
             with self.tx() as tx:
                 address = repo.wechat_address(tx, row.member_id)
         if not address:
@@ -320,6 +320,8 @@ class Pipeline:
         except BreakerOpen:
             wait = timedelta(seconds=self.config.breaker_cooldown)
             return self.requeue(row, access.now() + wait, "waiting", "circuit_open")
+        except NoAddress:
+            return self.finish(row, "suppressed", "no_address")
         except (ProviderError, PermanentError) as exc:
             total = self.config.max_attempts if isinstance(exc, ProviderError) else attempts + 1
             return self.finish(row, "failed", "provider_error" if isinstance(exc, ProviderError) else "rejected",

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.notify import domain
-from services.notify.tables import consents, message_log, messages, templates, wechat_links
+from services.notify.tables import consents, message_log, messages, templates, wechat_followers, wechat_links
 
 STUCK_SENDING = "5 minutes"  # a message claimed by a process that died is picked up again after this
 
@@ -195,6 +195,7 @@ def erase_member(tx: Any, member_id: str) -> list[Any]:
     """Forget what we keep about a member: consent, message variables; messages still waiting are
     suppressed (returned, for their outcome events)."""
     tx.execute(consents.delete().where(consents.c.member_id == member_id))
+    forget_followers(tx, member_id)
     tx.execute(wechat_links.delete().where(wechat_links.c.member_id == member_id))
     waiting = list(tx.execute(messages.update().where(
         messages.c.member_id == member_id, messages.c.status.in_(("queued", "failed")))
@@ -216,17 +217,84 @@ def wechat_member(tx: Any, app_id: str, openid: str) -> str | None:
     return None if value is None else str(value)
 
 
-def link_wechat(tx: Any, app_id: str, openid: str, member_id: str, unionid: str | None, at: datetime) -> None:
+def link_wechat(tx: Any, app_id: str, openid: str, member_id: str, unionid: str | None, at: datetime,
+                kind: str = "mini", consented_at: datetime | None = None) -> None:
     """The openid belongs to this member from now on (a WeChat user relinking moves it)."""
-    stmt = pg_insert(wechat_links).values(app_id=app_id, openid=openid, member_id=member_id, unionid=unionid,
-                                          consented_at=at, linked_at=at)
-    tx.execute(stmt.on_conflict_do_update(index_elements=[wechat_links.c.app_id, wechat_links.c.openid],
-                                          set_={"member_id": member_id, "unionid": unionid, "consented_at": at,
-                                                "linked_at": at}))
+    values = {"member_id": member_id, "unionid": unionid, "consented_at": consented_at or at, "linked_at": at,
+              "kind": kind}
+    stmt = pg_insert(wechat_links).values(app_id=app_id, openid=openid, **values)
+    tx.execute(stmt.on_conflict_do_update(index_elements=[wechat_links.c.app_id, wechat_links.c.openid], set_=values))
 
 
 def wechat_address(tx: Any, member_id: str) -> str | None:
-    """The member's openids as 'app=openid,...' (the WeChat channel picks its app's), None without any."""
+    """The member's openids as 'app=openid,...' (the WeChat channel picks its app's), None without any;
+    an official account's openid only while the member follows it."""
+    following = sa.exists().where(wechat_followers.c.app_id == wechat_links.c.app_id,
+                                  wechat_followers.c.openid == wechat_links.c.openid)
     rows = tx.execute(sa.select(wechat_links.c.app_id, wechat_links.c.openid)
-                      .where(wechat_links.c.member_id == member_id).order_by(wechat_links.c.linked_at)).all()
+                      .where(wechat_links.c.member_id == member_id, sa.or_(wechat_links.c.kind == "mini", following))
+                      .order_by(wechat_links.c.linked_at)).all()
     return ",".join(f"{r.app_id}={r.openid}" for r in rows) or None
+
+
+def wechat_links_of(tx: Any, member_id: str) -> list[dict[str, Any]]:
+    """The member's WeChat links as their data export shows them."""
+    rows = tx.execute(sa.select(wechat_links.c.app_id, wechat_links.c.openid, wechat_links.c.kind,
+                                wechat_links.c.unionid, wechat_links.c.consented_at, wechat_links.c.linked_at)
+                      .where(wechat_links.c.member_id == member_id).order_by(wechat_links.c.linked_at)).all()
+    return [{**r._asdict(), "consented_at": r.consented_at.isoformat(), "linked_at": r.linked_at.isoformat()}
+            for r in rows]
+
+
+def unlink_wechat(tx: Any, member_id: str) -> int:
+    """The member withdrew their consent to link WeChat: every openid of theirs is forgotten."""
+    return int(tx.execute(wechat_links.delete().where(wechat_links.c.member_id == member_id)).rowcount)
+
+
+def follow(tx: Any, app_id: str, openid: str, unionid: str | None, at: datetime) -> None:
+    """The user follows the official account (since the first push; a repeat keeps that time)."""
+    stmt = pg_insert(wechat_followers).values(app_id=app_id, openid=openid, unionid=unionid, followed_at=at)
+    tx.execute(stmt.on_conflict_do_update(
+        index_elements=[wechat_followers.c.app_id, wechat_followers.c.openid],
+        set_={"unionid": sa.func.coalesce(stmt.excluded.unionid, wechat_followers.c.unionid)}))
+
+
+def unfollow(tx: Any, app_id: str, openid: str) -> None:
+    tx.execute(wechat_followers.delete().where(wechat_followers.c.app_id == app_id,
+                                               wechat_followers.c.openid == openid))
+
+
+def lock_unionid(tx: Any, unionid: str) -> None:
+    """Serialise a follow and a mini-program link of one WeChat user, or each could miss the other."""
+    tx.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:u, 8))"), {"u": unionid})
+
+
+def consented_link(tx: Any, unionid: str) -> Any:
+    """The latest link carrying this unionid (member_id, consented_at), or None."""
+    return tx.execute(sa.select(wechat_links.c.member_id, wechat_links.c.consented_at)
+                      .where(wechat_links.c.unionid == unionid)
+                      .order_by(wechat_links.c.linked_at.desc()).limit(1)).first()
+
+
+def followers_of(tx: Any, unionid: str) -> list[Any]:
+    """The official accounts' followers who are this WeChat user (app_id, openid)."""
+    return list(tx.execute(sa.select(wechat_followers.c.app_id, wechat_followers.c.openid)
+                           .where(wechat_followers.c.unionid == unionid)).all())
+
+
+def join_followers(tx: Any, member_id: str, unionid: str | None, at: datetime) -> None:
+    """A member just linked (with consent) a WeChat user who already follows an official account."""
+    if unionid:
+        lock_unionid(tx, unionid)
+    for follower in followers_of(tx, unionid) if unionid else []:
+        link_wechat(tx, follower.app_id, follower.openid, member_id, unionid, at, kind="official")
+
+
+def forget_followers(tx: Any, member_id: str) -> None:
+    """An erased member's follows: their openids and unionids go with them."""
+    mine = sa.select(wechat_links.c.app_id, wechat_links.c.openid).where(wechat_links.c.member_id == member_id)
+    unionids = sa.select(wechat_links.c.unionid).where(wechat_links.c.member_id == member_id,
+                                                       wechat_links.c.unionid.is_not(None))
+    tx.execute(wechat_followers.delete().where(sa.or_(
+        sa.tuple_(wechat_followers.c.app_id, wechat_followers.c.openid).in_(mine),
+        wechat_followers.c.unionid.in_(unionids))))

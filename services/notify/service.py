@@ -39,6 +39,7 @@ from services.notify import (
     views,
     wechat_events,
     wechat_login,
+    wechat_official,
 )
 from services.notify.pipeline import Dispatcher, Pipeline
 
@@ -237,6 +238,33 @@ class NotifyService(StoreZoneFeed):
         member_id = parse_id(member_id, "member_id")
         return wechat_login.link(self.db, wechat_login.app_of(self.pipeline), openid, member_id, unionid)
 
+    # -- WeChat official account: follows, template-message results, members' links -------------------
+    @rpc(expected_exceptions=EXPECTED + (ServiceUnavailable,))
+    def wechat_oa_push(self, timestamp: str, nonce: str, signature: str, body: str | None = None) -> dict[str, Any]:
+        """The official account's signed XML push: without a body, the check of the server URL; with one,
+        subscribe/unsubscribe events and TEMPLATESENDJOBFINISH."""
+        wechat_official.check_push(timestamp, nonce, signature)
+        if body is None:
+            return {"event": "", "recorded": 0}
+        return wechat_official.take_push(self.db, wechat_official.app_of(self.pipeline), body)
+
+    @rpc(expected_exceptions=EXPECTED + (ServiceUnavailable,))
+    def wechat_oa_link(self, code: str, consent: bool = False) -> dict[str, Any]:
+        """Link the calling member's official-account openid from a web-authorisation code (snsapi_base)."""
+        member_id = wechat_official.the_member(self.caller)
+        if not isinstance(code, str) or not 1 <= len(code) <= 128:
+            raise InvalidInput("a web-authorisation code", "code")
+        if consent is not True:  # nothing is asked of WeChat nor written without it
+            raise InvalidInput("the member must agree (consent=true) to link WeChat to their membership", "consent")
+        return wechat_official.link_by_web_code(self.db, wechat_official.app_of(self.pipeline), member_id, code)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def wechat_unlink(self) -> dict[str, Any]:
+        """The calling member withdraws their consent: every WeChat openid of theirs is forgotten."""
+        member_id = wechat_official.the_member(self.caller)
+        with self.db.transaction() as tx:
+            return {"unlinked": repo.unlink_wechat(tx, member_id)}
+
     # -- one-time codes ----------------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
     def send_code(self, **request: Any) -> dict[str, Any]:
@@ -251,4 +279,6 @@ class NotifyService(StoreZoneFeed):
         member_id = parse_id(member_id, "member_id")
         require(self.caller, EXPORTERS, member=member_id)
         rows = deliveries.of_member(self.db, member_id)
-        return {"messages": [views.message(r).model_dump(mode="json") for r in rows]}
+        with self.db.transaction() as tx:
+            links = repo.wechat_links_of(tx, member_id)
+        return {"messages": [views.message(r).model_dump(mode="json") for r in rows], "wechat_links": links}

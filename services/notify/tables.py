@@ -77,8 +77,9 @@ message_log = sa.Table(
     sa.Index("message_log_message", "message_id", "id"),
 )
 
-# a member's WeChat openids (one per app: mini-program, official account), linked at mini-program
-# login with the member's consent to link by phone; erased with the member
+# a member's WeChat openids (one per app: mini-program, official account), linked with the member's
+# consent: at mini-program login by phone, by the OA's web authorisation, or (same unionid) when a
+# linked WeChat user follows the OA; erased with the member
 wechat_links = sa.Table(
     "wechat_links", metadata,
     sa.Column("app_id", sa.Text, primary_key=True),
@@ -87,7 +88,21 @@ wechat_links = sa.Table(
     sa.Column("unionid", sa.Text, nullable=True),
     sa.Column("consented_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("kind", sa.Text, nullable=False, server_default="mini"),  # mini | official
+    sa.CheckConstraint("kind IN ('mini', 'official')", name="wechat_links_kind"),
     sa.Index("wechat_links_member", "member_id"),
+    sa.Index("wechat_links_unionid", "unionid", postgresql_where=sa.text("unionid IS NOT NULL")),
+)
+
+# who follows the official account now (its subscribe/unsubscribe pushes): template messages reach
+# only followers, and a follower whose unionid a member's link carries is linked to that member
+wechat_followers = sa.Table(
+    "wechat_followers", metadata,
+    sa.Column("app_id", sa.Text, primary_key=True),
+    sa.Column("openid", sa.Text, primary_key=True),
+    sa.Column("unionid", sa.Text, nullable=True),
+    sa.Column("followed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("wechat_followers_unionid", "unionid", postgresql_where=sa.text("unionid IS NOT NULL")),
 )
 
 # the catalog's store time zones (fed by store.changed): quiet hours and caps by the store's local day

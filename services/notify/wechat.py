@@ -1,7 +1,9 @@
 """WeChat: the access token from ``cgi-bin/stable_token`` (cached until shortly before it expires, and
 fetched again when WeChat answers 40001/42001), mini-program subscribe messages, official-account
-template messages, and the mini-program login calls (``sns/jscode2session``, the phone number from
-``wxa/business/getuserphonenumber``). Tokens, secrets and session keys are never logged nor stored."""
+template messages, the mini-program login calls (``sns/jscode2session``, the phone number from
+``wxa/business/getuserphonenumber``) and the official account's web authorisation
+(``sns/oauth2/access_token``) and follower look-up (``cgi-bin/user/info``). Tokens, secrets and session
+keys are never logged nor stored."""
 from __future__ import annotations
 
 import json
@@ -12,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.notify.channels import Outgoing, PermanentError, ProviderError
+from services.notify.channels import NoAddress, Outgoing, PermanentError, ProviderError
 from services.notify.vendors import VendorTemplate, call, json_answer, template_for
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # the token is invalid or expired: fetch it again
@@ -67,11 +69,12 @@ class WechatApp:
             if self._token == token:
                 self._token = None
 
-    def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """An API call with the access token; a token WeChat calls invalid or expired is fetched again once."""
+    def post(self, path: str, payload: dict[str, Any] | None, query: dict[str, str] | None = None) -> dict[str, Any]:
+        """An API call with the access token (a GET without payload); a token WeChat calls invalid or
+        expired is fetched again once."""
         for attempt in range(2):
             token = self.token()
-            answer: dict[str, Any] = self._request(path, payload, {"access_token": token})
+            answer: dict[str, Any] = self._request(path, payload, {**(query or {}), "access_token": token})
             errcode = int(answer.get("errcode") or 0)
             if errcode in TOKEN_ERRORS and attempt == 0:
                 self.forget(token)
@@ -89,6 +92,24 @@ class WechatApp:
         if int(answer.get("errcode") or 0) or not answer.get("openid"):
             raise classify(int(answer.get("errcode") or -1))
         return {"openid": str(answer["openid"]), "unionid": answer.get("unionid")}
+
+    def web_user(self, code: str) -> dict[str, Any]:
+        """{"openid", "unionid"?} of the official account's user for a web-authorisation code (snsapi_base,
+        from the redirect after connect/oauth2/authorize; one use, five minutes). WeChat's user access
+        token is dropped here. A user in snapshot-page mode has a virtual openid: refused."""
+        answer: dict[str, Any] = self._request("/sns/oauth2/access_token", query={
+            "appid": self.app_id, "secret": self.secret, "code": code, "grant_type": "authorization_code"})
+        if int(answer.get("errcode") or 0) or not answer.get("openid"):
+            raise classify(int(answer.get("errcode") or -1))
+        if str(answer.get("is_snapshotuser") or 0) == "1":
+            raise PermanentError("wechat: a snapshot-page user has no real openid")
+        return {"openid": str(answer["openid"]), "unionid": answer.get("unionid")}
+
+    def follower(self, openid: str) -> dict[str, Any]:
+        """{"following", "unionid"} of an official account's user (unionid only when the account is bound
+        to an open-platform account, as the mini-program must be for the two to meet)."""
+        answer = self.post("/cgi-bin/user/info", None, {"openid": openid, "lang": "zh_CN"})
+        return {"following": str(answer.get("subscribe")) == "1", "unionid": answer.get("unionid") or None}
 
     def phone_number(self, phone_code: str) -> str:
         """The member's phone in E.164 from a getPhoneNumber code (the member tapped to share it)."""
@@ -120,8 +141,8 @@ class WechatChannel:
         if app is None:
             raise PermanentError(f"no WeChat app is configured for {template.kind} messages")
         openid = openids(message.to).get(app.app_id)
-        if openid is None:
-            raise PermanentError(f"the member has no openid for WeChat app {app.app_id}")
+        if openid is None:  # not linked, or (official account) not following it now
+            raise NoAddress(f"the member has no openid for WeChat app {app.app_id}")
         data = {f: {"value": v} for f, v in zip(template.fields, template.values(message), strict=True)}
         if template.kind == "subscribe":
             payload: dict[str, Any] = {"touser": openid, "template_id": template.id, "data": data,

@@ -22,8 +22,9 @@ def signature(token: str, timestamp: str, nonce: str) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()  # noqa: S324 (WeChat's)
 
 
-def check(timestamp: str, nonce: str, given: str) -> None:
-    token = env(TOKEN_VARIABLE, "")
+def check(timestamp: str, nonce: str, given: str, variable: str = TOKEN_VARIABLE) -> None:
+    """The push is WeChat's: signed with the token in ``variable`` (one per app's push settings)."""
+    token = env(variable, "")
     # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500)
     if not token or not hmac.compare_digest(signature(token, timestamp, nonce).encode(), given.lower().encode()):
         raise Forbidden("bad or missing WeChat push signature", "signature")

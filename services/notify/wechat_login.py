@@ -33,7 +33,7 @@ def only_the_gateway(caller: access.Caller) -> None:
 
 
 @contextmanager
-def _asking(field: str) -> Iterator[None]:
+def asking(field: str) -> Iterator[None]:
     """WeChat refusing a code is the caller's bad input (naming the field); WeChat failing is a 503."""
     try:
         yield
@@ -45,13 +45,13 @@ def _asking(field: str) -> Iterator[None]:
 
 def session(db: WorkerDb, app: WechatApp, code: str, phone_code: str | None, consent: bool) -> dict[str, Any]:
     """{"openid", "unionid", "member_id" (when linked), "phone" (when not linked, shared with consent)}."""
-    with _asking("code"):
+    with asking("code"):
         user = app.code2session(code)
     with db.transaction() as tx:
         member_id = repo.wechat_member(tx, app.app_id, user["openid"])
     phone = None
     if member_id is None and consent and phone_code:
-        with _asking("phone_code"):
+        with asking("phone_code"):
             phone = app.phone_number(phone_code)
     return {**user, "member_id": member_id, "phone": phone}
 
@@ -60,4 +60,5 @@ def link(db: WorkerDb, app: WechatApp, openid: str, member_id: str, unionid: str
     now = datetime.now(UTC)
     with db.transaction() as tx:
         repo.link_wechat(tx, app.app_id, openid, member_id, unionid, now)
+        repo.join_followers(tx, member_id, unionid, now)  # the same WeChat user's official-account openid
     return {"member_id": member_id, "linked_at": now.isoformat()}

@@ -23,4 +23,7 @@ def routes(member_id: str) -> list[tuple[str, Route]]:
         ("other-member-messages", ("GET", f"/v1/members/{uuid.uuid4()}/messages", None, LOG_READERS)),
         ("dead-letters", ("GET", "/v1/notify/dead-letters", None, {"admin"})),
         ("replay", ("POST", f"/v1/notify/dead-letters/{message_id}/replay", None, {"admin"})),
+        ("wechat-oa-link", ("POST", "/v1/members/me/wechat/official-account", {"code": "c", "consent": True},
+                            {"member"})),
+        ("wechat-unlink", ("DELETE", "/v1/members/me/wechat", None, {"member"})),
     ]

@@ -1,9 +1,11 @@
-"""Gateway routes for the Chinese channels: SMS vendors' report pushes and WeChat mini-program login."""
+"""Gateway routes for the Chinese channels: SMS vendors' report pushes, WeChat mini-program login, the
+official account's link and push."""
 from __future__ import annotations
 
 import uuid
 
 from services.gateway.rpc import RemoteError
+from tests.gateway.conftest import audit_count
 from tests.gateway.test_points_routes import fake  # noqa: F401 (the fixture)
 
 ALIYUN_REPORT = b'[{"biz_id":"1^0","out_id":"m-1","success":true,"err_code":"DELIVERED"}]'
@@ -69,3 +71,44 @@ def test_the_wechat_push_url_check_echoes_and_pushes_are_passed_on(client, fake)
     assert services.calls[1][2]["body"] == '{"MsgType":"event"}'
     fake({("notify", "wechat_push"): RemoteError("Forbidden", "bad or missing WeChat push signature", "signature")})
     assert client.get(f"/v1/notify/wechat/push?{query}&echostr=hello").status_code == 403
+
+
+def test_a_member_links_the_official_account_with_consent_and_unlinks_wechat(client, callers, fake, engine):  # noqa: F811
+    member_id = callers["member_id"]["id"]
+    linked = {"member_id": member_id, "app_id": "wx-oa", "following": True, "linked_at": "2026-12-06T00:00:00+00:00"}
+    services = fake({("notify", "wechat_oa_link"): linked, ("notify", "wechat_unlink"): {"unlinked": 2}})
+    route = "/v1/members/me/wechat/official-account"
+    refused = client.post(route, headers=callers["member"], json={"code": "c-1", "consent": False})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "consent"
+    assert client.post(route, headers=callers["member"], json={"code": "c-1"}).status_code == 422
+    assert client.post(route, headers=callers["admin"], json={"code": "c-1", "consent": True}).status_code == 403
+    assert client.post(route, json={"code": "c-1", "consent": True}).status_code == 401
+    assert services.calls == []  # none of these reached notify
+    response = client.post(route, headers=callers["member"], json={"code": "c-1", "consent": True})
+    assert response.status_code == 200 and response.json() == linked
+    assert services.calls[0][2] == {"code": "c-1", "consent": True}
+    assert audit_count(engine, "member.wechat_linked") >= 1
+    gone = client.delete("/v1/members/me/wechat", headers=callers["member"])
+    assert gone.status_code == 200 and gone.json() == {"unlinked": 2}
+    assert client.delete("/v1/members/me/wechat", headers=callers["clerk"]).status_code == 403
+    assert audit_count(engine, "member.wechat_unlinked") == 1
+    fake({("notify", "wechat_oa_link"): RemoteError("InvalidInput", "the code is invalid, used or expired", "code")})
+    used = client.post(route, headers=callers["member"], json={"code": "c-1", "consent": True})
+    assert used.status_code == 422 and used.json()["error"]["field"] == "code"
+
+
+def test_the_official_account_push_takes_xml_and_answers_success(client, fake):  # noqa: F811
+    services = fake({("notify", "wechat_oa_push"): {"event": "subscribe", "recorded": 0}})
+    query = "signature=ab&timestamp=1700000000&nonce=n1"
+    route = "/v1/notify/wechat/official-account/push"
+    checked = client.get(f"{route}?{query}&echostr=hello")
+    assert checked.status_code == 200 and checked.text == "hello"
+    xml = "<xml><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event></xml>"
+    pushed = client.post(f"{route}?{query}", content=xml.encode(), headers={"Content-Type": "text/xml"})
+    assert pushed.status_code == 200 and pushed.text == "success"
+    assert services.calls[1][2] == {"timestamp": "1700000000", "nonce": "n1", "signature": "ab", "body": xml}
+    as_json = client.post(f"{route}?{query}", content=b"{}", headers={"Content-Type": "application/json"})
+    assert as_json.status_code == 415
+    fake({("notify", "wechat_oa_push"): RemoteError("Forbidden", "bad or missing WeChat push signature", "signature")})
+    refused = client.post(f"{route}?{query}", content=xml.encode(), headers={"Content-Type": "text/xml"})
+    assert refused.status_code == 403

@@ -167,3 +167,19 @@ def test_gateway_metrics_are_on_a_port_the_outside_cannot_reach(rendered: list[d
     assert "redis" in _of(rendered, "StatefulSet") and "redis" in _of(rendered, "Service")
     assert _of(rendered, "NetworkPolicy")["redis-from-gateway"]["spec"]["ingress"][0]["from"][0]["podSelector"] == \
         {"matchLabels": {"app.kubernetes.io/name": "gateway"}}
+
+
+def test_notify_channels_come_from_a_config_map_and_their_keys_from_a_secret(rendered: list[dict[str, Any]]) -> None:
+    deployments = _of(rendered, "Deployment")
+    notify = deployments["notify"]["spec"]["template"]["spec"]["containers"][0]
+    sources = [ref["name"] for source in notify["envFrom"] for ref in source.values()]
+    assert {"loyalty-notify-config", "loyalty-notify-keys"} <= set(sources)
+    assert not [name for name, d in deployments.items() if name != "notify" and "loyalty-notify-" in str(d)]
+    config = _of(rendered, "ConfigMap")["loyalty-notify-config"]["data"]
+    assert config["NOTIFY_WECHAT_PROVIDER"] == "wechat" and config["NOTIFY_SMS_PROVIDER"] in ("aliyun", "tencent")
+    secret_words = ("SECRET", "TOKEN", "PASSWORD", "HASH_KEY", "ACCESS_KEY")
+    assert not [key for key in config if any(word in key for word in secret_words)]
+    source = "".join(path.read_text() for path in (ROOT / "services" / "notify").glob("*.py"))
+    prefixed = {"NOTIFY_WECHAT_MP_APP_ID": "NOTIFY_WECHAT_MP_", "NOTIFY_WECHAT_OA_APP_ID": "NOTIFY_WECHAT_OA_"}
+    assert not [key for key in config if prefixed.get(key, key) not in source
+                and not key.endswith("_PROVIDER")]  # a typo would be silently ignored

@@ -2,7 +2,10 @@
 (the same token until it expires, 42001 after, 40001 for one it never issued), subscribe messages that
 need the user's one-time subscription (43101 without), template messages to followers (43004 to
 others), data checked against the template's keywords (47003), a daily quota (45009), and the login
-calls: jscode2session for a wx.login code (one use, 40029 after) and getuserphonenumber."""
+calls: jscode2session for a wx.login code (one use, 40029 after) and getuserphonenumber. For the
+official account: web authorisation (an snsapi_base code exchanged at sns/oauth2/access_token, one use),
+cgi-bin/user/info (subscribe, unionid), and the XML pushes it signs with its token (subscribe and
+unsubscribe events, TEMPLATESENDJOBFINISH)."""
 from __future__ import annotations
 
 import hashlib
@@ -19,13 +22,17 @@ TEMPLATES = {"tmpl-points-expiring": ("thing1", "number2", "date3"), "tmpl-tier"
 
 
 class WechatServer(VendorServer):
-    def __init__(self) -> None:
+    def __init__(self, first_msgid: int = 1000) -> None:
+        self.first_msgid = first_msgid  # tests sharing a database start apart: msgids are provider ids
         self.secrets = {MP_APP: MP_SECRET, OA_APP: OA_SECRET}
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (app, expires at)
         self.token_calls = 0
         self.quota_left: int | None = None  # 45009 once it reaches 0
         self.subscriptions: dict[tuple[str, str], int] = {}  # (openid, template) -> subscribe messages allowed
         self.followers: set[str] = set()
+        self.oa_users: set[str] = set()  # openids the official account has seen (followed, or authorised a page)
+        self.unionids: dict[str, str] = {}  # official-account openid -> unionid (the OA is bound to an open platform)
+        self.web_codes: dict[str, tuple[str, bool]] = {}  # snsapi_base code -> (openid, snapshot-page user)
         self.login_codes: dict[str, tuple[str, str | None]] = {}  # code -> (openid, unionid)
         self.phone_codes: dict[str, str] = {}  # code -> pure phone number
         self.sent: list[dict[str, Any]] = []
@@ -48,6 +55,40 @@ class WechatServer(VendorServer):
             self.phone_codes[code] = pure_phone
             return code
 
+    def web_code(self, openid: str, unionid: str | None = None, snapshot: bool = False) -> str:
+        """The code WeChat appends to the redirect URI after /connect/oauth2/authorize (snsapi_base)."""
+        with self.lock:
+            code = uuid.uuid4().hex
+            self.web_codes[code] = (openid, snapshot)
+            self.oa_users.add(openid)
+            if unionid:
+                self.unionids[openid] = unionid
+            return code
+
+    def follow(self, token: str, openid: str, unionid: str | None = None) -> tuple[dict[str, str], str]:
+        """The user follows the official account: (query, XML body) of the subscribe event WeChat pushes."""
+        with self.lock:
+            self.followers.add(openid)
+            self.oa_users.add(openid)
+            if unionid:
+                self.unionids[openid] = unionid
+        return signed(token), xml({"ToUserName": "gh_oa_test", "FromUserName": openid,
+                                   "CreateTime": int(time.time()), "MsgType": "event", "Event": "subscribe"})
+
+    def unfollow(self, token: str, openid: str) -> tuple[dict[str, str], str]:
+        with self.lock:
+            self.followers.discard(openid)
+        return signed(token), xml({"ToUserName": "gh_oa_test", "FromUserName": openid,
+                                   "CreateTime": int(time.time()), "MsgType": "event", "Event": "unsubscribe"})
+
+    def template_finished(self, token: str, msgid: int, status: str = "success") -> tuple[dict[str, str], str]:
+        """The TEMPLATESENDJOBFINISH push for a template message: success, 'failed:user block', ..."""
+        with self.lock:
+            [sent] = [s for s in self.sent if s["msgid"] == msgid and not s["subscribe"]]
+        return signed(token), xml({"ToUserName": "gh_oa_test", "FromUserName": sent["touser"],
+                                   "CreateTime": int(time.time()), "MsgType": "event",
+                                   "Event": "TEMPLATESENDJOBFINISH", "MsgID": msgid, "Status": status})
+
     def expire_tokens(self) -> None:
         with self.lock:
             self.tokens = {t: (app, 0.0) for t, (app, _) in self.tokens.items()}
@@ -60,6 +101,8 @@ class WechatServer(VendorServer):
             return 200, self._stable_token(payload)
         if path == "/sns/jscode2session":
             return 200, self._code2session(query)
+        if path == "/sns/oauth2/access_token":
+            return 200, self._web_token(query)
         token = self.tokens.get(query.get("access_token", ""))
         if token is None:
             return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
@@ -81,6 +124,15 @@ class WechatServer(VendorServer):
             return 200, {"errcode": 0, "errmsg": "ok", "phone_info": {
                 "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
                 "watermark": {"timestamp": int(time.time()), "appid": MP_APP}}}
+        if path == "/cgi-bin/user/info" and app == OA_APP:
+            openid = query.get("openid", "")
+            if openid not in self.oa_users:
+                return 200, {"errcode": 40003, "errmsg": "invalid openid"}
+            if openid not in self.followers:  # not following: WeChat tells nothing more than that
+                return 200, {"subscribe": 0, "openid": openid}
+            info = {"subscribe": 1, "openid": openid, "language": "zh_CN", "subscribe_time": int(time.time()),
+                    "remark": "", "groupid": 0, "tagid_list": [], "subscribe_scene": "ADD_SCENE_QR_CODE"}
+            return 200, {**info, "unionid": self.unionids[openid]} if openid in self.unionids else info
         return 404, {"errcode": 48001, "errmsg": "api unauthorized"}
 
     def _stable_token(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +159,17 @@ class WechatServer(VendorServer):
         answer = {"openid": user[0], "session_key": uuid.uuid4().hex}
         return {**answer, "unionid": user[1]} if user[1] else answer
 
+    def _web_token(self, query: dict[str, str]) -> dict[str, Any]:
+        if self.secrets.get(query.get("appid", "")) != query.get("secret") or query.get("appid") != OA_APP:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        user = self.web_codes.pop(query.get("code", ""), None)
+        if user is None or query.get("grant_type") != "authorization_code":
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        openid, snapshot = user
+        answer = {"access_token": f"web-{uuid.uuid4().hex}", "expires_in": 7200, "refresh_token": uuid.uuid4().hex,
+                  "openid": openid, "scope": "snsapi_base", "is_snapshotuser": 1 if snapshot else 0}
+        return {**answer, "unionid": self.unionids[openid]} if openid in self.unionids else answer
+
     def _message(self, payload: dict[str, Any], subscribe: bool) -> dict[str, Any]:
         openid, template = str(payload.get("touser")), str(payload.get("template_id"))
         fields = TEMPLATES.get(template)
@@ -122,7 +185,7 @@ class WechatServer(VendorServer):
             self.subscriptions[(openid, template)] -= 1  # a one-time subscription is used up
         elif openid not in self.followers:
             return {"errcode": 43004, "errmsg": "require subscribe"}
-        msgid = len(self.sent) + 1000
+        msgid = len(self.sent) + self.first_msgid
         self.sent.append({"touser": openid, "template": template, "data": data, "subscribe": subscribe,
                           "page": payload.get("page") or payload.get("miniprogram"), "msgid": msgid})
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
@@ -130,11 +193,24 @@ class WechatServer(VendorServer):
     def push(self, token: str) -> tuple[dict[str, str], str]:
         """(query, body) of the message push WeChat posts with the results of the subscribe messages sent:
         signed with the push token (SHA-1 of the sorted token, timestamp and nonce)."""
-        timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
-        signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+        query = signed(token)
+        timestamp = query["timestamp"]
         items = [{"TemplateId": s["template"], "MsgID": str(s["msgid"]), "ErrorCode": "0",
                   "ErrorStatus": "success"} for s in self.sent if s["subscribe"]]
         body = {"ToUserName": "gh_test", "FromUserName": items and self.sent[0]["touser"],
                 "CreateTime": int(timestamp), "MsgType": "event", "Event": "subscribe_msg_sent_event",
                 "List": items[0] if len(items) == 1 else items}
-        return {"signature": signature, "timestamp": timestamp, "nonce": nonce}, json.dumps(body)
+        return query, json.dumps(body)
+
+
+def signed(token: str) -> dict[str, str]:
+    """The query WeChat adds to a push: signature is SHA-1 of the sorted token, timestamp and nonce."""
+    timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()  # noqa: S324
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce}
+
+
+def xml(fields: dict[str, Any]) -> str:
+    """A push in the official account's XML: numbers bare, text in CDATA, as WeChat writes them."""
+    return "<xml>" + "".join(f"<{k}>{v}</{k}>" if isinstance(v, int) else f"<{k}><![CDATA[{v}]]></{k}>"
+                             for k, v in fields.items()) + "</xml>"

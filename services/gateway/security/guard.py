@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _FORM_ROUTES = {"/v1/auth/token"}  # OAuth2's password flow posts a form
+_XML_ROUTES = {"/v1/notify/wechat/official-account/push"}  # WeChat's official account pushes XML
 # uploads read by the route itself as a stream, with their own size limit and content types;
 # never buffered here, and not replayed by Idempotency-Key (importing the same file twice
 # creates nothing twice anyway)
@@ -213,9 +214,11 @@ class Guard:
         if b"\\u0000" in body or b"\x00" in body:  # PostgreSQL text cannot hold NUL; refuse it up front
             return _error(request, ApiError(422, "invalid_input", "NUL characters are not accepted"))
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        wanted = "application/x-www-form-urlencoded" if request.url.path in _FORM_ROUTES else "application/json"
-        if media != wanted:
-            return _error(request, ApiError(415, "unsupported_media_type", f"send the body as {wanted}"))
+        path = request.url.path
+        wanted = ("application/x-www-form-urlencoded",) if path in _FORM_ROUTES else (
+            ("text/xml", "application/xml") if path in _XML_ROUTES else ("application/json",))
+        if media not in wanted:
+            return _error(request, ApiError(415, "unsupported_media_type", f"send the body as {' or '.join(wanted)}"))
         return None
 
     async def _idempotent(self, request: Request, principal: Principal | None, app: ASGIApp, receive: Receive,
