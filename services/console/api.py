@@ -2,14 +2,15 @@
 the browser's address forwarded (so per-IP limits count the real client), a refresh on 401."""
 from __future__ import annotations
 
-import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from services.console.sessions import Session
+from services.console.metrics import API_LATENCY
+from services.console.sessions import Session, SessionStore
 
 
 @dataclass
@@ -38,9 +39,9 @@ class ApiResult:
 
 
 class Api:
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(self, base_url: str, timeout: float, sessions: SessionStore) -> None:
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
-        self._refreshing = asyncio.Lock()  # one refresh at a time: the API rotates the token on every use
+        self.sessions = sessions  # one refresh at a time, across processes: the API rotates the token on every use
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -68,11 +69,14 @@ class Api:
         if session is not None and session.access_token:
             headers = {**headers, "Authorization": f"Bearer {session.access_token}"}
         headers.setdefault("X-Request-ID", str(uuid.uuid4()))
+        started = time.perf_counter()
         try:
             response = await self.client.request(method, path, params=params, headers=headers, **body)
         except httpx.HTTPError as exc:
+            API_LATENCY.labels(method, "unreachable").observe(time.perf_counter() - started)
             return ApiResult(503, {"error": {"code": "api_unreachable", "message": f"the API did not answer ({exc})",
                                              "request_id": headers["X-Request-ID"]}})
+        API_LATENCY.labels(method, str(response.status_code)).observe(time.perf_counter() - started)
         try:
             answer = response.json() if response.content else {}
         except ValueError:
@@ -81,7 +85,7 @@ class Api:
 
     async def _refresh(self, session: Session, used: str | None) -> bool:
         """Trade the refresh token for new tokens (the API rotates it on every use)."""
-        async with self._refreshing:
+        async with self.sessions.refreshing(session):
             if session.access_token != used:  # another request of this session refreshed meanwhile
                 return session.access_token is not None
             return await self._refresh_now(session)
