@@ -2,12 +2,19 @@
 the browser's address forwarded (so per-IP limits count the real client), a refresh on 401."""
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore imports sniffio on every request and lock; absent (anyio 4 dropped it), each failed
+    # import searched sys.path again: about 70 a staff member page. None there fails it at once.
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 from services.console.metrics import API_LATENCY
 from services.console.sessions import Session, SessionStore
@@ -40,7 +47,9 @@ class ApiResult:
 
 class Api:
     def __init__(self, base_url: str, timeout: float, sessions: SessionStore) -> None:
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        # no more idle connections kept than a page asks at once: httpcore polls each one per request
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout,
+                                        limits=httpx.Limits(max_connections=100, max_keepalive_connections=10))
         self.sessions = sessions  # one refresh at a time, across processes: the API rotates the token on every use
 
     async def close(self) -> None:
