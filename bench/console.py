@@ -7,10 +7,12 @@ Imports N members (bench/members.py's file) and waits for their events to be con
 them a sale, a reward to see and a login, builds a segment over one store's members and launches a
 coupon campaign with a control group over it. Then loads each page PAGE_LOADS times in a fresh tab
 (cookies kept: a logged-in user) and reads the browser's own figures (Navigation Timing and Paint
-Timing): first paint (first-contentful-paint) and time to interactive. The pages are server-rendered
+Timing): first paint (first-contentful-paint), time to interactive and the console's answer (the
+first byte). The pages are server-rendered
 with no script work after load (htmx, deferred, only wires attributes), so "interactive" is taken as
 the later of domContentLoadedEventEnd (the deferred script has run: every control works) and the first
-paint; both from the start of the navigation. Prints median and p95 of each.
+paint; all from the start of the navigation. Prints median and p95 of each, and of each API call
+behind the staff member page alone and all at once (console_api_*).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -137,6 +140,32 @@ def measure(browser: Browser, console: str, login: Any, paths: dict[str, str]) -
     return figures
 
 
+# what the staff member page asks the API for (routes_member.member_page), by a short name
+MEMBER_PARTS = {"member": "", "account": "/points", "lots": "/points/lots?limit=10",
+                "ledger": "/points/history?limit=20", "coupons": "/coupons?limit=20", "consents": "/consents",
+                "messages": "/messages?limit=10", "changes": "/history?limit=10"}
+
+
+def api_parts(base: str, env: dict[str, str], member_id: str) -> dict[str, list[float]]:
+    """Each API call behind the staff member page alone, then all of them at once as the page asks:
+    where the page's time goes, without the browser or the console."""
+    headers = login(base, env)
+    found: dict[str, list[float]] = {}
+    paths = {name: f"/v1/members/{member_id}{part}" for name, part in MEMBER_PARTS.items()}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+        for name, path in paths.items():
+            for _ in range(PAGE_LOADS):
+                started = time.perf_counter()
+                assert http.get(path).status_code == 200, (name, path)
+                found.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        with ThreadPoolExecutor(len(MEMBER_PARTS)) as pool:
+            for _ in range(PAGE_LOADS):
+                started = time.perf_counter()
+                list(pool.map(http.get, paths.values()))
+                found.setdefault("all_at_once", []).append((time.perf_counter() - started) * 1000)
+    return found
+
+
 def main() -> int:
     scale = os.environ.get("SCALE", "small")
     rows = SCALES[scale]
@@ -181,10 +210,13 @@ def main() -> int:
                 "desk_browse_rare": f"/desk?by=name&q=Member%20{rows - 1}"}))  # one member: the last registered
             browser.close()
         for name, values in figures.items():
-            for key, label in (("fcp", "first_paint"), ("tti", "interactive")):
+            for key, label in (("fcp", "first_paint"), ("tti", "interactive"), ("ttfb", "server")):
                 if key in values:
                     bench(f"console_{name}_{label}_p50_ms", statistics.median(values[key]), "ms")
                     bench(f"console_{name}_{label}_p95_ms", percentile(values[key], 0.95), "ms")
+        for name, took in api_parts(base, env, member["member_id"]).items():
+            bench(f"console_api_{name}_p50_ms", statistics.median(took), "ms")
+            bench(f"console_api_{name}_p95_ms", percentile(took, 0.95), "ms")
     return 0
 
 

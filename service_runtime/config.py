@@ -31,7 +31,7 @@ _METRICS_PORTS = {"members": 9101, "points": 9102, "campaigns": 9103, "notify": 
 def metrics_port_settings() -> list[str]:
     """The variables naming every process's metrics port, and the console's web port: every port an
     isolated copy (a test's platform) must set besides GATEWAY_PORT."""
-    return [f"{name.upper()}_METRICS_PORT" for name in ("gateway", *SERVICES)] + ["CONSOLE_PORT"]
+    return [f"{name.upper()}_METRICS_PORT" for name in ("gateway", *SERVICES, "console")] + ["CONSOLE_PORT"]
 
 
 def env(name: str, default: str) -> str:

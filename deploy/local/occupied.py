@@ -79,6 +79,9 @@ def occupied(gateway_host: str, gateway_port: int) -> list[str]:
     console_port = cfg.env_int("CONSOLE_PORT", 8081)
     if _port_taken(gateway_host, console_port):
         reasons.append(f"console port {gateway_host}:{console_port} is in use (CONSOLE_PORT)")
+    console_metrics = cfg.env_int("CONSOLE_METRICS_PORT", 9111)
+    if console_metrics >= 0 and _port_taken("127.0.0.1", console_metrics):
+        reasons.append(f"console metrics port {console_metrics} is in use (CONSOLE_METRICS_PORT)")
     reasons += _queue_consumers(cfg.amqp_uri())
     reasons += _database_sessions()
     return reasons

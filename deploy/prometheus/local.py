@@ -41,6 +41,7 @@ def _targets(host: str = "127.0.0.1") -> dict[str, list[dict[str, object]]]:
     for service in SERVICES:
         port = env_int(service.upper() + "_METRICS_PORT", _METRICS_PORTS[service])
         found[service] = [{"targets": [f"{host}:{port}"]}]
+    found["console"] = [{"targets": [f"{host}:{env_int('CONSOLE_METRICS_PORT', 9111)}"]}]
     found["rabbitmq"] = [{"targets": [f"{env('RABBIT_HOST', host)}:{env_int('RABBIT_PROMETHEUS_PORT', 15692)}"]}]
     base = env_int("PG_EXPORTER_PORT", 9187)
     found["postgres"] = [{"targets": [f"{host}:{base + i}"], "labels": {"database_of": db}}

@@ -2,14 +2,22 @@
 the browser's address forwarded (so per-IP limits count the real client), a refresh on 401."""
 from __future__ import annotations
 
-import asyncio
+import importlib.util
+import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from services.console.sessions import Session
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore imports sniffio on every request and lock; absent (anyio 4 dropped it), each failed
+    # import searched sys.path again: about 70 a staff member page. None there fails it at once.
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+from services.console.metrics import API_LATENCY
+from services.console.sessions import Session, SessionStore
 
 
 @dataclass
@@ -38,9 +46,11 @@ class ApiResult:
 
 
 class Api:
-    def __init__(self, base_url: str, timeout: float) -> None:
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
-        self._refreshing = asyncio.Lock()  # one refresh at a time: the API rotates the token on every use
+    def __init__(self, base_url: str, timeout: float, sessions: SessionStore) -> None:
+        # no more idle connections kept than a page asks at once: httpcore polls each one per request
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout,
+                                        limits=httpx.Limits(max_connections=100, max_keepalive_connections=10))
+        self.sessions = sessions  # one refresh at a time, across processes: the API rotates the token on every use
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -68,11 +78,14 @@ class Api:
         if session is not None and session.access_token:
             headers = {**headers, "Authorization": f"Bearer {session.access_token}"}
         headers.setdefault("X-Request-ID", str(uuid.uuid4()))
+        started = time.perf_counter()
         try:
             response = await self.client.request(method, path, params=params, headers=headers, **body)
         except httpx.HTTPError as exc:
+            API_LATENCY.labels(method, "unreachable").observe(time.perf_counter() - started)
             return ApiResult(503, {"error": {"code": "api_unreachable", "message": f"the API did not answer ({exc})",
                                              "request_id": headers["X-Request-ID"]}})
+        API_LATENCY.labels(method, str(response.status_code)).observe(time.perf_counter() - started)
         try:
             answer = response.json() if response.content else {}
         except ValueError:
@@ -81,7 +94,7 @@ class Api:
 
     async def _refresh(self, session: Session, used: str | None) -> bool:
         """Trade the refresh token for new tokens (the API rotates it on every use)."""
-        async with self._refreshing:
+        async with self.sessions.refreshing(session):
             if session.access_token != used:  # another request of this session refreshed meanwhile
                 return session.access_token is not None
             return await self._refresh_now(session)

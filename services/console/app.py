@@ -1,14 +1,16 @@
 """The console's web application: sessions, security headers, static files and the page routes."""
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from service_runtime.resp import RedisError
 from services.console import (
     routes_audit,
     routes_auth,
@@ -24,9 +26,13 @@ from services.console import (
 )
 from services.console.access import Permissions
 from services.console.api import Api
+from services.console.metrics import MetricsMiddleware
+from services.console.session_backends import MemoryBackend, RedisBackend
 from services.console.sessions import COOKIE, LANGS, SessionStore
 from services.console.settings import ConsoleSettings
 from services.console.web import Refused
+
+log = logging.getLogger("console")
 
 # scripts and styles from this site only (htmx and our own file; no inline script or style),
 # no framing, forms post only here; QR codes and charts are inline SVG elements, not images
@@ -41,11 +47,14 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await app.state.api.close()
+        await app.state.sessions.close()
 
     app = FastAPI(title="Loyalty console", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
-    app.state.api = Api(settings.gateway_url, settings.api_timeout_seconds)
-    app.state.sessions = SessionStore(settings.session_idle_seconds)
+    backend = (RedisBackend(settings.session_redis_url, settings.session_redis_timeout_seconds)
+               if settings.session_redis_url else MemoryBackend())
+    app.state.sessions = SessionStore(settings.session_idle_seconds, backend)
+    app.state.api = Api(settings.gateway_url, settings.api_timeout_seconds, app.state.sessions)
     app.state.permissions = Permissions()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for module in (routes_auth, routes_desk, routes_member, routes_audit, routes_me, routes_segments,
@@ -60,7 +69,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return plain
         store: SessionStore = app.state.sessions
         sid = request.cookies.get(COOKIE)
-        session = store.get(sid)
+        try:
+            session = await store.get(sid)
+        except (OSError, TimeoutError, RedisError) as exc:
+            return _unavailable(exc)
         if session is None:
             wanted = request.headers.get("Accept-Language", "zh")[:2].lower()
             session = store.new("en" if wanted == "en" else "zh")
@@ -74,6 +86,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         except Refused as refused:  # raised inside a handler and passed through Starlette's middleware
             response = refused.response
         current = request.state.session  # login and logout replace it
+        try:
+            await store.save(current)
+        except (OSError, TimeoutError, RedisError) as exc:
+            return _unavailable(exc)
         if current.sid != sid:
             response.set_cookie(COOKIE, current.sid, httponly=True, secure=settings.secure_cookies,
                                 samesite="strict", path="/")
@@ -85,6 +101,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         if current.lang in LANGS:
             response.headers["Content-Language"] = "zh-CN" if current.lang == "zh" else "en"
         return response
+
+    app.add_middleware(MetricsMiddleware)  # added last: the outermost, so it times the session work too
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
@@ -99,3 +117,9 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _unavailable(exc: BaseException) -> Response:
+    log.warning("session store unavailable: %s", exc)
+    return PlainTextResponse("Sessions are unavailable for a moment; please try again.", status_code=503,
+                             headers={"Retry-After": "5", "Cache-Control": "no-store"})

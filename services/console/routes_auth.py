@@ -35,7 +35,7 @@ async def login(request: Request) -> Response:
     if not result.ok:
         return render(request, "login.html", status_code=result.status, error=result.error,
                       next=_safe_next(form.get("next"), "/desk"), username=form.get("username", ""))
-    fresh = request.app.state.sessions.rotate(session(request))
+    fresh = await request.app.state.sessions.rotate(session(request))
     fresh.access_token, fresh.refresh_token = result.body["access_token"], result.body["refresh_token"]
     me = await api(request).call("GET", "/v1/me", fresh, client_ip=client_ip(request))
     if not me.ok or me.body.get("kind") != "staff":
@@ -60,7 +60,7 @@ async def logout(request: Request) -> Response:
         await api(request).call("POST", "/v1/auth/logout", client_ip=client_ip(request),
                                 json={"refresh_token": current.refresh_token})
     member = current.member
-    request.state.session = request.app.state.sessions.rotate(current)
+    request.state.session = await request.app.state.sessions.rotate(current)
     return see_other("/m/login" if member else "/login")
 
 

@@ -69,7 +69,7 @@ async def login(request: Request) -> Response:
     if not result.ok:
         return render(request, "m_login.html", status_code=result.status, error=result.error, step="code",
                       name=form.get("name", ""))
-    fresh = request.app.state.sessions.rotate(current)
+    fresh = await request.app.state.sessions.rotate(current)
     fresh.access_token, fresh.refresh_token = result.body["access_token"], result.body["refresh_token"]
     me = await api(request).call("GET", "/v1/me", fresh, client_ip=client_ip(request))
     if not me.ok:

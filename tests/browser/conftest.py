@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,16 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "var" / "artifacts" / "screenshots"))
 PASSWORD = "browser-test-" + secrets.token_urlsafe(12)
 STAFF = {"clerk": ["SH-001"], "manager": ["SH-001"], "marketer": None, "auditor": None}
+SESSION_REDIS_URL = os.environ.get("TEST_CONSOLE_REDIS_URL", "redis://127.0.0.1:6379/10")  # not DB 0: others use it
+
+
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection((urlsplit(SESSION_REDIS_URL).hostname or "127.0.0.1",
+                                       urlsplit(SESSION_REDIS_URL).port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 
@@ -31,7 +42,8 @@ STAFF = {"clerk": ["SH-001"], "manager": ["SH-001"], "marketer": None, "auditor"
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     subprocess.run(["bash", str(ROOT / "deploy" / "local" / "ensure-browser.sh")], check=True)
     var = tmp_path_factory.mktemp("browser")
-    with running_platform(var, "browser") as running:
+    shared = {"CONSOLE_SESSION_REDIS_URL": SESSION_REDIS_URL} if redis_answers() else {}  # as on Kubernetes
+    with running_platform(var, "browser", **shared) as running:
         password = (var / "secrets" / "admin-password").read_text().strip()
         token = httpx.post(running["base"] + "/v1/auth/token", data={"username": "admin", "password": password}
                            ).json()["access_token"]

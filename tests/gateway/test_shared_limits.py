@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
+from service_runtime.resp import Redis
 from services.gateway.app import create_app
-from services.gateway.resp import Redis
 from tests.gateway.conftest import bearer, gateway_settings, make_staff, staff_token
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")  # not DB 0: others may use it

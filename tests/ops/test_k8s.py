@@ -50,8 +50,8 @@ def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: 
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["livenessProbe"]["httpGet"] and container["readinessProbe"]["httpGet"], name
         assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"], name
-        # what prometheus-k8s.yml keeps (the console has no metrics port yet)
-        assert container["ports"][0]["name"] == ("http" if name == "console" else "metrics"), name
+        # what prometheus-k8s.yml keeps
+        assert container["ports"][0]["name"] == "metrics", name
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == name and labels["app.kubernetes.io/part-of"] == "loyalty"
         for var in container["env"]:  # secrets are referenced, never written in
@@ -64,9 +64,16 @@ def test_every_process_has_a_deployment_probes_resources_and_a_budget(rendered: 
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
     assert "loyalty-members-keys" in str(deployments["members"]) and "loyalty-members-keys" not in str(
         deployments["points"])
-    # sessions live in the console's memory: one replica, the old pod gone before the new one starts
+    # sessions are in Redis: more than one replica, rolled one at a time, and allowed to reach Redis
     console = deployments["console"]["spec"]
-    assert console["replicas"] == 1 and console["strategy"]["type"] == "Recreate"
+    assert console["replicas"] > 1 and console["strategy"]["type"] == "RollingUpdate"
+    console_env = {var["name"]: var.get("value") for var in console["template"]["spec"]["containers"][0]["env"]}
+    assert console_env["CONSOLE_SESSION_REDIS_URL"].startswith("redis://redis.loyalty.svc:")
+    assert budgets["console"]["spec"].get("minAvailable", 1) == 1  # the large overlay: maxUnavailable 25%
+    redis_policy = next(doc for doc in rendered if doc["kind"] == "NetworkPolicy"
+                        and doc["metadata"]["name"] == "redis-from-gateway")
+    assert {"app.kubernetes.io/name": "console"} in [
+        peer["podSelector"]["matchLabels"] for peer in redis_policy["spec"]["ingress"][0]["from"]]
     assert "secretRef" not in str(console)  # it holds no platform secret: it calls the API as its users
 
 

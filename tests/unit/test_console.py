@@ -2,6 +2,7 @@
 form, the message catalog, charts and QR codes, sessions and CSRF tokens."""
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from decimal import Decimal
@@ -105,15 +106,45 @@ def test_charts_and_qr_codes_escape_what_they_are_given() -> None:
 
 
 def test_sessions_rotate_at_login_expire_when_idle_and_check_csrf_tokens() -> None:
-    store = SessionStore(idle_seconds=60)
-    first = store.new("en")
-    assert store.get(first.sid) is first and first.csrf_ok(first.csrf)
-    assert not first.csrf_ok("") and not first.csrf_ok(None) and not first.csrf_ok(first.csrf + "x")
-    second = store.rotate(first)
-    assert store.get(first.sid) is None and second.sid != first.sid and second.csrf != first.csrf
-    assert second.lang == "en"
-    second.last_seen -= 61
-    assert store.get(second.sid) is None
+    async def scenario() -> None:
+        store = SessionStore(idle_seconds=60)
+        first = store.new("en")
+        assert await store.get(first.sid) is None  # stored at the end of the request that made it
+        await store.save(first)
+        assert (await store.get(first.sid)) == first and first.csrf_ok(first.csrf)
+        assert not first.csrf_ok("") and not first.csrf_ok(None) and not first.csrf_ok(first.csrf + "x")
+        second = await store.rotate(first)
+        await store.save(second)
+        assert await store.get(first.sid) is None and second.sid != first.sid and second.csrf != first.csrf
+        assert second.lang == "en"
+        gone = SessionStore(idle_seconds=0, backend=store.backend)
+        await gone.save(second)  # its idle time over
+        assert await store.get(second.sid) is None
+
+    asyncio.run(scenario())
+
+
+def test_a_session_round_trips_and_a_request_writes_only_what_it_changed() -> None:
+    async def scenario() -> None:
+        store = SessionStore(idle_seconds=60)
+        made = store.new()
+        made.kind, made.roles, made.stores, made.name = "staff", frozenset({"clerk", "manager"}), ("SH-001",), "王"
+        made.access_token, made.notices = "a1", ["saved"]
+        await store.save(made)
+        one, two = await store.get(made.sid), await store.get(made.sid)
+        assert one == made and one is not made and one.roles == frozenset({"clerk", "manager"})
+        assert one.stores == ("SH-001",)
+        one.lang, two.access_token = "en", "a2"  # two requests at once: each keeps the other's change
+        await store.save(one)
+        await store.save(two)
+        both = await store.get(made.sid)
+        assert both is not None and (both.lang, both.access_token) == ("en", "a2")
+        await store.drop(made)
+        one.notices = ["late"]
+        await store.save(one)  # a request still running when the session was dropped (logout elsewhere)
+        assert await store.get(made.sid) is None
+
+    asyncio.run(scenario())
 
 
 def test_the_template_preview_asks_the_api_about_these_terms_and_this_basket() -> None:
@@ -136,6 +167,24 @@ def test_a_session_nobody_logged_in_with_ends_sooner() -> None:
     store = SessionStore(idle_seconds=8 * 3600)
     anonymous, staffed = store.new(), store.new()
     staffed.kind = "staff"
-    anonymous.last_seen -= 3600
-    staffed.last_seen -= 3600
-    assert store.get(anonymous.sid) is None and store.get(staffed.sid) is staffed
+    assert store.ttl(anonymous) == 1800 and store.ttl(staffed) == 8 * 3600
+
+
+def test_requests_are_counted_by_route_template_not_by_path() -> None:
+    from fastapi.testclient import TestClient
+    from prometheus_client import REGISTRY
+
+    from services.console.app import create_app
+    from services.console.settings import ConsoleSettings
+
+    def count(route: str, status: str) -> float:
+        labels = {"method": "GET", "route": route, "status": status}
+        return REGISTRY.get_sample_value("loyalty_console_requests_total", labels) or 0.0
+
+    settings = ConsoleSettings(host="127.0.0.1", port=0, gateway_url="http://127.0.0.1:9", public_url="http://x",
+                               secure_cookies=False, session_idle_seconds=60, api_timeout_seconds=1)
+    before = count("/healthz", "200"), count("/static", "200")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/static/htmx.min.js").status_code == 200
+    assert (count("/healthz", "200"), count("/static", "200")) == (before[0] + 1, before[1] + 1)

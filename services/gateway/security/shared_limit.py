@@ -18,7 +18,7 @@ import time
 
 from prometheus_client import Counter, Gauge
 
-from services.gateway.resp import Redis, RedisError
+from service_runtime.resp import Redis, RedisError
 from services.gateway.security.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

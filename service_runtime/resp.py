@@ -1,8 +1,8 @@
-"""A small asyncio Redis client (RESP2) for the gateway's shared rate limits.
+"""A small asyncio Redis client (RESP2): the gateway's shared rate limits and the console's sessions.
 
-No Redis client is among our pinned dependencies and the gateway needs three commands (AUTH,
-SELECT, EVALSHA/EVAL), so it speaks the protocol itself: one connection, commands pipelined,
-replies matched in order. Any trouble (refused, reset, slow past the timeout) closes the
+No Redis client is among our pinned dependencies and we need a few commands (AUTH, SELECT,
+EVALSHA/EVAL, HGETALL, SET, DEL), so it speaks the protocol itself: one connection, commands
+pipelined, replies matched in order. Any trouble (refused, reset, slow past the timeout) closes the
 connection and fails what was waiting; the next call connects again.
 """
 from __future__ import annotations
