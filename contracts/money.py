@@ -23,8 +23,9 @@ def _not_a_number(value: Any) -> Any:
 
 Money = Annotated[
     Decimal,
-    BeforeValidator(_not_a_number),
+    # the constraints before the validator: after it pydantic checks digits in Python, ~3x slower
     Field(ge=0, max_digits=14, decimal_places=2),
+    BeforeValidator(_not_a_number),
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$", "examples": ["128.50"],
                     "description": "Money: a decimal string with at most 2 decimals, never a JSON number"},
                    mode="validation"),

@@ -85,6 +85,14 @@ class _Batch:
     rows: list[dict[str, Any]] = field(default_factory=list)  # the sales rows to insert
     writes: ledger.Writes = field(default_factory=ledger.Writes)
     events: list[Any] = field(default_factory=list)
+    zones: dict[str, str] = field(default_factory=dict)
+
+    def zone(self, store: str) -> str:
+        """The store's zone, looked up once a batch (from the environment on every call otherwise)."""
+        found = self.zones.get(store)
+        if found is None:
+            found = self.zones[store] = inputs.zone(store)
+        return found
 
 
 def record(tx: Tx, programs: Programs, sales_in: Sequence[tuple[int, Sale]], confirmed: set[str]
@@ -172,7 +180,7 @@ def _earn(tx: Tx, batch: _Batch, sale: Sale, account: Account, program: Program,
     batch's earlier sales included) and the campaigns' budgets."""
     today = 0
     if program.cap_per_day is not None:
-        start, end = domain.local_day_bounds(sale.sold_at, inputs.zone(sale.store))
+        start, end = domain.local_day_bounds(sale.sold_at, batch.zone(sale.store))
         today = sale_rules.earned_today(repo.earned_between(tx, account.member_id, start, end), batch.rows,
                                         account.member_id, start, end)
     lines, sale_discount = sale_rules.lines(sale, catalog_feed.CATALOG)
@@ -190,7 +198,7 @@ def _book(tx: Tx, batch: _Batch, sale: Sale, account: Account, version: int, pro
     lots_before = len(batch.writes.lots)
     repaid = ledger.credit(tx, account, earning.points, kind="accrual", store_code=sale.store,
                            reference=f"{sale.store}:{sale.transaction_id}", program=program,
-                           zone=inputs.zone(sale.store), at=sale.sold_at,
+                           zone=batch.zone(sale.store), at=sale.sold_at,
                            available_at=ledger.pending_until(program, sale.sold_at),
                            detail={"breakdown": dict(earning.breakdown)}, writes=batch.writes)
     totals = sale_rules.qualifying_after(batch.spend.get(account.member_id, (Decimal(0), 0)), sale.sold_at,

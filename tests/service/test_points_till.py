@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from contracts.envelope import Envelope
 from contracts.errors import InvalidInput, NotFound
-from contracts.events import MemberRegistered
+from contracts.events import MemberRegistered, PointsAccrued
 from contracts.points import luhn_digit
 from tests.callers import entrypoint_hook
-from tests.helpers import scalar
+from tests.helpers import query, scalar
 from tests.service.points_support import execute, invariant_violations, open_account, sale
 
 
@@ -186,6 +188,18 @@ def test_an_upload_answers_each_item_and_posts_the_good_ones(points, start_servi
     assert result["results"][3]["error"]["field"] == "items.3.amount"
     assert [r["sale"]["balance"] for r in result["results"] if r["ok"]] == [10, 30, 60]  # after each item
     assert result["accepted"] == 3 and result["failed"] == 2
+
+
+def test_an_uploads_events_are_whole_envelopes_in_the_outbox(points):
+    # emit_many writes the payload it dumped once (docs/decisions/0031): the row must be what
+    # dumping the envelope gives, as every consumer parses it
+    member_id, _ = open_account()
+    items = [{**sale(member_id, amount), "kind": "sale"} for amount in ("10.00", "25.50")]
+    call(points, "record_batch", items=items)
+    bodies = [row[0] for row in query("points", "SELECT body FROM outbox WHERE event_type = 'points.accrued' "
+                                                "AND body->'payload'->>'member_id' = :m ORDER BY id", m=member_id)]
+    assert [PointsAccrued.model_validate(b["payload"]).amount for b in bodies] == [Decimal("10.00"), Decimal("25.50")]
+    assert bodies == [Envelope.model_validate(b).model_dump(mode="json") for b in bodies]
 
 
 def test_an_item_for_another_store_is_that_items_answer_not_the_uploads(points):
