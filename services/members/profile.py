@@ -21,7 +21,7 @@ REQUIRED = ("name", "phone", "status", "tags", "preferences")
 
 def current(db: WorkerDb, member_id: str) -> Any:
     """The member's row (the survivor's if merged), or NotFound."""
-    with db.transaction() as tx:
+    with db.read() as tx:  # members.get at the till, members.contact for notify: no BEGIN/COMMIT round trips
         row = repo.follow(tx, repo.get(tx, member_id))
     if row is None:
         raise NotFound(f"no member {member_id}", "member_id")

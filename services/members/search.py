@@ -27,7 +27,7 @@ def _position(after: str) -> tuple[datetime, str]:
 def search(db: WorkerDb, cipher: FieldCipher, query: SearchMembers) -> MemberPage:
     bidx = phone_index(cipher, query.phone)
     after = _position(query.after) if query.after else None
-    with db.transaction() as tx:
+    with db.read() as tx:  # a till's look-up: no BEGIN/COMMIT round trips
         rows = repo.search(tx, query.model_dump(), bidx, query.limit + 1, after)
         if query.phone or query.member_number:  # identifiers of a merged member lead to the survivor
             rows = [repo.follow(tx, r) for r in rows]

@@ -48,7 +48,7 @@ def account(db: WorkerDb, programs: Programs, member_id: str, confirmed: bool) -
 def brief(db: WorkerDb, member_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Balance, tier, held and available points (a member whose account opens on first use
     shows as it will open)."""
-    with db.transaction() as tx:
+    with db.read() as tx:  # one statement: no BEGIN/COMMIT round trips at the till
         found = repo.brief(tx, member_ids, inputs.now())
     return {m: found.get(m, {"balance": domain.OPENING_BALANCE, "tier": domain.DEFAULT_TIER, "held": 0,
                              "available": domain.OPENING_BALANCE}) for m in member_ids}

@@ -42,3 +42,34 @@ def test_exception_rolls_back_state_and_outbox(start_service):
     assert scalar("members", "SELECT count(*) FROM members WHERE id = :id", id=member_id) == 0
     assert scalar("members", "SELECT count(*) FROM outbox WHERE body->'payload'->>'member_id' = :id",
                   id=member_id) == 0
+
+
+class ReadProbe(ServiceBase):
+    name = "members"
+
+    @rpc
+    def reads(self) -> dict[str, object]:
+        import sqlalchemy as sa
+
+        with self.db.read() as tx:  # each statement its own transaction: now() moves between them
+            first = tx.execute(sa.text("SELECT now(), pg_sleep(0.01)")).scalar()
+            second = tx.execute(sa.text("SELECT now()")).scalar()
+            try:
+                tx.emit(MemberRegistered(member_id=str(uuid.uuid4()), member_number="1", channel="staff",
+                                         registered_at="2026-01-01T00:00:00Z"))
+                emitted = True
+            except RuntimeError:
+                emitted = False
+        with self.db.transaction() as tx:
+            with self.db.read() as inside:  # joins the open transaction
+                joined = inside is tx
+            one = tx.execute(sa.text("SELECT now(), pg_sleep(0.01)")).scalar()
+            two = tx.execute(sa.text("SELECT now()")).scalar()
+        return {"autocommit": first != second, "emitted": emitted, "joined": joined, "one_snapshot": one == two}
+
+
+def test_reads_run_without_a_transaction_and_never_emit(start_service):
+    container = start_service("members", service_cls=ReadProbe, outbox_relay=False)
+    for _ in range(3):  # the pooled connections come back in transactions after a read, every time
+        with entrypoint_hook(container, "reads") as call:
+            assert call() == {"autocommit": True, "emitted": False, "joined": True, "one_snapshot": True}

@@ -42,18 +42,15 @@ class FakeCoupons:
     def get_redemption(self, tx: Any, store: str, transaction_id: str, lock: bool = False) -> Any:
         return self.redemptions.get((store, transaction_id))
 
-    def add_redemption(self, tx: Any, row: dict[str, Any]) -> bool:
+    def record_redemption(self, tx: Any, row: dict[str, Any], applied: Sequence[tuple[str, Decimal]]) -> bool:
         key = (row["store"], row["transaction_id"])
         if key in self.redemptions:
             return False
         self.redemptions[key] = SimpleNamespace(**row, state="redeemed", refund_result=None)
-        return True
-
-    def mark_redeemed(self, tx: Any, redemption_id: str, applied: Sequence[tuple[str, Decimal]],
-                      at: datetime) -> None:
         by_id = {str(c.id): c for c in self.coupons.values()}
         for coupon_id, discount in applied:
-            by_id[coupon_id].__dict__.update(state="redeemed", redemption_id=redemption_id, discount=discount)
+            by_id[coupon_id].__dict__.update(state="redeemed", redemption_id=row["id"], discount=discount)
+        return True
 
     def redemption_coupons(self, tx: Any, redemption: Any) -> list[Any]:
         return sorted((c for c in self.coupons.values()

@@ -25,3 +25,5 @@ class FakeDb:
     @contextmanager
     def transaction(self) -> Iterator[FakeTx]:
         yield self.tx
+
+    read = transaction  # reads outside a transaction: the same fake

@@ -106,14 +106,13 @@ def _redeem(db: WorkerDb, req: Redeem, codes: list[str], digest: str) -> dict[st
         now = datetime.now(UTC)
         redemption = Redemption(**result.model_dump(), redemption_id=str(uuid.uuid4()),
                                 transaction_id=req.transaction_id, redeemed_at=now)
-        if not repo.add_redemption(tx, {
+        if not repo.record_redemption(tx, {
                 "id": redemption.redemption_id, "store": req.store, "transaction_id": req.transaction_id,
                 "terminal": req.terminal, "request_hash": digest,
                 "result": redemption.model_dump(mode="json"),
                 "coupon_ids": [c.coupon_id for c in result.coupons],
-                "discount": result.discount, "redeemed_at": now}):
+                "discount": result.discount, "redeemed_at": now}, [(c.coupon_id, c.discount) for c in result.coupons]):
             raise _Race()  # the same sale recorded by another till a moment ago: answer that
-        repo.mark_redeemed(tx, redemption.redemption_id, [(c.coupon_id, c.discount) for c in result.coupons], now)
         tx.emit_many([CouponRedeemed(coupon_id=c.coupon_id, template_id=c.template_id, store=req.store,
                                      transaction_id=req.transaction_id, discount=c.discount, redeemed_at=now)
                       for c in result.coupons])

@@ -208,23 +208,27 @@ def get_redemption(tx: Tx, store: str, transaction_id: str, lock: bool = False) 
                               + (" FOR UPDATE" if lock else "")), {"s": store, "t": transaction_id}).one_or_none()
 
 
-def add_redemption(tx: Tx, row: dict[str, Any]) -> bool:
-    """False when another till recorded this (store, transaction_id) first."""
-    inserted = tx.execute(sa.text("""
+# the redemption and its coupons in one statement (one round trip fewer at every checkout); the
+# coupons change only when the redemption went in, as two statements did with the second skipped
+_RECORD_REDEMPTION = sa.text("""
+    WITH r AS (
         INSERT INTO coupon_redemptions (id, store, transaction_id, terminal, request_hash, result, coupon_ids,
                                         discount, redeemed_at)
         VALUES (:id, :store, :transaction_id, :terminal, :request_hash, CAST(:result AS jsonb),
                 CAST(:coupon_ids AS uuid[]), :discount, :redeemed_at)
-        ON CONFLICT (store, transaction_id) DO NOTHING RETURNING id"""),
-        {**row, "result": json.dumps(row["result"])}).one_or_none()
-    return inserted is not None
+        ON CONFLICT (store, transaction_id) DO NOTHING RETURNING id),
+    c AS (
+        UPDATE coupons c SET state = 'redeemed', redemption_id = r.id, redeemed_at = :redeemed_at, discount = x.d
+        FROM r, unnest(CAST(:ids AS uuid[]), CAST(:ds AS numeric[])) AS x(i, d) WHERE c.id = x.i RETURNING c.id)
+    SELECT (SELECT id FROM r) AS id, (SELECT count(*) FROM c) AS coupons""")
 
 
-def mark_redeemed(tx: Tx, redemption_id: str, applied: Sequence[tuple[str, Decimal]], at: datetime) -> None:
-    tx.execute(sa.text("""
-        UPDATE coupons c SET state = 'redeemed', redemption_id = :r, redeemed_at = :at, discount = x.d
-        FROM unnest(CAST(:ids AS uuid[]), CAST(:ds AS numeric[])) AS x(i, d) WHERE c.id = x.i"""),
-        {"r": redemption_id, "at": at, "ids": [i for i, _ in applied], "ds": [d for _, d in applied]})
+def record_redemption(tx: Tx, row: dict[str, Any], applied: Sequence[tuple[str, Decimal]]) -> bool:
+    """The redemption and its coupons marked used (with their discounts); False, and nothing
+    changed, when another till recorded this (store, transaction_id) first."""
+    found = tx.execute(_RECORD_REDEMPTION, {**row, "result": json.dumps(row["result"]),
+                                            "ids": [i for i, _ in applied], "ds": [d for _, d in applied]}).one()
+    return found.id is not None
 
 
 def redemption_coupons(tx: Tx, redemption: Any) -> list[Any]:
