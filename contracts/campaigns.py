@@ -277,7 +277,7 @@ class CampaignBonusEnded(EventPayload):
     ended_at: datetime
 
 
-BREAKDOWN_FIELDS = ("rfm_group", "abcd", "tier")
+BREAKDOWN_FIELDS = ("rfm_group", "abcd", "tier", "lifecycle_class")
 
 
 class GroupCount(_Model):
@@ -287,7 +287,7 @@ class GroupCount(_Model):
 
 class SegmentBreakdown(_Model):
     """campaigns.breakdown_rule / breakdown_segment: live members per group of each field asked for
-    (RFM group, ABCD class, tier), for charts; one scan of the read model."""
+    (RFM group, ABCD class, tier, lifecycle class), for charts; one scan of the read model."""
 
     total: int
     by: dict[str, list[GroupCount]]

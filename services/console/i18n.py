@@ -211,6 +211,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "segment.charts_total": ("{total} members in all", "共 {total} 位会员"),
     "segment.chart_rfm_group": ("Members per RFM group", "各 RFM 分群会员数"),
     "segment.chart_abcd": ("Members per ABCD class", "各 ABCD 分类会员数"),
+    "segment.chart_lifecycle_class": ("Members per lifecycle class", "各生命周期阶段会员数"),
     "segment.unscored": ("not scored yet", "尚未评分"),
     "campaign.new": ("New campaign", "新建活动"),
     "campaign.new_for_segment": ("New campaign for this segment", "为该客群创建活动"),

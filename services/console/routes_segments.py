@@ -13,6 +13,7 @@ from services.console.i18n import translate
 from services.console.segments_form import FIELDS, OPS, rows_of, rule_from
 from services.console.web import api_error_page, call, can, page_link, posted, render, require, see_other
 
+CHARTS = ["rfm_group", "abcd", "lifecycle_class"]  # the breakdown's fields the segment pages chart
 router = APIRouter()
 
 
@@ -90,14 +91,14 @@ async def issue_job(request: Request, job_id: uuid.UUID) -> Response:
 
 @router.get("/segment-charts")
 async def charts(request: Request, segment_id: uuid.UUID | None = None) -> Response:
-    """RFM group and ABCD class counts as charts, of a segment or of every live member: an htmx
+    """RFM group, ABCD class and lifecycle class counts as charts, of a segment or of every live member: an htmx
     fragment loaded after the page, so a full scan of a million members never delays its first paint."""
     current = require(request, "staff")
     if segment_id is not None:
         result = await call(request, "GET", f"/v1/segments/{segment_id}/breakdown",
-                            params={"by": ["rfm_group", "abcd"]})
+                            params={"by": CHARTS})
     elif can(request, "breakdown_rule"):
-        result = await call(request, "POST", "/v1/segments/breakdown", json={"by": ["rfm_group", "abcd"]})
+        result = await call(request, "POST", "/v1/segments/breakdown", json={"by": CHARTS})
     else:
         result = ApiResult(403, {})
     return render(request, "_segment_charts.html", result=result, charts=_charts(current.lang, result))

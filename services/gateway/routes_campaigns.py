@@ -51,13 +51,13 @@ class RuleBody(_Body):
     sample: int = Field(default=20, ge=0, le=100)
 
 
-Breakdown = Literal["rfm_group", "abcd", "tier"]
+Breakdown = Literal["rfm_group", "abcd", "tier", "lifecycle_class"]
 assert set(Breakdown.__args__) == set(BREAKDOWN_FIELDS)  # type: ignore[attr-defined]  # one list, two spellings
 
 
 class BreakdownBody(_Body):
     rule: dict[str, Any] | None = Field(default=None, description="The rule being built; none: every live member")
-    by: list[Breakdown] = Field(default=["rfm_group", "abcd"], min_length=1, max_length=3)
+    by: list[Breakdown] = Field(default=["rfm_group", "abcd"], min_length=1, max_length=4)
 
 
 class SnapshotBody(_Body):
@@ -164,9 +164,9 @@ async def preview_segment(segment_id: uuid.UUID, request: Request, sample: int =
 
 
 @router.get("/segments/{segment_id}/breakdown", response_model=SegmentBreakdown,
-            summary="A segment's live members per RFM group, ABCD class or tier, for charts")
+            summary="A segment's live members per RFM group, ABCD class, tier or lifecycle class, for charts")
 async def breakdown_segment(segment_id: uuid.UUID, request: Request,
-                            by: list[Breakdown] = Query(default=["rfm_group", "abcd"], max_length=3),
+                            by: list[Breakdown] = Query(default=["rfm_group", "abcd"], max_length=4),
                             caller: Principal = allow(*READ)) -> dict[str, Any]:
     result: dict[str, Any] = await _campaigns(request, "breakdown_segment", segment_id=str(segment_id), by=list(by),
                                               timeout=SNAPSHOT_TIMEOUT)

@@ -188,12 +188,13 @@ def test_rfm_abcd_and_lifecycle_recompute_as_a_job(campaigns):
     lapsed = ids(campaigns, st, {"field": "lifecycle", "op": "eq", "value": "recently_lapsed"}, at=today)
     assert lapsed == {members[i] for i in range(100) if 100 - i >= 90}
     # the charts' counts: every field asked for from one scan, the unscored newcomer under null
-    shares = call(campaigns, "breakdown_rule", {"field": "store", "op": "eq", "value": st}, by=["abcd", "rfm_group"],
-                  at=today.isoformat())
+    shares = call(campaigns, "breakdown_rule", {"field": "store", "op": "eq", "value": st},
+                  by=["abcd", "rfm_group", "lifecycle_class"], at=today.isoformat())
     abcd = {g["value"]: g["members"] for g in shares["by"]["abcd"]}
     assert shares["total"] == 101 and abcd["A"] == len(expected_a) and abcd[None] == 1 and sum(abcd.values()) == 101
     assert sum(g["members"] for g in shares["by"]["rfm_group"]) == 101
     assert shares["by"]["rfm_group"][-1]["value"] is None  # unscored last
+    assert shares["by"]["lifecycle_class"] == [{"value": "new", "members": 101}]  # members announced no class yet
     with pytest.raises(InvalidInput) as refused:
         call(campaigns, "breakdown_rule", None, by=["age"])
     assert refused.value.field == "by"

@@ -111,7 +111,8 @@ def preview(tx: Tx, rule: Group, today: date, sample: int) -> tuple[int, list[An
     return int(size), list(rows)
 
 
-_GROUPS = {"rfm_group": S.c.rfm_group, "abcd": S.c.abcd, "tier": M.c.tier}
+_GROUPS = {"rfm_group": S.c.rfm_group, "abcd": S.c.abcd, "tier": M.c.tier,
+           "lifecycle_class": sa.func.coalesce(M.c.lifecycle_class, sa.literal_column("'new'"))}  # as rules read it
 
 
 def breakdown(tx: Tx, rule: Group | None, today: date, fields: list[str]) -> tuple[int, dict[str, list[Any]]]:
