@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -105,4 +106,5 @@ def test_in_redis_a_request_keeps_others_changes_and_a_refresh_sees_the_one_befo
         await one.close()
         await two.close()
 
-    asyncio.run(scenario())
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API keeps an event loop running in this thread
+        pool.submit(asyncio.run, scenario()).result(timeout=60)
