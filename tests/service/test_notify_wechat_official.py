@@ -12,6 +12,7 @@ import pytest
 
 from contracts.errors import Forbidden, InvalidInput
 from contracts.events import MemberErased, PointsExpiring, TierChanged
+from services.notify import wechat_events
 from tests.helpers import query, wait_for
 from tests.service.notify_support import call, deliver, now
 from tests.service.test_notify_delivery import ADMIN, member, messages, platform  # noqa: F401 (the fixture)
@@ -66,6 +67,11 @@ def test_followers_are_linked_by_unionid_or_web_authorisation_and_get_template_m
     push, body = weixin.follow(OA_TOKEN, "o-oa-a", unionid="u-a")
     with pytest.raises(Forbidden):
         call(notify, "wechat_oa_push", **{**push, "signature": "0" * 40}, body=body)
+    old = str(int(push["timestamp"]) - 600)  # rightly signed, ten minutes ago: a capture replayed
+    with pytest.raises(Forbidden) as replayed:
+        resigned = wechat_events.signature(OA_TOKEN, old, push["nonce"])
+        call(notify, "wechat_oa_push", **{**push, "timestamp": old, "signature": resigned}, body=body)
+    assert replayed.value.field == "timestamp"
     for bad in ("<xml><Event>subscribe", '<!DOCTYPE xml [<!ENTITY a "b">]><xml/>', "<root/>",
                 "<xml><MsgType>event</MsgType><Event>subscribe</Event></xml>"):
         with pytest.raises(InvalidInput) as refused:

@@ -95,3 +95,5 @@ def test_wechat_push_signature_and_subscribe_results():
         "List": [{"MsgID": "1", "ErrorCode": "0"}, {"MsgID": "2", "ErrorCode": "10004", "ErrorStatus": "fail"}]})
     assert (ok.status, refused.status, refused.detail) == ("delivered", "failed", "wechat 10004")
     assert wechat_events.sent_events({"MsgType": "event", "Event": "user_enter_tempsession"}) == []
+    assert wechat_events.fresh("1700000000", 1700000299) and wechat_events.fresh("1700000300", 1700000000)
+    assert not wechat_events.fresh("1700000000", 1700000301) and not wechat_events.fresh("17e8", 1700000000)
