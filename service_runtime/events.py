@@ -44,7 +44,7 @@ from pydantic import ValidationError
 from contracts.envelope import Envelope
 from contracts.errors import InvalidEvent
 from contracts.events import parse_payload
-from service_runtime.config import settings_for
+from service_runtime.config import env_float, settings_for
 from service_runtime.metrics import INBOX_DUPLICATES
 from service_runtime.topology import event_queue
 
@@ -218,6 +218,11 @@ def _parse(body: Any, event_type: str) -> tuple[Envelope, Any]:
         return envelope, parse_payload(envelope)
     except (ValueError, ValidationError) as exc:
         raise InvalidEvent(f"bad {envelope.type} payload: {exc}") from None
+
+
+# Read models of till sales (points.accrued): a batch costs about the same whatever its size, so
+# waiting a quarter second for more halves their CPU per sale (docs/decisions/0028, 0033)
+READ_MODEL_WAIT = env_float("EVENT_READ_MODEL_WAIT_SECONDS", 0.25)
 
 
 def subscribe_batch(source_service: str, event_type: str, max_batch: int = 200, max_wait: float = 0.05,

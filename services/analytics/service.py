@@ -22,7 +22,7 @@ from contracts.events import (
 )
 from service_runtime.base import ServiceBase, parse_request
 from service_runtime.db import Tx
-from service_runtime.events import subscribe, subscribe_batch
+from service_runtime.events import READ_MODEL_WAIT, subscribe, subscribe_batch
 from services.analytics import ingest, repo, reports
 
 rpc = nameko_rpc(expected_exceptions=(InvalidInput, Forbidden))  # business errors: not logged as failures
@@ -54,7 +54,7 @@ class AnalyticsService(ServiceBase):
     def on_member_erased(self, tx: Tx, event: MemberErased, envelope: Envelope) -> None:
         repo.forget_member(tx, event.member_id)
 
-    @subscribe_batch("points", "points.accrued", max_batch=500)
+    @subscribe_batch("points", "points.accrued", max_batch=500, max_wait=READ_MODEL_WAIT)
     def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
         ingest.accruals(tx, [e for e, _ in events])
 

@@ -21,7 +21,7 @@ from contracts.events import (
     TierChanged,
 )
 from service_runtime.db import Tx
-from service_runtime.events import subscribe, subscribe_batch
+from service_runtime.events import READ_MODEL_WAIT, subscribe, subscribe_batch
 from services.campaigns import read_model
 from services.campaigns import read_model_repo as repo
 from services.campaigns.worker import CampaignsWorker, rpc_method
@@ -68,7 +68,7 @@ class ReadModelEntrypoints(CampaignsWorker):
     # every till sale's event: waiting up to a quarter second for more (a read model for segments,
     # not a till's answer) groups several sales a batch where 0.05 s grouped one or two, and a
     # batch's cost hardly depends on its size (docs/decisions/0028-set-based-consumers.md)
-    @subscribe_batch("points", "points.accrued", max_wait=0.25)
+    @subscribe_batch("points", "points.accrued", max_wait=READ_MODEL_WAIT)
     def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
         """In batches, a few statements each: offline uploads and busy hours bring these in bursts."""
         read_model.record_accruals(tx, events)

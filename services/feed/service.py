@@ -14,7 +14,7 @@ from contracts.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from contracts.feed import Replay, WebhookIn
 from service_runtime.base import ServiceBase, parse_request
 from service_runtime.db import Tx
-from service_runtime.events import subscribe_batch
+from service_runtime.events import READ_MODEL_WAIT, subscribe_batch
 from services.feed import domain, ingest, reading, webhooks
 from services.feed.delivery import Deliveries, Sender
 
@@ -62,7 +62,7 @@ class FeedService(ServiceBase):
     def on_member_erased(self, tx: Tx, events: list[tuple[Any, Envelope]]) -> None:
         ingest.append(tx, _envelopes(events))
 
-    @subscribe_batch("points", "points.accrued")
+    @subscribe_batch("points", "points.accrued", max_wait=READ_MODEL_WAIT)
     def on_points_accrued(self, tx: Tx, events: list[tuple[Any, Envelope]]) -> None:
         ingest.append(tx, _envelopes(events))
 

@@ -25,7 +25,7 @@ from contracts.fraud import RULE_NAMES, Acknowledge, AlertQuery, RuleUpdate
 from service_runtime.base import ServiceBase, parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
-from service_runtime.events import subscribe, subscribe_batch
+from service_runtime.events import READ_MODEL_WAIT, subscribe, subscribe_batch
 from services.fraud import ingest, repo, review
 
 EXPECTED = (InvalidInput, NotFound, Forbidden, Conflict)
@@ -70,7 +70,7 @@ class FraudService(ServiceBase):
             return review.set_rule(tx, self.caller, cmd, _now())
 
     # -- facts, in batches: a busy day's sales arrive as bundles ------------------------------------
-    @subscribe_batch("points", "points.accrued")
+    @subscribe_batch("points", "points.accrued", max_wait=READ_MODEL_WAIT)
     def on_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
         ingest.take(tx, events, _now())
 

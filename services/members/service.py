@@ -46,7 +46,7 @@ from contracts.rpc import (
 from service_runtime.base import parse_request
 from service_runtime.config import env_int
 from service_runtime.db import Tx
-from service_runtime.events import subscribe_batch
+from service_runtime.events import READ_MODEL_WAIT, subscribe_batch
 from service_runtime.store_zones import StoreZoneFeed
 from services.members import (
     birthdays,
@@ -301,7 +301,7 @@ class MembersService(StoreZoneFeed):
         return {"emitted": birthdays.greet(self.db, _instant(at))}
 
     # -- lifecycle classes (docs/lifecycle.md) -------------------------------------------------------
-    @subscribe_batch("points", "points.accrued")
+    @subscribe_batch("points", "points.accrued", max_wait=READ_MODEL_WAIT)
     def on_points_accrued(self, tx: Tx, events: list[tuple[PointsAccrued, Envelope]]) -> None:
         """Sales move their members' last purchase, count and class; in batches (busy hours)."""
         lifecycle.record_sales(tx, events, datetime.now(UTC))
