@@ -4,6 +4,8 @@ fresh platform: for A/B runs of a setting, interleaved, e.g.
     POINTS_SALE_WRITERS=1 python -m bench.points_sync; POINTS_SALE_WRITERS=2 python -m bench.points_sync
 
 Prints the same BENCH and `# cpu per sale` lines as bench.points (docs/decisions/0019).
+``python -m bench.points_sync paced``: the paced phase (100 sales/s for 8 s) three times instead
+(docs/decisions/0033).
 """
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ def main() -> int:
         engine = points.points_engine()
         fleet = points.Fleet(rng, stores, 4, points.wait_for_accounts(engine, MEMBERS))
         fleet.keys = points.create_keys(base, token, stores)
+        if sys.argv[1:] == ["paced"]:
+            for _ in range(3):
+                asyncio.run(points.paced(base, fleet, books, cpu, 8))
+            engine.dispose()
+            return 1 if sum(books.errors.values()) else 0
         ceiling, _ = asyncio.run(noop_ceiling(env, cpu, 6))
         for n in range(2):
             asyncio.run(points.closed_loop(base, fleet, books, cpu, 10, f"closed loop {n + 1}", "accrual_sync",
