@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
-from bench.cpu import Cpu
+from bench.cpu import Cpu, client_and_postgres_ms
 from bench.platform import bench
 from contracts.events import PointsAccrued, PointsReversed, TierChanged
 from service_runtime import bootstrap, migrate
@@ -109,12 +109,7 @@ def run(worker: Worker) -> None:
     figures: dict[str, list[tuple[float, float]]] = {}
 
     def measure(name: str, work: Callable[[], None], count: int) -> None:
-        before = cpu.snapshot()
-        work()
-        after = cpu.snapshot()
-        figures.setdefault(name, []).append(
-            ((after["bench client"] - before["bench client"]) * 1000 / count,
-             (after.get("postgres", 0.0) - before.get("postgres", 0.0)) * 1000 / count))
+        figures.setdefault(name, []).append(client_and_postgres_ms(cpu, work, count))
 
     for name, warm in bundles(rng, members, 1).items():  # statements parsed, pools filled
         deliver(worker, name, warm[0])

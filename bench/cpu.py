@@ -119,6 +119,16 @@ class Cpu:
               f"unattributed {rest:.0f}", flush=True)
 
 
+def client_and_postgres_ms(cpu: Cpu, work: Callable[[], None], count: int) -> tuple[float, float]:
+    """ms of this process's CPU and of PostgreSQL's backends per item while ``work`` does ``count``
+    items in-process (the in-process benches: no broker, no gateway)."""
+    before = cpu.snapshot()
+    work()
+    after = cpu.snapshot()
+    return ((after["bench client"] - before["bench client"]) * 1000 / count,
+            (after.get("postgres", 0.0) - before.get("postgres", 0.0)) * 1000 / count)
+
+
 def platform_seconds(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds of each of the platform's process groups between two snapshots: its services
     and gateway, RabbitMQ, PostgreSQL (this platform's backends and the server's own processes);

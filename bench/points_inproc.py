@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.cpu import Cpu
+from bench.cpu import Cpu, client_and_postgres_ms
 from bench.platform import bench
 from bench.points import Books, Fleet, offline_batch
 from contracts.points import RefundItem, Sale, SaleItem
@@ -70,12 +70,7 @@ def run(db: Db, engine: sa.Engine) -> None:
     figures: dict[str, list[tuple[float, float]]] = {}
 
     def measure(name: str, work: Callable[[], None], count: int) -> None:
-        before = cpu.snapshot()
-        work()
-        after = cpu.snapshot()
-        figures.setdefault(name, []).append(
-            ((after["bench client"] - before["bench client"]) * 1000 / count,
-             (after.get("postgres", 0.0) - before.get("postgres", 0.0)) * 1000 / count))
+        figures.setdefault(name, []).append(client_and_postgres_ms(cpu, work, count))
 
     def upload(items: list[dict[str, Any]]) -> None:
         good, refused = uploads.check_items(items, None, limits.from_env())
