@@ -86,11 +86,19 @@ def test_prometheus_loaded_every_rule_and_scrapes_every_target(prometheus: str) 
     generated = Path(ROOT / "deploy" / "prometheus" / "rules" / "alerts.yml").read_text()
     assert "LoyaltyServiceDown" in loaded and all(name in generated for name in loaded if name.startswith("Loyalty"))
     assert all(rule["health"] == "ok" for group in rules for rule in group["rules"]), rules
-    targets = httpx.get(prometheus + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
-    jobs = {target["labels"]["job"]: target["health"] for target in targets}
-    assert set(jobs) >= {"gateway", "members", "points", "campaigns", "notify", "rabbitmq", "rabbitmq-queues",
-                         "postgres"}
-    assert {t["scrapeUrl"]: t["lastError"] for t in targets if t["health"] != "up"} == {}
+    def down() -> dict[str, str]:
+        targets = httpx.get(prometheus + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        jobs = {target["labels"]["job"] for target in targets}
+        assert jobs >= {"gateway", "members", "points", "campaigns", "notify", "rabbitmq", "rabbitmq-queues",
+                        "postgres"}
+        return {t["scrapeUrl"]: t["lastError"] for t in targets if t["health"] != "up"}
+
+    # health is each target's last scrape: one that timed out while the box was busy (the other lane)
+    # is scraped again within an interval; a target that stays down fails here with its errors
+    deadline = time.monotonic() + 60
+    while (failing := down()) and time.monotonic() < deadline:
+        time.sleep(2)
+    assert failing == {}
 
 
 def test_no_queue_needs_rabbitmq_4_3s_transient_nonexcl_permit(ops_platform: dict[str, Any]) -> None:
