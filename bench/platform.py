@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from service_runtime.config import metrics_port_settings
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
@@ -55,11 +55,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @contextmanager
 def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
@@ -76,13 +71,13 @@ def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
     env = dict(os.environ)
     env.update({"VAR_DIR": str(var), "DB_NAME_PREFIX": f"loyalty_bench_{name}_",
                 "AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/loyalty_bench_{name}",
-                "GATEWAY_PORT": str(_free_port()), "OTEL_TRACES_EXPORTER": "none", "DEMO_DATA": "0",
+                "GATEWAY_PORT": str(free_port()), "OTEL_TRACES_EXPORTER": "none", "DEMO_DATA": "0",
                 "LOG_LEVEL": "WARNING", "BOOTSTRAP_ADMIN_USER": "bench-admin",
                 "BOOTSTRAP_ADMIN_PASSWORD": password_file.read_text() if reuse else secrets.token_urlsafe(16),
                 "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
                 "CALLER_SIGNING_KEY": secrets.token_urlsafe(48),
                 "RATE_LIMIT_KEY": "100000/100000", "RATE_LIMIT_STAFF": "100000/100000"})
-    env.update({setting: str(_free_port()) for setting in metrics_port_settings()})
+    env.update({setting: str(free_port()) for setting in metrics_port_settings()})
     os.environ.update({k: env[k] for k in ("AMQP_URI", "DB_NAME_PREFIX")})
     from service_runtime import bootstrap
 

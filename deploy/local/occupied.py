@@ -64,6 +64,22 @@ def _database_sessions() -> list[str]:
     return [f"{count} open connection(s) to database {name}" for name, count in rows]
 
 
+def _shared_ports(gateway_port: int) -> list[str]:
+    """Two of this platform's own settings naming one port: the second process could not listen."""
+    named: dict[int, list[str]] = {gateway_port: ["GATEWAY_PORT"]}
+    for setting in cfg.metrics_port_settings():
+        default = 8081 if setting == "CONSOLE_PORT" else 9111 if setting == "CONSOLE_METRICS_PORT" else None
+        if default is None:
+            port = (cfg.GatewaySettings.load().metrics_port if setting == "GATEWAY_METRICS_PORT" else
+                    cfg.ServiceSettings.load(setting.removesuffix("_METRICS_PORT").lower()).metrics_port)
+        else:
+            port = cfg.env_int(setting, default)
+        if port is not None and port >= 0:
+            named.setdefault(port, []).append(setting)
+    return [f"port {port} is named by {' and '.join(settings)}" for port, settings in named.items()
+            if len(settings) > 1]
+
+
 def occupied(gateway_host: str, gateway_port: int) -> list[str]:
     """Why this platform would collide with a running one (empty: it would not)."""
     reasons = []
@@ -82,6 +98,7 @@ def occupied(gateway_host: str, gateway_port: int) -> list[str]:
     console_metrics = cfg.env_int("CONSOLE_METRICS_PORT", 9111)
     if console_metrics >= 0 and _port_taken("127.0.0.1", console_metrics):
         reasons.append(f"console metrics port {console_metrics} is in use (CONSOLE_METRICS_PORT)")
+    reasons += _shared_ports(gateway_port)
     reasons += _queue_consumers(cfg.amqp_uri())
     reasons += _database_sessions()
     return reasons

@@ -275,7 +275,10 @@ def start() -> int:
             if status == 200 and body.get("status") in ("ready", "ok") and \
                     http_json("GET", base + "/healthz", timeout=5)[0] == 200:
                 break
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except ValueError:
+            last = (f"not JSON: another program answers on port {urllib.parse.urlsplit(ready_url).port}; "
+                    "see the gateway log, and `ss -ltnp` for who holds that port")
+        except (urllib.error.URLError, OSError) as exc:
             last = exc
         time.sleep(0.5)
     else:

@@ -20,7 +20,8 @@ from playwright.sync_api import BrowserContext
 from services.console.session_backends import RedisBackend
 from services.console.sessions import SessionStore
 from tests.browser.conftest import SESSION_REDIS_URL, redis_answers, staff_login
-from tests.e2e.platform_fixture import ROOT, free_port
+from tests.e2e.platform_fixture import ROOT
+from tests.ports import free_port
 
 
 @contextmanager

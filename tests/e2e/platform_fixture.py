@@ -3,7 +3,6 @@ AMQP virtual host, ports and VAR_DIR (logs, traces, secrets), for an end-to-end 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,15 +13,11 @@ from typing import Any
 from service_runtime import bootstrap
 from service_runtime.config import metrics_port_settings
 from tests.conftest import E2E_VHOST
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

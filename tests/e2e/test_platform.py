@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import uuid
@@ -25,6 +24,7 @@ from service_runtime import config as cfg
 from service_runtime.config import metrics_port_settings
 from tests.conftest import E2E_VHOST
 from tests.helpers import wait_for
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
@@ -33,11 +33,6 @@ E2E_AMQP = f"amqp://guest:guest@127.0.0.1:5672/{E2E_VHOST}"
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
@@ -45,13 +40,13 @@ def platform(tmp_path_factory):
     env = dict(os.environ)
     env.update({
         "VAR_DIR": str(var), "DB_NAME_PREFIX": E2E_VHOST + "_", "AMQP_URI": E2E_AMQP,
-        "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(_free_port()), "OTEL_TRACES_EXPORTER": "jsonfile",
+        "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(free_port()), "OTEL_TRACES_EXPORTER": "jsonfile",
         "TRACE_FILE_DIR": str(var / "traces"), "DEMO_DATA": "1", "RPC_TIMEOUT_SECONDS": "10",
         "BOOTSTRAP_ADMIN_USER": "e2e-admin", "BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16),
         "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48), "OTP_DELIVERY": "dev",
         "RATE_LIMIT_STAFF": "500/1000", "RATE_LIMIT_IP": "500/1000",
     })
-    env.update({setting: str(_free_port()) for setting in metrics_port_settings()})
+    env.update({setting: str(free_port()) for setting in metrics_port_settings()})
     bootstrap.empty_vhost(E2E_AMQP)
     subprocess.run([sys.executable, "-m", "service_runtime.bootstrap", "--drop"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)

@@ -15,8 +15,9 @@ import pytest
 
 from service_runtime.config import metrics_port_settings
 from tests.faults.audit import MEMBERS, PLATFORM, ROOT, STORE
-from tests.faults.nodes import PgCluster, RabbitNode, free_port
+from tests.faults.nodes import PgCluster, RabbitNode
 from tests.helpers import wait_for
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")

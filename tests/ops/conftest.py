@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,33 +17,13 @@ import pytest
 from service_runtime import bootstrap
 from service_runtime.config import metrics_port_settings
 from tests.conftest import E2E_VHOST
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = [sys.executable, str(ROOT / "deploy" / "local" / "platform.py")]
 OPS_VHOST = E2E_VHOST.replace("loyalty_e2e", "loyalty_ops")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free ports."""
-    while True:
-        first = free_port()
-        if first + count < 65535 and all(_free(first + i) for i in range(1, count)):
-            return first
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def login(base: str, username: str, password: str) -> str:

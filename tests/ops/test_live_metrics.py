@@ -15,7 +15,8 @@ import pytest
 
 from service_runtime.config import DATABASES  # one postgres_exporter each (deploy/prometheus/local.py)
 from services.campaigns.coupons.domain import new_code
-from tests.ops.conftest import ROOT, free_port, free_ports
+from tests.ops.conftest import ROOT
+from tests.ports import free_port, free_ports
 
 LOCAL = [sys.executable, str(ROOT / "deploy" / "prometheus" / "local.py")]
 sys.path.insert(0, str(ROOT / "deploy" / "grafana"))

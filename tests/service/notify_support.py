@@ -24,14 +24,9 @@ from typing import Any
 from contracts.envelope import EventPayload
 from services.notify.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.callers import entrypoint_hook
+from tests.ports import free_port
 
 SECRET = "test-provider-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,11 +40,6 @@ def _sshd() -> str:
     raise RuntimeError("sshd not found after deploy/local/ensure-sftp.sh")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @contextmanager
 def private_sshd(base: Path) -> Iterator[Sftp]:
@@ -55,7 +52,7 @@ def private_sshd(base: Path) -> Iterator[Sftp]:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / name)], check=True)
     (base / "authorized_keys").write_text((base / "user_ed25519.pub").read_text())
     user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
-    port = _free_port()
+    port = free_port()
     config = base / "sshd_config"
     config.write_text(f"""Port {port}
 ListenAddress 127.0.0.1

@@ -16,7 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from services.notify.channels import HttpChannel, Outgoing, PermanentError, ProviderError, SmtpChannel
 from tests.helpers import wait_for
-from tests.service.notify_support import ProviderStub, SmtpServer, free_port
+from tests.ports import free_port
+from tests.service.notify_support import ProviderStub, SmtpServer
 
 
 def _certificate(directory: Path) -> tuple[str, str]:
