@@ -122,7 +122,7 @@ def main() -> int:
         print(f"# feed benchmark, SCALE={scale}: {feed_events} points.accrued into the feed, {hook_events} "
               f"tier.changed to one webhook; {os.cpu_count()} cores, everything on this machine", flush=True)
         asyncio.run(rpc_ceiling(base, env, key, Cpu(Path(env["VAR_DIR"]), env["DB_NAME_PREFIX"]),
-                                Books(), 8))
+                                Books(), 8, till_key=False))
         engine = sa.create_engine(database_url("feed"), poolclass=sa.pool.NullPool)
         members = [str(uuid.uuid4()) for _ in range(max(1, feed_events // 10))]
         now = datetime.now(UTC)

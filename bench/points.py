@@ -12,6 +12,10 @@ body), 2% refunds of earlier sales. Figures, one `BENCH` line each:
     noop_rpc_ceiling_per_s     one RPC to points.ping and back, 32 callers (bench.cpu.noop_ceiling): the
                                yardstick; `*_pct_of_ceiling` lines give a rate as a share of it
     noop_cpu_ms                the platform's CPU per no-op RPC (bench.cpu.Phase.cpu_ms)
+    gateway_noop_per_s         GET /v1/points/ping with a POS key: the same no-op RPC through the gateway
+                               (HTTP, middleware, the key's check); `*_pct_of_gateway_noop` lines give a
+                               till rate as a share of it (decision 0034)
+    gateway_noop_cpu_ms        the platform's CPU per such request
     gateway_healthz_per_s      the gateway's floor: /healthz (no RPC) through its middleware
     gateway_readyz_per_s       /readyz: a ping to each of the four services and a database check
     accrual_sync_*             32 terminals in a closed loop: requests/s, p50, p99 of sales
@@ -95,9 +99,10 @@ def main() -> int:
         print(f"# set-up: {len(members)} members imported and their accounts opened in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
 
-        ceiling = asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, books, min(knobs["sync_s"], 8)))
+        ceiling, gateway_ceiling = asyncio.run(rpc_ceiling(base, env, fleet.keys[stores[0]], cpu, books,
+                                                           min(knobs["sync_s"], 8)))
         asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 1 points process",
-                                "accrual_sync", ceiling=ceiling, env=env))
+                                "accrual_sync", ceiling=ceiling, env=env, gateway_ceiling=gateway_ceiling))
         # the latency floor: one terminal, nothing else going on
         asyncio.run(closed_loop(base, fleet, books, cpu, 3, "one terminal", "accrual_one_terminal", concurrent=1,
                                 env=env))
@@ -107,7 +112,8 @@ def main() -> int:
         cpu.extra["points-2"] = second.pid
         try:
             asyncio.run(closed_loop(base, fleet, books, cpu, knobs["sync_s"], "closed loop, 2 points processes",
-                                    "accrual_sync_2procs", ceiling=ceiling, env=env))
+                                    "accrual_sync_2procs", ceiling=ceiling, env=env,
+                                    gateway_ceiling=gateway_ceiling))
         finally:
             stop_process(second)
             cpu.extra.pop("points-2", None)

@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import points
 from bench.cpu import Cpu, noop_ceiling
 from bench.platform import running_platform
+from bench.points_till import gateway_noop
 
 MEMBERS, STORES = 2_000, 20
 
@@ -37,9 +38,10 @@ def main() -> int:
             engine.dispose()
             return 1 if sum(books.errors.values()) else 0
         ceiling, _ = asyncio.run(noop_ceiling(env, cpu, 6))
+        through_gateway = asyncio.run(gateway_noop(base, fleet.keys[stores[0]], cpu, books, 6))
         for n in range(2):
             asyncio.run(points.closed_loop(base, fleet, books, cpu, 10, f"closed loop {n + 1}", "accrual_sync",
-                                           ceiling=ceiling, env=env))
+                                           ceiling=ceiling, env=env, gateway_ceiling=through_gateway))
         engine.dispose()
     return 1 if sum(books.errors.values()) else 0
 

@@ -126,40 +126,61 @@ async def client(base: str) -> AsyncIterator[Pool]:
         pool.close()
 
 
-async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books: Books, seconds: float) -> float:
-    """The no-op RPC round trip (bench.cpu.noop_ceiling, the yardstick of the targets), and the
-    HTTP side alone: /healthz through the gateway's middleware, /readyz. Returns the ceiling."""
+async def rpc_ceiling(base: str, env: dict[str, str], key: str, cpu: Cpu, books: Books,
+                      seconds: float, till_key: bool = True) -> tuple[float, float]:
+    """The no-op RPC round trip (bench.cpu.noop_ceiling, the yardstick of the targets), the same
+    round trip through the gateway (GET /v1/points/ping, when ``key`` is a till's), and the HTTP
+    side alone: /healthz through the gateway's middleware, /readyz. Returns (RPC ceiling, gateway
+    no-op rate or 0)."""
     ceiling, failures = await noop_ceiling(env, cpu, seconds)
     for name, count in failures.items():
         books.errors[f"rpc ping {name} 0"] += count
+    through_gateway = await gateway_noop(base, key, cpu, books, seconds) if till_key else 0.0
+    for path, name, what in (("/healthz", "gateway_healthz_per_s", "no RPC"),
+                             ("/readyz", "gateway_readyz_per_s", "one ping to each of 4 services + a gateway DB "
+                                                                 "check")):
+        done, elapsed, _ = await _get_loop(base, path, key, cpu, books, seconds)
+        bench(name, len(done) / elapsed, "req/s")
+        print(f"# {path}: p50 {p50(done):.1f} ms, p99 {p99(done):.1f} ms ({what})", flush=True)
+    return ceiling, through_gateway
 
+
+async def gateway_noop(base: str, key: str, cpu: Cpu, books: Books, seconds: float) -> float:
+    """The till's no-op through the gateway, ``CONCURRENT_TERMINALS`` back to back: HTTP, the
+    middleware, the key's check, then the ceiling's points.ping. Prints ``gateway_noop_per_s`` and
+    ``gateway_noop_cpu_ms``; returns the rate."""
+    done, elapsed, cpu_ms = await _get_loop(base, "/v1/points/ping", key, cpu, books, seconds)
+    bench("gateway_noop_per_s", len(done) / elapsed, "req/s")
+    bench("gateway_noop_cpu_ms", cpu_ms, "ms")
+    print(f"# GET /v1/points/ping: p50 {p50(done):.1f} ms, p99 {p99(done):.1f} ms (a POS key; one points.ping)",
+          flush=True)
+    return len(done) / elapsed
+
+
+async def _get_loop(base: str, path: str, key: str, cpu: Cpu, books: Books,
+                    seconds: float) -> tuple[list[float], float, float]:
+    """(latencies in ms, elapsed s, platform CPU ms per answer) of GETs of ``path`` back to back."""
+    done: list[float] = []
     async with client(base) as http:
-        for path, name in (("/healthz", "gateway_healthz_per_s"), ("/readyz", "gateway_readyz_per_s")):
-            done: list[float] = []
+        async def getter(deadline: float) -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    status, data = await http.request("GET", path, headers={"X-API-Key": key})
+                except TransportError as exc:
+                    status, data = 0, str(exc).encode()
+                if status != 200:
+                    books.error(f"GET {path}", status, data.decode(errors="replace"))
+                    await asyncio.sleep(0.1)
+                    continue
+                done.append((time.perf_counter() - started) * 1000)
 
-            async def getter(deadline: float, path: str = path, done: list[float] = done) -> None:
-                while time.perf_counter() < deadline:
-                    started = time.perf_counter()
-                    try:
-                        status, data = await http.request("GET", path, headers={"X-API-Key": key})
-                    except TransportError as exc:
-                        status, data = 0, str(exc).encode()
-                    if status != 200:
-                        books.error(f"GET {path}", status, data.decode(errors="replace"))
-                        await asyncio.sleep(0.1)
-                        continue
-                    done.append((time.perf_counter() - started) * 1000)
+        async def run() -> None:
+            deadline = time.perf_counter() + seconds
+            await asyncio.gather(*(getter(deadline) for _ in range(CONCURRENT_TERMINALS)))
 
-            async def run_http(path: str = path, getter: Any = getter) -> None:
-                deadline = time.perf_counter() + seconds
-                await asyncio.gather(*(getter(deadline) for _ in range(CONCURRENT_TERMINALS)))
-
-            elapsed = (await measured(cpu, f"GET {path}", run_http)).elapsed
-            bench(name, len(done) / elapsed, "req/s")
-            print(f"# {path}: p50 {p50(done):.1f} ms, p99 {p99(done):.1f} ms "
-                  f"({'no RPC' if path == '/healthz' else 'one ping to each of 4 services + a gateway DB check'})",
-                  flush=True)
-    return ceiling
+        phase = await measured(cpu, f"GET {path}", run)
+    return done, phase.elapsed, phase.cpu_ms(len(done), f"GET {path}")
 
 
 def group_commit(env: dict[str, str]) -> tuple[float, float]:
@@ -177,7 +198,7 @@ def group_commit(env: dict[str, str]) -> tuple[float, float]:
 
 async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: float, label: str,
                       prefix: str, concurrent: int = CONCURRENT_TERMINALS, ceiling: float = 0.0,
-                      env: dict[str, str] | None = None) -> None:
+                      env: dict[str, str] | None = None, gateway_ceiling: float = 0.0) -> None:
     sales: list[float] = []
     refunds: list[float] = []
     terminals = fleet.terminals[:]
@@ -203,6 +224,8 @@ async def closed_loop(base: str, fleet: Fleet, books: Books, cpu: Cpu, seconds: 
     bench(f"{prefix}_per_s", requests / elapsed, "req/s")
     if ceiling:
         against_ceiling(prefix, requests / elapsed, ceiling)
+    if gateway_ceiling:  # like with like: an HTTP request through the gateway either way (decision 0034)
+        bench(f"{prefix}_pct_of_gateway_noop", 100 * requests / elapsed / gateway_ceiling, "%")
     if prefix == "accrual_sync":  # refunds (2%) counted as sales: the CPU of the phase per answer
         bench("sale_cpu_ms", phase.cpu_ms(requests, "sale"), "ms")
     if prefix in ("accrual_sync", "accrual_one_terminal"):

@@ -16,6 +16,7 @@ from contracts.points import (
     RefundResult,
     SaleResult,
 )
+from contracts.rpc import Pong
 from services.gateway.errors import ApiError
 from services.gateway.routes_points_bodies import (
     _BATCH_ITEM,
@@ -42,6 +43,16 @@ router = APIRouter(tags=["points"])
 
 
 # ---- at the till -----------------------------------------------------------------------------------------
+@router.get("/points/ping", response_model=Pong, summary="Check that this till can credit sales now",
+            description="Answers 200 when the caller's key or token may record sales and the points service and "
+                        "its database answer; 503 when they do not (the till keeps sales for its offline upload). "
+                        "It writes nothing, and is the gateway's no-op round trip in the points benchmark.")
+async def till_ping(request: Request,
+                    caller: Principal = allow(*AT_THE_TILL, scopes=["points:write"])) -> dict[str, Any]:
+    pong: dict[str, Any] = await call_points(request, "ping")
+    return pong
+
+
 @router.post("/points/sales", status_code=201, response_model=SaleResult,
              responses={**REPLAYED, 409: {"description": "`store_not_open` (field `store`): the catalog has the "
                                                         "store closed or suspended (docs/catalog.md)"}},

@@ -524,6 +524,8 @@ def test_points_at_the_till_sale_replay_hold_commit_refund(platform):
             "items": [{"sku": "MILK-1L", "category": "dairy", "qty": 2, "amount": "28.50"},
                       {"sku": "RICE-5KG", "category": "grocery", "amount": "100.00"}]}
     with _till(platform) as till:
+        online = till.get("/v1/points/ping")  # what a POS asks before it leaves offline mode
+        assert (online.status_code, online.json()) == (200, {"service": "points", "ok": True}), online.text
         first = till.post("/v1/points/sales", json=sale)
         assert first.status_code == 201, first.text
         receipt = first.json()

@@ -71,6 +71,7 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
     rule = {"name": "Double weekend", "starts_at": "2026-12-05T00:00:00Z", "ends_at": "2026-12-07T00:00:00Z",
             "multiplier": "2"}
     return [
+        ("GET", "/v1/points/ping", None, TILL),
         ("POST", "/v1/points/sales", SALE, TILL),
         ("POST", "/v1/points/sales", {**SALE, "member_number": None, "member_phone": "13800000001"}, TILL),
         ("POST", "/v1/points/sales/batch", {"items": [{**SALE, "kind": "sale"}, {**REFUND, "kind": "refund"}]},
@@ -104,7 +105,7 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
     ]
 
 
-POINTS_ROUTE_IDS = ["sale", "sale by phone", "sales batch", "refund", "hold", "commit hold", "release hold",
+POINTS_ROUTE_IDS = ["till ping", "sale", "sale by phone", "sales batch", "refund", "hold", "commit hold", "release hold",
                     "points", "own points", "points history", "own points history", "adjust", "activity",
                     "own activity", "program", "program versions", "set program", "bonus rules",
                     "create bonus rule", "end bonus rule", "liability", "settlement", "run job"]
