@@ -105,9 +105,9 @@ def _points_routes(member_id: str) -> list[tuple[str, str, object, set[str]]]:
     ]
 
 
-POINTS_ROUTE_IDS = ["till ping", "sale", "sale by phone", "sales batch", "refund", "hold", "commit hold", "release hold",
-                    "points", "own points", "points history", "own points history", "adjust", "activity",
-                    "own activity", "program", "program versions", "set program", "bonus rules",
+POINTS_ROUTE_IDS = ["till ping", "sale", "sale by phone", "sales batch", "refund", "hold", "commit hold",
+                    "release hold", "points", "own points", "points history", "own points history", "adjust",
+                    "activity", "own activity", "program", "program versions", "set program", "bonus rules",
                     "create bonus rule", "end bonus rule", "liability", "settlement", "run job"]
 
 
