@@ -55,7 +55,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-
 @contextmanager
 def running_platform(name: str) -> Iterator[tuple[str, str, dict[str, str]]]:
     """(gateway base URL, admin access token, environment) of a fresh platform for one benchmark.

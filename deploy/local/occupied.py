@@ -64,41 +64,36 @@ def _database_sessions() -> list[str]:
     return [f"{count} open connection(s) to database {name}" for name, count in rows]
 
 
-def _shared_ports(gateway_port: int) -> list[str]:
+def _own_ports(gateway_host: str, gateway_port: int) -> list[tuple[str, str, int]]:
+    """(setting, host, port) of every port this platform's processes listen on."""
+    ports = [("GATEWAY_PORT", gateway_host, gateway_port)]
+    metrics_port = cfg.GatewaySettings.load().metrics_port
+    if metrics_port:
+        ports.append(("GATEWAY_METRICS_PORT", "127.0.0.1", metrics_port))
+    for service in cfg.SERVICES:
+        port = cfg.ServiceSettings.load(service).metrics_port
+        if port is not None:
+            ports.append((f"{service.upper()}_METRICS_PORT", "127.0.0.1", port))
+    ports.append(("CONSOLE_PORT", gateway_host, cfg.env_int("CONSOLE_PORT", 8081)))
+    console_metrics = cfg.env_int("CONSOLE_METRICS_PORT", 9111)
+    if console_metrics >= 0:
+        ports.append(("CONSOLE_METRICS_PORT", "127.0.0.1", console_metrics))
+    return ports
+
+
+def port_clashes(gateway_host: str, gateway_port: int) -> list[str]:
     """Two of this platform's own settings naming one port: the second process could not listen."""
-    named: dict[int, list[str]] = {gateway_port: ["GATEWAY_PORT"]}
-    for setting in cfg.metrics_port_settings():
-        default = 8081 if setting == "CONSOLE_PORT" else 9111 if setting == "CONSOLE_METRICS_PORT" else None
-        if default is None:
-            port = (cfg.GatewaySettings.load().metrics_port if setting == "GATEWAY_METRICS_PORT" else
-                    cfg.ServiceSettings.load(setting.removesuffix("_METRICS_PORT").lower()).metrics_port)
-        else:
-            port = cfg.env_int(setting, default)
-        if port is not None and port >= 0:
-            named.setdefault(port, []).append(setting)
+    named: dict[int, list[str]] = {}
+    for setting, _, port in _own_ports(gateway_host, gateway_port):
+        named.setdefault(port, []).append(setting)
     return [f"port {port} is named by {' and '.join(settings)}" for port, settings in named.items()
             if len(settings) > 1]
 
 
 def occupied(gateway_host: str, gateway_port: int) -> list[str]:
     """Why this platform would collide with a running one (empty: it would not)."""
-    reasons = []
-    if _port_taken(gateway_host, gateway_port):
-        reasons.append(f"gateway port {gateway_host}:{gateway_port} is in use (GATEWAY_PORT)")
-    metrics_port = cfg.GatewaySettings.load().metrics_port
-    if metrics_port and _port_taken("127.0.0.1", metrics_port):
-        reasons.append(f"gateway metrics port {metrics_port} is in use (GATEWAY_METRICS_PORT)")
-    for service in cfg.SERVICES:
-        port = cfg.ServiceSettings.load(service).metrics_port
-        if port is not None and _port_taken("127.0.0.1", port):
-            reasons.append(f"{service} metrics port {port} is in use ({service.upper()}_METRICS_PORT)")
-    console_port = cfg.env_int("CONSOLE_PORT", 8081)
-    if _port_taken(gateway_host, console_port):
-        reasons.append(f"console port {gateway_host}:{console_port} is in use (CONSOLE_PORT)")
-    console_metrics = cfg.env_int("CONSOLE_METRICS_PORT", 9111)
-    if console_metrics >= 0 and _port_taken("127.0.0.1", console_metrics):
-        reasons.append(f"console metrics port {console_metrics} is in use (CONSOLE_METRICS_PORT)")
-    reasons += _shared_ports(gateway_port)
+    reasons = [f"port {host}:{port} is in use ({setting})" for setting, host, port in
+               _own_ports(gateway_host, gateway_port) if _port_taken(host, port)]
     reasons += _queue_consumers(cfg.amqp_uri())
     reasons += _database_sessions()
     return reasons

@@ -219,6 +219,12 @@ def start() -> int:
               "`make stop` first to restart it")
         return 0
     gateway = GatewaySettings.load()
+    from deploy.local.occupied import port_clashes
+
+    clashes = port_clashes(gateway.host, gateway.port)
+    if clashes:
+        print("refusing to start: " + "; ".join(clashes) + ". Give each its own port.", file=sys.stderr)
+        return 1
     if not env_bool("PLATFORM_SKIP_RUNNING_CHECK", False):
         from deploy.local.occupied import occupied
 
