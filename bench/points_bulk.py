@@ -21,6 +21,7 @@ from bench.cpu import Cpu, noop_ceiling, platform_seconds
 from bench.pg_batch_ceiling import pg_ceiling
 from bench.platform import bench, running_platform
 from bench.points_audit import audit
+from bench.points_setup import ready_fleet
 from bench.points_uploads import batches
 
 MEMBERS, STORES = 2_000, 20
@@ -47,10 +48,7 @@ def main() -> int:
     count = int(os.environ.get("BULK_BATCHES", "12"))
     with running_platform("points") as (base, token, env):
         cpu = Cpu(Path(env["VAR_DIR"]), env["DB_NAME_PREFIX"])
-        points.import_members(base, token, Path(env["VAR_DIR"]), MEMBERS, stores)
-        engine = points.points_engine()
-        fleet = points.Fleet(rng, stores, 4, points.wait_for_accounts(engine, MEMBERS))
-        fleet.keys = points.create_keys(base, token, stores)
+        fleet, engine = ready_fleet(base, token, env, rng, stores, MEMBERS)
         ceiling, _ = asyncio.run(noop_ceiling(env, cpu, 6))
         idle(cpu)
         asyncio.run(batches(base, fleet, books, cpu, count, ceiling))

@@ -121,6 +121,17 @@ def create_keys(base: str, token: str, stores: list[str]) -> dict[str, str]:
     return keys
 
 
+def ready_fleet(base: str, token: str, env: dict[str, str], rng: Any, stores: list[str], members: int,
+                terminals: int = 4) -> tuple[Fleet, Any]:
+    """``members`` imported over ``stores``, their points accounts open, one POS key a store: the
+    tills (``terminals`` a store) and an engine on points' database for the audit."""
+    import_members(base, token, Path(env["VAR_DIR"]), members, stores)
+    engine = points_engine()
+    fleet = Fleet(rng, stores, terminals, wait_for_accounts(engine, members))
+    fleet.keys = create_keys(base, token, stores)
+    return fleet, engine
+
+
 def check_accounts_answer(base: str, token: str, fleet: Fleet) -> None:
     """GET /v1/members/{id}/points answers for members before any sale (as staff and as a till)."""
     for member in fleet.rng.sample(fleet.members, 5):

@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import points
 from bench.cpu import Cpu, noop_ceiling
 from bench.platform import running_platform
+from bench.points_setup import ready_fleet
 from bench.points_till import gateway_noop
 
 MEMBERS, STORES = 2_000, 20
@@ -28,10 +29,7 @@ def main() -> int:
     books = points.Books()
     with running_platform("points") as (base, token, env):
         cpu = Cpu(Path(env["VAR_DIR"]), env["DB_NAME_PREFIX"])
-        points.import_members(base, token, Path(env["VAR_DIR"]), MEMBERS, stores)
-        engine = points.points_engine()
-        fleet = points.Fleet(rng, stores, 4, points.wait_for_accounts(engine, MEMBERS))
-        fleet.keys = points.create_keys(base, token, stores)
+        fleet, engine = ready_fleet(base, token, env, rng, stores, MEMBERS)
         if sys.argv[1:] == ["paced"]:
             for _ in range(3):
                 asyncio.run(points.paced(base, fleet, books, cpu, 8))
