@@ -168,10 +168,32 @@ async def measured(cpu: Cpu, label: str, work: Callable[[], Awaitable[None]]) ->
     return Phase(label, elapsed, before, after)
 
 
+async def back_to_back(call: Callable[[], Awaitable[object]], callers: int, seconds: float,
+                       failed: Callable[[Exception], None]) -> list[float]:
+    """Latencies in ms of ``call`` made by ``callers`` callers back to back for ``seconds``; a call
+    that raises goes to ``failed`` and its caller waits 0.1 s (the broker may be away a moment)."""
+    done: list[float] = []
+
+    async def caller(deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                await call()
+            except Exception as exc:  # counted and shown by the caller of this
+                failed(exc)
+                await asyncio.sleep(0.1)
+                continue
+            done.append((time.perf_counter() - started) * 1000)
+
+    deadline = time.perf_counter() + seconds
+    await asyncio.gather(*(caller(deadline) for _ in range(callers)))
+    return done
+
+
 async def noop_ceiling(env: dict[str, str], cpu: Cpu, seconds: float) -> tuple[float, Counter[str]]:
     """(calls/s, failures by exception name) of the no-op RPC round trip: the gateway's own RPC
     client in this process calling points.ping (SELECT 1 in points), ``CALLERS`` callers back
-    to back. No gateway route makes exactly one no-op RPC. Prints the BENCH lines
+    to back, with no HTTP in front (bench.points_till.gateway_noop adds it). Prints the BENCH lines
     ``noop_rpc_ceiling_per_s`` and ``noop_cpu_ms``."""
     from contracts.caller_seal import CallerSeal
     from services.gateway.rpc import RpcClient
@@ -185,20 +207,9 @@ async def noop_ceiling(env: dict[str, str], cpu: Cpu, seconds: float) -> tuple[f
     calls: list[float] = []
     failures: Counter[str] = Counter()
 
-    async def caller(deadline: float) -> None:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                await rpc.call("points", "ping")
-            except Exception as exc:  # counted and shown; the broker may be away for a moment
-                failures[type(exc).__name__] += 1
-                await asyncio.sleep(0.1)
-                continue
-            calls.append((time.perf_counter() - started) * 1000)
-
     async def run_rpc() -> None:
-        deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(caller(deadline) for _ in range(CALLERS)))
+        calls.extend(await back_to_back(lambda: rpc.call("points", "ping"), CALLERS, seconds,
+                                        lambda exc: failures.update([type(exc).__name__])))
 
     phase = await measured(cpu, "rpc points.ping", run_rpc)
     await rpc.close()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bench.cpu import Cpu, against_ceiling, measured, noop_ceiling
+from bench.cpu import Cpu, against_ceiling, back_to_back, measured, noop_ceiling
 from bench.http import Pool, TransportError
 from bench.platform import bench, percentile
 from bench.points_fleet import REFUND_SHARE, RETRY_SHARE, Books, Fleet
@@ -162,25 +162,29 @@ async def _get_loop(base: str, path: str, key: str, cpu: Cpu, books: Books,
     """(latencies in ms, elapsed s, platform CPU ms per answer) of GETs of ``path`` back to back."""
     done: list[float] = []
     async with client(base) as http:
-        async def getter(deadline: float) -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                try:
-                    status, data = await http.request("GET", path, headers={"X-API-Key": key})
-                except TransportError as exc:
-                    status, data = 0, str(exc).encode()
-                if status != 200:
-                    books.error(f"GET {path}", status, data.decode(errors="replace"))
-                    await asyncio.sleep(0.1)
-                    continue
-                done.append((time.perf_counter() - started) * 1000)
+        async def get() -> None:
+            try:
+                status, data = await http.request("GET", path, headers={"X-API-Key": key})
+            except TransportError as exc:
+                status, data = 0, str(exc).encode()
+            if status != 200:
+                raise _Refused(status, data.decode(errors="replace"))
+
+        def failed(exc: Exception) -> None:
+            status, text = (exc.status, exc.text) if isinstance(exc, _Refused) else (0, repr(exc))
+            books.error(f"GET {path}", status, text)
 
         async def run() -> None:
-            deadline = time.perf_counter() + seconds
-            await asyncio.gather(*(getter(deadline) for _ in range(CONCURRENT_TERMINALS)))
+            done.extend(await back_to_back(get, CONCURRENT_TERMINALS, seconds, failed))
 
         phase = await measured(cpu, f"GET {path}", run)
     return done, phase.elapsed, phase.cpu_ms(len(done), f"GET {path}")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(status, text)
+        self.status, self.text = status, text
 
 
 def group_commit(env: dict[str, str]) -> tuple[float, float]:
